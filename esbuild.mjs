@@ -1,0 +1,37 @@
+// Builds one bundle per entry point. `node esbuild.mjs --watch` rebuilds on change.
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+/** Node bundles: the extension host entry, the CLI, and (when present) the trainer and language server. */
+const nodeEntries = {
+  extension: 'src/extension/extension.ts',
+  cli: 'src/cli/main.ts',
+  'merge-worker': 'src/extension/mergeWorker.ts',
+  trainer: 'src/trainer/main.ts',
+  server: 'src/server/main.ts',
+};
+
+const entryPoints = Object.fromEntries(Object.entries(nodeEntries).filter(([, file]) => existsSync(file)));
+
+const options = {
+  entryPoints,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['vscode'],
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+};
+
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  await esbuild.build(options);
+}

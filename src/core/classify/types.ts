@@ -1,0 +1,18 @@
+/** What part of a transformer a tensor belongs to; the unit merge recipes and delta reports work in. */
+export type Block = 'attention' | 'ffn' | 'norm' | 'embedding' | 'head' | 'router' | 'other';
+
+export const BLOCKS: readonly Block[] = ['attention', 'ffn', 'norm', 'embedding', 'head', 'router', 'other'];
+
+export interface TensorClass {
+  /** Decoder layer index, or null for tensors outside the layer stack (embeddings, final norm, head). */
+  layer: number | null;
+  block: Block;
+  /** Short module name: q, k, v, o, qkv, gate, up, down, gate_up, fc_in, fc_out, input_norm, ... */
+  module: string;
+  /** Expert index for mixture-of-experts FFN tensors. */
+  expert?: number;
+  /** Architecture family whose rule matched (e.g. 'llama', 'gpt2'), or undefined when none did. */
+  family?: string;
+  /** False when no rule matched: the tensor is reported as unknown, never guessed. */
+  known: boolean;
+}
