@@ -1,0 +1,62 @@
+import { CheckpointError, CancelledError } from '../core/errors';
+import { RecipeError } from '../core/merge/recipes';
+import { TOOL_VERSION } from '../core/version';
+import { inspectCommand } from './inspect';
+import { mergeCommand } from './merge';
+import { recipesCommand } from './recipes';
+import { Command, UsageError } from './usage';
+
+const COMMANDS: Command[] = [mergeCommand, inspectCommand, recipesCommand];
+
+function help(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    `taia ${TOOL_VERSION} - TAIA Lab command line: inspect checkpoints and merge fine-tunes the TAIA way`,
+    '',
+    'usage: taia <command> [options]     taia <command> --help',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${TOOL_VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command '${name}'`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`usage: ${command.usage}\n\n${command.summary}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof CancelledError) {
+      process.stderr.write('\ntaia: cancelled; nothing was written\n');
+      process.exitCode = 130;
+    } else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`taia: ${(e as Error).message}\n(see 'taia --help')\n`);
+      process.exitCode = 2;
+    } else if (e instanceof CheckpointError || e instanceof RecipeError) {
+      process.stderr.write(`taia: error: ${e.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`taia: error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

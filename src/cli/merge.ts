@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import { executeMerge } from '../core/merge/execute';
+import { closeInputs, MergePlan, OutputDtype, planMerge } from '../core/merge/plan';
+import { BUILTIN_RECIPE_NAMES, loadRecipe, parseLayerRange } from '../core/merge/recipes';
+import { BLOCKS } from '../core/classify/types';
+import { formatBytes, parseSize } from '../core/util/size';
+import { ProgressLine } from './progress';
+import { Command, UsageError } from './usage';
+
+const DTYPES: readonly OutputDtype[] = ['keep', 'bf16', 'f16', 'f32'];
+
+export const mergeCommand: Command = {
+  name: 'merge',
+  summary: 'write a TAIA (or other recipe) merge of a base model and its fine-tune or LoRA adapter',
+  usage: `taia merge --base DIR --finetuned DIR --out DIR [--recipe R] [--scale F] [--layers A-B]
+           [--dtype keep|bf16|f16|f32] [--max-shard-size SIZE] [--dry-run] [--json] [--force] [--quiet]
+
+  --finetuned      a full fine-tuned model folder or a PEFT LoRA adapter folder
+  --recipe R       ${BUILTIN_RECIPE_NAMES.join(' | ')} (default taia), or a YAML/JSON recipe file;
+                   'taia recipes' explains each
+  --scale F        base + F*(finetuned - base) on the tensors taken from the fine-tune (default 1)
+  --layers A-B     take the fine-tune only in layers A..B (inclusive); other layers come from base
+  --dtype D        output dtype of float tensors (default keep: each tensor's stored dtype)
+  --max-shard-size maximum bytes of tensor data per shard, e.g. 5GB (default), 500MB, 2GiB
+  --dry-run        print the plan (source and operation of every tensor, counts per block); write nothing
+  --json           with --dry-run: the plan as JSON; otherwise the result as JSON
+  --force          replace an existing output folder`,
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        base: { type: 'string' },
+        finetuned: { type: 'string' },
+        out: { type: 'string' },
+        recipe: { type: 'string', default: 'taia' },
+        scale: { type: 'string' },
+        layers: { type: 'string' },
+        dtype: { type: 'string', default: 'keep' },
+        'max-shard-size': { type: 'string', default: '5GB' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        force: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+      },
+    });
+    for (const k of ['base', 'finetuned', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
+    if (!DTYPES.includes(values.dtype as OutputDtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
+    const scale = values.scale === undefined ? 1 : Number(values.scale);
+    if (!Number.isFinite(scale)) throw new UsageError(`--scale must be a number, got '${values.scale}'`);
+    let layers: [number, number] | undefined;
+    let maxShardBytes: number;
+    try {
+      layers = values.layers === undefined ? undefined : parseLayerRange(values.layers);
+      maxShardBytes = parseSize(values['max-shard-size']!);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const plan = await planMerge({
+      base: values.base!,
+      finetuned: values.finetuned!,
+      out: values.out!,
+      recipe: await loadRecipe(values.recipe!),
+      scale,
+      layers,
+      dtype: values.dtype as OutputDtype,
+      maxShardBytes,
+      force: values.force === true,
+    });
+    if (values['dry-run']) {
+      await closeInputs(plan);
+      process.stdout.write(values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : formatPlan(plan));
+      return 0;
+    }
+    if (!values.quiet && !values.json) process.stderr.write(planHeadline(plan) + '\n');
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const bar = new ProgressLine('merging', values.quiet || values.json);
+    try {
+      const result = await executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), controller.signal);
+      bar.done();
+      if (values.json) {
+        process.stdout.write(JSON.stringify({ ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, null, 2) + '\n');
+      } else {
+        const gflops = result.loraSeconds > 0 ? `, LoRA folding ${(result.loraFlops / result.loraSeconds / 1e9).toFixed(2)} GFLOP/s` : '';
+        process.stdout.write(`wrote ${result.out} (${formatBytes(result.bytes)} in ${result.files.filter((f) => f.endsWith('.safetensors')).length} weight file(s), ${result.seconds.toFixed(2)} s, ${formatBytes(result.bytes / result.seconds)}/s${gflops})\n`);
+      }
+      return 0;
+    } finally {
+      bar.done();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};
+
+function planHeadline(plan: MergePlan): string {
+  const o = plan.options;
+  const taken = BLOCKS.filter((b) => plan.counts[b].base + plan.counts[b].finetuned > 0)
+    .map((b) => `${b} ${plan.counts[b].finetuned}/${plan.counts[b].base + plan.counts[b].finetuned}`)
+    .join(', ');
+  return [
+    `recipe ${o.recipe.name}${o.scale !== 1 ? ` (scale ${o.scale})` : ''}${o.layers ? ` layers ${o.layers[0]}-${o.layers[1]}` : ''}: ${o.recipe.description}`,
+    `fine-tuned (${plan.finetunedKind}) tensors taken per block: ${taken}`,
+    ...plan.notes.map((n) => `note: ${n}`),
+    ...(plan.unknown.length ? [`warning: ${plan.unknown.length} tensor name(s) not recognised (they follow the recipe default '${o.recipe.default}'): ${plan.unknown.slice(0, 5).join(', ')}${plan.unknown.length > 5 ? ', ...' : ''}`] : []),
+  ].join('\n');
+}
+
+function formatPlan(plan: MergePlan): string {
+  const lines = plan.tensors.map((t) => {
+    const where = t.cls.layer === null ? '-' : String(t.cls.layer);
+    return `${t.source.padEnd(9)} ${t.op.padEnd(7)} ${t.dtype.padEnd(5)} ${t.cls.block.padEnd(9)} ${where.padStart(3)} ${t.name}${t.cls.known ? '' : '  (unknown name)'}`;
+  });
+  const counts = BLOCKS.filter((b) => plan.counts[b].base + plan.counts[b].finetuned > 0).map(
+    (b) => `  ${b.padEnd(10)} from fine-tune ${String(plan.counts[b].finetuned).padStart(5)}   from base ${String(plan.counts[b].base).padStart(5)}`,
+  );
+  return [
+    `source    op      dtype block     lay tensor`,
+    ...lines,
+    '',
+    planHeadline(plan),
+    'counts per block:',
+    ...counts,
+    `output: ${plan.tensors.length} tensors, ${formatBytes(plan.outputBytes)} (dry run: nothing written)`,
+    '',
+  ].join('\n');
+}
+
+function planToJson(plan: MergePlan): unknown {
+  const o = plan.options;
+  return {
+    base: o.base,
+    finetuned: o.finetuned,
+    finetunedKind: plan.finetunedKind,
+    out: o.out,
+    recipe: o.recipe.name,
+    scale: o.scale,
+    layers: o.layers ?? null,
+    dtype: o.dtype,
+    family: plan.family ?? null,
+    counts: plan.counts,
+    notes: plan.notes,
+    unknown: plan.unknown,
+    outputBytes: plan.outputBytes,
+    tensors: plan.tensors.map((t) => ({ name: t.name, layer: t.cls.layer, block: t.cls.block, module: t.cls.module, source: t.source, op: t.op, dtype: t.dtype, shape: t.shape })),
+  };
+}

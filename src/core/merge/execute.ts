@@ -1,0 +1,265 @@
+import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import { ShardedWriter } from '../checkpoint/shardedWriter';
+import { PROVENANCE_FILE } from '../checkpoint/discover';
+import { exists, WeightRef } from '../checkpoint/weights';
+import { CheckpointError, throwIfAborted } from '../errors';
+import { fromFloat32, toFloat32 } from '../safetensors/convert';
+import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
+import { alignedBuffer } from '../safetensors/reader';
+import { addDeltaRows, loraFactors } from '../lora/fold';
+import { readAhead } from '../util/pipeline';
+import { TOOL_NAME, TOOL_VERSION } from '../version';
+import { closeInputs, MergePlan, PlannedTensor } from './plan';
+import { recipeToJson } from './recipes';
+
+/** Elements per chunk: bounds memory whatever the tensor size (16 MiB of float32 work per buffer). */
+const CHUNK_ELEMENTS = 4 * 2 ** 20;
+
+export interface MergeProgress {
+  tensor: string;
+  index: number;
+  count: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface MergeResult {
+  out: string;
+  files: string[];
+  bytes: number;
+  seconds: number;
+  /** LoRA folding work, 2·rows·cols·r per folded module, and the time it took. */
+  loraFlops: number;
+  loraSeconds: number;
+}
+
+/** Small files a loadable model folder needs besides its weights. */
+const CONFIG_FILES = ['config.json', 'generation_config.json'];
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json', 'chat_template.jinja', 'chat_template.json'];
+
+const TORCH_DTYPE: Record<FloatDtype, string> = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' };
+
+/**
+ * Executes a plan: streams every tensor into a temporary folder beside the output, then renames it
+ * into place. On error or cancellation the temporary folder is removed; inputs are only read.
+ * Closes the plan's inputs in every case.
+ */
+export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgress) => void, signal?: AbortSignal): Promise<MergeResult> {
+  const started = performance.now();
+  const out = path.resolve(plan.options.out);
+  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let writer: ShardedWriter | undefined;
+  try {
+    if ((await exists(out)) && !plan.options.force) throw new CheckpointError(out, 'output folder exists (use --force to replace it)');
+    await mkdir(tmp, { recursive: true });
+    const metadata = { format: 'pt', taia_recipe: plan.options.recipe.name, taia_scale: String(plan.options.scale), taia_tool: `${TOOL_NAME} ${TOOL_VERSION}` };
+    writer = new ShardedWriter(tmp, plan.tensors, plan.options.maxShardBytes, metadata);
+    const job: Job = { writer, buffers: new ChunkBuffers(), scale: plan.options.scale, bytesDone: 0, loraFlops: 0, loraSeconds: 0, signal };
+    for (let i = 0; i < plan.tensors.length; i++) {
+      throwIfAborted(signal);
+      const t = plan.tensors[i];
+      onProgress?.({ tensor: t.name, index: i, count: plan.tensors.length, bytesDone: job.bytesDone, bytesTotal: plan.outputBytes });
+      await writeTensor(t, job);
+    }
+    await writer.finish();
+    writer = undefined;
+    await copySmallFiles(plan, tmp);
+    await writeFile(path.join(tmp, PROVENANCE_FILE), JSON.stringify(provenance(plan), null, 2) + '\n');
+    throwIfAborted(signal);
+    await moveIntoPlace(tmp, out);
+    onProgress?.({ tensor: '', index: plan.tensors.length, count: plan.tensors.length, bytesDone: plan.outputBytes, bytesTotal: plan.outputBytes });
+    return { out, files: (await readdir(out)).sort(), bytes: plan.outputBytes, seconds: (performance.now() - started) / 1000, loraFlops: job.loraFlops, loraSeconds: job.loraSeconds };
+  } catch (e) {
+    await writer?.abort();
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  } finally {
+    await closeInputs(plan);
+  }
+}
+
+/** Two slots of reusable buffers, so chunk i+1 can be read while chunk i is transformed and written. */
+class ChunkBuffers {
+  private readonly raw = [0, 1].map(() => [alignedBuffer(CHUNK_ELEMENTS * 4), alignedBuffer(CHUNK_ELEMENTS * 4)]);
+  readonly work = new Float32Array(CHUNK_ELEMENTS);
+  readonly other = new Float32Array(CHUNK_ELEMENTS);
+  readonly encoded = alignedBuffer(CHUNK_ELEMENTS * 4);
+
+  input(slot: 0 | 1, which: 0 | 1 = 0): Buffer {
+    return this.raw[slot][which];
+  }
+}
+
+interface Job {
+  writer: ShardedWriter;
+  buffers: ChunkBuffers;
+  scale: number;
+  bytesDone: number;
+  loraFlops: number;
+  loraSeconds: number;
+  signal?: AbortSignal;
+}
+
+/** Bytes per element of a stored tensor (a fraction for sub-byte dtypes). */
+function width(ref: WeightRef): number {
+  return (ref.info.end - ref.info.begin) / Math.max(elementCount(ref.info.shape), 1);
+}
+
+/** Reads elements [i·CHUNK, (i+1)·CHUNK) of a float tensor into `target`. */
+function readElements(ref: WeightRef, chunk: number, target: Buffer): Promise<Buffer> {
+  const n = elementCount(ref.info.shape);
+  const w = width(ref);
+  return ref.file.readRange(ref.info, chunk * CHUNK_ELEMENTS * w, Math.min(n, (chunk + 1) * CHUNK_ELEMENTS) * w, target);
+}
+
+async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
+  const { buffers: buf, signal } = job;
+  const from = t.from;
+  const n = elementCount(t.shape);
+  const outDtype = t.dtype as FloatDtype;
+  const emit = async (bytes: Uint8Array) => {
+    await job.writer.write(t.name, bytes);
+    job.bytesDone += bytes.length;
+  };
+  const chunks = Math.ceil(n / CHUNK_ELEMENTS);
+  const convert = () =>
+    readAhead(
+      chunks,
+      (i, slot) => readElements(from, i, buf.input(slot)),
+      (bytes) => emit(fromFloat32(toFloat32(bytes, from.info.dtype as FloatDtype, buf.work), outDtype, buf.encoded)),
+      signal,
+    );
+  switch (t.op) {
+    case 'copy':
+    case 'replace': {
+      // A replacement stored in another dtype converts like any tensor.
+      if (t.dtype !== from.info.dtype) return convert();
+      // Bytes pass through untouched: exact for every dtype.
+      const size = from.info.end - from.info.begin;
+      const step = CHUNK_ELEMENTS * 4;
+      return readAhead(Math.ceil(size / step), (i, slot) => from.file.readRange(from.info, i * step, Math.min(size, (i + 1) * step), buf.input(slot)), emit, signal);
+    }
+    case 'convert':
+      return convert();
+    case 'scale': {
+      // base + s·(finetuned − base), computed in float32.
+      const base = t.base!;
+      const s = job.scale;
+      return readAhead(
+        chunks,
+        async (i, slot) => Promise.all([readElements(from, i, buf.input(slot, 0)), readElements(base, i, buf.input(slot, 1))]),
+        ([f, b]) => {
+          const fv = toFloat32(f, from.info.dtype as FloatDtype, buf.work);
+          const bv = toFloat32(b, base.info.dtype as FloatDtype, buf.other);
+          for (let k = 0; k < fv.length; k++) fv[k] = bv[k] + s * (fv[k] - bv[k]);
+          return emit(fromFloat32(fv, outDtype, buf.encoded));
+        },
+        signal,
+      );
+    }
+    case 'lora': {
+      const started = performance.now();
+      await foldLora(t, job, emit);
+      if (t.lora!.part === 'weight') job.loraFlops += 2 * n * t.lora!.module.r;
+      job.loraSeconds += (performance.now() - started) / 1000;
+      return;
+    }
+  }
+}
+
+/** W + scale·ΔW, row block by row block, so memory stays bounded for any matrix. */
+async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Promise<void>): Promise<void> {
+  const { module, part } = t.lora!;
+  const from = t.from;
+  const inDtype = from.info.dtype as FloatDtype;
+  const outDtype = t.dtype as FloatDtype;
+  const buf = job.buffers;
+  if (part === 'bias') {
+    const b = toFloat32(await from.file.read(from.info.name), inDtype);
+    const lb = module.bias!;
+    if (!isFloatDtype(lb.info.dtype)) throw new CheckpointError(lb.file.path, 'lora_B.bias must be a float tensor', lb.info.name);
+    const delta = toFloat32(await lb.file.read(lb.info.name), lb.info.dtype);
+    if (delta.length !== b.length) throw new CheckpointError(lb.file.path, `has ${delta.length} elements but '${from.info.name}' has ${b.length}`, lb.info.name);
+    const s = module.scaling * job.scale;
+    for (let k = 0; k < b.length; k++) b[k] += s * delta[k];
+    return emit(fromFloat32(b, outDtype));
+  }
+  const factors = await loraFactors(module, job.scale);
+  const cols = factors.cols;
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
+  const rowBytes = cols * width(from);
+  const acc = new Float64Array(cols);
+  const rowChunks = Math.ceil(factors.rows / rowsPerChunk);
+  // A row wider than a chunk still fits: the work buffers grow for it.
+  const work = cols > CHUNK_ELEMENTS ? new Float32Array(cols) : buf.work;
+  const encoded = cols > CHUNK_ELEMENTS ? alignedBuffer(cols * 4) : buf.encoded;
+  const inputs = cols > CHUNK_ELEMENTS ? [alignedBuffer(cols * 4), alignedBuffer(cols * 4)] : [buf.input(0), buf.input(1)];
+  await readAhead(
+    rowChunks,
+    (i, slot) => from.file.readRange(from.info, i * rowsPerChunk * rowBytes, Math.min(factors.rows, (i + 1) * rowsPerChunk) * rowBytes, inputs[slot]),
+    (bytes, i) => {
+      const w = toFloat32(bytes, inDtype, work);
+      addDeltaRows(w, i * rowsPerChunk, factors, acc);
+      return emit(fromFloat32(w, outDtype, encoded));
+    },
+    job.signal,
+  );
+}
+
+async function copySmallFiles(plan: MergePlan, tmp: string): Promise<void> {
+  const base = plan.options.base;
+  const hasTokenizer = await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'tokenizer.model'].map((f) => exists(path.join(plan.tokenizerSource, f))));
+  const tokenizerDir = hasTokenizer.some(Boolean) ? plan.tokenizerSource : base;
+  for (const [files, dir] of [[CONFIG_FILES, plan.configSource], [TOKENIZER_FILES, tokenizerDir]] as const) {
+    for (const f of files) {
+      const src = path.join(dir, f);
+      if (await exists(src)) await copyFile(src, path.join(tmp, f));
+      else if (dir !== base && (await exists(path.join(base, f)))) await copyFile(path.join(base, f), path.join(tmp, f));
+    }
+  }
+  if (plan.options.dtype !== 'keep') {
+    // The config states the weights' dtype; keep it truthful after conversion.
+    const configPath = path.join(tmp, 'config.json');
+    const config = JSON.parse(await readFile(configPath, 'utf-8')) as Record<string, unknown>;
+    const dtype = TORCH_DTYPE[{ bf16: 'BF16', f16: 'F16', f32: 'F32' }[plan.options.dtype] as FloatDtype];
+    config.torch_dtype = dtype;
+    if ('dtype' in config) config.dtype = dtype;
+    await writeFile(configPath, JSON.stringify(config, null, 2) + '\n');
+  }
+}
+
+/** Everything needed to tell how an output was made and from exactly which inputs. */
+function provenance(plan: MergePlan): unknown {
+  const describe = (role: string, dir: string, files: { path: string; size: number; headerSha256: string }[]) => ({
+    role,
+    path: path.resolve(dir),
+    files: files.map((f) => ({ name: path.basename(f.path), size: f.size, headerSha256: f.headerSha256 })),
+  });
+  const ft = plan.inputs.finetuned ?? plan.inputs.adapter?.weights;
+  return {
+    tool: TOOL_NAME,
+    version: TOOL_VERSION,
+    created: new Date().toISOString(),
+    recipe: recipeToJson(plan.options.recipe),
+    scale: plan.options.scale,
+    layers: plan.options.layers ?? null,
+    dtype: plan.options.dtype,
+    inputs: [describe('base', plan.options.base, plan.inputs.base.files), { ...describe('finetuned', plan.options.finetuned, ft?.files ?? []), kind: plan.finetunedKind }],
+    configSource: path.resolve(plan.configSource),
+    counts: plan.counts,
+    notes: plan.notes,
+    unknownTensors: plan.unknown,
+    tensors: plan.tensors.map((t) => ({ name: t.name, layer: t.cls.layer, block: t.cls.block, module: t.cls.module, source: t.source, op: t.op, dtype: t.dtype })),
+  };
+}
+
+/** Renames the finished folder into place; an existing output (with --force) is swapped out first. */
+async function moveIntoPlace(tmp: string, out: string): Promise<void> {
+  if (!(await exists(out))) return rename(tmp, out);
+  const old = `${tmp}-old`;
+  await rename(out, old);
+  await rename(tmp, out);
+  await rm(old, { recursive: true, force: true });
+}

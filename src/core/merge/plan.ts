@@ -1,0 +1,268 @@
+import { realpath } from 'node:fs/promises';
+import * as path from 'node:path';
+import { classifyTensor, familyForConfig } from '../classify/classify';
+import { Block, BLOCKS, TensorClass } from '../classify/types';
+import { CheckpointWeights, WeightRef } from '../checkpoint/weights';
+import { detectCheckpointKind } from '../checkpoint/discover';
+import { CheckpointError } from '../errors';
+import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
+import { readJsonObject } from '../util/json';
+import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
+import { Recipe, recipeSource, Source } from './recipes';
+
+export type OutputDtype = 'keep' | 'bf16' | 'f16' | 'f32';
+
+export interface MergeOptions {
+  base: string;
+  finetuned: string;
+  out: string;
+  recipe: Recipe;
+  /** base + scale·(finetuned − base) on tensors taken from the fine-tune; 1 = take them as they are. */
+  scale?: number;
+  /** Inclusive layer range: layer tensors outside it come from base whatever the recipe says. */
+  layers?: [number, number];
+  dtype?: OutputDtype;
+  maxShardBytes?: number;
+  /** Replace an existing output folder. */
+  force?: boolean;
+}
+
+/**
+ * How a tensor is produced: copied as stored, converted to another float dtype, interpolated between
+ * base and fine-tune, a LoRA delta folded into the base tensor, or an adapter's stored replacement.
+ */
+export type Operation = 'copy' | 'convert' | 'scale' | 'lora' | 'replace';
+
+export interface PlannedTensor {
+  name: string;
+  cls: TensorClass;
+  source: Source;
+  op: Operation;
+  shape: number[];
+  dtype: Dtype;
+  /** The bytes the output starts from: base or fine-tuned tensor (or the adapter's replacement). */
+  from: WeightRef;
+  /** With op 'scale': the base tensor to interpolate from. */
+  base?: WeightRef;
+  /** With op 'lora': the delta to add to `from`, as a weight (`module`) or as lora_B.bias (`biasOf`). */
+  lora?: { module: LoraModule; part: 'weight' | 'bias' };
+}
+
+export interface BlockCount {
+  base: number;
+  finetuned: number;
+}
+
+export interface MergePlan {
+  options: Required<Omit<MergeOptions, 'layers'>> & Pick<MergeOptions, 'layers'>;
+  finetunedKind: 'model' | 'adapter';
+  family?: string;
+  tensors: PlannedTensor[];
+  counts: Record<Block, BlockCount>;
+  /** Tensor names no architecture rule knows; they follow the recipe's default, and are reported. */
+  unknown: string[];
+  /** Things a user should know (tied head omitted, LoRA modules skipped, ...). */
+  notes: string[];
+  outputBytes: number;
+  /** Folder whose config.json the output gets; tokenizer files come from `tokenizerSource`. */
+  configSource: string;
+  tokenizerSource: string;
+  /** Open inputs; `closeInputs` releases them. */
+  inputs: { base: CheckpointWeights; finetuned?: CheckpointWeights; adapter?: LoraAdapter };
+}
+
+const DTYPE_OF: Record<Exclude<OutputDtype, 'keep'>, FloatDtype> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };
+
+export async function closeInputs(plan: Pick<MergePlan, 'inputs'>): Promise<void> {
+  await plan.inputs.base.close();
+  await plan.inputs.finetuned?.close();
+  await plan.inputs.adapter?.weights.close();
+}
+
+/** Checks the output is not one of the inputs (or inside one, or containing one). */
+async function checkOutputPath(opts: MergeOptions): Promise<void> {
+  const real = async (p: string) => realpath(p).catch(() => path.resolve(p));
+  const out = await real(opts.out);
+  for (const input of [opts.base, opts.finetuned]) {
+    const inp = await real(input);
+    const rel = path.relative(inp, out);
+    const back = path.relative(out, inp);
+    if (rel === '' || !rel.startsWith('..') || !back.startsWith('..')) {
+      throw new CheckpointError(opts.out, `output folder must not be, contain or lie inside an input (${input}): inputs are never modified`);
+    }
+  }
+}
+
+/**
+ * Resolves inputs and decides, for every tensor, where it comes from and how it is made. Reads only
+ * headers and small JSON files. This is also the dry run.
+ */
+export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
+  await checkOutputPath(opts);
+  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, ...opts };
+  if (!Number.isFinite(options.scale)) throw new Error(`--scale must be a finite number, got ${options.scale}`);
+  const baseKind = await detectCheckpointKind(opts.base);
+  if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
+  const ftKind = await detectCheckpointKind(opts.finetuned);
+  if (!ftKind) throw new CheckpointError(opts.finetuned, 'not a model folder or a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)');
+  const baseConfig = await readJsonObject(path.join(opts.base, 'config.json'));
+  const family = familyForConfig(baseConfig);
+  const base = await CheckpointWeights.open(opts.base);
+  const ctx: PlanContext = { options, family, notes: [], base };
+  try {
+    if (ftKind === 'adapter') {
+      const adapter = await openLoraAdapter(opts.finetuned);
+      ctx.adapter = adapter;
+      return finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned);
+    }
+    const finetuned = await CheckpointWeights.open(opts.finetuned);
+    ctx.finetuned = finetuned;
+    const ftConfig = await readJsonObject(path.join(opts.finetuned, 'config.json'));
+    checkConfigsAgree(opts, baseConfig, ftConfig);
+    return finish(ctx, 'model', planFull(ctx, finetuned, tiedHead(baseConfig) && tiedHead(ftConfig)), opts.finetuned, opts.finetuned);
+  } catch (e) {
+    await closeInputs({ inputs: ctx });
+    throw e;
+  }
+}
+
+interface PlanContext {
+  options: MergePlan['options'];
+  family?: string;
+  notes: string[];
+  base: CheckpointWeights;
+  finetuned?: CheckpointWeights;
+  adapter?: LoraAdapter;
+}
+
+function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTensor[], configSource: string, tokenizerSource: string): MergePlan {
+  const counts = Object.fromEntries(BLOCKS.map((b) => [b, { base: 0, finetuned: 0 }])) as Record<Block, BlockCount>;
+  for (const t of tensors) counts[t.cls.block][t.source]++;
+  return {
+    options: ctx.options,
+    finetunedKind: kind,
+    family: ctx.family,
+    tensors,
+    counts,
+    unknown: tensors.filter((t) => !t.cls.known).map((t) => t.name),
+    notes: ctx.notes,
+    outputBytes: tensors.reduce((n, t) => n + (byteLength(t.dtype, t.shape) ?? 0), 0),
+    configSource,
+    tokenizerSource,
+    inputs: { base: ctx.base, finetuned: ctx.finetuned, adapter: ctx.adapter },
+  };
+}
+
+/** transformers' PretrainedConfig defaults tie_word_embeddings to true. */
+function tiedHead(config: Record<string, unknown>): boolean {
+  return config.tie_word_embeddings !== false;
+}
+
+function checkConfigsAgree(opts: MergeOptions, base: Record<string, unknown>, ft: Record<string, unknown>): void {
+  for (const key of ['model_type', 'hidden_size', 'num_hidden_layers', 'n_embd', 'n_layer', 'vocab_size']) {
+    if (base[key] !== undefined && ft[key] !== undefined && base[key] !== ft[key]) {
+      throw new CheckpointError(path.join(opts.finetuned, 'config.json'), `"${key}" is ${JSON.stringify(ft[key])} but base has ${JSON.stringify(base[key])}: not a fine-tune of this base`);
+    }
+  }
+}
+
+function sourceOf(ctx: PlanContext, cls: TensorClass, name: string): Source {
+  const { layers, recipe } = ctx.options;
+  if (layers && cls.layer !== null && (cls.layer < layers[0] || cls.layer > layers[1])) return 'base';
+  return recipeSource(recipe, cls, name);
+}
+
+function outDtype(ctx: PlanContext, stored: Dtype): Dtype {
+  const d = ctx.options.dtype;
+  return d === 'keep' || !isFloatDtype(stored) ? stored : DTYPE_OF[d];
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): PlannedTensor[] {
+  const { base, options } = ctx;
+  const names = [...base.byName.keys(), ...[...ft.byName.keys()].filter((n) => !base.byName.has(n))];
+  const plan: PlannedTensor[] = [];
+  for (const name of names) {
+    const b = base.get(name);
+    const f = ft.get(name);
+    const cls = classifyTensor(name, ctx.family);
+    if (!b || !f) {
+      const have = (b ?? f)!;
+      if (cls.block === 'head' && tied) {
+        ctx.notes.push(`${name} is stored only in ${b ? 'base' : 'the fine-tune'}; embeddings are tied, so the output omits it and transformers re-ties it on load`);
+        continue;
+      }
+      throw new CheckpointError(have.file.path, `present here but missing in the ${b ? 'fine-tuned' : 'base'} checkpoint`, name);
+    }
+    if (!sameShape(b.info.shape, f.info.shape)) {
+      throw new CheckpointError(f.file.path, `shape ${JSON.stringify(f.info.shape)} differs from base ${JSON.stringify(b.info.shape)} in ${b.file.path}`, name);
+    }
+    const floats = isFloatDtype(b.info.dtype) && isFloatDtype(f.info.dtype);
+    if (!floats && b.info.dtype !== f.info.dtype) {
+      throw new CheckpointError(f.file.path, `dtype ${f.info.dtype} differs from base ${b.info.dtype} in ${b.file.path}`, name);
+    }
+    const source = sourceOf(ctx, cls, name);
+    const from = source === 'base' ? b : f;
+    const dtype = outDtype(ctx, from.info.dtype);
+    if (source === 'finetuned' && options.scale !== 1 && floats) {
+      plan.push({ name, cls, source, op: 'scale', shape: b.info.shape, dtype, from: f, base: b });
+    } else {
+      plan.push({ name, cls, source, op: dtype === from.info.dtype ? 'copy' : 'convert', shape: b.info.shape, dtype, from });
+    }
+  }
+  if (options.scale !== 1 && plan.some((t) => t.source === 'finetuned' && t.op !== 'scale')) {
+    ctx.notes.push('non-float tensors from the fine-tune are copied as they are: --scale applies to float tensors only');
+  }
+  return plan;
+}
+
+function planAdapter(ctx: PlanContext, adapter: LoraAdapter): PlannedTensor[] {
+  const { base } = ctx;
+  const byTarget = new Map<string, { module: LoraModule; part: 'weight' | 'bias' }>();
+  for (const m of adapter.modules) {
+    const target = base.get(m.target);
+    if (!target) throw new CheckpointError(m.a.file.path, `LoRA module targets '${m.target}', which the base checkpoint does not have`, m.module);
+    const want = expectedTargetShape(m);
+    if (!sameShape(target.info.shape, want)) {
+      throw new CheckpointError(m.a.file.path, `LoRA delta has shape ${JSON.stringify(want)} but base '${m.target}' is ${JSON.stringify(target.info.shape)}${m.transpose ? '' : ' (is fan_in_fan_out wrong?)'}`, m.module);
+    }
+    if (!isFloatDtype(target.info.dtype)) throw new CheckpointError(target.file.path, `LoRA cannot be folded into a ${target.info.dtype} tensor`, m.target);
+    byTarget.set(m.target, { module: m, part: 'weight' });
+    if (m.bias) {
+      const biasName = `${m.module}.bias`;
+      const bias = base.get(biasName);
+      if (!bias) throw new CheckpointError(m.bias.file.path, `lora_B.bias needs base tensor '${biasName}', which is missing`, m.module);
+      byTarget.set(biasName, { module: m, part: 'bias' });
+    }
+  }
+  for (const [name, ref] of adapter.replacements) {
+    const b = base.get(name);
+    if (!b) throw new CheckpointError(ref.file.path, `stored module tensor has no counterpart '${name}' in the base checkpoint`, ref.info.name);
+    if (!sameShape(b.info.shape, ref.info.shape)) throw new CheckpointError(ref.file.path, `shape ${JSON.stringify(ref.info.shape)} differs from base ${JSON.stringify(b.info.shape)}`, ref.info.name);
+  }
+  const skipped = new Set<string>();
+  const plan: PlannedTensor[] = [];
+  for (const { info, file } of base.tensors) {
+    const name = info.name;
+    const cls = classifyTensor(name, ctx.family);
+    const lora = byTarget.get(name);
+    const replacement = adapter.replacements.get(name);
+    const changed = lora !== undefined || replacement !== undefined;
+    const source = changed ? sourceOf(ctx, cls, name) : 'base';
+    if (changed && source === 'base') skipped.add(lora ? lora.module.module.split('.').pop()! : name);
+    const b = { info, file };
+    if (source === 'finetuned' && replacement) {
+      plan.push({ name, cls, source, op: ctx.options.scale !== 1 && isFloatDtype(info.dtype) ? 'scale' : 'replace', shape: info.shape, dtype: outDtype(ctx, replacement.info.dtype), from: replacement, base: b });
+    } else if (source === 'finetuned' && lora) {
+      plan.push({ name, cls, source, op: 'lora', shape: info.shape, dtype: outDtype(ctx, info.dtype), from: b, lora });
+    } else {
+      const dtype = outDtype(ctx, info.dtype);
+      plan.push({ name, cls, source: changed ? source : 'base', op: dtype === info.dtype ? 'copy' : 'convert', shape: info.shape, dtype, from: b });
+    }
+  }
+  if (skipped.size > 0) ctx.notes.push(`not applied under recipe '${ctx.options.recipe.name}': ${[...skipped].sort().join(', ')}`);
+  return plan;
+}

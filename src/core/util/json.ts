@@ -1,0 +1,20 @@
+import { readFile } from 'node:fs/promises';
+import { CheckpointError } from '../errors';
+
+/** Reads a JSON object from a file; every failure names the file. */
+export async function readJsonObject(file: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf-8');
+  } catch (e) {
+    throw new CheckpointError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(file, `invalid JSON (${(e as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CheckpointError(file, 'is not a JSON object');
+  return value as Record<string, unknown>;
+}
