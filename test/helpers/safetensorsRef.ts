@@ -63,7 +63,8 @@ export function refBf16(x: number): number {
   };
   const x32 = Math.fround(x);
   const dl = Math.abs(x32 - val(lo));
-  const dh = Math.abs(x32 - val(hi));
+  // Rounding treats infinity as the next step above the largest finite value (2^128).
+  const dh = Math.abs(Math.abs(x32) - ((hi & 0x7f80) === 0x7f80 ? 2 ** 128 : Math.abs(val(hi))));
   if ((lo & 0x7f80) === 0x7f80) return lo; // already inf
   if (dl < dh) return lo;
   if (dh < dl) return hi & 0xffff;

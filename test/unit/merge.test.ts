@@ -17,7 +17,7 @@ const base = path.join(root, 'base');
 const ft = path.join(root, 'ft');
 const baseTensors = byName(writeLlama(base, shape, { seed: 1, tokenizer: true }));
 // The fine-tune: base plus a planted delta on every tensor, with its own tokenizer files.
-const ftTensors = byName(writeLlama(ft, shape, { seed: 1, tokenizer: true, values: (name, s, v) => v.map((x, i) => x + randomValues(v.length, name.length)[i] * 0.5) }));
+const ftTensors = byName(writeLlama(ft, shape, { seed: 1, tokenizer: true, values: (name, _shape, v) => v.map((x, i) => x + randomValues(v.length, name.length)[i] * 0.5) }));
 
 function byName(ts: RefTensor[]): Map<string, RefTensor> {
   return new Map(ts.map((t) => [t.name, t]));

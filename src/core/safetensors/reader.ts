@@ -27,7 +27,7 @@ export class SafetensorsFile {
     try {
       const { size } = await handle.stat();
       const prefix = Buffer.alloc(8);
-      await readExactly(handle, path, prefix, 0);
+      if (size >= 8) await readExactly(handle, path, prefix, 0);
       const len = headerLength(path, prefix, size);
       const json = Buffer.alloc(len);
       await readExactly(handle, path, json, 8);
