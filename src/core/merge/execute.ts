@@ -190,7 +190,6 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   const cols = factors.cols;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
   const rowBytes = cols * width(from);
-  const acc = new Float64Array(cols);
   const rowChunks = Math.ceil(factors.rows / rowsPerChunk);
   // A row wider than a chunk still fits: the work buffers grow for it.
   const work = cols > CHUNK_ELEMENTS ? new Float32Array(cols) : buf.work;
@@ -201,7 +200,7 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
     (i, slot) => from.file.readRange(from.info, i * rowsPerChunk * rowBytes, Math.min(factors.rows, (i + 1) * rowsPerChunk) * rowBytes, inputs[slot]),
     (bytes, i) => {
       const w = toFloat32(bytes, inDtype, work);
-      addDeltaRows(w, i * rowsPerChunk, factors, acc);
+      addDeltaRows(w, i * rowsPerChunk, factors);
       return emit(fromFloat32(w, outDtype, encoded));
     },
     job.signal,
