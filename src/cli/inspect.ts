@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { inspectCheckpoint, CheckpointSummary } from '../core/checkpoint/discover';
 import { formatBytes } from '../core/util/size';
+import { formatParameters } from '../core/util/format';
 import { Command, UsageError } from './usage';
 
 export const inspectCommand: Command = {
@@ -15,13 +16,6 @@ export const inspectCommand: Command = {
     return 0;
   },
 };
-
-export function formatParameters(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
-}
 
 function formatSummary(s: CheckpointSummary): string {
   const rows: [string, string][] = [

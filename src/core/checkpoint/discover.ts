@@ -17,12 +17,15 @@ export type CheckpointKind = 'model' | 'adapter' | 'merged';
  * cheap enough to call on every folder of a workspace.
  */
 export async function detectCheckpointKind(dir: string): Promise<CheckpointKind | undefined> {
-  let names: Set<string>;
   try {
-    names = new Set(await readdir(dir));
+    return kindFromFileNames(new Set(await readdir(dir)));
   } catch {
     return undefined;
   }
+}
+
+/** The same decision from a folder listing a caller already has. */
+export function kindFromFileNames(names: ReadonlySet<string>): CheckpointKind | undefined {
   if (names.has(ADAPTER_CONFIG) && names.has(ADAPTER_FILE)) return 'adapter';
   if (!names.has('config.json') || !(names.has(MODEL_FILE) || names.has(INDEX_FILE))) return undefined;
   return names.has(PROVENANCE_FILE) ? 'merged' : 'model';

@@ -1,0 +1,57 @@
+import * as vscode from 'vscode';
+import { CheckpointNode, CheckpointsTree } from './checkpointsTree';
+import { DatasetsTree, EmptyTree } from './datasetsTree';
+import { previewDataset } from './datasetPreview';
+import { mergeCommand, MergeArgs } from './mergeCommand';
+import { DatasetEntry, WorkspaceIndex } from './workspaceIndex';
+
+/** What activate() returns: used by the integration tests and open to other extensions. */
+export interface TaiaLabApi {
+  index: WorkspaceIndex;
+  trees: { checkpoints: CheckpointsTree; datasets: DatasetsTree };
+  activationMs: number;
+}
+
+function pathOf(node: CheckpointNode | DatasetEntry | vscode.Uri | undefined): string | undefined {
+  if (!node) return undefined;
+  if (node instanceof vscode.Uri) return node.fsPath;
+  if ('file' in node) return node.file;
+  return node.type === 'checkpoint' ? node.entry.dir : undefined;
+}
+
+export function activate(context: vscode.ExtensionContext): TaiaLabApi {
+  const started = performance.now();
+  const log = vscode.window.createOutputChannel('TAIA Lab');
+  const index = new WorkspaceIndex(log);
+  const checkpoints = new CheckpointsTree(index);
+  const datasets = new DatasetsTree(index);
+  context.subscriptions.push(
+    log,
+    index,
+    vscode.window.createTreeView('taiaLab.checkpoints', { treeDataProvider: checkpoints, showCollapseAll: true }),
+    vscode.window.createTreeView('taiaLab.datasets', { treeDataProvider: datasets }),
+    vscode.window.registerTreeDataProvider('taiaLab.runs', new EmptyTree()),
+    vscode.window.registerTreeDataProvider('taiaLab.benchmarks', new EmptyTree()),
+    vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: CheckpointNode | MergeArgs) => mergeCommand(context.extensionPath, index, arg)),
+    vscode.commands.registerCommand('taiaLab.refresh', () => index.refresh()),
+    vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
+    vscode.commands.registerCommand('taiaLab.inspectDeltas', () =>
+      vscode.window.showInformationMessage('Weight-delta review is not available yet: use `taia merge --dry-run` to see what each recipe takes.'),
+    ),
+    vscode.commands.registerCommand('taiaLab.revealInExplorer', (node?: CheckpointNode | DatasetEntry) => {
+      const p = pathOf(node);
+      if (p) return vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(p));
+    }),
+    vscode.commands.registerCommand('taiaLab.copyPath', async (node?: CheckpointNode | DatasetEntry) => {
+      const p = pathOf(node);
+      if (p) await vscode.env.clipboard.writeText(p);
+    }),
+  );
+  // The first walk runs after activation returns, so activation stays cheap whatever the workspace holds.
+  void index.refresh();
+  const activationMs = performance.now() - started;
+  log.appendLine(`activated in ${activationMs.toFixed(1)} ms`);
+  return { index, trees: { checkpoints, datasets }, activationMs };
+}
+
+export function deactivate(): void {}

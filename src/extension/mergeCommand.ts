@@ -1,0 +1,144 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { BLOCKS } from '../core/classify/types';
+import { BUILTIN_RECIPE_NAMES, builtinRecipe } from '../core/merge/recipes';
+import { formatBytes, parseSize } from '../core/util/size';
+import { describeCheckpoint, CheckpointNode } from './checkpointsTree';
+import type { MergeRequest, PlanSummary } from './mergeProtocol';
+import { runMergeWorker } from './mergeRunner';
+import { CheckpointEntry, WorkspaceIndex } from './workspaceIndex';
+
+/** Arguments for running the merge without prompts (tests, code lenses, other extensions). */
+export interface MergeArgs {
+  base: string;
+  finetuned: string;
+  out: string;
+  recipe?: string;
+  force?: boolean;
+  /** Skip the confirmation of the dry-run plan. */
+  confirm?: false;
+}
+
+export function planLines(plan: PlanSummary): string[] {
+  const blocks = BLOCKS.filter((b) => plan.counts[b].base + plan.counts[b].finetuned > 0).map((b) => `${b}: ${plan.counts[b].finetuned} from fine-tune, ${plan.counts[b].base} from base`);
+  return [
+    `Recipe ${plan.recipe}: ${plan.recipeDescription}`,
+    `${plan.tensors} tensors, ${formatBytes(plan.outputBytes)} (fine-tune is a ${plan.finetunedKind === 'adapter' ? 'LoRA adapter' : 'full model'})`,
+    ...blocks,
+    ...plan.notes,
+    ...(plan.unknown.length ? [`${plan.unknown.length} unrecognised tensor names follow the recipe's default`] : []),
+  ];
+}
+
+type Pick = vscode.QuickPickItem & { entry: CheckpointEntry };
+
+function pickItems(entries: CheckpointEntry[]): Pick[] {
+  return entries.map((e) => ({ label: path.basename(e.dir), description: e.summary ? describeCheckpoint(e.summary) : '', detail: e.dir, entry: e }));
+}
+
+/** Asks for whatever the invocation did not give: fine-tune (or adapter), base, recipe, output folder. */
+async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Promise<MergeArgs | undefined> {
+  await index.ready();
+  const readable = index.checkpointList.filter((e) => e.summary);
+  const models = readable.filter((e) => e.summary!.kind !== 'adapter');
+  let finetuned = node?.type === 'checkpoint' ? node.entry : undefined;
+  if (!finetuned) {
+    const pick = await vscode.window.showQuickPick(pickItems(readable), { title: 'TAIA merge (1/4): the fine-tuned model or LoRA adapter', matchOnDescription: true, matchOnDetail: true });
+    if (!pick) return undefined;
+    finetuned = pick.entry;
+  }
+  const candidates = pickItems(models.filter((e) => e.dir !== finetuned!.dir));
+  if (candidates.length === 0) {
+    void vscode.window.showErrorMessage('TAIA merge needs a base model folder (config.json and safetensors) in the workspace.');
+    return undefined;
+  }
+  // An adapter names its base; put a matching folder first.
+  const wanted = finetuned.summary?.adapter?.baseModel;
+  candidates.sort((a, b) => Number(wanted !== undefined && b.entry.dir.endsWith(wanted)) - Number(wanted !== undefined && a.entry.dir.endsWith(wanted)));
+  const base = await vscode.window.showQuickPick(candidates, { title: `TAIA merge (2/4): the base model of ${path.basename(finetuned.dir)}`, matchOnDetail: true });
+  if (!base) return undefined;
+  const defaultRecipe = vscode.workspace.getConfiguration('taiaLab.merge').get<string>('defaultRecipe', 'taia');
+  const recipes = BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, description: name === 'taia' ? "the paper's rule" : '', detail: builtinRecipe(name)!.description, picked: name === defaultRecipe }));
+  recipes.sort((a, b) => Number(b.label === defaultRecipe) - Number(a.label === defaultRecipe));
+  const fromFile = { label: 'Recipe file…', description: 'a YAML or JSON recipe', detail: 'rules on block, module, tensor name and layer range' };
+  const recipe = await vscode.window.showQuickPick([...recipes, fromFile], { title: 'TAIA merge (3/4): recipe' });
+  if (!recipe) return undefined;
+  let recipeName = recipe.label;
+  if (recipe === fromFile) {
+    const file = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Recipes: ['yaml', 'yml', 'json'] }, title: 'Recipe file' });
+    if (!file?.[0]) return undefined;
+    recipeName = file[0].fsPath;
+  }
+  const suggested = path.join(path.dirname(finetuned.dir), `${path.basename(finetuned.dir)}-${recipe === fromFile ? 'merged' : recipeName}`);
+  const out = await vscode.window.showInputBox({
+    title: 'TAIA merge (4/4): output folder',
+    value: suggested,
+    valueSelection: [suggested.length - path.basename(suggested).length, suggested.length],
+    validateInput: (v) => (path.isAbsolute(v) ? undefined : 'Give an absolute folder path'),
+  });
+  if (!out) return undefined;
+  return { base: base.entry.dir, finetuned: finetuned.dir, out, recipe: recipeName };
+}
+
+/**
+ * TAIA: Apply TAIA merge… — plans in the worker (headers only), shows the plan's counts, then merges in
+ * the worker under a cancellable progress notification. A cancelled or failed merge leaves nothing.
+ */
+export async function mergeCommand(extensionPath: string, index: WorkspaceIndex, arg?: CheckpointNode | MergeArgs): Promise<string | undefined> {
+  // `enablement` only guards menus and the palette; calls through the API must be refused here too.
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage('TAIA merge is available in trusted workspaces only (it writes into the workspace from workspace-provided recipes).');
+    return undefined;
+  }
+  const direct = arg && 'base' in arg ? arg : undefined;
+  const args = direct ?? (await ask(index, arg as CheckpointNode | undefined));
+  if (!args) return undefined;
+  const config = vscode.workspace.getConfiguration('taiaLab.merge');
+  const req: MergeRequest = {
+    type: 'plan',
+    base: args.base,
+    finetuned: args.finetuned,
+    out: args.out,
+    recipe: args.recipe ?? config.get<string>('defaultRecipe', 'taia'),
+    maxShardBytes: parseSize(config.get<string>('maxShardSize', '5GB')),
+    force: args.force,
+  };
+  try {
+    const planned = await runMergeWorker(extensionPath, req).outcome;
+    if (planned.type !== 'plan') return undefined;
+    if (args.confirm !== false) {
+      const go = await vscode.window.showInformationMessage(`Merge into ${path.basename(args.out)}?`, { modal: true, detail: planLines(planned.plan).join('\n') }, 'Merge');
+      if (go !== 'Merge') return undefined;
+    }
+    const outcome = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `TAIA merge (${req.recipe})`, cancellable: true },
+      async (progress, token) => {
+        let reported = 0;
+        const job = runMergeWorker(extensionPath, { ...req, type: 'merge' }, {
+          onProgress: (done, total, tensor) => {
+            const pct = total > 0 ? (done / total) * 100 : 0;
+            progress.report({ increment: pct - reported, message: `${formatBytes(done)} of ${formatBytes(total)} · ${tensor}` });
+            reported = pct;
+          },
+        });
+        token.onCancellationRequested(job.cancel);
+        return job.outcome;
+      },
+    );
+    if (outcome.type === 'cancelled') {
+      void vscode.window.showInformationMessage('TAIA merge cancelled; nothing was written.');
+      return undefined;
+    }
+    if (outcome.type === 'done') {
+      await index.refresh();
+      void vscode.window.showInformationMessage(`TAIA merge wrote ${outcome.out} (${formatBytes(outcome.bytes)} in ${outcome.seconds.toFixed(1)} s).`, 'Reveal').then((a) => {
+        if (a === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(outcome.out));
+      });
+      return outcome.out;
+    }
+  } catch (e) {
+    void vscode.window.showErrorMessage(`TAIA merge failed: ${(e as Error).message}`);
+    if (direct) throw e;
+  }
+  return undefined;
+}

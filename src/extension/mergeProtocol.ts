@@ -1,0 +1,40 @@
+// The one message contract between the extension host and its merge worker thread.
+import type { Block } from '../core/classify/types';
+import type { BlockCount, OutputDtype } from '../core/merge/plan';
+
+export interface MergeRequest {
+  type: 'plan' | 'merge';
+  base: string;
+  finetuned: string;
+  out: string;
+  /** A built-in recipe name or a recipe file path. */
+  recipe: string;
+  scale?: number;
+  layers?: [number, number];
+  dtype?: OutputDtype;
+  maxShardBytes?: number;
+  force?: boolean;
+}
+
+export interface PlanSummary {
+  recipe: string;
+  recipeDescription: string;
+  finetunedKind: 'model' | 'adapter';
+  tensors: number;
+  outputBytes: number;
+  counts: Record<Block, BlockCount>;
+  notes: string[];
+  unknown: string[];
+}
+
+export type WorkerMessage =
+  | { type: 'plan'; plan: PlanSummary }
+  | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
+  | { type: 'done'; out: string; bytes: number; seconds: number }
+  | { type: 'cancelled' }
+  | { type: 'error'; message: string };
+
+/** Sent by the host to stop a merge; the worker removes its temporary folder and answers 'cancelled'. */
+export interface CancelMessage {
+  type: 'cancel';
+}
