@@ -38,9 +38,12 @@ export class WorkspaceIndex implements vscode.Disposable {
   constructor(private readonly log: vscode.OutputChannel) {
     const ckpt = vscode.workspace.createFileSystemWatcher(CHECKPOINT_FILES);
     const data = vscode.workspace.createFileSystemWatcher('**/*.{jsonl,json,parquet,txt}');
+    // A folder deleted as a whole reports only itself: watch deletions of any path.
+    const deleted = vscode.workspace.createFileSystemWatcher('**/*', true, true, false);
     for (const w of [ckpt, data]) {
       this.disposables.push(w, w.onDidCreate((u) => this.touched(u)), w.onDidChange((u) => this.touched(u)), w.onDidDelete((u) => this.touched(u)));
     }
+    this.disposables.push(deleted, deleted.onDidDelete((u) => this.touched(u)));
     this.disposables.push(
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -125,9 +128,12 @@ export class WorkspaceIndex implements vscode.Disposable {
         this.checkpoints.delete(dir);
       }
     }
-    // A deleted folder takes its checkpoints with it.
+    // A deleted folder takes its checkpoints and datasets with it.
     for (const p of paths) {
-      for (const dir of this.checkpoints.keys()) if (dir === p || dir.startsWith(p + path.sep)) if (!(await exists(dir))) this.checkpoints.delete(dir);
+      if (await exists(p)) continue;
+      const inside = (q: string) => q === p || q.startsWith(p + path.sep);
+      for (const dir of [...this.checkpoints.keys()]) if (inside(dir)) this.checkpoints.delete(dir);
+      for (const file of [...this.datasets.keys()]) if (inside(file)) this.datasets.delete(file);
     }
     this.emitter.fire();
   }
