@@ -36,6 +36,9 @@ if [ ! -x "$CS_DIR/bin/code-server" ]; then
   rm -rf "$CS_DIR.partial"
   # code-server's postinstall builds native modules against the Node that runs it; npm blocks
   # dependency install scripts by default, so they are allowed for this one global-style install.
+  # Under `npm test` the outer npm's npm_* variables (user agent "node/v20", ...) would leak into this
+  # install as config, and code-server's postinstall reads the Node version from the user agent.
+  unset $(env | grep -o '^npm_[A-Za-z0-9_]*' || true)
   PATH="$NODE_DIR/bin:$PATH" npm_config_nodedir="$NODE_DIR" npm_config_dangerously_allow_all_scripts=true \
     npm install --global --prefix "$CS_DIR.partial" --no-audit --no-fund --loglevel=error "code-server@$CODE_SERVER_VERSION" >"$ROOT/code-server-install.log" 2>&1 \
     || { tail -40 "$ROOT/code-server-install.log"; exit 1; }
