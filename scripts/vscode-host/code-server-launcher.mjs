@@ -25,6 +25,7 @@ const remote = (p) => `vscode-remote://remote${p}`;
 const payload = [['extensionTestsPath', remote(testsPath)], ['skipWelcome', 'true']];
 if (process.env.TAIA_HOST_ENV) payload.push(['extensionEnvironment', process.env.TAIA_HOST_ENV]);
 
+const WORKBENCH_NOISE = /^(%c|\[|Updating additional|Resolving connection|Resolved connection|Creating a socket)/;
 const limit = Number(process.env.TAIA_HOST_TIMEOUT_S ?? 300) * 1000;
 const verbose = process.env.TAIA_HOST_VERBOSE === '1';
 let server;
@@ -55,6 +56,9 @@ try {
   const exited = new Promise((resolve) => (resolveExit = resolve));
   await workbench.page.exposeFunction('codeAutomationExit', (c) => resolveExit(Number(c)));
   await workbench.page.exposeFunction('codeAutomationLog', (type, args) => {
+    // The workbench's own logs ('[AgentHost] ...', '%c INFO ...', connection chatter) arrive on the same
+    // channel as the suite's output; show them only when asked.
+    if (!verbose && Array.isArray(args) && typeof args[0] === 'string' && WORKBENCH_NOISE.test(args[0])) return;
     // The host forwards console arguments as they were given: format them as console.log would.
     const text = format(...(Array.isArray(args) ? args : [args]));
     (type === 'error' ? console.error : console.log)(text);
