@@ -3,10 +3,11 @@ import { RecipeError } from '../core/merge/recipes';
 import { TOOL_VERSION } from '../core/version';
 import { inspectCommand } from './inspect';
 import { mergeCommand } from './merge';
+import { diffCommand } from './diff';
 import { recipesCommand } from './recipes';
 import { Command, UsageError } from './usage';
 
-const COMMANDS: Command[] = [mergeCommand, inspectCommand, recipesCommand];
+const COMMANDS: Command[] = [mergeCommand, diffCommand, inspectCommand, recipesCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -5,6 +5,7 @@ import { BUILTIN_RECIPE_NAMES, loadRecipe, parseLayerRange } from '../core/merge
 import { BLOCKS } from '../core/classify/types';
 import { formatBytes, parseSize } from '../core/util/size';
 import { ProgressLine } from './progress';
+import { withCancellation } from './signals';
 import { Command, UsageError } from './usage';
 
 const DTYPES: readonly OutputDtype[] = ['keep', 'bf16', 'f16', 'f32'];
@@ -72,13 +73,9 @@ export const mergeCommand: Command = {
       return 0;
     }
     if (!values.quiet && !values.json) process.stderr.write(planHeadline(plan) + '\n');
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     const bar = new ProgressLine('merging', values.quiet || values.json);
     try {
-      const result = await executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), controller.signal);
+      const result = await withCancellation((signal) => executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), signal));
       bar.done();
       if (values.json) {
         process.stdout.write(JSON.stringify({ ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, null, 2) + '\n');
@@ -89,8 +86,6 @@ export const mergeCommand: Command = {
       return 0;
     } finally {
       bar.done();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
   },
 };

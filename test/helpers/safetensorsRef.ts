@@ -35,17 +35,7 @@ export function readRefHeader(buf: Buffer): { headerLength: number; header: Reco
   return { headerLength: n, header: JSON.parse(buf.subarray(8, 8 + n).toString('utf-8')) };
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so generated checkpoints are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../../src/core/util/random';
 
 /**
  * bfloat16 reference: the representable neighbours of x are found by truncation, and the nearer one

@@ -3,19 +3,17 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ShardedWriter } from '../checkpoint/shardedWriter';
 import { PROVENANCE_FILE } from '../checkpoint/discover';
-import { exists, WeightRef } from '../checkpoint/weights';
+import { exists } from '../checkpoint/weights';
 import { CheckpointError, throwIfAborted } from '../errors';
 import { fromFloat32, toFloat32 } from '../safetensors/convert';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
 import { alignedBuffer } from '../safetensors/reader';
 import { addDeltaRows, loraFactors } from '../lora/fold';
 import { readAhead } from '../util/pipeline';
+import { CHUNK_ELEMENTS, readElements, storedWidth } from '../checkpoint/chunks';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { closeInputs, MergePlan, PlannedTensor } from './plan';
 import { recipeToJson } from './recipes';
-
-/** Elements per chunk: bounds memory whatever the tensor size (16 MiB of float32 work per buffer). */
-const CHUNK_ELEMENTS = 4 * 2 ** 20;
 
 export interface MergeProgress {
   tensor: string;
@@ -102,18 +100,6 @@ interface Job {
   signal?: AbortSignal;
 }
 
-/** Bytes per element of a stored tensor (a fraction for sub-byte dtypes). */
-function width(ref: WeightRef): number {
-  return (ref.info.end - ref.info.begin) / Math.max(elementCount(ref.info.shape), 1);
-}
-
-/** Reads elements [i·CHUNK, (i+1)·CHUNK) of a float tensor into `target`. */
-function readElements(ref: WeightRef, chunk: number, target: Buffer): Promise<Buffer> {
-  const n = elementCount(ref.info.shape);
-  const w = width(ref);
-  return ref.file.readRange(ref.info, chunk * CHUNK_ELEMENTS * w, Math.min(n, (chunk + 1) * CHUNK_ELEMENTS) * w, target);
-}
-
 async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
   const { buffers: buf, signal } = job;
   const from = t.from;
@@ -189,7 +175,7 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   const factors = await loraFactors(module, job.scale);
   const cols = factors.cols;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
-  const rowBytes = cols * width(from);
+  const rowBytes = cols * storedWidth(from);
   const rowChunks = Math.ceil(factors.rows / rowsPerChunk);
   // A row wider than a chunk still fits: the work buffers grow for it.
   const work = cols > CHUNK_ELEMENTS ? new Float32Array(cols) : buf.work;

@@ -149,7 +149,7 @@ function parseRule(raw: unknown, fail: (problem: string) => never): RecipeRule {
       fail(`"name" is not a valid regular expression (${(e as Error).message})`);
     }
   }
-  return { block: block as Block[] | undefined, module: list('module'), name, layers: r.layers === undefined ? undefined : parseLayerRange(String(r.layers)), source: r.source as Source };
+  return { block: block as Block[] | undefined, module: list('module'), name, layers: r.layers === undefined ? undefined : parseLayerRange(Array.isArray(r.layers) ? r.layers.join('-') : String(r.layers)), source: r.source as Source };
 }
 
 /** "A-B" or "N" → inclusive range. */

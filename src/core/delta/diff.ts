@@ -1,0 +1,307 @@
+import * as path from 'node:path';
+import { classifyTensor, familyForConfig } from '../classify/classify';
+import { Block, BLOCKS, TensorClass } from '../classify/types';
+import { CheckpointWeights, WeightRef } from '../checkpoint/weights';
+import { detectCheckpointKind, PROVENANCE_FILE } from '../checkpoint/discover';
+import { storedWidth } from '../checkpoint/chunks';
+import { CheckpointError, throwIfAborted } from '../errors';
+import { toFloat32 } from '../safetensors/convert';
+import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
+import { readJsonObject } from '../util/json';
+import { openLoraAdapter, LoraAdapter } from '../lora/adapter';
+import { addDeltaRows, loraFactors, LoraFactors } from '../lora/fold';
+import { parseRecipe, recipeSource, Recipe, builtinRecipe, parseLayerRange } from '../merge/recipes';
+import { DeltaAccumulator, DeltaStats } from './stats';
+import { SPECTRUM_METHOD, SpectrumEstimator } from './spectrum';
+
+/** Version of the JSON report; bumped on any incompatible change (see README, "taia diff --json"). */
+export const DIFF_REPORT_VERSION = 1;
+
+const CHUNK = 4 * 2 ** 20;
+
+export interface DiffOptions {
+  base: string;
+  /** A full fine-tuned model, or a PEFT LoRA adapter (its folded delta is compared). */
+  finetuned: string;
+  /** A merged output to check against both (three-way form). */
+  merged?: string;
+  /** Top-K singular values of Δ for 2-D tensors; 0 or absent for none. */
+  spectrum?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { tensor: string; index: number; count: number; bytesDone: number; bytesTotal: number }) => void;
+  /** Called with each tensor's result as soon as it is computed (the review webview fills in progressively). */
+  onTensor?: (t: TensorDelta) => void;
+}
+
+export type MergedSource = 'base' | 'finetuned' | 'neither';
+
+export interface TensorDelta extends DeltaStats {
+  name: string;
+  layer: number | null;
+  block: Block;
+  module: string;
+  expert?: number;
+  known: boolean;
+  shape: number[];
+  dtype: { base: string; finetuned: string };
+  /** Top-K singular values of Δ (2-D tensors, with --spectrum). */
+  spectrum?: number[];
+  /** Three-way form: which input the merged tensor equals, and which the merge's recipe says it should. */
+  merged?: { source: MergedSource; expected?: 'base' | 'finetuned' };
+}
+
+export interface BlockTotals {
+  tensors: number;
+  changedTensors: number;
+  parameters: number;
+  normBase: number;
+  normDelta: number;
+  relative: number;
+}
+
+export interface ThreeWay {
+  merged: string;
+  recipe?: string;
+  /** Tensors whose merged value is not where the recipe says it should come from. */
+  violations: { name: string; expected: 'base' | 'finetuned'; actual: MergedSource }[];
+  /** Merged tensors per block that equal base / fine-tune / neither. */
+  sources: Record<Block, Record<MergedSource, number>>;
+  verdict: string;
+}
+
+export interface DiffReport {
+  version: number;
+  base: string;
+  finetuned: string;
+  finetunedKind: 'model' | 'adapter';
+  family?: string;
+  layers: number;
+  spectrumMethod?: string;
+  tensors: TensorDelta[];
+  blocks: Record<Block, BlockTotals>;
+  /** Tensors present on one side only (compared against nothing, listed instead). */
+  onlyInBase: string[];
+  onlyInFinetuned: string[];
+  threeWay?: ThreeWay;
+  bytesRead: number;
+  seconds: number;
+}
+
+interface Pair {
+  name: string;
+  cls: TensorClass;
+  base: WeightRef;
+  finetuned?: WeightRef;
+  lora?: LoraFactors;
+  merged?: WeightRef;
+}
+
+/**
+ * Streams base and fine-tune (and a merged output) tensor by tensor, in row blocks, computing the
+ * statistics of Δ per tensor; with `spectrum`, 2-D tensors get a second streamed pass for the
+ * singular values. Memory stays bounded by the chunk size, whatever the model size.
+ */
+export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
+  const started = performance.now();
+  const baseConfig = await readJsonObject(path.join(opts.base, 'config.json'));
+  const family = familyForConfig(baseConfig);
+  const base = await CheckpointWeights.open(opts.base);
+  const kind = await detectCheckpointKind(opts.finetuned);
+  let ft: CheckpointWeights | undefined;
+  let adapter: LoraAdapter | undefined;
+  let merged: CheckpointWeights | undefined;
+  try {
+    if (kind === 'adapter') adapter = await openLoraAdapter(opts.finetuned);
+    else if (kind) ft = await CheckpointWeights.open(opts.finetuned);
+    else throw new CheckpointError(opts.finetuned, 'not a model folder or a PEFT LoRA adapter');
+    if (opts.merged) merged = await CheckpointWeights.open(opts.merged);
+    const recipe = opts.merged ? await mergedRecipe(opts.merged) : undefined;
+    const pairs: Pair[] = [];
+    const onlyInBase: string[] = [];
+    const onlyInFinetuned: string[] = [];
+    for (const { info, file } of base.tensors) {
+      const cls = classifyTensor(info.name, family);
+      const pair: Pair = { name: info.name, cls, base: { info, file }, merged: merged?.get(info.name) };
+      if (ft) {
+        pair.finetuned = ft.get(info.name);
+        if (!pair.finetuned) {
+          onlyInBase.push(info.name);
+          continue;
+        }
+        if (pair.finetuned.info.shape.join() !== info.shape.join()) throw new CheckpointError(pair.finetuned.file.path, `shape ${JSON.stringify(pair.finetuned.info.shape)} differs from base ${JSON.stringify(info.shape)}`, info.name);
+      } else if (adapter) {
+        const m = adapter.modules.find((x) => x.target === info.name);
+        if (m) pair.lora = await loraFactors(m);
+        pair.finetuned = adapter.replacements.get(info.name) ?? { info, file };
+      }
+      if (!isFloatDtype(info.dtype) || !isFloatDtype(pair.finetuned!.info.dtype)) continue;
+      pairs.push(pair);
+    }
+    if (ft) for (const name of ft.byName.keys()) if (!base.byName.has(name)) onlyInFinetuned.push(name);
+    const bytesTotal = pairs.reduce((n, p) => n + (p.base.info.end - p.base.info.begin), 0);
+    let bytesDone = 0;
+    const tensors: TensorDelta[] = [];
+    for (let i = 0; i < pairs.length; i++) {
+      throwIfAborted(opts.signal);
+      const p = pairs[i];
+      opts.onProgress?.({ tensor: p.name, index: i, count: pairs.length, bytesDone, bytesTotal });
+      const t = await diffTensor(p, opts, recipe);
+      tensors.push(t);
+      opts.onTensor?.(t);
+      bytesDone += p.base.info.end - p.base.info.begin;
+    }
+    opts.onProgress?.({ tensor: '', index: pairs.length, count: pairs.length, bytesDone, bytesTotal });
+    return {
+      version: DIFF_REPORT_VERSION,
+      base: path.resolve(opts.base),
+      finetuned: path.resolve(opts.finetuned),
+      finetunedKind: adapter ? 'adapter' : 'model',
+      family,
+      layers: tensors.reduce((m, t) => Math.max(m, (t.layer ?? -1) + 1), 0),
+      spectrumMethod: opts.spectrum ? SPECTRUM_METHOD : undefined,
+      tensors,
+      blocks: blockTotals(tensors),
+      onlyInBase,
+      onlyInFinetuned,
+      threeWay: opts.merged ? threeWay(path.resolve(opts.merged), recipe, tensors) : undefined,
+      bytesRead: bytesDone * (opts.merged ? 3 : 2),
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await base.close();
+    await ft?.close();
+    await adapter?.weights.close();
+    await merged?.close();
+  }
+}
+
+/** The recipe a merged output was made with (from its provenance file), to know what each tensor should be. */
+async function mergedRecipe(dir: string): Promise<{ recipe: Recipe; layers?: [number, number] } | undefined> {
+  try {
+    const p = await readJsonObject(path.join(dir, PROVENANCE_FILE));
+    const r = p.recipe as Record<string, unknown>;
+    const recipe = builtinRecipe(String(r.name)) ?? parseRecipe(JSON.stringify(r), path.join(dir, PROVENANCE_FILE));
+    const layers = Array.isArray(p.layers) ? parseLayerRange(`${p.layers[0]}-${p.layers[1]}`) : undefined;
+    return { recipe, layers };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Views a tensor as [rows, cols] with cols its last dimension, for row-block streaming. */
+function matrixShape(shape: number[]): [number, number] {
+  const cols = shape.length === 0 ? 1 : Math.max(1, shape[shape.length - 1]);
+  return [elementCount(shape) / cols, cols];
+}
+
+async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; layers?: [number, number] } | undefined): Promise<TensorDelta> {
+  const shape = p.base.info.shape;
+  const [rows, cols] = matrixShape(shape);
+  const acc = new DeltaAccumulator(rows * cols);
+  const spectrum = opts.spectrum && shape.length === 2 && rows > 1 && cols > 1 ? new SpectrumEstimator(rows, cols, opts.spectrum) : undefined;
+  let equalsBase = p.merged !== undefined;
+  let equalsFt = p.merged !== undefined;
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK / cols));
+  const pass = async (visit: (row0: number, b: Float32Array, f: Float32Array, m?: Float32Array) => void) => {
+    for (let row0 = 0; row0 < rows; row0 += rowsPerChunk) {
+      throwIfAborted(opts.signal);
+      const n = Math.min(rowsPerChunk, rows - row0);
+      const [b, f, m] = await Promise.all([readRows(p.base, row0, n, cols), p.lora ? undefined : readRows(p.finetuned!, row0, n, cols), p.merged ? readRows(p.merged, row0, n, cols) : undefined]);
+      let fv = f;
+      if (p.lora) {
+        fv = Float32Array.from(b);
+        addDeltaRows(fv, row0, p.lora);
+      }
+      visit(row0, b, fv!, m);
+    }
+  };
+  await pass((row0, b, f, m) => {
+    acc.add(b, f);
+    if (spectrum) spectrum.addRowsPass1(row0, difference(f, b));
+    if (m) {
+      for (let i = 0; i < m.length && (equalsBase || equalsFt); i++) {
+        if (equalsBase && !sameValue(m[i], b[i])) equalsBase = false;
+        // A merged tensor may be rounded to its own dtype: "equal" to the fine-tune within bf16 rounding.
+        if (equalsFt && !sameValue(m[i], f[i]) && !(Math.abs(m[i] - f[i]) <= Math.abs(f[i]) * 2 ** -8)) equalsFt = false;
+      }
+    }
+  });
+  if (spectrum) await pass((row0, b, f) => spectrum.addRowsPass2(row0, difference(f, b)));
+  const t: TensorDelta = {
+    name: p.name,
+    layer: p.cls.layer,
+    block: p.cls.block,
+    module: p.cls.module,
+    expert: p.cls.expert,
+    known: p.cls.known,
+    shape,
+    dtype: { base: p.base.info.dtype, finetuned: p.lora ? `${p.base.info.dtype}+LoRA` : p.finetuned!.info.dtype },
+    ...acc.result(),
+  };
+  if (spectrum) t.spectrum = spectrum.result();
+  if (p.merged) {
+    const source: MergedSource = equalsBase && !equalsFt ? 'base' : equalsFt ? 'finetuned' : 'neither';
+    let expected: 'base' | 'finetuned' | undefined;
+    if (recipe) {
+      const outside = recipe.layers && p.cls.layer !== null && (p.cls.layer < recipe.layers[0] || p.cls.layer > recipe.layers[1]);
+      expected = outside ? 'base' : recipeSource(recipe.recipe, p.cls, p.name);
+    }
+    // An unchanged tensor equals both inputs: whatever the recipe says, it is right.
+    t.merged = { source: equalsBase && equalsFt ? (expected ?? 'finetuned') : source, expected };
+  }
+  return t;
+}
+
+function sameValue(a: number, b: number): boolean {
+  return a === b || (a !== a && b !== b);
+}
+
+function difference(f: Float32Array, b: Float32Array): Float32Array {
+  const d = new Float32Array(f.length);
+  for (let i = 0; i < f.length; i++) d[i] = f[i] - b[i];
+  return d;
+}
+
+async function readRows(ref: WeightRef, row0: number, n: number, cols: number): Promise<Float32Array> {
+  const w = storedWidth(ref);
+  const bytes = await ref.file.readRange(ref.info, row0 * cols * w, (row0 + n) * cols * w);
+  return toFloat32(bytes, ref.info.dtype as FloatDtype);
+}
+
+function blockTotals(tensors: TensorDelta[]): Record<Block, BlockTotals> {
+  const out = Object.fromEntries(BLOCKS.map((b) => [b, { tensors: 0, changedTensors: 0, parameters: 0, normBase: 0, normDelta: 0, relative: 0 }])) as Record<Block, BlockTotals>;
+  for (const t of tensors) {
+    const b = out[t.block];
+    b.tensors++;
+    if (t.changedFraction > 0) b.changedTensors++;
+    b.parameters += elementCount(t.shape);
+    b.normBase += t.normBase ** 2;
+    b.normDelta += t.normDelta ** 2;
+  }
+  for (const b of Object.values(out)) {
+    b.normBase = Math.sqrt(b.normBase);
+    b.normDelta = Math.sqrt(b.normDelta);
+    b.relative = b.normBase > 0 ? b.normDelta / b.normBase : 0;
+  }
+  return out;
+}
+
+function threeWay(merged: string, recipe: { recipe: Recipe } | undefined, tensors: TensorDelta[]): ThreeWay {
+  const sources = Object.fromEntries(BLOCKS.map((b) => [b, { base: 0, finetuned: 0, neither: 0 }])) as ThreeWay['sources'];
+  const violations: ThreeWay['violations'] = [];
+  for (const t of tensors) {
+    if (!t.merged) continue;
+    sources[t.block][t.merged.source]++;
+    if (t.merged.expected && t.merged.source !== t.merged.expected) violations.push({ name: t.name, expected: t.merged.expected, actual: t.merged.source });
+  }
+  const name = recipe?.recipe.name;
+  const ffnReverted = sources.ffn.finetuned === 0 && sources.ffn.neither === 0 && sources.ffn.base > 0;
+  const verdict = !recipe
+    ? 'the merged output has no provenance file: sources are listed, nothing is checked against a recipe'
+    : violations.length === 0
+      ? name === 'taia'
+        ? `TAIA check passed: the merged output reverted exactly the FFN (${sources.ffn.base} tensors equal base) and took everything else from the fine-tune`
+        : `recipe '${name}' check passed: every tensor comes from where the recipe says`
+      : `recipe '${name}' check FAILED: ${violations.length} tensor(s) do not come from where the recipe says${name === 'taia' && !ffnReverted ? ' (the FFN was not reverted exactly)' : ''}`;
+  return { merged, recipe: name, violations, sources, verdict };
+}

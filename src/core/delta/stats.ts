@@ -1,0 +1,103 @@
+/** Number of Δ values kept per tensor for histograms: evenly strided, so deterministic and cheap. */
+export const SAMPLE_SIZE = 4096;
+
+export interface NonFinite {
+  nan: number;
+  inf: number;
+}
+
+/** Streaming accumulator of the statistics of Δ = finetuned − base over one tensor. */
+export class DeltaAccumulator {
+  private sumB2 = 0;
+  private sumF2 = 0;
+  private sumD2 = 0;
+  private dot = 0;
+  private maxAbs = 0;
+  private changed = 0;
+  private finite = 0;
+  private seen = 0;
+  readonly base: NonFinite = { nan: 0, inf: 0 };
+  readonly finetuned: NonFinite = { nan: 0, inf: 0 };
+  readonly samples: number[] = [];
+  private readonly stride: number;
+
+  constructor(readonly elements: number) {
+    this.stride = Math.max(1, Math.ceil(elements / SAMPLE_SIZE));
+  }
+
+  /** Adds the next chunk: base and fine-tuned values of the same elements, in order. */
+  add(b: Float32Array, f: Float32Array): void {
+    const stride = this.stride;
+    for (let i = 0; i < b.length; i++) {
+      const bi = b[i];
+      const fi = f[i];
+      if (bi - bi !== 0 || fi - fi !== 0) {
+        // NaN or ±Inf on either side: counted, kept out of the norms.
+        if (bi !== bi) this.base.nan++;
+        else if (bi - bi !== 0) this.base.inf++;
+        if (fi !== fi) this.finetuned.nan++;
+        else if (fi - fi !== 0) this.finetuned.inf++;
+        continue;
+      }
+      const d = fi - bi;
+      this.sumB2 += bi * bi;
+      this.sumF2 += fi * fi;
+      this.dot += bi * fi;
+      this.sumD2 += d * d;
+      const a = d < 0 ? -d : d;
+      if (a > this.maxAbs) this.maxAbs = a;
+      if (d !== 0) this.changed++;
+      this.finite++;
+      if ((this.seen + i) % stride === 0) this.samples.push(d);
+    }
+    this.seen += b.length;
+  }
+
+  result(): DeltaStats {
+    const normBase = Math.sqrt(this.sumB2);
+    const normFinetuned = Math.sqrt(this.sumF2);
+    const normDelta = Math.sqrt(this.sumD2);
+    return {
+      normBase,
+      normDelta,
+      relative: normBase > 0 ? normDelta / normBase : normDelta > 0 ? Infinity : 0,
+      cosine: normBase > 0 && normFinetuned > 0 ? this.dot / (normBase * normFinetuned) : normBase === normFinetuned ? 1 : 0,
+      maxAbs: this.maxAbs,
+      changedFraction: this.elements > 0 ? this.changed / this.elements : 0,
+      nonFinite: { base: { ...this.base }, finetuned: { ...this.finetuned } },
+      histogram: histogram(this.samples),
+    };
+  }
+}
+
+export interface Histogram {
+  /** Bin edges, length counts.length + 1, symmetric around 0. */
+  edges: number[];
+  counts: number[];
+}
+
+export interface DeltaStats {
+  normBase: number;
+  normDelta: number;
+  /** ‖Δ‖ / ‖W_base‖ */
+  relative: number;
+  /** cos(W_base, W_finetuned) */
+  cosine: number;
+  maxAbs: number;
+  /** Fraction of elements whose value changed at all. */
+  changedFraction: number;
+  nonFinite: { base: NonFinite; finetuned: NonFinite };
+  /** Histogram of the sampled Δ values. */
+  histogram: Histogram;
+}
+
+const BINS = 32;
+
+function histogram(samples: number[]): Histogram {
+  const max = samples.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+  if (max === 0) return { edges: [-0, 0], counts: [samples.length] };
+  const width = (2 * max) / BINS;
+  const counts = new Array<number>(BINS).fill(0);
+  for (const x of samples) counts[Math.min(BINS - 1, Math.floor((x + max) / width))]++;
+  return { edges: Array.from({ length: BINS + 1 }, (_, i) => -max + i * width), counts };
+}
