@@ -6,8 +6,8 @@
 //   node bench/merge.mjs [--layers 22] [--hidden 2048] [--intermediate 5632] [--vocab 32000]
 //                        [--shard 1GB] [--dir .bench] [--runs 3] [--keep]
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, openSync, writeSync, closeSync, writeFileSync, existsSync, readdirSync, statSync } from 'node:fs';
-import { randomFillSync } from 'node:crypto';
+import { rmSync, existsSync, readdirSync } from 'node:fs';
+import { llamaShapes, writeModel, writeAdapter, folderBytes, seconds, median } from './lib/models.mjs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -25,93 +25,11 @@ const { values: opt } = parseArgs({
     keep: { type: 'boolean' },
   },
 });
-const L = +opt.layers, H = +opt.hidden, I = +opt.intermediate, V = +opt.vocab, KV = +opt['kv-heads'], NH = +opt.heads;
+const g = { layers: +opt.layers, hidden: +opt.hidden, intermediate: +opt.intermediate, vocab: +opt.vocab, heads: +opt.heads, kvHeads: +opt['kv-heads'] };
 const root = path.resolve(opt.dir);
 const cli = path.resolve('dist/cli.js');
 if (!existsSync(cli)) throw new Error('run `npm run build` first');
 
-function llamaShapes() {
-  const kvDim = (H / NH) * KV;
-  const t = [['model.embed_tokens.weight', [V, H]]];
-  for (let l = 0; l < L; l++) {
-    const p = `model.layers.${l}.`;
-    t.push([`${p}input_layernorm.weight`, [H]], [`${p}self_attn.q_proj.weight`, [H, H]], [`${p}self_attn.k_proj.weight`, [kvDim, H]], [`${p}self_attn.v_proj.weight`, [kvDim, H]], [`${p}self_attn.o_proj.weight`, [H, H]], [`${p}post_attention_layernorm.weight`, [H]], [`${p}mlp.gate_proj.weight`, [I, H]], [`${p}mlp.up_proj.weight`, [I, H]], [`${p}mlp.down_proj.weight`, [H, I]]);
-  }
-  t.push(['model.norm.weight', [H]], ['lm_head.weight', [V, H]]);
-  return t.map(([name, shape]) => ({ name, shape, bytes: shape.reduce((a, b) => a * b, 1) * 2 }));
-}
-
-/** Random but finite bf16 values of magnitude ~1e-2, written in 16 MiB blocks. */
-function fillBf16(buf) {
-  randomFillSync(buf);
-  const h = new Uint16Array(buf.buffer, buf.byteOffset, buf.length / 2);
-  for (let i = 0; i < h.length; i++) h[i] = (h[i] & 0x807f) | 0x3c00;
-}
-
-function writeFile(file, tensors, dtype = 'BF16') {
-  const header = { __metadata__: { format: 'pt' } };
-  let off = 0;
-  for (const t of tensors) {
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [off, off + t.bytes] };
-    off += t.bytes;
-  }
-  let json = JSON.stringify(header);
-  while ((8 + json.length) % 8) json += ' ';
-  const fd = openSync(file, 'w');
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(json.length));
-  writeSync(fd, prefix);
-  writeSync(fd, json);
-  const block = Buffer.alloc(16 * 2 ** 20);
-  let left = off;
-  while (left > 0) {
-    const n = Math.min(left, block.length);
-    fillBf16(block.subarray(0, n));
-    writeSync(fd, block, 0, n);
-    left -= n;
-  }
-  closeSync(fd);
-}
-
-function writeModel(dir, tensors, shardBytes) {
-  mkdirSync(dir, { recursive: true });
-  const shards = [];
-  for (const t of tensors) {
-    const cur = shards.at(-1);
-    if (!cur || cur.bytes + t.bytes > shardBytes) shards.push({ tensors: [t], bytes: t.bytes });
-    else (cur.tensors.push(t), (cur.bytes += t.bytes));
-  }
-  const pad = (i) => String(i).padStart(5, '0');
-  const weightMap = {};
-  shards.forEach((s, i) => {
-    const file = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
-    for (const t of s.tensors) weightMap[t.name] = file;
-    writeFile(path.join(dir, file), s.tensors);
-  });
-  writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: shards.reduce((a, s) => a + s.bytes, 0) }, weight_map: weightMap }));
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: H, intermediate_size: I, num_hidden_layers: L, num_attention_heads: NH, num_key_value_heads: KV, vocab_size: V, tie_word_embeddings: false, torch_dtype: 'bfloat16' }));
-}
-
-function writeAdapter(dir, tensors, r) {
-  mkdirSync(dir, { recursive: true });
-  const lora = [];
-  for (const t of tensors) {
-    const m = /^(.*\.(q|k|v|o|gate|up|down)_proj)\.weight$/.exec(t.name);
-    if (!m) continue;
-    const [out, inp] = t.shape;
-    lora.push({ name: `base_model.model.${m[1]}.lora_A.weight`, shape: [r, inp], bytes: r * inp * 2 }, { name: `base_model.model.${m[1]}.lora_B.weight`, shape: [out, r], bytes: out * r * 2 });
-  }
-  writeFile(path.join(dir, 'adapter_model.safetensors'), lora);
-  writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r, lora_alpha: 2 * r, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false }));
-}
-
-const du = (dir) => readdirSync(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
-const seconds = (f) => {
-  const t = performance.now();
-  f();
-  return (performance.now() - t) / 1000;
-};
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sync = () => execFileSync('sync');
 
 function taia(args) {
@@ -121,16 +39,16 @@ function taia(args) {
 }
 
 rmSync(root, { recursive: true, force: true });
-const tensors = llamaShapes();
+const tensors = llamaShapes(g);
 const shardBytes = { '1GB': 1e9, '2GB': 2e9, '500MB': 5e8 }[opt.shard] ?? Number(opt.shard);
 const base = path.join(root, 'base'), ft = path.join(root, 'ft'), adapter = path.join(root, 'adapter');
-console.log(`generating base and fine-tune: ${L} layers, hidden ${H}, intermediate ${I}, vocab ${V}, bf16 ...`);
+console.log(`generating base and fine-tune: ${g.layers} layers, hidden ${g.hidden}, intermediate ${g.intermediate}, vocab ${g.vocab}, bf16 ...`);
 const genSecs = seconds(() => {
-  writeModel(base, tensors, shardBytes);
-  writeModel(ft, tensors, shardBytes);
+  writeModel(base, g, tensors, shardBytes);
+  writeModel(ft, g, tensors, shardBytes);
   writeAdapter(adapter, tensors, 16);
 });
-const bytes = du(ft);
+const bytes = folderBytes(ft);
 const params = tensors.reduce((n, t) => n + t.bytes / 2, 0);
 console.log(`  ${(params / 1e9).toFixed(2)}B parameters, ${(bytes / 1e9).toFixed(2)} GB per model (${readdirSync(ft).filter((f) => f.endsWith('.safetensors')).length} shards), generated in ${genSecs.toFixed(1)} s`);
 console.log(`  largest tensor ${(Math.max(...tensors.map((t) => t.bytes)) / 1e6).toFixed(0)} MB`);

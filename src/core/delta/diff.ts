@@ -6,6 +6,7 @@ import { detectCheckpointKind, PROVENANCE_FILE } from '../checkpoint/discover';
 import { storedWidth } from '../checkpoint/chunks';
 import { CheckpointError, throwIfAborted } from '../errors';
 import { toFloat32 } from '../safetensors/convert';
+import { alignedBuffer } from '../safetensors/reader';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
 import { readJsonObject } from '../util/json';
 import { openLoraAdapter, LoraAdapter } from '../lora/adapter';
@@ -141,11 +142,12 @@ export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
     const bytesTotal = pairs.reduce((n, p) => n + (p.base.info.end - p.base.info.begin), 0);
     let bytesDone = 0;
     const tensors: TensorDelta[] = [];
+    const readers: Readers = { base: new RowReader(), finetuned: new RowReader(), merged: new RowReader() };
     for (let i = 0; i < pairs.length; i++) {
       throwIfAborted(opts.signal);
       const p = pairs[i];
       opts.onProgress?.({ tensor: p.name, index: i, count: pairs.length, bytesDone, bytesTotal });
-      const t = await diffTensor(p, opts, recipe);
+      const t = await diffTensor(p, opts, recipe, readers);
       tensors.push(t);
       opts.onTensor?.(t);
       bytesDone += p.base.info.end - p.base.info.begin;
@@ -194,7 +196,9 @@ function matrixShape(shape: number[]): [number, number] {
   return [elementCount(shape) / cols, cols];
 }
 
-async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; layers?: [number, number] } | undefined): Promise<TensorDelta> {
+type Readers = Record<'base' | 'finetuned' | 'merged', RowReader>;
+
+async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; layers?: [number, number] } | undefined, readers: Readers): Promise<TensorDelta> {
   const shape = p.base.info.shape;
   const [rows, cols] = matrixShape(shape);
   const acc = new DeltaAccumulator(rows * cols);
@@ -206,7 +210,11 @@ async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; 
     for (let row0 = 0; row0 < rows; row0 += rowsPerChunk) {
       throwIfAborted(opts.signal);
       const n = Math.min(rowsPerChunk, rows - row0);
-      const [b, f, m] = await Promise.all([readRows(p.base, row0, n, cols), p.lora ? undefined : readRows(p.finetuned!, row0, n, cols), p.merged ? readRows(p.merged, row0, n, cols) : undefined]);
+      const [b, f, m] = await Promise.all([
+        readers.base.read(p.base, row0, n, cols),
+        p.lora ? undefined : readers.finetuned.read(p.finetuned!, row0, n, cols),
+        p.merged ? readers.merged.read(p.merged, row0, n, cols) : undefined,
+      ]);
       let fv = f;
       if (p.lora) {
         fv = Float32Array.from(b);
@@ -262,11 +270,21 @@ function difference(f: Float32Array, b: Float32Array): Float32Array {
   return d;
 }
 
-async function readRows(ref: WeightRef, row0: number, n: number, cols: number): Promise<Float32Array> {
-  const w = storedWidth(ref);
-  const bytes = await ref.file.readRange(ref.info, row0 * cols * w, (row0 + n) * cols * w);
-  return toFloat32(bytes, ref.info.dtype as FloatDtype);
+/** Reusable buffers per input, so streaming a model allocates nothing per chunk. */
+class RowReader {
+  private raw = alignedBuffer(0);
+  private values = new Float32Array(0);
+
+  async read(ref: WeightRef, row0: number, n: number, cols: number): Promise<Float32Array> {
+    const w = storedWidth(ref);
+    const bytes = n * cols * w;
+    if (this.raw.length < bytes) this.raw = alignedBuffer(bytes);
+    if (this.values.length < n * cols) this.values = new Float32Array(n * cols);
+    const raw = await ref.file.readRange(ref.info, row0 * cols * w, (row0 + n) * cols * w, this.raw);
+    return toFloat32(raw, ref.info.dtype as FloatDtype, this.values);
+  }
 }
+
 
 function blockTotals(tensors: TensorDelta[]): Record<Block, BlockTotals> {
   const out = Object.fromEntries(BLOCKS.map((b) => [b, { tensors: 0, changedTensors: 0, parameters: 0, normBase: 0, normDelta: 0, relative: 0 }])) as Record<Block, BlockTotals>;
