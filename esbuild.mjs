@@ -10,6 +10,7 @@ const nodeEntries = {
   extension: 'src/extension/extension.ts',
   cli: 'src/cli/main.ts',
   'merge-worker': 'src/extension/mergeWorker.ts',
+  'diff-worker': 'src/extension/diffWorker.ts',
   trainer: 'src/trainer/main.ts',
   server: 'src/server/main.ts',
 };
@@ -32,9 +33,21 @@ const options = {
   footer: { js: 'var __taiaBundleEnd = performance.now();' },
 };
 
+/** Browser bundles of the webviews: one IIFE each, no Node built-ins. */
+const webviewOptions = {
+  entryPoints: { deltaReview: 'src/webview/deltaReview/main.ts' },
+  outdir: 'dist/webview',
+  bundle: true,
+  platform: 'browser',
+  target: 'chrome120',
+  format: 'iife',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+};
+
 if (watch) {
-  const ctx = await esbuild.context(options);
-  await ctx.watch();
+  for (const o of [options, webviewOptions]) await (await esbuild.context(o)).watch();
 } else {
-  await esbuild.build(options);
+  await Promise.all([esbuild.build(options), esbuild.build(webviewOptions)]);
 }

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { CheckpointNode, CheckpointsTree } from './checkpointsTree';
 import { DatasetsTree, EmptyTree } from './datasetsTree';
 import { previewDataset } from './datasetPreview';
+import { DELTA_REVIEW_VIEW, DeltaReviewSerializer, inspectDeltasCommand, ReviewArgs } from './deltaReview';
 import { mergeCommand, MergeArgs } from './mergeCommand';
 import { DatasetEntry, WorkspaceIndex } from './workspaceIndex';
 
@@ -42,9 +43,8 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: CheckpointNode | MergeArgs) => mergeCommand(context.extensionPath, index, arg)),
     vscode.commands.registerCommand('taiaLab.refresh', () => index.refresh()),
     vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
-    vscode.commands.registerCommand('taiaLab.inspectDeltas', () =>
-      vscode.window.showInformationMessage('Weight-delta review is not available yet: use `taia merge --dry-run` to see what each recipe takes.'),
-    ),
+    vscode.commands.registerCommand('taiaLab.inspectDeltas', (arg?: CheckpointNode | ReviewArgs) => inspectDeltasCommand(context, index, arg)),
+    vscode.window.registerWebviewPanelSerializer(DELTA_REVIEW_VIEW, new DeltaReviewSerializer(context.extensionUri)),
     vscode.commands.registerCommand('taiaLab.revealInExplorer', (node?: CheckpointNode | DatasetEntry) => {
       const p = pathOf(node);
       if (p) return vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(p));

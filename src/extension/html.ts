@@ -1,14 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
-/** Escapes text for HTML element content and quoted attribute values: every workspace string goes through it. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-export function nonce(): string {
-  return randomBytes(16).toString('base64');
-}
+export { escapeHtml, nonce } from './escape';
 
 /**
  * A strict Content-Security-Policy: nothing by default; styles and scripts only with this load's nonce

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
 import type { CheckpointNode } from '../../../src/extension/checkpointsTree';
+import type { DeltaReview } from '../../../src/extension/deltaReview';
 import { writeAdapter, llamaTensorShapes, writeLlama, LlamaShape } from '../../helpers/models';
 import { writeFileSync } from 'node:fs';
 
@@ -115,6 +116,20 @@ suite('TAIA Lab in a real VS Code host', () => {
     await eventually(async () => assert.equal((await labels(a)).get('late-arrival')?.group, 'Models'), 20000);
     rmSync(path.join(root, 'models', 'late-arrival'), { recursive: true, force: true });
     await eventually(async () => assert.ok(!(await labels(a)).has('late-arrival')), 20000);
+  });
+
+  test('Inspect weight deltas opens the review and checks a TAIA output three ways', async function () {
+    this.timeout(60000);
+    const models = path.join(root, 'models');
+    const review = await vscode.commands.executeCommand<DeltaReview>('taiaLab.inspectDeltas', { base: path.join(models, 'base'), finetuned: path.join(models, 'ft'), merged: path.join(root, 'merged', 'ft-taia'), spectrum: 2 });
+    assert.ok(review, 'the command returns the review');
+    const report = await review.finished;
+    assert.ok(report, 'the review finished');
+    assert.equal(report.tensors.length, 21);
+    assert.match(report.threeWay!.verdict, /^TAIA check passed/);
+    assert.ok(report.tensors.every((t) => t.spectrum === undefined || t.spectrum.length === 2));
+    const tab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === 'Δ ft');
+    assert.ok(tab, 'a review tab is open');
   });
 
   test('Preview shows a dataset\'s rows escaped', async () => {

@@ -1,0 +1,311 @@
+// Browser code of the weight-delta review: a layers × modules heatmap that fills in while statistics
+// stream, a per-block summary, a detail pane, keyboard navigation, and exports. Everything from files
+// is inserted as text (textContent), never as HTML.
+import type { TensorDelta } from '../../core/delta/diff';
+import type { FromWebview, Metric, ReviewState, ToWebview } from './protocol';
+
+interface VsCodeApi {
+  postMessage(m: FromWebview): void;
+  getState(): ReviewState | undefined;
+  setState(s: ReviewState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const BLOCK_ORDER = ['embedding', 'attention', 'router', 'ffn', 'norm', 'head', 'other'];
+/** Columns in the order a transformer layer computes them; other modules follow alphabetically. */
+const MODULE_ORDER = ['q', 'k', 'v', 'qkv', 'q_a', 'q_a_norm', 'q_b', 'kv_a', 'kv_a_norm', 'kv_b', 'q_norm', 'k_norm', 'o', 'router', 'shared_expert_gate', 'gate', 'up', 'gate_up', 'fc_in', 'down', 'fc_out', 'shared_gate', 'shared_up', 'shared_down', 'input_norm', 'post_attention_norm', 'pre_ffn_norm', 'post_ffn_norm'];
+const moduleRank = (m: string) => {
+  const i = MODULE_ORDER.indexOf(m.split('#')[0]);
+  return i < 0 ? MODULE_ORDER.length : i;
+};
+let state: ReviewState = vscode.getState() ?? { base: '', finetuned: '', tensors: [], status: 'running', metric: 'relative', filter: '' };
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+const $ = (id: string) => document.getElementById(id)!;
+
+function nonFinite(t: TensorDelta): number {
+  return t.nonFinite.base.nan + t.nonFinite.base.inf + t.nonFinite.finetuned.nan + t.nonFinite.finetuned.inf;
+}
+
+/** The metric's value and a 0..1 intensity for colouring. */
+function metricOf(t: TensorDelta, metric: Metric, max: number): { value: number; text: string; intensity: number } {
+  switch (metric) {
+    case 'absolute':
+      return { value: t.normDelta, text: t.normDelta.toPrecision(3), intensity: max > 0 ? t.normDelta / max : 0 };
+    case 'cosine':
+      return { value: t.cosine, text: t.cosine.toFixed(4), intensity: Math.min(1, (1 - t.cosine) / Math.max(max, 1e-12)) };
+    case 'spectrum': {
+      const s = t.spectrum?.[0] ?? 0;
+      return { value: s, text: t.spectrum ? s.toPrecision(3) : '—', intensity: max > 0 ? s / max : 0 };
+    }
+    default:
+      // Relative change spans decades: colour on a log scale from 1e-6 to the largest seen.
+      return { value: t.relative, text: `${(t.relative * 100).toPrecision(3)}%`, intensity: t.relative > 0 && max > 0 ? Math.max(0, 1 + Math.log10(t.relative / max) / 6) : 0 };
+  }
+}
+
+function metricMax(ts: TensorDelta[], metric: Metric): number {
+  let m = 0;
+  for (const t of ts) {
+    const v = metric === 'absolute' ? t.normDelta : metric === 'cosine' ? 1 - t.cosine : metric === 'spectrum' ? (t.spectrum?.[0] ?? 0) : t.relative;
+    if (Number.isFinite(v) && v > m) m = v;
+  }
+  return m;
+}
+
+function moduleKey(t: TensorDelta): string {
+  return t.expert === undefined ? t.module : `${t.module}#${t.expert}`;
+}
+
+function visible(t: TensorDelta): boolean {
+  const f = state.filter.trim().toLowerCase();
+  return f === '' || t.name.toLowerCase().includes(f) || t.module.toLowerCase().includes(f) || t.block.includes(f);
+}
+
+function render(): void {
+  vscode.setState(state);
+  $('title').textContent = state.finetuned ? `${state.finetuned}` : 'Weight-delta review';
+  $('subtitle').textContent = state.base ? `against base ${state.base}${state.merged ? `, merged output ${state.merged}` : ''}` : '';
+  const done = state.report !== undefined;
+  $('status').textContent = state.status === 'running' ? `computing… ${state.tensors.length} tensors so far` : state.status === 'done' ? `${state.tensors.length} tensors` : state.status === 'cancelled' ? 'cancelled' : `error: ${state.message ?? ''}`;
+  ($('cancel') as HTMLButtonElement).hidden = state.status !== 'running';
+  for (const id of ['export-md', 'export-csv']) ($(id) as HTMLButtonElement).disabled = !done;
+  ($('metric') as HTMLSelectElement).value = state.metric;
+  renderVerdict();
+  renderSummary();
+  renderHeatmap();
+  renderDetail();
+}
+
+function renderVerdict(): void {
+  const box = $('verdict');
+  box.replaceChildren();
+  const bad = state.tensors.filter((t) => nonFinite(t) > 0);
+  const forbidden = state.tensors.filter((t) => t.merged?.expected && t.merged.source !== t.merged.expected);
+  if (bad.length) box.append(el('p', { class: 'alarm', role: 'alert' }, `⚠ ${bad.length} tensor(s) hold NaN or Inf: ${bad.slice(0, 5).map((t) => t.name).join(', ')}`));
+  if (forbidden.length) box.append(el('p', { class: 'alarm', role: 'alert' }, `⚠ ${forbidden.length} tensor(s) in the merged output do not come from where its recipe says: ${forbidden.slice(0, 5).map((t) => t.name).join(', ')}`));
+  if (state.report?.threeWay) box.append(el('p', { class: forbidden.length ? 'alarm' : 'ok' }, state.report.threeWay.verdict));
+}
+
+function renderSummary(): void {
+  const rows = BLOCK_ORDER.map((b) => {
+    const ts = state.tensors.filter((t) => t.block === b);
+    if (ts.length === 0) return undefined;
+    const nb = Math.sqrt(ts.reduce((s, t) => s + t.normBase ** 2, 0));
+    const nd = Math.sqrt(ts.reduce((s, t) => s + t.normDelta ** 2, 0));
+    return [b, String(ts.length), String(ts.filter((t) => t.changedFraction > 0).length), nd.toPrecision(4), nb > 0 ? `${((nd / nb) * 100).toPrecision(3)}%` : '0%'];
+  }).filter((r): r is string[] => r !== undefined);
+  const table = el('table', { class: 'summary' });
+  const head = el('tr');
+  for (const h of ['block', 'tensors', 'changed', '‖Δ‖', '‖Δ‖/‖W‖']) head.append(el('th', { scope: 'col' }, h));
+  table.append(head);
+  for (const r of rows) {
+    const tr = el('tr');
+    r.forEach((c, i) => tr.append(el(i === 0 ? 'th' : 'td', i === 0 ? { scope: 'row' } : {}, c)));
+    table.append(tr);
+  }
+  $('summary').replaceChildren(table);
+}
+
+function renderHeatmap(): void {
+  const ts = state.tensors.filter((t) => t.layer !== null && visible(t));
+  const modules = [...new Set(ts.map(moduleKey))].sort((a, b) => {
+    const ba = BLOCK_ORDER.indexOf(ts.find((t) => moduleKey(t) === a)!.block);
+    const bb = BLOCK_ORDER.indexOf(ts.find((t) => moduleKey(t) === b)!.block);
+    return ba - bb || moduleRank(a) - moduleRank(b) || a.localeCompare(b, 'en', { numeric: true });
+  });
+  const layers = [...new Set(ts.map((t) => t.layer!))].sort((a, b) => a - b);
+  const byCell = new Map<string, TensorDelta[]>();
+  for (const t of ts) {
+    const k = `${t.layer}|${moduleKey(t)}`;
+    byCell.set(k, [...(byCell.get(k) ?? []), t]);
+  }
+  const max = metricMax(ts, state.metric);
+  const grid = el('table', { class: 'heatmap', role: 'grid', 'aria-label': `layers × modules, ${state.metric}` });
+  const head = el('tr');
+  head.append(el('th', { scope: 'col' }, 'layer'));
+  for (const m of modules) head.append(el('th', { scope: 'col' }, m));
+  grid.append(head);
+  for (const layer of layers) {
+    const tr = el('tr');
+    tr.append(el('th', { scope: 'row' }, String(layer)));
+    modules.forEach((m, col) => {
+      const cell = byCell.get(`${layer}|${m}`);
+      const td = el('td', { role: 'gridcell' });
+      if (cell) {
+        // A weight and its bias share a cell: the weight (largest tensor) speaks for it.
+        const t = cell.reduce((a, b) => (b.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? b : a));
+        const v = metricOf(t, state.metric, max);
+        const button = el('button', { class: 'cell', 'data-name': t.name, 'data-row': String(layer), 'data-col': String(col), title: `${t.name}: ${v.text}`, 'aria-label': `${t.name} ${v.text}`, tabindex: t.name === state.selected || (!state.selected && layer === layers[0] && col === 0) ? '0' : '-1' });
+        button.style.setProperty('--intensity', `${Math.round(v.intensity * 100)}%`);
+        if (nonFinite(t) > 0) button.classList.add('nonfinite');
+        if (t.merged?.expected && t.merged.source !== t.merged.expected) button.classList.add('forbidden');
+        if (t.name === state.selected) button.classList.add('selected');
+        button.textContent = nonFinite(t) > 0 ? '!' : t.merged?.expected && t.merged.source !== t.merged.expected ? '✗' : '';
+        td.append(button);
+      }
+      tr.append(td);
+    });
+    grid.append(tr);
+  }
+  $('heatmap').replaceChildren(grid);
+  const rest = state.tensors.filter((t) => t.layer === null && visible(t));
+  const list = el('ul', { class: 'outside' });
+  for (const t of rest) {
+    const li = el('li');
+    const b = el('button', { class: 'link', 'data-name': t.name }, `${t.name}: ${metricOf(t, state.metric, max).text}`);
+    li.append(b);
+    list.append(li);
+  }
+  $('outside').replaceChildren(list);
+}
+
+function renderDetail(): void {
+  const box = $('detail');
+  const t = state.tensors.find((x) => x.name === state.selected);
+  box.replaceChildren();
+  if (!t) {
+    box.append(el('p', { class: 'muted' }, 'Select a cell (click, or arrow keys and Enter) to see its details.'));
+    return;
+  }
+  box.append(el('h3', {}, t.name));
+  const dl = el('dl');
+  const rows: [string, string][] = [
+    ['layer / block / module', `${t.layer ?? '—'} / ${t.block} / ${t.module}${t.expert !== undefined ? ` (expert ${t.expert})` : ''}`],
+    ['shape', t.shape.join(' × ')],
+    ['dtype', `${t.dtype.base} → ${t.dtype.finetuned}`],
+    ['‖W‖ / ‖Δ‖', `${t.normBase.toPrecision(5)} / ${t.normDelta.toPrecision(5)}`],
+    ['‖Δ‖/‖W‖', `${(t.relative * 100).toPrecision(4)}%`],
+    ['cos(W, W′)', t.cosine.toFixed(6)],
+    ['max |Δ|', t.maxAbs.toPrecision(4)],
+    ['changed elements', `${(t.changedFraction * 100).toPrecision(4)}%`],
+    ['NaN / Inf', `base ${t.nonFinite.base.nan} / ${t.nonFinite.base.inf}, fine-tune ${t.nonFinite.finetuned.nan} / ${t.nonFinite.finetuned.inf}`],
+  ];
+  if (t.spectrum) rows.push(['top singular values', t.spectrum.map((s) => s.toPrecision(3)).join(', ')]);
+  if (t.merged) rows.push(['merged output', `equals ${t.merged.source}${t.merged.expected ? `, recipe expects ${t.merged.expected}` : ''}`]);
+  for (const [k, v] of rows) dl.append(el('dt', {}, k), el('dd', {}, v));
+  box.append(dl, histogram(t));
+}
+
+function histogram(t: TensorDelta): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  const w = 320;
+  const h = 90;
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  svg.setAttribute('class', 'histogram');
+  svg.setAttribute('role', 'img');
+  const counts = t.histogram.counts;
+  const peak = Math.max(1, ...counts);
+  svg.setAttribute('aria-label', `histogram of sampled Δ values from ${t.histogram.edges[0].toPrecision(3)} to ${t.histogram.edges[t.histogram.edges.length - 1].toPrecision(3)}`);
+  counts.forEach((c, i) => {
+    const r = document.createElementNS(ns, 'rect');
+    const bw = w / counts.length;
+    const bh = (c / peak) * (h - 12);
+    r.setAttribute('x', String(i * bw));
+    r.setAttribute('y', String(h - 12 - bh));
+    r.setAttribute('width', String(Math.max(1, bw - 1)));
+    r.setAttribute('height', String(bh));
+    svg.append(r);
+  });
+  const label = document.createElementNS(ns, 'text');
+  label.setAttribute('x', '0');
+  label.setAttribute('y', String(h - 1));
+  label.textContent = `Δ from ${t.histogram.edges[0].toPrecision(2)} to ${t.histogram.edges[t.histogram.edges.length - 1].toPrecision(2)} (sampled)`;
+  svg.append(label);
+  return svg;
+}
+
+function select(name: string | undefined, focus = false): void {
+  state.selected = name;
+  render();
+  if (focus && name) (document.querySelector(`button.cell[data-name="${CSS.escape(name)}"]`) as HTMLButtonElement | null)?.focus();
+}
+
+document.addEventListener('click', (e) => {
+  const target = (e.target as HTMLElement).closest('button[data-name]') as HTMLButtonElement | null;
+  if (target) select(target.dataset.name, true);
+});
+
+$('heatmap').addEventListener('keydown', (e) => {
+  const cur = (e.target as HTMLElement).closest('button.cell') as HTMLButtonElement | null;
+  if (!cur) return;
+  const row = Number(cur.dataset.row);
+  const col = Number(cur.dataset.col);
+  const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+  const m = moves[e.key];
+  if (!m) return;
+  e.preventDefault();
+  const cells = [...document.querySelectorAll<HTMLButtonElement>('button.cell')];
+  const rows = [...new Set(cells.map((c) => Number(c.dataset.row)))];
+  const targetRow = rows[rows.indexOf(row) + m[0]] ?? row;
+  const next = cells.find((c) => Number(c.dataset.row) === targetRow && Number(c.dataset.col) === col + m[1]);
+  if (next) {
+    cur.tabIndex = -1;
+    next.tabIndex = 0;
+    next.focus();
+  }
+});
+
+$('metric').addEventListener('change', (e) => {
+  state.metric = (e.target as HTMLSelectElement).value as Metric;
+  render();
+});
+$('filter').addEventListener('input', (e) => {
+  state.filter = (e.target as HTMLInputElement).value;
+  render();
+});
+$('cancel').addEventListener('click', () => vscode.postMessage({ type: 'cancel' }));
+$('export-md').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'markdown' }));
+$('export-csv').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'csv' }));
+
+let pending = false;
+/** Tensors arrive faster than a frame: redraw at most once per animation frame. */
+function scheduleRender(): void {
+  if (pending) return;
+  pending = true;
+  requestAnimationFrame(() => {
+    pending = false;
+    render();
+  });
+}
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  const m = event.data;
+  switch (m.type) {
+    case 'start':
+      state = { ...state, base: m.base, finetuned: m.finetuned, merged: m.merged, tensors: [], report: undefined, status: 'running', selected: undefined };
+      break;
+    case 'tensor':
+      state.tensors.push(m.tensor);
+      break;
+    case 'progress':
+      ($('progress') as HTMLProgressElement).value = m.bytesTotal > 0 ? m.bytesDone / m.bytesTotal : 0;
+      return;
+    case 'done':
+      state.report = m.report;
+      state.tensors = m.report.tensors;
+      state.status = 'done';
+      ($('progress') as HTMLProgressElement).value = 1;
+      break;
+    case 'cancelled':
+      state.status = 'cancelled';
+      break;
+    case 'error':
+      state.status = 'error';
+      state.message = m.message;
+      break;
+  }
+  scheduleRender();
+});
+
+($('filter') as HTMLInputElement).value = state.filter;
+render();
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,28 @@
+// The one message contract between the extension host and the weight-delta review webview.
+import type { DiffReport, TensorDelta } from '../../core/delta/diff';
+
+export type ToWebview =
+  | { type: 'start'; base: string; finetuned: string; merged?: string; spectrum: number }
+  | { type: 'tensor'; tensor: TensorDelta }
+  | { type: 'progress'; bytesDone: number; bytesTotal: number }
+  | { type: 'done'; report: DiffReport }
+  | { type: 'cancelled' }
+  | { type: 'error'; message: string };
+
+export type FromWebview = { type: 'ready' } | { type: 'cancel' } | { type: 'export'; format: 'markdown' | 'csv' };
+
+/** What the webview keeps with setState, so a reload (or a restored window) redraws without recomputing. */
+export interface ReviewState {
+  base: string;
+  finetuned: string;
+  merged?: string;
+  tensors: TensorDelta[];
+  report?: DiffReport;
+  status: 'running' | 'done' | 'cancelled' | 'error';
+  message?: string;
+  metric: Metric;
+  filter: string;
+  selected?: string;
+}
+
+export type Metric = 'relative' | 'absolute' | 'cosine' | 'spectrum';

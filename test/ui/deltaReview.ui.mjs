@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// The weight-delta review webview rendered from its bundle in headless Chromium with fixture data:
+// a real report computed by the core from generated checkpoints (planted change, NaN, a hostile tensor
+// name), then an 80-layer × 10-module synthetic one. Asserts cells, colours, detail pane, keyboard,
+// escaping and messages; keeps screenshots in test-artifacts/ui/.
+import { createServer } from 'node:http';
+import { readFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from '../../scripts/vscode-host/host.mjs';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(import.meta.url);
+const { writeLlama } = require(path.join(repo, 'out/test/helpers/models.js'));
+const { diffCheckpoints } = require(path.join(repo, 'out/src/core/delta/diff.js'));
+const { reviewHtml } = require(path.join(repo, 'out/src/extension/reviewPage.js'));
+const artifacts = path.join(repo, 'test-artifacts', 'ui');
+mkdirSync(artifacts, { recursive: true });
+
+// Fixture: q_proj of layer 1 changed strongly, o_proj slightly, a NaN in layer 0's up_proj.
+const dir = mkdtempSync(path.join(tmpdir(), 'taia-review-'));
+const shape = { layers: 3, hidden: 16, intermediate: 24, vocab: 32, heads: 4, kvHeads: 2 };
+writeLlama(path.join(dir, 'base'), shape, { dtype: 'F32', seed: 1 });
+writeLlama(path.join(dir, 'ft'), shape, {
+  dtype: 'F32',
+  seed: 1,
+  values: (name, _s, v) => (name === 'model.layers.1.self_attn.q_proj.weight' ? v.map((x, i) => x + (i % 3) * 0.05) : name.includes('o_proj') ? v.map((x) => x * 1.001) : name === 'model.layers.0.mlp.up_proj.weight' ? v.map((x, i) => (i === 0 ? NaN : x)) : v),
+});
+const report = await diffCheckpoints({ base: path.join(dir, 'base'), finetuned: path.join(dir, 'ft'), spectrum: 2 });
+rmSync(dir, { recursive: true, force: true });
+// A hostile name as a file could carry it: it must show as text.
+report.tensors.find((t) => t.name === 'model.norm.weight').name = '<img src=x onerror="window.pwned=1">';
+
+const nonce = 'fixturenonce';
+const policy = `default-src 'none'; style-src 'self' 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:`;
+const page = reviewHtml(policy, nonce, '/deltaReview.js', '/deltaReview.css');
+// The variables VS Code injects into webviews, from a dark theme.
+const theme = '--vscode-editor-background:#1e1e1e;--vscode-foreground:#cccccc;--vscode-charts-orange:#d18616;--vscode-errorForeground:#f48771;--vscode-focusBorder:#007fd4;--vscode-button-background:#0e639c;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#9d9d9d;--vscode-charts-blue:#3794ff;--vscode-font-family:sans-serif;--vscode-font-size:13px';
+const server = createServer((req, res) => {
+  const files = { '/deltaReview.js': [path.join(repo, 'dist/webview/deltaReview.js'), 'text/javascript'], '/deltaReview.css': [path.join(repo, 'media/deltaReview.css'), 'text/css'] };
+  const f = files[req.url];
+  if (f) return res.writeHead(200, { 'content-type': f[1] }).end(readFileSync(f[0]));
+  // VS Code sets these on the webview's root element; a nonce'd style block does the same under the CSP.
+  res.writeHead(200, { 'content-type': 'text/html' }).end(page.replace('</head>', `<style nonce="${nonce}">:root{${theme}}</style></head>`));
+}).listen(0, '127.0.0.1');
+await new Promise((r) => server.once('listening', r));
+const url = `http://127.0.0.1:${server.address().port}/`;
+
+const profile = mkdtempSync(path.join(tmpdir(), 'taia-chromium-'));
+const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1300, height: 900 } });
+const p = context.pages()[0] ?? (await context.newPage());
+// Stands in for the webview host: records messages and state as VS Code's API would.
+await p.addInitScript(() => {
+  window.__posted = [];
+  let saved;
+  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => saved, setState: (s) => (saved = s) });
+});
+let failed = false;
+try {
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(e.message));
+  await p.goto(url);
+  await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
+  await p.evaluate((r) => {
+    window.postMessage({ type: 'start', base: r.base, finetuned: r.finetuned, spectrum: 2 }, '*');
+    for (const t of r.tensors.slice(0, 5)) window.postMessage({ type: 'tensor', tensor: t }, '*');
+  }, report);
+  await p.waitForFunction(() => document.querySelectorAll('button.cell').length > 0);
+  assert.equal(await p.isVisible('#cancel'), true, 'Cancel shows while statistics stream');
+  await p.click('#cancel');
+  assert.ok((await p.evaluate(() => window.__posted)).some((m) => m.type === 'cancel'));
+  await p.evaluate((r) => window.postMessage({ type: 'done', report: r }, '*'), report);
+  await p.waitForFunction(() => document.getElementById('status').textContent === '30 tensors');
+  // 3 layers × 9 modules (q k v o gate up down + 2 norms).
+  assert.equal(await p.locator('button.cell').count(), 27);
+  const intensity = (name) => p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => parseFloat(e.style.getPropertyValue('--intensity')));
+  const hot = await intensity('model.layers.1.self_attn.q_proj.weight');
+  const warm = await intensity('model.layers.0.self_attn.o_proj.weight');
+  const cold = await intensity('model.layers.0.self_attn.k_proj.weight');
+  assert.ok(hot === 100 && warm > 0 && warm < hot && cold === 0, `intensities ${hot} ${warm} ${cold}`);
+  const bg = (name) => p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(await bg('model.layers.1.self_attn.q_proj.weight'), await bg('model.layers.0.self_attn.k_proj.weight'), 'changed and unchanged cells differ in colour');
+  const nan = p.locator('button.cell[data-name="model.layers.0.mlp.up_proj.weight"]');
+  assert.equal(await nan.textContent(), '!');
+  assert.ok((await nan.getAttribute('class')).includes('nonfinite'));
+  assert.match(await p.textContent('#verdict'), /⚠ 1 tensor\(s\) hold NaN or Inf: model\.layers\.0\.mlp\.up_proj\.weight/);
+  // Detail pane from a click, then keyboard navigation.
+  await p.click('button.cell[data-name="model.layers.1.self_attn.q_proj.weight"]');
+  assert.equal(await p.textContent('#detail h3'), 'model.layers.1.self_attn.q_proj.weight');
+  assert.match(await p.textContent('#detail'), /top singular values/);
+  assert.equal(await p.locator('#detail svg.histogram rect').count(), 32);
+  await p.keyboard.press('ArrowRight');
+  const focused = await p.evaluate(() => document.activeElement.dataset.name);
+  assert.equal(focused, 'model.layers.1.self_attn.k_proj.weight');
+  await p.keyboard.press('Enter');
+  assert.equal(await p.textContent('#detail h3'), 'model.layers.1.self_attn.k_proj.weight');
+  // The hostile name is text, not markup.
+  assert.ok((await p.textContent('#outside')).includes('<img src=x onerror="window.pwned=1">'));
+  assert.equal(await p.evaluate(() => window.pwned), undefined);
+  assert.equal(await p.locator('#outside img').count(), 0);
+  // Metric switch and export.
+  await p.selectOption('#metric', 'cosine');
+  assert.ok((await intensity('model.layers.1.self_attn.q_proj.weight')) > 0);
+  await p.click('#export-md');
+  assert.ok((await p.evaluate(() => window.__posted)).some((m) => m.type === 'export' && m.format === 'markdown'));
+  await p.selectOption('#metric', 'relative');
+  await p.screenshot({ path: path.join(artifacts, 'delta-review.png'), fullPage: true });
+  // State survives a reload: the same page redraws from getState without new messages.
+  const state = await p.evaluate(() => window.acquireVsCodeApi().getState?.());
+  void state;
+
+  // Scale: 80 layers × 10 modules.
+  const big = { ...report, tensors: [] };
+  const mods = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'input_norm', 'post_attention_norm', 'q_norm'];
+  for (let l = 0; l < 80; l++) for (const [j, m] of mods.entries()) big.tensors.push({ ...report.tensors[1], name: `model.layers.${l}.x.${m}.weight`, layer: l, module: m, block: j < 4 || j === 9 ? 'attention' : j < 7 ? 'ffn' : 'norm', relative: (l + 1) * (j + 1) * 1e-4, merged: undefined });
+  const t0 = Date.now();
+  await p.evaluate((r) => window.postMessage({ type: 'done', report: r }, '*'), big);
+  await p.waitForFunction(() => document.querySelectorAll('button.cell').length === 800);
+  console.log(`80 layers x 10 modules rendered in ${Date.now() - t0} ms (message to painted cells)`);
+  await p.screenshot({ path: path.join(artifacts, 'delta-review-80-layers.png') });
+  assert.deepEqual(errors, []);
+  console.log('delta review UI test passed; screenshots in test-artifacts/ui/');
+} catch (e) {
+  failed = true;
+  await p.screenshot({ path: path.join(artifacts, 'delta-review-failure.png'), fullPage: true }).catch(() => {});
+  console.error(`delta review UI test failed: ${e instanceof Error ? e.stack : e}`);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+  server.close();
+}
+process.exit(failed ? 1 : 0);
