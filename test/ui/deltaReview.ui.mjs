@@ -102,6 +102,12 @@ try {
   assert.ok((await p.textContent('#outside')).includes('<img src=x onerror="window.pwned=1">'));
   assert.equal(await p.evaluate(() => window.pwned), undefined);
   assert.equal(await p.locator('#outside img').count(), 0);
+  // The ranking table sorts by relative change, largest first; a header click reverses it.
+  assert.equal(await p.locator('#ranking tr').nth(1).locator('td.name').textContent(), 'model.layers.1.self_attn.q_proj.weight');
+  await p.click('#ranking button[data-sort="relative"]');
+  assert.equal(await p.locator('#ranking th[aria-sort="ascending"]').count(), 1);
+  await p.click('#ranking button[data-sort="name"]');
+  assert.equal(await p.locator('#ranking tr').nth(1).locator('td.name').textContent(), '<img src=x onerror="window.pwned=1">');
   // Metric switch and export.
   await p.selectOption('#metric', 'cosine');
   assert.ok((await intensity('model.layers.1.self_attn.q_proj.weight')) > 0);

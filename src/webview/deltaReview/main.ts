@@ -81,6 +81,7 @@ function render(): void {
   renderVerdict();
   renderSummary();
   renderHeatmap();
+  renderTable();
   renderDetail();
 }
 
@@ -167,6 +168,33 @@ function renderHeatmap(): void {
   $('outside').replaceChildren(list);
 }
 
+type SortKey = 'relative' | 'normDelta' | 'cosine' | 'maxAbs' | 'changedFraction' | 'name';
+const SORT_COLUMNS: [SortKey, string][] = [['name', 'tensor'], ['relative', '‖Δ‖/‖W‖'], ['normDelta', '‖Δ‖'], ['cosine', 'cos'], ['maxAbs', 'max |Δ|'], ['changedFraction', 'changed']];
+const TABLE_ROWS = 50;
+
+/** The tensors ranked by a chosen column (click a header; again to reverse), filtered like the heatmap. */
+function renderTable(): void {
+  const key = state.sort ?? 'relative';
+  const dir = state.sortDescending === false ? 1 : -1;
+  const ts = state.tensors.filter(visible).sort((a, b) => (key === 'name' ? a.name.localeCompare(b.name) : (a[key] as number) - (b[key] as number)) * dir);
+  const table = el('table', { class: 'ranking' });
+  const head = el('tr');
+  for (const [k, label] of SORT_COLUMNS) {
+    const th = el('th', { scope: 'col', 'aria-sort': k === key ? (dir < 0 ? 'descending' : 'ascending') : 'none' });
+    th.append(el('button', { class: 'link sort', 'data-sort': k }, `${label}${k === key ? (dir < 0 ? ' ▼' : ' ▲') : ''}`));
+    head.append(th);
+  }
+  table.append(head);
+  for (const t of ts.slice(0, TABLE_ROWS)) {
+    const tr = el('tr');
+    const name = el('td', { class: 'name' });
+    name.append(el('button', { class: 'link', 'data-name': t.name }, t.name));
+    tr.append(name, el('td', {}, `${(t.relative * 100).toPrecision(3)}%`), el('td', {}, t.normDelta.toPrecision(3)), el('td', {}, t.cosine.toFixed(5)), el('td', {}, t.maxAbs.toPrecision(3)), el('td', {}, `${(t.changedFraction * 100).toPrecision(3)}%`));
+    table.append(tr);
+  }
+  $('ranking').replaceChildren(table, el('p', { class: 'muted' }, ts.length > TABLE_ROWS ? `first ${TABLE_ROWS} of ${ts.length}` : `${ts.length} tensors`));
+}
+
 function renderDetail(): void {
   const box = $('detail');
   const t = state.tensors.find((x) => x.name === state.selected);
@@ -230,6 +258,15 @@ function select(name: string | undefined, focus = false): void {
 }
 
 document.addEventListener('click', (e) => {
+  const sort = (e.target as HTMLElement).closest('button[data-sort]') as HTMLButtonElement | null;
+  if (sort) {
+    const key = sort.dataset.sort as SortKey;
+    // Same column: reverse. New column: largest first, except names (A→Z) and cosine (least similar first).
+    state.sortDescending = (state.sort ?? 'relative') === key ? !(state.sortDescending ?? true) : key !== 'name' && key !== 'cosine';
+    state.sort = key;
+    render();
+    return;
+  }
   const target = (e.target as HTMLElement).closest('button[data-name]') as HTMLButtonElement | null;
   if (target) select(target.dataset.name, true);
 });

@@ -23,6 +23,8 @@ export interface ReviewState {
   metric: Metric;
   filter: string;
   selected?: string;
+  sort?: 'relative' | 'normDelta' | 'cosine' | 'maxAbs' | 'changedFraction' | 'name';
+  sortDescending?: boolean;
 }
 
 export type Metric = 'relative' | 'absolute' | 'cosine' | 'spectrum';
