@@ -11,6 +11,7 @@ const nodeEntries = {
   cli: 'src/cli/main.ts',
   'merge-worker': 'src/extension/mergeWorker.ts',
   'diff-worker': 'src/extension/diffWorker.ts',
+  'diff-part-worker': 'src/core/delta/partWorker.ts',
   trainer: 'src/trainer/main.ts',
   server: 'src/server/main.ts',
 };

@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BLOCKS } from '../core/classify/types';
 import { diffCheckpoints } from '../core/delta/diff';
@@ -10,12 +12,13 @@ import { Command, UsageError } from './usage';
 export const diffCommand: Command = {
   name: 'diff',
   summary: 'what a fine-tune changed, tensor by tensor: norms, relative change, cosine, NaN/Inf, spectrum',
-  usage: `taia diff --base DIR --finetuned DIR [--merged DIR] [--json | --markdown] [--spectrum K] [--quiet]
+  usage: `taia diff --base DIR --finetuned DIR [--merged DIR] [--json | --markdown] [--spectrum K] [--threads N] [--quiet]
 
   --finetuned   a full fine-tuned model or a PEFT LoRA adapter (its folded delta is compared)
   --merged DIR  three-way form: also check a merged output against both, and against the recipe in
                 its taia_merge.json (e.g. that a TAIA merge reverted exactly the FFN)
   --spectrum K  top K singular values of each 2-D delta (a second streamed pass; the method is printed)
+  --threads N   worker threads computing statistics (default: the number of cores)
   --json        the full report (format: README, "taia diff --json"); --markdown a summary for a PR`,
   async run(argv) {
     const { values } = parseArgs({
@@ -28,15 +31,20 @@ export const diffCommand: Command = {
         json: { type: 'boolean' },
         markdown: { type: 'boolean' },
         quiet: { type: 'boolean' },
+        threads: { type: 'string' },
       },
     });
     for (const k of ['base', 'finetuned'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
     if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown');
     const spectrum = values.spectrum === undefined ? 0 : Number(values.spectrum);
     if (!Number.isInteger(spectrum) || spectrum < 0 || spectrum > 64) throw new UsageError(`--spectrum must be an integer from 1 to 64, got '${values.spectrum}'`);
+    const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
+    // The part workers are a bundle beside this one (dist/diff-part-worker.js).
+    const parallel = { workers: threads, script: path.join(__dirname, 'diff-part-worker.js') };
     const bar = new ProgressLine('diffing', values.quiet);
     const report = await withCancellation((signal) =>
-      diffCheckpoints({ base: values.base!, finetuned: values.finetuned!, merged: values.merged, spectrum, signal, onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor) }),
+      diffCheckpoints({ base: values.base!, finetuned: values.finetuned!, merged: values.merged, spectrum, signal, parallel, onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor) }),
     ).finally(() => bar.done());
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (values.markdown) process.stdout.write(diffToMarkdown(report));

@@ -137,6 +137,17 @@ test('three-way: a TAIA output passes the check; a wrong one fails it, naming th
   assert.ok(diffToCsv(r2).split('\n')[1].startsWith('model.embed_tokens.weight,,embedding,embed_tokens,32x16,'));
 });
 
+test('spread over worker threads, a diff gives the same report; cancelling stops the workers', async () => {
+  const script = path.join(__dirname, '../../src/core/delta/partWorker.js');
+  const seq = await diffCheckpoints({ base, finetuned: ft, spectrum: 2 });
+  const seen: string[] = [];
+  const par = await diffCheckpoints({ base, finetuned: ft, spectrum: 2, parallel: { workers: 3, script }, onTensor: (t) => seen.push(t.name) });
+  assert.deepEqual(par.tensors, seq.tensors);
+  assert.deepEqual([...seen].sort(), seq.tensors.map((t) => t.name).sort());
+  const controller = new AbortController();
+  await assert.rejects(diffCheckpoints({ base, finetuned: ft, parallel: { workers: 2, script }, signal: controller.signal, onTensor: () => controller.abort() }), /cancelled/);
+});
+
 test('cancellation stops a diff', async () => {
   const controller = new AbortController();
   await assert.rejects(diffCheckpoints({ base, finetuned: ft, signal: controller.signal, onProgress: (p) => (p.index === 3 ? controller.abort() : undefined) }), /cancelled/);

@@ -4,7 +4,7 @@ import { Block, BLOCKS, TensorClass } from '../classify/types';
 import { CheckpointWeights, WeightRef } from '../checkpoint/weights';
 import { detectCheckpointKind, PROVENANCE_FILE } from '../checkpoint/discover';
 import { storedWidth } from '../checkpoint/chunks';
-import { CheckpointError, throwIfAborted } from '../errors';
+import { CancelledError, CheckpointError, throwIfAborted } from '../errors';
 import { toFloat32 } from '../safetensors/convert';
 import { alignedBuffer } from '../safetensors/reader';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
@@ -32,7 +32,20 @@ export interface DiffOptions {
   onProgress?: (p: { tensor: string; index: number; count: number; bytesDone: number; bytesTotal: number }) => void;
   /** Called with each tensor's result as soon as it is computed (the review webview fills in progressively). */
   onTensor?: (t: TensorDelta) => void;
+  /**
+   * Spread tensors over worker threads running `script` (a build of ./partWorker): the statistics are
+   * compute-bound, so each core adds throughput. Without it, everything runs on this thread.
+   */
+  parallel?: { workers: number; script: string };
+  /** Compute only these tensors (how a part worker gets its share). */
+  only?: readonly string[];
 }
+
+/** workerData.role of a part worker. */
+export const DIFF_PART_ROLE = 'taia-diff-part';
+
+/** Messages from a part worker to the thread that spread the work. */
+export type PartMessage = { type: 'tensor'; tensor: TensorDelta } | { type: 'done' } | { type: 'cancelled' } | { type: 'error'; message: string };
 
 export type MergedSource = 'base' | 'finetuned' | 'neither';
 
@@ -139,20 +152,33 @@ export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
       pairs.push(pair);
     }
     if (ft) for (const name of ft.byName.keys()) if (!base.byName.has(name)) onlyInFinetuned.push(name);
-    const bytesTotal = pairs.reduce((n, p) => n + (p.base.info.end - p.base.info.begin), 0);
-    let bytesDone = 0;
-    const tensors: TensorDelta[] = [];
-    const readers: Readers = { base: new RowReader(), finetuned: new RowReader(), merged: new RowReader() };
-    for (let i = 0; i < pairs.length; i++) {
-      throwIfAborted(opts.signal);
-      const p = pairs[i];
-      opts.onProgress?.({ tensor: p.name, index: i, count: pairs.length, bytesDone, bytesTotal });
-      const t = await diffTensor(p, opts, recipe, readers);
-      tensors.push(t);
-      opts.onTensor?.(t);
-      bytesDone += p.base.info.end - p.base.info.begin;
+    if (opts.only) {
+      const only = new Set(opts.only);
+      pairs.splice(0, pairs.length, ...pairs.filter((p) => only.has(p.name)));
     }
-    opts.onProgress?.({ tensor: '', index: pairs.length, count: pairs.length, bytesDone, bytesTotal });
+    const bytesTotal = pairs.reduce((n, p) => n + bytesOf(p), 0);
+    let bytesDone = 0;
+    let index = 0;
+    const results = new Map<string, TensorDelta>();
+    const sizes = new Map(pairs.map((p) => [p.name, bytesOf(p)]));
+    const record = (t: TensorDelta) => {
+      results.set(t.name, t);
+      bytesDone += sizes.get(t.name)!;
+      opts.onTensor?.(t);
+      opts.onProgress?.({ tensor: t.name, index: ++index, count: pairs.length, bytesDone, bytesTotal });
+    };
+    opts.onProgress?.({ tensor: '', index: 0, count: pairs.length, bytesDone, bytesTotal });
+    const workers = Math.min(opts.parallel?.workers ?? 1, pairs.length);
+    if (opts.parallel && workers > 1) {
+      await inWorkers(opts, opts.parallel.script, balance(pairs, workers), record);
+    } else {
+      const readers: Readers = { base: new RowReader(), finetuned: new RowReader(), merged: new RowReader() };
+      for (const p of pairs) {
+        throwIfAborted(opts.signal);
+        record(await diffTensor(p, opts, recipe, readers));
+      }
+    }
+    const tensors = pairs.map((p) => results.get(p.name)!);
     return {
       version: DIFF_REPORT_VERSION,
       base: path.resolve(opts.base),
@@ -174,6 +200,54 @@ export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
     await ft?.close();
     await adapter?.weights.close();
     await merged?.close();
+  }
+}
+
+function bytesOf(p: Pair): number {
+  return p.base.info.end - p.base.info.begin;
+}
+
+/** Splits tensors into `n` shares of about equal bytes (largest first, each to the lightest share). */
+function balance(pairs: Pair[], n: number): string[][] {
+  const shares = Array.from({ length: n }, () => ({ bytes: 0, names: [] as string[] }));
+  for (const p of [...pairs].sort((a, b) => bytesOf(b) - bytesOf(a))) {
+    const lightest = shares.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    lightest.bytes += bytesOf(p);
+    lightest.names.push(p.name);
+  }
+  return shares.map((s) => s.names);
+}
+
+/** Runs each share in a worker thread; resolves when all finished, rejects on the first error or on cancel. */
+async function inWorkers(opts: DiffOptions, script: string, shares: string[][], record: (t: TensorDelta) => void): Promise<void> {
+  const { Worker } = await import('node:worker_threads');
+  const base = { base: opts.base, finetuned: opts.finetuned, merged: opts.merged, spectrum: opts.spectrum };
+  const workers = shares.map((only) => new Worker(script, { workerData: { role: DIFF_PART_ROLE, options: { ...base, only } } }));
+  const cancel = () => workers.forEach((w) => w.postMessage({ type: 'cancel' }));
+  opts.signal?.addEventListener('abort', cancel);
+  try {
+    const outcomes = await Promise.allSettled(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.on('message', (m: PartMessage) => {
+              if (m.type === 'tensor') record(m.tensor);
+              else if (m.type === 'done') resolve();
+              else if (m.type === 'cancelled') reject(new CancelledError());
+              else {
+                cancel();
+                reject(new Error(m.message));
+              }
+            });
+            w.on('error', reject);
+            w.on('exit', (code) => reject(new Error(`diff worker exited with code ${code} before finishing`)));
+          }),
+      ),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
+  } finally {
+    opts.signal?.removeEventListener('abort', cancel);
   }
 }
 
