@@ -7,7 +7,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import { rmSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { llamaShapes, writeModel, folderBytes, seconds, median } from './lib/models.mjs';
+import { llamaShapes, writeModel, folderBytes, seconds, median } from '../scripts/synthetic-models.mjs';
 
 const { values: opt } = parseArgs({
   options: {

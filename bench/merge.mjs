@@ -7,7 +7,7 @@
 //                        [--shard 1GB] [--dir .bench] [--runs 3] [--keep]
 import { spawnSync, execFileSync } from 'node:child_process';
 import { rmSync, existsSync, readdirSync } from 'node:fs';
-import { llamaShapes, writeModel, writeAdapter, folderBytes, seconds, median } from './lib/models.mjs';
+import { llamaShapes, writeModel, writeAdapter, folderBytes, seconds, median } from '../scripts/synthetic-models.mjs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 

@@ -46,7 +46,8 @@ export const mergeCommand: Command = {
     });
     for (const k of ['base', 'finetuned', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
     if (!DTYPES.includes(values.dtype as OutputDtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
-    const scale = values.scale === undefined ? 1 : Number(values.scale);
+    // Number('') and Number('  ') are 0: an empty --scale= must not silently mean "take base".
+    const scale = values.scale === undefined ? 1 : values.scale.trim() === '' ? NaN : Number(values.scale);
     if (!Number.isFinite(scale)) throw new UsageError(`--scale must be a number, got '${values.scale}'`);
     let layers: [number, number] | undefined;
     let maxShardBytes: number;

@@ -1,4 +1,5 @@
-// Generators for benchmark checkpoints: real safetensors files of realistic shapes, random finite bf16.
+// Generators of synthetic checkpoints for benchmarks and the demo: real safetensors files of realistic
+// shapes, random finite bf16 values.
 import { mkdirSync, openSync, writeSync, closeSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
 import * as path from 'node:path';
@@ -17,7 +18,7 @@ export function llamaShapes(g) {
 }
 
 /** Random but finite bf16 values of magnitude ~1e-2. */
-function fillBf16(buf) {
+export function fillBf16(buf) {
   randomFillSync(buf);
   const h = new Uint16Array(buf.buffer, buf.byteOffset, buf.length / 2);
   for (let i = 0; i < h.length; i++) h[i] = (h[i] & 0x807f) | 0x3c00;
