@@ -267,6 +267,12 @@ test('an existing output folder without --force: exit 1 mentioning --force, fold
   assert.match(r.err, /exists \(use --force/);
   assert.ok(r.err.includes(out));
   assert.deepEqual(readdirSync(out), ['keep.txt']);
+  // Without the plan's headline first, and a dry run says the same as the real run would.
+  const withHeadline = taia('merge', '--base', base, '--finetuned', ft, '--out', out);
+  assert.ok(!/recipe taia/.test(withHeadline.err), withHeadline.err);
+  const dry = taia('merge', '--base', base, '--finetuned', ft, '--out', out, '--dry-run');
+  assert.equal(dry.code, 1);
+  assert.match(dry.err, /exists \(use --force/);
   const forced = taia('merge', '--base', base, '--finetuned', ft, '--out', out, '--quiet', '--force');
   assert.equal(forced.code, 0, forced.err);
   assert.ok(!existsSync(path.join(out, 'keep.txt')));

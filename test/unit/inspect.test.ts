@@ -163,8 +163,12 @@ test('folders that are no checkpoint: detectCheckpointKind undefined, inspectChe
     assert.equal(await detectCheckpointKind(dir), undefined, dir);
     await assert.rejects(inspectCheckpoint(dir), (e: unknown) => {
       assert.ok(e instanceof CheckpointError, String(e));
-      assert.ok(e.message.startsWith(`${dir}: not a checkpoint folder`), e.message);
-      assert.match(e.message, /config\.json/);
+      // A path that is no folder at all says so; a folder says what it lacks.
+      if (dir === missing || dir === file) assert.equal(e.message, `${dir}: no such folder`);
+      else {
+        assert.ok(e.message.startsWith(`${dir}: not a checkpoint folder`), e.message);
+        assert.match(e.message, /config\.json/);
+      }
       return true;
     });
   }

@@ -24,6 +24,13 @@ export async function detectCheckpointKind(dir: string): Promise<CheckpointKind 
   }
 }
 
+export async function isDirectory(dir: string): Promise<boolean> {
+  return stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
 /** The same decision from a folder listing a caller already has. */
 export function kindFromFileNames(names: ReadonlySet<string>): CheckpointKind | undefined {
   if (names.has(ADAPTER_CONFIG) && names.has(ADAPTER_FILE)) return 'adapter';
@@ -73,6 +80,7 @@ export interface CheckpointSummary {
 /** Reads headers and small JSON files only: fast on checkpoints of any size. */
 export async function inspectCheckpoint(dir: string): Promise<CheckpointSummary> {
   const kind = await detectCheckpointKind(dir);
+  if (!kind && !(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   if (!kind) throw new CheckpointError(dir, `not a checkpoint folder (expected config.json with ${MODEL_FILE} or ${INDEX_FILE}, or ${ADAPTER_CONFIG} with ${ADAPTER_FILE})`);
   if (kind === 'adapter') return inspectAdapter(dir);
   const config = await readJsonObject(path.join(dir, 'config.json'));

@@ -2,8 +2,8 @@ import { realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import { classifyTensor, familyForConfig } from '../classify/classify';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
-import { CheckpointWeights, WeightRef } from '../checkpoint/weights';
-import { detectCheckpointKind } from '../checkpoint/discover';
+import { CheckpointWeights, exists, WeightRef } from '../checkpoint/weights';
+import { detectCheckpointKind, isDirectory } from '../checkpoint/discover';
 import { CheckpointError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
 import { readJsonObject } from '../util/json';
@@ -101,6 +101,9 @@ export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
   await checkOutputPath(opts);
   const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, ...opts };
   if (!Number.isFinite(options.scale)) throw new Error(`--scale must be a finite number, got ${options.scale}`);
+  for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
+  // Checked again just before writing; failing here keeps a dry run honest about the real run.
+  if (!options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, 'output folder exists (use --force to replace it)');
   const baseKind = await detectCheckpointKind(opts.base);
   if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
   const ftKind = await detectCheckpointKind(opts.finetuned);
