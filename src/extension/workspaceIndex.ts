@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CheckpointSummary, inspectCheckpoint } from '../core/checkpoint/discover';
 import { DatasetSummary, detectDataset } from '../core/datasets/detect';
-import { DEFAULT_DATASET_INCLUDE, DEFAULT_EXCLUDE, scanWorkspace } from '../core/workspace/scan';
+import { DEFAULT_DATASET_INCLUDE, DEFAULT_EXCLUDE, isSkipped, scanWorkspace } from '../core/workspace/scan';
 import { mapLimit } from '../core/util/mapLimit';
 
 export interface CheckpointEntry {
@@ -38,12 +38,13 @@ export class WorkspaceIndex implements vscode.Disposable {
   constructor(private readonly log: vscode.OutputChannel) {
     const ckpt = vscode.workspace.createFileSystemWatcher(CHECKPOINT_FILES);
     const data = vscode.workspace.createFileSystemWatcher('**/*.{jsonl,json,parquet,txt}');
-    // A folder deleted as a whole reports only itself: watch deletions of any path.
-    const deleted = vscode.workspace.createFileSystemWatcher('**/*', true, true, false);
+    // A folder created, renamed into place (a merge output) or deleted as a whole reports only itself:
+    // watch creation and deletion of any path too.
+    const any = vscode.workspace.createFileSystemWatcher('**/*', false, true, false);
     for (const w of [ckpt, data]) {
       this.disposables.push(w, w.onDidCreate((u) => this.touched(u)), w.onDidChange((u) => this.touched(u)), w.onDidDelete((u) => this.touched(u)));
     }
-    this.disposables.push(deleted, deleted.onDidDelete((u) => this.touched(u)));
+    this.disposables.push(any, any.onDidCreate((u) => this.touched(u)), any.onDidDelete((u) => this.touched(u)));
     this.disposables.push(
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -108,10 +109,24 @@ export class WorkspaceIndex implements vscode.Disposable {
   }
 
   private async flush(): Promise<void> {
-    const paths = [...this.pending];
+    const options = this.options();
+    const paths = [...this.pending].filter((p) => {
+      const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(p));
+      return folder !== undefined && !isSkipped(folder.uri.fsPath, p, options.exclude);
+    });
     this.pending.clear();
     const dirs = new Set<string>();
     for (const p of paths) {
+      // A new folder may hold whole checkpoints and datasets: walk it as discovery would.
+      if (await isFolder(p)) {
+        const found = await scanWorkspace(p, options);
+        for (const { dir } of found.checkpoints) this.checkpoints.set(dir, await readCheckpoint(dir));
+        for (const file of found.datasetFiles) {
+          const entry = await readDataset(file);
+          if (entry) this.datasets.set(file, entry);
+        }
+        continue;
+      }
       if (/\.(safetensors|json)$/.test(p)) dirs.add(path.dirname(p));
       if (/\.(jsonl|json|parquet|txt)$/.test(p)) {
         const entry = await readDataset(p);
@@ -120,7 +135,7 @@ export class WorkspaceIndex implements vscode.Disposable {
       }
     }
     for (const dir of dirs) {
-      const found = await scanWorkspace(dir, { ...this.options(), maxDepth: 0 });
+      const found = await scanWorkspace(dir, { ...options, maxDepth: 0 });
       if (found.checkpoints.length > 0) {
         this.checkpoints.set(dir, await readCheckpoint(dir));
         for (const f of this.datasets.keys()) if (path.dirname(f) === dir) this.datasets.delete(f);
@@ -141,6 +156,14 @@ export class WorkspaceIndex implements vscode.Disposable {
   dispose(): void {
     clearTimeout(this.flushTimer);
     for (const d of this.disposables) d.dispose();
+  }
+}
+
+async function isFolder(p: string): Promise<boolean> {
+  try {
+    return (await vscode.workspace.fs.stat(vscode.Uri.file(p))).type === vscode.FileType.Directory;
+  } catch {
+    return false;
   }
 }
 

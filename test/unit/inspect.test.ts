@@ -7,7 +7,7 @@ import { detectCheckpointKind, inspectCheckpoint } from '../../src/core/checkpoi
 import { planMerge } from '../../src/core/merge/plan';
 import { executeMerge } from '../../src/core/merge/execute';
 import { builtinRecipe } from '../../src/core/merge/recipes';
-import { DEFAULT_EXCLUDE, scanWorkspace } from '../../src/core/workspace/scan';
+import { DEFAULT_EXCLUDE, isSkipped, scanWorkspace } from '../../src/core/workspace/scan';
 import { CheckpointError } from '../../src/core/errors';
 import { LlamaShape, llamaTensorShapes, writeAdapter, writeLlama, writeShards } from '../helpers/models';
 import { RefTensor } from '../helpers/safetensorsRef';
@@ -200,4 +200,14 @@ test('a workspace walk finds checkpoints and dataset candidates, skipping what i
   assert.deepEqual(found.checkpoints.map((c) => path.relative(ws, c.dir)), ['.taia/runs/r1/checkpoint-final', 'base', 'base/checkpoint-100']);
   assert.deepEqual(found.datasetFiles.map((f) => path.relative(ws, f)), ['data/train.jsonl']);
   assert.deepEqual((await scanWorkspace(ws, { exclude: [...DEFAULT_EXCLUDE, '**/checkpoint-*'] })).checkpoints.map((c) => path.relative(ws, c.dir)), ['base']);
+});
+
+test('isSkipped follows the walk: hidden folders (but .taia) and excluded globs', () => {
+  const ws = '/ws';
+  assert.equal(isSkipped(ws, '/ws/models/base'), false);
+  assert.equal(isSkipped(ws, '/ws/.taia/runs/r1/checkpoint-1'), false);
+  assert.equal(isSkipped(ws, '/ws/models/.out.taia-tmp-1-ab/model.safetensors'), true);
+  assert.equal(isSkipped(ws, '/ws/a/node_modules/pkg/config.json'), true);
+  assert.equal(isSkipped(ws, '/elsewhere/model'), true);
+  assert.equal(isSkipped(ws, '/ws/runs/wandb/x', ['**/wandb']), true);
 });

@@ -30,6 +30,18 @@ export interface ScanResult {
 }
 
 /**
+ * Whether discovery skips `target` below `root`: it lies in a hidden folder other than `.taia` (merge
+ * outputs are written to hidden temporary folders first) or matches an exclude glob.
+ */
+export function isSkipped(root: string, target: string, exclude: string[] = DEFAULT_EXCLUDE): boolean {
+  const rel = path.relative(root, target).split(path.sep);
+  if (rel[0] === '..' || path.isAbsolute(rel.join('/'))) return true;
+  if (rel.some((part) => part.startsWith('.') && part !== '.taia')) return true;
+  const excluded = picomatch(exclude, { dot: true });
+  return rel.some((_, i) => excluded(rel.slice(0, i + 1).join('/')));
+}
+
+/**
  * Walks a workspace folder once, listing checkpoint folders (recognised from their file names alone)
  * and candidate dataset files. Checkpoint folders are not descended into, except a model's
  * `checkpoint-*` subfolders, which are checkpoints of their own.

@@ -1,6 +1,6 @@
 // Runs inside the real VS Code extension host (code-server), against the installed .vsix.
 import * as assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
@@ -116,6 +116,13 @@ suite('TAIA Lab in a real VS Code host', () => {
     await eventually(async () => assert.equal((await labels(a)).get('late-arrival')?.group, 'Models'), 20000);
     rmSync(path.join(root, 'models', 'late-arrival'), { recursive: true, force: true });
     await eventually(async () => assert.ok(!(await labels(a)).has('late-arrival')), 20000);
+    // Written in a hidden folder, then renamed into place, as `taia merge` does from a terminal.
+    const staging = path.join(root, 'models', '.staging-x');
+    writeLlama(staging, shape, { seed: 6 });
+    await new Promise((r) => setTimeout(r, 800));
+    assert.ok(!(await labels(a)).has('.staging-x'), 'hidden folders are not listed');
+    renameSync(staging, path.join(root, 'models', 'renamed-in'));
+    await eventually(async () => assert.equal((await labels(a)).get('renamed-in')?.group, 'Models'), 20000);
   });
 
   test('Inspect weight deltas opens the review and checks a TAIA output three ways', async function () {
