@@ -1,7 +1,13 @@
-// Runs the extension test suites inside a real VS Code extension host (code-server, see
-// scripts/vscode-host/), through @vscode/test-electron's standard runTests entry point, against the
-// packaged .vsix: once in a trusted workspace, once in an untrusted one.
-import { mkdtempSync, rmSync } from 'node:fs';
+// Runs the extension test suites inside a real VS Code extension host through @vscode/test-electron's
+// standard runTests entry point. No desktop VS Code can be downloaded here, so vscodeExecutablePath is
+// scripts/vscode-host/code-server-launcher.mjs, which runs the suite in code-server (VS Code's server and
+// web workbench) driven by headless Chromium; see that script and shared/vscode-host.md.
+//
+// The suites run against the packaged extension: TAIA_VSIX (default: taia-lab.vsix at the repository
+// root, made by `npm run package`) is installed into code-server and tested as installed. TAIA_VSIX=''
+// tests the source folder as a development extension instead (needs a build in dist/).
+// Two suites: suite/ in a trusted workspace, untrusted/ with workspace trust on and the folder untrusted.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
@@ -16,10 +22,13 @@ async function runSuite(name: string, extraEnv: Record<string, string>): Promise
   try {
     await runTests({
       vscodeExecutablePath: launcher,
+      // Used only when TAIA_VSIX is '' (the launcher tests the installed .vsix otherwise).
       extensionDevelopmentPath: repo,
       extensionTestsPath: path.join(__dirname, name, 'index'),
       launchArgs: [workspace],
+      // runTests' extensionTestsEnv reaches the launcher, not the extension host (see the launcher).
       extensionTestsEnv: { TAIA_VSIX: vsix, ...extraEnv },
+      reuseMachineInstall: true,
     });
     console.log(`host suite '${name}' passed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
@@ -28,6 +37,7 @@ async function runSuite(name: string, extraEnv: Record<string, string>): Promise
 }
 
 async function main(): Promise<void> {
+  if (vsix && !existsSync(vsix)) throw new Error(`${vsix} not found: run \`npm run package\` first (or set TAIA_VSIX)`);
   await runSuite('suite', {});
   await runSuite('untrusted', { TAIA_HOST_UNTRUSTED: '1' });
 }

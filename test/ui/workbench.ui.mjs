@@ -14,6 +14,7 @@ const require = createRequire(import.meta.url);
 const { writeLlama, writeAdapter, llamaTensorShapes } = require(path.join(repo, 'out/test/helpers/models.js'));
 const artifacts = path.join(repo, 'test-artifacts', 'ui');
 mkdirSync(artifacts, { recursive: true });
+rmSync(path.join(artifacts, 'failure.png'), { force: true });
 
 const shape = { layers: 2, hidden: 16, intermediate: 24, vocab: 32, heads: 4, kvHeads: 2 };
 const workspace = mkdtempSync(path.join(tmpdir(), 'taia-ui-'));
@@ -21,12 +22,32 @@ writeLlama(path.join(workspace, 'models', 'base'), shape, { seed: 1 });
 writeLlama(path.join(workspace, 'models', 'ft'), shape, { seed: 2 });
 writeAdapter(path.join(workspace, 'adapters', 'lora-qv'), llamaTensorShapes(shape), { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'] });
 
-const server = await startCodeServer({ vsix: process.env.TAIA_VSIX ?? path.join(repo, 'taia-lab.vsix') });
-const wb = await openWorkbench(server, workspace);
-const page = wb.page;
+const limitS = Number(process.env.TAIA_UI_TIMEOUT_S ?? 180);
+let server;
+let wb;
+let page;
+let done;
+/** Ends the test on every path (pass, failure, timeout, signal): browser, code-server, temp folders. */
+function finish(ok, message) {
+  done ??= (async () => {
+    clearTimeout(timer);
+    if (!ok) await page?.screenshot({ path: path.join(artifacts, 'failure.png'), timeout: 10000 }).catch(() => {});
+    (ok ? console.log : console.error)(ok ? `PASS ${message}` : `FAIL workbench UI test: ${message}${page ? ' (screenshot: test-artifacts/ui/failure.png)' : ''}`);
+    await wb?.close().catch(() => {});
+    await server?.stop().catch(() => {});
+    rmSync(workspace, { recursive: true, force: true });
+    process.exit(ok ? 0 : 1);
+  })();
+  return done;
+}
+const timer = setTimeout(() => void finish(false, `did not finish within ${limitS} s (TAIA_UI_TIMEOUT_S)`), limitS * 1000);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void finish(false, sig));
+
 const started = Date.now();
-let failed = false;
 try {
+  server = await startCodeServer({ vsix: process.env.TAIA_VSIX ?? path.join(repo, 'taia-lab.vsix') });
+  wb = await openWorkbench(server, workspace);
+  page = wb.page;
   await wb.goto();
   await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
   // The activity bar entry contributed by the extension.
@@ -37,22 +58,26 @@ try {
   if (!/LoRA r=4 α=8/.test(rowText)) throw new Error(`adapter row shows '${rowText}'`);
   await page.screenshot({ path: path.join(artifacts, 'views.png') });
   // Run a command from the palette: the merge wizard's first step lists the workspace's checkpoints.
-  await page.keyboard.press('F1');
-  await page.locator('.quick-input-widget input').fill('>TAIA: Apply TAIA merge');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Apply TAIA merge' }).first().waitFor({ timeout: 15000 });
-  await page.keyboard.press('Enter');
+  // Right after start the palette can lack the command for a moment: its `enablement` is
+  // isWorkspaceTrusted, a context key the workbench sets once workspace trust is initialised. So the
+  // palette is reopened until the entry shows (it must within 30 s).
+  const entry = page.locator('.quick-input-list .monaco-list-row', { hasText: 'TAIA: Apply TAIA merge' }).first();
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill('>TAIA: Apply TAIA merge');
+    if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+      if (attempt > 1) console.log(`  (the palette listed the command at attempt ${attempt})`);
+      break;
+    }
+    if (attempt === 10) throw new Error(`the command palette does not list 'TAIA: Apply TAIA merge…': ${JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts())}`);
+    await page.keyboard.press('Escape');
+  }
+  await entry.click();
   await page.locator('.quick-input-widget', { hasText: 'TAIA merge (1/4)' }).waitFor({ timeout: 15000 });
   const items = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
   for (const name of ['base', 'ft', 'lora-qv']) if (!items.some((t) => t.startsWith(name))) throw new Error(`quick pick lacks '${name}': ${JSON.stringify(items)}`);
   await page.screenshot({ path: path.join(artifacts, 'workbench.png') });
-  console.log(`UI test passed in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(repo, artifacts)}/`);
+  await finish(true, `workbench UI test in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(repo, artifacts)}/`);
 } catch (e) {
-  failed = true;
-  await page.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
-  console.error(`UI test failed: ${e instanceof Error ? e.message : e} (screenshot: test-artifacts/ui/failure.png)`);
-} finally {
-  await wb.close();
-  await server.stop();
-  rmSync(workspace, { recursive: true, force: true });
+  await finish(false, e instanceof Error ? e.message : String(e));
 }
-process.exit(failed ? 1 : 0);
