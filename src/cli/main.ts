@@ -5,14 +5,15 @@ import { inspectCommand } from './inspect';
 import { mergeCommand } from './merge';
 import { diffCommand } from './diff';
 import { recipesCommand } from './recipes';
+import { trainCommand } from './train';
 import { Command, UsageError } from './usage';
 
-const COMMANDS: Command[] = [mergeCommand, diffCommand, inspectCommand, recipesCommand];
+const COMMANDS: Command[] = [trainCommand, mergeCommand, diffCommand, inspectCommand, recipesCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
-    `taia ${TOOL_VERSION} - TAIA Lab command line: inspect checkpoints and merge fine-tunes the TAIA way`,
+    `taia ${TOOL_VERSION} - TAIA Lab command line: fine-tune, inspect checkpoints and merge fine-tunes the TAIA way`,
     '',
     'usage: taia <command> [options]     taia <command> --help',
     '',

@@ -9,7 +9,12 @@ export class ProgressLine {
   private readonly started = performance.now();
   private readonly tty = process.stderr.isTTY === true;
 
-  constructor(private readonly label: string, private readonly quiet = false) {}
+  constructor(
+    private readonly label: string,
+    private readonly quiet = false,
+    /** How amounts are written: bytes by default, or e.g. steps. */
+    private readonly amount: (n: number) => string = formatBytes,
+  ) {}
 
   update(done: number, total: number, detail = ''): void {
     if (this.quiet) return;
@@ -21,7 +26,7 @@ export class ProgressLine {
     const rate = secs > 0 ? done / secs : 0;
     const width = 24;
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    const line = `${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)} ${formatBytes(rate)}/s ${detail}`;
+    const line = `${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.amount(done)}/${this.amount(total)} ${this.amount(rate)}/s ${detail}`;
     if (this.tty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);
     else process.stderr.write(line + '\n');
   }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { ShardedWriter } from '../checkpoint/shardedWriter';
 import { PROVENANCE_FILE } from '../checkpoint/discover';
 import { exists } from '../checkpoint/weights';
+import { CONFIG_FILES, TOKENIZER_FILES, TORCH_DTYPE } from '../checkpoint/files';
 import { CheckpointError, throwIfAborted } from '../errors';
 import { fromFloat32, toFloat32 } from '../safetensors/convert';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
@@ -34,10 +35,6 @@ export interface MergeResult {
 }
 
 /** Small files a loadable model folder needs besides its weights. */
-const CONFIG_FILES = ['config.json', 'generation_config.json'];
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'vocab.json', 'merges.txt', 'added_tokens.json', 'chat_template.jinja', 'chat_template.json'];
-
-const TORCH_DTYPE: Record<FloatDtype, string> = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' };
 
 /**
  * Executes a plan: streams every tensor into a temporary folder beside the output, then renames it

@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import * as path from 'node:path';
+import { ExperimentError, loadExperiment } from '../core/experiment/load';
+import { createRun, readStatus } from '../core/runs/store';
+import { launchTrainer, TrainerHandle } from '../trainer/client';
+import { TrainerMessage } from '../trainer/protocol';
+import { ProgressLine } from './progress';
+import { Command, UsageError } from './usage';
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'fine-tune from an experiment file in a child-process trainer; Ctrl-C saves a checkpoint and stops',
+  usage: 'taia train EXPERIMENT.taia.yaml [--root DIR] [--quiet]\n       taia train --resume RUN_DIR [--quiet]\n\n  --root DIR   workspace folder whose .taia/runs/ receives the run (default: the current folder)\n  --resume     continue a cancelled or interrupted run from its last checkpoint',
+  async run(argv) {
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { root: { type: 'string' }, resume: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } });
+    let runDir: string;
+    if (values.resume) {
+      if (positionals.length) throw new UsageError('--resume takes a run folder and no experiment file');
+      runDir = path.resolve(values.resume);
+      const status = await readStatus(runDir);
+      if (status.state === 'running' || status.state === 'done') throw new UsageError(`run ${status.id} is ${status.state}; only cancelled, interrupted or failed runs resume`);
+    } else {
+      if (positionals.length !== 1) throw new UsageError('expected one experiment file');
+      let config;
+      try {
+        config = await loadExperiment(path.resolve(positionals[0]));
+      } catch (e) {
+        if (!(e instanceof ExperimentError)) throw e;
+        process.stderr.write(`${e.message}\n`);
+        return 2;
+      }
+      runDir = (await createRun(path.resolve(values.root ?? '.'), config)).dir;
+    }
+    process.stderr.write(`run folder: ${runDir}\n`);
+    return trainInTerminal(runDir, values.resume !== undefined, values.quiet === true);
+  },
+};
+
+async function trainInTerminal(runDir: string, resume: boolean, quiet: boolean): Promise<number> {
+  const progress = new ProgressLine('train', quiet, (n) => (Number.isInteger(n) ? String(n) : n.toFixed(2)));
+  let detail = '';
+  const handle: TrainerHandle = launchTrainer({
+    script: path.join(__dirname, 'trainer.js'),
+    runDir,
+    resume,
+    onMessage: (m: TrainerMessage) => {
+      if (m.type === 'progress') {
+        detail = `loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSecond)} tok/s ETA ${Math.round(m.etaSeconds)} s`;
+        progress.update(m.step, m.totalSteps, detail);
+      } else if (m.type === 'log' && !quiet) {
+        progress.done();
+        process.stderr.write(`${m.level === 'info' ? '' : `${m.level}: `}${m.message}\n`);
+      }
+    },
+  });
+  // First Ctrl-C: graceful (finish the step, save, stop). Second: stop now.
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    progress.done();
+    process.stderr.write(interrupts === 1 ? 'stopping after this step and saving a checkpoint (Ctrl-C again to kill)\n' : 'killing the trainer\n');
+    if (interrupts === 1) handle.cancel();
+    else handle.kill();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const outcome = await handle.outcome;
+    progress.done();
+    const status = await readStatus(runDir);
+    if (outcome.state === 'failed') {
+      process.stderr.write(`taia: training failed: ${outcome.error}\n`);
+      return 1;
+    }
+    const where = status.lastCheckpoint ? path.join(runDir, status.lastCheckpoint) : '(no checkpoint)';
+    process.stdout.write(`${status.state} at step ${status.step}/${status.totalSteps}${status.finalLoss !== undefined ? `, loss ${status.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`);
+    return outcome.state === 'cancelled' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,67 @@
+import { readFile, stat } from 'node:fs/promises';
+import { isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { detectCheckpointKind } from '../checkpoint/discover';
+import type { RunConfig } from '../runs/types';
+import { ExperimentProblem, KeyPath, parseExperiment, resolveExperimentPath } from './validate';
+
+/** An experiment file that cannot be run, with every problem and where it is. */
+export class ExperimentError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: (ExperimentProblem & { line: number; column: number })[],
+  ) {
+    super(problems.map((p) => `${file}:${p.line}:${p.column}: ${p.message}`).join('\n'));
+    this.name = 'ExperimentError';
+  }
+}
+
+/**
+ * Reads an experiment file into a run config: validated, paths resolved against the file's folder,
+ * and the base and dataset checked to exist and be what they claim. Throws ExperimentError on errors.
+ */
+export async function loadExperiment(file: string): Promise<RunConfig> {
+  const text = await readFile(file, 'utf-8').catch((e: NodeJS.ErrnoException) => {
+    throw new ExperimentError(file, [{ path: [], message: `cannot read (${e.code})`, severity: 'error', line: 1, column: 1 }]);
+  });
+  const { config, problems } = parseExperiment(text, file);
+  const errors = problems.filter((p) => p.severity === 'error');
+  if (errors.length === 0) {
+    config.base = resolveExperimentPath(file, config.base);
+    config.dataset = resolveExperimentPath(file, config.dataset);
+    errors.push(...(await checkPaths(config)));
+  }
+  if (errors.length) throw new ExperimentError(file, errors.map((p) => ({ ...p, ...locate(text, p) })));
+  return { ...config, experimentFile: file };
+}
+
+async function checkPaths(config: RunConfig): Promise<ExperimentProblem[]> {
+  const problems: ExperimentProblem[] = [];
+  const kind = await detectCheckpointKind(config.base).catch(() => undefined);
+  if (kind !== 'model' && kind !== 'merged') problems.push({ path: ['base'], message: `'base': ${config.base} is ${kind === 'adapter' ? 'a LoRA adapter, not a model folder' : 'not a model folder (config.json with safetensors weights)'}`, severity: 'error' });
+  const data = await stat(config.dataset).catch(() => undefined);
+  if (!data?.isFile()) problems.push({ path: ['dataset'], message: `'dataset': ${config.dataset} ${data ? 'is not a file' : 'does not exist'}`, severity: 'error' });
+  return problems;
+}
+
+/** 1-based line and column of a problem: its key (or the value of a whole-section problem), or its syntax error offset. */
+export function locate(text: string, problem: { path: KeyPath; range?: [number, number] }): { line: number; column: number } {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, keepSourceTokens: true });
+  const offset = problem.range?.[0] ?? keyOffset(doc.contents, problem.path) ?? 0;
+  const { line, col } = counter.linePos(offset);
+  return { line, column: col };
+}
+
+/** Offset of the key node at the end of a key path (the closest existing ancestor when it is absent). */
+export function keyOffset(node: unknown, keyPath: KeyPath): number | undefined {
+  let offset: number | undefined;
+  let current = node;
+  for (const key of keyPath) {
+    if (!isMap(current)) break;
+    const pair = current.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
+    if (!pair || !isScalar(pair.key)) break;
+    offset = pair.key.range?.[0];
+    current = pair.value;
+  }
+  return offset;
+}

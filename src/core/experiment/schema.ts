@@ -1,0 +1,97 @@
+// The experiment file (`*.taia.yaml`): one declarative schema that the trainer, the CLI, the language
+// server and the README all read. Key names follow Hugging Face TrainingArguments and PEFT's LoraConfig,
+// so a config moves between this tool, the PyTorch engine and a transformers script without renaming.
+
+interface Common {
+  doc: string;
+}
+export interface IntegerField extends Common { type: 'integer'; default: number; min?: number; max?: number }
+export interface NumberField extends Common { type: 'number'; default: number; min?: number; max?: number; exclusiveMin?: boolean }
+export interface BooleanField extends Common { type: 'boolean'; default: boolean }
+export interface EnumField<V extends string = string> extends Common { type: 'enum'; values: readonly V[]; default: V; valueDocs?: Partial<Record<V, string>> }
+export interface StringField extends Common { type: 'string'; default?: string }
+/** A path relative to the experiment file's folder; `kind` says what must be there. */
+export interface PathField extends Common { type: 'path'; kind: 'checkpoint' | 'dataset' | 'file'; required?: boolean }
+export interface ListField extends Common { type: 'string[]'; default: readonly string[] }
+export type Field = IntegerField | NumberField | BooleanField | EnumField | StringField | PathField | ListField;
+export interface Section { type: 'section'; doc: string; fields: Record<string, Field> }
+
+const enumField = <V extends string>(values: readonly V[], def: V, doc: string, valueDocs?: Partial<Record<V, string>>): EnumField<V> => ({ type: 'enum', values, default: def, doc, valueDocs });
+
+/** The linear modules of Llama-family layers, in PEFT's `target_modules` naming. */
+export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+
+export const EXPERIMENT_SCHEMA = {
+  name: { type: 'string', doc: 'Name of the experiment; runs are named after it. Default: the file name.' },
+  base: { type: 'path', kind: 'checkpoint', required: true, doc: 'Base model: a Hugging Face model folder (config.json, safetensors, tokenizer).' },
+  dataset: { type: 'path', kind: 'dataset', required: true, doc: 'Fine-tuning data: JSONL/JSON (Alpaca, ShareGPT, chat messages, prompt/completion, text) or Parquet.' },
+  engine: enumField(['tfjs', 'torch'] as const, 'tfjs', 'Training engine.', {
+    tfjs: 'Built-in TensorFlow.js engine (small models, no Python needed).',
+    torch: 'PyTorch with transformers and PEFT (real LLMs on CUDA GPUs).',
+  }),
+  device: enumField(['auto', 'gpu', 'cpu'] as const, 'auto', 'Where to train: `auto` takes a GPU when one is usable.'),
+  backend: enumField(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto', 'TensorFlow.js backend (engine tfjs): `auto` tries tensorflow (tfjs-node-gpu, then tfjs-node), webgpu, wasm, then cpu, as `device` allows.'),
+  train: {
+    type: 'section',
+    doc: 'Training hyperparameters (Hugging Face TrainingArguments names).',
+    fields: {
+      method: enumField(['lora', 'full'] as const, 'lora', 'Fine-tune LoRA adapters (saved as a PEFT adapter) or all parameters (saved as a model folder).'),
+      num_train_epochs: { type: 'integer', default: 1, min: 1, doc: 'Passes over the dataset (ignored when max_steps is set).' },
+      max_steps: { type: 'integer', default: 0, min: 0, doc: 'Optimizer steps to run; 0 means as many as num_train_epochs take.' },
+      batch_size: { type: 'integer', default: 8, min: 1, max: 4096, doc: 'Examples per micro-batch.' },
+      gradient_accumulation_steps: { type: 'integer', default: 1, min: 1, doc: 'Micro-batches summed per optimizer step.' },
+      max_seq_length: { type: 'integer', default: 256, min: 4, max: 131072, doc: 'Tokens per example; longer examples are truncated, shorter ones padded.' },
+      learning_rate: { type: 'number', default: 2e-4, min: 0, exclusiveMin: true, max: 1, doc: 'Peak learning rate.' },
+      lr_scheduler_type: enumField(['cosine', 'linear', 'constant'] as const, 'cosine', 'Decay after warm-up.'),
+      warmup_steps: { type: 'integer', default: 0, min: 0, doc: 'Linear warm-up steps (takes precedence over warmup_ratio).' },
+      warmup_ratio: { type: 'number', default: 0, min: 0, max: 1, doc: 'Warm-up as a fraction of all steps.' },
+      weight_decay: { type: 'number', default: 0, min: 0, max: 1, doc: 'Decoupled weight decay (AdamW).' },
+      adam_beta1: { type: 'number', default: 0.9, min: 0, max: 1, doc: 'AdamW β1.' },
+      adam_beta2: { type: 'number', default: 0.999, min: 0, max: 1, doc: 'AdamW β2.' },
+      adam_epsilon: { type: 'number', default: 1e-8, min: 0, exclusiveMin: true, max: 1, doc: 'AdamW ε.' },
+      max_grad_norm: { type: 'number', default: 1, min: 0, doc: 'Clip gradients to this global norm; 0 turns clipping off.' },
+      seed: { type: 'integer', default: 42, min: 0, max: 2 ** 31 - 1, doc: 'Seed of initialisation and data order: the same seed gives the same run.' },
+      save_steps: { type: 'integer', default: 0, min: 0, doc: 'Save a checkpoint every N steps (0: only at the end and on cancel).' },
+      logging_steps: { type: 'integer', default: 1, min: 1, doc: 'Record metrics every N steps.' },
+      train_on: enumField(['responses', 'all'] as const, 'responses', 'Which tokens carry loss: the assistant turns only, or every token.'),
+    },
+  },
+  lora: {
+    type: 'section',
+    doc: 'LoRA settings (PEFT LoraConfig names), used when train.method is lora.',
+    fields: {
+      r: { type: 'integer', default: 16, min: 1, max: 4096, doc: 'Rank of the adapter matrices.' },
+      lora_alpha: { type: 'number', default: 32, min: 0, exclusiveMin: true, doc: 'Scaling numerator: the update is (lora_alpha / r) · B A.' },
+      lora_dropout: { type: 'number', default: 0, min: 0, max: 0.99, doc: 'Dropout on the adapter input during training.' },
+      use_rslora: { type: 'boolean', default: false, doc: 'Scale by lora_alpha / sqrt(r) (rank-stabilised LoRA).' },
+      target_modules: { type: 'string[]', default: LINEAR_MODULES, doc: 'Module names that get adapters; TAIA trains all linear layers and keeps the attention ones.' },
+    },
+  },
+  merge: {
+    type: 'section',
+    doc: 'How the fine-tune is merged after training.',
+    fields: { recipe: { type: 'string', default: 'taia', doc: 'A built-in recipe (taia, taia-strict, taif, full, base) or a recipe file.' } },
+  },
+  eval: {
+    type: 'section',
+    doc: 'Evaluation after training.',
+    fields: { tasks: { type: 'string[]', default: [], doc: 'Task files (JSONL) to evaluate on.' } },
+  },
+} as const satisfies Record<string, Field | Section>;
+
+// The config type is derived from the schema, so the two cannot drift apart.
+type ValueOf<F> = F extends { type: 'integer' | 'number' }
+  ? number
+  : F extends { type: 'boolean' }
+    ? boolean
+    : F extends { type: 'enum'; values: readonly (infer V)[] }
+      ? V
+      : F extends { type: 'string[]' }
+        ? string[]
+        : string;
+type SectionValue<S> = S extends { type: 'section'; fields: infer Fs } ? { [K in keyof Fs]: ValueOf<Fs[K]> } : ValueOf<S>;
+export type ExperimentConfig = { -readonly [K in keyof typeof EXPERIMENT_SCHEMA]: SectionValue<(typeof EXPERIMENT_SCHEMA)[K]> };
+export type TrainConfig = ExperimentConfig['train'];
+export type LoraSettings = ExperimentConfig['lora'];
+
+export const EXPERIMENT_SUFFIX = '.taia.yaml';

@@ -1,0 +1,63 @@
+import type { ExperimentConfig } from '../experiment/schema';
+
+/** Where runs live, relative to a workspace folder. */
+export const RUNS_DIR = '.taia/runs';
+export const STATUS_FILE = 'status.json';
+export const CONFIG_FILE = 'config.json';
+export const METRICS_FILE = 'metrics.jsonl';
+export const LOG_FILE = 'train.log';
+export const CHECKPOINTS_DIR = 'checkpoints';
+/** Inside a checkpoint: what resuming needs beyond the weights (as Hugging Face Trainer's checkpoints). */
+export const TRAINER_STATE_FILE = 'trainer_state.json';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+
+export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+export const FINISHED_STATES: readonly RunState[] = ['done', 'failed', 'cancelled', 'interrupted'];
+
+/** `status.json`: the run's state, written atomically by whoever changes it. */
+export interface RunStatus {
+  id: string;
+  name: string;
+  state: RunState;
+  /** The trainer's process while it runs; with `host`, how a reloaded window re-attaches or finds it gone. */
+  pid?: number;
+  host?: string;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  engine: ExperimentConfig['engine'];
+  /** The backend the engine actually used, e.g. "tfjs wasm (SIMD)". */
+  backend?: string;
+  step: number;
+  totalSteps?: number;
+  /** Latest checkpoint folder, relative to the run folder. */
+  lastCheckpoint?: string;
+  finalLoss?: number;
+  error?: string;
+  /** Last lines of the trainer's stderr when it crashed. */
+  stderrTail?: string;
+  /** How many times the run was resumed. */
+  resumes?: number;
+}
+
+/** `config.json` of a run: the experiment with every path resolved and every default filled in. */
+export interface RunConfig extends ExperimentConfig {
+  /** The experiment file it came from, if any. */
+  experimentFile?: string;
+}
+
+/** One line of `metrics.jsonl`. */
+export interface MetricRecord {
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm?: number;
+  tokensPerSecond?: number;
+  /** Tensors alive after the step: flat across steps unless memory leaks. */
+  liveTensors?: number;
+  /** Seconds since the run (or its latest resume) started. */
+  elapsed: number;
+  /** ISO time of the record. */
+  time: string;
+}

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { CheckpointWeights } from '../../../core/checkpoint/weights';
+import { CheckpointError } from '../../../core/errors';
+import { toFloat32 } from '../../../core/safetensors/convert';
+import { isFloatDtype } from '../../../core/safetensors/dtypes';
+import { SafetensorsWriter } from '../../../core/safetensors/writer';
+
+/**
+ * Reads the named tensors of a checkpoint as float32, checking each is present with the expected shape.
+ * Tensors the checkpoint has beyond these are reported too: loading a model into the wrong architecture
+ * must fail loudly, not train on half-initialised weights.
+ */
+export async function readFloatTensors(dir: string, shapes: ReadonlyMap<string, readonly number[]>, fileName?: string): Promise<Map<string, Float32Array>> {
+  const weights = await CheckpointWeights.open(dir, fileName);
+  try {
+    const extra = [...weights.byName.keys()].filter((n) => !shapes.has(n) && !/rotary_emb\.inv_freq$/.test(n));
+    if (extra.length) throw new CheckpointError(weights.files[0].path, `${extra.length} tensor(s) this architecture does not have, e.g. '${extra[0]}'`);
+    const out = new Map<string, Float32Array>();
+    for (const [name, shape] of shapes) {
+      const ref = weights.get(name);
+      if (!ref) throw new CheckpointError(dir, 'missing', name);
+      if (ref.info.shape.join() !== shape.join()) throw new CheckpointError(ref.file.path, `shape [${ref.info.shape}] where the config implies [${shape}]`, name);
+      if (!isFloatDtype(ref.info.dtype)) throw new CheckpointError(ref.file.path, `dtype ${ref.info.dtype} is not a float type`, name);
+      out.set(name, toFloat32(await ref.file.read(name), ref.info.dtype));
+    }
+    return out;
+  } finally {
+    await weights.close();
+  }
+}
+
+export interface FloatTensorSource {
+  name: string;
+  shape: number[];
+  /** Fetched one at a time while writing, so only one tensor's copy is in memory. */
+  values: () => Promise<Float32Array>;
+}
+
+/** Writes float32 tensors to a safetensors file, one tensor at a time. */
+export async function writeFloatSafetensors(file: string, tensors: FloatTensorSource[], metadata: Record<string, string> = { format: 'pt' }): Promise<void> {
+  const writer = await SafetensorsWriter.create(file, tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })), metadata);
+  try {
+    for (const t of tensors) {
+      const values = await t.values();
+      await writer.write(t.name, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    }
+    await writer.finish();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+}
+
+/** Builds a folder under a temporary name beside its destination, then renames it into place. */
+export async function writeFolderAtomically(dest: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`);
+  try {
+    await mkdir(tmp, { recursive: true });
+    await fill(tmp);
+    await rm(dest, { recursive: true, force: true });
+    await rename(tmp, dest);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,70 @@
+// The one message contract between a trainer child process and whoever launched it (the extension or
+// the CLI). Both sides import this file; every message carries the protocol version, and anything that
+// does not parse is a ProtocolError naming what was wrong, never a silent hang.
+
+export const PROTOCOL_VERSION = 1;
+
+/** Parent → trainer. */
+export type ParentMessage =
+  | { v: number; type: 'start'; runDir: string; resume: boolean }
+  /** Stop after the current step, save a checkpoint, exit. */
+  | { v: number; type: 'cancel' };
+
+/** Trainer → parent. */
+export type TrainerMessage =
+  | { v: number; type: 'hello'; pid: number; engine: string }
+  | { v: number; type: 'started'; runId: string; backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }
+  | { v: number; type: 'progress'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; etaSeconds: number }
+  | { v: number; type: 'checkpoint'; step: number; path: string }
+  | { v: number; type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { v: number; type: 'error'; message: string }
+  | { v: number; type: 'done'; state: 'done' | 'cancelled'; step: number; finalLoss?: number; checkpoint?: string };
+
+export class ProtocolError extends Error {
+  constructor(problem: string, readonly received: unknown) {
+    super(`trainer protocol: ${problem}`);
+    this.name = 'ProtocolError';
+  }
+}
+
+type Shape = Record<string, 'string' | 'number' | 'boolean' | 'string?' | 'number?'>;
+
+const TRAINER_SHAPES: Record<TrainerMessage['type'], Shape> = {
+  hello: { pid: 'number', engine: 'string' },
+  started: { runId: 'string', backend: 'string', totalSteps: 'number', startStep: 'number', parameters: 'number', trainableParameters: 'number', examples: 'number' },
+  progress: { step: 'number', totalSteps: 'number', epoch: 'number', loss: 'number', lr: 'number', gradNorm: 'number', tokensPerSecond: 'number', etaSeconds: 'number' },
+  checkpoint: { step: 'number', path: 'string' },
+  log: { level: 'string', message: 'string' },
+  error: { message: 'string' },
+  done: { state: 'string', step: 'number', finalLoss: 'number?', checkpoint: 'string?' },
+};
+
+const PARENT_SHAPES: Record<ParentMessage['type'], Shape> = {
+  start: { runDir: 'string', resume: 'boolean' },
+  cancel: {},
+};
+
+function check<T>(shapes: Record<string, Shape>, value: unknown): T {
+  if (typeof value !== 'object' || value === null) throw new ProtocolError(`expected a message object, got ${JSON.stringify(value)}`, value);
+  const m = value as Record<string, unknown>;
+  if (m.v !== PROTOCOL_VERSION) throw new ProtocolError(`version ${JSON.stringify(m.v)} received, this side speaks ${PROTOCOL_VERSION} (extension and trainer are from different builds)`, value);
+  const shape = typeof m.type === 'string' ? shapes[m.type] : undefined;
+  if (!shape) throw new ProtocolError(`unknown message type ${JSON.stringify(m.type)}`, value);
+  for (const [key, kind] of Object.entries(shape)) {
+    const optional = kind.endsWith('?');
+    if (optional && m[key] === undefined) continue;
+    // NaN loss is a real outcome of a diverging run, so numbers are only required to be numbers.
+    if (typeof m[key] !== kind.replace('?', '')) throw new ProtocolError(`'${m.type}' message: '${key}' should be a ${kind.replace('?', '')}, got ${JSON.stringify(m[key])}`, value);
+  }
+  return value as T;
+}
+
+export const parseTrainerMessage = (value: unknown): TrainerMessage => check<TrainerMessage>(TRAINER_SHAPES, value);
+export const parseParentMessage = (value: unknown): ParentMessage => check<ParentMessage>(PARENT_SHAPES, value);
+
+/** A message as written by its sender: the version is filled in by `message`. */
+export type Unversioned<M> = M extends unknown ? Omit<M, 'v'> : never;
+
+export function message<M extends TrainerMessage | ParentMessage>(m: Unversioned<M>): M {
+  return { v: PROTOCOL_VERSION, ...m } as M;
+}
