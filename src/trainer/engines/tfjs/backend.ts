@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { ExperimentConfig } from '../../../core/experiment/schema';
+import { installSlicedBatchMatMul } from './wasmBatchMatMul';
 
 type Tf = typeof tfCore;
 
@@ -72,8 +73,9 @@ async function start(name: Exclude<Want, 'auto'>, device: ExperimentConfig['devi
       // The .wasm files are copied next to the bundle by esbuild.mjs; from tsc output they sit in node_modules.
       setWasmPaths(wasmFolder());
       await activate('wasm');
+      installSlicedBatchMatMul(tf);
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      return { name: 'wasm', description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread)` };
+      return { name: 'wasm', description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread, batched matmuls sliced onto XNNPACK)` };
     }
     case 'cpu':
       await activate('cpu');

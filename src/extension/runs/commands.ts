@@ -1,0 +1,87 @@
+import * as path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { stringify } from 'yaml';
+import { EXPERIMENT_SUFFIX } from '../../core/experiment/schema';
+import { LOG_FILE } from '../../core/runs/types';
+import type { WorkspaceIndex } from '../workspaceIndex';
+import { RunNode, RunsTree } from './runsTree';
+import { TrainingManager } from './training';
+
+/** Arguments for calling TAIA: Start fine-tuning programmatically (tests, code lenses). */
+export interface StartArgs {
+  experiment: string;
+}
+
+function refuseUntrusted(): boolean {
+  if (vscode.workspace.isTrusted) return false;
+  void vscode.window.showWarningMessage('Training runs only in trusted workspaces: it reads workspace files and runs a trainer process on them.');
+  return true;
+}
+
+/**
+ * TAIA: Start fine-tuning — from an experiment file (the argument, the active editor, or a pick among
+ * the workspace's *.taia.yaml), or from a short wizard that writes one, so every run has a file that
+ * reproduces it.
+ */
+export async function startTrainingCommand(training: TrainingManager, index: WorkspaceIndex, arg?: vscode.Uri | StartArgs): Promise<string | undefined> {
+  if (refuseUntrusted()) return undefined;
+  const file = arg instanceof vscode.Uri ? arg.fsPath : (arg?.experiment ?? (await pickExperiment(index)));
+  return file ? training.start(file) : undefined;
+}
+
+async function pickExperiment(index: WorkspaceIndex): Promise<string | undefined> {
+  const active = vscode.window.activeTextEditor?.document;
+  if (active?.fileName.endsWith(EXPERIMENT_SUFFIX)) {
+    if (active.isDirty) await active.save();
+    return active.fileName;
+  }
+  const files = await vscode.workspace.findFiles(`**/*${EXPERIMENT_SUFFIX}`, '**/node_modules/**', 200);
+  const wizard = { label: '$(add) New experiment…', description: 'pick a base model and a dataset', file: undefined as string | undefined };
+  const items = [...files.map((f) => ({ label: path.basename(f.fsPath), description: vscode.workspace.asRelativePath(f), file: f.fsPath as string | undefined })), wizard];
+  const pick = files.length ? await vscode.window.showQuickPick(items, { title: 'Start fine-tuning: experiment' }) : wizard;
+  if (!pick) return undefined;
+  return pick.file ?? newExperimentWizard(index);
+}
+
+/** Base model, dataset, method and steps; writes `<name>.taia.yaml` beside the workspace root and opens it. */
+async function newExperimentWizard(index: WorkspaceIndex): Promise<string | undefined> {
+  await index.ready();
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) return undefined;
+  const rel = (p: string) => path.relative(folder.uri.fsPath, p).split(path.sep).join('/');
+  const models = index.checkpointList.filter((e) => e.summary && e.summary.kind !== 'adapter');
+  const base = await vscode.window.showQuickPick(models.map((e) => ({ label: path.basename(e.dir), description: rel(e.dir), dir: e.dir })), { title: 'New experiment (1/4): base model' });
+  if (!base) return undefined;
+  const datasets = index.datasetList.filter((d) => d.summary);
+  const data = await vscode.window.showQuickPick(datasets.map((d) => ({ label: path.basename(d.file), description: rel(d.file), file: d.file })), { title: 'New experiment (2/4): dataset' });
+  if (!data) return undefined;
+  const method = await vscode.window.showQuickPick([{ label: 'lora', description: 'LoRA adapters on all linear layers (r 16, alpha 32), as the TAIA paper' }, { label: 'full', description: 'all parameters' }], { title: 'New experiment (3/4): method' });
+  if (!method) return undefined;
+  const name = await vscode.window.showInputBox({ title: 'New experiment (4/4): name', value: `${base.label}-${path.basename(data.file).replace(/\..*$/, '')}`, validateInput: (v) => (/^[\w.-]+$/.test(v) ? undefined : 'letters, digits, dot, dash and underscore') });
+  if (!name) return undefined;
+  const file = path.join(folder.uri.fsPath, `${name}${EXPERIMENT_SUFFIX}`);
+  await writeFile(file, stringify({ name, base: rel(base.dir), dataset: rel(data.file), engine: 'tfjs', train: { method: method.label, num_train_epochs: 1 } }), { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(e.code === 'EEXIST' ? `${file} exists already` : e.message);
+  });
+  await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+  return file;
+}
+
+export function registerRunCommands(context: vscode.ExtensionContext, training: TrainingManager, runs: RunsTree, index: WorkspaceIndex, openDashboard: (runDir: string) => void, compare: (runDirs: string[]) => void): void {
+  context.subscriptions.push(
+    vscode.commands.registerCommand('taiaLab.startTraining', (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
+    vscode.commands.registerCommand('taiaLab.cancelRun', (node?: RunNode) => node && training.cancel(node.dir)),
+    vscode.commands.registerCommand('taiaLab.resumeRun', (node?: RunNode) => {
+      if (node && !refuseUntrusted()) training.resume(node.dir);
+    }),
+    vscode.commands.registerCommand('taiaLab.openRunDashboard', (node?: RunNode) => node && openDashboard(node.dir)),
+    vscode.commands.registerCommand('taiaLab.showRunLog', (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),
+    vscode.commands.registerCommand('taiaLab.compareRuns', (node?: RunNode, selected?: RunNode[]) => {
+      const dirs = (selected?.length ? selected : node ? [node] : []).map((n) => n.dir);
+      if (dirs.length < 2) return void vscode.window.showInformationMessage('Select two or more runs in the Runs view (Ctrl/Cmd-click) to compare them.');
+      compare(dirs);
+    }),
+    vscode.commands.registerCommand('taiaLab.refreshRuns', () => runs.refresh()),
+  );
+}
