@@ -56,7 +56,7 @@ writeFileSync(path.join(root, 'data', 'train.jsonl'), rows.join('\n') + '\n');
 const train = { method: 'full', max_steps: 0, batch_size: B, max_seq_length: T, learning_rate: lr, lr_scheduler_type: 'constant', max_grad_norm: 1, train_on: 'all', seed: 11 };
 function experiment(name, backend, steps) {
   const file = path.join(root, `${name}.taia.yaml`);
-  writeFileSync(file, JSON.stringify({ name, base: 'model', dataset: 'data/train.jsonl', backend, device: 'cpu', train: { ...train, max_steps: steps } }));
+  writeFileSync(file, JSON.stringify({ name, base: 'model', dataset: 'data/train.jsonl', backend, device: 'cpu', workers: Number(process.env.WORKERS ?? 0), train: { ...train, max_steps: steps } }));
   return file;
 }
 

@@ -1,6 +1,6 @@
 // Runs inside the real VS Code host with workspace trust enabled and the folder NOT trusted.
 import * as assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeLlama } from '../../helpers/models';
@@ -22,5 +22,14 @@ suite('TAIA Lab in an untrusted workspace', () => {
     const result = await vscode.commands.executeCommand('taiaLab.mergeTaia', { base: path.join(root, 'u-base'), finetuned: path.join(root, 'u-ft'), out, confirm: false });
     assert.equal(result, undefined);
     assert.ok(!existsSync(out), 'nothing written');
+  });
+
+  test('fine-tuning is refused: no run folder, no trainer process', async () => {
+    const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const experiment = path.join(root, 'u.taia.yaml');
+    writeFileSync(experiment, 'base: u-base\ndataset: d.jsonl\n');
+    writeFileSync(path.join(root, 'd.jsonl'), '{"text": "x"}\n');
+    assert.equal(await vscode.commands.executeCommand('taiaLab.startTraining', { experiment }), undefined);
+    assert.ok(!existsSync(path.join(root, '.taia', 'runs')), 'no run was created');
   });
 });

@@ -52,16 +52,3 @@ export class AdamW {
     tf.dispose([...this.m.values(), ...this.v.values()]);
   }
 }
-
-/** Scales gradients in place of their global L2 norm above `maxNorm` (torch's clip_grad_norm_); returns the norm before clipping. */
-export function clipByGlobalNorm(grads: Map<string, Tensor>, maxNorm: number): number {
-  const norm = Math.sqrt(tf.tidy(() => tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]));
-  if (maxNorm > 0 && norm > maxNorm) {
-    const scale = maxNorm / (norm + 1e-6);
-    for (const [name, g] of grads) {
-      grads.set(name, tf.mul(g, scale));
-      g.dispose();
-    }
-  }
-  return norm;
-}

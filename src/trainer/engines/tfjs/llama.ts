@@ -185,10 +185,9 @@ function project(w: LlamaWeights, x: Tensor2D, module: string, training: boolean
   return y;
 }
 
-/** Mean cross-entropy over the positions whose weight is 1 (the response tokens). */
-export function maskedCrossEntropy(logits: Tensor2D, labels: Int32Array, weights: Float32Array): Scalar {
-  const count = weights.reduce((a, b) => a + b, 0);
+/** Cross-entropy summed over the positions whose weight is 1 (the response tokens). */
+export function maskedCrossEntropySum(logits: Tensor2D, labels: Int32Array, weights: Float32Array): Scalar {
   const logp = tf.logSoftmax(logits);
   const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(labels, 'int32'), logits.shape[1])), -1);
-  return tf.div(tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(weights)))), Math.max(count, 1)) as Scalar;
+  return tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(weights)))) as Scalar;
 }

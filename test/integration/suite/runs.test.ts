@@ -1,0 +1,45 @@
+// Fine-tuning from the real VS Code host: the command starts a trainer child process and the Runs view
+// follows the run from running to done.
+import * as assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { TaiaLabApi } from '../../../src/extension/extension';
+import type { RunState } from '../../../src/core/runs/types';
+import { writeAlpacaDataset, writeExperiment, writeTinyModel } from '../../helpers/training';
+
+suite('Fine-tuning runs in the real host', () => {
+  test('Start fine-tuning runs a trainer process and the Runs view shows it running, then done', async function () {
+    this.timeout(90000);
+    const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const ws = path.join(root, 'training');
+    writeTinyModel(path.join(ws, 'model'));
+    writeAlpacaDataset(path.join(ws, 'data/train.jsonl'), 40);
+    writeExperiment(path.join(ws, 'tiny.taia.yaml'), { train: { max_steps: 150, save_steps: 50 } });
+    const api = await vscode.extensions.getExtension<TaiaLabApi>('taia-lab.taia-lab')!.activate();
+
+    const seen: RunState[] = [];
+    const listener = api.trees.runs.onDidUpdate((runs) => {
+      const state = runs.find((r) => r.status.name === 'tiny')?.status.state;
+      if (state && seen.at(-1) !== state) seen.push(state);
+    });
+    try {
+      const runDir = await vscode.commands.executeCommand<string>('taiaLab.startTraining', { experiment: path.join(ws, 'tiny.taia.yaml') });
+      assert.ok(runDir && existsSync(runDir), 'the command returns the new run folder');
+      const end = Date.now() + 80000;
+      while (seen.at(-1) !== 'done' && seen.at(-1) !== 'failed' && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+      assert.ok(seen.includes('running'), `states seen: ${seen.join(' → ')}`);
+      assert.equal(seen.at(-1), 'done', `states seen: ${seen.join(' → ')}`);
+      const node = api.trees.runs.current.find((r) => r.dir === runDir)!;
+      const item = api.trees.runs.getTreeItem(node);
+      assert.match(String(item.description), /^done · 150\/150 · loss \d/);
+      assert.equal(item.contextValue, 'run.done');
+      assert.ok(existsSync(path.join(runDir, 'checkpoints', 'checkpoint-150', 'model.safetensors')));
+      // The run's checkpoints are ordinary checkpoints of the workspace.
+      await api.index.refresh();
+      assert.ok(api.index.checkpointList.some((c) => c.dir === path.join(runDir, 'checkpoints', 'checkpoint-150')));
+    } finally {
+      listener.dispose();
+    }
+  });
+});
