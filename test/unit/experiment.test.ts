@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ExperimentError, loadExperiment, locate } from '../../src/core/experiment/load';
@@ -40,6 +40,14 @@ describe('experiment files', () => {
     assert.ok(parseExperiment('base: [unclosed\n', 'x').problems.some((p) => p.range && p.severity === 'error'));
     const { problems } = parseExperiment('train: {}\n', 'x');
     assert.deepEqual(problems.map((p) => p.message).sort(), ["'base': is required", "'dataset': is required"]);
+  });
+
+  it('is documented key by key in the README (the schema is the one source)', () => {
+    const readme = readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf-8');
+    for (const [key, spec] of Object.entries(EXPERIMENT_SCHEMA)) {
+      const keys = spec.type === 'section' ? Object.keys(spec.fields).map((k) => `${key}.${k}`) : [key];
+      for (const k of keys) assert.ok(readme.includes(`| \`${k}\` |`), `README lacks ${k}`);
+    }
   });
 
   it('loads with paths resolved and refuses a base that is not a model or a missing dataset', async () => {
