@@ -66,13 +66,14 @@ test('per-tensor statistics match values computed independently', async () => {
       max = Math.max(max, Math.abs(d));
       if (d !== 0) changed++;
     }
-    const close = (a: number, e: number, what: string) => assert.ok(Math.abs(a - e) <= 1e-9 * Math.max(1, Math.abs(e)), `${t.name} ${what}: ${a} vs ${e}`);
+    // The SIMD kernel sums float32 products in float32 blocks: relative error about 1e-7.
+    const close = (a: number, e: number, what: string) => assert.ok(Math.abs(a - e) <= 1e-6 * Math.max(1, Math.abs(e)), `${t.name} ${what}: ${a} vs ${e}`);
     close(t.normBase, Math.sqrt(bb), 'normBase');
     close(t.normDelta, Math.sqrt(dd), 'normDelta');
     close(t.relative, Math.sqrt(dd) / Math.sqrt(bb), 'relative');
     close(t.cosine, bf / Math.sqrt(bb * ff), 'cosine');
-    close(t.maxAbs, max, 'maxAbs');
-    close(t.changedFraction, changed / b.length, 'changedFraction');
+    assert.equal(t.maxAbs, max, `${t.name} maxAbs`);
+    assert.equal(t.changedFraction, changed / b.length, `${t.name} changedFraction`);
   }
   const nan = r.tensors.find((t) => t.name === NAN_TENSOR)!;
   assert.deepEqual(nan.nonFinite, { base: { nan: 0, inf: 0 }, finetuned: { nan: 1, inf: 1 } });

@@ -13,6 +13,7 @@ import { openLoraAdapter, LoraAdapter } from '../lora/adapter';
 import { addDeltaRows, loraFactors, LoraFactors } from '../lora/fold';
 import { parseRecipe, recipeSource, Recipe, builtinRecipe, parseLayerRange } from '../merge/recipes';
 import { DeltaAccumulator, DeltaStats } from './stats';
+import { wasmKernel, WasmDeltaKernel } from './kernel';
 import { SPECTRUM_METHOD, SpectrumEstimator } from './spectrum';
 
 /** Version of the JSON report; bumped on any incompatible change (see README, "taia diff --json"). */
@@ -172,7 +173,7 @@ export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
     if (opts.parallel && workers > 1) {
       await inWorkers(opts, opts.parallel.script, balance(pairs, workers), record);
     } else {
-      const readers: Readers = { base: new RowReader(), finetuned: new RowReader(), merged: new RowReader() };
+      const readers: Readers = { base: new RowReader(), finetuned: new RowReader(), merged: new RowReader(), kernel: wasmKernel() };
       for (const p of pairs) {
         throwIfAborted(opts.signal);
         record(await diffTensor(p, opts, recipe, readers));
@@ -270,7 +271,7 @@ function matrixShape(shape: number[]): [number, number] {
   return [elementCount(shape) / cols, cols];
 }
 
-type Readers = Record<'base' | 'finetuned' | 'merged', RowReader>;
+type Readers = Record<'base' | 'finetuned' | 'merged', RowReader> & { kernel?: WasmDeltaKernel };
 
 async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; layers?: [number, number] } | undefined, readers: Readers): Promise<TensorDelta> {
   const shape = p.base.info.shape;
@@ -280,10 +281,11 @@ async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; 
   let equalsBase = p.merged !== undefined;
   let equalsFt = p.merged !== undefined;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK / cols));
+  const blocks: (readonly [row0: number, n: number])[] = [];
+  for (let row0 = 0; row0 < rows; row0 += rowsPerChunk) blocks.push([row0, Math.min(rowsPerChunk, rows - row0)]);
   const pass = async (visit: (row0: number, b: Float32Array, f: Float32Array, m?: Float32Array) => void) => {
-    for (let row0 = 0; row0 < rows; row0 += rowsPerChunk) {
+    for (const [row0, n] of blocks) {
       throwIfAborted(opts.signal);
-      const n = Math.min(rowsPerChunk, rows - row0);
       const [b, f, m] = await Promise.all([
         readers.base.read(p.base, row0, n, cols),
         p.lora ? undefined : readers.finetuned.read(p.finetuned!, row0, n, cols),
@@ -297,17 +299,37 @@ async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; 
       visit(row0, b, fv!, m);
     }
   };
-  await pass((row0, b, f, m) => {
-    acc.add(b, f);
-    if (spectrum) spectrum.addRowsPass1(row0, difference(f, b));
-    if (m) {
-      for (let i = 0; i < m.length && (equalsBase || equalsFt); i++) {
-        if (equalsBase && !sameValue(m[i], b[i])) equalsBase = false;
-        // A merged tensor may be rounded to its own dtype: "equal" to the fine-tune within bf16 rounding.
-        if (equalsFt && !sameValue(m[i], f[i]) && !(Math.abs(m[i] - f[i]) <= Math.abs(f[i]) * 2 ** -8)) equalsFt = false;
-      }
+  const kernel = readers.kernel;
+  if (kernel && blocks.length > 0 && !spectrum && !p.merged && !p.lora) {
+    // Statistics only: the kernel reads the stored bytes, read straight into its memory; the next
+    // chunk is read (off this thread, by libuv) while the kernel works on this one.
+    const ft = p.finetuned!;
+    const bytes = (ref: WeightRef, n: number) => n * cols * storedWidth(ref);
+    const read = ([row0, n]: readonly [number, number], slot: number) => {
+      const [b, f] = kernel.inputs(slot, bytes(p.base, n), bytes(ft, n));
+      return Promise.all([readRows(p.base, row0, n, cols, b), readRows(ft, row0, n, cols, f)]);
+    };
+    kernel.reserve(bytes(p.base, blocks[0][1]), bytes(ft, blocks[0][1]));
+    let reading = read(blocks[0], 0);
+    for (let k = 0; k < blocks.length; k++) {
+      await reading;
+      throwIfAborted(opts.signal);
+      if (k + 1 < blocks.length) reading = read(blocks[k + 1], (k + 1) % 2);
+      kernel.add(acc, k % 2, blocks[k][1] * cols, p.base.info.dtype as FloatDtype, ft.info.dtype as FloatDtype);
     }
-  });
+  } else {
+    await pass((row0, b, f, m) => {
+      acc.add(b, f);
+      if (spectrum) spectrum.addRowsPass1(row0, difference(f, b));
+      if (m) {
+        for (let i = 0; i < m.length && (equalsBase || equalsFt); i++) {
+          if (equalsBase && !sameValue(m[i], b[i])) equalsBase = false;
+          // A merged tensor may be rounded to its own dtype: "equal" to the fine-tune within bf16 rounding.
+          if (equalsFt && !sameValue(m[i], f[i]) && !(Math.abs(m[i] - f[i]) <= Math.abs(f[i]) * 2 ** -8)) equalsFt = false;
+        }
+      }
+    });
+  }
   if (spectrum) await pass((row0, b, f) => spectrum.addRowsPass2(row0, difference(f, b)));
   const t: TensorDelta = {
     name: p.name,
@@ -350,13 +372,17 @@ class RowReader {
   private values = new Float32Array(0);
 
   async read(ref: WeightRef, row0: number, n: number, cols: number): Promise<Float32Array> {
-    const w = storedWidth(ref);
-    const bytes = n * cols * w;
+    const bytes = n * cols * storedWidth(ref);
     if (this.raw.length < bytes) this.raw = alignedBuffer(bytes);
     if (this.values.length < n * cols) this.values = new Float32Array(n * cols);
-    const raw = await ref.file.readRange(ref.info, row0 * cols * w, (row0 + n) * cols * w, this.raw);
-    return toFloat32(raw, ref.info.dtype as FloatDtype, this.values);
+    return toFloat32(await readRows(ref, row0, n, cols, this.raw), ref.info.dtype as FloatDtype, this.values);
   }
+}
+
+/** The stored bytes of rows [row0, row0 + n) of a tensor viewed as [rows, cols], into `target`. */
+function readRows(ref: WeightRef, row0: number, n: number, cols: number, target: Buffer): Promise<Buffer> {
+  const w = storedWidth(ref);
+  return ref.file.readRange(ref.info, row0 * cols * w, (row0 + n) * cols * w, target);
 }
 
 

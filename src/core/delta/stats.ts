@@ -6,6 +6,18 @@ export interface NonFinite {
   inf: number;
 }
 
+/** Statistics of one chunk, as a kernel computes them. */
+export interface ChunkSums {
+  sumB2: number;
+  sumF2: number;
+  sumD2: number;
+  dot: number;
+  maxAbs: number;
+  changed: number;
+  base: NonFinite;
+  finetuned: NonFinite;
+}
+
 /** Streaming accumulator of the statistics of Δ = finetuned − base over one tensor. */
 export class DeltaAccumulator {
   private sumB2 = 0;
@@ -25,7 +37,7 @@ export class DeltaAccumulator {
     this.stride = Math.max(1, Math.ceil(elements / SAMPLE_SIZE));
   }
 
-  /** Adds the next chunk: base and fine-tuned values of the same elements, in order. */
+  /** Adds the next chunk: base and fine-tuned values of the same elements, in order. The reference implementation of ./simd/kernel.ts. */
   add(b: Float32Array, f: Float32Array): void {
     const stride = this.stride;
     let sumB2 = 0;
@@ -61,13 +73,35 @@ export class DeltaAccumulator {
       }
     }
     // Chunk sums are added once: fewer writes to fields in the hot loop, and a shorter float64 sum chain.
-    this.sumB2 += sumB2;
-    this.sumF2 += sumF2;
-    this.sumD2 += sumD2;
-    this.dot += dot;
-    this.maxAbs = maxAbs;
-    this.changed += changed;
+    this.merge({ sumB2, sumF2, sumD2, dot, maxAbs, changed });
     this.untilSample = untilSample;
+  }
+
+  /**
+   * Adds a chunk of `n` elements whose sums a kernel computed (./kernel.ts); `delta(i)` is element i's
+   * Δ, not finite where either side is not, read only for the samples: the same elements as add().
+   */
+  addSums(s: ChunkSums, n: number, delta: (i: number) => number): void {
+    this.merge(s);
+    for (const k of ['nan', 'inf'] as const) {
+      this.base[k] += s.base[k];
+      this.finetuned[k] += s.finetuned[k];
+    }
+    let i = this.untilSample;
+    for (; i < n; i += this.stride) {
+      const d = delta(i);
+      if (d - d === 0) this.samples.push(d);
+    }
+    this.untilSample = i - n;
+  }
+
+  private merge(s: Omit<ChunkSums, 'base' | 'finetuned'>): void {
+    this.sumB2 += s.sumB2;
+    this.sumF2 += s.sumF2;
+    this.sumD2 += s.sumD2;
+    this.dot += s.dot;
+    this.maxAbs = Math.max(this.maxAbs, s.maxAbs);
+    this.changed += s.changed;
   }
 
   result(): DeltaStats {
