@@ -43,7 +43,7 @@ const trainerOptions = { ...options, entryPoints: { trainer: 'src/trainer/main.t
 
 /** Browser bundles of the webviews: one IIFE each, no Node built-ins. */
 const webviewOptions = {
-  entryPoints: { deltaReview: 'src/webview/deltaReview/main.ts' },
+  entryPoints: { deltaReview: 'src/webview/deltaReview/main.ts', runDashboard: 'src/webview/runDashboard/main.ts', compareRuns: 'src/webview/compareRuns/main.ts' },
   outdir: 'dist/webview',
   bundle: true,
   platform: 'browser',
@@ -57,7 +57,8 @@ const webviewOptions = {
 /** The trainer's WASM backend loads its .wasm files from dist/wasm (the .vsix carries no node_modules). */
 function copyTfjsWasm() {
   mkdirSync('dist/wasm', { recursive: true });
-  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
+  // The threaded build is left out: tfjs turns WASM threads off in Node.
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) {
     copyFileSync(`node_modules/@tensorflow/tfjs-backend-wasm/dist/${f}`, `dist/wasm/${f}`);
   }
 }

@@ -5,11 +5,17 @@ import { previewDataset } from './datasetPreview';
 import { DELTA_REVIEW_VIEW, DeltaReviewSerializer, inspectDeltasCommand, ReviewArgs } from './deltaReview';
 import { mergeCommand, MergeArgs } from './mergeCommand';
 import { DatasetEntry, WorkspaceIndex } from './workspaceIndex';
+import { COMPARE_RUNS_VIEW, CompareRunsSerializer, showCompareRuns } from './compareRuns';
+import { RUN_DASHBOARD_VIEW, RunDashboardSerializer, showRunDashboard } from './runDashboard';
+import { registerRunCommands } from './runs/commands';
+import { RunsTree } from './runs/runsTree';
+import { TrainingManager } from './runs/training';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
   index: WorkspaceIndex;
-  trees: { checkpoints: CheckpointsTree; datasets: DatasetsTree };
+  trees: { checkpoints: CheckpointsTree; datasets: DatasetsTree; runs: RunsTree };
+  training: TrainingManager;
   /** Bundle evaluation plus activate(); `loadMs` is the first part. */
   activationMs: number;
   loadMs: number;
@@ -33,18 +39,24 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
   const index = new WorkspaceIndex(log);
   const checkpoints = new CheckpointsTree(index);
   const datasets = new DatasetsTree(index);
+  const runs = new RunsTree();
+  const training = new TrainingManager(context.extensionPath, runs);
   context.subscriptions.push(
     log,
     index,
     vscode.window.createTreeView('taiaLab.checkpoints', { treeDataProvider: checkpoints, showCollapseAll: true }),
     vscode.window.createTreeView('taiaLab.datasets', { treeDataProvider: datasets }),
-    vscode.window.registerTreeDataProvider('taiaLab.runs', new EmptyTree()),
+    runs,
+    training,
+    vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
     vscode.window.registerTreeDataProvider('taiaLab.benchmarks', new EmptyTree()),
     vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: CheckpointNode | MergeArgs) => mergeCommand(context.extensionPath, index, arg)),
     vscode.commands.registerCommand('taiaLab.refresh', () => index.refresh()),
     vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
     vscode.commands.registerCommand('taiaLab.inspectDeltas', (arg?: CheckpointNode | ReviewArgs) => inspectDeltasCommand(context, index, arg)),
     vscode.window.registerWebviewPanelSerializer(DELTA_REVIEW_VIEW, new DeltaReviewSerializer(context.extensionUri)),
+    vscode.window.registerWebviewPanelSerializer(RUN_DASHBOARD_VIEW, new RunDashboardSerializer(context)),
+    vscode.window.registerWebviewPanelSerializer(COMPARE_RUNS_VIEW, new CompareRunsSerializer(context)),
     vscode.commands.registerCommand('taiaLab.revealInExplorer', (node?: CheckpointNode | DatasetEntry) => {
       const p = pathOf(node);
       if (p) return vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(p));
@@ -54,11 +66,13 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
       if (p) await vscode.env.clipboard.writeText(p);
     }),
   );
-  // The first walk runs after activation returns, so activation stays cheap whatever the workspace holds.
+  registerRunCommands(context, training, runs, index, (dir) => showRunDashboard(context, dir), (dirs) => showCompareRuns(context, dirs));
+  // The first walks run after activation returns, so activation stays cheap whatever the workspace holds.
   void index.refresh();
+  void runs.refresh();
   const activateMs = performance.now() - started;
   log.appendLine(`activated in ${(loadMs + activateMs).toFixed(1)} ms (bundle evaluation ${loadMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms)`);
-  return { index, trees: { checkpoints, datasets }, activationMs: loadMs + activateMs, loadMs };
+  return { index, trees: { checkpoints, datasets, runs }, training, activationMs: loadMs + activateMs, loadMs };
 }
 
 export function deactivate(): void {}

@@ -43,6 +43,36 @@ function finish(ok, message) {
 const timer = setTimeout(() => void finish(false, `did not finish within ${limitS} s (TAIA_UI_TIMEOUT_S)`), limitS * 1000);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void finish(false, sig));
 
+/**
+ * Runs a command from the palette. Right after start the palette can lack a command for a moment: the
+ * merge command's `enablement` is isWorkspaceTrusted, a context key the workbench sets once workspace
+ * trust is initialised. So the palette is reopened until the entry shows (it must within 30 s).
+ */
+async function runFromPalette(title) {
+  const entry = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill(`>${title}`);
+    if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+      if (attempt > 1) console.log(`  (the palette listed '${title}' at attempt ${attempt})`);
+      break;
+    }
+    if (attempt === 10) throw new Error(`the command palette does not list '${title}': ${JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts())}`);
+    await page.keyboard.press('Escape');
+  }
+  await entry.click();
+}
+
+/** Waits for a quick pick whose title contains `title` and picks the row labelled `label`. */
+async function pickItem(title, label) {
+  await page.locator('.quick-input-widget', { hasText: title }).waitFor({ timeout: 15000 });
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  const labels = await rows.evaluateAll((els) => els.map((e) => e.querySelector('.label-name')?.textContent?.trim() ?? ''));
+  const index = labels.indexOf(label);
+  if (index < 0) throw new Error(`the quick pick '${title}' has no '${label}': ${JSON.stringify(labels)}`);
+  await rows.nth(index).click();
+}
+
 const started = Date.now();
 try {
   server = await startCodeServer({ vsix: process.env.TAIA_VSIX ?? path.join(repo, 'taia-lab.vsix') });
@@ -58,25 +88,29 @@ try {
   if (!/LoRA r=4 α=8/.test(rowText)) throw new Error(`adapter row shows '${rowText}'`);
   await page.screenshot({ path: path.join(artifacts, 'views.png') });
   // Run a command from the palette: the merge wizard's first step lists the workspace's checkpoints.
-  // Right after start the palette can lack the command for a moment: its `enablement` is
-  // isWorkspaceTrusted, a context key the workbench sets once workspace trust is initialised. So the
-  // palette is reopened until the entry shows (it must within 30 s).
-  const entry = page.locator('.quick-input-list .monaco-list-row', { hasText: 'TAIA: Apply TAIA merge' }).first();
-  for (let attempt = 1; ; attempt++) {
-    await page.keyboard.press('F1');
-    await page.locator('.quick-input-widget input').fill('>TAIA: Apply TAIA merge');
-    if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
-      if (attempt > 1) console.log(`  (the palette listed the command at attempt ${attempt})`);
-      break;
-    }
-    if (attempt === 10) throw new Error(`the command palette does not list 'TAIA: Apply TAIA merge…': ${JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts())}`);
-    await page.keyboard.press('Escape');
-  }
-  await entry.click();
+  await runFromPalette('TAIA: Apply TAIA merge');
   await page.locator('.quick-input-widget', { hasText: 'TAIA merge (1/4)' }).waitFor({ timeout: 15000 });
   const items = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
   for (const name of ['base', 'ft', 'lora-qv']) if (!items.some((t) => t.startsWith(name))) throw new Error(`quick pick lacks '${name}': ${JSON.stringify(items)}`);
   await page.screenshot({ path: path.join(artifacts, 'workbench.png') });
+  await page.keyboard.press('Escape');
+
+  // The weight-delta review, then a window reload: the panel must come back through its serializer.
+  await runFromPalette('TAIA: Inspect weight deltas');
+  await pickItem('the fine-tuned model, LoRA adapter', 'ft');
+  await pickItem('the base model of ft', 'base');
+  const cells = () => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame').locator('button.cell');
+  await cells().first().waitFor({ timeout: 60000 });
+  const before = await cells().count();
+  // Reload Window shuts the workbench down as a real reload does (saving editor state), then reopens it.
+  const reloaded = page.waitForEvent('load', { timeout: 60000 });
+  await runFromPalette('Developer: Reload Window');
+  await reloaded;
+  await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
+  await cells().first().waitFor({ timeout: 60000 });
+  const after = await cells().count();
+  if (before === 0 || after !== before) throw new Error(`the review showed ${before} cells before the reload and ${after} after`);
+  await page.screenshot({ path: path.join(artifacts, 'review-restored.png') });
   await finish(true, `workbench UI test in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(repo, artifacts)}/`);
 } catch (e) {
   await finish(false, e instanceof Error ? e.message : String(e));

@@ -68,19 +68,19 @@ async function newExperimentWizard(index: WorkspaceIndex): Promise<string | unde
   return file;
 }
 
-export function registerRunCommands(context: vscode.ExtensionContext, training: TrainingManager, runs: RunsTree, index: WorkspaceIndex, openDashboard: (runDir: string) => void, compare: (runDirs: string[]) => void): void {
+export function registerRunCommands(context: vscode.ExtensionContext, training: TrainingManager, runs: RunsTree, index: WorkspaceIndex, openDashboard: (runDir: string) => unknown, compare: (runDirs: string[]) => unknown): void {
   context.subscriptions.push(
     vscode.commands.registerCommand('taiaLab.startTraining', (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
     vscode.commands.registerCommand('taiaLab.cancelRun', (node?: RunNode) => node && training.cancel(node.dir)),
     vscode.commands.registerCommand('taiaLab.resumeRun', (node?: RunNode) => {
       if (node && !refuseUntrusted()) training.resume(node.dir);
     }),
-    vscode.commands.registerCommand('taiaLab.openRunDashboard', (node?: RunNode) => node && openDashboard(node.dir)),
+    vscode.commands.registerCommand('taiaLab.openRunDashboard', (node?: RunNode) => (node ? openDashboard(node.dir) : undefined)),
     vscode.commands.registerCommand('taiaLab.showRunLog', (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),
     vscode.commands.registerCommand('taiaLab.compareRuns', (node?: RunNode, selected?: RunNode[]) => {
       const dirs = (selected?.length ? selected : node ? [node] : []).map((n) => n.dir);
       if (dirs.length < 2) return void vscode.window.showInformationMessage('Select two or more runs in the Runs view (Ctrl/Cmd-click) to compare them.');
-      compare(dirs);
+      return compare(dirs);
     }),
     vscode.commands.registerCommand('taiaLab.refreshRuns', () => runs.refresh()),
   );

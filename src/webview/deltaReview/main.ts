@@ -2,16 +2,10 @@
 // stream, a per-block summary, a detail pane, keyboard navigation, and exports. Everything from files
 // is inserted as text (textContent), never as HTML.
 import type { TensorDelta } from '../../core/delta/diff';
+import { $, el, frameScheduler, vscodeApi } from '../shared/dom';
 import type { FromWebview, Metric, ReviewState, ToWebview } from './protocol';
 
-interface VsCodeApi {
-  postMessage(m: FromWebview): void;
-  getState(): ReviewState | undefined;
-  setState(s: ReviewState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
+const vscode = vscodeApi<FromWebview, ReviewState>();
 const BLOCK_ORDER = ['embedding', 'attention', 'router', 'ffn', 'norm', 'head', 'other'];
 /** Columns in the order a transformer layer computes them; other modules follow alphabetically. */
 const MODULE_ORDER = ['q', 'k', 'v', 'qkv', 'q_a', 'q_a_norm', 'q_b', 'kv_a', 'kv_a_norm', 'kv_b', 'q_norm', 'k_norm', 'o', 'router', 'shared_expert_gate', 'gate', 'up', 'gate_up', 'fc_in', 'down', 'fc_out', 'shared_gate', 'shared_up', 'shared_down', 'input_norm', 'post_attention_norm', 'pre_ffn_norm', 'post_ffn_norm'];
@@ -20,15 +14,6 @@ const moduleRank = (m: string) => {
   return i < 0 ? MODULE_ORDER.length : i;
 };
 let state: ReviewState = vscode.getState() ?? { base: '', finetuned: '', tensors: [], status: 'running', metric: 'relative', filter: '' };
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-const $ = (id: string) => document.getElementById(id)!;
 
 function nonFinite(t: TensorDelta): number {
   return t.nonFinite.base.nan + t.nonFinite.base.inf + t.nonFinite.finetuned.nan + t.nonFinite.finetuned.inf;
@@ -303,16 +288,8 @@ $('cancel').addEventListener('click', () => vscode.postMessage({ type: 'cancel' 
 $('export-md').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'markdown' }));
 $('export-csv').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'csv' }));
 
-let pending = false;
 /** Tensors arrive faster than a frame: redraw at most once per animation frame. */
-function scheduleRender(): void {
-  if (pending) return;
-  pending = true;
-  requestAnimationFrame(() => {
-    pending = false;
-    render();
-  });
-}
+const scheduleRender = frameScheduler(render);
 
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const m = event.data;

@@ -35,7 +35,7 @@ suite('TAIA Lab extension', () => {
     assert.ok(!ext.extensionPath.startsWith(path.resolve(__dirname, '../../../..')), 'not the source checkout');
     const files = filesBelow(ext.extensionPath);
     const manifest = ext.packageJSON as Manifest;
-    for (const f of ['package.json', path.posix.normalize(manifest.main), 'dist/merge-worker.js', 'dist/webview/deltaReview.js']) assert.ok(files.includes(f), `${f} is packaged`);
+    for (const f of ['package.json', path.posix.normalize(manifest.main), 'dist/merge-worker.js', 'dist/webview/deltaReview.js', 'dist/trainer.js', 'dist/trainer-replica.js', 'dist/wasm/tfjs-backend-wasm-simd.wasm', 'dist/webview/runDashboard.js', 'dist/webview/compareRuns.js']) assert.ok(files.includes(f), `${f} is packaged`);
     assert.ok(files.some((f) => /^readme\.md$/i.test(f)), 'README is packaged');
     assert.ok(files.some((f) => /^license(\.txt)?$/i.test(f)), 'LICENSE is packaged');
     assert.ok(files.some((f) => f.startsWith('media/')), 'media/ is packaged');

@@ -34,7 +34,19 @@ suite('Fine-tuning runs in the real host', () => {
       const item = api.trees.runs.getTreeItem(node);
       assert.match(String(item.description), /^done · 150\/150 · loss \d/);
       assert.equal(item.contextValue, 'run.done');
+      // The packaged trainer found its WebAssembly files (a missing .wasm would fall back to the slow cpu backend).
+      assert.match(node.status.backend ?? '', /^tfjs wasm/);
       assert.ok(existsSync(path.join(runDir, 'checkpoints', 'checkpoint-150', 'model.safetensors')));
+      // The dashboard opens in the real host and draws every logged step.
+      const dashboard = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.openRunDashboard', node);
+      assert.equal(await dashboard.rendered, 150);
+      // A second, shorter run of the same experiment, then both compared side by side.
+      const second = await vscode.commands.executeCommand<string>('taiaLab.startTraining', { experiment: path.join(ws, 'tiny.taia.yaml') });
+      const end2 = Date.now() + 60000;
+      while (api.trees.runs.current.find((r) => r.dir === second)?.status.state !== 'done' && Date.now() < end2) await new Promise((r) => setTimeout(r, 200));
+      const nodes = api.trees.runs.current.filter((r) => r.dir === runDir || r.dir === second);
+      const comparison = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.compareRuns', nodes[0], nodes);
+      assert.equal(await comparison.rendered, 2);
       // The run's checkpoints are ordinary checkpoints of the workspace.
       await api.index.refresh();
       assert.ok(api.index.checkpointList.some((c) => c.dir === path.join(runDir, 'checkpoints', 'checkpoint-150')));

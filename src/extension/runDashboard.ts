@@ -1,0 +1,162 @@
+import * as path from 'node:path';
+import { open } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { readRunConfig, reconcileStatus } from '../core/runs/store';
+import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../core/runs/types';
+import type { DashboardState, FromWebview, ToWebview } from '../webview/runDashboard/protocol';
+import { loadPage, signal } from './runPanels';
+import { runDashboardHtml } from './runPages';
+
+export const RUN_DASHBOARD_VIEW = 'taiaLab.runDashboard';
+/** File watchers can lag or miss events (network drives, some containers): poll too while a run is live. */
+const POLL_MS = 1000;
+
+/**
+ * The complete lines of metrics.jsonl after byte `offset`, and where the next read starts. A line the
+ * trainer is still writing stays for the next read; a shorter file than `offset` (rewritten) returns undefined.
+ */
+export async function readAppended(file: string, offset: number): Promise<{ records: MetricRecord[]; offset: number } | undefined> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return offset === 0 ? { records: [], offset } : undefined;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size < offset) return undefined;
+    const buf = Buffer.alloc(size - offset);
+    await handle.read(buf, 0, buf.length, offset);
+    const end = buf.lastIndexOf(0x0a);
+    if (end < 0) return { records: [], offset };
+    const records: MetricRecord[] = [];
+    for (const line of buf.subarray(0, end).toString('utf-8').split('\n')) {
+      try {
+        if (line.trim()) records.push(JSON.parse(line) as MetricRecord);
+      } catch {
+        // A corrupt line (a crash mid-write before a resume) loses one point, not the chart.
+      }
+    }
+    return { records, offset: offset + end + 1 };
+  } finally {
+    await handle.close();
+  }
+}
+
+const dashboards = new Map<string, RunDashboard>();
+
+/**
+ * One run's dashboard panel. Each page load (first open, a reload, the panel shown again) gets the
+ * whole run once; after that only a changed status and the metric records appended since.
+ */
+export class RunDashboard {
+  private offset = 0;
+  private lastStatus = '';
+  /** Whether the page has had its init since it last loaded: updates before that would be lost. */
+  private loaded = false;
+  private poll: NodeJS.Timeout | undefined;
+  /** Reads run one after another, so a watcher event and a poll tick never send the same records twice. */
+  private queue = Promise.resolve();
+  private disposed = false;
+  private readonly readySignal = signal<void>();
+  private readonly renderedSignal = signal<number>();
+  /** Resolves when the page has loaded its script. */
+  readonly ready = this.readySignal.promise;
+  /** Resolves with the number of records drawn, once the page has drawn the run for the first time. */
+  readonly rendered = this.renderedSignal.promise;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    readonly runDir: string,
+  ) {
+    dashboards.set(runDir, this);
+    loadPage(panel, extensionUri, 'runDashboard', runDashboardHtml);
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(runDir), '{status.json,metrics.jsonl}'));
+    const changed = () => this.enqueue(() => this.update());
+    panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
+    panel.onDidDispose(() => {
+      this.disposed = true;
+      watcher.dispose();
+      clearInterval(this.poll);
+      if (dashboards.get(runDir) === this) dashboards.delete(runDir);
+    });
+    watcher.onDidChange(changed);
+    watcher.onDidCreate(changed);
+  }
+
+  private post(m: ToWebview): void {
+    // A read that was under way when the panel closed has no page to go to.
+    if (!this.disposed) void this.panel.webview.postMessage(m);
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(task).catch((e: unknown) => this.post({ type: 'error', message: `${this.runDir}: ${e instanceof Error ? e.message : String(e)}` }));
+  }
+
+  private async init(): Promise<void> {
+    const status = await reconcileStatus(this.runDir);
+    const config = await readRunConfig(this.runDir).catch(() => undefined);
+    const read = await readAppended(path.join(this.runDir, METRICS_FILE), 0);
+    this.offset = read!.offset;
+    this.lastStatus = JSON.stringify(status);
+    this.panel.title = `Run: ${status.name}`;
+    this.post({ type: 'init', runDir: this.runDir, status, config, metrics: read!.records });
+    this.loaded = true;
+    this.keepPolling(status);
+  }
+
+  private async update(): Promise<void> {
+    // A hidden panel's page is unloaded; it asks for everything again when shown.
+    if (!this.loaded || !this.panel.visible) return;
+    const status = await reconcileStatus(this.runDir);
+    const read = await readAppended(path.join(this.runDir, METRICS_FILE), this.offset);
+    if (!read) return this.init();
+    if (read.records.length) this.post({ type: 'metrics', records: read.records });
+    this.offset = read.offset;
+    const text = JSON.stringify(status);
+    if (text !== this.lastStatus) this.post({ type: 'status', status });
+    this.lastStatus = text;
+    this.keepPolling(status);
+  }
+
+  private keepPolling(status: RunStatus): void {
+    const live = !FINISHED_STATES.includes(status.state);
+    if (live && !this.poll) this.poll = setInterval(() => this.enqueue(() => this.update()), POLL_MS);
+    if (!live && this.poll) {
+      clearInterval(this.poll);
+      this.poll = undefined;
+    }
+  }
+
+  private onMessage(m: FromWebview): void {
+    if (m.type === 'ready') {
+      this.loaded = false;
+      this.readySignal.resolve();
+      this.enqueue(() => this.init());
+    } else if (m.type === 'rendered') this.renderedSignal.resolve(m.records);
+    else if (m.type === 'open') void vscode.window.showTextDocument(vscode.Uri.file(path.join(this.runDir, m.file === 'log' ? LOG_FILE : CONFIG_FILE)), { preview: true });
+  }
+}
+
+/** Opens (or brings forward) the dashboard of the run in `runDir`; returns it (tests wait on its `rendered`). */
+export function showRunDashboard(context: vscode.ExtensionContext, runDir: string): RunDashboard {
+  const dir = path.resolve(runDir);
+  const existing = dashboards.get(dir);
+  if (existing) {
+    existing.panel.reveal();
+    return existing;
+  }
+  const panel = vscode.window.createWebviewPanel(RUN_DASHBOARD_VIEW, `Run: ${path.basename(dir)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+  return new RunDashboard(panel, context.extensionUri, dir);
+}
+
+/** Reopens dashboards after a reload from the run folder the page saved. */
+export class RunDashboardSerializer implements vscode.WebviewPanelSerializer<DashboardState> {
+  constructor(private readonly context: vscode.ExtensionContext) {}
+
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: DashboardState | undefined): Promise<void> {
+    if (!state?.runDir) return panel.dispose();
+    new RunDashboard(panel, this.context.extensionUri, path.resolve(state.runDir));
+  }
+}

@@ -1,0 +1,29 @@
+import * as vscode from 'vscode';
+import { readMetrics, readRunConfig, reconcileStatus } from '../core/runs/store';
+import type { RunData } from '../webview/compareRuns/protocol';
+import { csp, nonce } from './html';
+
+// What the run dashboard and the run comparison panels share on the host side.
+
+/** Loads a page into a panel: scripts on, resources only from the bundles and media, a fresh nonce. */
+export function loadPage(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, bundle: string, page: (policy: string, nonce: string, script: string, style: string) => string): void {
+  const webview = panel.webview;
+  webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')] };
+  const n = nonce();
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${bundle}.js`));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'runs.css'));
+  webview.html = page(csp(webview, n), n, String(script), String(style));
+}
+
+/** A promise with its resolve function, for the ready / rendered signals tests wait on. */
+export function signal<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A run as the comparison shows it. The status is reconciled, so a run whose trainer died reads interrupted. */
+export async function readRun(dir: string): Promise<RunData> {
+  const [status, config, metrics] = await Promise.all([reconcileStatus(dir), readRunConfig(dir).catch(() => undefined), readMetrics(dir)]);
+  return { dir, status, config, metrics };
+}

@@ -1,0 +1,89 @@
+// The comparison table of several runs, as data: one row per result and per flattened config key,
+// one value per run, and its Markdown and CSV forms. No DOM here, so the page and its exports agree.
+import { duration, int, median, num } from '../shared/format';
+import type { RunData } from './protocol';
+
+export interface Row {
+  key: string;
+  group: 'results' | 'config';
+  values: string[];
+  /** Not every run has the same value: what "show only what differs" keeps. */
+  differs: boolean;
+}
+
+const MISSING = '—';
+
+/** `{ train: { learning_rate: 1e-4 } }` → `{ 'train.learning_rate': '0.0001' }`; lists join with commas. */
+export function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (value !== undefined && prefix) {
+    // An empty list shows as [], so it does not read as a missing key.
+    out[prefix] = Array.isArray(value) ? (value.length ? value.join(', ') : '[]') : String(value);
+  }
+  return out;
+}
+
+/** Column headings: run names, with the run id where two runs share a name. */
+export function runLabels(runs: RunData[]): string[] {
+  const names = runs.map((r) => r.status.name);
+  return runs.map((r, i) => (names.indexOf(names[i]) !== names.lastIndexOf(names[i]) ? `${r.status.name} (${r.status.id})` : r.status.name));
+}
+
+function results(r: RunData): Record<string, string> {
+  const m = r.metrics;
+  const last = m[m.length - 1];
+  const step = Math.max(r.status.step, last?.step ?? 0);
+  const losses = m.map((x) => x.loss).filter(Number.isFinite);
+  const { startedAt, endedAt } = r.status;
+  return {
+    state: r.status.state,
+    steps: r.status.totalSteps ? `${step} / ${r.status.totalSteps}` : String(step),
+    'final loss': num(r.status.finalLoss ?? last?.loss),
+    'min loss': losses.length ? num(Math.min(...losses)) : MISSING,
+    'tokens/s (median)': int(median(m.map((x) => x.tokensPerSecond ?? NaN))),
+    duration: duration(startedAt && endedAt ? (Date.parse(endedAt) - Date.parse(startedAt)) / 1000 : last?.elapsed),
+    backend: r.status.backend ?? MISSING,
+  };
+}
+
+export function compareRows(runs: RunData[]): Row[] {
+  const rows: Row[] = [];
+  const add = (group: Row['group'], maps: Record<string, string>[]) => {
+    // Keys in first-seen order, so the table reads like the config files.
+    const keys = [...new Set(maps.flatMap((m) => Object.keys(m)))];
+    for (const key of keys) {
+      const values = maps.map((m) => m[key] ?? MISSING);
+      rows.push({ key, group, values, differs: values.some((v) => v !== values[0]) });
+    }
+  };
+  add('results', runs.map(results));
+  // The name heads each column already.
+  add('config', runs.map((r) => {
+    const { name: _name, ...rest } = r.config ?? ({} as Record<string, unknown>);
+    return flatten(rest);
+  }));
+  return rows;
+}
+
+/** Values come from workspace files: a pipe or a line break must not break the table. */
+const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+
+export function toMarkdown(labels: string[], rows: Row[]): string {
+  const out = [`| key | ${labels.map(mdCell).join(' | ')} |`, `|---|${labels.map(() => '---').join('|')}|`];
+  for (const r of rows) out.push(`| ${mdCell(r.key)} | ${r.values.map(mdCell).join(' | ')} |`);
+  return out.join('\n') + '\n';
+}
+
+/**
+ * Quotes where needed; a text cell that a spreadsheet would read as a formula (=, +, -, @) gets a
+ * leading apostrophe, since a config value from a shared workspace should not run when opened.
+ */
+function csvCell(s: string): string {
+  const safe = /^[=+\-@\t\r]/.test(s) && !Number.isFinite(Number(s)) ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function toCsv(labels: string[], rows: Row[]): string {
+  return [['key', ...labels], ...rows.map((r) => [r.key, ...r.values])].map((cells) => cells.map(csvCell).join(',')).join('\n') + '\n';
+}

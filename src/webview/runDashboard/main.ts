@@ -1,0 +1,148 @@
+// Browser code of the run dashboard: state, progress and ETA, live loss / learning-rate / throughput
+// charts, the latest values, the failure and the config of one fine-tuning run. The host sends the
+// whole run once per page load, then only what changed; all file content goes in as text.
+import type { MetricRecord, RunConfig, RunState, RunStatus } from '../../core/runs/types';
+import { LineChart } from '../shared/chart';
+import { $, el, frameScheduler, vscodeApi } from '../shared/dom';
+import { duration, int, num } from '../shared/format';
+import type { DashboardState, FromWebview, ToWebview } from './protocol';
+
+const vscode = vscodeApi<FromWebview, DashboardState>();
+
+/** Icons are decoration next to the state's word (aria-hidden), which carries the meaning. */
+const STATE_ICONS: Record<RunState, string> = { queued: '◷', running: '▶', done: '✓', failed: '✗', cancelled: '⊘', interrupted: '⏸' };
+/** Seconds per step are averaged over this many recent records: recent speed predicts the rest best. */
+const ETA_WINDOW = 20;
+
+let status: RunStatus | undefined;
+let config: RunConfig | undefined;
+let metrics: MetricRecord[] = [];
+let message: string | undefined;
+/** Set by an init: the render after it tells the host the page is showing the run. */
+let announce = false;
+
+const charts = {
+  loss: new LineChart({ title: 'loss', xLabel: 'step' }),
+  lr: new LineChart({ title: 'learning rate', xLabel: 'step', format: (y) => (y === 0 ? '0' : y.toExponential(1)) }),
+  throughput: new LineChart({ title: 'tokens/s', xLabel: 'step', format: int }),
+};
+for (const [id, chart] of Object.entries(charts)) $(`chart-${id}`).append(chart.element);
+
+/** Appends in step order; a resumed run logs again from its checkpoint, and its new records replace the old ones from there on. */
+function append(records: MetricRecord[]): void {
+  for (const r of records) {
+    while (metrics.length && metrics[metrics.length - 1].step >= r.step) metrics.pop();
+    metrics.push(r);
+  }
+}
+
+function eta(step: number, total: number): number | undefined {
+  const recent = metrics.slice(-ETA_WINDOW);
+  if (recent.length < 2) return undefined;
+  const a = recent[0];
+  const b = recent[recent.length - 1];
+  // elapsed restarts at a resume: a negative span says the window crosses one, so no estimate.
+  const perStep = (b.elapsed - a.elapsed) / (b.step - a.step);
+  return perStep > 0 ? perStep * (total - step) : undefined;
+}
+
+function definitionList(rows: [string, string][]): HTMLDListElement {
+  const dl = el('dl');
+  for (const [k, v] of rows) dl.append(el('dt', {}, k), el('dd', {}, v));
+  return dl;
+}
+
+function render(): void {
+  $('message').textContent = message ?? '';
+  $('message').hidden = message === undefined;
+  if (!status) return;
+  const last = metrics[metrics.length - 1];
+  const step = Math.max(status.step, last?.step ?? 0);
+  const total = status.totalSteps;
+  document.title = status.name;
+  $('title').textContent = status.name;
+  $('subtitle').textContent = [status.id, status.engine, status.backend].filter(Boolean).join(' · ');
+  $('state').className = `state state-${status.state}`;
+  $('state-icon').textContent = STATE_ICONS[status.state] ?? '?';
+  $('state-label').textContent = status.state;
+  const progress = $('progress') as HTMLProgressElement;
+  progress.max = total || 1;
+  progress.value = total ? Math.min(step, total) : 0;
+  $('progress-text').textContent = total ? `step ${step} / ${total} (${Math.floor((100 * step) / total)}%)` : `step ${step}`;
+  const running = status.state === 'running';
+  const took = status.startedAt && status.endedAt ? (Date.parse(status.endedAt) - Date.parse(status.startedAt)) / 1000 : undefined;
+  $('eta').textContent = running && total ? `ETA ${duration(eta(step, total))}` : took !== undefined ? `took ${duration(took)}` : '';
+  if (status.resumes) $('eta').textContent += ` · resumed ${status.resumes}×`;
+
+  const failure = $('failure');
+  failure.hidden = !status.error && !status.stderrTail;
+  $('error').textContent = status.error ?? '';
+  $('stderr').textContent = status.stderrTail ?? '';
+  $('stderr').hidden = !status.stderrTail;
+
+  const minLoss = metrics.reduce((m, r) => (r.loss < m ? r.loss : m), Infinity);
+  $('latest').replaceChildren(
+    definitionList([
+      ['loss', num(last?.loss ?? status.finalLoss)],
+      ['min loss', Number.isFinite(minLoss) ? num(minLoss) : '—'],
+      ['learning rate', last ? last.lr.toExponential(2) : '—'],
+      ['grad norm', num(last?.gradNorm)],
+      ['tokens/s', int(last?.tokensPerSecond)],
+      ['epoch', num(last?.epoch)],
+      ['elapsed', duration(last?.elapsed)],
+    ]),
+  );
+
+  const xs = metrics.map((r) => r.step);
+  charts.loss.update([{ label: 'loss', xs, ys: metrics.map((r) => r.loss) }], total);
+  charts.lr.update([{ label: 'learning rate', xs, ys: metrics.map((r) => r.lr) }], total);
+  charts.throughput.update([{ label: 'tokens/s', xs, ys: metrics.map((r) => r.tokensPerSecond ?? NaN) }], total);
+
+  if (config) {
+    const t = config.train;
+    const rows: [string, string][] = [
+      ['method', t.method],
+      ['learning rate', `${t.learning_rate} (${t.lr_scheduler_type})`],
+      ['batch size', t.gradient_accumulation_steps > 1 ? `${t.batch_size} × ${t.gradient_accumulation_steps} accumulation` : String(t.batch_size)],
+      ['sequence length', String(t.max_seq_length)],
+    ];
+    if (t.method === 'lora') rows.push(['LoRA r / alpha', `${config.lora.r} / ${config.lora.lora_alpha}`]);
+    rows.push(['base', config.base], ['dataset', config.dataset]);
+    $('config').replaceChildren(definitionList(rows));
+  }
+  if (announce) {
+    announce = false;
+    vscode.postMessage({ type: 'rendered', records: metrics.length });
+  }
+}
+
+const scheduleRender = frameScheduler(render);
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  const m = event.data;
+  switch (m.type) {
+    case 'init':
+      vscode.setState({ runDir: m.runDir });
+      ({ status, config } = m);
+      metrics = [];
+      append(m.metrics);
+      for (const chart of Object.values(charts)) chart.reset();
+      message = undefined;
+      announce = true;
+      break;
+    case 'status':
+      status = m.status;
+      break;
+    case 'metrics':
+      append(m.records);
+      break;
+    case 'error':
+      message = m.message;
+      break;
+  }
+  scheduleRender();
+});
+
+$('open-log').addEventListener('click', () => vscode.postMessage({ type: 'open', file: 'log' }));
+$('open-config').addEventListener('click', () => vscode.postMessage({ type: 'open', file: 'config' }));
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,21 @@
+// The one message contract between the extension host and the run dashboard webview.
+import type { MetricRecord, RunConfig, RunStatus } from '../../core/runs/types';
+
+export type ToWebview =
+  /** Everything so far; sent whenever the page (re)loads. */
+  | { type: 'init'; runDir: string; status: RunStatus; config?: RunConfig; metrics: MetricRecord[] }
+  | { type: 'status'; status: RunStatus }
+  /** Only the records appended to metrics.jsonl since the last message. */
+  | { type: 'metrics'; records: MetricRecord[] }
+  | { type: 'error'; message: string };
+
+export type FromWebview =
+  | { type: 'ready' }
+  /** After the first render of an init: lets tests (and the host) know the page shows the run. */
+  | { type: 'rendered'; records: number }
+  | { type: 'open'; file: 'log' | 'config' };
+
+/** What the webview keeps with setState: enough for the serializer to reopen the run after a reload. */
+export interface DashboardState {
+  runDir: string;
+}

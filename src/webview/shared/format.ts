@@ -1,0 +1,32 @@
+// Number and time formats shared by the run webviews and their exports.
+
+/** Four significant digits; tiny and huge values in exponent form (learning rates, NaN losses). */
+export function num(x: number | undefined): string {
+  if (x === undefined) return '—';
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a < 1e-3 || a >= 1e6 ? x.toExponential(2) : String(Number(x.toPrecision(4)));
+}
+
+/** Whole numbers with thousands separators (tokens/s, steps). */
+export function int(x: number | undefined): string {
+  return x === undefined || !Number.isFinite(x) ? '—' : Math.round(x).toLocaleString('en-US');
+}
+
+/** "12 s", "3 min 05 s", "2 h 07 min". */
+export function duration(seconds: number | undefined): string {
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (s < 3600) return `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
+}
+
+export function median(xs: number[]): number | undefined {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
