@@ -83,7 +83,7 @@ for (const backend of opt.backends.split(',')) {
 const torchReady = existsSync('/usr/bin/python3') && spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf-8' }).status === 0;
 if (torchReady) {
   const chat = await ChatTokenizer.load(path.join(root, 'model'));
-  const examples = await loadExamples(path.join(root, 'data', 'train.jsonl'), chat, 'all', T + 1);
+  const { examples } = await loadExamples(path.join(root, 'data', 'train.jsonl'), chat, 'all', T + 1);
   const order = new DataOrder(examples, B, sequenceLength(examples, T), train.seed, chat.ids.pad);
   const steps = [];
   for (let s = 0; s < num('steps'); s++) {

@@ -6,9 +6,10 @@ import { mergeCommand } from './merge';
 import { diffCommand } from './diff';
 import { recipesCommand } from './recipes';
 import { trainCommand } from './train';
+import { evalCommand } from './eval';
 import { Command, UsageError } from './usage';
 
-const COMMANDS: Command[] = [trainCommand, mergeCommand, diffCommand, inspectCommand, recipesCommand];
+const COMMANDS: Command[] = [trainCommand, evalCommand, mergeCommand, diffCommand, inspectCommand, recipesCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

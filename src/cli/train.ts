@@ -41,8 +41,7 @@ async function trainInTerminal(runDir: string, resume: boolean, quiet: boolean):
   let detail = '';
   const handle: TrainerHandle = launchTrainer({
     script: path.join(__dirname, 'trainer.js'),
-    runDir,
-    resume,
+    job: { runDir, resume },
     onMessage: (m: TrainerMessage) => {
       if (m.type === 'progress') {
         detail = `loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSecond)} tok/s ETA ${Math.round(m.etaSeconds)} s`;

@@ -1,8 +1,8 @@
 import { ChildProcess, fork } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readStatus, updateStatus } from '../core/runs/store';
-import { message, parseTrainerMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
+import { EvaluateJob, message, parseTrainerMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
 
 /** The trainer's stdout and stderr, kept in the run folder: the crash report when it dies. */
 export const TRAINER_OUTPUT_FILE = 'trainer.out';
@@ -10,8 +10,8 @@ export const TRAINER_OUTPUT_FILE = 'trainer.out';
 export interface LaunchOptions {
   /** The trainer bundle (dist/trainer.js). */
   script: string;
-  runDir: string;
-  resume: boolean;
+  /** A training run's folder (its status is marked failed if the trainer dies), or an evaluation. */
+  job: { runDir: string; resume: boolean } | { evaluate: EvaluateJob };
   onMessage(m: TrainerMessage): void;
   /** Extra environment for the trainer (e.g. OMP settings for a native backend). */
   env?: NodeJS.ProcessEnv;
@@ -34,13 +34,16 @@ export interface TrainerHandle {
 }
 
 /**
- * Starts a trainer child process for a prepared run folder. The child is detached with its output in
+ * Starts a trainer child process for a prepared run folder or an evaluation. The child is detached with its output in
  * the run folder, so it outlives a reloaded window; while this side lives it reads every message through
  * the protocol check, and if the child dies without saying "done" it marks the run failed with the tail
  * of the child's output.
  */
 export function launchTrainer(opts: LaunchOptions): TrainerHandle {
-  const outFile = path.join(opts.runDir, TRAINER_OUTPUT_FILE);
+  const runDir = 'runDir' in opts.job ? opts.job.runDir : undefined;
+  // An evaluation keeps the process's output beside its result file.
+  const outFile = runDir ? path.join(runDir, TRAINER_OUTPUT_FILE) : `${(opts.job as { evaluate: EvaluateJob }).evaluate.out}.log`;
+  mkdirSync(path.dirname(outFile), { recursive: true });
   const out = openSync(outFile, 'a');
   let child: ChildProcess;
   try {
@@ -68,7 +71,7 @@ export function launchTrainer(opts: LaunchOptions): TrainerHandle {
     }
     if (m.type === 'hello') {
       clearTimeout(helloTimer);
-      send({ type: 'start', runDir: opts.runDir, resume: opts.resume });
+      send('runDir' in opts.job ? { type: 'start', runDir: opts.job.runDir, resume: opts.job.resume } : { type: 'evaluate', job: opts.job.evaluate });
     }
     if (m.type === 'done' || m.type === 'error') finished = m;
     opts.onMessage(m);
@@ -84,7 +87,7 @@ export function launchTrainer(opts: LaunchOptions): TrainerHandle {
         const tail = outputTail(outFile);
         try {
           // The trainer records its own failures; one that died without a word is recorded here.
-          if (!(await readStatus(opts.runDir)).error || failure) await updateStatus(opts.runDir, { state: 'failed', error, stderrTail: tail, endedAt: new Date().toISOString(), pid: undefined });
+          if (runDir && (!(await readStatus(runDir)).error || failure)) await updateStatus(runDir, { state: 'failed', error, stderrTail: tail, endedAt: new Date().toISOString(), pid: undefined });
         } catch {
           // No readable run folder: the error still reaches the caller.
         }

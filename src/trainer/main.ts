@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import { appendMetric, readRunConfig, readStatus, updateStatus } from '../core/runs/store';
 import { LOG_FILE } from '../core/runs/types';
 import { trainWithTfjs } from './engines/tfjs/engine';
-import { message, parseParentMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
+import { evaluateWithTfjs } from './engines/tfjs/evaluate';
+import { writeEvaluation } from './evaluation';
+import { EvaluateJob, message, parseParentMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
 
 let cancelRequested = false;
 let started = false;
@@ -27,7 +29,7 @@ process.on('message', (raw) => {
   if (m.type === 'cancel') cancelRequested = true;
   else if (!started) {
     started = true;
-    void run(m.runDir, m.resume);
+    void (m.type === 'start' ? run(m.runDir, m.resume) : evaluate(m.job));
   }
 });
 // A terminal's Ctrl-C or the extension's cancel of a re-attached run arrive as signals: both mean "stop gracefully".
@@ -107,6 +109,29 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       // The run folder itself is unusable; the parent reports the error it receives.
     }
     send({ type: 'error', message: text });
+    finish(1);
+  }
+}
+
+/** Runs the built-in evaluator and writes the result file; progress and cancel as for training. */
+async function evaluate(job: EvaluateJob): Promise<void> {
+  try {
+    const outcome = await evaluateWithTfjs(job, {
+      started: (info) => send({ type: 'log', level: 'info', message: `evaluating ${job.checkpoint} on ${job.tasks.length} task(s), ${info.examples} examples; backend ${info.backend}` }),
+      progress: (done, total, task) => send({ type: 'evalProgress', done, total, task }),
+      log: (text) => send({ type: 'log', level: 'info', message: text }),
+      cancelled: () => cancelRequested,
+    });
+    const done = outcome.records.length;
+    if (outcome.cancelled) {
+      send({ type: 'done', state: 'cancelled', step: done });
+      return finish(0);
+    }
+    const written = await writeEvaluation(job, outcome);
+    send({ type: 'done', state: 'done', step: done, results: written });
+    finish(0);
+  } catch (e) {
+    send({ type: 'error', message: (e as Error).message });
     finish(1);
   }
 }

@@ -2,11 +2,27 @@
 // the CLI). Both sides import this file; every message carries the protocol version, and anything that
 // does not parse is a ProtocolError naming what was wrong, never a silent hang.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/** What the built-in evaluator is asked to do (see engines/tfjs/evaluate.ts). */
+export interface EvaluateJob {
+  checkpoint: string;
+  base?: string;
+  tasks: string[];
+  /** The result file to write (`*.taia-results.json`). */
+  out: string;
+  /** Model name in the result file. */
+  name: string;
+  maxNewTokens: number;
+  limit: number;
+  device: 'auto' | 'gpu' | 'cpu';
+  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+}
 
 /** Parent → trainer. */
 export type ParentMessage =
   | { v: number; type: 'start'; runDir: string; resume: boolean }
+  | { v: number; type: 'evaluate'; job: EvaluateJob }
   /** Stop after the current step, save a checkpoint, exit. */
   | { v: number; type: 'cancel' };
 
@@ -15,10 +31,12 @@ export type TrainerMessage =
   | { v: number; type: 'hello'; pid: number; engine: string }
   | { v: number; type: 'started'; runId: string; backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }
   | { v: number; type: 'progress'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; etaSeconds: number }
+  | { v: number; type: 'evalProgress'; done: number; total: number; task: string }
   | { v: number; type: 'checkpoint'; step: number; path: string }
   | { v: number; type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { v: number; type: 'error'; message: string }
-  | { v: number; type: 'done'; state: 'done' | 'cancelled'; step: number; finalLoss?: number; checkpoint?: string };
+  /** For an evaluation, `step` counts examples and `results` is the file written. */
+  | { v: number; type: 'done'; state: 'done' | 'cancelled'; step: number; finalLoss?: number; checkpoint?: string; results?: string };
 
 export class ProtocolError extends Error {
   constructor(problem: string, readonly received: unknown) {
@@ -27,20 +45,22 @@ export class ProtocolError extends Error {
   }
 }
 
-type Shape = Record<string, 'string' | 'number' | 'boolean' | 'string?' | 'number?'>;
+type Shape = Record<string, 'string' | 'number' | 'boolean' | 'object' | 'string?' | 'number?'>;
 
 const TRAINER_SHAPES: Record<TrainerMessage['type'], Shape> = {
   hello: { pid: 'number', engine: 'string' },
   started: { runId: 'string', backend: 'string', totalSteps: 'number', startStep: 'number', parameters: 'number', trainableParameters: 'number', examples: 'number' },
   progress: { step: 'number', totalSteps: 'number', epoch: 'number', loss: 'number', lr: 'number', gradNorm: 'number', tokensPerSecond: 'number', etaSeconds: 'number' },
+  evalProgress: { done: 'number', total: 'number', task: 'string' },
   checkpoint: { step: 'number', path: 'string' },
   log: { level: 'string', message: 'string' },
   error: { message: 'string' },
-  done: { state: 'string', step: 'number', finalLoss: 'number?', checkpoint: 'string?' },
+  done: { state: 'string', step: 'number', finalLoss: 'number?', checkpoint: 'string?', results: 'string?' },
 };
 
 const PARENT_SHAPES: Record<ParentMessage['type'], Shape> = {
   start: { runDir: 'string', resume: 'boolean' },
+  evaluate: { job: 'object' },
   cancel: {},
 };
 
@@ -54,7 +74,7 @@ function check<T>(shapes: Record<string, Shape>, value: unknown): T {
     const optional = kind.endsWith('?');
     if (optional && m[key] === undefined) continue;
     // NaN loss is a real outcome of a diverging run, so numbers are only required to be numbers.
-    if (typeof m[key] !== kind.replace('?', '')) throw new ProtocolError(`'${m.type}' message: '${key}' should be a ${kind.replace('?', '')}, got ${JSON.stringify(m[key])}`, value);
+    if (typeof m[key] !== kind.replace('?', '') || m[key] === null) throw new ProtocolError(`'${m.type}' message: '${key}' should be a ${kind.replace('?', '')}, got ${JSON.stringify(m[key])}`, value);
   }
   return value as T;
 }

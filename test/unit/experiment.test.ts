@@ -70,12 +70,12 @@ describe('trainer protocol', () => {
   it('accepts well-formed messages and names what is wrong otherwise', () => {
     assert.equal(parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'checkpoint', step: 3, path: '/x' }).type, 'checkpoint');
     assert.equal(parseParentMessage({ v: PROTOCOL_VERSION, type: 'cancel' }).type, 'cancel');
-    assert.throws(() => parseTrainerMessage({ v: 2, type: 'hello', pid: 1, engine: 'x' }), /version 2 received, this side speaks 1/);
-    assert.throws(() => parseTrainerMessage({ v: 1, type: 'progress', step: '3' }), /'progress' message: 'step' should be a number, got "3"/);
-    assert.throws(() => parseTrainerMessage({ v: 1, type: 'shout' }), /unknown message type "shout"/);
+    assert.throws(() => parseTrainerMessage({ v: 1, type: 'hello', pid: 1, engine: 'x' }), /version 1 received, this side speaks 2/);
+    assert.throws(() => parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'progress', step: '3' }), /'progress' message: 'step' should be a number, got "3"/);
+    assert.throws(() => parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'shout' }), /unknown message type "shout"/);
     assert.throws(() => parseParentMessage('start'), /expected a message object/);
     // A diverged loss is a number too: it must reach the parent, not be dropped as malformed.
-    assert.equal(parseTrainerMessage({ v: 1, type: 'done', state: 'done', step: 1, finalLoss: NaN }).type, 'done');
+    assert.equal(parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'done', state: 'done', step: 1, finalLoss: NaN }).type, 'done');
   });
 });
 

@@ -28,7 +28,7 @@ async function prepare(overrides: Record<string, unknown> = {}, rows = 40): Prom
 
 function train(runDir: string, resume = false, onMessage: (m: TrainerMessage, h: TrainerHandle) => void = () => undefined, script = TRAINER) {
   const messages: TrainerMessage[] = [];
-  const handle: TrainerHandle = launchTrainer({ script, runDir, resume, onMessage: (m) => (messages.push(m), onMessage(m, handle)) });
+  const handle: TrainerHandle = launchTrainer({ script, job: { runDir, resume }, onMessage: (m) => (messages.push(m), onMessage(m, handle)) });
   return { handle, messages, outcome: handle.outcome };
 }
 
@@ -144,7 +144,7 @@ describe('trainer child process', () => {
     writeFileSync(fake, "process.send({ v: 99, type: 'hello', pid: process.pid, engine: 'tfjs' }); setInterval(() => {}, 1000);\n");
     const result = await train(runDir, false, undefined, fake).outcome;
     assert.equal(result.state, 'failed');
-    assert.match(result.error!, /version 99 received, this side speaks 1/);
+    assert.match(result.error!, /version 99 received, this side speaks 2/);
     assert.match((await readStatus(runDir)).error!, /version 99/);
   });
 });

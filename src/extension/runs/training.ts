@@ -62,8 +62,7 @@ export class TrainingManager implements vscode.Disposable {
     this.output.appendLine(`── ${resume ? 'resuming' : 'starting'} ${name} (log: ${path.join(runDir, LOG_FILE)})`);
     const handle = launchTrainer({
       script: path.join(this.extensionPath, 'dist', 'trainer.js'),
-      runDir,
-      resume,
+      job: { runDir, resume },
       onMessage: (m) => this.onMessage(runDir, m),
     });
     this.handles.set(runDir, handle);

@@ -30,13 +30,16 @@ export function tokenizeConversation(tok: ChatTokenizer, messages: Turn[], train
   return { ids: Int32Array.from(ids), train };
 }
 
-/** Reads and tokenizes a whole dataset; a bad row is a DatasetError naming the file and line. */
-export async function loadExamples(file: string, tok: ChatTokenizer, trainOn: 'responses' | 'all', maxTokens: number, signal?: AbortSignal): Promise<Example[]> {
+/**
+ * Reads and tokenizes a whole dataset; a bad row is a DatasetError naming the file and line. Examples
+ * left with no token to train on (the response cut off by the length limit) are skipped and counted.
+ */
+export async function loadExamples(file: string, tok: ChatTokenizer, trainOn: 'responses' | 'all', maxTokens: number, signal?: AbortSignal): Promise<{ examples: Example[]; skipped: number }> {
   const rows = await readDatasetRows(file, { limit: Number.MAX_SAFE_INTEGER, signal });
-  const examples = rows.map((r) => tokenizeConversation(tok, r.messages, trainOn, maxTokens));
-  const usable = examples.filter((e) => e.ids.length >= 2 && e.train.subarray(1).some((t) => t === 1));
-  if (usable.length === 0) throw new Error(`${file}: no example has a token to train on within ${maxTokens} tokens`);
-  return usable;
+  const all = rows.map((r) => tokenizeConversation(tok, r.messages, trainOn, maxTokens));
+  const examples = all.filter((e) => e.ids.length >= 2 && e.train.subarray(1).some((t) => t === 1));
+  if (examples.length === 0) throw new Error(`${file}: no example has a token to train on within ${maxTokens} tokens (raise train.max_seq_length)`);
+  return { examples, skipped: all.length - examples.length };
 }
 
 /** A micro-batch: next-token inputs, targets and loss weights, each [batch·seq] row-major. */

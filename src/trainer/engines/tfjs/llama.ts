@@ -172,7 +172,7 @@ export function forward(w: LlamaWeights, ctx: ForwardContext, ids: Int32Array, t
 }
 
 /** One linear module by its name without `.weight`: base weight, bias when present, LoRA when attached. */
-function project(w: LlamaWeights, x: Tensor2D, module: string, training: boolean): Tensor2D {
+export function project(w: LlamaWeights, x: Tensor2D, module: string, training: boolean): Tensor2D {
   const weight = w.get(`${module}.weight`) as Tensor2D;
   let y = w.trainable ? linear(x, weight) : frozenLinear(x, weight, w.transposed.get(`${module}.weight`)!);
   const bias = w.tensors.get(`${module}.bias`);

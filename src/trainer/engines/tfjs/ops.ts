@@ -105,11 +105,15 @@ export class Rotary {
     this.rT = tf.keep(tf.transpose(this.r));
   }
 
-  /** x: [..., T, headDim]. */
-  apply(x: Tensor): Tensor {
+  /** x: [..., n, headDim] at positions offset…offset+n−1 (all of the table when n is the table's length). */
+  apply(x: Tensor, offset = 0): Tensor {
+    const n = x.shape[x.rank - 2];
+    const whole = offset === 0 && n === this.cos.shape[0];
+    const cos = whole ? this.cos : tf.slice(this.cos, [offset, 0], [n, this.headDim]);
+    const sin = whole ? this.sin : tf.slice(this.sin, [offset, 0], [n, this.headDim]);
     const flat = tf.reshape(x, [-1, this.headDim]) as Tensor2D;
     const rotated = tf.reshape(frozenLinear(flat, this.rT, this.r), x.shape);
-    return tf.add(tf.mul(x, this.cos), tf.mul(rotated, this.sin));
+    return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
   }
 
   dispose(): void {

@@ -1,0 +1,101 @@
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { TAIA_RESULTS_SUFFIX, TaiaResultsFile } from '../core/results/taiaFormat';
+import { launchTrainer } from '../trainer/client';
+import { EvaluateJob } from '../trainer/protocol';
+import { ProgressLine } from './progress';
+import { Command, UsageError } from './usage';
+
+const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'evaluate a checkpoint on task files with the built-in engine and write a result file',
+  usage:
+    'taia eval CHECKPOINT --tasks FILE [--tasks FILE…] [--out FILE.taia-results.json] [--name NAME] [--base DIR]\n' +
+    '                 [--max-new-tokens 64] [--limit N] [--backend auto|wasm|cpu|…] [--quiet]\n\n' +
+    '  Task files are JSON Lines: {"prompt", "answer"} rows are generated greedily and scored by exact match\n' +
+    '  after answer extraction; {"prompt", "choices", "answer"} rows are scored by log-likelihood (acc, acc_norm).\n' +
+    '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).',
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        tasks: { type: 'string', multiple: true },
+        out: { type: 'string' },
+        name: { type: 'string' },
+        base: { type: 'string' },
+        'max-new-tokens': { type: 'string', default: '64' },
+        limit: { type: 'string', default: '0' },
+        backend: { type: 'string', default: 'auto' },
+        quiet: { type: 'boolean', short: 'q' },
+      },
+    });
+    if (positionals.length !== 1) throw new UsageError('expected one checkpoint folder');
+    if (!values.tasks?.length) throw new UsageError('give at least one --tasks FILE');
+    const backend = values.backend as (typeof BACKENDS)[number];
+    if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+    const count = (flag: string, text: string, min: number) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${text}'`);
+      return n;
+    };
+    const checkpoint = path.resolve(positionals[0]);
+    const name = values.name ?? path.basename(checkpoint);
+    const out = path.resolve(values.out ?? `${name}${TAIA_RESULTS_SUFFIX}`);
+    if (!out.endsWith(TAIA_RESULTS_SUFFIX)) throw new UsageError(`--out must end with ${TAIA_RESULTS_SUFFIX}`);
+    const job: EvaluateJob = {
+      checkpoint,
+      base: values.base && path.resolve(values.base),
+      tasks: values.tasks.map((t) => path.resolve(t)),
+      out,
+      name,
+      maxNewTokens: count('max-new-tokens', values['max-new-tokens']!, 1),
+      limit: count('limit', values.limit!, 0),
+      device: backend === 'cpu' || backend === 'wasm' ? 'cpu' : 'auto',
+      backend,
+    };
+    return evaluateInTerminal(job, values.quiet === true);
+  },
+};
+
+async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<number> {
+  const progress = new ProgressLine('eval', quiet, String);
+  let results: string | undefined;
+  const handle = launchTrainer({
+    script: path.join(__dirname, 'trainer.js'),
+    job: { evaluate: job },
+    onMessage: (m) => {
+      if (m.type === 'evalProgress') progress.update(m.done, m.total, m.task);
+      else if (m.type === 'log' && !quiet) {
+        progress.done();
+        process.stderr.write(`${m.message}\n`);
+      } else if (m.type === 'done') results = m.results;
+    },
+  });
+  const onSignal = () => handle.cancel();
+  process.on('SIGINT', onSignal);
+  try {
+    const outcome = await handle.outcome;
+    progress.done();
+    if (outcome.state === 'failed') {
+      process.stderr.write(`taia: evaluation failed: ${outcome.error}\n`);
+      return 1;
+    }
+    if (outcome.state === 'cancelled' || !results) {
+      process.stderr.write('taia: evaluation cancelled; nothing was written\n');
+      return 130;
+    }
+    const written = JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile;
+    for (const [task, t] of Object.entries(written.tasks)) {
+      const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
+      process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
+    }
+    process.stdout.write(`results: ${results}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
