@@ -4,6 +4,7 @@ import { DatasetsTree, EmptyTree } from './datasetsTree';
 import { previewDataset } from './datasetPreview';
 import { DELTA_REVIEW_VIEW, DeltaReviewSerializer, inspectDeltasCommand, ReviewArgs } from './deltaReview';
 import { mergeCommand, MergeArgs } from './mergeCommand';
+import { evaluateCommand, EvaluateArgs } from './evaluateCommand';
 import { DatasetEntry, WorkspaceIndex } from './workspaceIndex';
 import { COMPARE_RUNS_VIEW, CompareRunsSerializer, showCompareRuns } from './compareRuns';
 import { RUN_DASHBOARD_VIEW, RunDashboardSerializer, showRunDashboard } from './runDashboard';
@@ -51,6 +52,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
     vscode.window.registerTreeDataProvider('taiaLab.benchmarks', new EmptyTree()),
     vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: CheckpointNode | MergeArgs) => mergeCommand(context.extensionPath, index, arg)),
+    vscode.commands.registerCommand('taiaLab.evaluate', (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
     vscode.commands.registerCommand('taiaLab.refresh', () => index.refresh()),
     vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
     vscode.commands.registerCommand('taiaLab.inspectDeltas', (arg?: CheckpointNode | ReviewArgs) => inspectDeltasCommand(context, index, arg)),

@@ -1,7 +1,7 @@
 // Fine-tuning from the real VS Code host: the command starts a trainer child process and the Runs view
 // follows the run from running to done.
 import * as assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
@@ -47,6 +47,17 @@ suite('Fine-tuning runs in the real host', () => {
       const nodes = api.trees.runs.current.filter((r) => r.dir === runDir || r.dir === second);
       const comparison = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.compareRuns', nodes[0], nodes);
       assert.equal(await comparison.rendered, 2);
+      // The built-in evaluator runs on the run's checkpoint and writes a result file under .taia/results/.
+      const tasks = path.join(ws, 'sums.jsonl');
+      writeFileSync(tasks, '{"prompt": "add 1 and 3", "answer": "4"}\n{"prompt": "add 2 and 2", "answer": "4"}\n');
+      const checkpoint = path.join(runDir, 'checkpoints', 'checkpoint-150');
+      const results = await vscode.commands.executeCommand<string>('taiaLab.evaluate', { checkpoint, tasks: [tasks], external: false, maxNewTokens: 4 });
+      assert.ok(results && existsSync(results), `result file ${results}`);
+      assert.equal(JSON.parse(readFileSync(results, 'utf-8')).tasks.sums.n, 2);
+      // The external command of the setting, with its placeholders substituted.
+      await vscode.workspace.getConfiguration('taiaLab.evaluation').update('command', `node -e "require('fs').writeFileSync(process.argv[1] + '/from-command.txt', process.argv[2])" \${output} \${checkpoint}`, vscode.ConfigurationTarget.Workspace);
+      const outDir = await vscode.commands.executeCommand<string>('taiaLab.evaluate', { checkpoint, external: true });
+      assert.equal(readFileSync(path.join(outDir, 'from-command.txt'), 'utf-8'), checkpoint);
       // The run's checkpoints are ordinary checkpoints of the workspace.
       await api.index.refresh();
       assert.ok(api.index.checkpointList.some((c) => c.dir === path.join(runDir, 'checkpoints', 'checkpoint-150')));

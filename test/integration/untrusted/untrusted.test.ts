@@ -24,12 +24,14 @@ suite('TAIA Lab in an untrusted workspace', () => {
     assert.ok(!existsSync(out), 'nothing written');
   });
 
-  test('fine-tuning is refused: no run folder, no trainer process', async () => {
+  test('fine-tuning and evaluation are refused: no run folder, no process', async () => {
     const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
     const experiment = path.join(root, 'u.taia.yaml');
     writeFileSync(experiment, 'base: u-base\ndataset: d.jsonl\n');
     writeFileSync(path.join(root, 'd.jsonl'), '{"text": "x"}\n');
     assert.equal(await vscode.commands.executeCommand('taiaLab.startTraining', { experiment }), undefined);
     assert.ok(!existsSync(path.join(root, '.taia', 'runs')), 'no run was created');
+    assert.equal(await vscode.commands.executeCommand('taiaLab.evaluate', { checkpoint: path.join(root, 'u-base'), tasks: [path.join(root, 'd.jsonl')], external: true }), undefined);
+    assert.ok(!existsSync(path.join(root, '.taia', 'results')), 'no evaluation ran');
   });
 });

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { TAIA_RESULTS_SUFFIX } from '../core/results/taiaFormat';
+import { launchTrainer } from '../trainer/client';
+import type { EvaluateJob } from '../trainer/protocol';
+import type { CheckpointNode } from './checkpointsTree';
+import type { WorkspaceIndex } from './workspaceIndex';
+
+/** Where evaluations write, relative to the workspace folder: the Benchmarks view finds them there. */
+export const RESULTS_DIR = '.taia/results';
+
+/** Arguments for calling TAIA: Evaluate… programmatically (tests, code lenses, other extensions). */
+export interface EvaluateArgs {
+  checkpoint?: string;
+  tasks?: string[];
+  /** Run the command of `taiaLab.evaluation.command` instead of the built-in evaluator. */
+  external?: boolean;
+  name?: string;
+  maxNewTokens?: number;
+}
+
+/**
+ * TAIA: Evaluate… — the built-in evaluator (in the trainer's child process) on task files, or the
+ * external command of a setting (e.g. lm-evaluation-harness on a GPU box). Both write under
+ * .taia/results/, where the Benchmarks view picks the results up. Refused in untrusted workspaces:
+ * the external command is workspace configuration that runs programs.
+ * Returns the result file (built-in) or the output folder (external), or undefined.
+ */
+export async function evaluateCommand(extensionPath: string, index: WorkspaceIndex, output: vscode.OutputChannel, arg?: CheckpointNode | EvaluateArgs): Promise<string | undefined> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage('Evaluation runs only in trusted workspaces: it runs the evaluator, or a configured command, on workspace files.');
+    return undefined;
+  }
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) return undefined;
+  const args: EvaluateArgs = arg && 'type' in arg ? { checkpoint: arg.type === 'checkpoint' ? arg.entry.dir : undefined } : { ...(arg as EvaluateArgs | undefined) };
+  const command = vscode.workspace.getConfiguration('taiaLab.evaluation').get<string>('command', '').trim();
+  if (args.external === undefined && command) {
+    const mode = await vscode.window.showQuickPick([{ label: 'Built-in evaluator', description: 'task files (JSONL), TAIA Lab engine', external: false }, { label: 'External command', description: command, external: true }], { title: 'Evaluate with' });
+    if (!mode) return undefined;
+    args.external = mode.external;
+  }
+  args.checkpoint ??= await pickCheckpoint(index);
+  if (!args.checkpoint) return undefined;
+  const name = args.name ?? path.basename(args.checkpoint);
+  if (args.external) return runExternal(command, args.checkpoint, path.join(folder.uri.fsPath, RESULTS_DIR, name), args.tasks ?? [], output);
+  args.tasks ??= (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Task files': ['jsonl'] }, title: 'Evaluation task files (JSONL)', defaultUri: folder.uri }))?.map((u) => u.fsPath);
+  if (!args.tasks?.length) return undefined;
+  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: path.join(folder.uri.fsPath, RESULTS_DIR, `${name}${TAIA_RESULTS_SUFFIX}`), name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, device: 'auto', backend: 'auto' };
+  return runBuiltIn(extensionPath, job, output);
+}
+
+async function pickCheckpoint(index: WorkspaceIndex): Promise<string | undefined> {
+  await index.ready();
+  const items = index.checkpointList.filter((e) => e.summary).map((e) => ({ label: path.basename(e.dir), description: vscode.workspace.asRelativePath(e.dir), dir: e.dir }));
+  return (await vscode.window.showQuickPick(items, { title: 'Evaluate: checkpoint (model, adapter or merged output)', matchOnDescription: true }))?.dir;
+}
+
+function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.OutputChannel): Thenable<string | undefined> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name}`, cancellable: true }, async (progress, token) => {
+    let results: string | undefined;
+    let last = 0;
+    const handle = launchTrainer({
+      script: path.join(extensionPath, 'dist', 'trainer.js'),
+      job: { evaluate: job },
+      onMessage: (m) => {
+        if (m.type === 'evalProgress') {
+          progress.report({ message: `${m.task} ${m.done}/${m.total}`, increment: ((m.done - last) / m.total) * 100 });
+          last = m.done;
+        } else if (m.type === 'log') output.appendLine(`[eval ${job.name}] ${m.message}`);
+        else if (m.type === 'done') results = m.results;
+      },
+    });
+    token.onCancellationRequested(() => handle.cancel());
+    const outcome = await handle.outcome;
+    if (outcome.state === 'failed') void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
+    if (results) output.appendLine(`[eval ${job.name}] results: ${results}`);
+    return results;
+  });
+}
+
+/**
+ * Runs the configured command through the shell in the workspace folder, with `${checkpoint}`,
+ * `${tasks}` (comma-separated) and `${output}` (a folder under .taia/results/) substituted, each
+ * shell-quoted. Its output streams to the output channel; cancelling stops its whole process group.
+ */
+function runExternal(template: string, checkpoint: string, outDir: string, tasks: string[], output: vscode.OutputChannel): Thenable<string | undefined> {
+  if (!template) {
+    void vscode.window.showWarningMessage('Set taiaLab.evaluation.command to run an external evaluation.');
+    return Promise.resolve(undefined);
+  }
+  mkdirSync(outDir, { recursive: true });
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const line = template.replace(/\$\{checkpoint\}/g, quote(checkpoint)).replace(/\$\{output\}/g, quote(outDir)).replace(/\$\{tasks\}/g, quote(tasks.join(',')));
+  output.appendLine(`$ ${line}`);
+  output.show(true);
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${path.basename(checkpoint)} (external)`, cancellable: true }, (_progress, token) => {
+    return new Promise<string | undefined>((resolve) => {
+      const child = spawn(line, { shell: true, cwd: vscode.workspace.workspaceFolders?.[0].uri.fsPath, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.on('data', (d: Buffer) => output.append(d.toString()));
+      child.stderr.on('data', (d: Buffer) => output.append(d.toString()));
+      token.onCancellationRequested(() => child.pid && process.kill(-child.pid, 'SIGTERM'));
+      child.on('error', (e) => {
+        void vscode.window.showErrorMessage(`The evaluation command could not start: ${e.message}`);
+        resolve(undefined);
+      });
+      child.on('close', (code, signal) => {
+        output.appendLine(`[exit ${signal ?? code}]`);
+        if (code !== 0) void vscode.window.showErrorMessage(`The evaluation command ${signal ? `stopped on ${signal}` : `exited with code ${code}`}; see the TAIA Lab output.`);
+        resolve(code === 0 ? outDir : undefined);
+      });
+    });
+  });
+}
