@@ -43,7 +43,7 @@ const trainerOptions = { ...options, entryPoints: { trainer: 'src/trainer/main.t
 
 /** Browser bundles of the webviews: one IIFE each, no Node built-ins. */
 const webviewOptions = {
-  entryPoints: { deltaReview: 'src/webview/deltaReview/main.ts', runDashboard: 'src/webview/runDashboard/main.ts', compareRuns: 'src/webview/compareRuns/main.ts' },
+  entryPoints: { deltaReview: 'src/webview/deltaReview/main.ts', runDashboard: 'src/webview/runDashboard/main.ts', compareRuns: 'src/webview/compareRuns/main.ts', benchmarkDiff: 'src/webview/benchmarkDiff/main.ts' },
   outdir: 'dist/webview',
   bundle: true,
   platform: 'browser',
@@ -64,6 +64,9 @@ function copyTfjsWasm() {
 }
 
 copyTfjsWasm();
+// The PyTorch engine's Python side ships next to the trainer bundle.
+mkdirSync('dist/torch', { recursive: true });
+copyFileSync('src/trainer/engines/torch/taia_torch_trainer.py', 'dist/torch/taia_torch_trainer.py');
 
 /**
  * Compiles the AssemblyScript diff kernel to WebAssembly, embedded as base64 in a generated module

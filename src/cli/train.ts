@@ -10,7 +10,7 @@ import { Command, UsageError } from './usage';
 export const trainCommand: Command = {
   name: 'train',
   summary: 'fine-tune from an experiment file in a child-process trainer; Ctrl-C saves a checkpoint and stops',
-  usage: 'taia train EXPERIMENT.taia.yaml [--root DIR] [--quiet]\n       taia train --resume RUN_DIR [--quiet]\n\n  --root DIR   workspace folder whose .taia/runs/ receives the run (default: the current folder)\n  --resume     continue a cancelled or interrupted run from its last checkpoint',
+  usage: 'taia train EXPERIMENT.taia.yaml [--root DIR] [--quiet]\n       taia train --resume RUN_DIR [--quiet]\n\n  --root DIR   workspace folder whose .taia/runs/ receives the run (default: the current folder)\n  --resume     continue a cancelled or interrupted run from its last checkpoint\n  engine: torch runs Python from $TAIA_PYTHON (default python3) with torch, transformers and peft',
   async run(argv) {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { root: { type: 'string' }, resume: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } });
     let runDir: string;

@@ -11,6 +11,7 @@ import { RUN_DASHBOARD_VIEW, RunDashboardSerializer, showRunDashboard } from './
 import { registerRunCommands } from './runs/commands';
 import { RunsTree } from './runs/runsTree';
 import { TrainingManager } from './runs/training';
+import { startLanguageClient } from './languageClient';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
@@ -68,6 +69,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
       if (p) await vscode.env.clipboard.writeText(p);
     }),
   );
+  context.subscriptions.push(startLanguageClient(context));
   registerRunCommands(context, training, runs, index, (dir) => showRunDashboard(context, dir), (dirs) => showCompareRuns(context, dirs));
   // The first walks run after activation returns, so activation stays cheap whatever the workspace holds.
   void index.refresh();

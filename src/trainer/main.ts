@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { appendMetric, readRunConfig, readStatus, updateStatus } from '../core/runs/store';
 import { LOG_FILE } from '../core/runs/types';
 import { trainWithTfjs } from './engines/tfjs/engine';
+import { trainWithTorch } from './engines/torch/engine';
 import { evaluateWithTfjs } from './engines/tfjs/evaluate';
 import { writeEvaluation } from './evaluation';
 import { EvaluateJob, message, parseParentMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
@@ -65,9 +66,9 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       resumes: (previous.resumes ?? 0) + (resume ? 1 : 0),
     });
     log('info', `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`);
-    if (config.engine !== 'tfjs') throw new Error(`engine '${config.engine}' is not available in this build; use engine: tfjs`);
     const t0 = performance.now();
-    const result = await trainWithTfjs(runDir, config, resume, {
+    const train = config.engine === 'torch' ? trainWithTorch : trainWithTfjs;
+    const result = await train(runDir, config, resume, {
       started: async (info) => {
         log('info', `backend ${info.backend}; ${info.examples} examples; ${info.trainableParameters.toLocaleString('en')} of ${info.parameters.toLocaleString('en')} parameters trained; steps ${info.startStep}→${info.totalSteps}`);
         firstStep = info.startStep;
@@ -77,7 +78,7 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       step: async (s) => {
         const elapsed = (performance.now() - t0) / 1000;
         if (s.step % config.train.logging_steps === 0 || s.step === s.totalSteps) {
-          await appendMetric(runDir, { step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, liveTensors: s.liveTensors, elapsed, time: new Date().toISOString() });
+          await appendMetric(runDir, { step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, liveTensors: s.liveTensors, gpuMemory: s.gpuMemory, elapsed, time: new Date().toISOString() });
         }
         // status.json is what other windows poll; once a second is plenty.
         if (performance.now() - lastStatusWrite > 1000 || s.step === s.totalSteps) {

@@ -31,7 +31,7 @@ export const EXPERIMENT_SCHEMA = {
   }),
   device: enumField(['auto', 'gpu', 'cpu'] as const, 'auto', 'Where to train: `auto` takes a GPU when one is usable.'),
   backend: enumField(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto', 'TensorFlow.js backend (engine tfjs): `auto` tries tensorflow (tfjs-node-gpu, then tfjs-node), webgpu, wasm, then cpu, as `device` allows.'),
-  workers: { type: 'integer', default: 0, min: 0, max: 64, doc: 'Data-parallel worker threads of the tfjs engine; 0 means one per CPU core for the single-threaded wasm and cpu backends.' },
+  workers: { type: 'integer', default: 0, min: 0, max: 64, doc: 'Data-parallel workers: threads of the tfjs engine (0: one per CPU core for the single-threaded wasm and cpu backends), GPU processes of the torch engine under torch.distributed.run (0 or 1: one).' },
   train: {
     type: 'section',
     doc: 'Training hyperparameters (Hugging Face TrainingArguments names).',

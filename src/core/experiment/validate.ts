@@ -31,7 +31,6 @@ export function parseExperiment(text: string, file: string): ParsedExperiment {
   const config = readSection(isRecord(root) ? root : {}, EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>, [], problems) as ExperimentConfig;
   if (!isRecord(root) && doc.errors.length === 0) problems.push({ path: [], message: 'an experiment file is a YAML mapping of keys to values', severity: 'error' });
   if (!config.name) config.name = path.basename(file).replace(/\.taia\.ya?ml$|\.ya?ml$/, '');
-  if (config.engine === 'torch') problems.push({ path: ['engine'], message: "the torch engine is not part of this build yet; use 'tfjs'", severity: 'error' });
   if (config.train.method === 'lora' && config.lora.target_modules.length === 0) problems.push({ path: ['lora', 'target_modules'], message: 'LoRA needs at least one target module', severity: 'error' });
   return { config, problems };
 }

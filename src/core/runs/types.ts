@@ -56,6 +56,8 @@ export interface MetricRecord {
   tokensPerSecond?: number;
   /** Tensors alive after the step: flat across steps unless memory leaks. */
   liveTensors?: number;
+  /** Peak GPU memory in bytes (PyTorch engine on CUDA). */
+  gpuMemory?: number;
   /** Seconds since the run (or its latest resume) started. */
   elapsed: number;
   /** ISO time of the record. */

@@ -13,23 +13,7 @@ import { initBackend, tf } from './backend';
 import { writeFloatSafetensors, writeFolderAtomically } from './checkpoint';
 import { rankCount, ReplicaPool, shardRanges, sliceRows } from './parallel';
 import { clipFlatGradients, TrainableModel } from './trainable';
-
-/** What the engine tells the process around it; the process turns these into protocol messages and files. */
-export interface EngineHooks {
-  started(info: { backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }): Promise<void>;
-  step(info: { step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; liveTensors: number }): Promise<void>;
-  checkpoint(step: number, dir: string): Promise<void>;
-  log(message: string): void;
-  /** Polled between steps. */
-  cancelled(): boolean;
-}
-
-export interface EngineResult {
-  state: 'done' | 'cancelled';
-  step: number;
-  finalLoss?: number;
-  checkpoint?: string;
-}
+import type { EngineHooks, EngineResult } from '../types';
 
 /**
  * Trains a Llama-family model as the run's config says, from scratch or from the run's latest

@@ -1,0 +1,57 @@
+// Starts the experiment-file language server (dist/server.js, its own process, over IPC) the first time
+// a `*.taia.yaml` document is open. vscode-languageclient is imported only then: activation, which also
+// happens for the views, pays neither its evaluation nor a server process.
+import * as vscode from 'vscode';
+import type { LanguageClient, LanguageClientOptions, Middleware } from 'vscode-languageclient/node';
+
+export const EXPERIMENT_LANGUAGE = 'taia-experiment';
+const TRAIN_COMMAND = 'taiaLab.startTraining';
+
+/** The server sends the Train lens's URI as a string; the command takes a vscode.Uri. */
+const middleware: Middleware = {
+  async provideCodeLenses(document, token, next) {
+    const lenses = await next(document, token);
+    for (const lens of lenses ?? []) {
+      if (lens.command?.command === TRAIN_COMMAND && typeof lens.command.arguments?.[0] === 'string') lens.command.arguments = [vscode.Uri.parse(lens.command.arguments[0])];
+    }
+    return lenses;
+  },
+};
+
+async function createClient(context: vscode.ExtensionContext, log: vscode.OutputChannel): Promise<LanguageClient> {
+  // require, not import(): bundled, it evaluates the library here, on first use; tsc would resolve an
+  // import() in this CommonJS module as an ES module, which the package's `node` subpath is not.
+  const { LanguageClient, TransportKind } = require('vscode-languageclient/node') as typeof import('vscode-languageclient/node');
+  const module = context.asAbsolutePath('dist/server.js');
+  const gpuMemoryGB = vscode.workspace.getConfiguration('taiaLab').get<number>('experiment.gpuMemoryGB');
+  const clientOptions: LanguageClientOptions = {
+    // Paths in experiment files are relative to the file's folder: only files on disk are checked.
+    documentSelector: [{ scheme: 'file', language: EXPERIMENT_LANGUAGE }],
+    initializationOptions: { gpuMemoryGB },
+    outputChannel: log,
+    middleware,
+  };
+  const client = new LanguageClient('taiaExperiment', 'TAIA Experiment', { run: { module, transport: TransportKind.ipc }, debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } } }, clientOptions);
+  await client.start();
+  return client;
+}
+
+/** Starts the client once an experiment document is open (now or later); disposing stops the server. */
+export function startLanguageClient(context: vscode.ExtensionContext): vscode.Disposable {
+  let client: Promise<LanguageClient> | undefined;
+  let log: vscode.OutputChannel | undefined;
+  const startFor = (doc: vscode.TextDocument): void => {
+    if (doc.languageId !== EXPERIMENT_LANGUAGE || client) return;
+    log = vscode.window.createOutputChannel('TAIA Experiment Language Server');
+    client = createClient(context, log);
+    client.catch((e: unknown) => log?.appendLine(`the language server did not start: ${e instanceof Error ? e.message : String(e)}`));
+  };
+  vscode.workspace.textDocuments.forEach(startFor);
+  const opened = vscode.workspace.onDidOpenTextDocument(startFor);
+  return {
+    dispose: () => {
+      opened.dispose();
+      void client?.then((c) => c.stop(), () => undefined).finally(() => log?.dispose());
+    },
+  };
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""TAIA Lab's PyTorch engine: fine-tunes a Hugging Face causal LM with transformers and PEFT.
+
+Started by the TAIA Lab trainer process (src/trainer/engines/torch/engine.ts), which owns the run
+folder, tokenizes the dataset with the same pipeline and chat template as the built-in engine, and
+writes it as `data.tokens.jsonl` ({"ids": [...], "train": "0011…"} per example). This script trains and
+reports; it never touches status.json or metrics.jsonl.
+
+Messages to the parent are JSON lines on file descriptor 3 (stdout and stderr stay free for libraries):
+  {"v": 1, "type": "env", ...}            what the environment has (always first)
+  {"v": 1, "type": "started", ...}        total steps, parameters
+  {"v": 1, "type": "step", ...}           loss, lr, grad norm, tokens/s, GPU memory
+  {"v": 1, "type": "checkpoint", "step": N, "path": DIR}
+  {"v": 1, "type": "error", "message": ..., "kind": "environment" | "oom" | "failure"}
+  {"v": 1, "type": "done", "state": "done" | "cancelled", "step": N, "checkpoint": DIR}
+The parent writes {"type": "cancel"} on stdin to stop after the current step (a checkpoint is saved).
+
+`--check` prints the environment report as JSON on stdout and exits (0 when training can start).
+Multi-GPU: the parent runs this under `python -m torch.distributed.run --nproc_per_node N`; rank 0
+alone reports and saves.
+"""
+
+import argparse
+import importlib
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import threading
+import time
+
+PROTOCOL = 1
+MINIMUM = {"torch": "2.0", "transformers": "4.36", "peft": "0.7", "safetensors": "0.4"}
+RANK = int(os.environ.get("RANK", "0"))
+WORLD = int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _out():
+    try:
+        return os.fdopen(3, "w", buffering=1)
+    except OSError:
+        return sys.stdout
+
+
+OUT = _out() if RANK == 0 else None
+
+
+def emit(message_type, **fields):
+    if OUT is not None:
+        OUT.write(json.dumps({"v": PROTOCOL, "type": message_type, **fields}) + "\n")
+        OUT.flush()
+
+
+def version_tuple(text):
+    parts = []
+    for p in text.split("+")[0].split(".")[:3]:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_environment(device):
+    """What is installed and whether training can start; every problem says what to do."""
+    report = {"python": sys.version.split()[0], "executable": sys.executable, "modules": {}, "cuda": False, "gpus": [], "problems": []}
+    for name, minimum in MINIMUM.items():
+        try:
+            mod = importlib.import_module(name)
+            version = getattr(mod, "__version__", "0")
+            report["modules"][name] = version
+            if version_tuple(version) < version_tuple(minimum):
+                report["problems"].append(f"{name} {version} is older than the {minimum} this engine needs (pip install -U '{name}>={minimum}')")
+        except Exception as e:  # ImportError, or a broken install that raises on import
+            report["modules"][name] = None
+            report["problems"].append(f"{name} is not importable by {sys.executable} ({type(e).__name__}: {e}); pip install '{name}>={minimum}'")
+    if report["modules"].get("torch"):
+        import torch
+
+        report["cuda"] = bool(torch.cuda.is_available())
+        report["cuda_version"] = torch.version.cuda
+        report["gpus"] = [{"name": torch.cuda.get_device_name(i), "memory": torch.cuda.get_device_properties(i).total_memory} for i in range(torch.cuda.device_count())] if report["cuda"] else []
+        if device == "gpu" and not report["cuda"]:
+            report["problems"].append(f"device is gpu but torch {torch.__version__} sees no CUDA device (CUDA build: {torch.version.cuda or 'none'})")
+    return report
+
+
+def load_examples(path):
+    examples = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                examples.append((row["ids"], [c == "1" for c in row["train"]]))
+    return examples
+
+
+class DataOrder:
+    """Epoch e visits examples in a permutation seeded by (seed, e): resumable without replay."""
+
+    def __init__(self, examples, batch_size, seq_len, seed, pad_id):
+        self.examples, self.seq_len, self.seed, self.pad_id = examples, seq_len, seed, pad_id
+        self.batch_size = min(batch_size, len(examples))
+        self.per_epoch = max(1, len(examples) // self.batch_size)
+        self._cache = (None, None)
+
+    def order(self, epoch):
+        if self._cache[0] != epoch:
+            idx = list(range(len(self.examples)))
+            random.Random(self.seed * 1_000_003 + epoch).shuffle(idx)
+            self._cache = (epoch, idx)
+        return self._cache[1]
+
+    def batch(self, index):
+        import torch
+
+        epoch, pos = divmod(index, self.per_epoch)
+        rows = self.order(epoch)[pos * self.batch_size:(pos + 1) * self.batch_size]
+        T = self.seq_len
+        inputs = torch.full((len(rows), T), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), T), -100, dtype=torch.long)
+        for r, i in enumerate(rows):
+            ids, train = self.examples[i]
+            n = min(len(ids) - 1, T)
+            inputs[r, :n] = torch.tensor(ids[:n])
+            for t in range(n):
+                if train[t + 1]:
+                    labels[r, t] = ids[t + 1]
+        return inputs, labels
+
+
+def watch_cancel(flag):
+    for line in sys.stdin:
+        try:
+            if json.loads(line).get("type") == "cancel":
+                flag.set()
+        except ValueError:
+            pass
+
+
+def train(args, config):
+    import torch
+    from transformers import AutoModelForCausalLM, get_scheduler
+
+    t = config["train"]
+    cuda = torch.cuda.is_available() and config.get("device") != "cpu"
+    if WORLD > 1:
+        torch.distributed.init_process_group("nccl" if cuda else "gloo")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if cuda else "cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    torch.manual_seed(t["seed"])
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    resume = args.resume
+    lora = t["method"] == "lora"
+    source = resume if (resume and not lora) else config["base"]
+    model = AutoModelForCausalLM.from_pretrained(source, torch_dtype=dtype)
+    if cuda:
+        model.gradient_checkpointing_enable()
+    if lora:
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        if cuda:
+            model.enable_input_require_grads()
+        l = config["lora"]
+        if resume:
+            model = PeftModel.from_pretrained(model, resume, is_trainable=True)
+        else:
+            model = get_peft_model(model, LoraConfig(r=l["r"], lora_alpha=l["lora_alpha"], lora_dropout=l["lora_dropout"], use_rslora=l["use_rslora"], target_modules=l["target_modules"], task_type="CAUSAL_LM"))
+    model.to(device)
+    core = model
+    if WORLD > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    params = [(n, p) for n, p in core.named_parameters() if p.requires_grad]
+    decay = [p for n, p in params if p.ndim >= 2]
+    no_decay = [p for n, p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": t["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}], lr=t["learning_rate"], betas=(t["adam_beta1"], t["adam_beta2"]), eps=t["adam_epsilon"])
+
+    examples = load_examples(args.data)
+    seq_len = min(t["max_seq_length"], max(len(ids) for ids, _ in examples) - 1)
+    order = DataOrder(examples, t["batch_size"], seq_len, t["seed"], args.pad_id)
+    accum = t["gradient_accumulation_steps"]
+    total = t["max_steps"] or max(1, t["num_train_epochs"] * (order.per_epoch // accum))
+    warmup = t["warmup_steps"] or math.ceil(t["warmup_ratio"] * total)
+    scheduler = get_scheduler(t["lr_scheduler_type"], optimizer, num_warmup_steps=warmup, num_training_steps=total)
+    step = 0
+    if resume:
+        state = torch.load(os.path.join(resume, "optimizer.pt"), map_location=device)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = json.load(open(os.path.join(resume, "trainer_state.json")))["global_step"]
+    trainable = sum(p.numel() for _, p in params)
+    emit("started", totalSteps=total, startStep=step, parameters=sum(p.numel() for p in core.parameters()), trainableParameters=trainable, examples=len(examples), device=str(device), dtype=str(dtype).replace("torch.", ""), world=WORLD)
+
+    cancel = threading.Event()
+    threading.Thread(target=watch_cancel, args=(cancel,), daemon=True).start()
+    saved = None
+    model.train()
+    while step < total and not cancel.is_set():
+        t0 = time.perf_counter()
+        loss_sum = 0.0
+        for k in range(accum):
+            inputs, labels = order.batch(step * accum + k)
+            # Rows are split across ranks; each rank computes the mean over its own tokens.
+            inputs, labels = inputs[RANK::WORLD].to(device), labels[RANK::WORLD].to(device)
+            try:
+                out = model(input_ids=inputs, labels=labels)
+                (out.loss / accum).backward()
+            except torch.cuda.OutOfMemoryError:
+                raise MemoryError(f"out of GPU memory at step {step + 1} with batch_size {t['batch_size']} × max_seq_length {seq_len} (gradient_accumulation_steps {accum}, {'LoRA' if lora else 'full'} fine-tuning, {dtype}): lower batch_size or max_seq_length and raise gradient_accumulation_steps")
+            loss_sum += out.loss.item()
+        grad_norm = torch.nn.utils.clip_grad_norm_([p for _, p in params], t["max_grad_norm"]) if t["max_grad_norm"] > 0 else torch.tensor(0.0)
+        lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        seconds = time.perf_counter() - t0
+        memory = torch.cuda.max_memory_allocated(device) if cuda else 0
+        emit("step", step=step, totalSteps=total, epoch=step * accum / order.per_epoch, loss=loss_sum / accum, lr=lr, gradNorm=float(grad_norm), tokensPerSecond=order.batch_size * seq_len * accum / seconds, gpuMemory=memory)
+        if t["save_steps"] and step % t["save_steps"] == 0 and step < total:
+            saved = save(core, optimizer, scheduler, step, args, config)
+    if saved is None or not saved.endswith(f"-{step}"):
+        saved = save(core, optimizer, scheduler, step, args, config) if step > 0 else None
+    emit("done", state="done" if step >= total else "cancelled", step=step, checkpoint=saved)
+
+
+def save(model, optimizer, scheduler, step, args, config):
+    """checkpoint-N in Hugging Face Trainer's layout, written under a temporary name and renamed."""
+    if RANK != 0:
+        return None
+    import torch
+
+    dest = os.path.join(args.run_dir, "checkpoints", f"checkpoint-{step}")
+    tmp = dest + f".tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "generation_config.json", "chat_template.jinja"):
+        src = os.path.join(config["base"], name)
+        if os.path.exists(src) and not os.path.exists(os.path.join(tmp, name)):
+            shutil.copyfile(src, os.path.join(tmp, name))
+    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, os.path.join(tmp, "optimizer.pt"))
+    with open(os.path.join(tmp, "trainer_state.json"), "w") as f:
+        json.dump({"global_step": step, "engine": "torch", "seed": config["train"]["seed"]}, f, indent=2)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.rename(tmp, dest)
+    emit("checkpoint", step=step, path=dest)
+    return dest
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="print the environment report and exit")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--run-dir")
+    parser.add_argument("--data")
+    parser.add_argument("--resume")
+    parser.add_argument("--pad-id", type=int, default=0)
+    args = parser.parse_args()
+    if args.check:
+        report = check_environment(args.device)
+        print(json.dumps(report))
+        return 0 if not report["problems"] else 3
+    config = json.load(open(os.path.join(args.run_dir, "config.json")))
+    report = check_environment(config.get("device", "auto"))
+    emit("env", **report)
+    if report["problems"]:
+        emit("error", kind="environment", message="the PyTorch engine cannot start: " + "; ".join(report["problems"]))
+        return 3
+    try:
+        train(args, config)
+    except MemoryError as e:
+        emit("error", kind="oom", message=str(e))
+        return 4
+    except Exception as e:  # reported to the run with its type; the traceback goes to trainer.out
+        import traceback
+
+        traceback.print_exc()
+        emit("error", kind="failure", message=f"{type(e).__name__}: {e}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+// What a training engine and the trainer process around it say to each other (tfjs in-process, torch via Python).
+
+/** What the engine tells the process around it; the process turns these into protocol messages and files. */
+export interface EngineHooks {
+  started(info: { backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }): Promise<void>;
+  step(info: { step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; liveTensors?: number; gpuMemory?: number }): Promise<void>;
+  checkpoint(step: number, dir: string): Promise<void>;
+  log(message: string): void;
+  /** Polled between steps. */
+  cancelled(): boolean;
+}
+
+export interface EngineResult {
+  state: 'done' | 'cancelled';
+  step: number;
+  finalLoss?: number;
+  checkpoint?: string;
+}

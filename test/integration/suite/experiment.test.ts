@@ -1,0 +1,53 @@
+// Experiment files in the real VS Code host: the language is registered, and the language server (its
+// own process, started by the extension's client) publishes diagnostics, quick fixes and code lenses.
+import * as assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { writeAlpacaDataset, writeTinyModel } from '../../helpers/training';
+
+/** Polls until `get` returns a value (the server starts, debounces and reads the disk), or fails after `ms`. */
+async function poll<T>(get: () => T | undefined | Promise<T | undefined>, what: string, ms = 20000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await get();
+    if (value !== undefined) return value;
+    if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+suite('Experiment files in the real host', () => {
+  test('an unknown key is diagnosed on the key, with a quick fix, and the Train lens gets the file', async function () {
+    this.timeout(60000);
+    const dir = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'experiment-lsp');
+    writeTinyModel(path.join(dir, 'model'));
+    writeAlpacaDataset(path.join(dir, 'data', 'train.jsonl'), 20);
+    const file = path.join(dir, 'typo.taia.yaml');
+    writeFileSync(file, 'base: model\ndataset: data/train.jsonl\nengin: tfjs\n');
+    const uri = vscode.Uri.file(file);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    assert.equal(doc.languageId, 'taia-experiment');
+
+    const message = "unknown key 'engin'; did you mean 'engine'?";
+    const diagnostic = await poll(() => vscode.languages.getDiagnostics(uri).find((d) => d.message === message), `the diagnostic "${message}"`);
+    assert.ok(diagnostic.range.isEqual(new vscode.Range(2, 0, 2, 5)), `range ${JSON.stringify(diagnostic.range)}`);
+    assert.equal(diagnostic.severity, vscode.DiagnosticSeverity.Error);
+    assert.equal(vscode.languages.getDiagnostics(uri).length, 1, 'the model and dataset are found: no other diagnostic');
+
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', uri, diagnostic.range);
+    const fix = actions.find((a) => a.title === "Change to 'engine'");
+    assert.ok(fix?.edit, `quick fixes: ${actions.map((a) => a.title).join(', ')}`);
+    assert.deepEqual(fix.edit.get(uri).map((e) => e.newText), ['engine']);
+
+    const lenses = await poll(async () => {
+      const got = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri);
+      return got.length >= 3 ? got : undefined;
+    }, 'code lenses');
+    assert.deepEqual(lenses.map((l) => l.command?.title), ['Train', 'Merge', 'Evaluate']);
+    const trainArg = lenses[0].command!.arguments![0];
+    // The server sends a string; the client's middleware makes it the vscode.Uri the command takes.
+    assert.equal((trainArg as vscode.Uri).fsPath, file, 'Train runs taiaLab.startTraining on the file URI');
+  });
+});
