@@ -41,14 +41,3 @@ export class DatasetsTree implements vscode.TreeDataProvider<DatasetEntry> {
     return item;
   }
 }
-
-/** Runs and Benchmarks are filled by later features; until then their welcome views explain them. */
-export class EmptyTree implements vscode.TreeDataProvider<never> {
-  getChildren(): never[] {
-    return [];
-  }
-
-  getTreeItem(): vscode.TreeItem {
-    throw new Error('an empty tree has no items');
-  }
-}

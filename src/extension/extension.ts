@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import { CheckpointNode, CheckpointsTree } from './checkpointsTree';
-import { DatasetsTree, EmptyTree } from './datasetsTree';
+import { DatasetsTree } from './datasetsTree';
+import { registerBenchmarks } from './benchmarks';
+import type { BenchmarksTree } from './benchmarksTree';
 import { previewDataset } from './datasetPreview';
 import { DELTA_REVIEW_VIEW, DeltaReviewSerializer, inspectDeltasCommand, ReviewArgs } from './deltaReview';
 import { mergeCommand, MergeArgs } from './mergeCommand';
@@ -16,7 +18,7 @@ import { startLanguageClient } from './languageClient';
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
   index: WorkspaceIndex;
-  trees: { checkpoints: CheckpointsTree; datasets: DatasetsTree; runs: RunsTree };
+  trees: { checkpoints: CheckpointsTree; datasets: DatasetsTree; runs: RunsTree; benchmarks: BenchmarksTree };
   training: TrainingManager;
   /** Bundle evaluation plus activate(); `loadMs` is the first part. */
   activationMs: number;
@@ -43,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
   const datasets = new DatasetsTree(index);
   const runs = new RunsTree();
   const training = new TrainingManager(context.extensionPath, runs);
+  const benchmarks = registerBenchmarks(context);
   context.subscriptions.push(
     log,
     index,
@@ -51,10 +54,9 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     runs,
     training,
     vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
-    vscode.window.registerTreeDataProvider('taiaLab.benchmarks', new EmptyTree()),
     vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: CheckpointNode | MergeArgs) => mergeCommand(context.extensionPath, index, arg)),
     vscode.commands.registerCommand('taiaLab.evaluate', (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
-    vscode.commands.registerCommand('taiaLab.refresh', () => index.refresh()),
+    vscode.commands.registerCommand('taiaLab.refresh', () => Promise.all([index.refresh(), benchmarks.index.refresh()])),
     vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
     vscode.commands.registerCommand('taiaLab.inspectDeltas', (arg?: CheckpointNode | ReviewArgs) => inspectDeltasCommand(context, index, arg)),
     vscode.window.registerWebviewPanelSerializer(DELTA_REVIEW_VIEW, new DeltaReviewSerializer(context.extensionUri)),
@@ -76,7 +78,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
   void runs.refresh();
   const activateMs = performance.now() - started;
   log.appendLine(`activated in ${(loadMs + activateMs).toFixed(1)} ms (bundle evaluation ${loadMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms)`);
-  return { index, trees: { checkpoints, datasets, runs }, training, activationMs: loadMs + activateMs, loadMs };
+  return { index, trees: { checkpoints, datasets, runs, benchmarks: benchmarks.tree }, training, activationMs: loadMs + activateMs, loadMs };
 }
 
 export function deactivate(): void {}

@@ -5,13 +5,13 @@ import { csp, nonce } from './html';
 
 // What the run dashboard and the run comparison panels share on the host side.
 
-/** Loads a page into a panel: scripts on, resources only from the bundles and media, a fresh nonce. */
-export function loadPage(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, bundle: string, page: (policy: string, nonce: string, script: string, style: string) => string): void {
+/** Loads a page into a panel: scripts on, resources only from the bundles and media, a fresh nonce. `css` names its stylesheet in media/. */
+export function loadPage(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, bundle: string, page: (policy: string, nonce: string, script: string, style: string) => string, css = 'runs.css'): void {
   const webview = panel.webview;
   webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')] };
   const n = nonce();
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${bundle}.js`));
-  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'runs.css'));
+  const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', css));
   webview.html = page(csp(webview, n), n, String(script), String(style));
 }
 

@@ -1,0 +1,179 @@
+import * as path from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { BaselineError, BenchmarkDiff, diffResults } from '../core/results/diff';
+import { loadResults } from '../core/results/load';
+import { ModelResults } from '../core/results/types';
+import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
+import { benchmarkDiffHtml } from './benchmarkPage';
+import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
+import { loadPage, signal } from './runPanels';
+
+export const BENCHMARK_DIFF_VIEW = 'taiaLab.benchmarkDiff';
+
+/** Arguments for calling TAIA: Benchmark diff… programmatically (tests, other commands). */
+export interface BenchmarkDiffArgs {
+  models: ModelRef[];
+  baseline?: string;
+}
+
+const panels = new Map<string, BenchmarkDiffPanel>();
+const keyOf = (refs: ModelRef[]) => JSON.stringify(refs.map((r) => [path.resolve(r.file), r.model]));
+
+/**
+ * Reads the models of `refs` with their per-example records (the paired tests need them), one read
+ * per file. What cannot be read becomes a problem line; the rest is still compared.
+ */
+export async function loadModels(refs: ModelRef[]): Promise<{ results: ModelResults[]; problems: string[] }> {
+  const files = new Map<string, Promise<ModelResults[]>>();
+  for (const r of refs) if (!files.has(r.file)) files.set(r.file, loadResults(r.file, { samples: true }));
+  const results: ModelResults[] = [];
+  const problems: string[] = [];
+  for (const r of refs) {
+    try {
+      const found = (await files.get(r.file)!).find((m) => m.model === r.model);
+      if (found) results.push(found);
+      else problems.push(`${r.file}: no longer holds model '${r.model}'`);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!problems.includes(message)) problems.push(message);
+    }
+  }
+  return { results, problems };
+}
+
+const EXTENSIONS: Record<ExportFormat, [string, string]> = { markdown: ['md', 'Markdown'], csv: ['csv', 'CSV'], latex: ['tex', 'LaTeX'] };
+
+/** A benchmark diff panel. The files are read whenever the page loads, so a reopened panel shows them as they are now. */
+export class BenchmarkDiffPanel {
+  private disposed = false;
+  private loaded: { results: ModelResults[]; problems: string[] } | undefined;
+  private readonly readySignal = signal<void>();
+  private readonly renderedSignal = signal<number>();
+  readonly ready = this.readySignal.promise;
+  /** Resolves with the number of task × metric rows once the page has drawn the comparison. */
+  readonly rendered = this.renderedSignal.promise;
+  /** The report last sent to the page. */
+  report: BenchmarkDiff | undefined;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    readonly models: ModelRef[],
+    private baseline?: string,
+  ) {
+    const key = keyOf(models);
+    panels.set(key, this);
+    loadPage(panel, extensionUri, 'benchmarkDiff', benchmarkDiffHtml, 'benchmarks.css');
+    panel.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m));
+    panel.onDidDispose(() => {
+      this.disposed = true;
+      if (panels.get(key) === this) panels.delete(key);
+    });
+  }
+
+  private post(m: ToWebview): void {
+    // A read that was under way when the panel closed has no page to go to.
+    if (!this.disposed) void this.panel.webview.postMessage(m);
+  }
+
+  /** Diffs what was loaded against the current baseline and sends it; a baseline no longer there falls back to the first model. */
+  private send(): void {
+    const { results, problems } = this.loaded!;
+    if (results.length === 0) return this.post({ type: 'error', message: `Nothing to compare. ${problems.join(' ')}` });
+    try {
+      this.report = diffResults(results, this.baseline);
+    } catch (e) {
+      if (!(e instanceof BaselineError)) throw e;
+      this.report = diffResults(results);
+    }
+    this.baseline = this.report.baseline;
+    this.post({ type: 'init', report: this.report, models: this.models, problems });
+  }
+
+  private async onMessage(m: FromWebview): Promise<void> {
+    try {
+      if (m.type === 'ready') {
+        this.readySignal.resolve();
+        this.loaded = await loadModels(this.models);
+        this.send();
+      } else if (m.type === 'rendered') this.renderedSignal.resolve(m.rows);
+      else if (m.type === 'baseline' && this.loaded) {
+        this.baseline = m.model;
+        this.send();
+      } else if (m.type === 'export') await this.save(m.format, m.content);
+    } catch (e) {
+      this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  private async save(format: ExportFormat, content: string): Promise<void> {
+    const [ext, label] = EXTENSIONS[format];
+    const first = vscode.Uri.file(this.models[0].file);
+    const folder = vscode.workspace.getWorkspaceFolder(first)?.uri.fsPath ?? path.dirname(first.fsPath);
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, `benchmark-diff.${ext}`)), filters: { [label]: [ext] } });
+    if (target) await writeFile(target.fsPath, content);
+  }
+}
+
+/** Opens (or brings forward) the diff of two or more models. */
+export function showBenchmarkDiff(extensionUri: vscode.Uri, models: ModelRef[], baseline?: string): BenchmarkDiffPanel | undefined {
+  const refs = models.map((m) => ({ file: path.resolve(m.file), model: m.model }));
+  if (refs.length < 2) {
+    void vscode.window.showInformationMessage('Select two or more models to compare.');
+    return undefined;
+  }
+  const existing = panels.get(keyOf(refs));
+  if (existing) {
+    existing.panel.reveal();
+    return existing;
+  }
+  const panel = vscode.window.createWebviewPanel(BENCHMARK_DIFF_VIEW, `Benchmark diff: ${refs.length} models`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+  return new BenchmarkDiffPanel(panel, extensionUri, refs, baseline);
+}
+
+/** The models of the nodes selected in the Benchmarks view (a task or metric stands for its model), without repeats. */
+function refsOf(nodes: BenchmarkNode[]): ModelRef[] {
+  const out: ModelRef[] = [];
+  for (const n of nodes) {
+    const model = n.type === 'model' ? n.results.model : n.type === 'error' ? undefined : n.model;
+    if (model !== undefined && !out.some((r) => r.file === n.file && r.model === model)) out.push({ file: n.file, model });
+  }
+  return out;
+}
+
+/**
+ * TAIA: Benchmark diff… — on the models selected in the Benchmarks view (Ctrl/Cmd-click), on
+ * `{ models, baseline }`, or else on the models picked from every result file of the workspace.
+ */
+export async function benchmarkDiffCommand(extensionUri: vscode.Uri, tree: BenchmarksTree, arg?: BenchmarkNode | BenchmarkDiffArgs, selected?: BenchmarkNode[]): Promise<BenchmarkDiffPanel | undefined> {
+  if (arg && 'models' in arg) return showBenchmarkDiff(extensionUri, arg.models, arg.baseline);
+  let refs = refsOf(selected?.length ? selected : arg ? [arg] : []);
+  if (refs.length < 2) {
+    await tree.index.ready();
+    const items = tree.models.map((m) => ({
+      label: m.results.model,
+      description: vscode.workspace.asRelativePath(m.file),
+      picked: refs.some((r) => r.file === m.file && r.model === m.results.model),
+      ref: { file: m.file, model: m.results.model },
+    }));
+    if (items.length < 2) {
+      void vscode.window.showInformationMessage('The workspace holds fewer than two models with benchmark results (lm-evaluation-harness, OpenCompass, TAIA logs or *.taia-results.json).');
+      return undefined;
+    }
+    const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Benchmark diff: models to compare (the first is the baseline)' });
+    if (!picks) return undefined;
+    refs = picks.map((p) => p.ref);
+  }
+  return showBenchmarkDiff(extensionUri, refs);
+}
+
+/** Reopens diffs after a reload from the models and baseline the page saved. */
+export class BenchmarkDiffSerializer implements vscode.WebviewPanelSerializer<BenchmarkDiffState> {
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: BenchmarkDiffState | undefined): Promise<void> {
+    if (!state?.models?.length) return panel.dispose();
+    new BenchmarkDiffPanel(panel, this.extensionUri, state.models, state.baseline);
+  }
+}

@@ -1,0 +1,139 @@
+// Browser code of the benchmark diff: models as columns (baseline first), a row per task and metric,
+// Δ against the baseline coloured by whether it is better and by how much, significance marks, a
+// filter to what differs, sortable columns, a bar chart per task, and exports. Every name from a
+// result file goes in as text.
+import type { BenchmarkDiff, DiffCell, DiffRow, RowUnit } from '../../core/results/diff';
+import { direction, formatDelta, formatP, formatValue, legend, METHOD_LABEL, tasksLabel, toCsv, toLatex, toMarkdown } from '../../core/results/format';
+import { $, el, vscodeApi } from '../shared/dom';
+import { barChart } from './bars';
+import type { BenchmarkDiffState, ExportFormat, FromWebview, SortKey, ToWebview } from './protocol';
+import { asShown, magnitude, shownRows } from './view';
+
+const vscode = vscodeApi<FromWebview, BenchmarkDiffState>();
+let state: BenchmarkDiffState = vscode.getState() ?? { models: [], onlyDiffers: true };
+let report: BenchmarkDiff | undefined;
+
+/** "0.7800 ± 0.0089 · n = 2376 · Δ +0.0300 · p = 0.012 (z-test on standard errors)" for a cell's tooltip. */
+function cellTitle(c: DiffCell, unit: RowUnit): string {
+  const parts = [`${formatValue(c.value, unit)}${c.stderr !== undefined ? ` ± ${formatValue(c.stderr, unit)}` : ''}`];
+  if (c.n !== undefined) parts.push(`n = ${c.n}`);
+  if (c.delta !== undefined) parts.push(`Δ ${formatDelta(c.delta, unit)}`);
+  if (c.test) {
+    const d = c.test.discordant ? `, b = ${c.test.discordant.b}, c = ${c.test.discordant.c}` : '';
+    parts.push(`p = ${formatP(c.test.p)} (${METHOD_LABEL[c.test.method]}${c.test.n !== undefined ? `, ${c.test.n} paired` : ''}${d})`);
+  } else if (c.delta !== undefined) parts.push('no test: neither per-example records nor standard errors on both sides');
+  return parts.join(' · ');
+}
+
+/** A value, bold where best; Δ coloured by direction (class better / worse) and size (m1–m4); the mark. */
+function valueCell(c: DiffCell, unit: RowUnit, best: boolean, baseline: number | undefined): HTMLTableCellElement {
+  const td = el('td', { class: 'num', title: cellTitle(c, unit) });
+  td.append(el('span', { class: best ? 'value best' : 'value' }, formatValue(c.value, unit)));
+  if (c.delta !== undefined) {
+    const tone = c.better === true ? 'better' : c.better === false ? 'worse' : 'same';
+    td.append(' ', el('span', { class: `delta ${tone} m${magnitude(c.delta, baseline, unit)}` }, formatDelta(c.delta, unit)));
+  }
+  if (c.mark) td.append(el('sup', { class: 'mark' }, c.mark));
+  return td;
+}
+
+/** A column heading that sorts: ascending, then descending, then back to the file's order. */
+function sortHeader(label: string, column: SortKey['column'], extra?: HTMLElement): HTMLTableCellElement {
+  const th = el('th', { scope: 'col' });
+  const active = state.sort?.column === column;
+  th.setAttribute('aria-sort', active ? (state.sort!.descending ? 'descending' : 'ascending') : 'none');
+  const button = el('button', { class: 'sort', 'data-column': String(column) }, label);
+  button.append(el('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (state.sort!.descending ? ' ▼' : ' ▲') : ''));
+  button.addEventListener('click', () => {
+    state.sort = !active ? { column, descending: false } : !state.sort!.descending ? { column, descending: true } : undefined;
+    render();
+    (document.querySelector(`button.sort[data-column="${String(column)}"]`) as HTMLElement | null)?.focus();
+  });
+  th.append(button);
+  if (extra) th.append(extra);
+  return th;
+}
+
+function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
+  const table = el('table', { class: 'compare bench' });
+  const head = el('tr');
+  head.append(sortHeader('Task', 'task'), sortHeader('Metric', 'metric'));
+  r.models.forEach((m, i) => head.append(sortHeader(m.name, i, el('div', { class: 'muted', title: m.file }, i === 0 ? 'baseline' : 'Δ vs baseline'))));
+  table.append(el('thead'));
+  table.tHead!.append(head);
+  const body = el('tbody');
+  for (const row of rows) {
+    const tr = el('tr', row.differs ? { class: 'differs' } : {});
+    tr.append(el('th', { scope: 'row', class: row.subtask ? 'subtask' : '' }, row.task), el('td', { class: 'metric' }, `${row.metric} ${direction(row)}`));
+    row.cells.forEach((c, i) => tr.append(valueCell(c, row.unit, row.best.includes(i), row.cells[0].value)));
+    body.append(tr);
+  }
+  table.append(body);
+  const a = r.average;
+  if (a) {
+    const foot = el('tfoot');
+    const tr = el('tr', { class: 'average' });
+    tr.append(el('th', { scope: 'row', title: a.tasks.join(', ') }, 'Average'), el('td', { class: 'metric' }, tasksLabel(a.tasks.length)));
+    a.cells.forEach((c, i) => tr.append(valueCell({ ...c, mark: '' }, a.unit, a.best.includes(i), a.cells[0].value)));
+    foot.append(tr);
+    table.append(foot);
+  }
+  $('table').replaceChildren(table);
+}
+
+function renderCharts(r: BenchmarkDiff, rows: DiffRow[]): void {
+  // One chart per task: its first row shown.
+  const seen = new Set<string>();
+  const charts = rows.filter((row) => !seen.has(row.task) && seen.add(row.task));
+  $('charts').replaceChildren(...charts.map((row) => barChart(row, r.models.map((m) => m.name))));
+}
+
+function renderList(id: string, items: string[]): void {
+  $(id).replaceChildren(...items.map((t) => el('li', {}, t)));
+  $(id).hidden = items.length === 0;
+}
+
+function render(): void {
+  vscode.setState(state);
+  ($('only-differs') as HTMLInputElement).checked = state.onlyDiffers;
+  if (!report) return;
+  const r = report;
+  const rows = shownRows(r, state.onlyDiffers, state.sort);
+  $('subtitle').textContent = `${r.models.length} models, ${r.rows.length} task × metric rows; Δ against ${r.baseline}`;
+  const select = $('baseline') as HTMLSelectElement;
+  select.replaceChildren(...r.models.map((m) => el('option', { value: m.name }, m.name)));
+  select.value = r.baseline;
+  renderTable(r, rows);
+  renderCharts(r, rows);
+  $('count').textContent = `${r.rows.filter((x) => x.differs).length} of ${r.rows.length} rows differ`;
+  $('legend').textContent = legend(r);
+  renderList('notes', r.notes);
+}
+
+window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
+  const m = event.data;
+  if (m.type === 'error') {
+    $('message').textContent = m.message;
+    $('message').hidden = false;
+    return;
+  }
+  $('message').hidden = true;
+  report = m.report;
+  state = { ...state, models: m.models, baseline: m.report.baseline };
+  renderList('problems', m.problems);
+  render();
+  vscode.postMessage({ type: 'rendered', rows: m.report.rows.length });
+});
+
+$('only-differs').addEventListener('change', (e) => {
+  state.onlyDiffers = (e.target as HTMLInputElement).checked;
+  render();
+});
+$('baseline').addEventListener('change', (e) => vscode.postMessage({ type: 'baseline', model: (e.target as HTMLSelectElement).value }));
+const EXPORTS: Record<ExportFormat, (r: BenchmarkDiff) => string> = { markdown: toMarkdown, csv: toCsv, latex: toLatex };
+for (const format of ['markdown', 'csv', 'latex'] as const) {
+  $(`export-${format}`).addEventListener('click', () => {
+    if (report) vscode.postMessage({ type: 'export', format, content: EXPORTS[format](asShown(report, shownRows(report, state.onlyDiffers, state.sort))) });
+  });
+}
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,33 @@
+// The one message contract between the extension host and the benchmark diff webview.
+import type { BenchmarkDiff } from '../../core/results/diff';
+
+/** A model of a result file: the file and the model's name in it (an OpenCompass summary holds several). */
+export interface ModelRef {
+  file: string;
+  model: string;
+}
+
+export type ExportFormat = 'markdown' | 'csv' | 'latex';
+
+export type ToWebview =
+  /** The report (baseline first), the models it compares, and in `problems` lists files or models that could not be read. */
+  | { type: 'init'; report: BenchmarkDiff; models: ModelRef[]; problems: string[] }
+  | { type: 'error'; message: string };
+
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'rendered'; rows: number }
+  /** Compare against another model: the host recomputes the tests, which need the per-example records. */
+  | { type: 'baseline'; model: string }
+  /** The table as shown (filter and sort applied), for the host to save. */
+  | { type: 'export'; format: ExportFormat; content: string };
+
+export type SortKey = { column: 'task' | 'metric' | number; descending: boolean };
+
+/** What the page keeps with setState: the serializer reopens the same comparison after a reload. */
+export interface BenchmarkDiffState {
+  models: ModelRef[];
+  baseline?: string;
+  onlyDiffers: boolean;
+  sort?: SortKey;
+}
