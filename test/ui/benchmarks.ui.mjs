@@ -4,15 +4,12 @@
 // metric's direction and size, significance marks, "show only what differs", sorting, the baseline
 // switch, keyboard reach, escaping of hostile names, the bar charts and the exports. Screenshots go to
 // test-artifacts/ui/. The compiled modules come from out/ (TAIA_TEST_OUT overrides, for a private build).
-import { createServer } from 'node:http';
-import { readFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../../scripts/vscode-host/host.mjs';
+import { NONCE, POLICY, openWebviewPages } from './webviewPage.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const out = process.env.TAIA_TEST_OUT ?? path.join(repo, 'out');
@@ -51,43 +48,9 @@ const results = [
 const report = diffResults(results);
 const refs = results.map((r) => ({ file: r.file, model: r.model }));
 
-const nonce = 'fixturenonce';
-const policy = `default-src 'none'; style-src 'self' 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:`;
-const pages = { '/diff': benchmarkDiffHtml(policy, nonce, '/benchmarkDiff.js', '/benchmarks.css') };
-// The variables VS Code injects into webviews, from a dark theme.
-const theme = '--vscode-editor-background:#1e1e1e;--vscode-foreground:#cccccc;--vscode-errorForeground:#f48771;--vscode-focusBorder:#007fd4;--vscode-button-background:#0e639c;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#9d9d9d;--vscode-charts-blue:#3794ff;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-charts-yellow:#cca700;--vscode-charts-orange:#d18616;--vscode-charts-purple:#b180d7;--vscode-editorWidget-border:#454545;--vscode-font-family:sans-serif;--vscode-font-size:13px';
-const server = createServer((req, res) => {
-  const files = { '/benchmarkDiff.js': [path.join(repo, 'dist/webview/benchmarkDiff.js'), 'text/javascript'], '/benchmarks.css': [path.join(repo, 'media/benchmarks.css'), 'text/css'], '/runs.css': [path.join(repo, 'media/runs.css'), 'text/css'] };
-  const f = files[req.url];
-  if (f) return res.writeHead(200, { 'content-type': f[1] }).end(readFileSync(f[0]));
-  const page = pages[req.url];
-  if (!page) return res.writeHead(404).end();
-  // VS Code sets these on the webview's root element; a nonce'd style block does the same under the CSP.
-  res.writeHead(200, { 'content-type': 'text/html' }).end(page.replace('</head>', `<style nonce="${nonce}">:root{${theme}}</style></head>`));
-}).listen(0, '127.0.0.1');
-await new Promise((r) => server.once('listening', r));
-const base = `http://127.0.0.1:${server.address().port}`;
-
-const profile = mkdtempSync(path.join(tmpdir(), 'taia-chromium-'));
-const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1200, height: 900 } });
-const p = context.pages()[0] ?? (await context.newPage());
-// Stands in for the webview host: records messages and state as VS Code's API would.
-await p.addInitScript(() => {
-  window.__posted = [];
-  let saved;
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => saved, setState: (s) => (saved = s) });
-});
-const errors = [];
-p.on('pageerror', (e) => errors.push(e.message));
-const post = (m) => p.evaluate((msg) => window.postMessage(msg, '*'), m);
-const posted = () => p.evaluate(() => window.__posted);
-const renderedCount = () => p.evaluate(() => window.__posted.filter((m) => m.type === 'rendered').length);
-/** Posts a message and waits until the page says it drew it. */
-async function postInit(m) {
-  const before = await renderedCount();
-  await post(m);
-  await p.waitForFunction((n) => window.__posted.filter((x) => x.type === 'rendered').length > n, before);
-}
+const pages = { '/diff': benchmarkDiffHtml(POLICY, NONCE, '/benchmarkDiff.js', '/benchmarks.css') };
+const files = { '/benchmarkDiff.js': [path.join(repo, 'dist/webview/benchmarkDiff.js'), 'text/javascript'], '/benchmarks.css': [path.join(repo, 'media/benchmarks.css'), 'text/css'], '/runs.css': [path.join(repo, 'media/runs.css'), 'text/css'] };
+const { p, base, errors, post, posted, postInit, close } = await openWebviewPages({ pages, files, viewport: { width: 1200, height: 900 } });
 const focusedId = () => p.evaluate(() => document.activeElement?.id || document.activeElement?.closest('[id]')?.id);
 const noInjection = async () => {
   assert.equal(await p.locator('img').count(), 0, 'a hostile string created no element');
@@ -229,8 +192,6 @@ try {
   await p.screenshot({ path: path.join(artifacts, 'benchmarks-failure.png'), fullPage: true }).catch(() => {});
   console.error(`benchmarks UI test failed: ${e instanceof Error ? e.stack : e}`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  server.close();
+  await close();
 }
 process.exit(failed ? 1 : 0);

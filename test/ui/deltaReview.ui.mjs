@@ -3,15 +3,13 @@
 // a real report computed by the core from generated checkpoints (planted change, NaN, a hostile tensor
 // name), then an 80-layer × 10-module synthetic one. Asserts cells, colours, detail pane, keyboard,
 // escaping and messages; keeps screenshots in test-artifacts/ui/.
-import { createServer } from 'node:http';
-import { readFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../../scripts/vscode-host/host.mjs';
+import { NONCE, POLICY, openWebviewPages } from './webviewPage.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -35,35 +33,12 @@ rmSync(dir, { recursive: true, force: true });
 // A hostile name as a file could carry it: it must show as text.
 report.tensors.find((t) => t.name === 'model.norm.weight').name = '<img src=x onerror="window.pwned=1">';
 
-const nonce = 'fixturenonce';
-const policy = `default-src 'none'; style-src 'self' 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:`;
-const page = reviewHtml(policy, nonce, '/deltaReview.js', '/deltaReview.css');
-// The variables VS Code injects into webviews, from a dark theme.
-const theme = '--vscode-editor-background:#1e1e1e;--vscode-foreground:#cccccc;--vscode-charts-orange:#d18616;--vscode-errorForeground:#f48771;--vscode-focusBorder:#007fd4;--vscode-button-background:#0e639c;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#9d9d9d;--vscode-charts-blue:#3794ff;--vscode-font-family:sans-serif;--vscode-font-size:13px';
-const server = createServer((req, res) => {
-  const files = { '/deltaReview.js': [path.join(repo, 'dist/webview/deltaReview.js'), 'text/javascript'], '/deltaReview.css': [path.join(repo, 'media/deltaReview.css'), 'text/css'] };
-  const f = files[req.url];
-  if (f) return res.writeHead(200, { 'content-type': f[1] }).end(readFileSync(f[0]));
-  // VS Code sets these on the webview's root element; a nonce'd style block does the same under the CSP.
-  res.writeHead(200, { 'content-type': 'text/html' }).end(page.replace('</head>', `<style nonce="${nonce}">:root{${theme}}</style></head>`));
-}).listen(0, '127.0.0.1');
-await new Promise((r) => server.once('listening', r));
-const url = `http://127.0.0.1:${server.address().port}/`;
-
-const profile = mkdtempSync(path.join(tmpdir(), 'taia-chromium-'));
-const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1300, height: 900 } });
-const p = context.pages()[0] ?? (await context.newPage());
-// Stands in for the webview host: records messages and state as VS Code's API would.
-await p.addInitScript(() => {
-  window.__posted = [];
-  let saved;
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => saved, setState: (s) => (saved = s) });
-});
+const pages = { '/': reviewHtml(POLICY, NONCE, '/deltaReview.js', '/deltaReview.css') };
+const files = { '/deltaReview.js': [path.join(repo, 'dist/webview/deltaReview.js'), 'text/javascript'], '/deltaReview.css': [path.join(repo, 'media/deltaReview.css'), 'text/css'] };
+const { p, base, errors, close } = await openWebviewPages({ pages, files, viewport: { width: 1300, height: 900 } });
 let failed = false;
 try {
-  const errors = [];
-  p.on('pageerror', (e) => errors.push(e.message));
-  await p.goto(url);
+  await p.goto(`${base}/`);
   await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
   await p.evaluate((r) => {
     window.postMessage({ type: 'start', base: r.base, finetuned: r.finetuned, spectrum: 2 }, '*');
@@ -135,8 +110,6 @@ try {
   await p.screenshot({ path: path.join(artifacts, 'delta-review-failure.png'), fullPage: true }).catch(() => {});
   console.error(`delta review UI test failed: ${e instanceof Error ? e.stack : e}`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  server.close();
+  await close();
 }
 process.exit(failed ? 1 : 0);

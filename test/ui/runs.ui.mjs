@@ -4,15 +4,12 @@
 // state and progress, live appends (and a resume replacing steps), escaping of hostile names and
 // config values, keyboard reach, "show only what differs" and the exports; a 10,000-step run checks
 // that charts stay fast. Screenshots go to test-artifacts/ui/.
-import { createServer } from 'node:http';
-import { readFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS } from '../../scripts/vscode-host/host.mjs';
+import { NONCE, POLICY, openWebviewPages } from './webviewPage.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -53,43 +50,9 @@ function status(name, over = {}) {
   return { id: `2026-01-01T00-00-00-${name.replace(/[^A-Za-z0-9]+/g, '-')}`, name, state: 'running', createdAt: '2026-01-01T00:00:00.000Z', startedAt: '2026-01-01T00:00:00.000Z', engine: 'tfjs', backend: 'tfjs wasm (SIMD)', step: 0, totalSteps: 100, ...over };
 }
 
-const nonce = 'fixturenonce';
-const policy = `default-src 'none'; style-src 'self' 'nonce-${nonce}'; script-src 'nonce-${nonce}'; img-src 'self' data:`;
-const pages = { '/dashboard': runDashboardHtml(policy, nonce, '/runDashboard.js', '/runs.css'), '/compare': compareRunsHtml(policy, nonce, '/compareRuns.js', '/runs.css') };
-// The variables VS Code injects into webviews, from a dark theme.
-const theme = '--vscode-editor-background:#1e1e1e;--vscode-foreground:#cccccc;--vscode-errorForeground:#f48771;--vscode-focusBorder:#007fd4;--vscode-button-background:#0e639c;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#9d9d9d;--vscode-charts-blue:#3794ff;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-charts-yellow:#cca700;--vscode-charts-orange:#d18616;--vscode-charts-purple:#b180d7;--vscode-editorWidget-border:#454545;--vscode-font-family:sans-serif;--vscode-font-size:13px';
-const server = createServer((req, res) => {
-  const files = { '/runDashboard.js': [path.join(repo, 'dist/webview/runDashboard.js'), 'text/javascript'], '/compareRuns.js': [path.join(repo, 'dist/webview/compareRuns.js'), 'text/javascript'], '/runs.css': [path.join(repo, 'media/runs.css'), 'text/css'] };
-  const f = files[req.url];
-  if (f) return res.writeHead(200, { 'content-type': f[1] }).end(readFileSync(f[0]));
-  const page = pages[req.url];
-  if (!page) return res.writeHead(404).end();
-  // VS Code sets these on the webview's root element; a nonce'd style block does the same under the CSP.
-  res.writeHead(200, { 'content-type': 'text/html' }).end(page.replace('</head>', `<style nonce="${nonce}">:root{${theme}}</style></head>`));
-}).listen(0, '127.0.0.1');
-await new Promise((r) => server.once('listening', r));
-const base = `http://127.0.0.1:${server.address().port}`;
-
-const profile = mkdtempSync(path.join(tmpdir(), 'taia-chromium-'));
-const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport: { width: 1200, height: 900 } });
-const p = context.pages()[0] ?? (await context.newPage());
-// Stands in for the webview host: records messages and state as VS Code's API would.
-await p.addInitScript(() => {
-  window.__posted = [];
-  let saved;
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => saved, setState: (s) => (saved = s) });
-});
-const errors = [];
-p.on('pageerror', (e) => errors.push(e.message));
-const post = (m) => p.evaluate((msg) => window.postMessage(msg, '*'), m);
-const posted = () => p.evaluate(() => window.__posted);
-/** Posts a message and waits until the page says it drew it (init) or the condition holds. */
-const renderedCount = () => p.evaluate(() => window.__posted.filter((m) => m.type === 'rendered').length);
-async function postInit(m) {
-  const before = await renderedCount();
-  await post(m);
-  await p.waitForFunction((n) => window.__posted.filter((x) => x.type === 'rendered').length > n, before);
-}
+const pages = { '/dashboard': runDashboardHtml(POLICY, NONCE, '/runDashboard.js', '/runs.css'), '/compare': compareRunsHtml(POLICY, NONCE, '/compareRuns.js', '/runs.css') };
+const files = { '/runDashboard.js': [path.join(repo, 'dist/webview/runDashboard.js'), 'text/javascript'], '/compareRuns.js': [path.join(repo, 'dist/webview/compareRuns.js'), 'text/javascript'], '/runs.css': [path.join(repo, 'media/runs.css'), 'text/css'] };
+const { p, base, errors, post, posted, postInit, close } = await openWebviewPages({ pages, files, viewport: { width: 1200, height: 900 } });
 /** Pixel coordinates of a polyline's points. */
 const polyline = (selector) => p.locator(selector).evaluate((e) => [...e.points].map((pt) => [pt.x, pt.y]));
 const focusedId = () => p.evaluate(() => document.activeElement?.id || document.activeElement?.closest('[id]')?.id);
@@ -269,8 +232,6 @@ try {
   await p.screenshot({ path: path.join(artifacts, 'runs-failure.png'), fullPage: true }).catch(() => {});
   console.error(`runs UI test failed: ${e instanceof Error ? e.stack : e}`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  server.close();
+  await close();
 }
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,61 @@
+// What the webview page tests share: the pages served on loopback under the webviews' CSP with a dark
+// theme's VS Code variables, headless Chromium, and a stand-in for VS Code's webview API that records
+// what the page posts and keeps its state.
+import { createServer } from 'node:http';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from '../../scripts/vscode-host/host.mjs';
+
+export const NONCE = 'fixturenonce';
+export const POLICY = `default-src 'none'; style-src 'self' 'nonce-${NONCE}'; script-src 'nonce-${NONCE}'; img-src 'self' data:`;
+/** The variables VS Code injects into webviews, from a dark theme. */
+const THEME = '--vscode-editor-background:#1e1e1e;--vscode-foreground:#cccccc;--vscode-errorForeground:#f48771;--vscode-focusBorder:#007fd4;--vscode-button-background:#0e639c;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#9d9d9d;--vscode-charts-blue:#3794ff;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-charts-yellow:#cca700;--vscode-charts-orange:#d18616;--vscode-charts-purple:#b180d7;--vscode-editorWidget-border:#454545;--vscode-font-family:sans-serif;--vscode-font-size:13px';
+
+/**
+ * Serves `pages` (url → HTML) and `files` (url → [path, content type]) and opens Chromium on them.
+ * Returns the page, its base URL, helpers to post messages and read what the page posted, the page
+ * errors seen, and `close`.
+ */
+export async function openWebviewPages({ pages, files, viewport = { width: 1200, height: 900 } }) {
+  const server = createServer((req, res) => {
+    const f = files[req.url];
+    if (f) return res.writeHead(200, { 'content-type': f[1] }).end(readFileSync(f[0]));
+    const page = pages[req.url];
+    if (!page) return res.writeHead(404).end();
+    // VS Code sets these on the webview's root element; a nonce'd style block does the same under the CSP.
+    res.writeHead(200, { 'content-type': 'text/html' }).end(page.replace('</head>', `<style nonce="${NONCE}">:root{${THEME}}</style></head>`));
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const profile = mkdtempSync(path.join(tmpdir(), 'taia-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport });
+  const p = context.pages()[0] ?? (await context.newPage());
+  await p.addInitScript(() => {
+    window.__posted = [];
+    let saved;
+    window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => saved, setState: (s) => (saved = s) });
+  });
+  const errors = [];
+  p.on('pageerror', (e) => errors.push(e.message));
+  const post = (m) => p.evaluate((msg) => window.postMessage(msg, '*'), m);
+  const renderedCount = () => p.evaluate(() => window.__posted.filter((m) => m.type === 'rendered').length);
+  return {
+    p,
+    base: `http://127.0.0.1:${server.address().port}`,
+    errors,
+    post,
+    posted: () => p.evaluate(() => window.__posted),
+    /** Posts a message and waits until the page says it drew it. */
+    async postInit(m) {
+      const before = await renderedCount();
+      await post(m);
+      await p.waitForFunction((n) => window.__posted.filter((x) => x.type === 'rendered').length > n, before);
+    },
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+      server.close();
+    },
+  };
+}
