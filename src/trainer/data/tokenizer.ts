@@ -52,7 +52,8 @@ export class ChatTokenizer {
   }
 
   decode(ids: number[]): string {
-    return this.tokenizer.decode(ids, { skip_special_tokens: true });
+    // tokenizers.js rejects an empty list; a model that ends at once said nothing.
+    return ids.length ? this.tokenizer.decode(ids, { skip_special_tokens: true }) : '';
   }
 }
 

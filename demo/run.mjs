@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// npm run demo [-- --dir demo-workspace] [--quick] [--open]
+//
+// The TAIA workflow end to end on the shipped base model (demo/base-model, pretrained by demo/pretrain.mjs
+// with this project's engine), through the same code paths as the extension: the `taia` command line
+// (child-process trainer, merge core, evaluator, delta diff, benchmark diff). Writes the demo workspace
+// and a report, and prints the headline table. `--quick` shortens every step (the CI test); `--open`
+// then serves the workspace in code-server with the packaged extension (loopback only).
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { makeWorld } from './world.mjs';
+import { writeReport } from './report.mjs';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values: opt } = parseArgs({ options: { dir: { type: 'string', default: 'demo-workspace' }, quick: { type: 'boolean' }, open: { type: 'boolean' } } });
+const ws = path.resolve(opt.dir);
+const started = performance.now();
+const STEPS = 7;
+let stepNo = 0;
+const say = (text) => console.error(`\n[${++stepNo}/${STEPS}] ${text} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+
+/** Runs the taia CLI; its progress goes to the terminal, its stdout is returned. A failure stops the demo. */
+function taia(...args) {
+  const r = spawnSync(process.execPath, [path.join(repo, 'dist', 'cli.js'), ...args], { cwd: ws, encoding: 'utf-8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+  if (r.status !== 0) {
+    console.error(`demo: taia ${args.join(' ')} failed (exit ${r.status})\n${r.stdout}`);
+    process.exit(1);
+  }
+  return r.stdout;
+}
+
+const writeJsonl = (file, rows) => writeFileSync(path.join(ws, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+say(`Workspace ${path.relative(process.cwd(), ws) || '.'}: base model, fine-tuning data, downstream tasks`);
+rmSync(ws, { recursive: true, force: true });
+for (const d of ['models', 'data', 'tasks', 'results', 'report']) mkdirSync(path.join(ws, d), { recursive: true });
+cpSync(path.join(repo, 'demo', 'base-model'), path.join(ws, 'models', 'base'), { recursive: true });
+const world = makeWorld();
+writeJsonl('data/word-games.jsonl', world.finetuning);
+for (const [name, rows] of Object.entries(world.tasks)) writeJsonl(`tasks/${name}.jsonl`, rows);
+const experiment = {
+  name: 'word-games',
+  base: 'models/base',
+  dataset: 'data/word-games.jsonl',
+  engine: 'tfjs',
+  train: { method: 'full', max_steps: opt.quick ? 6 : 40, batch_size: 16, max_seq_length: 96, learning_rate: 3e-4, lr_scheduler_type: 'cosine', warmup_steps: opt.quick ? 1 : 10, seed: 7, logging_steps: 1 },
+  merge: { recipe: 'taia' },
+  eval: { tasks: Object.keys(world.tasks).map((t) => `tasks/${t}.jsonl`) },
+};
+writeFileSync(path.join(ws, 'word-games.taia.yaml'), `# The demo's fine-tune: word games in the instruction format, out of distribution for tasks/.\n${JSON.stringify(experiment, null, 2)}\n`);
+
+say('Fine-tuning the base on word games (the child-process trainer)');
+taia('train', 'word-games.taia.yaml', '--root', ws);
+const runDir = path.join(ws, '.taia', 'runs', readdirSync(path.join(ws, '.taia', 'runs'))[0]);
+const status = JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf-8'));
+const finetuned = path.join(runDir, status.lastCheckpoint);
+cpSync(finetuned, path.join(ws, 'models', 'finetuned'), { recursive: true, filter: (f) => !/optimizer|trainer_state/.test(path.basename(f)) });
+
+say('Merging: TAIA (the paper\'s rule), TAIA-strict (attention only) and TAIF (the ablation: FFN only)');
+for (const recipe of ['taia', 'taia-strict', 'taif']) taia('merge', '--base', 'models/base', '--finetuned', 'models/finetuned', '--out', `models/${recipe}`, '--recipe', recipe, '--quiet');
+
+say('Evaluating base, fine-tuned and merged models on the downstream tasks (the built-in evaluator)');
+const models = ['base', 'finetuned', 'taia', 'taia-strict', 'taif'];
+const tasks = experiment.eval.tasks.flatMap((t) => ['--tasks', t]);
+for (const m of models) taia('eval', `models/${m}`, ...tasks, '--name', m, '--out', `results/${m}.taia-results.json`, '--max-new-tokens', '10', ...(opt.quick ? ['--limit', '4'] : []), '--quiet');
+
+say('Weight deltas of the fine-tune, and the three-way check of the TAIA output');
+const delta = JSON.parse(taia('diff', '--base', 'models/base', '--finetuned', 'models/finetuned', '--merged', 'models/taia', '--json', '--quiet'));
+
+say('Benchmark diff against the base (significance from the per-example records)');
+const bench = JSON.parse(taia('bench', 'diff', ...models.map((m) => `results/${m}.taia-results.json`), '--baseline', 'base', '--json'));
+const metrics = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l));
+
+say('Report');
+const { markdown, headline } = writeReport(path.join(ws, 'report'), { bench, delta, metrics, experiment, seconds: (performance.now() - started) / 1000, quick: opt.quick === true });
+console.log(`\n${headline}\n\nreport: ${path.relative(process.cwd(), path.join(ws, 'report', 'report.html'))} and report.md (${markdown.length} characters); demo took ${((performance.now() - started) / 1000).toFixed(0)} s`);
+
+if (opt.open) {
+  const { startCodeServer } = await import('../scripts/vscode-host/host.mjs');
+  for (const [cmd, args] of [['bash', ['scripts/vscode-host/install.sh']], ['npm', ['run', 'package']]]) {
+    if (cmd === 'npm' && existsSync(path.join(repo, 'taia-lab.vsix'))) continue;
+    if (spawnSync(cmd, args, { cwd: repo, stdio: 'inherit' }).status !== 0) process.exit(1);
+  }
+  const server = await startCodeServer({ vsix: path.join(repo, 'taia-lab.vsix') });
+  console.log(`\nTAIA Lab on the demo workspace: ${server.url}/?folder=${encodeURIComponent(ws)}\n(code-server on 127.0.0.1 only; Ctrl-C stops it)`);
+  await new Promise((resolve) => process.once('SIGINT', resolve));
+  await server.stop();
+}

@@ -1,0 +1,47 @@
+// The demo end to end, shortened (`--quick`), through the same entry point as `npm run demo`: every
+// artefact exists and is well formed.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { CheckpointWeights } from '../../src/core/checkpoint/weights';
+import { tempDir } from '../helpers/tmp';
+
+const REPO = path.resolve(__dirname, '../../..');
+const MODELS = ['base', 'finetuned', 'taia', 'taia-strict', 'taif'];
+const TASKS = ['capitals', 'capitals_mc', 'sums'];
+
+describe('npm run demo (shortened)', () => {
+  it('fine-tunes, merges, evaluates and reports, with numbers for every model and task', async () => {
+    const ws = path.join(tempDir('taia-demo-'), 'demo-workspace');
+    const run = spawnSync(process.execPath, [path.join(REPO, 'demo', 'run.mjs'), '--quick', '--dir', ws], { encoding: 'utf-8' });
+    assert.equal(run.status, 0, run.stderr);
+    for (const m of MODELS) {
+      // Every model folder is a checkpoint the merge core opens, with the base's tensor names.
+      const weights = await CheckpointWeights.open(path.join(ws, 'models', m));
+      try {
+        assert.ok(weights.get('model.layers.0.self_attn.q_proj.weight'), `${m} has q_proj`);
+      } finally {
+        await weights.close();
+      }
+      const results = JSON.parse(readFileSync(path.join(ws, 'results', `${m}.taia-results.json`), 'utf-8'));
+      assert.deepEqual(Object.keys(results.tasks).sort(), TASKS);
+      for (const t of TASKS) for (const metric of Object.values(results.tasks[t].metrics) as { value: number }[]) assert.ok(Number.isFinite(metric.value));
+    }
+    const md = readFileSync(path.join(ws, 'report', 'report.md'), 'utf-8');
+    const header = md.split('\n').find((l) => l.startsWith('| task | metric |'))!;
+    assert.deepEqual(header.split('|').slice(3, -1).map((s) => s.trim()), MODELS);
+    for (const t of TASKS) {
+      const row = md.split('\n').find((l) => l.startsWith(`| ${t} |`));
+      assert.ok(row, `report row for ${t}`);
+      assert.equal(row!.split('|').slice(3, -1).filter((c) => /\d/.test(c)).length, MODELS.length, row);
+    }
+    assert.match(md, /\*\*Verdict \(computed\):\*\* TAIA beats the full fine-tune on \d of 3 tasks/);
+    const html = readFileSync(path.join(ws, 'report', 'report.html'), 'utf-8');
+    assert.match(html, /<svg[^>]+aria-label="relative change per layer and module"/);
+    assert.match(html, /<polyline points="[\d., ]+"/);
+    assert.ok(existsSync(path.join(ws, 'word-games.taia.yaml')));
+    assert.match(run.stdout, /\| task \| metric \| base \| finetuned \| taia \| taia-strict \| taif \|/);
+  });
+});
