@@ -2,6 +2,7 @@
 // a paper). No Node imports: the webview exports the table as shown with these same functions.
 import type { BenchmarkDiff, DiffAverage, DiffCell, DiffRow, RowUnit } from './diff';
 import type { TestMethod } from './stats';
+import { csvCell, mdCell } from '../util/tableCells';
 
 /** Percentages with two decimals (as papers print them), fractions with four, other metrics four significant digits. */
 export function formatValue(x: number | undefined, unit: RowUnit): string {
@@ -49,8 +50,6 @@ export const tasksLabel = (n: number) => `${n} task${n === 1 ? '' : 's'}`;
 
 // ── Markdown ──
 
-/** Names come from files: a pipe or a line break must not break the table. */
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
 
 function mdValue(c: DiffCell | DiffAverage['cells'][number], unit: RowUnit, best: boolean): string {
   const v = formatValue(c.value, unit);
@@ -71,11 +70,6 @@ export function toMarkdown(report: BenchmarkDiff): string {
 
 // ── CSV ──
 
-/** Quoted where needed; text a spreadsheet would run as a formula (=, +, -, @) gets a leading apostrophe. */
-function csvCell(s: string): string {
-  const safe = /^[=+\-@\t\r]/.test(s) && !Number.isFinite(Number(s)) ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
 
 const raw = (x: number | undefined) => (x === undefined ? '' : String(x));
 

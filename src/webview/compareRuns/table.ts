@@ -2,6 +2,7 @@
 // one value per run, and its Markdown and CSV forms. No DOM here, so the page and its exports agree.
 import { duration, int, median, num } from '../shared/format';
 import type { RunData } from './protocol';
+import { csvCell, mdCell } from '../../core/util/tableCells';
 
 export interface Row {
   key: string;
@@ -66,8 +67,6 @@ export function compareRows(runs: RunData[]): Row[] {
   return rows;
 }
 
-/** Values come from workspace files: a pipe or a line break must not break the table. */
-const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
 
 export function toMarkdown(labels: string[], rows: Row[]): string {
   const out = [`| key | ${labels.map(mdCell).join(' | ')} |`, `|---|${labels.map(() => '---').join('|')}|`];
@@ -75,14 +74,6 @@ export function toMarkdown(labels: string[], rows: Row[]): string {
   return out.join('\n') + '\n';
 }
 
-/**
- * Quotes where needed; a text cell that a spreadsheet would read as a formula (=, +, -, @) gets a
- * leading apostrophe, since a config value from a shared workspace should not run when opened.
- */
-function csvCell(s: string): string {
-  const safe = /^[=+\-@\t\r]/.test(s) && !Number.isFinite(Number(s)) ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
 
 export function toCsv(labels: string[], rows: Row[]): string {
   return [['key', ...labels], ...rows.map((r) => [r.key, ...r.values])].map((cells) => cells.map(csvCell).join(',')).join('\n') + '\n';
