@@ -27,6 +27,7 @@ export class ResultsIndex implements vscode.Disposable {
   private scanning: Promise<void> | undefined;
   private readonly pending = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
   readonly onDidChange = this.emitter.event;
 
   constructor() {
@@ -49,8 +50,16 @@ export class ResultsIndex implements vscode.Disposable {
 
   /** Walks every workspace folder again; concurrent calls share one walk. */
   refresh(): Promise<void> {
-    this.scanning ??= this.scan().finally(() => (this.scanning = undefined));
+    // In the same queue as the watcher flushes, so a full scan and an incremental update never interleave.
+    this.scanning ??= this.enqueue(() => this.scan()).finally(() => (this.scanning = undefined));
     return this.scanning;
+  }
+
+  /** Runs scans and watcher flushes one after another; a failed one does not stop the next (entries carry their errors). */
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const run = this.flushing.then(task);
+    this.flushing = run.catch(() => undefined);
+    return run;
   }
 
   /** Resolves once the walk under way (if any) is complete. */
@@ -86,7 +95,8 @@ export class ResultsIndex implements vscode.Disposable {
     if (uri.scheme !== 'file') return;
     this.pending.add(uri.fsPath);
     clearTimeout(this.flushTimer);
-    this.flushTimer = setTimeout(() => void this.flush(), 300);
+    // Queued: a slow flush finishing late must not re-add what a later one removed.
+    this.flushTimer = setTimeout(() => void this.enqueue(() => this.flush()).catch(() => undefined), 300);
   }
 
   private async flush(): Promise<void> {

@@ -33,6 +33,7 @@ export class WorkspaceIndex implements vscode.Disposable {
   private scanning: Promise<void> | undefined;
   private pending = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
   readonly onDidChange = this.emitter.event;
 
   constructor(private readonly log: vscode.OutputChannel) {
@@ -105,7 +106,9 @@ export class WorkspaceIndex implements vscode.Disposable {
     if (uri.scheme !== 'file') return;
     this.pending.add(uri.fsPath);
     clearTimeout(this.flushTimer);
-    this.flushTimer = setTimeout(() => void this.flush(), 300);
+    // Flushes run one after another (a slow one finishing late must not re-add what a later one removed),
+    // and a failed one does not stop the next: unreadable entries carry their own error.
+    this.flushTimer = setTimeout(() => (this.flushing = this.flushing.then(() => this.flush()).catch(() => undefined)), 300);
   }
 
   private async flush(): Promise<void> {
