@@ -6,18 +6,10 @@
 //   distribution for the downstream tasks, as general instruction data is for the paper's benchmarks.
 // So the base knows but does not follow the format, a full fine-tune follows it but may overwrite what
 // the base knew, and TAIA (attention from the fine-tune, feed-forward from the base) may get both.
+import { createRequire } from 'node:module';
 
-/** mulberry32: the same numbers on every machine. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's seeded generator (compiled to out/ by `npm run demo`): the same world on every machine.
+const { rng } = createRequire(import.meta.url)('../out/src/core/util/random.js');
 
 const ONSETS = ['b', 'd', 'f', 'g', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'dr', 'kl', 'st', 'tr', 'sh'];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ei', 'ou'];

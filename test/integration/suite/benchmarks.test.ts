@@ -8,22 +8,11 @@ import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
 import type { BenchmarkNode, BenchmarksTree } from '../../../src/extension/benchmarksTree';
 import type { BenchmarkDiffPanel } from '../../../src/extension/benchmarkDiff';
+import { eventually } from '../../helpers/eventually';
 
 /** The Benchmarks tree on the API (`trees.benchmarks`). */
 const benchmarksOf = (api: TaiaLabApi) => (api.trees as TaiaLabApi['trees'] & { benchmarks: BenchmarksTree }).benchmarks;
 
-/** Waits until `check` passes (watchers and scans are asynchronous), failing with its last error. */
-async function eventually<T>(check: () => T | Promise<T>, ms = 20000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 const TS = '2026-01-01T00-00-00.000000';
 
@@ -75,7 +64,7 @@ suite('Benchmarks in the real host', () => {
       const found = tree.getChildren().filter((n): n is Extract<BenchmarkNode, { type: 'model' }> => n.type === 'model' && n.file.startsWith(root));
       assert.deepEqual(found.map((n) => n.results.model).sort(), ['qwen-base', 'qwen-ft']);
       return found.sort((a, b) => a.results.model.localeCompare(b.results.model));
-    });
+    }, 20000);
     const item = tree.getTreeItem(models[0]);
     assert.equal(item.label, 'qwen-base');
     assert.match(String(item.description), /^1 task · lm-evaluation-harness · results_/);
@@ -90,7 +79,7 @@ suite('Benchmarks in the real host', () => {
       const e = tree.getChildren().find((n) => n.type === 'error' && n.file.startsWith(root));
       assert.ok(e, 'the malformed file is listed');
       return e;
-    });
+    }, 20000);
     const errorItem = tree.getTreeItem(error);
     assert.equal(errorItem.contextValue, 'benchmark.error');
     assert.match(String(errorItem.description), /invalid JSON/);
@@ -113,6 +102,6 @@ suite('Benchmarks in the real host', () => {
     // A file deleted from the workspace leaves the view.
     rmSync(path.join(root, 'lm', 'ft'), { recursive: true, force: true });
     await vscode.commands.executeCommand('taiaLab.refresh');
-    await eventually(() => assert.ok(!tree.models.some((m) => m.results.model === 'qwen-ft' && m.file.startsWith(root))));
+    await eventually(() => assert.ok(!tree.models.some((m) => m.results.model === 'qwen-ft' && m.file.startsWith(root))), 20000);
   });
 });

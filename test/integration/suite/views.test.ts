@@ -8,6 +8,7 @@ import type { CheckpointNode } from '../../../src/extension/checkpointsTree';
 import type { DeltaReview } from '../../../src/extension/deltaReview';
 import { writeAdapter, llamaTensorShapes, writeLlama, LlamaShape } from '../../helpers/models';
 import { writeFileSync } from 'node:fs';
+import { eventually } from '../../helpers/eventually';
 
 const shape: LlamaShape = { layers: 2, hidden: 16, intermediate: 24, vocab: 32, heads: 4, kvHeads: 2 };
 
@@ -23,18 +24,6 @@ async function api(): Promise<TaiaLabApi> {
   return ext.activate();
 }
 
-/** Waits until `check` passes (watchers and scans are asynchronous), failing with its last error. */
-async function eventually(check: () => void | Promise<void>, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 async function labels(a: TaiaLabApi): Promise<Map<string, { description: string; group: string; context: string }>> {
   const out = new Map<string, { description: string; group: string; context: string }>();
