@@ -38,14 +38,14 @@ function barsSvg(bench) {
   const names = bench.models.map((m) => m.name);
   const rows = bench.rows;
   const max = Math.max(1e-9, ...rows.flatMap((r) => r.cells.map((c) => c.value ?? 0)));
-  const groupW = names.length * 18 + 24;
-  const W = rows.length * groupW + 40;
+  const groupW = Math.max(names.length * 18 + 24, 150);
+  const W = Math.max(rows.length * groupW + 40, names.length * 110 + 40);
   const H = 180;
   const bars = rows.flatMap((r, g) => r.cells.map((c, i) => {
     const h = ((c.value ?? 0) / max) * (H - 50);
     return `<rect x="${30 + g * groupW + i * 18}" y="${H - 30 - h}" width="16" height="${h}" fill="${COLORS[i % COLORS.length]}"><title>${esc(`${r.task} ${r.metric} ${names[i]}: ${fmt(c.value, r.unit)}`)}</title></rect>`;
   }));
-  const labels = rows.map((r, g) => `<text x="${30 + g * groupW}" y="${H - 12}" font-size="11">${esc(`${r.task} ${r.metric}`)}</text>`);
+  const labels = rows.map((r, g) => `<text x="${30 + g * groupW}" y="${H - 12}" font-size="11">${esc(`${r.task} · ${r.metric}`)}</text>`);
   const legend = names.map((n, i) => `<rect x="${30 + i * 110}" y="4" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${44 + i * 110}" y="13" font-size="11">${esc(n)}</text>`);
   return `<svg width="${W}" height="${H}" role="img" aria-label="scores per task and model">${legend.join('')}${bars.join('')}${labels.join('')}</svg>`;
 }
