@@ -5,6 +5,7 @@
 // curves side by side (they should agree closely: same data, same optimizer arithmetic).
 //
 //   npm run bench:train [-- --steps 20 --backends wasm,cpu --layers 4 --hidden 256]
+//   WORKERS=N sets the tfjs engine's data-parallel ranks (default: one per core).
 // Uses the built trainer (dist/) through `taia train`, and the compiled data pipeline (out/) to export
 // the identical batches for PyTorch.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { writeLlama } = require('../out/test/helpers/models.js');
-const { byteLevelTokenizer, BYTE_VOCAB_SIZE } = require('../out/src/trainer/data/byteTokenizer.js');
+const { writeByteLevelTokenizer, BYTE_VOCAB_SIZE } = require('../out/src/trainer/data/byteTokenizer.js');
 const { ChatTokenizer } = require('../out/src/trainer/data/tokenizer.js');
 const { loadExamples, DataOrder, sequenceLength } = require('../out/src/trainer/data/examples.js');
 
@@ -45,9 +46,7 @@ mkdirSync(path.join(root, 'data'), { recursive: true });
 
 // The model: HF-initialised scale (std ≈ 0.02 as uniform ±0.035), unit norms, byte-level tokenizer.
 writeLlama(path.join(root, 'model'), shape, { dtype: 'F32', seed: 3, values: (name, _s, v) => (name.endsWith('norm.weight') ? v.map(() => 1) : v.map((x) => x * 0.7)) });
-const tok = byteLevelTokenizer();
-writeFileSync(path.join(root, 'model', 'tokenizer.json'), JSON.stringify(tok.tokenizer));
-writeFileSync(path.join(root, 'model', 'tokenizer_config.json'), JSON.stringify(tok.config));
+writeByteLevelTokenizer(path.join(root, 'model'));
 // Plain-text rows long enough to fill every sequence: all tokens train, so both sides see full batches.
 const words = 'the model learns attention and feed forward weights from data that does not match its tasks'.split(' ');
 const rows = Array.from({ length: B * 8 }, (_, i) => JSON.stringify({ text: Array.from({ length: 60 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(' ') }));

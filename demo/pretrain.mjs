@@ -15,7 +15,7 @@ import { makeWorld } from './world.mjs';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { writeLlama } = require(path.join(repo, 'out/test/helpers/models.js'));
-const { byteLevelTokenizer, BYTE_VOCAB_SIZE } = require(path.join(repo, 'out/src/trainer/data/byteTokenizer.js'));
+const { writeByteLevelTokenizer, BYTE_VOCAB_SIZE } = require(path.join(repo, 'out/src/trainer/data/byteTokenizer.js'));
 const { values: opt } = parseArgs({ options: { steps: { type: 'string', default: '800' }, out: { type: 'string', default: path.join(repo, 'demo', 'base-model') } } });
 
 export const GEOMETRY = { layers: 4, hidden: 128, intermediate: 384, vocab: BYTE_VOCAB_SIZE, heads: 4, kvHeads: 2 };
@@ -24,9 +24,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'taia-pretrain-'));
 try {
   // Random initialisation at GPT-2's scale (uniform with std ≈ 0.02), unit norms.
   writeLlama(path.join(work, 'init'), GEOMETRY, { dtype: 'F32', seed: 11, values: (name, _shape, v) => (name.endsWith('norm.weight') ? v.map(() => 1) : v.map((x) => x * 0.7)) });
-  const tok = byteLevelTokenizer();
-  writeFileSync(path.join(work, 'init', 'tokenizer.json'), JSON.stringify(tok.tokenizer));
-  writeFileSync(path.join(work, 'init', 'tokenizer_config.json'), JSON.stringify(tok.config, null, 2));
+  writeByteLevelTokenizer(path.join(work, 'init'));
   const world = makeWorld();
   writeFileSync(path.join(work, 'corpus.jsonl'), world.pretraining.map((text) => JSON.stringify({ text })).join('\n') + '\n');
   writeFileSync(

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { BYTE_VOCAB_SIZE, byteLevelTokenizer } from '../../src/trainer/data/byteTokenizer';
+import { BYTE_VOCAB_SIZE, writeByteLevelTokenizer } from '../../src/trainer/data/byteTokenizer';
 import { LlamaShape, writeLlama } from './models';
 
 export const TINY: LlamaShape = { layers: 2, hidden: 32, intermediate: 64, vocab: BYTE_VOCAB_SIZE, heads: 4, kvHeads: 2 };
@@ -11,9 +11,7 @@ export const TINY: LlamaShape = { layers: 2, hidden: 32, intermediate: 64, vocab
 /** A trainable model folder: random matrices, unit norm weights (as a freshly initialised Llama), byte tokenizer. */
 export function writeTinyModel(dir: string, shape: LlamaShape = TINY, seed = 1): void {
   writeLlama(dir, shape, { dtype: 'F32', seed, values: (name, _shape, base) => (name.endsWith('norm.weight') ? base.map(() => 1) : base.map((v) => v * 4)) });
-  const { tokenizer, config } = byteLevelTokenizer();
-  writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
-  writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
+  writeByteLevelTokenizer(dir);
 }
 
 /** Arithmetic questions in Alpaca form: short, learnable, and each answer follows from its prompt. */

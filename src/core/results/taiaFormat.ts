@@ -1,8 +1,8 @@
 // TAIA Lab's own result file, written by the evaluator and read back by the Benchmarks view and
 // `taia bench diff`. One JSON file per evaluated model, `<name>.taia-results.json`, and per-example
 // records in a JSONL beside it. The format is documented in the README ("Benchmarks").
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomicWrite';
 import * as path from 'node:path';
 import { isObject, parseJsonObject, readJsonl } from './jsonl';
 import { finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
@@ -54,18 +54,6 @@ export interface TaiaSampleRecord {
   target?: string;
 }
 
-/** Writes via a temporary file and a rename, so a watcher never reads half a file. */
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
 /**
  * Writes a result file and, when `samples` are given, `<stem>.samples.jsonl` beside it (one file for
  * all tasks; each task with records points at it). Samples are written first, so the results file
@@ -85,10 +73,10 @@ export async function writeTaiaResults(file: string, results: TaiaResultsFile, s
       lines.push(JSON.stringify(r));
       tasks.add(r.task);
     }
-    await writeAtomic(samplesFile, lines.length ? lines.join('\n') + '\n' : '');
+    await writeFileAtomic(samplesFile, lines.length ? lines.join('\n') + '\n' : '');
     for (const t of tasks) if (out.tasks[t]) out.tasks[t].samples = path.basename(samplesFile);
   }
-  await writeAtomic(file, JSON.stringify(out, null, 2) + '\n');
+  await writeFileAtomic(file, JSON.stringify(out, null, 2) + '\n');
   return { results: file, ...(samplesFile ? { samples: samplesFile } : {}) };
 }
 

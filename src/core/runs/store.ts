@@ -1,16 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { appendFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { CheckpointError } from '../errors';
+import { writeFileAtomic } from '../util/atomicWrite';
 import { readJsonObject } from '../util/json';
 import { CHECKPOINTS_DIR, CONFIG_FILE, FINISHED_STATES, METRICS_FILE, MetricRecord, RunConfig, RUNS_DIR, RunStatus, STATUS_FILE } from './types';
 
-/** Writes JSON through a temporary file and a rename, so a reader never sees half a file. */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const tmp = `${file}.${process.pid}-${randomBytes(3).toString('hex')}.tmp`;
-  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
-  await rename(tmp, file);
+/** Writes JSON atomically: status.json is read by other windows while the trainer updates it. */
+export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  return writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 /** A sortable, readable run id: UTC time, then the experiment name made safe for a folder. */

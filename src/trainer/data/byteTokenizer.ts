@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { DEFAULT_CHAT_TEMPLATE } from './tokenizer';
 
 export const BYTE_SPECIAL_TOKENS = ['<|bos|>', '<|eos|>', '<|pad|>'] as const;
@@ -45,4 +47,11 @@ function gpt2ByteAlphabet(): string[] {
   let extra = 0;
   for (let b = 0; b < 256; b++) out[b] = String.fromCharCode(printable(b) ? b : 256 + extra++);
   return out;
+}
+
+/** Writes the byte-level tokenizer's tokenizer.json and tokenizer_config.json into a model folder. */
+export function writeByteLevelTokenizer(modelDir: string): void {
+  const { tokenizer, config } = byteLevelTokenizer();
+  writeFileSync(path.join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileSync(path.join(modelDir, 'tokenizer_config.json'), JSON.stringify(config, null, 2));
 }

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { exists } from '../../core/checkpoint/weights';
 import type { Turn } from '../../core/datasets/records';
+import { readJsonObject } from '../../core/util/json';
 
 /**
  * The template used when a model folder has no chat template (a base model): Alpaca's prompt format,
@@ -25,8 +26,11 @@ export class ChatTokenizer {
 
   static async load(modelDir: string): Promise<ChatTokenizer> {
     const tokFile = path.join(modelDir, 'tokenizer.json');
-    const tokenizerJson = await readJson(tokFile, 'the tokenizer (only tokenizer.json, the "fast" format, is read)');
-    const config = await readJson(path.join(modelDir, 'tokenizer_config.json'), undefined).catch(() => ({}) as Record<string, unknown>);
+    if (!(await exists(tokFile))) throw new Error(`${tokFile}: no tokenizer (only tokenizer.json, the "fast" format, is read)`);
+    const tokenizerJson = await readJsonObject(tokFile);
+    // A missing tokenizer_config.json means defaults; an unreadable one is an error like any other file.
+    const configFile = path.join(modelDir, 'tokenizer_config.json');
+    const config = (await exists(configFile)) ? await readJsonObject(configFile) : {};
     const tokenizer = new Tokenizer(tokenizerJson, config);
     const special = (key: string): string => tokenText(config[key]) ?? '';
     const eos = special('eos_token');
@@ -54,20 +58,6 @@ export class ChatTokenizer {
   decode(ids: number[]): string {
     // tokenizers.js rejects an empty list; a model that ends at once said nothing.
     return ids.length ? this.tokenizer.decode(ids, { skip_special_tokens: true }) : '';
-  }
-}
-
-async function readJson(file: string, what: string | undefined): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf-8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read ${what ?? ''} (${(e as NodeJS.ErrnoException).code})`);
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`${file}: invalid JSON (${(e as Error).message})`);
   }
 }
 
