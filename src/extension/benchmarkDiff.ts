@@ -7,7 +7,7 @@ import { ModelResults } from '../core/results/types';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
 import { benchmarkDiffHtml } from './benchmarkPage';
 import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
-import { loadPage, signal } from './runPanels';
+import { loadPage, revealOrCreate, signal } from './runPanels';
 
 export const BENCHMARK_DIFF_VIEW = 'taiaLab.benchmarkDiff';
 
@@ -123,13 +123,10 @@ export function showBenchmarkDiff(extensionUri: vscode.Uri, models: ModelRef[], 
     void vscode.window.showInformationMessage('Select two or more models to compare.');
     return undefined;
   }
-  const existing = panels.get(keyOf(refs));
-  if (existing) {
-    existing.panel.reveal();
-    return existing;
-  }
-  const panel = vscode.window.createWebviewPanel(BENCHMARK_DIFF_VIEW, `Benchmark diff: ${refs.length} models`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
-  return new BenchmarkDiffPanel(panel, extensionUri, refs, baseline);
+  return revealOrCreate(panels, keyOf(refs), () => {
+    const panel = vscode.window.createWebviewPanel(BENCHMARK_DIFF_VIEW, `Benchmark diff: ${refs.length} models`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    return new BenchmarkDiffPanel(panel, extensionUri, refs, baseline);
+  });
 }
 
 /** The models of the nodes selected in the Benchmarks view (a task or metric stands for its model), without repeats. */

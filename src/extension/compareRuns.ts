@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { CompareState, FromWebview, ToWebview } from '../webview/compareRuns/protocol';
-import { loadPage, readRun, signal } from './runPanels';
+import { loadPage, readRun, revealOrCreate, signal } from './runPanels';
 import { compareRunsHtml } from './runPages';
 
 export const COMPARE_RUNS_VIEW = 'taiaLab.compareRuns';
@@ -67,13 +67,10 @@ export function showCompareRuns(context: vscode.ExtensionContext, runDirs: strin
     void vscode.window.showInformationMessage('Select two or more runs to compare.');
     return undefined;
   }
-  const existing = comparisons.get(keyOf(dirs));
-  if (existing) {
-    existing.panel.reveal();
-    return existing;
-  }
-  const panel = vscode.window.createWebviewPanel(COMPARE_RUNS_VIEW, `Compare ${dirs.length} runs`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
-  return new CompareRuns(panel, context.extensionUri, dirs);
+  return revealOrCreate(comparisons, keyOf(dirs), () => {
+    const panel = vscode.window.createWebviewPanel(COMPARE_RUNS_VIEW, `Compare ${dirs.length} runs`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    return new CompareRuns(panel, context.extensionUri, dirs);
+  });
 }
 
 /** Reopens comparisons after a reload from the run folders the page saved. */

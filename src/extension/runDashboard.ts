@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { readRunConfig, reconcileStatus } from '../core/runs/store';
 import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../core/runs/types';
 import type { DashboardState, FromWebview, ToWebview } from '../webview/runDashboard/protocol';
-import { loadPage, signal } from './runPanels';
+import { loadPage, revealOrCreate, signal } from './runPanels';
 import { runDashboardHtml } from './runPages';
 
 export const RUN_DASHBOARD_VIEW = 'taiaLab.runDashboard';
@@ -142,13 +142,10 @@ export class RunDashboard {
 /** Opens (or brings forward) the dashboard of the run in `runDir`; returns it (tests wait on its `rendered`). */
 export function showRunDashboard(context: vscode.ExtensionContext, runDir: string): RunDashboard {
   const dir = path.resolve(runDir);
-  const existing = dashboards.get(dir);
-  if (existing) {
-    existing.panel.reveal();
-    return existing;
-  }
-  const panel = vscode.window.createWebviewPanel(RUN_DASHBOARD_VIEW, `Run: ${path.basename(dir)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
-  return new RunDashboard(panel, context.extensionUri, dir);
+  return revealOrCreate(dashboards, dir, () => {
+    const panel = vscode.window.createWebviewPanel(RUN_DASHBOARD_VIEW, `Run: ${path.basename(dir)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    return new RunDashboard(panel, context.extensionUri, dir);
+  });
 }
 
 /** Reopens dashboards after a reload from the run folder the page saved. */

@@ -15,6 +15,14 @@ export function loadPage(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, b
   webview.html = page(csp(webview, n), n, String(script), String(style));
 }
 
+/** The panel already open for `key`, brought forward, or a new one from `create` (which registers itself in `open`). */
+export function revealOrCreate<T extends { panel: vscode.WebviewPanel }>(open: ReadonlyMap<string, T>, key: string, create: () => T): T {
+  const existing = open.get(key);
+  if (!existing) return create();
+  existing.panel.reveal();
+  return existing;
+}
+
 /** A promise with its resolve function, for the ready / rendered signals tests wait on. */
 export function signal<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
