@@ -1,7 +1,7 @@
 // Builds one bundle per entry point. `node esbuild.mjs --watch` rebuilds on change.
 import * as esbuild from 'esbuild';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -66,7 +66,7 @@ function copyTfjsWasm() {
 copyTfjsWasm();
 // The PyTorch engine's Python side ships next to the trainer bundle.
 mkdirSync('dist/torch', { recursive: true });
-copyFileSync('src/trainer/engines/torch/taia_torch_trainer.py', 'dist/torch/taia_torch_trainer.py');
+for (const script of readdirSync('src/trainer/engines/torch').filter((f) => f.endsWith('.py'))) copyFileSync(`src/trainer/engines/torch/${script}`, `dist/torch/${script}`);
 
 /**
  * Compiles the AssemblyScript diff kernel to WebAssembly, embedded as base64 in a generated module

@@ -8,16 +8,21 @@ import { ProgressLine } from './progress';
 import { Command, UsageError } from './usage';
 
 const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+const ENGINES = ['tfjs', 'torch'] as const;
+const DEVICES = ['auto', 'gpu', 'cpu'] as const;
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'evaluate a checkpoint on task files with the built-in engine and write a result file',
+  summary: 'evaluate a checkpoint on task files and write a result file',
   usage:
     'taia eval CHECKPOINT --tasks FILE [--tasks FILE…] [--out FILE.taia-results.json] [--name NAME] [--base DIR]\n' +
-    '                 [--max-new-tokens 64] [--limit N] [--backend auto|wasm|cpu|…] [--quiet]\n\n' +
+    '                 [--max-new-tokens 64] [--limit N] [--engine tfjs|torch] [--device auto|gpu|cpu]\n' +
+    '                 [--backend auto|wasm|cpu|…] [--quiet]\n\n' +
     '  Task files are JSON Lines: {"prompt", "answer"} rows are generated greedily and scored by exact match\n' +
     '  after answer extraction; {"prompt", "choices", "answer"} rows are scored by log-likelihood (acc, acc_norm).\n' +
-    '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).',
+    '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).\n' +
+    '  --engine torch scores with transformers in $TAIA_PYTHON (default python3) on the same prompts and token ids;\n' +
+    '  --backend picks the built-in (tfjs) engine\'s backend.',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -29,6 +34,8 @@ export const evalCommand: Command = {
         base: { type: 'string' },
         'max-new-tokens': { type: 'string', default: '64' },
         limit: { type: 'string', default: '0' },
+        engine: { type: 'string', default: 'tfjs' },
+        device: { type: 'string' },
         backend: { type: 'string', default: 'auto' },
         quiet: { type: 'boolean', short: 'q' },
       },
@@ -37,6 +44,10 @@ export const evalCommand: Command = {
     if (!values.tasks?.length) throw new UsageError('give at least one --tasks FILE');
     const backend = values.backend as (typeof BACKENDS)[number];
     if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
+    const engine = values.engine as (typeof ENGINES)[number];
+    if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}`);
+    const device = (values.device ?? (backend === 'cpu' || backend === 'wasm' ? 'cpu' : 'auto')) as (typeof DEVICES)[number];
+    if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
     const count = (flag: string, text: string, min: number) => {
       const n = Number(text);
       if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${text}'`);
@@ -54,7 +65,8 @@ export const evalCommand: Command = {
       name,
       maxNewTokens: count('max-new-tokens', values['max-new-tokens']!, 1),
       limit: count('limit', values.limit!, 0),
-      device: backend === 'cpu' || backend === 'wasm' ? 'cpu' : 'auto',
+      engine,
+      device,
       backend,
     };
     return evaluateInTerminal(job, values.quiet === true);

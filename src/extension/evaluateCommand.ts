@@ -6,6 +6,7 @@ import { TAIA_RESULTS_SUFFIX } from '../core/results/taiaFormat';
 import { launchTrainer } from '../trainer/client';
 import type { EvaluateJob } from '../trainer/protocol';
 import type { CheckpointNode } from './checkpointsTree';
+import { pythonEnvironment } from './python';
 import type { WorkspaceIndex } from './workspaceIndex';
 
 /** Where evaluations write, relative to the workspace folder: the Benchmarks view finds them there. */
@@ -19,6 +20,8 @@ export interface EvaluateArgs {
   external?: boolean;
   name?: string;
   maxNewTokens?: number;
+  /** The built-in evaluator's engine; default: taiaLab.evaluation.engine. */
+  engine?: EvaluateJob['engine'];
 }
 
 /**
@@ -36,9 +39,11 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) return undefined;
   const args: EvaluateArgs = arg && 'type' in arg ? { checkpoint: arg.type === 'checkpoint' ? arg.entry.dir : undefined } : { ...(arg as EvaluateArgs | undefined) };
-  const command = vscode.workspace.getConfiguration('taiaLab.evaluation').get<string>('command', '').trim();
+  const settings = vscode.workspace.getConfiguration('taiaLab.evaluation');
+  const command = settings.get<string>('command', '').trim();
+  const engine = args.engine ?? settings.get<EvaluateJob['engine']>('engine', 'tfjs');
   if (args.external === undefined && command) {
-    const mode = await vscode.window.showQuickPick([{ label: 'Built-in evaluator', description: 'task files (JSONL), TAIA Lab engine', external: false }, { label: 'External command', description: command, external: true }], { title: 'Evaluate with' });
+    const mode = await vscode.window.showQuickPick([{ label: 'Built-in evaluator', description: `task files (JSONL), ${engine === 'torch' ? 'PyTorch' : 'TAIA Lab'} engine`, external: false }, { label: 'External command', description: command, external: true }], { title: 'Evaluate with' });
     if (!mode) return undefined;
     args.external = mode.external;
   }
@@ -48,7 +53,7 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
   if (args.external) return runExternal(command, args.checkpoint, path.join(folder.uri.fsPath, RESULTS_DIR, name), args.tasks ?? [], output);
   args.tasks ??= (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Task files': ['jsonl'] }, title: 'Evaluation task files (JSONL)', defaultUri: folder.uri }))?.map((u) => u.fsPath);
   if (!args.tasks?.length) return undefined;
-  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: path.join(folder.uri.fsPath, RESULTS_DIR, `${name}${TAIA_RESULTS_SUFFIX}`), name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, device: 'auto', backend: 'auto' };
+  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: path.join(folder.uri.fsPath, RESULTS_DIR, `${name}${TAIA_RESULTS_SUFFIX}`), name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
   return runBuiltIn(extensionPath, job, output);
 }
 
@@ -65,6 +70,7 @@ function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.Outp
     const handle = launchTrainer({
       script: path.join(extensionPath, 'dist', 'trainer.js'),
       job: { evaluate: job },
+      env: pythonEnvironment(),
       onMessage: (m) => {
         if (m.type === 'evalProgress') {
           progress.report({ message: `${m.task} ${m.done}/${m.total}`, increment: ((m.done - last) / m.total) * 100 });

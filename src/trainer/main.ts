@@ -8,8 +8,11 @@ import { appendMetric, readRunConfig, readStatus, updateStatus } from '../core/r
 import { LOG_FILE } from '../core/runs/types';
 import { trainWithTfjs } from './engines/tfjs/engine';
 import { trainWithTorch } from './engines/torch/engine';
-import { evaluateWithTfjs } from './engines/tfjs/evaluate';
-import { writeEvaluation } from './evaluation';
+import { openTfjsModel } from './engines/tfjs/evaluate';
+import { openTorchModel } from './engines/torch/evaluate';
+import { evaluateTasks } from './evaluate/run';
+import { writeEvaluation } from './evaluate/write';
+import type { EvalHooks } from './evaluate/types';
 import { EvaluateJob, message, parseParentMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
 
 let cancelRequested = false;
@@ -114,15 +117,16 @@ async function run(runDir: string, resume: boolean): Promise<void> {
   }
 }
 
-/** Runs the built-in evaluator and writes the result file; progress and cancel as for training. */
+/** Runs the evaluator on the job's engine and writes the result file; progress and cancel as for training. */
 async function evaluate(job: EvaluateJob): Promise<void> {
   try {
-    const outcome = await evaluateWithTfjs(job, {
+    const hooks: EvalHooks = {
       started: (info) => send({ type: 'log', level: 'info', message: `evaluating ${job.checkpoint} on ${job.tasks.length} task(s), ${info.examples} examples; backend ${info.backend}` }),
       progress: (done, total, task) => send({ type: 'evalProgress', done, total, task }),
       log: (text) => send({ type: 'log', level: 'info', message: text }),
       cancelled: () => cancelRequested,
-    });
+    };
+    const outcome = await evaluateTasks(job, hooks, job.engine === 'torch' ? openTorchModel : openTfjsModel);
     const done = outcome.records.length;
     if (outcome.cancelled) {
       send({ type: 'done', state: 'cancelled', step: done });

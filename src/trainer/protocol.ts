@@ -2,7 +2,7 @@
 // the CLI). Both sides import this file; every message carries the protocol version, and anything that
 // does not parse is a ProtocolError naming what was wrong, never a silent hang.
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** What the built-in evaluator is asked to do (see engines/tfjs/evaluate.ts). */
 export interface EvaluateJob {
@@ -15,7 +15,10 @@ export interface EvaluateJob {
   name: string;
   maxNewTokens: number;
   limit: number;
+  /** tfjs: the built-in engine; torch: transformers in Python (TAIA_PYTHON), on the same prompts and token ids. */
+  engine: 'tfjs' | 'torch';
   device: 'auto' | 'gpu' | 'cpu';
+  /** The built-in engine's backend. */
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 }
 

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { LlamaShape, llamaTensorShapes, writeAdapter, writeLlama } from '../helpers/models';
 import { readRefHeader, RefTensor } from '../helpers/safetensorsRef';
 import { tempDir } from '../helpers/tmp';
+import { TINY, writeTinyModel } from '../helpers/training';
 
 // out/test/unit -> repository root (the tests are also run from there).
 const repo = path.resolve(__dirname, '../../..');
@@ -288,4 +289,24 @@ test('an unknown recipe or a missing fine-tune folder exits 1 naming it', () => 
   assert.equal(r.code, 1);
   assert.ok(r.err.includes(missing), r.err);
   assert.ok(!existsSync(path.join(root, 'n1')) && !existsSync(path.join(root, 'n2')));
+});
+
+test('taia eval: a bad --engine is a usage error; --engine torch checks Python for peft when it folds an adapter', () => {
+  const tasks = path.join(root, 'qa.jsonl');
+  writeFileSync(tasks, '{"prompt":"a?","answer":"b"}\n');
+  const bad = taia('eval', base, '--tasks', tasks, '--engine', 'jax');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--engine must be one of tfjs, torch/);
+  // python3 -S hides site-packages: the environment check fails the same way on every machine.
+  const python = path.join(root, 'python-bare');
+  writeFileSync(python, '#!/bin/sh\nexec python3 -S "$@"\n', { mode: 0o755 });
+  const out = path.join(root, 'lora-eval.taia-results.json');
+  const evalBase = path.join(root, 'eval-base');
+  const adapter = path.join(root, 'eval-lora');
+  writeTinyModel(evalBase);
+  writeAdapter(adapter, llamaTensorShapes(TINY), { r: 2, alpha: 4, targets: ['q_proj'] });
+  const r = spawnSync(process.execPath, [cli, 'eval', adapter, '--base', evalBase, '--tasks', tasks, '--engine', 'torch', '--out', out, '--quiet'], { encoding: 'utf-8', env: { ...process.env, TAIA_PYTHON: python } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /taia: evaluation failed: the PyTorch engine cannot start: .*peft is not importable/);
+  assert.ok(!existsSync(out));
 });

@@ -72,7 +72,7 @@ describe('built-in evaluator (child process)', () => {
   }
 
   async function evaluate(root: string, checkpoint: string, name: string): Promise<{ results: Record<string, any>; samples: Record<string, any>[] }> {
-    const job: EvaluateJob = { checkpoint, tasks: [path.join(root, 'gen.jsonl'), path.join(root, 'mc.jsonl')], out: path.join(root, 'results', `${name}.taia-results.json`), name, maxNewTokens: 16, limit: 0, device: 'cpu', backend: 'wasm' };
+    const job: EvaluateJob = { checkpoint, tasks: [path.join(root, 'gen.jsonl'), path.join(root, 'mc.jsonl')], out: path.join(root, 'results', `${name}.taia-results.json`), name, maxNewTokens: 16, limit: 0, engine: 'tfjs', device: 'cpu', backend: 'wasm' };
     const progress: number[] = [];
     const outcome = await launchTrainer({ script: TRAINER, job: { evaluate: job }, onMessage: (m) => m.type === 'evalProgress' && progress.push(m.done) }).outcome;
     assert.deepEqual(outcome, { state: 'done' });

@@ -70,7 +70,7 @@ describe('trainer protocol', () => {
   it('accepts well-formed messages and names what is wrong otherwise', () => {
     assert.equal(parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'checkpoint', step: 3, path: '/x' }).type, 'checkpoint');
     assert.equal(parseParentMessage({ v: PROTOCOL_VERSION, type: 'cancel' }).type, 'cancel');
-    assert.throws(() => parseTrainerMessage({ v: 1, type: 'hello', pid: 1, engine: 'x' }), /version 1 received, this side speaks 2/);
+    assert.throws(() => parseTrainerMessage({ v: 1, type: 'hello', pid: 1, engine: 'x' }), new RegExp(`version 1 received, this side speaks ${PROTOCOL_VERSION}`));
     assert.throws(() => parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'progress', step: '3' }), /'progress' message: 'step' should be a number, got "3"/);
     assert.throws(() => parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'shout' }), /unknown message type "shout"/);
     assert.throws(() => parseParentMessage('start'), /expected a message object/);
@@ -107,6 +107,16 @@ describe('training data', () => {
     assert.deepEqual(trained, ['5'.charCodeAt(0), tok.ids.eos]);
     assert.equal(e.ids.length, Buffer.byteLength(text) - '<|bos|><|eos|>'.length + 2);
     assert.ok(tokenizeConversation(tok, messages, 'all', 1000).train.every((t) => t === 1));
+  });
+
+  it('names the tokenizer file that tokenizers.js cannot read', async () => {
+    const dir = tempDir();
+    writeTinyModel(dir);
+    const file = path.join(dir, 'tokenizer.json');
+    const json = JSON.parse(readFileSync(file, 'utf-8'));
+    delete json.decoder;
+    writeFileSync(file, JSON.stringify(json));
+    await assert.rejects(ChatTokenizer.load(dir), (e: Error) => e.message.startsWith(`${file}: not a tokenizer that tokenizers.js reads (`));
   });
 
   it('orders data by a seeded permutation per epoch, so any micro-batch can be rebuilt', () => {

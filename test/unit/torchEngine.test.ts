@@ -3,12 +3,14 @@
 // and a real transformers run only where transformers and peft are installed (never in CI).
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadExperiment } from '../../src/core/experiment/load';
 import { createRun, readMetrics, readStatus } from '../../src/core/runs/store';
 import { launchTrainer } from '../../src/trainer/client';
+import { ChatTokenizer } from '../../src/trainer/data/tokenizer';
+import type { EvaluateJob } from '../../src/trainer/protocol';
 import { tempDir } from '../helpers/tmp';
 import { writeAlpacaDataset, writeExperiment, writeTinyModel } from '../helpers/training';
 
@@ -31,6 +33,67 @@ function wrapper(dir: string, name: string, body: string): string {
   writeFileSync(file, `#!/bin/sh\n${body}\n`);
   chmodSync(file, 0o755);
   return file;
+}
+
+/** Evaluates `root`/model on a generation and a multiple-choice task with the PyTorch engine, run by `python`. */
+async function torchEval(root: string, python: string, device: EvaluateJob['device'] = 'auto') {
+  const job: EvaluateJob = { checkpoint: path.join(root, 'model'), tasks: [path.join(root, 'gen.jsonl'), path.join(root, 'mc.jsonl')], out: path.join(root, 'results', 'm.taia-results.json'), name: 'm', maxNewTokens: 8, limit: 0, engine: 'torch', device, backend: 'auto' };
+  const progress: number[] = [];
+  const outcome = await launchTrainer({ script: TRAINER, job: { evaluate: job }, onMessage: (m) => m.type === 'evalProgress' && progress.push(m.done), env: { TAIA_PYTHON: python } }).outcome;
+  return { job, outcome, progress };
+}
+
+const GEN = [
+  ['capital of France', 'Paris'],
+  ['2 plus 2', '4'],
+  ['color of grass', 'green'],
+];
+const MC = [
+  ['opposite of hot', ['cold', 'warm'], 0],
+  ['color of the sky', ['green', 'blue', 'red'], 1],
+] as const;
+
+function writeTasks(root: string): void {
+  writeFileSync(path.join(root, 'gen.jsonl'), GEN.map(([q, a]) => JSON.stringify({ prompt: q, answer: a })).join('\n') + '\n');
+  writeFileSync(path.join(root, 'mc.jsonl'), MC.map(([q, choices, answer]) => JSON.stringify({ prompt: q, choices, answer })).join('\n') + '\n');
+}
+
+/**
+ * A stand-in for taia_torch_eval.py that speaks its protocol and answers from a table the test made
+ * with the project's tokenizer: it knows two of the three generation answers, and scores the right
+ * choice of each multiple-choice question highest. It logs its arguments and every request.
+ */
+const ORACLE = `const fs = require('fs'), readline = require('readline');
+const table = JSON.parse(fs.readFileSync(process.env.ORACLE, 'utf-8'));
+const out = fs.createWriteStream(null, { fd: 3 });
+const emit = (m) => out.write(JSON.stringify({ v: 2, ...m }) + '\\n');
+fs.appendFileSync(table.log, JSON.stringify({ args: process.argv.slice(2) }) + '\\n');
+emit({ type: 'env', python: 'fake', executable: 'fake', modules: { torch: '2.4' }, cuda: true, gpus: [{ name: 'Fake GPU' }], problems: [] });
+emit({ type: 'ready', device: 'cuda', dtype: 'bfloat16', parameters: 1 });
+let answered = 0;
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  const r = JSON.parse(line);
+  fs.appendFileSync(table.log, line + '\\n');
+  if (answered++ === table.crashAfter) process.exit(9);
+  const values = r.type === 'generate'
+    ? r.prompts.map((p) => table.generate[p.join(',')] ?? [])
+    : r.requests.map((q) => table.loglikelihood[q.context.join(',') + '|' + q.continuation.join(',')] ?? -5);
+  emit({ type: 'result', id: r.id, values });
+});
+`;
+
+async function writeOracle(root: string, crashAfter = -1): Promise<string> {
+  const tok = await ChatTokenizer.load(path.join(root, 'model'));
+  const prompt = (q: string) => tok.encode(tok.render([{ role: 'user', content: q }], true)).join(',');
+  const table = {
+    log: path.join(root, 'oracle.log'),
+    crashAfter,
+    generate: Object.fromEntries(GEN.slice(0, 2).map(([q, a]) => [prompt(q), tok.encode(a)])),
+    loglikelihood: Object.fromEntries(MC.map(([q, choices, answer]) => [`${prompt(q)}|${tok.encode(choices[answer]).join(',')}`, -1])),
+  };
+  writeFileSync(path.join(root, 'oracle.json'), JSON.stringify(table));
+  writeFileSync(path.join(root, 'oracle.js'), ORACLE);
+  return wrapper(root, 'python-oracle', `ORACLE=${JSON.stringify(path.join(root, 'oracle.json'))} exec node ${JSON.stringify(path.join(root, 'oracle.js'))} "$@"`);
 }
 
 describe('PyTorch engine', () => {
@@ -62,7 +125,7 @@ describe('PyTorch engine', () => {
 const args = process.argv.slice(2); const runDir = args[args.indexOf('--run-dir') + 1];
 const tokens = fs.readFileSync(args[args.indexOf('--data') + 1], 'utf-8').trim().split('\\n').map(JSON.parse);
 const out = fs.createWriteStream(null, { fd: 3 });
-const emit = (m) => out.write(JSON.stringify({ v: 1, ...m }) + '\\n');
+const emit = (m) => out.write(JSON.stringify({ v: 2, ...m }) + '\\n');
 emit({ type: 'env', python: 'fake', executable: 'fake', modules: { torch: '2.4' }, cuda: true, gpus: [{ name: 'Fake GPU' }], problems: [] });
 emit({ type: 'started', totalSteps: 3, startStep: 0, parameters: 100, trainableParameters: 10, examples: tokens.length, device: 'cuda:0', dtype: 'bfloat16', world: 1 });
 for (let s = 1; s <= 3; s++) emit({ type: 'step', step: s, totalSteps: 3, epoch: s / 3, loss: 2 / s, lr: 1e-4, gradNorm: 1, tokensPerSecond: 1000, gpuMemory: 5e9 });
@@ -87,10 +150,66 @@ out.end();
     assert.ok(existsSync(path.join(runDir, 'data.tokens.jsonl')));
   });
 
+  it('evaluates task files through the engine on the token ids the built-in evaluator makes', async () => {
+    const root = tempDir('taia-torch-eval-');
+    writeTinyModel(path.join(root, 'model'));
+    writeTasks(root);
+    const { job, outcome, progress } = await torchEval(root, await writeOracle(root));
+    assert.deepEqual(outcome, { state: 'done' });
+    assert.deepEqual(progress, [3, 5]); // one request per task: 3 generation examples, then 2 multiple-choice
+    const results = JSON.parse(readFileSync(job.out, 'utf-8'));
+    assert.match(results.tool, /\(torch on cuda \(bfloat16\)\)$/);
+    assert.equal(results.tasks.gen.metrics.exact_match.value, 2 / 3);
+    assert.equal(results.tasks.mc.metrics.acc.value, 1);
+    const samples = readFileSync(job.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(samples.map((r) => r.prediction), ['Paris', '4', '', 'cold', 'blue']);
+    // What the engine was asked: the model folder, then generation with the tokenizer's eos as stop, then every choice.
+    const log = readFileSync(path.join(root, 'oracle.log'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(log[0].args.slice(1), ['--model', path.join(root, 'model'), '--device', 'auto']);
+    const tok = await ChatTokenizer.load(path.join(root, 'model'));
+    assert.equal(log[1].type, 'generate');
+    assert.equal(log[1].stop, tok.ids.eos);
+    assert.equal(log[1].maxNewTokens, 8);
+    assert.deepEqual(log[2].requests.map((q: { continuation: number[] }) => tok.decode(q.continuation)), ['cold', 'warm', 'green', 'blue', 'red']);
+  });
+
+  it('reports an engine that dies mid-evaluation and writes no result file', async () => {
+    const root = tempDir('taia-torch-eval-');
+    writeTinyModel(path.join(root, 'model'));
+    writeTasks(root);
+    const { job, outcome } = await torchEval(root, await writeOracle(root, 1));
+    assert.equal(outcome.state, 'failed');
+    assert.match(outcome.error!, /taia_torch_eval\.py exited before answering/);
+    assert.ok(!existsSync(job.out));
+  });
+
+  it('checks the environment before evaluating, asking for peft only for an adapter', async () => {
+    const root = tempDir('taia-torch-eval-');
+    writeTinyModel(path.join(root, 'model'));
+    writeTasks(root);
+    const { outcome } = await torchEval(root, wrapper(root, 'python-bare', 'exec python3 -S "$@"'));
+    assert.equal(outcome.state, 'failed');
+    assert.match(outcome.error!, /the PyTorch engine cannot start: torch is not importable .*transformers is not importable/);
+    assert.doesNotMatch(outcome.error!, /peft/);
+  });
+
   const hasTransformers = spawnSync('python3', ['-c', 'import torch, transformers, peft, safetensors'], { encoding: 'utf-8' }).status === 0;
-  it('fine-tunes a model with transformers and PEFT', { skip: hasTransformers ? false : 'python3 has no torch/transformers/peft here (CI has neither GPU nor transformers); run on a machine that has them' }, async () => {
+  const withTransformers = { skip: hasTransformers ? false : 'python3 has no torch/transformers/peft here (CI has neither GPU nor transformers); run on a machine that has them' };
+  it('fine-tunes a model with transformers and PEFT', withTransformers, async () => {
     const { dir, outcome } = await torchRun('python3', { device: 'cpu', train: { method: 'lora', max_steps: 4 } });
     assert.deepEqual(outcome, { state: 'done' });
     assert.ok(existsSync(path.join(dir, 'checkpoints', 'checkpoint-4', 'adapter_model.safetensors')));
+  });
+
+  it('evaluates like the built-in engine (float32 on the CPU)', withTransformers, async () => {
+    const root = tempDir('taia-torch-eval-');
+    writeTinyModel(path.join(root, 'model'));
+    writeTasks(root);
+    const { job: torch, outcome } = await torchEval(root, 'python3', 'cpu');
+    assert.deepEqual(outcome, { state: 'done' });
+    const tfjs: EvaluateJob = { ...torch, engine: 'tfjs', device: 'cpu', backend: 'wasm', out: path.join(root, 'results', 'tfjs.taia-results.json') };
+    assert.deepEqual(await launchTrainer({ script: TRAINER, job: { evaluate: tfjs }, onMessage: () => undefined }).outcome, { state: 'done' });
+    const predictions = (job: EvaluateJob) => readFileSync(job.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l).prediction);
+    assert.deepEqual(predictions(torch), predictions(tfjs));
   });
 });

@@ -5,6 +5,7 @@ import { createRun, isAlive, readStatus } from '../../core/runs/store';
 import { LOG_FILE } from '../../core/runs/types';
 import { launchTrainer, TrainerHandle } from '../../trainer/client';
 import { TrainerMessage } from '../../trainer/protocol';
+import { pythonEnvironment } from '../python';
 import { RunNode, RunsTree } from './runsTree';
 
 /**
@@ -59,13 +60,12 @@ export class TrainingManager implements vscode.Disposable {
 
   private launch(runDir: string, resume: boolean): void {
     const name = path.basename(runDir);
-    const python = pythonInterpreter();
     this.output.appendLine(`── ${resume ? 'resuming' : 'starting'} ${name} (log: ${path.join(runDir, LOG_FILE)})`);
     const handle = launchTrainer({
       script: path.join(this.extensionPath, 'dist', 'trainer.js'),
       job: { runDir, resume },
       onMessage: (m) => this.onMessage(runDir, m),
-      env: python ? { TAIA_PYTHON: python } : undefined,
+      env: pythonEnvironment(),
     });
     this.handles.set(runDir, handle);
     void this.runs.refresh();
@@ -115,12 +115,4 @@ export class TrainingManager implements vscode.Disposable {
     this.output.dispose();
     this.statusBar.dispose();
   }
-}
-
-/** The PyTorch engine's interpreter: the setting, else the Python extension's selected environment. */
-function pythonInterpreter(): string | undefined {
-  const configured = vscode.workspace.getConfiguration('taiaLab.python').get<string>('interpreter', '').trim();
-  if (configured) return configured;
-  const api = vscode.extensions.getExtension<{ environments?: { getActiveEnvironmentPath(): { path: string } } }>('ms-python.python');
-  return api?.isActive ? api.exports.environments?.getActiveEnvironmentPath().path : undefined;
 }

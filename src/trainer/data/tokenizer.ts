@@ -31,7 +31,12 @@ export class ChatTokenizer {
     // A missing tokenizer_config.json means defaults; an unreadable one is an error like any other file.
     const configFile = path.join(modelDir, 'tokenizer_config.json');
     const config = (await exists(configFile)) ? await readJsonObject(configFile) : {};
-    const tokenizer = new Tokenizer(tokenizerJson, config);
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new Tokenizer(tokenizerJson, config);
+    } catch (e) {
+      throw new Error(`${tokFile}: not a tokenizer that tokenizers.js reads (${(e as Error).message})`);
+    }
     const special = (key: string): string => tokenText(config[key]) ?? '';
     const eos = special('eos_token');
     const bos = special('bos_token');

@@ -6,13 +6,13 @@ folder, tokenizes the dataset with the same pipeline and chat template as the bu
 writes it as `data.tokens.jsonl` ({"ids": [...], "train": "0011…"} per example). This script trains and
 reports; it never touches status.json or metrics.jsonl.
 
-Messages to the parent are JSON lines on file descriptor 3 (stdout and stderr stay free for libraries):
-  {"v": 1, "type": "env", ...}            what the environment has (always first)
-  {"v": 1, "type": "started", ...}        total steps, parameters
-  {"v": 1, "type": "step", ...}           loss, lr, grad norm, tokens/s, GPU memory
-  {"v": 1, "type": "checkpoint", "step": N, "path": DIR}
-  {"v": 1, "type": "error", "message": ..., "kind": "environment" | "oom" | "failure"}
-  {"v": 1, "type": "done", "state": "done" | "cancelled", "step": N, "checkpoint": DIR}
+Messages to the parent (JSON lines on fd 3, see taia_engine.py):
+  {"type": "env", ...}            what the environment has (always first)
+  {"type": "started", ...}        total steps, parameters
+  {"type": "step", ...}           loss, lr, grad norm, tokens/s, GPU memory
+  {"type": "checkpoint", "step": N, "path": DIR}
+  {"type": "error", "message": ..., "kind": "environment" | "oom" | "failure"}
+  {"type": "done", "state": "done" | "cancelled", "step": N, "checkpoint": DIR}
 The parent writes {"type": "cancel"} on stdin to stop after the current step (a checkpoint is saved).
 
 `--check` prints the environment report as JSON on stdout and exits (0 when training can start).
@@ -21,7 +21,6 @@ alone reports and saves.
 """
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -31,58 +30,7 @@ import sys
 import threading
 import time
 
-PROTOCOL = 1
-MINIMUM = {"torch": "2.0", "transformers": "4.36", "peft": "0.7", "safetensors": "0.4"}
-RANK = int(os.environ.get("RANK", "0"))
-WORLD = int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _out():
-    try:
-        return os.fdopen(3, "w", buffering=1)
-    except OSError:
-        return sys.stdout
-
-
-OUT = _out() if RANK == 0 else None
-
-
-def emit(message_type, **fields):
-    if OUT is not None:
-        OUT.write(json.dumps({"v": PROTOCOL, "type": message_type, **fields}) + "\n")
-        OUT.flush()
-
-
-def version_tuple(text):
-    parts = []
-    for p in text.split("+")[0].split(".")[:3]:
-        digits = "".join(ch for ch in p if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
-
-
-def check_environment(device):
-    """What is installed and whether training can start; every problem says what to do."""
-    report = {"python": sys.version.split()[0], "executable": sys.executable, "modules": {}, "cuda": False, "gpus": [], "problems": []}
-    for name, minimum in MINIMUM.items():
-        try:
-            mod = importlib.import_module(name)
-            version = getattr(mod, "__version__", "0")
-            report["modules"][name] = version
-            if version_tuple(version) < version_tuple(minimum):
-                report["problems"].append(f"{name} {version} is older than the {minimum} this engine needs (pip install -U '{name}>={minimum}')")
-        except Exception as e:  # ImportError, or a broken install that raises on import
-            report["modules"][name] = None
-            report["problems"].append(f"{name} is not importable by {sys.executable} ({type(e).__name__}: {e}); pip install '{name}>={minimum}'")
-    if report["modules"].get("torch"):
-        import torch
-
-        report["cuda"] = bool(torch.cuda.is_available())
-        report["cuda_version"] = torch.version.cuda
-        report["gpus"] = [{"name": torch.cuda.get_device_name(i), "memory": torch.cuda.get_device_properties(i).total_memory} for i in range(torch.cuda.device_count())] if report["cuda"] else []
-        if device == "gpu" and not report["cuda"]:
-            report["problems"].append(f"device is gpu but torch {torch.__version__} sees no CUDA device (CUDA build: {torch.version.cuda or 'none'})")
-    return report
+from taia_engine import RANK, WORLD, check_environment, emit, load_causal_lm, report_failure, start
 
 
 def load_examples(path):
@@ -140,7 +88,7 @@ def watch_cancel(flag):
 
 def train(args, config):
     import torch
-    from transformers import AutoModelForCausalLM, get_scheduler
+    from transformers import get_scheduler
 
     t = config["train"]
     cuda = torch.cuda.is_available() and config.get("device") != "cpu"
@@ -154,7 +102,7 @@ def train(args, config):
     resume = args.resume
     lora = t["method"] == "lora"
     source = resume if (resume and not lora) else config["base"]
-    model = AutoModelForCausalLM.from_pretrained(source, torch_dtype=dtype)
+    model = load_causal_lm(source, dtype)
     if cuda:
         model.gradient_checkpointing_enable()
     if lora:
@@ -262,21 +210,15 @@ def main():
         print(json.dumps(report))
         return 0 if not report["problems"] else 3
     config = json.load(open(os.path.join(args.run_dir, "config.json")))
-    report = check_environment(config.get("device", "auto"))
-    emit("env", **report)
-    if report["problems"]:
-        emit("error", kind="environment", message="the PyTorch engine cannot start: " + "; ".join(report["problems"]))
+    if not start(config.get("device", "auto")):
         return 3
     try:
         train(args, config)
     except MemoryError as e:
         emit("error", kind="oom", message=str(e))
         return 4
-    except Exception as e:  # reported to the run with its type; the traceback goes to trainer.out
-        import traceback
-
-        traceback.print_exc()
-        emit("error", kind="failure", message=f"{type(e).__name__}: {e}")
+    except Exception as e:
+        report_failure(e)
         return 1
     return 0
 

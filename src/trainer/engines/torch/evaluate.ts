@@ -1,0 +1,55 @@
+import type { EvalHooks, EvalRequest, LanguageModel, LoglikelihoodRequest, ModelToEvaluate } from '../../evaluate/types';
+import { EngineMessage, startPython, torchScript } from './python';
+
+/** Examples per request: enough to fill a GPU batch, few enough that progress and cancel stay responsive. */
+const EXAMPLES_PER_REQUEST = 32;
+
+/**
+ * The PyTorch engine as the evaluator's model: taia_torch_eval.py loads the checkpoint with
+ * transformers (an adapter folded in with PEFT) and answers log-likelihood and greedy-generation
+ * requests on token ids the evaluator made, so both engines score the same inputs.
+ */
+export async function openTorchModel(model: ModelToEvaluate, req: EvalRequest, hooks: EvalHooks): Promise<LanguageModel> {
+  const pending = new Map<number, { resolve(values: unknown[]): void; reject(e: Error): void }>();
+  let ready: (description: string) => void = () => undefined;
+  const loaded = new Promise<string>((resolve) => (ready = resolve));
+  const onMessage = (m: EngineMessage): void => {
+    if (m.type === 'ready') ready(`torch on ${String(m.device)} (${String(m.dtype)})`);
+    else if (m.type === 'result') {
+      pending.get(Number(m.id))?.resolve(m.values as unknown[]);
+      pending.delete(Number(m.id));
+    }
+  };
+  const args = [torchScript('taia_torch_eval.py'), '--model', model.modelDir, ...(model.adapterDir ? ['--adapter', model.adapterDir] : []), '--device', req.device];
+  const python = startPython(args, onMessage, hooks.log);
+  // Whatever is still unanswered when the process ends fails with its reason.
+  const ended = python.exited.then(
+    () => new Error('taia_torch_eval.py exited before answering (see its output)'),
+    (e: Error) => e,
+  );
+  let gone: Error | undefined;
+  void ended.then((e) => {
+    gone = e;
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  });
+  const description = await Promise.race([loaded, ended.then((e) => Promise.reject(e))]);
+  let nextId = 0;
+  const ask = <T>(request: Record<string, unknown>): Promise<T[]> =>
+    new Promise<unknown[]>((resolve, reject) => {
+      if (gone) return reject(gone);
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      python.send({ ...request, id });
+    }) as Promise<T[]>;
+  return {
+    description,
+    batchSize: EXAMPLES_PER_REQUEST,
+    loglikelihood: (requests: LoglikelihoodRequest[]) => ask<number>({ type: 'loglikelihood', requests }),
+    generate: (prompts: number[][], maxNewTokens: number, stop: number) => ask<number[]>({ type: 'generate', prompts, maxNewTokens, stop }),
+    async dispose() {
+      python.end();
+      await ended;
+    },
+  };
+}

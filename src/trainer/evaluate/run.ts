@@ -1,0 +1,103 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { detectCheckpointKind } from '../../core/checkpoint/discover';
+import { exactMatch } from '../../core/eval/scoring';
+import { readTaskFile, Task, TaskExample } from '../../core/eval/tasks';
+import { readLoraConfig } from '../../core/lora/adapter';
+import { ChatTokenizer } from '../data/tokenizer';
+import type { EvalHooks, EvalRequest, ExampleRecord, LanguageModel, ModelToEvaluate, TaskScore } from './types';
+
+export type OpenModel = (model: ModelToEvaluate, req: EvalRequest, hooks: EvalHooks) => Promise<LanguageModel>;
+
+/**
+ * Evaluates a checkpoint on task files with the model `open` loads: greedy decoding for generation
+ * tasks (exact match after extraction and normalisation), the log-likelihood of each choice for
+ * multiple choice (acc, and acc_norm by the choice's length in bytes, as lm-evaluation-harness).
+ * Prompts are rendered and tokenized here, so every engine scores the same token ids.
+ */
+export async function evaluateTasks(req: EvalRequest, hooks: EvalHooks, open: OpenModel): Promise<{ scores: TaskScore[]; records: ExampleRecord[]; cancelled: boolean; backend: string }> {
+  const tasks = await Promise.all(req.tasks.map(readTaskFile));
+  const model = await resolveModel(req);
+  // The tokenizer of the evaluated folder when it has one (a fine-tune may add tokens), else the base's.
+  const tokenizer = await ChatTokenizer.load(existsSync(path.join(req.checkpoint, 'tokenizer.json')) ? req.checkpoint : model.modelDir);
+  const lm = await open(model, req, hooks);
+  const selected = tasks.map((t) => ({ task: t, examples: req.limit > 0 ? t.examples.slice(0, req.limit) : t.examples }));
+  const total = selected.reduce((n, t) => n + t.examples.length, 0);
+  hooks.started({ backend: lm.description, examples: total });
+  const records: ExampleRecord[] = [];
+  const scores: TaskScore[] = [];
+  let done = 0;
+  try {
+    for (const { task, examples } of selected) {
+      const taskRecords: ExampleRecord[] = [];
+      for (let i = 0; i < examples.length; i += lm.batchSize) {
+        if (hooks.cancelled()) return { scores, records, cancelled: true, backend: lm.description };
+        const batch = examples.slice(i, i + lm.batchSize);
+        const score = task.kind === 'generation' ? generate : chooseByLikelihood;
+        for (const r of await score(lm, tokenizer, batch, req.maxNewTokens)) taskRecords.push({ task: task.name, ...r });
+        done += batch.length;
+        hooks.progress(done, total, task.name);
+      }
+      records.push(...taskRecords);
+      scores.push(summarise(task, taskRecords));
+    }
+    return { scores, records, cancelled: false, backend: lm.description };
+  } finally {
+    await lm.dispose();
+  }
+}
+
+type Scored = Omit<ExampleRecord, 'task'>;
+
+const promptIds = (tok: ChatTokenizer, ex: TaskExample) => tok.encode(tok.render(ex.messages, true));
+
+async function generate(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[], maxNew: number): Promise<Scored[]> {
+  const outputs = await lm.generate(examples.map((ex) => promptIds(tok, ex)), maxNew, tok.ids.eos);
+  return examples.map((ex, i) => {
+    const prediction = tok.decode(outputs[i]);
+    return { id: ex.id, prediction, target: ex.answers[0], metrics: { exact_match: exactMatch(prediction, ex.answers).correct ? 1 : 0 } };
+  });
+}
+
+async function chooseByLikelihood(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[]): Promise<Scored[]> {
+  const requests = examples.flatMap((ex) => {
+    const context = promptIds(tok, ex);
+    return ex.choices!.map((choice) => ({ context, continuation: tok.encode(choice) }));
+  });
+  const logp = await lm.loglikelihood(requests);
+  let next = 0;
+  return examples.map((ex) => {
+    const scores = ex.choices!.map((choice) => {
+      const sum = logp[next++];
+      return { sum, norm: sum / Math.max(1, Buffer.byteLength(choice)) };
+    });
+    const argmax = (key: 'sum' | 'norm') => scores.reduce((best, s, i) => (s[key] > scores[best][key] ? i : best), 0);
+    const picked = argmax('sum');
+    return { id: ex.id, prediction: ex.choices![picked], target: ex.choices![ex.correct!], metrics: { acc: picked === ex.correct ? 1 : 0, acc_norm: argmax('norm') === ex.correct ? 1 : 0 } };
+  });
+}
+
+function summarise(task: Task, records: ExampleRecord[]): TaskScore {
+  const names = Object.keys(records[0]?.metrics ?? {});
+  const n = records.length;
+  const metrics = Object.fromEntries(
+    names.map((m) => {
+      const value = records.reduce((s, r) => s + r.metrics[m], 0) / Math.max(n, 1);
+      return [m, { value, stderr: n > 1 ? Math.sqrt((value * (1 - value)) / (n - 1)) : 0 }];
+    }),
+  );
+  return { task: task.name, kind: task.kind, n, metrics };
+}
+
+/** A model folder as it is; an adapter with the base its adapter_config.json names (relative to it), or `req.base`. */
+async function resolveModel(req: EvalRequest): Promise<ModelToEvaluate> {
+  const kind = await detectCheckpointKind(req.checkpoint);
+  if (!kind) throw new Error(`${req.checkpoint}: not a model folder or a PEFT adapter`);
+  if (kind !== 'adapter') return { modelDir: req.checkpoint };
+  const config = await readLoraConfig(req.checkpoint);
+  if (config.useDora) throw new Error(`${req.checkpoint}: DoRA adapters are not supported`);
+  const modelDir = req.base ?? (config.baseModel ? path.resolve(req.checkpoint, config.baseModel) : '');
+  const baseKind = modelDir ? await detectCheckpointKind(modelDir) : undefined;
+  if (!baseKind || baseKind === 'adapter') throw new Error(`${req.checkpoint}: its base model ${config.baseModel ?? '(not named)'} is not a local model folder; give it with --base`);
+  return { modelDir, adapterDir: req.checkpoint };
+}
