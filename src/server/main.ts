@@ -49,10 +49,13 @@ const validator = new DebouncedValidator<Diagnostic[]>(
 );
 
 let watchFiles = false;
+let followFolders = false;
+let roots: string[] = [];
 
 connection.onInitialize((params) => {
-  const roots = params.workspaceFolders?.map((f) => fsPathOf(f.uri)) ?? (params.rootUri ? [fsPathOf(params.rootUri)] : []);
+  roots = params.workspaceFolders?.map((f) => fsPathOf(f.uri)) ?? (params.rootUri ? [fsPathOf(params.rootUri)] : []);
   workspace.setRoots(roots);
+  followFolders = params.capabilities.workspace?.workspaceFolders === true;
   const gb = (params.initializationOptions as InitOptions | undefined)?.gpuMemoryGB;
   if (typeof gb === 'number' && gb > 0) checkOptions.gpuBytes = gb * 2 ** 30;
   watchFiles = params.capabilities.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
@@ -64,6 +67,7 @@ connection.onInitialize((params) => {
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
       documentSymbolProvider: true,
       codeLensProvider: { resolveProvider: false },
+      ...(followFolders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
     },
     serverInfo: { name: 'taia-experiment', version: TOOL_VERSION },
   };
@@ -72,11 +76,24 @@ connection.onInitialize((params) => {
 connection.onInitialized(() => {
   // Checkpoints and datasets appear, change and vanish: path checks and completion must follow.
   if (watchFiles) void connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*' }] });
+  // A folder added to the workspace later brings its checkpoints and datasets to completion.
+  if (followFolders) {
+    connection.workspace.onDidChangeWorkspaceFolders(({ added, removed }) => {
+      const gone = new Set(removed.map((f) => fsPathOf(f.uri)));
+      roots = [...roots.filter((r) => !gone.has(r)), ...added.map((f) => fsPathOf(f.uri))];
+      workspace.setRoots(roots);
+      revalidateAll();
+    });
+  }
 });
+
+function revalidateAll(): void {
+  for (const doc of documents.all()) validator.schedule(doc.uri);
+}
 
 connection.onDidChangeWatchedFiles(() => {
   workspace.invalidate();
-  for (const doc of documents.all()) validator.schedule(doc.uri);
+  revalidateAll();
 });
 
 documents.onDidChangeContent((e) => validator.schedule(e.document.uri));

@@ -17,6 +17,7 @@ import {
   createProtocolConnection,
   Diagnostic,
   DidChangeWatchedFilesNotification,
+  DidChangeWorkspaceFoldersNotification,
   DidOpenTextDocumentNotification,
   FileChangeType,
   DocumentSymbol,
@@ -111,7 +112,7 @@ describe('experiment language server over stdio', () => {
       waiters.splice(0).forEach((w) => w());
     });
     rpc.listen();
-    const init = await rpc.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(ws).href, workspaceFolders: [{ uri: pathToFileURL(ws).href, name: 'ws' }], capabilities: {} });
+    const init = await rpc.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(ws).href, workspaceFolders: [{ uri: pathToFileURL(ws).href, name: 'ws' }], capabilities: { workspace: { workspaceFolders: true } } });
     assert.ok(init.capabilities.completionProvider && init.capabilities.hoverProvider && init.capabilities.codeLensProvider);
     await rpc.sendNotification(InitializedNotification.type, {});
   });
@@ -192,6 +193,20 @@ describe('experiment language server over stdio', () => {
     const datasets = await completionLabels(paths, 1, 9);
     assert.ok(datasets.includes('data/train.jsonl'), datasets.join());
     assert.ok(!datasets.some((d) => d.startsWith('model/')), 'files of a model folder are not datasets');
+  });
+
+  test('a workspace folder added later brings its checkpoints to completion; a removed one takes them away', async () => {
+    const other = tempDir('taia-lsp-other-');
+    writeTinyModel(path.join(other, 'shared-model'));
+    const folder = { uri: pathToFileURL(other).href, name: 'other' };
+    const paths = open('folders.taia.yaml', PATHS);
+    assert.deepEqual(await completionLabels(paths, 0, 6), ['model']);
+    await rpc.sendNotification(DidChangeWorkspaceFoldersNotification.type, { event: { added: [folder], removed: [] } });
+    const withOther = await completionLabels(paths, 0, 6);
+    assert.deepEqual(withOther.length, 2, withOther.join());
+    assert.equal(path.resolve(ws, withOther.find((l) => l !== 'model')!), path.join(other, 'shared-model'));
+    await rpc.sendNotification(DidChangeWorkspaceFoldersNotification.type, { event: { added: [], removed: [folder] } });
+    assert.deepEqual(await completionLabels(paths, 0, 6), ['model']);
   });
 
   test('hover shows the field documentation, and a checkpoint summary on the base path', async () => {

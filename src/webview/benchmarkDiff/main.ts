@@ -4,7 +4,7 @@
 // result file goes in as text.
 import type { BenchmarkDiff, DiffCell, DiffRow, RowUnit } from '../../core/results/diff';
 import { direction, formatDelta, formatP, formatValue, legend, METHOD_LABEL, tasksLabel, toCsv, toLatex, toMarkdown } from '../../core/results/format';
-import { $, el, vscodeApi } from '../shared/dom';
+import { $, el, showMessage, vscodeApi } from '../shared/dom';
 import { barChart } from './bars';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, SortKey, ToWebview } from './protocol';
 import { asShown, magnitude, shownRows } from './view';
@@ -112,12 +112,8 @@ function render(): void {
 
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const m = event.data;
-  if (m.type === 'error') {
-    $('message').textContent = m.message;
-    $('message').hidden = false;
-    return;
-  }
-  $('message').hidden = true;
+  showMessage(m.type === 'error' ? m.message : undefined);
+  if (m.type === 'error') return;
   report = m.report;
   state = { ...state, models: m.models, baseline: m.report.baseline };
   renderList('problems', m.problems);

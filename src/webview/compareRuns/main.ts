@@ -2,7 +2,7 @@
 // rows that differ by default), the loss curves overlaid, and Markdown / CSV exports of the table as
 // shown. All file content goes in as text.
 import { LineChart } from '../shared/chart';
-import { $, el, vscodeApi } from '../shared/dom';
+import { $, el, showMessage, vscodeApi } from '../shared/dom';
 import type { CompareState, FromWebview, RunData, ToWebview } from './protocol';
 import { compareRows, Row, runLabels, toCsv, toMarkdown } from './table';
 
@@ -54,11 +54,8 @@ function render(): void {
 
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const m = event.data;
-  if (m.type === 'error') {
-    $('message').textContent = m.message;
-    $('message').hidden = false;
-    return;
-  }
+  showMessage(m.type === 'error' ? m.message : undefined);
+  if (m.type === 'error') return;
   runs = m.runs;
   rows = compareRows(runs);
   state = { ...state, runDirs: runs.map((r) => r.dir) };

@@ -3,7 +3,7 @@
 // whole run once per page load, then only what changed; all file content goes in as text.
 import type { MetricRecord, RunConfig, RunState, RunStatus } from '../../core/runs/types';
 import { LineChart } from '../shared/chart';
-import { $, el, frameScheduler, vscodeApi } from '../shared/dom';
+import { $, el, frameScheduler, showMessage, vscodeApi } from '../shared/dom';
 import { duration, int, num } from '../shared/format';
 import type { DashboardState, FromWebview, ToWebview } from './protocol';
 
@@ -53,8 +53,7 @@ function definitionList(rows: [string, string][]): HTMLDListElement {
 }
 
 function render(): void {
-  $('message').textContent = message ?? '';
-  $('message').hidden = message === undefined;
+  showMessage(message);
   if (!status) return;
   const last = metrics[metrics.length - 1];
   const step = Math.max(status.step, last?.step ?? 0);

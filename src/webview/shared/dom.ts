@@ -32,6 +32,12 @@ export function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Recor
 
 export const $ = (id: string) => document.getElementById(id)!;
 
+/** The page's #message line: the text shown, or hidden when there is none. */
+export function showMessage(text: string | undefined): void {
+  $('message').textContent = text ?? '';
+  $('message').hidden = text === undefined;
+}
+
 /** Messages can arrive faster than frames: run `draw` at most once per animation frame. */
 export function frameScheduler(draw: () => void): () => void {
   let pending = false;

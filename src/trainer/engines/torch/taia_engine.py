@@ -84,9 +84,19 @@ def start(device, needed=tuple(MINIMUM)):
     return True
 
 
-def report_failure(e):
-    """An exception as the run's error, with its type; the traceback goes to stderr (trainer.out)."""
-    import traceback
+def run_reporting(work):
+    """work(), with its failure sent as the error message: an out-of-memory (MemoryError, which the
+    scripts raise with the settings that caused it) exits 4, anything else 1 with its type (the
+    traceback goes to stderr, that is trainer.out)."""
+    try:
+        work()
+    except MemoryError as e:
+        emit("error", kind="oom", message=str(e))
+        return 4
+    except Exception as e:
+        import traceback
 
-    traceback.print_exc()
-    emit("error", kind="failure", message=f"{type(e).__name__}: {e}")
+        traceback.print_exc()
+        emit("error", kind="failure", message=f"{type(e).__name__}: {e}")
+        return 1
+    return 0

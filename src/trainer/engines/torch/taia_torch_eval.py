@@ -24,7 +24,7 @@ import argparse
 import json
 import sys
 
-from taia_engine import emit, load_causal_lm, report_failure, start
+from taia_engine import emit, load_causal_lm, run_reporting, start
 
 
 def load_model(args):
@@ -129,7 +129,8 @@ def generate(model, device, prompts, max_new, stop, budget):
     return values
 
 
-def serve(args, model, device):
+def serve(args, model, device, dtype):
+    emit("ready", device=str(device), dtype=str(dtype).replace("torch.", ""), parameters=sum(p.numel() for p in model.parameters()))
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -152,17 +153,7 @@ def main():
     args = parser.parse_args()
     if not start(args.device, ("torch", "transformers", "safetensors") + (("peft",) if args.adapter else ())):
         return 3
-    try:
-        model, device, dtype = load_model(args)
-        emit("ready", device=str(device), dtype=str(dtype).replace("torch.", ""), parameters=sum(p.numel() for p in model.parameters()))
-        serve(args, model, device)
-    except MemoryError as e:
-        emit("error", kind="oom", message=str(e))
-        return 4
-    except Exception as e:
-        report_failure(e)
-        return 1
-    return 0
+    return run_reporting(lambda: serve(args, *load_model(args)))
 
 
 if __name__ == "__main__":

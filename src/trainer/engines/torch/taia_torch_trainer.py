@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from taia_engine import RANK, WORLD, check_environment, emit, load_causal_lm, report_failure, start
+from taia_engine import RANK, WORLD, check_environment, emit, load_causal_lm, run_reporting, start
 
 
 def load_examples(path):
@@ -212,15 +212,7 @@ def main():
     config = json.load(open(os.path.join(args.run_dir, "config.json")))
     if not start(config.get("device", "auto")):
         return 3
-    try:
-        train(args, config)
-    except MemoryError as e:
-        emit("error", kind="oom", message=str(e))
-        return 4
-    except Exception as e:
-        report_failure(e)
-        return 1
-    return 0
+    return run_reporting(lambda: train(args, config))
 
 
 if __name__ == "__main__":
