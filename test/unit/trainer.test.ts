@@ -92,28 +92,33 @@ describe('trainer child process', () => {
     assert.ok(existsSync(path.join(root, 'full', 'model.safetensors')));
   });
 
-  it('cancel keeps a checkpoint, and resume finishes with exactly the weights of an uninterrupted run', async () => {
-    const settings = { train: { max_steps: 12, lr_scheduler_type: 'cosine', warmup_steps: 2, gradient_accumulation_steps: 2 } };
-    const straight = await prepare(settings);
-    assert.deepEqual(await train(straight.runDir).outcome, { state: 'done' });
+  const resumable = [
+    { what: 'full fine-tuning', file: 'model.safetensors', settings: { train: { max_steps: 12, lr_scheduler_type: 'cosine', warmup_steps: 2, gradient_accumulation_steps: 2 } } },
+    { what: 'LoRA with dropout', file: 'adapter_model.safetensors', settings: { train: { method: 'lora', max_steps: 12, learning_rate: 0.01, gradient_accumulation_steps: 2 }, lora: { r: 4, lora_alpha: 8, lora_dropout: 0.2 } } },
+  ];
+  for (const { what, file, settings } of resumable) {
+    it(`${what}: cancel keeps a checkpoint, and resume finishes with exactly the weights of an uninterrupted run`, async () => {
+      const straight = await prepare(settings);
+      assert.deepEqual(await train(straight.runDir).outcome, { state: 'done' });
 
-    const { runDir } = await prepare(settings);
-    const first = train(runDir, false, (m, h) => m.type === 'progress' && m.step === 5 && h.cancel());
-    assert.deepEqual(await first.outcome, { state: 'cancelled' });
-    const cancelled = await readStatus(runDir);
-    assert.equal(cancelled.state, 'cancelled');
-    assert.ok(cancelled.step >= 5 && cancelled.step < 12, `stopped at ${cancelled.step}`);
-    assert.ok(existsSync(path.join(runDir, cancelled.lastCheckpoint!, 'model.safetensors')));
+      const { runDir } = await prepare(settings);
+      const first = train(runDir, false, (m, h) => m.type === 'progress' && m.step === 5 && h.cancel());
+      assert.deepEqual(await first.outcome, { state: 'cancelled' });
+      const cancelled = await readStatus(runDir);
+      assert.equal(cancelled.state, 'cancelled');
+      assert.ok(cancelled.step >= 5 && cancelled.step < 12, `stopped at ${cancelled.step}`);
+      assert.ok(existsSync(path.join(runDir, cancelled.lastCheckpoint!, file)));
 
-    assert.deepEqual(await train(runDir, true).outcome, { state: 'done' });
-    const resumed = await readStatus(runDir);
-    assert.equal(resumed.state, 'done');
-    assert.equal(resumed.resumes, 1);
-    const weights = (dir: string) => readFileSync(path.join(dir, 'checkpoints/checkpoint-12/model.safetensors'));
-    assert.ok(weights(runDir).equals(weights(straight.runDir)), 'resumed run differs from the uninterrupted one');
-    // Every step logged once: the resumed part continues the metrics, it does not repeat or skip steps.
-    assert.deepEqual((await readMetrics(runDir)).map((m) => m.step), Array.from({ length: 12 }, (_, k) => k + 1));
-  });
+      assert.deepEqual(await train(runDir, true).outcome, { state: 'done' });
+      const resumed = await readStatus(runDir);
+      assert.equal(resumed.state, 'done');
+      assert.equal(resumed.resumes, 1);
+      const weights = (dir: string) => readFileSync(path.join(dir, 'checkpoints/checkpoint-12', file));
+      assert.ok(weights(runDir).equals(weights(straight.runDir)), 'resumed run differs from the uninterrupted one');
+      // Every step logged once: the resumed part continues the metrics, it does not repeat or skip steps.
+      assert.deepEqual((await readMetrics(runDir)).map((m) => m.step), Array.from({ length: 12 }, (_, k) => k + 1));
+    });
+  }
 
   it('a killed trainer marks the run failed with the tail of its output', async () => {
     const { runDir } = await prepare({ train: { max_steps: 100000 } });

@@ -63,7 +63,7 @@ export const EXPERIMENT_SCHEMA = {
     fields: {
       r: { type: 'integer', default: 16, min: 1, max: 4096, doc: 'Rank of the adapter matrices.' },
       lora_alpha: { type: 'number', default: 32, min: 0, exclusiveMin: true, doc: 'Scaling numerator: the update is (lora_alpha / r) · B A.' },
-      lora_dropout: { type: 'number', default: 0, min: 0, max: 0.99, doc: 'Dropout on the adapter input during training.' },
+      lora_dropout: { type: 'number', default: 0, min: 0, max: 0.99, doc: 'Dropout on the adapter input during training, with masks seeded by the seed, the micro-batch and the data-parallel rank (a resumed run draws the same ones).' },
       use_rslora: { type: 'boolean', default: false, doc: 'Scale by lora_alpha / sqrt(r) (rank-stabilised LoRA).' },
       target_modules: { type: 'string[]', default: LINEAR_MODULES, doc: 'Module names that get adapters; TAIA trains all linear layers and keeps the attention ones.' },
     },

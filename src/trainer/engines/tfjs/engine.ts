@@ -61,8 +61,10 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
         // Each rank's summed token loss, scaled so that the sum over ranks and micro-batches is the mean loss's gradient.
         const scale = 1 / (Math.max(batch.tokens, 1) * accum);
         const rows = shards.map(([from, to]) => sliceRows(batch, from, to, seqLen));
-        const others = rows.slice(1).map((r, i) => pool!.micro(i, r, seqLen, scale, k === 0));
-        const own = model.accumulateGradients(rows[0], seqLen, scale, summed);
+        // LoRA dropout masks follow from (seed, micro-batch, rank): a resumed run draws the ones it would have.
+        const dropoutSeed = (rank: number) => `${train.seed}:${step * accum + k}:${rank}`;
+        const others = rows.slice(1).map((r, i) => pool!.micro(i, r, seqLen, scale, k === 0, dropoutSeed(i + 1)));
+        const own = model.accumulateGradients(rows[0], seqLen, scale, summed, dropoutSeed(0));
         lossSum += (own + (await Promise.all(others)).reduce((a, b) => a + b, 0)) / Math.max(batch.tokens, 1);
       }
       for (const slice of slices.slice(1)) for (let i = 0; i < summed.length; i++) summed[i] += slice[i];

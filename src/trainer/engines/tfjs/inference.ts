@@ -46,10 +46,10 @@ export class DecodingSession {
       for (let l = 0; l < c.layers; l++) {
         const p = `model.layers.${l}.`;
         const h = rmsNorm(x, this.w.get(`${p}input_layernorm.weight`) as Tensor1D, c.rmsNormEps);
-        const q5 = tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.q_proj`, false), [n, c.kvHeads, G, dh]), [1, 2, 0, 3]);
+        const q5 = tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.q_proj`), [n, c.kvHeads, G, dh]), [1, 2, 0, 3]);
         const q = tf.reshape(this.rotary.apply(q5, pos), [c.kvHeads, G * n, dh]);
-        const kNew = this.rotary.apply(tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.k_proj`, false), [n, c.kvHeads, dh]), [1, 0, 2]), pos);
-        const vNew = tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.v_proj`, false), [n, c.kvHeads, dh]), [1, 0, 2]);
+        const kNew = this.rotary.apply(tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.k_proj`), [n, c.kvHeads, dh]), [1, 0, 2]), pos);
+        const vNew = tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.v_proj`), [n, c.kvHeads, dh]), [1, 0, 2]);
         const prev = this.cache[l];
         const k = prev ? tf.concat([prev.k, kNew], 1) : kNew;
         const v = prev ? tf.concat([prev.v, vNew], 1) : vNew;
@@ -57,13 +57,13 @@ export class DecodingSession {
         const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), mask);
         const o = tf.matMul(tf.softmax(scores), v); // [KV, G·n, dh]
         const merged = tf.reshape(tf.transpose(tf.reshape(o, [c.kvHeads, G, n, dh]), [2, 0, 1, 3]), [n, c.heads * dh]) as Tensor2D;
-        x = tf.add(x, project(this.w, merged, `${p}self_attn.o_proj`, false));
+        x = tf.add(x, project(this.w, merged, `${p}self_attn.o_proj`));
         const h2 = rmsNorm(x, this.w.get(`${p}post_attention_layernorm.weight`) as Tensor1D, c.rmsNormEps);
-        const act = tf.mul(silu(project(this.w, h2, `${p}mlp.gate_proj`, false)), project(this.w, h2, `${p}mlp.up_proj`, false)) as Tensor2D;
-        x = tf.add(x, project(this.w, act, `${p}mlp.down_proj`, false));
+        const act = tf.mul(silu(project(this.w, h2, `${p}mlp.gate_proj`)), project(this.w, h2, `${p}mlp.up_proj`)) as Tensor2D;
+        x = tf.add(x, project(this.w, act, `${p}mlp.down_proj`));
       }
       x = rmsNorm(x, this.w.get('model.norm.weight') as Tensor1D, c.rmsNormEps);
-      return tf.logSoftmax(project(this.w, x, c.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head', false));
+      return tf.logSoftmax(project(this.w, x, c.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head'));
     });
     this.dispose();
     this.cache = next;

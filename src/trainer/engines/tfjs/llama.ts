@@ -144,12 +144,12 @@ export class ForwardContext {
  * LlamaForCausalLM in float32. Grouped-query attention is computed without repeating K and V: the G
  * query heads that share a KV head are stacked along the time axis, so one batched matmul serves them.
  */
-export function forward(w: LlamaWeights, ctx: ForwardContext, ids: Int32Array, training: boolean): Tensor2D {
+export function forward(w: LlamaWeights, ctx: ForwardContext, ids: Int32Array, dropoutSeed?: string): Tensor2D {
   const c = w.config;
   const { batch: B, seq: T } = ctx;
   const G = c.heads / c.kvHeads;
   const dh = c.headDim;
-  const proj = (x: Tensor2D, name: string): Tensor2D => project(w, x, name, training);
+  const proj = (x: Tensor2D, name: string): Tensor2D => project(w, x, name, dropoutSeed && `${dropoutSeed}/${name}`);
 
   let x = embedding(w.get('model.embed_tokens.weight') as Tensor2D, ids, w.trainable);
   for (let l = 0; l < c.layers; l++) {
@@ -168,18 +168,21 @@ export function forward(w: LlamaWeights, ctx: ForwardContext, ids: Int32Array, t
     x = tf.add(x, proj(act, `${p}mlp.down_proj`));
   }
   x = rmsNorm(x, w.get('model.norm.weight') as Tensor1D, c.rmsNormEps);
-  return project(w, x, c.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head', training);
+  return proj(x, c.tieWordEmbeddings ? 'model.embed_tokens' : 'lm_head');
 }
 
-/** One linear module by its name without `.weight`: base weight, bias when present, LoRA when attached. */
-export function project(w: LlamaWeights, x: Tensor2D, module: string, training: boolean): Tensor2D {
+/**
+ * One linear module by its name without `.weight`: base weight, bias when present, LoRA when attached.
+ * `dropoutSeed` (training only) seeds the adapter's input dropout, so a run and its resume draw the same masks.
+ */
+export function project(w: LlamaWeights, x: Tensor2D, module: string, dropoutSeed?: string): Tensor2D {
   const weight = w.get(`${module}.weight`) as Tensor2D;
   let y = w.trainable ? linear(x, weight) : frozenLinear(x, weight, w.transposed.get(`${module}.weight`)!);
   const bias = w.tensors.get(`${module}.bias`);
   if (bias) y = tf.add(y, bias);
   const pair = w.lora.get(module);
   if (pair) {
-    const input = training && w.loraDropout > 0 ? (tf.dropout(x, w.loraDropout) as Tensor2D) : x;
+    const input = dropoutSeed !== undefined && w.loraDropout > 0 ? (tf.dropout(x, w.loraDropout, undefined, dropoutSeed) as Tensor2D) : x;
     y = tf.add(y, tf.mul(linear(linear(input, pair.a), pair.b), pair.scaling));
   }
   return y;

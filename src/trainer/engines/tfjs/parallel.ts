@@ -9,7 +9,7 @@ import type { Batch } from '../../data/examples';
 // the slices, clips, and every rank applies the same summed gradient. Only rows and small replies travel
 // as messages; gradients are read in place.
 
-export type ReplicaRequest = { type: 'micro'; rows: Batch; seqLen: number; scale: number; first: boolean } | { type: 'apply'; lr: number } | { type: 'stop' };
+export type ReplicaRequest = { type: 'micro'; rows: Batch; seqLen: number; scale: number; first: boolean; dropoutSeed: string } | { type: 'apply'; lr: number } | { type: 'stop' };
 export type ReplicaReply = { type: 'ready'; size: number } | { type: 'micro'; loss: number } | { type: 'applied' } | { type: 'error'; message: string };
 
 /** Ranks for a run: `workers` when set, else one per core for the single-threaded backends (at most 8, at most one per row). */
@@ -87,8 +87,8 @@ export class ReplicaPool {
   }
 
   /** Starts rank r+1 on its rows; resolves with its summed loss. */
-  async micro(index: number, rows: Batch, seqLen: number, scale: number, first: boolean): Promise<number> {
-    const m = await this.replicas[index].request({ type: 'micro', rows, seqLen, scale, first });
+  async micro(index: number, rows: Batch, seqLen: number, scale: number, first: boolean, dropoutSeed: string): Promise<number> {
+    const m = await this.replicas[index].request({ type: 'micro', rows, seqLen, scale, first, dropoutSeed });
     return (m as { loss: number }).loss;
   }
 

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     try {
       if (m.type === 'micro') {
         if (m.first) own.fill(0);
-        reply({ type: 'micro', loss: model.accumulateGradients(m.rows, m.seqLen, m.scale, own) });
+        reply({ type: 'micro', loss: model.accumulateGradients(m.rows, m.seqLen, m.scale, own, m.dropoutSeed) });
       } else if (m.type === 'apply') {
         model.applyGradients(summed, m.lr);
         reply({ type: 'applied' });

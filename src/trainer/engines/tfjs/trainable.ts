@@ -58,14 +58,15 @@ export class TrainableModel {
   /**
    * Adds the gradient of `scale` × (summed token loss over the rows) to `target` in the flat layout and
    * returns the summed loss. Scaling by 1 / (tokens of the whole micro-batch × accumulation steps) makes
-   * the sum over ranks and micro-batches the gradient of the mean loss, whatever the split.
+   * the sum over ranks and micro-batches the gradient of the mean loss, whatever the split. `dropoutSeed`
+   * names this rank's share of this micro-batch (see project).
    */
-  accumulateGradients(rows: Batch, seqLen: number, scale: number, target: Float32Array): number {
+  accumulateGradients(rows: Batch, seqLen: number, scale: number, target: Float32Array, dropoutSeed: string): number {
     const batchRows = rows.inputs.length / seqLen;
     const key = `${batchRows}x${seqLen}`;
     let ctx = this.contexts.get(key);
     if (!ctx) this.contexts.set(key, (ctx = new ForwardContext(this.weights.config, batchRows, seqLen)));
-    const { value, grads } = tf.variableGrads(() => tf.mul(maskedCrossEntropySum(forward(this.weights, ctx, rows.inputs, true), rows.labels, rows.weights), scale), [...this.params.values()]);
+    const { value, grads } = tf.variableGrads(() => tf.mul(maskedCrossEntropySum(forward(this.weights, ctx, rows.inputs, dropoutSeed), rows.labels, rows.weights), scale), [...this.params.values()]);
     const loss = value.dataSync()[0] / scale;
     for (const { name, offset } of this.layout) {
       const g = grads[name].dataSync();
