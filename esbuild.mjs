@@ -12,6 +12,7 @@ const nodeEntries = {
   cli: 'src/cli/main.ts',
   'merge-worker': 'src/extension/mergeWorker.ts',
   'diff-worker': 'src/extension/diffWorker.ts',
+  'bench-diff-worker': 'src/extension/benchmarkDiffWorker.ts',
   'diff-part-worker': 'src/core/delta/partWorker.ts',
   server: 'src/server/main.ts',
 };

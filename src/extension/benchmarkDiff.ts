@@ -1,9 +1,8 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { BaselineError, BenchmarkDiff, diffResults } from '../core/results/diff';
-import { loadResults } from '../core/results/load';
-import { ModelResults } from '../core/results/types';
+import { Worker } from 'node:worker_threads';
+import type { BenchmarkDiff } from '../core/results/diff';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
 import { benchmarkDiffHtml } from './benchmarkPage';
 import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
@@ -20,26 +19,14 @@ export interface BenchmarkDiffArgs {
 const panels = new Map<string, BenchmarkDiffPanel>();
 const keyOf = (refs: ModelRef[]) => JSON.stringify(refs.map((r) => [path.resolve(r.file), r.model]));
 
-/**
- * Reads the models of `refs` with their per-example records (the paired tests need them), one read
- * per file. What cannot be read becomes a problem line; the rest is still compared.
- */
-export async function loadModels(refs: ModelRef[]): Promise<{ results: ModelResults[]; problems: string[] }> {
-  const files = new Map<string, Promise<ModelResults[]>>();
-  for (const r of refs) if (!files.has(r.file)) files.set(r.file, loadResults(r.file, { samples: true }));
-  const results: ModelResults[] = [];
-  const problems: string[] = [];
-  for (const r of refs) {
-    try {
-      const found = (await files.get(r.file)!).find((m) => m.model === r.model);
-      if (found) results.push(found);
-      else problems.push(`${r.file}: no longer holds model '${r.model}'`);
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      if (!problems.includes(message)) problems.push(message);
-    }
-  }
-  return { results, problems };
+/** compareModels in a worker thread (dist/bench-diff-worker.js): the paired bootstrap is CPU work. */
+function compareInWorker(extensionUri: vscode.Uri, models: ModelRef[], baseline?: string): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
+  const worker = new Worker(path.join(extensionUri.fsPath, 'dist', 'bench-diff-worker.js'), { workerData: { models, baseline } });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (m: { type: 'done'; report?: BenchmarkDiff; problems: string[] } | { type: 'error'; message: string }) => (m.type === 'done' ? resolve(m) : reject(new Error(m.message))));
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`benchmark diff worker exited with code ${code}`)));
+  });
 }
 
 const EXTENSIONS: Record<ExportFormat, [string, string]> = { markdown: ['md', 'Markdown'], csv: ['csv', 'CSV'], latex: ['tex', 'LaTeX'] };
@@ -47,7 +34,6 @@ const EXTENSIONS: Record<ExportFormat, [string, string]> = { markdown: ['md', 'M
 /** A benchmark diff panel. The files are read whenever the page loads, so a reopened panel shows them as they are now. */
 export class BenchmarkDiffPanel {
   private disposed = false;
-  private loaded: { results: ModelResults[]; problems: string[] } | undefined;
   private readonly readySignal = signal<void>();
   private readonly renderedSignal = signal<number>();
   readonly ready = this.readySignal.promise;
@@ -58,7 +44,7 @@ export class BenchmarkDiffPanel {
 
   constructor(
     readonly panel: vscode.WebviewPanel,
-    extensionUri: vscode.Uri,
+    private readonly extensionUri: vscode.Uri,
     readonly models: ModelRef[],
     private baseline?: string,
   ) {
@@ -77,30 +63,24 @@ export class BenchmarkDiffPanel {
     if (!this.disposed) void this.panel.webview.postMessage(m);
   }
 
-  /** Diffs what was loaded against the current baseline and sends it; a baseline no longer there falls back to the first model. */
-  private send(): void {
-    const { results, problems } = this.loaded!;
-    if (results.length === 0) return this.post({ type: 'error', message: `Nothing to compare. ${problems.join(' ')}` });
-    try {
-      this.report = diffResults(results, this.baseline);
-    } catch (e) {
-      if (!(e instanceof BaselineError)) throw e;
-      this.report = diffResults(results);
-    }
-    this.baseline = this.report.baseline;
-    this.post({ type: 'init', report: this.report, models: this.models, problems });
+  /** Reads the files as they are now and sends their diff against the current baseline (a baseline no longer there falls back to the first model). */
+  private async send(): Promise<void> {
+    const { report, problems } = await compareInWorker(this.extensionUri, this.models, this.baseline);
+    if (!report) return this.post({ type: 'error', message: `Nothing to compare. ${problems.join(' ')}` });
+    this.report = report;
+    this.baseline = report.baseline;
+    this.post({ type: 'init', report, models: this.models, problems });
   }
 
   private async onMessage(m: FromWebview): Promise<void> {
     try {
       if (m.type === 'ready') {
         this.readySignal.resolve();
-        this.loaded = await loadModels(this.models);
-        this.send();
+        await this.send();
       } else if (m.type === 'rendered') this.renderedSignal.resolve(m.rows);
-      else if (m.type === 'baseline' && this.loaded) {
+      else if (m.type === 'baseline') {
         this.baseline = m.model;
-        this.send();
+        await this.send();
       } else if (m.type === 'export') await this.save(m.format, m.content);
     } catch (e) {
       this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });

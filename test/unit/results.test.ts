@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { benchCommand } from '../../src/cli/bench';
+import { compareModels } from '../../src/core/results/compare';
 import { diffResults, pairedTest } from '../../src/core/results/diff';
 import { toCsv, toLatex, toMarkdown } from '../../src/core/results/format';
 import { detectResultFile, loadResults } from '../../src/core/results/load';
@@ -182,6 +183,31 @@ test('own format: writeTaiaResults writes the file and its samples JSONL; loadRe
   assert.equal(t.samples!.get('exact_match')!.get('q23'), 1);
   assert.equal(t.samples!.get('exact_match')!.get('q24'), 0);
   await assert.rejects(writeTaiaResults(path.join(root, 'own', 'x.json'), taiaFile('x', 1)), /name ends with \.taia-results\.json/);
+});
+
+test('compareModels: per-example tests from the samples, a missing model or file becomes a problem, a vanished baseline falls back to the first', async () => {
+  const dir = path.join(root, 'compare');
+  const base = path.join(dir, 'base.taia-results.json');
+  const taia = path.join(dir, 'taia.taia-results.json');
+  await writeTaiaResults(base, taiaFile('base', 0.5), records('svamp', 40, (i) => i < 20));
+  await writeTaiaResults(taia, taiaFile('taia', 0.6), records('svamp', 40, (i) => i < 24));
+  const missing = path.join(dir, 'gone.taia-results.json');
+  const { report, problems } = await compareModels(
+    [
+      { file: base, model: 'base' },
+      { file: taia, model: 'taia' },
+      { file: taia, model: 'other' },
+      { file: missing, model: 'gone' },
+    ],
+    'gone',
+  );
+  assert.equal(report!.baseline, 'base');
+  assert.deepEqual(report!.models.map((m) => m.name), ['base', 'taia']);
+  assert.equal(report!.rows[0].cells[1].test?.method, 'mcnemar-exact');
+  assert.equal(problems.length, 2);
+  assert.match(problems[0], /taia\.taia-results\.json: no longer holds model 'other'/);
+  assert.ok(problems[1].includes(missing), problems[1]);
+  assert.deepEqual(await compareModels([{ file: missing, model: 'gone' }]), { problems: [problems[1]] });
 });
 
 test('own format: validation errors name the file and the field', async () => {

@@ -1,11 +1,9 @@
 // The one message contract between the extension host and the benchmark diff webview.
+import type { ModelRef } from '../../core/results/compare';
 import type { BenchmarkDiff } from '../../core/results/diff';
 
 /** A model of a result file: the file and the model's name in it (an OpenCompass summary holds several). */
-export interface ModelRef {
-  file: string;
-  model: string;
-}
+export type { ModelRef };
 
 export type ExportFormat = 'markdown' | 'csv' | 'latex';
 
