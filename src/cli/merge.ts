@@ -25,7 +25,8 @@ export const mergeCommand: Command = {
   --max-shard-size maximum bytes of tensor data per shard, e.g. 5GB (default), 500MB, 2GiB
   --dry-run        print the plan (source and operation of every tensor, counts per block); write nothing
   --json           with --dry-run: the plan as JSON; otherwise the result as JSON
-  --force          replace an existing output folder`,
+  --force          replace an existing output folder
+  --quiet          no plan headline and no progress line`,
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
@@ -45,6 +46,7 @@ export const mergeCommand: Command = {
       },
     });
     for (const k of ['base', 'finetuned', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
+    if (!values.recipe!.trim()) throw new UsageError(`--recipe needs a built-in recipe's name (${BUILTIN_RECIPE_NAMES.join(', ')}) or a recipe file`);
     if (!DTYPES.includes(values.dtype as OutputDtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
     // Number('') and Number('  ') are 0: an empty --scale= must not silently mean "take base".
     const scale = values.scale === undefined ? 1 : values.scale.trim() === '' ? NaN : Number(values.scale);

@@ -60,7 +60,7 @@ test('<command> --help shows its usage', () => {
   const merge = taia('merge', '--help');
   assert.equal(merge.code, 0);
   assert.match(merge.out, /^usage: taia merge --base DIR --finetuned DIR --out DIR/m);
-  for (const o of ['--recipe', '--scale', '--layers', '--dtype', '--max-shard-size', '--dry-run', '--json', '--force']) assert.ok(merge.out.includes(o), o);
+  for (const o of ['--recipe', '--scale', '--layers', '--dtype', '--max-shard-size', '--dry-run', '--json', '--force', '--quiet']) assert.ok(merge.out.includes(o), o);
   const inspect = taia('inspect', '-h');
   assert.equal(inspect.code, 0);
   assert.match(inspect.out, /^usage: taia inspect DIR \[--json\]/m);
@@ -228,6 +228,7 @@ test('usage errors exit 2 and write nothing', () => {
     [['merge', '--base', base, '--finetuned', ft, '--out', out, '--scale='], /--scale must be a number/],
     [['merge', '--base', base, '--finetuned', ft, '--out', out, '--layers', '3-1'], /invalid layer range '3-1'/],
     [['merge', '--base', base, '--finetuned', ft, '--out', out, '--bogus'], /Unknown option '--bogus'/],
+    [['merge', '--base', base, '--finetuned', ft, '--out', out, '--recipe='], /--recipe needs a built-in recipe's name \(taia, taia-strict, taif, full, base\) or a recipe file/],
   ];
   for (const [args, re] of cases) {
     const r = taia(...args);
@@ -237,6 +238,16 @@ test('usage errors exit 2 and write nothing', () => {
     assert.equal(r.out, '');
   }
   assert.deepEqual(listing(), before);
+});
+
+test('--layers beyond the last layer: none selected is an error, a range running past the end a note', () => {
+  const none = taia('merge', '--base', base, '--finetuned', ft, '--out', path.join(root, 'l1'), '--layers', '5-9', '--dry-run');
+  assert.equal(none.code, 1);
+  assert.match(none.err, /--layers 5-9 selects no layer: the model's layers are 0-1/);
+  const past = taia('merge', '--base', base, '--finetuned', ft, '--out', path.join(root, 'l2'), '--layers', '1-9', '--dry-run');
+  assert.equal(past.code, 0, past.err);
+  assert.match(past.out, /note: --layers 1-9 reaches past the last layer \(1\): layers 1-1 come from the fine-tune/);
+  assert.ok(!existsSync(path.join(root, 'l1')) && !existsSync(path.join(root, 'l2')));
 });
 
 test('a truncated fine-tune: exit 1 naming the file, and no output folder', () => {

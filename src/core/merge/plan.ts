@@ -139,6 +139,7 @@ interface PlanContext {
 }
 
 function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTensor[], configSource: string, tokenizerSource: string): MergePlan {
+  checkLayerRange(ctx, tensors);
   const counts = Object.fromEntries(BLOCKS.map((b) => [b, { base: 0, finetuned: 0 }])) as Record<Block, BlockCount>;
   for (const t of tensors) counts[t.cls.block][t.source]++;
   return {
@@ -154,6 +155,15 @@ function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTen
     tokenizerSource,
     inputs: { base: ctx.base, finetuned: ctx.finetuned, adapter: ctx.adapter },
   };
+}
+
+/** A layer range that selects no layer of the model is an error; one that runs past its end, a note. */
+function checkLayerRange(ctx: PlanContext, tensors: PlannedTensor[]): void {
+  const range = ctx.options.layers;
+  const last = Math.max(-1, ...tensors.map((t) => t.cls.layer ?? -1));
+  if (!range || last < 0) return;
+  if (range[0] > last) throw new Error(`--layers ${range[0]}-${range[1]} selects no layer: the model's layers are 0-${last}`);
+  if (range[1] > last) ctx.notes.push(`--layers ${range[0]}-${range[1]} reaches past the last layer (${last}): layers ${range[0]}-${last} come from the fine-tune`);
 }
 
 /** transformers' PretrainedConfig defaults tie_word_embeddings to true. */
