@@ -201,6 +201,18 @@ out.end();
     assert.ok(existsSync(path.join(dir, 'checkpoints', 'checkpoint-4', 'adapter_model.safetensors')));
   });
 
+  it('starts from the loss the built-in engine computes (same model, same data, float32 on the CPU)', withTransformers, async () => {
+    // One batch holds all 16 examples, so the data order cannot matter; the loss is taken before the update.
+    const train = { max_steps: 1, batch_size: 16, learning_rate: 0.001 };
+    const torch = await torchRun('python3', { device: 'cpu', train });
+    assert.deepEqual(torch.outcome, { state: 'done' });
+    const tfjs = await torchRun('python3', { engine: 'tfjs', device: 'cpu', train });
+    assert.deepEqual(tfjs.outcome, { state: 'done' });
+    const [a] = await readMetrics(torch.dir);
+    const [b] = await readMetrics(tfjs.dir);
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-4, `torch ${a.loss} vs tfjs ${b.loss}`);
+  });
+
   it('evaluates like the built-in engine (float32 on the CPU)', withTransformers, async () => {
     const root = tempDir('taia-torch-eval-');
     writeTinyModel(path.join(root, 'model'));

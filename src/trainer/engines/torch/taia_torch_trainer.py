@@ -133,7 +133,7 @@ def train(args, config):
     scheduler = get_scheduler(t["lr_scheduler_type"], optimizer, num_warmup_steps=warmup, num_training_steps=total)
     step = 0
     if resume:
-        state = torch.load(os.path.join(resume, "optimizer.pt"), map_location=device)
+        state = torch.load(os.path.join(resume, "optimizer.pt"), map_location=device, weights_only=True)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = json.load(open(os.path.join(resume, "trainer_state.json")))["global_step"]
@@ -152,11 +152,14 @@ def train(args, config):
             # Rows are split across ranks; each rank computes the mean over its own tokens.
             inputs, labels = inputs[RANK::WORLD].to(device), labels[RANK::WORLD].to(device)
             try:
-                out = model(input_ids=inputs, labels=labels)
-                (out.loss / accum).backward()
+                # labels[t] is already the token after position t (-100: not trained), as in the built-in
+                # engine; transformers' own loss would shift them once more, so the loss is computed here.
+                logits = model(input_ids=inputs).logits
+                loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+                (loss / accum).backward()
             except torch.cuda.OutOfMemoryError:
                 raise MemoryError(f"out of GPU memory at step {step + 1} with batch_size {t['batch_size']} × max_seq_length {seq_len} (gradient_accumulation_steps {accum}, {'LoRA' if lora else 'full'} fine-tuning, {dtype}): lower batch_size or max_seq_length and raise gradient_accumulation_steps")
-            loss_sum += out.loss.item()
+            loss_sum += loss.item()
         grad_norm = torch.nn.utils.clip_grad_norm_([p for _, p in params], t["max_grad_norm"]) if t["max_grad_norm"] > 0 else torch.tensor(0.0)
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
@@ -182,7 +185,8 @@ def save(model, optimizer, scheduler, step, args, config):
     dest = os.path.join(args.run_dir, "checkpoints", f"checkpoint-{step}")
     tmp = dest + f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    # safetensors: the default of every supported version (transformers 5 removed the argument)
+    model.save_pretrained(tmp)
     for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "generation_config.json", "chat_template.jinja"):
         src = os.path.join(config["base"], name)
         if os.path.exists(src) and not os.path.exists(os.path.join(tmp, name)):
