@@ -4,6 +4,7 @@ import { BaselineError, BenchmarkDiff, diffResults } from '../core/results/diff'
 import { findResultFiles } from '../core/results/find';
 import { direction, formatDelta, formatValue, legend, tasksLabel, toCsv, toLatex, toMarkdown } from '../core/results/format';
 import { loadResults } from '../core/results/load';
+import { Correction, CORRECTIONS } from '../core/results/stats';
 import { ModelResults, ResultsError } from '../core/results/types';
 import { Command, UsageError } from './usage';
 
@@ -36,12 +37,14 @@ async function expand(paths: string[]): Promise<string[]> {
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'benchmark results: align models by task and metric, deltas against a baseline, significance',
-  usage: `taia bench diff FILE|FOLDER... [--baseline NAME] [--json | --markdown | --latex | --csv]
+  usage: `taia bench diff FILE|FOLDER... [--baseline NAME] [--correction none|holm|bh] [--json | --markdown | --latex | --csv]
 
   Reads lm-evaluation-harness results_*.json (with samples_*.jsonl beside them when logged),
   OpenCompass summary_*.csv, TAIA logs ('Acc in {dataset}: {acc}' lines in *.log / *.txt) and
   *.taia-results.json; a folder stands for the result files inside it.
   --baseline NAME  the model the others are compared with (default: the first)
+  --correction C   adjust each model's p-values over all its rows: holm (family-wise error) or bh
+                   (Benjamini-Hochberg, false discovery rate); default none
   Significance: McNemar or a paired bootstrap where both sides have per-example records, else a
   z-test on the reported standard errors. Marks: * p < 0.05, ** p < 0.01, *** p < 0.001.`,
   async run(argv) {
@@ -50,11 +53,13 @@ export const benchCommand: Command = {
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { baseline: { type: 'string' }, json: { type: 'boolean' }, markdown: { type: 'boolean' }, latex: { type: 'boolean' }, csv: { type: 'boolean' } },
+      options: { baseline: { type: 'string' }, correction: { type: 'string', default: 'none' }, json: { type: 'boolean' }, markdown: { type: 'boolean' }, latex: { type: 'boolean' }, csv: { type: 'boolean' } },
     });
     const formats = (['json', 'markdown', 'latex', 'csv'] as const).filter((f) => values[f]);
     if (formats.length > 1) throw new UsageError(`choose one of --${formats.join(', --')}`);
     if (positionals.length === 0) throw new UsageError('name at least one result file or folder');
+    const correction = values.correction as Correction;
+    if (!CORRECTIONS.includes(correction)) throw new UsageError(`--correction must be one of ${CORRECTIONS.join(', ')}`);
     let results: ModelResults[];
     try {
       results = (await Promise.all((await expand(positionals)).map((f) => loadResults(f, { samples: true })))).flat();
@@ -65,7 +70,7 @@ export const benchCommand: Command = {
     }
     let report: BenchmarkDiff;
     try {
-      report = diffResults(results, values.baseline);
+      report = diffResults(results, values.baseline, correction);
     } catch (e) {
       throw e instanceof BaselineError ? new UsageError(e.message) : e;
     }

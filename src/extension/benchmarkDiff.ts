@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { Worker } from 'node:worker_threads';
 import type { BenchmarkDiff } from '../core/results/diff';
+import type { Correction } from '../core/results/stats';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
 import { benchmarkDiffHtml } from './benchmarkPage';
 import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
@@ -14,14 +15,15 @@ export const BENCHMARK_DIFF_VIEW = 'taiaLab.benchmarkDiff';
 export interface BenchmarkDiffArgs {
   models: ModelRef[];
   baseline?: string;
+  correction?: Correction;
 }
 
 const panels = new Map<string, BenchmarkDiffPanel>();
 const keyOf = (refs: ModelRef[]) => JSON.stringify(refs.map((r) => [path.resolve(r.file), r.model]));
 
 /** compareModels in a worker thread (dist/bench-diff-worker.js): the paired bootstrap is CPU work. */
-function compareInWorker(extensionUri: vscode.Uri, models: ModelRef[], baseline?: string): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
-  const worker = new Worker(path.join(extensionUri.fsPath, 'dist', 'bench-diff-worker.js'), { workerData: { models, baseline } });
+function compareInWorker(extensionUri: vscode.Uri, models: ModelRef[], baseline: string | undefined, correction: Correction): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
+  const worker = new Worker(path.join(extensionUri.fsPath, 'dist', 'bench-diff-worker.js'), { workerData: { models, baseline, correction } });
   return new Promise((resolve, reject) => {
     worker.once('message', (m: { type: 'done'; report?: BenchmarkDiff; problems: string[] } | { type: 'error'; message: string }) => (m.type === 'done' ? resolve(m) : reject(new Error(m.message))));
     worker.once('error', reject);
@@ -47,6 +49,7 @@ export class BenchmarkDiffPanel {
     private readonly extensionUri: vscode.Uri,
     readonly models: ModelRef[],
     private baseline?: string,
+    private correction: Correction = 'none',
   ) {
     const key = keyOf(models);
     panels.set(key, this);
@@ -65,7 +68,7 @@ export class BenchmarkDiffPanel {
 
   /** Reads the files as they are now and sends their diff against the current baseline (a baseline no longer there falls back to the first model). */
   private async send(): Promise<void> {
-    const { report, problems } = await compareInWorker(this.extensionUri, this.models, this.baseline);
+    const { report, problems } = await compareInWorker(this.extensionUri, this.models, this.baseline, this.correction);
     if (!report) return this.post({ type: 'error', message: `Nothing to compare. ${problems.join(' ')}` });
     this.report = report;
     this.baseline = report.baseline;
@@ -78,8 +81,9 @@ export class BenchmarkDiffPanel {
         this.readySignal.resolve();
         await this.send();
       } else if (m.type === 'rendered') this.renderedSignal.resolve(m.rows);
-      else if (m.type === 'baseline') {
-        this.baseline = m.model;
+      else if (m.type === 'baseline' || m.type === 'correction') {
+        if (m.type === 'baseline') this.baseline = m.model;
+        else this.correction = m.correction;
         await this.send();
       } else if (m.type === 'export') await this.save(m.format, m.content);
     } catch (e) {
@@ -97,7 +101,7 @@ export class BenchmarkDiffPanel {
 }
 
 /** Opens (or brings forward) the diff of two or more models. */
-export function showBenchmarkDiff(extensionUri: vscode.Uri, models: ModelRef[], baseline?: string): BenchmarkDiffPanel | undefined {
+export function showBenchmarkDiff(extensionUri: vscode.Uri, models: ModelRef[], baseline?: string, correction?: Correction): BenchmarkDiffPanel | undefined {
   const refs = models.map((m) => ({ file: path.resolve(m.file), model: m.model }));
   if (refs.length < 2) {
     void vscode.window.showInformationMessage('Select two or more models to compare.');
@@ -105,7 +109,7 @@ export function showBenchmarkDiff(extensionUri: vscode.Uri, models: ModelRef[], 
   }
   return revealOrCreate(panels, keyOf(refs), () => {
     const panel = vscode.window.createWebviewPanel(BENCHMARK_DIFF_VIEW, `Benchmark diff: ${refs.length} models`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
-    return new BenchmarkDiffPanel(panel, extensionUri, refs, baseline);
+    return new BenchmarkDiffPanel(panel, extensionUri, refs, baseline, correction);
   });
 }
 
@@ -124,7 +128,7 @@ function refsOf(nodes: BenchmarkNode[]): ModelRef[] {
  * `{ models, baseline }`, or else on the models picked from every result file of the workspace.
  */
 export async function benchmarkDiffCommand(extensionUri: vscode.Uri, tree: BenchmarksTree, arg?: BenchmarkNode | BenchmarkDiffArgs, selected?: BenchmarkNode[]): Promise<BenchmarkDiffPanel | undefined> {
-  if (arg && 'models' in arg) return showBenchmarkDiff(extensionUri, arg.models, arg.baseline);
+  if (arg && 'models' in arg) return showBenchmarkDiff(extensionUri, arg.models, arg.baseline, arg.correction);
   let refs = refsOf(selected?.length ? selected : arg ? [arg] : []);
   if (refs.length < 2) {
     await tree.index.ready();
@@ -151,6 +155,6 @@ export class BenchmarkDiffSerializer implements vscode.WebviewPanelSerializer<Be
 
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: BenchmarkDiffState | undefined): Promise<void> {
     if (!state?.models?.length) return panel.dispose();
-    new BenchmarkDiffPanel(panel, this.extensionUri, state.models, state.baseline);
+    new BenchmarkDiffPanel(panel, this.extensionUri, state.models, state.baseline, state.correction);
   }
 }

@@ -10,6 +10,7 @@ export function benchmarkDiffHtml(policy: string, nonce: string, script: string,
     title: 'Benchmark diff',
     body: `<header><h1>Benchmark diff</h1><p id="subtitle" class="muted"></p>
 <div class="toolbar"><label>Baseline <select id="baseline"></select></label>
+<label>Correction <select id="correction"><option value="none">none</option><option value="holm">Holm (family-wise)</option><option value="bh">Benjamini–Hochberg (FDR)</option></select></label>
 <label><input id="only-differs" type="checkbox" checked> Show only what differs</label><span id="count" class="muted" role="status"></span></div>
 <div class="toolbar"><button id="export-markdown">Export Markdown</button><button id="export-csv">Export CSV</button><button id="export-latex">Export LaTeX</button></div></header>
 <p id="message" class="alarm" role="alert" hidden></p>

@@ -49,7 +49,7 @@ const report = diffResults(results);
 const refs = results.map((r) => ({ file: r.file, model: r.model }));
 
 const pages = { '/diff': benchmarkDiffHtml(POLICY, NONCE, '/benchmarkDiff.js', '/benchmarks.css') };
-const files = { '/benchmarkDiff.js': [path.join(repo, 'dist/webview/benchmarkDiff.js'), 'text/javascript'], '/benchmarks.css': [path.join(repo, 'media/benchmarks.css'), 'text/css'], '/runs.css': [path.join(repo, 'media/runs.css'), 'text/css'] };
+const files = { '/benchmarkDiff.js': [path.join(repo, 'dist/webview/benchmarkDiff.js'), 'text/javascript'] };
 const { p, base, errors, post, posted, postInit, close } = await openWebviewPages({ pages, files, viewport: { width: 1200, height: 900 } });
 const focusedId = () => p.evaluate(() => document.activeElement?.id || document.activeElement?.closest('[id]')?.id);
 const noInjection = async () => {
@@ -69,7 +69,7 @@ try {
   await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
   await postInit({ type: 'init', report, models: refs, problems: [`/ws/results/broken.json: invalid JSON ${HOSTILE}`] });
   assert.deepEqual((await posted()).find((m) => m.type === 'rendered'), { type: 'rendered', rows: 5 });
-  assert.deepEqual(await p.evaluate(() => window.acquireVsCodeApi().getState()), { models: refs, baseline: 'qwen-base', onlyDiffers: true }, 'the serializer gets the models and the baseline');
+  assert.deepEqual(await p.evaluate(() => window.acquireVsCodeApi().getState()), { models: refs, baseline: 'qwen-base', correction: 'none', onlyDiffers: true }, 'the serializer gets the models, the baseline and the correction');
 
   // Columns: task, metric, then the models, baseline first.
   const heads = await p.locator('table.bench thead th button.sort').allTextContents();
@@ -151,12 +151,12 @@ try {
   assert.ok(tex.includes('gsm8k & acc $\\uparrow$ & 0.5000 & 0.4600$^{**}$ & \\textbf{0.5500}$^{***}$ \\\\'), tex);
   assert.ok(tex.includes('\\textless{}img src=x onerror="window.pwned=1"\\textgreater{}'), 'names escaped for LaTeX');
 
-  // Keyboard: Tab reaches the baseline choice, the filter and the exports; Space toggles the filter.
+  // Keyboard: Tab reaches the baseline and correction choices, the filter and the exports; Space toggles the filter.
   await p.click('h1');
-  await p.keyboard.press('Tab');
-  assert.equal(await focusedId(), 'baseline');
-  await p.keyboard.press('Tab');
-  assert.equal(await focusedId(), 'only-differs');
+  for (const id of ['baseline', 'correction', 'only-differs']) {
+    await p.keyboard.press('Tab');
+    assert.equal(await focusedId(), id);
+  }
   await p.keyboard.press('Space');
   assert.equal(await p.isChecked('#only-differs'), false);
   assert.deepEqual(await rowTasks(), ['gsm8k', 'wikitext', 'arc_easy', HOSTILE, 'svamp']);
@@ -179,6 +179,17 @@ try {
   assert.equal(await p.isHidden('#problems'), true);
   assert.equal((await p.evaluate(() => window.acquireVsCodeApi().getState())).baseline, 'qwen-ft');
   await p.screenshot({ path: path.join(artifacts, 'benchmark-diff-all-rows.png'), fullPage: true });
+
+  // A correction: the page asks the host, and shows the marks and the legend of the report it gets back.
+  await p.selectOption('#correction', 'holm');
+  assert.deepEqual((await posted()).at(-1), { type: 'correction', correction: 'holm' });
+  const holm = diffResults(results, 'qwen-ft', 'holm');
+  await postInit({ type: 'init', report: holm, models: refs, problems: [] });
+  assert.equal(await p.inputValue('#correction'), 'holm');
+  assert.match(await p.textContent('#legend'), /p-values Holm-adjusted over each model's tests\.$/);
+  const marks = await p.locator('table.bench tbody sup.mark').allTextContents();
+  assert.deepEqual(marks, holm.rows.flatMap((r) => r.cells.map((c) => c.mark)).filter((m) => m), 'the marks of the adjusted p-values');
+  assert.equal((await p.evaluate(() => window.acquireVsCodeApi().getState())).correction, 'holm');
 
   // An error from the host shows as an alert.
   await post({ type: 'error', message: `Nothing to compare. ${HOSTILE}` });

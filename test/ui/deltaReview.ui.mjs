@@ -34,7 +34,7 @@ rmSync(dir, { recursive: true, force: true });
 report.tensors.find((t) => t.name === 'model.norm.weight').name = '<img src=x onerror="window.pwned=1">';
 
 const pages = { '/': reviewHtml(POLICY, NONCE, '/deltaReview.js', '/deltaReview.css') };
-const files = { '/deltaReview.js': [path.join(repo, 'dist/webview/deltaReview.js'), 'text/javascript'], '/deltaReview.css': [path.join(repo, 'media/deltaReview.css'), 'text/css'] };
+const files = { '/deltaReview.js': [path.join(repo, 'dist/webview/deltaReview.js'), 'text/javascript'] };
 const { p, base, errors, close } = await openWebviewPages({ pages, files, viewport: { width: 1300, height: 900 } });
 let failed = false;
 try {

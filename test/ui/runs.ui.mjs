@@ -51,7 +51,7 @@ function status(name, over = {}) {
 }
 
 const pages = { '/dashboard': runDashboardHtml(POLICY, NONCE, '/runDashboard.js', '/runs.css'), '/compare': compareRunsHtml(POLICY, NONCE, '/compareRuns.js', '/runs.css') };
-const files = { '/runDashboard.js': [path.join(repo, 'dist/webview/runDashboard.js'), 'text/javascript'], '/compareRuns.js': [path.join(repo, 'dist/webview/compareRuns.js'), 'text/javascript'], '/runs.css': [path.join(repo, 'media/runs.css'), 'text/css'] };
+const files = { '/runDashboard.js': [path.join(repo, 'dist/webview/runDashboard.js'), 'text/javascript'], '/compareRuns.js': [path.join(repo, 'dist/webview/compareRuns.js'), 'text/javascript'] };
 const { p, base, errors, post, posted, postInit, close } = await openWebviewPages({ pages, files, viewport: { width: 1200, height: 900 } });
 /** Pixel coordinates of a polyline's points. */
 const polyline = (selector) => p.locator(selector).evaluate((e) => [...e.points].map((pt) => [pt.x, pt.y]));

@@ -2,9 +2,10 @@
 // theme's VS Code variables, headless Chromium, and a stand-in for VS Code's webview API that records
 // what the page posts and keeps its state.
 import { createServer } from 'node:http';
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS } from '../../scripts/vscode-host/host.mjs';
 
@@ -13,14 +14,18 @@ export const POLICY = `default-src 'none'; style-src 'self' 'nonce-${NONCE}'; sc
 /** The variables VS Code injects into webviews, from a dark theme. */
 const THEME = '--vscode-editor-background:#1e1e1e;--vscode-foreground:#cccccc;--vscode-errorForeground:#f48771;--vscode-focusBorder:#007fd4;--vscode-button-background:#0e639c;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#9d9d9d;--vscode-charts-blue:#3794ff;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-charts-yellow:#cca700;--vscode-charts-orange:#d18616;--vscode-charts-purple:#b180d7;--vscode-editorWidget-border:#454545;--vscode-font-family:sans-serif;--vscode-font-size:13px';
 
+const MEDIA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../media');
+
 /**
- * Serves `pages` (url → HTML) and `files` (url → [path, content type]) and opens Chromium on them.
+ * Serves `pages` (url → HTML), `files` (url → [path, content type]) and the stylesheets of media/ at
+ * `/<name>.css` (with what they @import, as the extension ships them), and opens Chromium on them.
  * Returns the page, its base URL, helpers to post messages and read what the page posted, the page
  * errors seen, and `close`.
  */
 export async function openWebviewPages({ pages, files, viewport = { width: 1200, height: 900 } }) {
   const server = createServer((req, res) => {
-    const f = files[req.url];
+    const css = /^\/([\w.-]+\.css)$/.exec(req.url ?? '');
+    const f = files[req.url] ?? (css && existsSync(path.join(MEDIA, css[1])) ? [path.join(MEDIA, css[1]), 'text/css'] : undefined);
     if (f) return res.writeHead(200, { 'content-type': f[1] }).end(readFileSync(f[0]));
     const page = pages[req.url];
     if (!page) return res.writeHead(404).end();

@@ -8,9 +8,9 @@ import * as path from 'node:path';
 import { benchCommand } from '../../src/cli/bench';
 import { compareModels } from '../../src/core/results/compare';
 import { diffResults, pairedTest } from '../../src/core/results/diff';
-import { toCsv, toLatex, toMarkdown } from '../../src/core/results/format';
+import { legend, toCsv, toLatex, toMarkdown } from '../../src/core/results/format';
 import { detectResultFile, loadResults } from '../../src/core/results/load';
-import { erfc, mcnemar, pairedBootstrap, zTest } from '../../src/core/results/stats';
+import { adjustPValues, erfc, mcnemar, pairedBootstrap, zTest } from '../../src/core/results/stats';
 import { TaiaResultsFile, TaiaSampleRecord, writeTaiaResults } from '../../src/core/results/taiaFormat';
 import { ModelResults, ResultsError } from '../../src/core/results/types';
 import { tempDir } from '../helpers/tmp';
@@ -359,6 +359,37 @@ test('diff: baseline first, deltas, direction of each metric, best per row, what
   assert.throws(() => diffResults([base], 'nobody'), /no model named 'nobody'/);
 });
 
+test('p-value corrections: Holm and Benjamini-Hochberg as R p.adjust computes them', () => {
+  // p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") = 0.03 0.06 0.06 0.02; "BH" = 0.02 0.04 0.04 0.02
+  const close = (a: number[], b: number[]) => a.every((x, i) => Math.abs(x - b[i]) < 1e-12);
+  assert.ok(close(adjustPValues([0.01, 0.04, 0.03, 0.005], 'holm'), [0.03, 0.06, 0.06, 0.02]));
+  assert.ok(close(adjustPValues([0.01, 0.04, 0.03, 0.005], 'bh'), [0.02, 0.04, 0.04, 0.02]));
+  assert.deepEqual(adjustPValues([0.5, 0.9], 'holm'), [1, 1]);
+  assert.deepEqual(adjustPValues([0.01, 0.04], 'none'), [0.01, 0.04]);
+});
+
+test('diff with a correction: each model is one family; marks, significance, legend and CSV follow the adjusted p', () => {
+  // z-tests with standard errors 0.01 on both sides: Δ 0.033, 0.031, 0.01 → p ≈ 0.0196, 0.0284, 0.48.
+  const tasks = { a: 0.533, b: 0.531, c: 0.51 };
+  const base = model('base', Object.fromEntries(Object.keys(tasks).map((t) => [t, { acc: { value: 0.5, stderr: 0.01, scale: 'fraction' as const } }])));
+  const ft = model('ft', Object.fromEntries(Object.entries(tasks).map(([t, v]) => [t, { acc: { value: v, stderr: 0.01, scale: 'fraction' as const } }])));
+  const plain = diffResults([base, ft]);
+  assert.equal(plain.correction, 'none');
+  assert.deepEqual(plain.rows.map((r) => r.cells[1].mark), ['*', '*', '']);
+  assert.equal(plain.rows[0].cells[1].pAdjusted, undefined);
+  const raw = plain.rows.map((r) => r.cells[1].test!.p);
+  const holm = diffResults([base, ft], undefined, 'holm');
+  assert.deepEqual(holm.rows.map((r) => r.cells[1].pAdjusted), adjustPValues(raw, 'holm'));
+  assert.deepEqual(holm.rows.map((r) => r.cells[1].mark), ['', '', ''], 'Holm: 3·0.0196 and 2·0.0284 are above 0.05');
+  assert.deepEqual(holm.rows.map((r) => r.significant), [false, false, false]);
+  const bh = diffResults([base, ft], undefined, 'bh');
+  assert.deepEqual(bh.rows.map((r) => r.cells[1].mark), ['*', '*', ''], 'BH: both ≈ 0.043');
+  assert.match(legend(holm), /p-values Holm-adjusted over each model's tests\.$/);
+  const csv = toCsv(holm).split('\n');
+  assert.match(csv[0], /,ft p,ft p holm,ft test$/);
+  assert.equal(Number(csv[1].split(',').at(-2)), holm.rows[0].cells[1].pAdjusted);
+});
+
 test('diff: paired tests where both sides have per-example records; fractions scaled to match percentages', () => {
   // 30 examples: base right on q0..q9; ft also on q10..q19 but wrong on q0 (b = 1, c = 10 → exact p = 2·12/2048).
   const baseRight = Array.from({ length: 30 }, (_, i) => (i < 10 ? 1 : 0));
@@ -454,6 +485,8 @@ test('taia bench diff: files and folders, --baseline, each output format, errors
   assert.match((await bench('diff', a, b, '--csv')).out, /^task,metric,higher_is_better,unit,base,/);
   await assert.rejects(bench('diff', a, b, '--json', '--csv'), /choose one of --json, --csv/);
   await assert.rejects(bench('diff', a, '--baseline', 'nobody'), /no model named 'nobody'/);
+  assert.equal(JSON.parse((await bench('diff', a, b, '--correction', 'holm', '--json')).out).correction, 'holm');
+  await assert.rejects(bench('diff', a, b, '--correction', 'bonferroni'), /--correction must be one of none, holm, bh/);
   await assert.rejects(bench('frob'), /unknown subcommand 'bench frob'/);
   const broken = write('results_1.json', '{"results": {');
   const r = await bench('diff', a, broken);

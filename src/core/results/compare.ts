@@ -1,5 +1,6 @@
 import { BaselineError, BenchmarkDiff, diffResults } from './diff';
 import { loadResults } from './load';
+import type { Correction } from './stats';
 import type { ModelResults } from './types';
 
 /** One model of one result file (a file may hold several). */
@@ -36,13 +37,13 @@ export async function loadModels(refs: ModelRef[]): Promise<{ results: ModelResu
 }
 
 /** The diff of what `refs` hold now, against `baseline` while it is still among them, else the first model; no report when nothing could be read. */
-export async function compareModels(refs: ModelRef[], baseline?: string): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
+export async function compareModels(refs: ModelRef[], baseline?: string, correction: Correction = 'none'): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
   const { results, problems } = await loadModels(refs);
   if (results.length === 0) return { problems };
   try {
-    return { report: diffResults(results, baseline), problems };
+    return { report: diffResults(results, baseline, correction), problems };
   } catch (e) {
     if (!(e instanceof BaselineError)) throw e;
-    return { report: diffResults(results), problems };
+    return { report: diffResults(results, undefined, correction), problems };
   }
 }

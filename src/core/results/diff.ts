@@ -2,7 +2,7 @@
 // delta in the metric's good direction, and whether it is more than noise. Paired tests on the
 // per-example records where both sides have them, else a z-test on the reported standard errors.
 // The report is plain JSON: the CLI prints it and the webview receives it as is.
-import { mcnemar, pairedBootstrap, significanceMark, TestResult, zTest } from './stats';
+import { adjustPValues, Correction, mcnemar, pairedBootstrap, significanceMark, TestResult, zTest } from './stats';
 import { MetricResult, ModelResults, ResultFormat, SampleValues } from './types';
 
 export const DIFF_REPORT_VERSION = 1;
@@ -23,7 +23,9 @@ export interface DiffCell {
   /** The delta goes the metric's good way; undefined for no change, the baseline, or a missing value. */
   better?: boolean;
   test?: TestResult;
-  /** '*', '**', '***' by p-value, or ''. */
+  /** The test's p-value corrected over all of this model's tests (when the report has a correction). */
+  pAdjusted?: number;
+  /** '*', '**', '***' by p-value (the corrected one when there is a correction), or ''. */
   mark: string;
 }
 
@@ -64,6 +66,8 @@ export interface BenchmarkDiff {
   average?: DiffAverage;
   /** What a reader should know: scales converted, tasks left out of the average. */
   notes: string[];
+  /** How each model's p-values were corrected for testing many rows (marks follow the corrected ones). */
+  correction: Correction;
 }
 
 /** The baseline asked for is none of the models. */
@@ -170,6 +174,18 @@ function compareRow(task: string, metric: string, entries: (Entry | undefined)[]
   };
 }
 
+/** Corrects each model's tests against the baseline as one family: every task × metric row it was tested on. */
+function correct(rows: DiffRow[], models: number, method: Correction): void {
+  for (let i = 1; i < models; i++) {
+    const tested = rows.map((r) => r.cells[i]).filter((c) => c.test);
+    adjustPValues(tested.map((c) => c.test!.p), method).forEach((p, k) => {
+      tested[k].pAdjusted = p;
+      tested[k].mark = significanceMark(p);
+    });
+  }
+  for (const r of rows) r.significant = r.cells.some((c) => c.test !== undefined && (c.pAdjusted ?? c.test.p) < 0.05);
+}
+
 /** Mean over tasks of each task's first metric, as papers report "Avg."; only tasks every model has. */
 function average(rows: DiffRow[], models: number, notes: string[]): DiffAverage | undefined {
   const firsts = new Map<string, DiffRow>();
@@ -195,7 +211,7 @@ function average(rows: DiffRow[], models: number, notes: string[]): DiffAverage 
  * Compares `results` (one entry per model) against the one named `baseline` (default: the first).
  * Tasks match without regard to case; the baseline's spelling is shown.
  */
-export function diffResults(results: ModelResults[], baseline?: string): BenchmarkDiff {
+export function diffResults(results: ModelResults[], baseline?: string, correction: Correction = 'none'): BenchmarkDiff {
   if (results.length === 0) throw new Error('no results to compare');
   const names = uniqueNames(results);
   let b = 0;
@@ -232,6 +248,7 @@ export function diffResults(results: ModelResults[], baseline?: string): Benchma
     }
   }
   const models = ordered.map((r, i): DiffModel => ({ name: names[order[i]], file: r.file, format: r.format, ...(r.date ? { date: r.date } : {}) }));
+  if (correction !== 'none') correct(rows, models.length, correction);
   const avg = average(rows, models.length, notes);
-  return { version: DIFF_REPORT_VERSION, baseline: models[0].name, models, rows, ...(avg ? { average: avg } : {}), notes };
+  return { version: DIFF_REPORT_VERSION, baseline: models[0].name, models, rows, ...(avg ? { average: avg } : {}), notes, correction };
 }

@@ -1,7 +1,7 @@
 // The benchmark diff as Markdown (for a pull request), CSV (for a spreadsheet) and a LaTeX table (for
 // a paper). No Node imports: the webview exports the table as shown with these same functions.
 import type { BenchmarkDiff, DiffAverage, DiffCell, DiffRow, RowUnit } from './diff';
-import type { TestMethod } from './stats';
+import type { Correction, TestMethod } from './stats';
 import { csvCell, mdCell } from '../util/tableCells';
 
 /** Percentages with two decimals (as papers print them), fractions with four, other metrics four significant digits. */
@@ -32,6 +32,13 @@ export const METHOD_LABEL: Record<TestMethod, string> = {
   'z-test': 'z-test on standard errors',
 };
 
+export const CORRECTION_LABEL: Record<Correction, string> = { none: 'uncorrected', holm: 'Holm', bh: 'Benjamini–Hochberg' };
+
+/** How the marks' p-values were corrected, for legends: '' when they were not. */
+function correctionNote(report: BenchmarkDiff): string {
+  return report.correction === 'none' ? '' : `; p-values ${CORRECTION_LABEL[report.correction]}-adjusted over each model's tests`;
+}
+
 export const direction = (row: Pick<DiffRow, 'higherIsBetter'>) => (row.higherIsBetter ? '↑' : '↓');
 
 /** The tests behind the marks of a report, in order of first use. */
@@ -42,7 +49,7 @@ function usedMethods(report: BenchmarkDiff): TestMethod[] {
 /** The legend every export carries: what Δ is against and what the marks mean. */
 export function legend(report: BenchmarkDiff): string {
   const methods = usedMethods(report);
-  return `Δ against ${report.baseline}. * p < 0.05, ** p < 0.01, *** p < 0.001${methods.length ? ` (${methods.map((m) => METHOD_LABEL[m]).join(', ')})` : ''}.`;
+  return `Δ against ${report.baseline}. * p < 0.05, ** p < 0.01, *** p < 0.001${methods.length ? ` (${methods.map((m) => METHOD_LABEL[m]).join(', ')})` : ''}${correctionNote(report)}.`;
 }
 
 const AVERAGE = 'Average';
@@ -76,17 +83,18 @@ const raw = (x: number | undefined) => (x === undefined ? '' : String(x));
 /** One line per task and metric; per model its value and standard error, and against the baseline Δ, p and the test. */
 export function toCsv(report: BenchmarkDiff): string {
   const head = ['task', 'metric', 'higher_is_better', 'unit'];
-  report.models.forEach((m, i) => head.push(m.name, `${m.name} stderr`, ...(i > 0 ? [`${m.name} delta`, `${m.name} p`, `${m.name} test`] : [])));
+  const adjusted = report.correction !== 'none';
+  report.models.forEach((m, i) => head.push(m.name, `${m.name} stderr`, ...(i > 0 ? [`${m.name} delta`, `${m.name} p`, ...(adjusted ? [`${m.name} p ${report.correction}`] : []), `${m.name} test`] : [])));
   const lines = [head];
   for (const r of report.rows) {
     const line = [r.task, r.metric, String(r.higherIsBetter), r.unit];
-    r.cells.forEach((c, i) => line.push(raw(c.value), raw(c.stderr), ...(i > 0 ? [raw(c.delta), raw(c.test?.p), c.test?.method ?? ''] : [])));
+    r.cells.forEach((c, i) => line.push(raw(c.value), raw(c.stderr), ...(i > 0 ? [raw(c.delta), raw(c.test?.p), ...(adjusted ? [raw(c.pAdjusted)] : []), c.test?.method ?? ''] : [])));
     lines.push(line);
   }
   const a = report.average;
   if (a) {
     const line = [AVERAGE, tasksLabel(a.tasks.length), 'true', a.unit];
-    a.cells.forEach((c, i) => line.push(raw(c.value), '', ...(i > 0 ? [raw(c.delta), '', ''] : [])));
+    a.cells.forEach((c, i) => line.push(raw(c.value), '', ...(i > 0 ? [raw(c.delta), '', ...(adjusted ? [''] : []), ''] : [])));
     lines.push(line);
   }
   return lines.map((l) => l.map(csvCell).join(',')).join('\n') + '\n';
@@ -123,7 +131,7 @@ export function toLatex(report: BenchmarkDiff): string {
   out.push('\\bottomrule', '\\end{tabular}');
   const methods = usedMethods(report).map((m) => METHOD_LABEL[m].replace('χ²', '$\\chi^2$'));
   const marks = ['0.05', '0.01', '0.001'].map((p, i) => `$^{${'*'.repeat(i + 1)}}$ $p<${p}$`).join(', ');
-  out.push(`\\caption{Significance against ${latexEscape(report.baseline)}: ${marks}${methods.length ? ` (${methods.join(', ')})` : ''}. Best per row in bold.}`);
+  out.push(`\\caption{Significance against ${latexEscape(report.baseline)}: ${marks}${methods.length ? ` (${methods.join(', ')})` : ''}${latexEscape(correctionNote(report))}. Best per row in bold.}`);
   out.push('\\end{table}');
   return out.join('\n') + '\n';
 }

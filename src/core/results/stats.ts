@@ -96,6 +96,29 @@ export function pairedBootstrap(x: ArrayLike<number>, y: ArrayLike<number>, resa
   return { method: 'bootstrap', p: (extreme + 1) / (resamples + 1), statistic: observed, n, ci: [at(0.025), at(0.975)] };
 }
 
+/** Multiple-comparison corrections: Holm's step-down (family-wise error), Benjamini–Hochberg's step-up (false discovery rate). */
+export type Correction = 'none' | 'holm' | 'bh';
+export const CORRECTIONS: readonly Correction[] = ['none', 'holm', 'bh'];
+
+/** Adjusted p-values of a family of tests, in the order given (each at most 1). */
+export function adjustPValues(ps: readonly number[], method: Correction): number[] {
+  const m = ps.length;
+  if (method === 'none' || m === 0) return [...ps];
+  const order = ps.map((p, i) => [p, i] as const).sort((a, b) => a[0] - b[0]);
+  const adjusted = new Array<number>(m);
+  if (method === 'holm') {
+    let running = 0;
+    order.forEach(([p, i], k) => (adjusted[i] = running = Math.max(running, Math.min(1, (m - k) * p))));
+  } else {
+    let running = 1;
+    for (let k = m - 1; k >= 0; k--) {
+      const [p, i] = order[k];
+      adjusted[i] = running = Math.min(running, Math.min(1, (m / (k + 1)) * p));
+    }
+  }
+  return adjusted;
+}
+
 /** Significance marks: * p < 0.05, ** p < 0.01, *** p < 0.001. */
 export function significanceMark(p: number | undefined): string {
   if (p === undefined) return '';

@@ -3,7 +3,8 @@
 // filter to what differs, sortable columns, a bar chart per task, and exports. Every name from a
 // result file goes in as text.
 import type { BenchmarkDiff, DiffCell, DiffRow, RowUnit } from '../../core/results/diff';
-import { direction, formatDelta, formatP, formatValue, legend, METHOD_LABEL, tasksLabel, toCsv, toLatex, toMarkdown } from '../../core/results/format';
+import { CORRECTION_LABEL, direction, formatDelta, formatP, formatValue, legend, METHOD_LABEL, tasksLabel, toCsv, toLatex, toMarkdown } from '../../core/results/format';
+import type { Correction } from '../../core/results/stats';
 import { $, el, showMessage, vscodeApi } from '../shared/dom';
 import { barChart } from './bars';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, SortKey, ToWebview } from './protocol';
@@ -13,21 +14,22 @@ const vscode = vscodeApi<FromWebview, BenchmarkDiffState>();
 let state: BenchmarkDiffState = vscode.getState() ?? { models: [], onlyDiffers: true };
 let report: BenchmarkDiff | undefined;
 
-/** "0.7800 ± 0.0089 · n = 2376 · Δ +0.0300 · p = 0.012 (z-test on standard errors)" for a cell's tooltip. */
-function cellTitle(c: DiffCell, unit: RowUnit): string {
+/** "0.7800 ± 0.0089 · n = 2376 · Δ +0.0300 · p = 0.012 (z-test on standard errors) · Holm-adjusted p = 0.048" for a cell's tooltip. */
+function cellTitle(c: DiffCell, unit: RowUnit, correction: Correction): string {
   const parts = [`${formatValue(c.value, unit)}${c.stderr !== undefined ? ` ± ${formatValue(c.stderr, unit)}` : ''}`];
   if (c.n !== undefined) parts.push(`n = ${c.n}`);
   if (c.delta !== undefined) parts.push(`Δ ${formatDelta(c.delta, unit)}`);
   if (c.test) {
     const d = c.test.discordant ? `, b = ${c.test.discordant.b}, c = ${c.test.discordant.c}` : '';
     parts.push(`p = ${formatP(c.test.p)} (${METHOD_LABEL[c.test.method]}${c.test.n !== undefined ? `, ${c.test.n} paired` : ''}${d})`);
+    if (c.pAdjusted !== undefined) parts.push(`${CORRECTION_LABEL[correction]}-adjusted p = ${formatP(c.pAdjusted)}`);
   } else if (c.delta !== undefined) parts.push('no test: neither per-example records nor standard errors on both sides');
   return parts.join(' · ');
 }
 
 /** A value, bold where best; Δ coloured by direction (class better / worse) and size (m1–m4); the mark. */
-function valueCell(c: DiffCell, unit: RowUnit, best: boolean, baseline: number | undefined): HTMLTableCellElement {
-  const td = el('td', { class: 'num', title: cellTitle(c, unit) });
+function valueCell(c: DiffCell, unit: RowUnit, best: boolean, baseline: number | undefined, correction: Correction): HTMLTableCellElement {
+  const td = el('td', { class: 'num', title: cellTitle(c, unit, correction) });
   td.append(el('span', { class: best ? 'value best' : 'value' }, formatValue(c.value, unit)));
   if (c.delta !== undefined) {
     const tone = c.better === true ? 'better' : c.better === false ? 'worse' : 'same';
@@ -65,7 +67,7 @@ function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
   for (const row of rows) {
     const tr = el('tr', row.differs ? { class: 'differs' } : {});
     tr.append(el('th', { scope: 'row', class: row.subtask ? 'subtask' : '' }, row.task), el('td', { class: 'metric' }, `${row.metric} ${direction(row)}`));
-    row.cells.forEach((c, i) => tr.append(valueCell(c, row.unit, row.best.includes(i), row.cells[0].value)));
+    row.cells.forEach((c, i) => tr.append(valueCell(c, row.unit, row.best.includes(i), row.cells[0].value, r.correction)));
     body.append(tr);
   }
   table.append(body);
@@ -74,7 +76,7 @@ function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
     const foot = el('tfoot');
     const tr = el('tr', { class: 'average' });
     tr.append(el('th', { scope: 'row', title: a.tasks.join(', ') }, 'Average'), el('td', { class: 'metric' }, tasksLabel(a.tasks.length)));
-    a.cells.forEach((c, i) => tr.append(valueCell({ ...c, mark: '' }, a.unit, a.best.includes(i), a.cells[0].value)));
+    a.cells.forEach((c, i) => tr.append(valueCell({ ...c, mark: '' }, a.unit, a.best.includes(i), a.cells[0].value, r.correction)));
     foot.append(tr);
     table.append(foot);
   }
@@ -103,6 +105,7 @@ function render(): void {
   const select = $('baseline') as HTMLSelectElement;
   select.replaceChildren(...r.models.map((m) => el('option', { value: m.name }, m.name)));
   select.value = r.baseline;
+  ($('correction') as HTMLSelectElement).value = r.correction;
   renderTable(r, rows);
   renderCharts(r, rows);
   $('count').textContent = `${r.rows.filter((x) => x.differs).length} of ${r.rows.length} rows differ`;
@@ -115,7 +118,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   showMessage(m.type === 'error' ? m.message : undefined);
   if (m.type === 'error') return;
   report = m.report;
-  state = { ...state, models: m.models, baseline: m.report.baseline };
+  state = { ...state, models: m.models, baseline: m.report.baseline, correction: m.report.correction };
   renderList('problems', m.problems);
   render();
   vscode.postMessage({ type: 'rendered', rows: m.report.rows.length });
@@ -126,6 +129,7 @@ $('only-differs').addEventListener('change', (e) => {
   render();
 });
 $('baseline').addEventListener('change', (e) => vscode.postMessage({ type: 'baseline', model: (e.target as HTMLSelectElement).value }));
+$('correction').addEventListener('change', (e) => vscode.postMessage({ type: 'correction', correction: (e.target as HTMLSelectElement).value as Correction }));
 const EXPORTS: Record<ExportFormat, (r: BenchmarkDiff) => string> = { markdown: toMarkdown, csv: toCsv, latex: toLatex };
 for (const format of ['markdown', 'csv', 'latex'] as const) {
   $(`export-${format}`).addEventListener('click', () => {

@@ -1,6 +1,7 @@
 // The one message contract between the extension host and the benchmark diff webview.
 import type { ModelRef } from '../../core/results/compare';
 import type { BenchmarkDiff } from '../../core/results/diff';
+import type { Correction } from '../../core/results/stats';
 
 /** A model of a result file: the file and the model's name in it (an OpenCompass summary holds several). */
 export type { ModelRef };
@@ -17,6 +18,8 @@ export type FromWebview =
   | { type: 'rendered'; rows: number }
   /** Compare against another model: the host recomputes the tests, which need the per-example records. */
   | { type: 'baseline'; model: string }
+  /** Correct each model's p-values over its rows (the host recomputes the marks). */
+  | { type: 'correction'; correction: Correction }
   /** The table as shown (filter and sort applied), for the host to save. */
   | { type: 'export'; format: ExportFormat; content: string };
 
@@ -26,6 +29,7 @@ export type SortKey = { column: 'task' | 'metric' | number; descending: boolean 
 export interface BenchmarkDiffState {
   models: ModelRef[];
   baseline?: string;
+  correction?: Correction;
   onlyDiffers: boolean;
   sort?: SortKey;
 }
