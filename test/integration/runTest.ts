@@ -6,7 +6,9 @@
 // The suites run against the packaged extension: TAIA_VSIX (default: taia-lab.vsix at the repository
 // root, made by `npm run package`) is installed into code-server and tested as installed. TAIA_VSIX=''
 // tests the source folder as a development extension instead (needs a build in dist/).
-// Two suites: suite/ in a trusted workspace, untrusted/ with workspace trust on and the folder untrusted.
+// Three suites: suite/ in a trusted workspace, untrusted/ with workspace trust on and the folder untrusted,
+// demo/ in the workspace `npm run demo -- --quick` writes.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -16,10 +18,12 @@ const repo = path.resolve(__dirname, '../../..');
 const launcher = path.join(repo, 'scripts', 'vscode-host', 'code-server-launcher.mjs');
 const vsix = process.env.TAIA_VSIX ?? path.join(repo, 'taia-lab.vsix');
 
-async function runSuite(name: string, extraEnv: Record<string, string>): Promise<void> {
+/** Runs suite `name` in a fresh workspace folder, which `prepare` may fill first. */
+async function runSuite(name: string, extraEnv: Record<string, string>, prepare?: (workspace: string) => void): Promise<void> {
   const workspace = mkdtempSync(path.join(tmpdir(), `taia-ws-${name}-`));
   const started = Date.now();
   try {
+    prepare?.(workspace);
     await runTests({
       vscodeExecutablePath: launcher,
       // Used only when TAIA_VSIX is '' (the launcher tests the installed .vsix otherwise).
@@ -40,6 +44,10 @@ async function main(): Promise<void> {
   if (vsix && !existsSync(vsix)) throw new Error(`${vsix} not found: run \`npm run package\` first (or set TAIA_VSIX)`);
   await runSuite('suite', {});
   await runSuite('untrusted', { TAIA_HOST_UNTRUSTED: '1' });
+  await runSuite('demo', {}, (workspace) => {
+    const demo = spawnSync(process.execPath, [path.join(repo, 'demo', 'run.mjs'), '--quick', '--dir', workspace], { encoding: 'utf-8' });
+    if (demo.status !== 0) throw new Error(`npm run demo -- --quick failed:\n${demo.stderr.slice(-2000)}`);
+  });
 }
 
 main().catch((e: unknown) => {
