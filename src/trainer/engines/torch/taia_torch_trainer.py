@@ -127,6 +127,8 @@ def train(args, config):
     examples = load_examples(args.data)
     seq_len = min(t["max_seq_length"], max(len(ids) for ids, _ in examples) - 1)
     order = DataOrder(examples, t["batch_size"], seq_len, t["seed"], args.pad_id)
+    if order.batch_size < WORLD:
+        raise ValueError(f"batch_size {order.batch_size} is smaller than the {WORLD} GPU processes (workers): each process needs at least one row of every batch")
     accum = t["gradient_accumulation_steps"]
     total = t["max_steps"] or max(1, t["num_train_epochs"] * (order.per_epoch // accum))
     warmup = t["warmup_steps"] or math.ceil(t["warmup_ratio"] * total)
