@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { loadExperiment } from '../../src/core/experiment/load';
 import { createRun, readMetrics, readStatus } from '../../src/core/runs/store';
 import { launchTrainer } from '../../src/trainer/client';
+import { DataOrder } from '../../src/trainer/data/examples';
 import { ChatTokenizer } from '../../src/trainer/data/tokenizer';
 import type { EvaluateJob } from '../../src/trainer/protocol';
 import { tempDir } from '../helpers/tmp';
@@ -193,6 +194,22 @@ out.end();
     assert.doesNotMatch(outcome.error!, /peft/);
   });
 
+  it('visits the data in the same order as the built-in engine (the same seeded shuffle, ported)', () => {
+    // The trainer script imports torch only inside train(): its DataOrder runs on any python3.
+    const program = `
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("trainer", sys.argv[1])
+trainer = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(trainer)
+order = trainer.DataOrder([([1, 2], [0, 1])] * 37, 5, 8, 11, 0)
+print(json.dumps([order.order(epoch) for epoch in range(4)]))`;
+    const run = spawnSync('python3', ['-c', program, SCRIPT], { encoding: 'utf-8', env: { ...process.env, PYTHONPATH: path.dirname(SCRIPT) } });
+    assert.equal(run.status, 0, run.stderr);
+    const examples = Array.from({ length: 37 }, () => ({ ids: Int32Array.from([1, 2]), train: Uint8Array.from([0, 1]) }));
+    const order = new DataOrder(examples, 5, 8, 11, 0);
+    assert.deepEqual(JSON.parse(run.stdout), [0, 1, 2, 3].map((epoch) => Array.from(order.permutation(epoch))));
+  });
+
   const hasTransformers = spawnSync('python3', ['-c', 'import torch, transformers, peft, safetensors'], { encoding: 'utf-8' }).status === 0;
   const withTransformers = { skip: hasTransformers ? false : 'python3 has no torch/transformers/peft here (CI has neither GPU nor transformers); run on a machine that has them' };
   it('fine-tunes a model with transformers and PEFT', withTransformers, async () => {
@@ -201,16 +218,16 @@ out.end();
     assert.ok(existsSync(path.join(dir, 'checkpoints', 'checkpoint-4', 'adapter_model.safetensors')));
   });
 
-  it('starts from the loss the built-in engine computes (same model, same data, float32 on the CPU)', withTransformers, async () => {
-    // One batch holds all 16 examples, so the data order cannot matter; the loss is taken before the update.
-    const train = { max_steps: 1, batch_size: 16, learning_rate: 0.001 };
+  it('trains like the built-in engine: the same batches in the same order, the same losses (float32 on the CPU)', withTransformers, async () => {
+    const train = { max_steps: 3, batch_size: 4, learning_rate: 0.001, weight_decay: 0 };
     const torch = await torchRun('python3', { device: 'cpu', train });
     assert.deepEqual(torch.outcome, { state: 'done' });
     const tfjs = await torchRun('python3', { engine: 'tfjs', device: 'cpu', train });
     assert.deepEqual(tfjs.outcome, { state: 'done' });
-    const [a] = await readMetrics(torch.dir);
-    const [b] = await readMetrics(tfjs.dir);
-    assert.ok(Math.abs(a.loss - b.loss) < 1e-4, `torch ${a.loss} vs tfjs ${b.loss}`);
+    const losses = async (dir: string) => (await readMetrics(dir)).map((m) => m.loss);
+    const [a, b] = [await losses(torch.dir), await losses(tfjs.dir)];
+    assert.equal(a.length, 3);
+    a.forEach((loss, i) => assert.ok(Math.abs(loss - b[i]) < 1e-4, `step ${i + 1}: torch ${loss} vs tfjs ${b[i]}`));
   });
 
   it('evaluates like the built-in engine (float32 on the CPU)', withTransformers, async () => {

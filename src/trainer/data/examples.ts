@@ -71,7 +71,8 @@ export class DataOrder {
     this.microBatchesPerEpoch = Math.max(1, Math.floor(examples.length / this.batchSize));
   }
 
-  private order(epoch: number): Uint32Array {
+  /** The example indices epoch `epoch` visits, in order: a seeded shuffle (the PyTorch engine ports it). */
+  permutation(epoch: number): Uint32Array {
     if (this.cached?.epoch !== epoch) {
       const order = Uint32Array.from(this.examples.keys());
       const random = rng(this.seed * 1_000_003 + epoch);
@@ -88,7 +89,7 @@ export class DataOrder {
   batch(index: number): Batch {
     const epoch = Math.floor(index / this.microBatchesPerEpoch);
     const first = (index % this.microBatchesPerEpoch) * this.batchSize;
-    const order = this.order(epoch);
+    const order = this.permutation(epoch);
     const { seqLen: T, batchSize: B } = this;
     const inputs = new Int32Array(B * T).fill(this.padId);
     const labels = new Int32Array(B * T).fill(this.padId);

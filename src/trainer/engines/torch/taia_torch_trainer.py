@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import random
 import shutil
 import sys
 import threading
@@ -43,8 +42,27 @@ def load_examples(path):
     return examples
 
 
+def mulberry32(seed):
+    """The project's seeded generator (src/core/util/random.ts), bit for bit: both engines shuffle alike."""
+    mask = 0xFFFFFFFF
+    state = seed & mask
+
+    def imul(x, y):
+        return (x * y) & mask
+
+    def next_value():
+        nonlocal state
+        state = (state + 0x6D2B79F5) & mask
+        t = imul(state ^ (state >> 15), state | 1)
+        t = (t ^ ((t + imul(t ^ (t >> 7), t | 61)) & mask)) & mask
+        return (t ^ (t >> 14)) / 4294967296
+
+    return next_value
+
+
 class DataOrder:
-    """Epoch e visits examples in a permutation seeded by (seed, e): resumable without replay."""
+    """Epoch e visits examples in a permutation seeded by (seed, e): resumable without replay, and the
+    same permutation as the built-in engine's DataOrder (src/trainer/data/examples.ts)."""
 
     def __init__(self, examples, batch_size, seq_len, seed, pad_id):
         self.examples, self.seq_len, self.seed, self.pad_id = examples, seq_len, seed, pad_id
@@ -52,10 +70,13 @@ class DataOrder:
         self.per_epoch = max(1, len(examples) // self.batch_size)
         self._cache = (None, None)
 
-    def order(self, epoch):
+    def order(self, epoch):  # DataOrder.permutation in examples.ts
         if self._cache[0] != epoch:
             idx = list(range(len(self.examples)))
-            random.Random(self.seed * 1_000_003 + epoch).shuffle(idx)
+            random = mulberry32(self.seed * 1_000_003 + epoch)
+            for i in range(len(idx) - 1, 0, -1):  # Fisher-Yates, as examples.ts
+                j = int(random() * (i + 1))
+                idx[i], idx[j] = idx[j], idx[i]
             self._cache = (epoch, idx)
         return self._cache[1]
 
