@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BLOCKS } from '../core/classify/types';
@@ -17,8 +18,7 @@ export const diffCommand: Command = {
   --merged DIR  three-way form: also check a merged output against both, and against the recipe in
                 its taia_merge.json (e.g. that a TAIA merge reverted exactly the FFN)
   --spectrum K  top K singular values of each 2-D delta (a second streamed pass; the method is printed)
-  --threads N   threads computing statistics (default: one per core, less one for the reads on the
-                kernel path: statistics only, no --merged, --spectrum or adapter)
+  --threads N   worker threads computing statistics (default: the number of cores)
   --json        the full report (format: README, "taia diff --json"); --markdown a summary for a PR`,
   async run(argv) {
     const { values } = parseArgs({
@@ -38,8 +38,8 @@ export const diffCommand: Command = {
     if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown');
     const spectrum = values.spectrum === undefined ? 0 : Number(values.spectrum);
     if (!Number.isInteger(spectrum) || spectrum < 0 || spectrum > 64) throw new UsageError(`--spectrum must be an integer from 1 to 64, got '${values.spectrum}'`);
-    const threads = values.threads === undefined ? undefined : Number(values.threads);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
+    const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
     // The part workers are a bundle beside this one (dist/diff-part-worker.js).
     const parallel = { workers: threads, script: path.join(__dirname, 'diff-part-worker.js') };
     const bar = new ProgressLine('diffing', values.quiet);

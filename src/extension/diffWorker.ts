@@ -1,4 +1,5 @@
 // Computes a weight-delta report off the extension host's event loop, streaming each tensor's result.
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError } from '../core/errors';
@@ -16,8 +17,8 @@ const req = workerData as Pick<DiffOptions, 'base' | 'finetuned' | 'merged' | 's
 let last = 0;
 diffCheckpoints({
   ...req,
-  // Tensors spread over worker threads (as many as suit the work; see diffCheckpoints), bundles beside this one.
-  parallel: { script: path.join(__dirname, 'diff-part-worker.js') },
+  // Statistics are compute-bound: spread tensors over the cores, in bundles beside this one.
+  parallel: { workers: availableParallelism(), script: path.join(__dirname, 'diff-part-worker.js') },
   signal: controller.signal,
   onTensor: (tensor) => post({ type: 'tensor', tensor }),
   onProgress: (p) => {

@@ -24,9 +24,9 @@ type KernelExports = Record<(typeof RESULTS)[number], { value: number }> & {
 
 let compiled: object | null | undefined;
 
-/** Whether diffs use the kernel: not where WebAssembly SIMD is unavailable, nor under TAIA_DIFF_KERNEL=js. */
-export function hasWasmKernel(): boolean {
-  if (process.env.TAIA_DIFF_KERNEL === 'js') return false;
+/** A kernel instance (its own memory: one per concurrent diff), or undefined where WebAssembly SIMD is unavailable or TAIA_DIFF_KERNEL=js. */
+export function wasmKernel(): WasmDeltaKernel | undefined {
+  if (process.env.TAIA_DIFF_KERNEL === 'js') return undefined;
   if (compiled === undefined) {
     try {
       compiled = new WebAssembly.Module(Buffer.from(KERNEL_WASM, 'base64'));
@@ -34,12 +34,7 @@ export function hasWasmKernel(): boolean {
       compiled = null; // a runtime without SIMD rejects the module
     }
   }
-  return compiled !== null;
-}
-
-/** A kernel instance (its own memory: one per concurrent diff), or undefined without one (hasWasmKernel). */
-export function wasmKernel(): WasmDeltaKernel | undefined {
-  return hasWasmKernel() ? new WasmDeltaKernel(new WebAssembly.Instance(compiled!, {}).exports as KernelExports) : undefined;
+  return compiled ? new WasmDeltaKernel(new WebAssembly.Instance(compiled, {}).exports as KernelExports) : undefined;
 }
 
 export class WasmDeltaKernel {
