@@ -79,16 +79,17 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   const values = r.type === 'generate'
     ? r.prompts.map((p) => table.generate[p.join(',')] ?? [])
     : r.requests.map((q) => table.loglikelihood[q.context.join(',') + '|' + q.continuation.join(',')] ?? -5);
-  emit({ type: 'result', id: r.id, values });
+  emit({ type: 'result', id: r.id, values: table.dropOne ? values.slice(1) : values });
 });
 `;
 
-async function writeOracle(root: string, crashAfter = -1): Promise<string> {
+async function writeOracle(root: string, crashAfter = -1, dropOne = false): Promise<string> {
   const tok = await ChatTokenizer.load(path.join(root, 'model'));
   const prompt = (q: string) => tok.encode(tok.render([{ role: 'user', content: q }], true)).join(',');
   const table = {
     log: path.join(root, 'oracle.log'),
     crashAfter,
+    dropOne,
     generate: Object.fromEntries(GEN.slice(0, 2).map(([q, a]) => [prompt(q), tok.encode(a)])),
     loglikelihood: Object.fromEntries(MC.map(([q, choices, answer]) => [`${prompt(q)}|${tok.encode(choices[answer]).join(',')}`, -1])),
   };
@@ -181,6 +182,16 @@ out.end();
     const { job, outcome } = await torchEval(root, await writeOracle(root, 1));
     assert.equal(outcome.state, 'failed');
     assert.match(outcome.error!, /taia_torch_eval\.py exited before answering/);
+    assert.ok(!existsSync(job.out));
+  });
+
+  it('an answer with the wrong number of values is a protocol error, not a misaligned score', async () => {
+    const root = tempDir('taia-torch-eval-');
+    writeTinyModel(path.join(root, 'model'));
+    writeTasks(root);
+    const { job, outcome } = await torchEval(root, await writeOracle(root, -1, true));
+    assert.equal(outcome.state, 'failed');
+    assert.match(outcome.error!, /taia_torch_eval\.py answered request 0 with 2 values for 3 questions/);
     assert.ok(!existsSync(job.out));
   });
 

@@ -10,14 +10,20 @@ const EXAMPLES_PER_REQUEST = 32;
  * requests on token ids the evaluator made, so both engines score the same inputs.
  */
 export async function openTorchModel(model: ModelToEvaluate, req: EvalRequest, hooks: EvalHooks): Promise<LanguageModel> {
-  const pending = new Map<number, { resolve(values: unknown[]): void; reject(e: Error): void }>();
+  const pending = new Map<number, { count: number; resolve(values: unknown[]): void; reject(e: Error): void }>();
   let ready: (description: string) => void = () => undefined;
   const loaded = new Promise<string>((resolve) => (ready = resolve));
   const onMessage = (m: EngineMessage): void => {
     if (m.type === 'ready') ready(`torch on ${String(m.device)} (${String(m.dtype)})`);
     else if (m.type === 'result') {
-      pending.get(Number(m.id))?.resolve(m.values as unknown[]);
+      const waiting = pending.get(Number(m.id));
       pending.delete(Number(m.id));
+      if (!waiting) throw new Error(`taia_torch_eval.py answered request ${String(m.id)}, which was not asked`);
+      if (Array.isArray(m.values) && m.values.length === waiting.count) return waiting.resolve(m.values);
+      // The request fails with the reason, and the process is stopped (startPython kills it on a throw).
+      const error = new Error(`taia_torch_eval.py answered request ${String(m.id)} with ${Array.isArray(m.values) ? m.values.length : 'no'} values for ${waiting.count} questions`);
+      waiting.reject(error);
+      throw error;
     }
   };
   const args = [torchScript('taia_torch_eval.py'), '--model', model.modelDir, ...(model.adapterDir ? ['--adapter', model.adapterDir] : []), '--device', req.device];
@@ -35,18 +41,18 @@ export async function openTorchModel(model: ModelToEvaluate, req: EvalRequest, h
   });
   const description = await Promise.race([loaded, ended.then((e) => Promise.reject(e))]);
   let nextId = 0;
-  const ask = <T>(request: Record<string, unknown>): Promise<T[]> =>
+  const ask = <T>(request: Record<string, unknown>, count: number): Promise<T[]> =>
     new Promise<unknown[]>((resolve, reject) => {
       if (gone) return reject(gone);
       const id = nextId++;
-      pending.set(id, { resolve, reject });
+      pending.set(id, { count, resolve, reject });
       python.send({ ...request, id });
     }) as Promise<T[]>;
   return {
     description,
     batchSize: EXAMPLES_PER_REQUEST,
-    loglikelihood: (requests: LoglikelihoodRequest[]) => ask<number>({ type: 'loglikelihood', requests }),
-    generate: (prompts: number[][], maxNewTokens: number, stop: number) => ask<number[]>({ type: 'generate', prompts, maxNewTokens, stop }),
+    loglikelihood: (requests: LoglikelihoodRequest[]) => ask<number>({ type: 'loglikelihood', requests }, requests.length),
+    generate: (prompts: number[][], maxNewTokens: number, stop: number) => ask<number[]>({ type: 'generate', prompts, maxNewTokens, stop }, prompts.length),
     async dispose() {
       python.end();
       await ended;
