@@ -99,12 +99,14 @@ class DataOrder:
 
 
 def watch_cancel(flag):
+    """A cancel request, or the end of stdin (the trainer process is gone), stops after the current step."""
     for line in sys.stdin:
         try:
             if json.loads(line).get("type") == "cancel":
-                flag.set()
+                break
         except ValueError:
             pass
+    flag.set()
 
 
 def train(args, config):
