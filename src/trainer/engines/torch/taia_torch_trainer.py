@@ -166,10 +166,20 @@ def train(args, config):
     emit("started", totalSteps=total, startStep=step, parameters=sum(p.numel() for p in core.parameters()), trainableParameters=trainable, examples=len(examples), device=str(device), dtype=str(dtype).replace("torch.", ""), world=WORLD)
 
     cancel = threading.Event()
-    threading.Thread(target=watch_cancel, args=(cancel,), daemon=True).start()
+    # Only rank 0 reads stdin (under torchrun every rank inherits the same pipe); its decision is shared.
+    if RANK == 0:
+        threading.Thread(target=watch_cancel, args=(cancel,), daemon=True).start()
+
+    def stop_requested():
+        if WORLD == 1:
+            return cancel.is_set()
+        flag = torch.tensor([1 if cancel.is_set() else 0], device=device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
     saved = None
     model.train()
-    while step < total and not cancel.is_set():
+    while step < total and not stop_requested():
         t0 = time.perf_counter()
         loss_sum = 0.0
         for k in range(accum):
