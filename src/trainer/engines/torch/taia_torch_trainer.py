@@ -195,6 +195,10 @@ def train(args, config):
             except torch.cuda.OutOfMemoryError:
                 raise MemoryError(f"out of GPU memory at step {step + 1} with batch_size {t['batch_size']} × max_seq_length {seq_len} (gradient_accumulation_steps {accum}, {'LoRA' if lora else 'full'} fine-tuning, {dtype}): lower batch_size or max_seq_length and raise gradient_accumulation_steps")
             loss_sum += loss.item()
+        if WORLD > 1:  # the loss reported is the mean over the ranks, as each computed its own rows'
+            mean = torch.tensor([loss_sum], device=device)
+            torch.distributed.all_reduce(mean)
+            loss_sum = mean.item() / WORLD
         grad_norm = torch.nn.utils.clip_grad_norm_([p for _, p in params], t["max_grad_norm"]) if t["max_grad_norm"] > 0 else torch.tensor(0.0)
         lr = scheduler.get_last_lr()[0]
         optimizer.step()
