@@ -6,6 +6,7 @@ import { TAIA_RESULTS_SUFFIX } from '../core/results/taiaFormat';
 import { launchTrainer } from '../trainer/client';
 import type { EvaluateJob } from '../trainer/protocol';
 import type { CheckpointNode } from './checkpointsTree';
+import { experimentRun } from './experimentTargets';
 import { pythonEnvironment } from './python';
 import type { WorkspaceIndex } from './workspaceIndex';
 
@@ -22,6 +23,11 @@ export interface EvaluateArgs {
   maxNewTokens?: number;
   /** The built-in evaluator's engine; default: taiaLab.evaluation.engine. */
   engine?: EvaluateJob['engine'];
+  /**
+   * An experiment file (its Evaluate lens): its `eval.tasks` and `engine`, and a checkpoint picked from
+   * its newest run, that run's merges and its base.
+   */
+  experiment?: string;
 }
 
 /**
@@ -41,6 +47,7 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
   const args: EvaluateArgs = arg && 'type' in arg ? { checkpoint: arg.type === 'checkpoint' ? arg.entry.dir : undefined } : { ...(arg as EvaluateArgs | undefined) };
   const settings = vscode.workspace.getConfiguration('taiaLab.evaluation');
   const command = settings.get<string>('command', '').trim();
+  if (args.experiment && !(await fromExperiment(args, index))) return undefined;
   const engine = args.engine ?? settings.get<EvaluateJob['engine']>('engine', 'tfjs');
   if (args.external === undefined && command) {
     const mode = await vscode.window.showQuickPick([{ label: 'Built-in evaluator', description: `task files (JSONL), ${engine === 'torch' ? 'PyTorch' : 'TAIA Lab'} engine`, external: false }, { label: 'External command', description: command, external: true }], { title: 'Evaluate with' });
@@ -55,6 +62,24 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
   if (!args.tasks?.length) return undefined;
   const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: path.join(folder.uri.fsPath, RESULTS_DIR, `${name}${TAIA_RESULTS_SUFFIX}`), name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
   return runBuiltIn(extensionPath, job, output);
+}
+
+/** Fills `args` from its experiment; false (after saying why) when the experiment has nothing to evaluate. */
+async function fromExperiment(args: EvaluateArgs, index: WorkspaceIndex): Promise<boolean> {
+  const target = await experimentRun(args.experiment!);
+  if (!target) return false;
+  args.engine ??= target.config.engine;
+  if (!args.tasks && target.config.eval.tasks.length) args.tasks = target.config.eval.tasks;
+  if (args.checkpoint) return true;
+  await index.ready();
+  const merges = index.checkpointList.filter((e) => e.dir.startsWith(target.mergedPrefix)).map((e) => e.dir);
+  const candidates = [
+    { label: path.basename(target.checkpoint), description: `newest run, ${path.basename(target.runDir)}`, dir: target.checkpoint },
+    ...merges.map((dir) => ({ label: path.basename(dir), description: 'merge of that run', dir })),
+    { label: path.basename(target.config.base), description: 'base model', dir: target.config.base },
+  ];
+  args.checkpoint = (await vscode.window.showQuickPick(candidates, { title: `Evaluate ${path.basename(args.experiment!)}: which model` }))?.dir;
+  return args.checkpoint !== undefined;
 }
 
 async function pickCheckpoint(index: WorkspaceIndex): Promise<string | undefined> {

@@ -5,7 +5,7 @@ import { registerBenchmarks } from './benchmarks';
 import type { BenchmarksTree } from './benchmarksTree';
 import { previewDataset } from './datasetPreview';
 import { DELTA_REVIEW_VIEW, DeltaReviewSerializer, inspectDeltasCommand, ReviewArgs } from './deltaReview';
-import { mergeCommand, MergeArgs } from './mergeCommand';
+import { mergeCommand } from './mergeCommand';
 import { evaluateCommand, EvaluateArgs } from './evaluateCommand';
 import { DatasetEntry, WorkspaceIndex } from './workspaceIndex';
 import { COMPARE_RUNS_VIEW, CompareRunsSerializer, showCompareRuns } from './compareRuns';
@@ -54,7 +54,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     runs,
     training,
     vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
-    vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: CheckpointNode | MergeArgs) => mergeCommand(context.extensionPath, index, arg)),
+    vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: Parameters<typeof mergeCommand>[2]) => mergeCommand(context.extensionPath, index, arg)),
     vscode.commands.registerCommand('taiaLab.evaluate', (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
     vscode.commands.registerCommand('taiaLab.refresh', () => Promise.all([index.refresh(), benchmarks.index.refresh()])),
     vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),

@@ -6,6 +6,7 @@ import { formatBytes, parseSize } from '../core/util/size';
 import { describeCheckpoint, CheckpointNode } from './checkpointsTree';
 import type { MergeRequest, PlanSummary } from './mergeProtocol';
 import { runMergeWorker } from './mergeRunner';
+import { ExperimentArgs, experimentRun, isExperimentArgs, mergedFolder } from './experimentTargets';
 import { CheckpointEntry, WorkspaceIndex } from './workspaceIndex';
 
 /** Arguments for running the merge without prompts (tests, code lenses, other extensions). */
@@ -80,18 +81,28 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
   return { base: base.entry.dir, finetuned: finetuned.dir, out, recipe: recipeName };
 }
 
+/** An experiment's merge: the newest run's checkpoint onto the base, with the experiment's `merge.recipe`. */
+async function fromExperiment(arg: ExperimentArgs & { confirm?: false }): Promise<MergeArgs | undefined> {
+  const target = await experimentRun(arg.experiment);
+  if (!target) return undefined;
+  const recipe = target.config.merge.recipe;
+  return { base: target.config.base, finetuned: target.checkpoint, out: mergedFolder(target.mergedPrefix, recipe), recipe, confirm: arg.confirm };
+}
+
 /**
  * TAIA: Apply TAIA merge… — plans in the worker (headers only), shows the plan's counts, then merges in
  * the worker under a cancellable progress notification. A cancelled or failed merge leaves nothing.
+ * From an experiment's Merge lens (`{ experiment }`) it merges that experiment's newest run.
  */
-export async function mergeCommand(extensionPath: string, index: WorkspaceIndex, arg?: CheckpointNode | MergeArgs): Promise<string | undefined> {
+export async function mergeCommand(extensionPath: string, index: WorkspaceIndex, arg?: CheckpointNode | MergeArgs | (ExperimentArgs & { confirm?: false })): Promise<string | undefined> {
   // `enablement` only guards menus and the palette; calls through the API must be refused here too.
   if (!vscode.workspace.isTrusted) {
     void vscode.window.showWarningMessage('TAIA merge is available in trusted workspaces only (it writes into the workspace from workspace-provided recipes).');
     return undefined;
   }
-  const direct = arg && 'base' in arg ? arg : undefined;
-  const args = direct ?? (await ask(index, arg as CheckpointNode | undefined));
+  // Programmatic calls with every argument get the error thrown as well as shown.
+  const direct = !isExperimentArgs(arg) && arg !== undefined && 'base' in arg;
+  const args = isExperimentArgs(arg) ? await fromExperiment(arg) : arg && 'base' in arg ? arg : await ask(index, arg);
   if (!args) return undefined;
   const config = vscode.workspace.getConfiguration('taiaLab.merge');
   const req: MergeRequest = {

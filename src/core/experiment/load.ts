@@ -1,6 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import { detectCheckpointKind } from '../checkpoint/discover';
+import { builtinRecipe } from '../merge/recipes';
 import type { RunConfig } from '../runs/types';
 import { ExperimentProblem, KeyPath, parseExperiment, resolveExperimentPath } from './validate';
 
@@ -23,15 +25,22 @@ export async function loadExperiment(file: string): Promise<RunConfig> {
   const text = await readFile(file, 'utf-8').catch((e: NodeJS.ErrnoException) => {
     throw new ExperimentError(file, [{ path: [], message: `cannot read (${e.code})`, severity: 'error', line: 1, column: 1 }]);
   });
-  const { config, problems } = parseExperiment(text, file);
-  const errors = problems.filter((p) => p.severity === 'error');
-  if (errors.length === 0) {
-    config.base = resolveExperimentPath(file, config.base);
-    config.dataset = resolveExperimentPath(file, config.dataset);
-    errors.push(...(await checkPaths(config)));
-  }
+  const parsed = parseExperiment(text, file);
+  const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length) throw new ExperimentError(file, errors.map((p) => ({ ...p, ...locate(text, p) })));
-  return { ...config, experimentFile: file };
+  const at = (value: string) => resolveExperimentPath(file, value);
+  const recipe = parsed.config.merge.recipe;
+  const config: RunConfig = {
+    ...parsed.config,
+    base: at(parsed.config.base),
+    dataset: at(parsed.config.dataset),
+    merge: { ...parsed.config.merge, recipe: builtinRecipe(recipe) ? recipe : at(recipe) },
+    eval: { ...parsed.config.eval, tasks: parsed.config.eval.tasks.map(at) },
+    experimentFile: path.resolve(file),
+  };
+  const missing = await checkPaths(config);
+  if (missing.length) throw new ExperimentError(file, missing.map((p) => ({ ...p, ...locate(text, p) })));
+  return config;
 }
 
 async function checkPaths(config: RunConfig): Promise<ExperimentProblem[]> {

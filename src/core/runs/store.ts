@@ -109,6 +109,17 @@ export async function listRuns(root: string): Promise<RunSummary[]> {
   return found.filter((r): r is RunSummary => r !== undefined).sort((a, b) => b.status.createdAt.localeCompare(a.status.createdAt));
 }
 
+/** The newest run of an experiment file that has a checkpoint, with its config and that checkpoint's folder. */
+export async function latestRunOf(root: string, experimentFile: string): Promise<(RunSummary & { config: RunConfig; checkpoint: string }) | undefined> {
+  const file = path.resolve(experimentFile);
+  for (const run of await listRuns(root)) {
+    if (!run.status.lastCheckpoint) continue;
+    const config = await readRunConfig(run.dir).catch(() => undefined);
+    if (config?.experimentFile && path.resolve(config.experimentFile) === file) return { ...run, config, checkpoint: path.join(run.dir, run.status.lastCheckpoint) };
+  }
+  return undefined;
+}
+
 export async function appendMetric(dir: string, record: MetricRecord): Promise<void> {
   await appendFile(path.join(dir, METRICS_FILE), JSON.stringify(record) + '\n');
 }

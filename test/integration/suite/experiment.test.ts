@@ -1,10 +1,11 @@
 // Experiment files in the real VS Code host: the language is registered, and the language server (its
 // own process, started by the extension's client) publishes diagnostics, quick fixes and code lenses.
 import * as assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { writeAlpacaDataset, writeTinyModel } from '../../helpers/training';
+import type { TaiaLabApi } from '../../../src/extension/extension';
+import { writeAlpacaDataset, writeExperiment, writeTinyModel } from '../../helpers/training';
 
 /** Polls until `get` returns a value (the server starts, debounces and reads the disk), or fails after `ms`. */
 async function poll<T>(get: () => T | undefined | Promise<T | undefined>, what: string, ms = 20000): Promise<T> {
@@ -49,5 +50,42 @@ suite('Experiment files in the real host', () => {
     const trainArg = lenses[0].command!.arguments![0];
     // The server sends a string; the client's middleware makes it the vscode.Uri the command takes.
     assert.equal((trainArg as vscode.Uri).fsPath, file, 'Train runs taiaLab.startTraining on the file URI');
+  });
+});
+
+suite('Merge and Evaluate lenses in the real host', () => {
+  test("they work on the experiment's newest run: a merge under merged/, then its evaluation on eval.tasks", async function () {
+    this.timeout(90000);
+    const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const dir = path.join(root, 'experiment-lens');
+    writeTinyModel(path.join(dir, 'model'));
+    writeAlpacaDataset(path.join(dir, 'data', 'train.jsonl'), 20);
+    mkdirSync(path.join(dir, 'tasks'), { recursive: true });
+    writeFileSync(path.join(dir, 'tasks', 'qa.jsonl'), '{"prompt": "add 1 and 2", "answer": "3"}\n{"prompt": "add 2 and 2", "answer": "4"}\n');
+    const file = path.join(dir, 'lens.taia.yaml');
+    writeExperiment(file, { train: { max_steps: 2 }, eval: { tasks: ['tasks/qa.jsonl'] } });
+    const api = await vscode.extensions.getExtension<TaiaLabApi>('taia-lab.taia-lab')!.activate();
+    const lensArg = { experiment: file };
+    let runDir: string | undefined;
+    let results: string | undefined;
+    try {
+      // Nothing trained yet: the lens says so and does nothing.
+      assert.equal(await vscode.commands.executeCommand('taiaLab.mergeTaia', { ...lensArg, confirm: false }), undefined);
+      runDir = await vscode.commands.executeCommand<string>('taiaLab.startTraining', lensArg);
+      await poll(() => (api.trees.runs.current.find((r) => r.dir === runDir)?.status.state === 'done' ? true : undefined), 'the run to finish', 60000);
+
+      const merged = await vscode.commands.executeCommand<string>('taiaLab.mergeTaia', { ...lensArg, confirm: false });
+      assert.equal(merged, path.join(root, 'merged', `${path.basename(runDir)}-taia`));
+      assert.equal(JSON.parse(readFileSync(path.join(merged, 'taia_merge.json'), 'utf-8')).recipe.name, 'taia');
+
+      results = await vscode.commands.executeCommand<string>('taiaLab.evaluate', { ...lensArg, checkpoint: merged });
+      assert.ok(results, 'the evaluation writes a result file');
+      const written = JSON.parse(readFileSync(results, 'utf-8'));
+      assert.deepEqual(Object.keys(written.tasks), ['qa'], "the experiment's eval.tasks");
+      assert.equal(written.tasks.qa.n, 2);
+      assert.match(written.tool, /\(tfjs /, "the experiment's engine");
+    } finally {
+      for (const p of [dir, path.join(root, 'merged'), runDir, results, results?.replace('.taia-results.json', '.samples.jsonl')]) if (p) rmSync(p, { recursive: true, force: true });
+    }
   });
 });
