@@ -7,7 +7,7 @@ import type { Correction } from '../core/results/stats';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
 import { benchmarkDiffHtml } from './benchmarkPage';
 import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
-import { loadPage, revealOrCreate, signal } from './runPanels';
+import { loadPage, PanelHost, revealOrCreate } from './runPanels';
 
 export const BENCHMARK_DIFF_VIEW = 'taiaLab.benchmarkDiff';
 
@@ -34,36 +34,20 @@ function compareInWorker(extensionUri: vscode.Uri, models: ModelRef[], baseline:
 const EXTENSIONS: Record<ExportFormat, [string, string]> = { markdown: ['md', 'Markdown'], csv: ['csv', 'CSV'], latex: ['tex', 'LaTeX'] };
 
 /** A benchmark diff panel. The files are read whenever the page loads, so a reopened panel shows them as they are now. */
-export class BenchmarkDiffPanel {
-  private disposed = false;
-  private readonly readySignal = signal<void>();
-  private readonly renderedSignal = signal<number>();
-  readonly ready = this.readySignal.promise;
-  /** Resolves with the number of task × metric rows once the page has drawn the comparison. */
-  readonly rendered = this.renderedSignal.promise;
+export class BenchmarkDiffPanel extends PanelHost<ToWebview> {
   /** The report last sent to the page. */
   report: BenchmarkDiff | undefined;
 
   constructor(
-    readonly panel: vscode.WebviewPanel,
+    panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
     readonly models: ModelRef[],
     private baseline?: string,
     private correction: Correction = 'none',
   ) {
-    const key = keyOf(models);
-    panels.set(key, this);
+    super(panel, panels, keyOf(models));
     loadPage(panel, extensionUri, 'benchmarkDiff', benchmarkDiffHtml, 'benchmarks.css');
     panel.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m));
-    panel.onDidDispose(() => {
-      this.disposed = true;
-      if (panels.get(key) === this) panels.delete(key);
-    });
-  }
-
-  private post(m: ToWebview): void {
-    // A read that was under way when the panel closed has no page to go to.
-    if (!this.disposed) void this.panel.webview.postMessage(m);
   }
 
   /** Reads the files as they are now and sends their diff against the current baseline (a baseline no longer there falls back to the first model). */

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { CompareState, FromWebview, ToWebview } from '../webview/compareRuns/protocol';
-import { loadPage, readRun, revealOrCreate, signal } from './runPanels';
+import { loadPage, PanelHost, readRun, revealOrCreate } from './runPanels';
 import { compareRunsHtml } from './runPages';
 
 export const COMPARE_RUNS_VIEW = 'taiaLab.compareRuns';
@@ -11,32 +11,15 @@ const comparisons = new Map<string, CompareRuns>();
 const keyOf = (runDirs: string[]) => runDirs.map((d) => path.resolve(d)).join('\n');
 
 /** A comparison panel: the runs are read whenever the page loads, so a reopened panel shows them as they are now. */
-export class CompareRuns {
-  private disposed = false;
-  private readonly readySignal = signal<void>();
-  private readonly renderedSignal = signal<number>();
-  readonly ready = this.readySignal.promise;
-  /** Resolves with the number of runs once the page has drawn them. */
-  readonly rendered = this.renderedSignal.promise;
-
+export class CompareRuns extends PanelHost<ToWebview> {
   constructor(
-    readonly panel: vscode.WebviewPanel,
+    panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     readonly runDirs: string[],
   ) {
-    const key = keyOf(runDirs);
-    comparisons.set(key, this);
+    super(panel, comparisons, keyOf(runDirs));
     loadPage(panel, extensionUri, 'compareRuns', compareRunsHtml);
     panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
-    panel.onDidDispose(() => {
-      this.disposed = true;
-      if (comparisons.get(key) === this) comparisons.delete(key);
-    });
-  }
-
-  private post(m: ToWebview): void {
-    // A read that was under way when the panel closed has no page to go to.
-    if (!this.disposed) void this.panel.webview.postMessage(m);
   }
 
   private async onMessage(m: FromWebview): Promise<void> {

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import { readRunConfig, reconcileStatus } from '../core/runs/store';
 import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../core/runs/types';
 import type { DashboardState, FromWebview, ToWebview } from '../webview/runDashboard/protocol';
-import { loadPage, revealOrCreate, signal } from './runPanels';
+import { loadPage, PanelHost, revealOrCreate } from './runPanels';
 import { runDashboardHtml } from './runPages';
 
 export const RUN_DASHBOARD_VIEW = 'taiaLab.runDashboard';
@@ -49,7 +49,7 @@ const dashboards = new Map<string, RunDashboard>();
  * One run's dashboard panel. Each page load (first open, a reload, the panel shown again) gets the
  * whole run once; after that only a changed status and the metric records appended since.
  */
-export class RunDashboard {
+export class RunDashboard extends PanelHost<ToWebview> {
   private offset = 0;
   private lastStatus = '';
   /** Whether the page has had its init since it last loaded: updates before that would be lost. */
@@ -57,37 +57,23 @@ export class RunDashboard {
   private poll: NodeJS.Timeout | undefined;
   /** Reads run one after another, so a watcher event and a poll tick never send the same records twice. */
   private queue = Promise.resolve();
-  private disposed = false;
-  private readonly readySignal = signal<void>();
-  private readonly renderedSignal = signal<number>();
-  /** Resolves when the page has loaded its script. */
-  readonly ready = this.readySignal.promise;
-  /** Resolves with the number of records drawn, once the page has drawn the run for the first time. */
-  readonly rendered = this.renderedSignal.promise;
 
   constructor(
-    readonly panel: vscode.WebviewPanel,
+    panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
     readonly runDir: string,
   ) {
-    dashboards.set(runDir, this);
+    super(panel, dashboards, runDir);
     loadPage(panel, extensionUri, 'runDashboard', runDashboardHtml);
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(runDir), '{status.json,metrics.jsonl}'));
     const changed = () => this.enqueue(() => this.update());
     panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
     panel.onDidDispose(() => {
-      this.disposed = true;
       watcher.dispose();
       clearInterval(this.poll);
-      if (dashboards.get(runDir) === this) dashboards.delete(runDir);
     });
     watcher.onDidChange(changed);
     watcher.onDidCreate(changed);
-  }
-
-  private post(m: ToWebview): void {
-    // A read that was under way when the panel closed has no page to go to.
-    if (!this.disposed) void this.panel.webview.postMessage(m);
   }
 
   private enqueue(task: () => Promise<void>): void {

@@ -23,8 +23,40 @@ export function revealOrCreate<T extends { panel: vscode.WebviewPanel }>(open: R
   return existing;
 }
 
+/**
+ * What every panel host keeps: its entry in the registry of open panels (`revealOrCreate` finds it
+ * there), the page's ready and rendered signals that tests wait on, and a `post` that stops once the
+ * panel is closed.
+ */
+export abstract class PanelHost<ToPage> {
+  protected disposed = false;
+  protected readonly readySignal = signal<void>();
+  protected readonly renderedSignal = signal<number>();
+  /** Resolves when the page has loaded its script. */
+  readonly ready = this.readySignal.promise;
+  /** Resolves with what the page drew (rows, runs, records), once it has drawn for the first time. */
+  readonly rendered = this.renderedSignal.promise;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    registry: Map<string, PanelHost<ToPage>>,
+    key: string,
+  ) {
+    registry.set(key, this);
+    panel.onDidDispose(() => {
+      this.disposed = true;
+      if (registry.get(key) === this) registry.delete(key);
+    });
+  }
+
+  protected post(m: ToPage): void {
+    // A read that was under way when the panel closed has no page to go to.
+    if (!this.disposed) void this.panel.webview.postMessage(m);
+  }
+}
+
 /** A promise with its resolve function, for the ready / rendered signals tests wait on. */
-export function signal<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+function signal<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
