@@ -160,6 +160,17 @@ try {
   assert.equal(await p.textContent('#progress-text'), 'step 10500 / 20000 (52%)');
   await p.screenshot({ path: path.join(artifacts, 'run-dashboard-10000-steps.png'), fullPage: true });
 
+  // A PyTorch run on a GPU: its peak memory gets a chart and a line in Latest; a run without it has neither.
+  assert.equal(await p.isHidden('#gpu'), true, 'no GPU memory recorded: no chart');
+  assert.ok(!(await p.textContent('#latest')).includes('GPU'));
+  const gpuRecords = records(1, 20).map((r, i) => ({ ...r, gpuMemory: (5 + i / 10) * 2 ** 30 }));
+  await postInit({ type: 'init', runDir, status: status('torch run', { step: 20, totalSteps: 20, engine: 'torch', backend: 'torch on cuda:0 (bfloat16)' }), config: config('torch run'), metrics: gpuRecords });
+  await p.waitForFunction(() => !document.getElementById('gpu').hidden);
+  assert.equal(await p.locator('#chart-gpu polyline.series').evaluate((e) => e.points.length), 20);
+  assert.match(await p.getAttribute('#chart-gpu svg', 'aria-label'), /^peak GPU memory \(GiB\): 20 points, last 6\.9\d* at step 20$/);
+  assert.ok((await p.textContent('#latest')).includes('peak GPU memory6.9 GiB'), await p.textContent('#latest'));
+  await p.screenshot({ path: path.join(artifacts, 'run-dashboard-gpu.png'), fullPage: true });
+
   // ── Compare runs ──
   await p.goto(`${base}/compare`);
   await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));

@@ -25,6 +25,8 @@ const charts = {
   loss: new LineChart({ title: 'loss', xLabel: 'step' }),
   lr: new LineChart({ title: 'learning rate', xLabel: 'step', format: (y) => (y === 0 ? '0' : y.toExponential(1)) }),
   throughput: new LineChart({ title: 'tokens/s', xLabel: 'step', format: int }),
+  // The PyTorch engine on CUDA reports it; the section stays hidden for runs without it.
+  gpu: new LineChart({ title: 'peak GPU memory (GiB)', xLabel: 'step', format: (y) => y.toFixed(1) }),
 };
 for (const [id, chart] of Object.entries(charts)) $(`chart-${id}`).append(chart.element);
 
@@ -80,6 +82,7 @@ function render(): void {
   $('stderr').hidden = !status.stderrTail;
 
   const minLoss = metrics.reduce((m, r) => (r.loss < m ? r.loss : m), Infinity);
+  const gpuPeak = metrics.reduce((m, r) => Math.max(m, r.gpuMemory ?? 0), 0);
   $('latest').replaceChildren(
     definitionList([
       ['loss', num(last?.loss ?? status.finalLoss)],
@@ -89,6 +92,7 @@ function render(): void {
       ['tokens/s', int(last?.tokensPerSecond)],
       ['epoch', num(last?.epoch)],
       ['elapsed', duration(last?.elapsed)],
+      ...(gpuPeak > 0 ? [['peak GPU memory', `${(gpuPeak / 2 ** 30).toFixed(1)} GiB`] as [string, string]] : []),
     ]),
   );
 
@@ -96,6 +100,8 @@ function render(): void {
   charts.loss.update([{ label: 'loss', xs, ys: metrics.map((r) => r.loss) }], total);
   charts.lr.update([{ label: 'learning rate', xs, ys: metrics.map((r) => r.lr) }], total);
   charts.throughput.update([{ label: 'tokens/s', xs, ys: metrics.map((r) => r.tokensPerSecond ?? NaN) }], total);
+  $('gpu').hidden = gpuPeak === 0;
+  if (gpuPeak > 0) charts.gpu.update([{ label: 'peak GPU memory (GiB)', xs, ys: metrics.map((r) => (r.gpuMemory === undefined ? NaN : r.gpuMemory / 2 ** 30)) }], total);
 
   if (config) {
     const t = config.train;
