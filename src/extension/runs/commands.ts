@@ -44,24 +44,32 @@ async function pickExperiment(index: WorkspaceIndex): Promise<string | undefined
   return pick.file ?? newExperimentWizard(index);
 }
 
-/** Base model, dataset, method and steps; writes `<name>.taia.yaml` beside the workspace root and opens it. */
+/** Base model, dataset, method, engine and name; writes `<name>.taia.yaml` in the workspace root and opens it. */
 async function newExperimentWizard(index: WorkspaceIndex): Promise<string | undefined> {
   await index.ready();
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) return undefined;
   const rel = (p: string) => path.relative(folder.uri.fsPath, p).split(path.sep).join('/');
   const models = index.checkpointList.filter((e) => e.summary && e.summary.kind !== 'adapter');
-  const base = await vscode.window.showQuickPick(models.map((e) => ({ label: path.basename(e.dir), description: rel(e.dir), dir: e.dir })), { title: 'New experiment (1/4): base model' });
+  const base = await vscode.window.showQuickPick(models.map((e) => ({ label: path.basename(e.dir), description: rel(e.dir), dir: e.dir })), { title: 'New experiment (1/5): base model' });
   if (!base) return undefined;
   const datasets = index.datasetList.filter((d) => d.summary);
-  const data = await vscode.window.showQuickPick(datasets.map((d) => ({ label: path.basename(d.file), description: rel(d.file), file: d.file })), { title: 'New experiment (2/4): dataset' });
+  const data = await vscode.window.showQuickPick(datasets.map((d) => ({ label: path.basename(d.file), description: rel(d.file), file: d.file })), { title: 'New experiment (2/5): dataset' });
   if (!data) return undefined;
-  const method = await vscode.window.showQuickPick([{ label: 'lora', description: 'LoRA adapters on all linear layers (r 16, alpha 32), as the TAIA paper' }, { label: 'full', description: 'all parameters' }], { title: 'New experiment (3/4): method' });
+  const method = await vscode.window.showQuickPick([{ label: 'lora', description: 'LoRA adapters on all linear layers (r 16, alpha 32), as the TAIA paper' }, { label: 'full', description: 'all parameters' }], { title: 'New experiment (3/5): method' });
   if (!method) return undefined;
-  const name = await vscode.window.showInputBox({ title: 'New experiment (4/4): name', value: `${base.label}-${path.basename(data.file).replace(/\..*$/, '')}`, validateInput: (v) => (/^[\w.-]+$/.test(v) ? undefined : 'letters, digits, dot, dash and underscore') });
+  const engine = await vscode.window.showQuickPick(
+    [
+      { label: 'tfjs', description: 'built in: TensorFlow.js, Llama-family models, no Python needed' },
+      { label: 'torch', description: 'PyTorch: transformers and PEFT in the Python of taiaLab.python.interpreter, on GPUs' },
+    ],
+    { title: 'New experiment (4/5): engine' },
+  );
+  if (!engine) return undefined;
+  const name = await vscode.window.showInputBox({ title: 'New experiment (5/5): name', value: `${base.label}-${path.basename(data.file).replace(/\..*$/, '')}`, validateInput: (v) => (/^[\w.-]+$/.test(v) ? undefined : 'letters, digits, dot, dash and underscore') });
   if (!name) return undefined;
   const file = path.join(folder.uri.fsPath, `${name}${EXPERIMENT_SUFFIX}`);
-  await writeFile(file, stringify({ name, base: rel(base.dir), dataset: rel(data.file), engine: 'tfjs', train: { method: method.label, num_train_epochs: 1 } }), { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+  await writeFile(file, stringify({ name, base: rel(base.dir), dataset: rel(data.file), engine: engine.label, train: { method: method.label, num_train_epochs: 1 } }), { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
     throw new Error(e.code === 'EEXIST' ? `${file} exists already` : e.message);
   });
   await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
