@@ -95,7 +95,7 @@ async function writeOracle(root: string, crashAfter = -1, dropOne = false): Prom
   };
   writeFileSync(path.join(root, 'oracle.json'), JSON.stringify(table));
   writeFileSync(path.join(root, 'oracle.js'), ORACLE);
-  return wrapper(root, 'python-oracle', `ORACLE=${JSON.stringify(path.join(root, 'oracle.json'))} exec node ${JSON.stringify(path.join(root, 'oracle.js'))} "$@"`);
+  return wrapper(root, 'python-oracle', `ORACLE=${JSON.stringify(path.join(root, 'oracle.json'))} exec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(root, 'oracle.js'))} "$@"`);
 }
 
 describe('PyTorch engine', () => {
@@ -137,7 +137,7 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
 out.end();
 `,
     );
-    const python = wrapper(dir, 'python-fake', `exec node ${JSON.stringify(fake)} "$@"`);
+    const python = wrapper(dir, 'python-fake', `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(fake)} "$@"`);
     const { dir: runDir, outcome } = await torchRun(python);
     assert.deepEqual(outcome, { state: 'done' });
     const status = await readStatus(runDir);
