@@ -176,7 +176,7 @@ try {
   await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
   const runs = [
     { dir: '/ws/.taia/runs/a', status: status('lr-1e-4', { state: 'done', step: 50, totalSteps: 50, finalLoss: 1.2, endedAt: '2026-01-01T00:00:25.000Z' }), config: config('lr-1e-4', { train: { learning_rate: 1e-4 } }), metrics: records(1, 50, { from: 3, to: 1.2 }) },
-    { dir: '/ws/.taia/runs/b', status: status('lr-2e-4', { state: 'done', step: 50, totalSteps: 50, finalLoss: 0.9, endedAt: '2026-01-01T00:00:25.000Z' }), config: config('lr-2e-4'), metrics: records(1, 50, { from: 3, to: 0.9 }) },
+    { dir: '/ws/.taia/runs/b', status: status('lr-2e-4', { state: 'done', step: 50, totalSteps: 50, finalLoss: 0.9, endedAt: '2026-01-01T00:00:25.000Z' }), config: config('lr-2e-4'), metrics: records(1, 50, { from: 3, to: 0.9 }).map((r) => ({ ...r, gpuMemory: 12.5 * 2 ** 30 })) },
     { dir: '/ws/.taia/runs/c', status: status(HOSTILE, { state: 'failed', step: 20, totalSteps: 50, endedAt: '2026-01-01T00:00:10.000Z' }), config: config(HOSTILE, { train: { learning_rate: 1e-4 }, lora: { r: 8 }, merge: { recipe: HOSTILE }, eval: { tasks: ['=1+1', 'a,b'] } }), metrics: records(1, 20, { from: 3, to: 2, total: 50 }) },
   ];
   await postInit({ type: 'init', runs });
@@ -189,6 +189,7 @@ try {
   assert.deepEqual(await cells('state'), ['done', 'done', 'failed']);
   assert.deepEqual(await cells('final loss'), ['1.2', '0.9', '2.631']);
   assert.deepEqual(await cells('steps'), ['50 / 50', '50 / 50', '20 / 50']);
+  assert.deepEqual(await cells('peak GPU memory'), ['—', '12.5 GiB', '—'], 'only the run that recorded it');
   assert.equal(await row('train.learning_rate').isVisible(), true);
   assert.equal(await row('train.seed').isHidden(), true, 'equal rows are hidden');
   assert.equal(await row('base').isHidden(), true);
