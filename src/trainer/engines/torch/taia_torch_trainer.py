@@ -21,6 +21,7 @@ alone reports and saves.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -121,9 +122,15 @@ def train(args, config):
     if cuda:
         torch.cuda.set_device(device)
     torch.manual_seed(t["seed"])
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    compute = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
     resume = args.resume
     lora = t["method"] == "lora"
+    # Mixed precision, as TrainingArguments(bf16=True) on a float32 model: the forward pass runs in bf16,
+    # but full fine-tuning keeps float32 weights, since bf16 weights would round away every update smaller
+    # than 1/256 of a weight. LoRA trains float32 adapters (PEFT's default) on a frozen bf16 base.
+    dtype = compute if lora else torch.float32
+    precision = "float32" if compute == torch.float32 else f"bf16 autocast, {'bf16 base' if lora else 'float32 weights'}"
+    autocast = contextlib.nullcontext if compute == torch.float32 else (lambda: torch.autocast("cuda", dtype=compute))
     source = resume if (resume and not lora) else config["base"]
     model = load_causal_lm(source, dtype)
     if cuda:
@@ -163,7 +170,7 @@ def train(args, config):
         scheduler.load_state_dict(state["scheduler"])
         step = json.load(open(os.path.join(resume, "trainer_state.json")))["global_step"]
     trainable = sum(p.numel() for _, p in params)
-    emit("started", totalSteps=total, startStep=step, parameters=sum(p.numel() for p in core.parameters()), trainableParameters=trainable, examples=len(examples), device=str(device), dtype=str(dtype).replace("torch.", ""), world=WORLD)
+    emit("started", totalSteps=total, startStep=step, parameters=sum(p.numel() for p in core.parameters()), trainableParameters=trainable, examples=len(examples), device=str(device), dtype=precision, world=WORLD)
 
     cancel = threading.Event()
     # Only rank 0 reads stdin (under torchrun every rank inherits the same pipe); its decision is shared.
@@ -189,11 +196,12 @@ def train(args, config):
             try:
                 # labels[t] is already the token after position t (-100: not trained), as in the built-in
                 # engine; transformers' own loss would shift them once more, so the loss is computed here.
-                logits = model(input_ids=inputs).logits
+                with autocast():
+                    logits = model(input_ids=inputs).logits
                 loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
                 (loss / accum).backward()
             except torch.cuda.OutOfMemoryError:
-                raise MemoryError(f"out of GPU memory at step {step + 1} with batch_size {t['batch_size']} × max_seq_length {seq_len} (gradient_accumulation_steps {accum}, {'LoRA' if lora else 'full'} fine-tuning, {dtype}): lower batch_size or max_seq_length and raise gradient_accumulation_steps")
+                raise MemoryError(f"out of GPU memory at step {step + 1} with batch_size {t['batch_size']} × max_seq_length {seq_len} (gradient_accumulation_steps {accum}, {'LoRA' if lora else 'full'} fine-tuning, {precision}): lower batch_size or max_seq_length and raise gradient_accumulation_steps{'' if lora else '; full fine-tuning keeps float32 weights, gradients and AdamW state (16 bytes per parameter), so LoRA fits models that this does not'}")
             loss_sum += loss.item()
         if WORLD > 1:  # the loss reported is the mean over the ranks, as each computed its own rows'
             mean = torch.tensor([loss_sum], device=device)
