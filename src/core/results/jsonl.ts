@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { parseJsonObject } from '../util/json';
 import { ResultsError } from './types';
 
 /**
@@ -40,15 +41,8 @@ export async function readJsonl(file: string, onRecord: (record: Record<string, 
 }
 
 /** Parses a whole JSON file that must hold an object; errors name the file. */
-export function parseJsonObject(file: string, text: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new ResultsError(file, `invalid JSON (${(e as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ResultsError(file, 'is not a JSON object');
-  return value as Record<string, unknown>;
+export function parseResultsJson(file: string, text: string): Record<string, unknown> {
+  return parseJsonObject(text, (problem) => new ResultsError(file, problem));
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

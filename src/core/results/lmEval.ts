@@ -2,7 +2,7 @@
 // `samples_<task>_<timestamp>.jsonl` beside it.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { isObject, parseJsonObject, readJsonl } from './jsonl';
+import { isObject, parseResultsJson, readJsonl } from './jsonl';
 import { canonicalMetric, defaultHigherIsBetter, finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
 
 /** Metrics lm-eval reports as fractions of 1 (accuracy-like); others (perplexity, BLEU) keep their scale. */
@@ -64,7 +64,7 @@ function parseTask(raw: Record<string, unknown>, higher: Record<string, unknown>
 
 /** Parses the results JSON; `samples` are read separately (they live in other files). */
 export function parseLmEval(file: string, text: string): ModelResults {
-  const json = parseJsonObject(file, text);
+  const json = parseResultsJson(file, text);
   if (!isObject(json.results)) throw new ResultsError(file, 'not an lm-evaluation-harness results file: no "results" object');
   const higher = isObject(json.higher_is_better) ? json.higher_is_better : {};
   const groups = isObject(json.groups) ? json.groups : {};

@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomicWrite';
 import * as path from 'node:path';
-import { isObject, parseJsonObject, readJsonl } from './jsonl';
+import { isObject, parseResultsJson, readJsonl } from './jsonl';
 import { finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
 
 export const TAIA_RESULTS_FORMAT = 'taia-results';
@@ -127,7 +127,7 @@ async function readSamples(file: string, tasks: Map<string, TaskResult>): Promis
 }
 
 export async function readTaiaResults(file: string, text: string, opts: LoadOptions): Promise<ModelResults[]> {
-  const json = parseJsonObject(file, text);
+  const json = parseResultsJson(file, text);
   validateTaiaResults(file, json);
   const tasks = new Map<string, TaskResult>();
   const bySamplesFile = new Map<string, Map<string, TaskResult>>();
