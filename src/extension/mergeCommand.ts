@@ -101,8 +101,8 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     return undefined;
   }
   // Programmatic calls with every argument get the error thrown as well as shown.
-  const direct = !isExperimentArgs(arg) && arg !== undefined && 'base' in arg;
-  const args = isExperimentArgs(arg) ? await fromExperiment(arg) : arg && 'base' in arg ? arg : await ask(index, arg);
+  const direct = arg !== undefined && 'base' in arg;
+  const args = isExperimentArgs(arg) ? await fromExperiment(arg) : direct ? arg : await ask(index, arg);
   if (!args) return undefined;
   const config = vscode.workspace.getConfiguration('taiaLab.merge');
   const req: MergeRequest = {

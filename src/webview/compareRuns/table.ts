@@ -1,6 +1,6 @@
 // The comparison table of several runs, as data: one row per result and per flattened config key,
 // one value per run, and its Markdown and CSV forms. No DOM here, so the page and its exports agree.
-import { duration, int, median, num } from '../shared/format';
+import { duration, gib, int, median, num, peakGpuMemory } from '../shared/format';
 import type { RunData } from './protocol';
 import { csvCell, mdCell } from '../../core/util/tableCells';
 
@@ -37,7 +37,7 @@ function results(r: RunData): Record<string, string> {
   const step = Math.max(r.status.step, last?.step ?? 0);
   const losses = m.map((x) => x.loss).filter(Number.isFinite);
   const { startedAt, endedAt } = r.status;
-  const gpuPeak = m.reduce((peak, x) => Math.max(peak, x.gpuMemory ?? 0), 0);
+  const gpuPeak = peakGpuMemory(m);
   return {
     state: r.status.state,
     steps: r.status.totalSteps ? `${step} / ${r.status.totalSteps}` : String(step),
@@ -46,8 +46,8 @@ function results(r: RunData): Record<string, string> {
     'tokens/s (median)': int(median(m.map((x) => x.tokensPerSecond ?? NaN))),
     duration: duration(startedAt && endedAt ? (Date.parse(endedAt) - Date.parse(startedAt)) / 1000 : last?.elapsed),
     backend: r.status.backend ?? MISSING,
-    // Only the PyTorch engine on CUDA records it; other runs show the row as missing.
-    ...(gpuPeak > 0 ? { 'peak GPU memory': `${(gpuPeak / 2 ** 30).toFixed(1)} GiB` } : {}),
+    // Runs that did not record it show the row as missing.
+    ...(gpuPeak > 0 ? { 'peak GPU memory': gib(gpuPeak) } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
 import type { MetricRecord, RunConfig, RunState, RunStatus } from '../../core/runs/types';
 import { LineChart } from '../shared/chart';
 import { $, el, frameScheduler, showMessage, vscodeApi } from '../shared/dom';
-import { duration, int, num } from '../shared/format';
+import { duration, gib, int, num, peakGpuMemory } from '../shared/format';
 import type { DashboardState, FromWebview, ToWebview } from './protocol';
 
 const vscode = vscodeApi<FromWebview, DashboardState>();
@@ -82,7 +82,7 @@ function render(): void {
   $('stderr').hidden = !status.stderrTail;
 
   const minLoss = metrics.reduce((m, r) => (r.loss < m ? r.loss : m), Infinity);
-  const gpuPeak = metrics.reduce((m, r) => Math.max(m, r.gpuMemory ?? 0), 0);
+  const gpuPeak = peakGpuMemory(metrics);
   $('latest').replaceChildren(
     definitionList([
       ['loss', num(last?.loss ?? status.finalLoss)],
@@ -92,7 +92,7 @@ function render(): void {
       ['tokens/s', int(last?.tokensPerSecond)],
       ['epoch', num(last?.epoch)],
       ['elapsed', duration(last?.elapsed)],
-      ...(gpuPeak > 0 ? [['peak GPU memory', `${(gpuPeak / 2 ** 30).toFixed(1)} GiB`] as [string, string]] : []),
+      ...(gpuPeak > 0 ? [['peak GPU memory', gib(gpuPeak)] as [string, string]] : []),
     ]),
   );
 

@@ -24,6 +24,16 @@ export function duration(seconds: number | undefined): string {
   return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
 }
 
+/** Bytes in GiB with one decimal: "6.9 GiB". */
+export function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** The highest GPU memory a run's records report, 0 when none does (only the PyTorch engine on CUDA records it). */
+export function peakGpuMemory(records: readonly { gpuMemory?: number }[]): number {
+  return records.reduce((peak, r) => Math.max(peak, r.gpuMemory ?? 0), 0);
+}
+
 export function median(xs: number[]): number | undefined {
   const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
   if (v.length === 0) return undefined;

@@ -46,7 +46,12 @@ export async function trainWithTorch(runDir: string, config: RunConfig, resume: 
     }
   };
   const python = startPython(args, onMessage, hooks.log);
-  const poll = setInterval(() => hooks.cancelled() && python.send({ type: 'cancel' }), 200);
+  // One cancel request: the script stops reading stdin once it has one.
+  const poll = setInterval(() => {
+    if (!hooks.cancelled()) return;
+    python.send({ type: 'cancel' });
+    clearInterval(poll);
+  }, 200);
   try {
     const exit = await python.exited;
     if (!result) throw new Error(`taia_torch_trainer.py exited ${exit.signal ? `on ${exit.signal}` : `with code ${exit.code}`} without finishing (see trainer.out)`);
