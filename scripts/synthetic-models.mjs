@@ -55,7 +55,10 @@ export function writeModel(dir, g, tensors, shardBytes) {
   for (const t of tensors) {
     const cur = shards.at(-1);
     if (!cur || cur.bytes + t.bytes > shardBytes) shards.push({ tensors: [t], bytes: t.bytes });
-    else (cur.tensors.push(t), (cur.bytes += t.bytes));
+    else {
+      cur.tensors.push(t);
+      cur.bytes += t.bytes;
+    }
   }
   const pad = (i) => String(i).padStart(5, '0');
   const weightMap = {};

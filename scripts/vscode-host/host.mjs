@@ -22,7 +22,9 @@ function find(prefix) {
   let names = [];
   try {
     names = readdirSync(cache);
-  } catch {}
+  } catch {
+    // no cache folder yet: nothing installed
+  }
   const hit = names.find((n) => n.startsWith(prefix) && !n.endsWith('.partial'));
   if (!hit) throw new Error(`${prefix}* not found in ${cache}: run scripts/vscode-host/install.sh`);
   return path.join(cache, hit);
@@ -36,7 +38,9 @@ process.on('exit', () => {
   for (const f of pending) {
     try {
       f();
-    } catch {}
+    } catch {
+      // best effort at exit: one failed cleanup must not skip the others
+    }
   }
 });
 
@@ -126,7 +130,9 @@ export async function startCodeServer({ vsix, trusted = true, log = () => {}, in
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`code-server exited (${proc.exitCode ?? proc.signalCode}) before /healthz answered; run with TAIA_HOST_VERBOSE=1 to see its output`);
       try {
         if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok) break;
-      } catch {}
+      } catch {
+        // not listening yet
+      }
       if (Date.now() > deadline) throw new Error(`code-server did not answer /healthz within ${healthTimeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -60,7 +60,6 @@ const row = (task, metric) => p.locator('table.bench tbody tr').filter({ has: p.
 const cells = (task, metric) => row(task, metric).locator('td.num').allTextContents();
 const rowTasks = () => p.locator('table.bench tbody tr:not([hidden]) th[scope="row"]').allTextContents();
 const colour = (locator) => locator.evaluate((e) => getComputedStyle(e).color);
-const GREEN = 'rgb(137, 209, 133)';
 const RED = 'rgb(241, 76, 76)';
 
 let failed = false;

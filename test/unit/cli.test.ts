@@ -135,7 +135,7 @@ test('merge --dry-run prints source and operation per tensor and counts per bloc
   assert.match(r.out, /^finetuned\s+copy\s+BF16\s+attention\s+1 model\.layers\.1\.self_attn\.q_proj\.weight$/m);
   assert.match(r.out, /^counts per block:$/m);
   assert.match(r.out, new RegExp(`^  ffn\\s+from fine-tune\\s+0\\s+from base\\s+${ffnMatrices}$`, 'm'));
-  assert.match(r.out, /^  attention\s+from fine-tune\s+8\s+from base\s+0$/m);
+  assert.match(r.out, /^ {2}attention\s+from fine-tune\s+8\s+from base\s+0$/m);
   assert.match(r.out, /nothing written/);
   assert.ok(!existsSync(out));
   assert.deepEqual(listing(), before);

@@ -35,7 +35,7 @@ export class ChatTokenizer {
     try {
       tokenizer = new Tokenizer(tokenizerJson, config);
     } catch (e) {
-      throw new Error(`${tokFile}: not a tokenizer that tokenizers.js reads (${(e as Error).message})`);
+      throw new Error(`${tokFile}: not a tokenizer that tokenizers.js reads (${(e as Error).message})`, { cause: e });
     }
     const special = (key: string): string => tokenText(config[key]) ?? '';
     const eos = special('eos_token');

@@ -141,7 +141,11 @@ export class LineChart {
       if (s.xs.length === 0) continue;
       x0 = Math.min(x0, s.xs[0]);
       x1 = Math.max(x1, s.xs[s.xs.length - 1]);
-      for (const y of s.ys) if (Number.isFinite(y)) (y0 = Math.min(y0, y)), (y1 = Math.max(y1, y));
+      for (const y of s.ys) {
+        if (!Number.isFinite(y)) continue;
+        y0 = Math.min(y0, y);
+        y1 = Math.max(y1, y);
+      }
     }
     if (!Number.isFinite(x0) || !Number.isFinite(y0)) return undefined;
     if (x1 <= x0) x1 = x0 + 1;
