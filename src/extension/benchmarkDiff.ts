@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { Worker } from 'node:worker_threads';
 import type { BenchmarkDiff } from '../core/results/diff';
 import type { Correction } from '../core/results/stats';
+import { startJob } from '../core/util/worker';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
 import { benchmarkDiffHtml } from './benchmarkPage';
+import type { BenchmarkDiffRequest } from './benchmarkDiffWorker';
 import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
 import { loadPage, PanelHost, revealOrCreate } from './runPanels';
 
@@ -23,12 +24,8 @@ const keyOf = (refs: ModelRef[]) => JSON.stringify(refs.map((r) => [path.resolve
 
 /** compareModels in a worker thread (dist/bench-diff-worker.js): the paired bootstrap is CPU work. */
 function compareInWorker(extensionUri: vscode.Uri, models: ModelRef[], baseline: string | undefined, correction: Correction): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
-  const worker = new Worker(path.join(extensionUri.fsPath, 'dist', 'bench-diff-worker.js'), { workerData: { models, baseline, correction } });
-  return new Promise((resolve, reject) => {
-    worker.once('message', (m: { type: 'done'; report?: BenchmarkDiff; problems: string[] } | { type: 'error'; message: string }) => (m.type === 'done' ? resolve(m) : reject(new Error(m.message))));
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`benchmark diff worker exited with code ${code}`)));
-  });
+  const script = path.join(extensionUri.fsPath, 'dist', 'bench-diff-worker.js');
+  return startJob<BenchmarkDiffRequest, never, { report?: BenchmarkDiff; problems: string[] }>(script, { models, baseline, correction }, undefined, 'benchmark diff worker').result;
 }
 
 const EXTENSIONS: Record<ExportFormat, [string, string]> = { markdown: ['md', 'Markdown'], csv: ['csv', 'CSV'], latex: ['tex', 'LaTeX'] };

@@ -1,10 +1,11 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import * as vscode from 'vscode';
 import type { DiffReport } from '../core/delta/diff';
+import { CancelledError } from '../core/errors';
+import { RunningJob, startJob } from '../core/util/worker';
 import { diffToCsv, diffToMarkdown } from '../core/delta/markdown';
-import type { FromWebview, ReviewState, ToWebview } from '../webview/deltaReview/protocol';
+import type { DeltaProgress, FromWebview, ReviewState, ToWebview } from '../webview/deltaReview/protocol';
 import { CheckpointNode, describeCheckpoint } from './checkpointsTree';
 import { csp, nonce } from './html';
 import { reviewHtml } from './reviewPage';
@@ -25,7 +26,7 @@ export interface ReviewArgs {
  * thread and are forwarded tensor by tensor, so the heatmap fills in while they stream.
  */
 export class DeltaReview {
-  private worker: Worker | undefined;
+  private job: RunningJob<DiffReport> | undefined;
   private report: DiffReport | undefined;
 
   constructor(
@@ -35,7 +36,7 @@ export class DeltaReview {
     panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')] };
     panel.webview.html = this.html();
     panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
-    panel.onDidDispose(() => this.worker?.postMessage({ type: 'cancel' }));
+    panel.onDidDispose(() => this.job?.cancel());
   }
 
   // Declared before the promises that set them: class fields are defined in order.
@@ -50,17 +51,14 @@ export class DeltaReview {
     await this.ready;
     this.post({ type: 'start', base: args.base, finetuned: args.finetuned, merged: args.merged, spectrum: args.spectrum ?? 0 });
     this.panel.title = `Δ ${path.basename(args.finetuned)}`;
-    const worker = new Worker(path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'), { workerData: args });
-    this.worker = worker;
-    worker.on('message', (m: ToWebview) => {
-      if (m.type === 'done') this.report = m.report;
-      this.post(m);
-      if (m.type === 'done' || m.type === 'cancelled' || m.type === 'error') this.resolveFinished(this.report);
-    });
-    worker.on('error', (e) => {
-      this.post({ type: 'error', message: e.message });
-      this.resolveFinished(undefined);
-    });
+    this.job = startJob<ReviewArgs, DeltaProgress, DiffReport>(path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'), args, (m) => this.post(m), 'delta worker');
+    this.job.result.then(
+      (report) => {
+        this.report = report;
+        this.post({ type: 'done', report });
+      },
+      (e: unknown) => this.post(e instanceof CancelledError ? { type: 'cancelled' } : { type: 'error', message: e instanceof Error ? e.message : String(e) }),
+    ).finally(() => this.resolveFinished(this.report));
   }
 
   private post(m: ToWebview): void {
@@ -69,7 +67,7 @@ export class DeltaReview {
 
   private async onMessage(m: FromWebview): Promise<void> {
     if (m.type === 'ready') this.resolveReady();
-    else if (m.type === 'cancel') this.worker?.postMessage({ type: 'cancel' });
+    else if (m.type === 'cancel') this.job?.cancel();
     else if (m.type === 'export' && this.report) {
       const ext = m.format === 'markdown' ? 'md' : 'csv';
       const target = await vscode.window.showSaveDialog({

@@ -27,14 +27,14 @@ export interface PlanSummary {
   unknown: string[];
 }
 
-export type WorkerMessage =
+/** What the worker reports before its result: the plan first, then the bytes written. */
+export type MergeProgress =
   | { type: 'plan'; plan: PlanSummary }
-  | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
-  | { type: 'done'; out: string; bytes: number; seconds: number }
-  | { type: 'cancelled' }
-  | { type: 'error'; message: string };
+  | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string };
 
-/** Sent by the host to stop a merge; the worker removes its temporary folder and answers 'cancelled'. */
-export interface CancelMessage {
-  type: 'cancel';
+/** What a merge request (not a plan request) ends with. */
+export interface MergeResult {
+  out: string;
+  bytes: number;
+  seconds: number;
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { MergeRequest, PlanSummary, WorkerMessage } from './mergeProtocol';
+import { CancelledError } from '../core/errors';
+import { startJob } from '../core/util/worker';
+import type { MergeProgress, MergeRequest, MergeResult, PlanSummary } from './mergeProtocol';
 
 export interface MergeCallbacks {
   onPlan?: (plan: PlanSummary) => void;
@@ -14,33 +15,27 @@ export type MergeOutcome = { type: 'done'; out: string; bytes: number; seconds: 
  * rejects with the worker's error message. `cancel` asks the worker to stop and clean up.
  */
 export function runMergeWorker(extensionPath: string, req: MergeRequest, cb: MergeCallbacks = {}): { outcome: Promise<MergeOutcome>; cancel: () => void } {
-  const worker = new Worker(path.join(extensionPath, 'dist', 'merge-worker.js'), { workerData: req });
-  const outcome = new Promise<MergeOutcome>((resolve, reject) => {
-    let plan: PlanSummary | undefined;
-    worker.on('message', (m: WorkerMessage) => {
-      switch (m.type) {
-        case 'plan':
-          plan = m.plan;
-          cb.onPlan?.(m.plan);
-          if (req.type === 'plan') resolve({ type: 'plan', plan });
-          break;
-        case 'progress':
-          cb.onProgress?.(m.bytesDone, m.bytesTotal, m.tensor);
-          break;
-        case 'done':
-          resolve({ type: 'done', out: m.out, bytes: m.bytes, seconds: m.seconds, plan: plan! });
-          break;
-        case 'cancelled':
-          resolve({ type: 'cancelled' });
-          break;
-        case 'error':
-          reject(new Error(m.message));
-          break;
-      }
-    });
-    worker.on('error', reject);
-    // After a result this is a no-op; before one it means the worker died.
-    worker.on('exit', (code) => reject(new Error(code === 0 ? 'merge worker stopped without a result' : `merge worker exited with code ${code}`)));
-  });
-  return { outcome, cancel: () => worker.postMessage({ type: 'cancel' }) };
+  let plan: PlanSummary | undefined;
+  const job = startJob<MergeRequest, MergeProgress, MergeResult | undefined>(
+    path.join(extensionPath, 'dist', 'merge-worker.js'),
+    req,
+    (m) => {
+      if (m.type === 'plan') {
+        plan = m.plan;
+        cb.onPlan?.(m.plan);
+      } else cb.onProgress?.(m.bytesDone, m.bytesTotal, m.tensor);
+    },
+    'merge worker',
+  );
+  const outcome = job.result.then(
+    (result): MergeOutcome => {
+      if (!plan) throw new Error('merge worker finished without a plan');
+      return result ? { type: 'done', ...result, plan } : { type: 'plan', plan };
+    },
+    (e: unknown): MergeOutcome => {
+      if (e instanceof CancelledError) return { type: 'cancelled' };
+      throw e;
+    },
+  );
+  return { outcome, cancel: job.cancel };
 }

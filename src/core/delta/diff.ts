@@ -4,11 +4,12 @@ import { Block, BLOCKS, TensorClass } from '../classify/types';
 import { CheckpointWeights, WeightRef } from '../checkpoint/weights';
 import { detectCheckpointKind, PROVENANCE_FILE } from '../checkpoint/discover';
 import { storedWidth } from '../checkpoint/chunks';
-import { CancelledError, CheckpointError, throwIfAborted } from '../errors';
+import { CheckpointError, throwIfAborted } from '../errors';
 import { toFloat32 } from '../safetensors/convert';
 import { alignedBuffer } from '../safetensors/reader';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
 import { readJsonObject } from '../util/json';
+import { startJob } from '../util/worker';
 import { openLoraAdapter, LoraAdapter } from '../lora/adapter';
 import { addDeltaRows, loraFactors, LoraFactors } from '../lora/fold';
 import { parseRecipe, recipeSource, Recipe, builtinRecipe, parseLayerRange } from '../merge/recipes';
@@ -48,7 +49,11 @@ export interface DiffOptions {
 export const DIFF_PART_ROLE = 'taia-diff-part';
 
 /** Messages from a part worker to the thread that spread the work. */
-export type PartMessage = { type: 'tensor'; tensor: TensorDelta } | { type: 'done' } | { type: 'cancelled' } | { type: 'error'; message: string };
+/** What a part worker is given: its share of the tensors, by name. */
+export interface PartRequest {
+  role: typeof DIFF_PART_ROLE;
+  options: Pick<DiffOptions, 'base' | 'finetuned' | 'merged' | 'spectrum' | 'only'>;
+}
 
 export type MergedSource = 'base' | 'finetuned' | 'neither';
 
@@ -228,30 +233,18 @@ function balance(pairs: Pair[], n: number): string[][] {
 
 /** Runs each share in a worker thread; resolves when all finished, rejects on the first error or on cancel. */
 async function inWorkers(opts: DiffOptions, script: string, shares: string[][], record: (t: TensorDelta) => void): Promise<void> {
-  const { Worker } = await import('node:worker_threads');
   const base = { base: opts.base, finetuned: opts.finetuned, merged: opts.merged, spectrum: opts.spectrum };
-  const workers = shares.map((only) => new Worker(script, { workerData: { role: DIFF_PART_ROLE, options: { ...base, only } } }));
-  const cancel = () => workers.forEach((w) => w.postMessage({ type: 'cancel' }));
+  const jobs = shares.map((only) => startJob<PartRequest, TensorDelta, void>(script, { role: DIFF_PART_ROLE, options: { ...base, only } }, record, 'diff worker'));
+  const cancel = () => jobs.forEach((j) => j.cancel());
   opts.signal?.addEventListener('abort', cancel);
   try {
-    const outcomes = await Promise.allSettled(
-      workers.map(
-        (w) =>
-          new Promise<void>((resolve, reject) => {
-            w.on('message', (m: PartMessage) => {
-              if (m.type === 'tensor') record(m.tensor);
-              else if (m.type === 'done') resolve();
-              else if (m.type === 'cancelled') reject(new CancelledError());
-              else {
-                cancel();
-                reject(new Error(m.message));
-              }
-            });
-            w.on('error', reject);
-            w.on('exit', (code) => reject(new Error(`diff worker exited with code ${code} before finishing`)));
-          }),
-      ),
-    );
+    // The first failure stops the other parts; the error reported is the first one.
+    const outcomes = await Promise.allSettled(jobs.map((j) =>
+        j.result.catch((e: unknown) => {
+          cancel();
+          throw e;
+        }),
+      ),);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
   } finally {

@@ -1,10 +1,12 @@
 // The one message contract between the extension host and the weight-delta review webview.
 import type { DiffReport, TensorDelta } from '../../core/delta/diff';
 
+/** What the delta worker streams before its report; the host forwards it to the page as it is. */
+export type DeltaProgress = { type: 'tensor'; tensor: TensorDelta } | { type: 'progress'; bytesDone: number; bytesTotal: number };
+
 export type ToWebview =
   | { type: 'start'; base: string; finetuned: string; merged?: string; spectrum: number }
-  | { type: 'tensor'; tensor: TensorDelta }
-  | { type: 'progress'; bytesDone: number; bytesTotal: number }
+  | DeltaProgress
   | { type: 'done'; report: DiffReport }
   | { type: 'cancelled' }
   | { type: 'error'; message: string };
