@@ -10,9 +10,9 @@ const watch = process.argv.includes('--watch');
 const nodeEntries = {
   extension: 'src/extension/extension.ts',
   cli: 'src/cli/main.ts',
-  'merge-worker': 'src/extension/mergeWorker.ts',
-  'diff-worker': 'src/extension/diffWorker.ts',
-  'bench-diff-worker': 'src/extension/benchmarkDiffWorker.ts',
+  'merge-worker': 'src/extension/merge/worker.ts',
+  'diff-worker': 'src/extension/deltaReview/worker.ts',
+  'bench-diff-worker': 'src/extension/benchmarks/diffWorker.ts',
   'diff-part-worker': 'src/core/delta/partWorker.ts',
   server: 'src/server/main.ts',
 };

@@ -1,19 +1,20 @@
 import * as vscode from 'vscode';
-import { CheckpointNode, CheckpointsTree } from './checkpointsTree';
-import { DatasetsTree } from './datasetsTree';
-import { registerBenchmarks } from './benchmarks';
-import type { BenchmarksTree } from './benchmarksTree';
-import { previewDataset } from './datasetPreview';
-import { DELTA_REVIEW_VIEW, DeltaReviewSerializer, inspectDeltasCommand, ReviewArgs } from './deltaReview';
-import { mergeCommand } from './mergeCommand';
-import { evaluateCommand, EvaluateArgs } from './evaluateCommand';
-import { DatasetEntry, WorkspaceIndex } from './workspaceIndex';
-import { COMPARE_RUNS_VIEW, CompareRunsSerializer, showCompareRuns } from './compareRuns';
-import { RUN_DASHBOARD_VIEW, RunDashboardSerializer, showRunDashboard } from './runDashboard';
+import { CheckpointNode, CheckpointsTree } from './workspace/checkpointsTree';
+import { DatasetsTree } from './workspace/datasetsTree';
+import { registerBenchmarks } from './benchmarks/register';
+import type { BenchmarksTree } from './benchmarks/tree';
+import { previewDataset } from './workspace/datasetPreview';
+import { DELTA_REVIEW_VIEW, DeltaReviewSerializer, inspectDeltasCommand, ReviewArgs } from './deltaReview/panel';
+import { mergeCommand } from './merge/command';
+import { evaluateCommand, EvaluateArgs } from './evaluate/command';
+import { DatasetEntry, WorkspaceIndex } from './workspace/workspaceIndex';
+import { COMPARE_RUNS_VIEW, CompareRunsSerializer, showCompareRuns } from './runs/compare';
+import { RUN_DASHBOARD_VIEW, RunDashboardSerializer, showRunDashboard } from './runs/dashboard';
 import { registerRunCommands } from './runs/commands';
 import { RunsTree } from './runs/runsTree';
 import { TrainingManager } from './runs/training';
-import { startLanguageClient } from './languageClient';
+import { startLanguageClient } from './language/client';
+import { COMMANDS } from './commands';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
@@ -54,19 +55,19 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     runs,
     training,
     vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
-    vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: Parameters<typeof mergeCommand>[2]) => mergeCommand(context.extensionPath, index, arg)),
-    vscode.commands.registerCommand('taiaLab.evaluate', (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
-    vscode.commands.registerCommand('taiaLab.refresh', () => Promise.all([index.refresh(), benchmarks.index.refresh()])),
-    vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
-    vscode.commands.registerCommand('taiaLab.inspectDeltas', (arg?: CheckpointNode | ReviewArgs) => inspectDeltasCommand(context, index, arg)),
+    vscode.commands.registerCommand(COMMANDS.merge, (arg?: Parameters<typeof mergeCommand>[2]) => mergeCommand(context.extensionPath, index, arg)),
+    vscode.commands.registerCommand(COMMANDS.evaluate, (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
+    vscode.commands.registerCommand(COMMANDS.refresh, () => Promise.all([index.refresh(), benchmarks.index.refresh()])),
+    vscode.commands.registerCommand(COMMANDS.previewDataset, (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
+    vscode.commands.registerCommand(COMMANDS.inspectDeltas, (arg?: CheckpointNode | ReviewArgs) => inspectDeltasCommand(context, index, arg)),
     vscode.window.registerWebviewPanelSerializer(DELTA_REVIEW_VIEW, new DeltaReviewSerializer(context.extensionUri)),
     vscode.window.registerWebviewPanelSerializer(RUN_DASHBOARD_VIEW, new RunDashboardSerializer(context)),
     vscode.window.registerWebviewPanelSerializer(COMPARE_RUNS_VIEW, new CompareRunsSerializer(context)),
-    vscode.commands.registerCommand('taiaLab.revealInExplorer', (node?: CheckpointNode | DatasetEntry) => {
+    vscode.commands.registerCommand(COMMANDS.revealInExplorer, (node?: CheckpointNode | DatasetEntry) => {
       const p = pathOf(node);
       if (p) return vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(p));
     }),
-    vscode.commands.registerCommand('taiaLab.copyPath', async (node?: CheckpointNode | DatasetEntry) => {
+    vscode.commands.registerCommand(COMMANDS.copyPath, async (node?: CheckpointNode | DatasetEntry) => {
       const p = pathOf(node);
       if (p) await vscode.env.clipboard.writeText(p);
     }),

@@ -3,15 +3,14 @@
 // vscode.Uri); merge and evaluate are given `{ experiment: <fsPath> }`.
 import { CodeLens } from 'vscode-languageserver';
 import { fsPathOf } from './uri';
-
-export const TRAIN_COMMAND = 'taiaLab.startTraining';
+import { COMMANDS } from '../extension/commands';
 
 export function codeLenses(uri: string): CodeLens[] {
   const range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
   const experiment = { experiment: fsPathOf(uri) };
   return [
-    { range, command: { title: 'Train', command: TRAIN_COMMAND, arguments: [uri] } },
-    { range, command: { title: 'Merge', command: 'taiaLab.mergeTaia', arguments: [experiment] } },
-    { range, command: { title: 'Evaluate', command: 'taiaLab.evaluate', arguments: [experiment] } },
+    { range, command: { title: 'Train', command: COMMANDS.startTraining, arguments: [uri] } },
+    { range, command: { title: 'Merge', command: COMMANDS.merge, arguments: [experiment] } },
+    { range, command: { title: 'Evaluate', command: COMMANDS.evaluate, arguments: [experiment] } },
   ];
 }

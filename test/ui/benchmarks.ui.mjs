@@ -14,7 +14,7 @@ import { NONCE, POLICY, openWebviewPages } from './webviewPage.mjs';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const out = process.env.TAIA_TEST_OUT ?? path.join(repo, 'out');
 const require = createRequire(import.meta.url);
-const { benchmarkDiffHtml } = require(path.join(out, 'src/extension/benchmarkPage.js'));
+const { benchmarkDiffHtml } = require(path.join(out, 'src/extension/benchmarks/diffPage.js'));
 const { diffResults } = require(path.join(out, 'src/core/results/diff.js'));
 const artifacts = path.join(repo, 'test-artifacts', 'ui');
 mkdirSync(artifacts, { recursive: true });

@@ -15,7 +15,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const require = createRequire(import.meta.url);
 const { writeLlama } = require(path.join(repo, 'out/test/helpers/models.js'));
 const { diffCheckpoints } = require(path.join(repo, 'out/src/core/delta/diff.js'));
-const { reviewHtml } = require(path.join(repo, 'out/src/extension/reviewPage.js'));
+const { reviewHtml } = require(path.join(repo, 'out/src/extension/deltaReview/page.js'));
 const artifacts = path.join(repo, 'test-artifacts', 'ui');
 mkdirSync(artifacts, { recursive: true });
 

@@ -13,7 +13,7 @@ import { NONCE, POLICY, openWebviewPages } from './webviewPage.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
-const { runDashboardHtml, compareRunsHtml } = require(path.join(repo, 'out/src/extension/runPages.js'));
+const { runDashboardHtml, compareRunsHtml } = require(path.join(repo, 'out/src/extension/runs/pages.js'));
 const artifacts = path.join(repo, 'test-artifacts', 'ui');
 mkdirSync(artifacts, { recursive: true });
 

@@ -4,9 +4,10 @@ import * as vscode from 'vscode';
 import { stringify } from 'yaml';
 import { EXPERIMENT_SUFFIX } from '../../core/experiment/schema';
 import { LOG_FILE } from '../../core/runs/types';
-import type { WorkspaceIndex } from '../workspaceIndex';
+import type { WorkspaceIndex } from '../workspace/workspaceIndex';
 import { RunNode, RunsTree } from './runsTree';
 import { TrainingManager } from './training';
+import { COMMANDS } from '../commands';
 
 /** Arguments for calling TAIA: Start fine-tuning programmatically (tests, code lenses). */
 export interface StartArgs {
@@ -78,18 +79,18 @@ async function newExperimentWizard(index: WorkspaceIndex): Promise<string | unde
 
 export function registerRunCommands(context: vscode.ExtensionContext, training: TrainingManager, runs: RunsTree, index: WorkspaceIndex, openDashboard: (runDir: string) => unknown, compare: (runDirs: string[]) => unknown): void {
   context.subscriptions.push(
-    vscode.commands.registerCommand('taiaLab.startTraining', (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
-    vscode.commands.registerCommand('taiaLab.cancelRun', (node?: RunNode) => node && training.cancel(node.dir)),
-    vscode.commands.registerCommand('taiaLab.resumeRun', (node?: RunNode) => {
+    vscode.commands.registerCommand(COMMANDS.startTraining, (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
+    vscode.commands.registerCommand(COMMANDS.cancelRun, (node?: RunNode) => node && training.cancel(node.dir)),
+    vscode.commands.registerCommand(COMMANDS.resumeRun, (node?: RunNode) => {
       if (node && !refuseUntrusted()) training.resume(node.dir);
     }),
-    vscode.commands.registerCommand('taiaLab.openRunDashboard', (node?: RunNode) => (node ? openDashboard(node.dir) : undefined)),
-    vscode.commands.registerCommand('taiaLab.showRunLog', (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),
-    vscode.commands.registerCommand('taiaLab.compareRuns', (node?: RunNode, selected?: RunNode[]) => {
+    vscode.commands.registerCommand(COMMANDS.openRunDashboard, (node?: RunNode) => (node ? openDashboard(node.dir) : undefined)),
+    vscode.commands.registerCommand(COMMANDS.showRunLog, (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),
+    vscode.commands.registerCommand(COMMANDS.compareRuns, (node?: RunNode, selected?: RunNode[]) => {
       const dirs = (selected?.length ? selected : node ? [node] : []).map((n) => n.dir);
       if (dirs.length < 2) return void vscode.window.showInformationMessage('Select two or more runs in the Runs view (Ctrl/Cmd-click) to compare them.');
       return compare(dirs);
     }),
-    vscode.commands.registerCommand('taiaLab.refreshRuns', () => runs.refresh()),
+    vscode.commands.registerCommand(COMMANDS.refreshRuns, () => runs.refresh()),
   );
 }

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { listRuns, RunSummary } from '../../core/runs/store';
 import { RUNS_DIR, RunState, RunStatus } from '../../core/runs/types';
+import { COMMANDS } from '../commands';
 
 export interface RunNode {
   type: 'run';
@@ -77,7 +78,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     item.contextValue = `run.${s.state}`;
     item.tooltip = tooltip(node);
-    item.command = { command: 'taiaLab.openRunDashboard', title: 'Open run dashboard', arguments: [node] };
+    item.command = { command: COMMANDS.openRunDashboard, title: 'Open run dashboard', arguments: [node] };
     return item;
   }
 

@@ -5,8 +5,9 @@ import { createRun, isAlive, readStatus } from '../../core/runs/store';
 import { LOG_FILE } from '../../core/runs/types';
 import { launchTrainer, TrainerHandle } from '../../trainer/client';
 import { TrainerMessage } from '../../trainer/protocol';
-import { pythonEnvironment } from '../python';
+import { pythonEnvironment } from '../shared/python';
 import { RunNode, RunsTree } from './runsTree';
+import { COMMANDS } from '../commands';
 
 /**
  * Runs started from this window: one trainer child process each, its log streamed to an output channel
@@ -100,7 +101,7 @@ export class TrainingManager implements vscode.Disposable {
     const detail = live ? ` · loss ${live.loss.toFixed(3)} · ${Math.round(live.tokensPerSecond)} tok/s` : '';
     this.statusBar.text = `$(sync~spin) ${running.status.name} ${step}/${total ?? '?'}${detail}`;
     this.statusBar.tooltip = `TAIA Lab: training run ${running.status.id}${live ? `, about ${Math.round(live.etaSeconds)} s left` : ''}. Click for its dashboard.`;
-    this.statusBar.command = { command: 'taiaLab.openRunDashboard', title: 'Open run dashboard', arguments: [running satisfies RunNode] };
+    this.statusBar.command = { command: COMMANDS.openRunDashboard, title: 'Open run dashboard', arguments: [running satisfies RunNode] };
     this.statusBar.show();
   }
 

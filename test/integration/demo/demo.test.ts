@@ -4,8 +4,8 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { BenchmarkDiffPanel } from '../../../src/extension/benchmarkDiff';
-import type { BenchmarkNode, BenchmarksTree } from '../../../src/extension/benchmarksTree';
+import type { BenchmarkDiffPanel } from '../../../src/extension/benchmarks/diffPanel';
+import type { BenchmarkNode, BenchmarksTree } from '../../../src/extension/benchmarks/tree';
 import type { TaiaLabApi } from '../../../src/extension/extension';
 import { eventually } from '../../helpers/eventually';
 

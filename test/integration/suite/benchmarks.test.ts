@@ -6,8 +6,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
-import type { BenchmarkNode, BenchmarksTree } from '../../../src/extension/benchmarksTree';
-import type { BenchmarkDiffPanel } from '../../../src/extension/benchmarkDiff';
+import type { BenchmarkNode, BenchmarksTree } from '../../../src/extension/benchmarks/tree';
+import type { BenchmarkDiffPanel } from '../../../src/extension/benchmarks/diffPanel';
 import { eventually } from '../../helpers/eventually';
 
 /** The Benchmarks tree on the API (`trees.benchmarks`). */

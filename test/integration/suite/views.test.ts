@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
-import type { CheckpointNode } from '../../../src/extension/checkpointsTree';
-import type { DeltaReview } from '../../../src/extension/deltaReview';
+import type { CheckpointNode } from '../../../src/extension/workspace/checkpointsTree';
+import type { DeltaReview } from '../../../src/extension/deltaReview/panel';
 import { writeAdapter, llamaTensorShapes, writeLlama, LlamaShape } from '../../helpers/models';
 import { writeFileSync } from 'node:fs';
 import { eventually } from '../../helpers/eventually';

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CheckpointSummary, inspectCheckpoint } from '../core/checkpoint/discover';
-import { DatasetSummary, detectDataset } from '../core/datasets/detect';
-import { DEFAULT_DATASET_INCLUDE, DEFAULT_EXCLUDE, isSkipped, scanWorkspace } from '../core/workspace/scan';
-import { mapLimit } from '../core/util/mapLimit';
+import { CheckpointSummary, inspectCheckpoint } from '../../core/checkpoint/discover';
+import { DatasetSummary, detectDataset } from '../../core/datasets/detect';
+import { DEFAULT_DATASET_INCLUDE, DEFAULT_EXCLUDE, isSkipped, scanWorkspace } from '../../core/workspace/scan';
+import { mapLimit } from '../../core/util/mapLimit';
 
 export interface CheckpointEntry {
   dir: string;

@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { TAIA_RESULTS_SUFFIX } from '../core/results/taiaFormat';
-import { launchTrainer } from '../trainer/client';
-import type { EvaluateJob } from '../trainer/protocol';
-import type { CheckpointNode } from './checkpointsTree';
-import { experimentRun } from './experimentTargets';
-import { pythonEnvironment } from './python';
-import type { WorkspaceIndex } from './workspaceIndex';
+import { TAIA_RESULTS_SUFFIX } from '../../core/results/taiaFormat';
+import { launchTrainer } from '../../trainer/client';
+import type { EvaluateJob } from '../../trainer/protocol';
+import type { CheckpointNode } from '../workspace/checkpointsTree';
+import { experimentRun } from '../shared/experimentTargets';
+import { pythonEnvironment } from '../shared/python';
+import type { WorkspaceIndex } from '../workspace/workspaceIndex';
 
 /** Where evaluations write, relative to the workspace folder: the Benchmarks view finds them there. */
 export const RESULTS_DIR = '.taia/results';

@@ -1,9 +1,9 @@
 // Runs a merge off the extension host's event loop (a worker thread), so the editor stays responsive.
-import { executeMerge } from '../core/merge/execute';
-import { closeInputs, planMerge } from '../core/merge/plan';
-import { loadRecipe } from '../core/merge/recipes';
-import { serveJob } from '../core/util/worker';
-import type { MergeProgress, MergeRequest, MergeResult } from './mergeProtocol';
+import { executeMerge } from '../../core/merge/execute';
+import { closeInputs, planMerge } from '../../core/merge/plan';
+import { loadRecipe } from '../../core/merge/recipes';
+import { serveJob } from '../../core/util/worker';
+import type { MergeProgress, MergeRequest, MergeResult } from './protocol';
 
 serveJob<MergeRequest, MergeProgress, MergeResult | undefined>(async (req, { signal, progress }) => {
   const plan = await planMerge({ ...req, recipe: await loadRecipe(req.recipe) });

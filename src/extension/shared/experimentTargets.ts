@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ExperimentError, loadExperiment } from '../core/experiment/load';
-import { builtinRecipe } from '../core/merge/recipes';
-import { latestRunOf } from '../core/runs/store';
-import type { RunConfig } from '../core/runs/types';
+import { ExperimentError, loadExperiment } from '../../core/experiment/load';
+import { builtinRecipe } from '../../core/merge/recipes';
+import { latestRunOf } from '../../core/runs/store';
+import type { RunConfig } from '../../core/runs/types';
+import { COMMANDS } from '../commands';
 
 /** What the Merge and Evaluate code lenses of an experiment file pass to their commands. */
 export interface ExperimentArgs {
@@ -31,7 +32,7 @@ export async function experimentRun(file: string): Promise<{ config: RunConfig; 
   const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? path.dirname(file);
   const run = await latestRunOf(root, file);
   if (!run) {
-    void vscode.window.showWarningMessage(`${path.basename(file)} has no run with a checkpoint yet: train it first.`, 'Train').then((pick) => pick && vscode.commands.executeCommand('taiaLab.startTraining', vscode.Uri.file(file)));
+    void vscode.window.showWarningMessage(`${path.basename(file)} has no run with a checkpoint yet: train it first.`, 'Train').then((pick) => pick && vscode.commands.executeCommand(COMMANDS.startTraining, vscode.Uri.file(file)));
     return undefined;
   }
   return { config, root, runDir: run.dir, checkpoint: run.checkpoint, mergedPrefix: path.join(root, MERGED_DIR, `${path.basename(run.dir)}-`) };

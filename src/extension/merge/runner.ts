@@ -1,7 +1,7 @@
 import * as path from 'node:path';
-import { CancelledError } from '../core/errors';
-import { startJob } from '../core/util/worker';
-import type { MergeProgress, MergeRequest, MergeResult, PlanSummary } from './mergeProtocol';
+import { CancelledError } from '../../core/errors';
+import { startJob } from '../../core/util/worker';
+import type { MergeProgress, MergeRequest, MergeResult, PlanSummary } from './protocol';
 
 export interface MergeCallbacks {
   onPlan?: (plan: PlanSummary) => void;

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DatasetEntry, WorkspaceIndex } from './workspaceIndex';
+import { COMMANDS } from '../commands';
 
 const FORMAT_LABEL: Record<string, string> = {
   alpaca: 'Alpaca',
@@ -37,7 +38,7 @@ export class DatasetsTree implements vscode.TreeDataProvider<DatasetEntry> {
     item.tooltip = md;
     item.iconPath = new vscode.ThemeIcon(s?.problems.length || e.error ? 'warning' : 'table');
     item.contextValue = 'dataset';
-    item.command = { command: 'taiaLab.previewDataset', title: 'Preview', arguments: [e] };
+    item.command = { command: COMMANDS.previewDataset, title: 'Preview', arguments: [e] };
     return item;
   }
 }

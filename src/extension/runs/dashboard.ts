@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import { open } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { readRunConfig, reconcileStatus } from '../core/runs/store';
-import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../core/runs/types';
-import type { DashboardState, FromWebview, ToWebview } from '../webview/runDashboard/protocol';
-import { loadPage, PanelHost, revealOrCreate } from './runPanels';
-import { runDashboardHtml } from './runPages';
+import { readRunConfig, reconcileStatus } from '../../core/runs/store';
+import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../../core/runs/types';
+import type { DashboardState, FromWebview, ToWebview } from '../../webview/runDashboard/protocol';
+import { loadPage, PanelHost, revealOrCreate } from '../shared/panelHost';
+import { runDashboardHtml } from './pages';
 
 export const RUN_DASHBOARD_VIEW = 'taiaLab.runDashboard';
 /** File watchers can lag or miss events (network drives, some containers): poll too while a run is live. */

@@ -1,13 +1,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BLOCKS } from '../core/classify/types';
-import { BUILTIN_RECIPE_NAMES, builtinRecipe } from '../core/merge/recipes';
-import { formatBytes, parseSize } from '../core/util/size';
-import { describeCheckpoint, CheckpointNode } from './checkpointsTree';
-import type { MergeRequest, PlanSummary } from './mergeProtocol';
-import { runMergeWorker } from './mergeRunner';
-import { ExperimentArgs, experimentRun, isExperimentArgs, mergedFolder } from './experimentTargets';
-import { CheckpointEntry, WorkspaceIndex } from './workspaceIndex';
+import { BLOCKS } from '../../core/classify/types';
+import { BUILTIN_RECIPE_NAMES, builtinRecipe } from '../../core/merge/recipes';
+import { formatBytes, parseSize } from '../../core/util/size';
+import { describeCheckpoint, CheckpointNode } from '../workspace/checkpointsTree';
+import type { MergeRequest, PlanSummary } from './protocol';
+import { runMergeWorker } from './runner';
+import { ExperimentArgs, experimentRun, isExperimentArgs, mergedFolder } from '../shared/experimentTargets';
+import { CheckpointEntry, WorkspaceIndex } from '../workspace/workspaceIndex';
 
 /** Arguments for running the merge without prompts (tests, code lenses, other extensions). */
 export interface MergeArgs {

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { readMetrics, readRunConfig, reconcileStatus } from '../core/runs/store';
-import type { RunData } from '../webview/compareRuns/protocol';
+import { readMetrics, readRunConfig, reconcileStatus } from '../../core/runs/store';
+import type { RunData } from '../../webview/compareRuns/protocol';
 import { csp, nonce } from './html';
 
 // What the run dashboard and the run comparison panels share on the host side.

@@ -1,15 +1,15 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import type { DiffReport } from '../core/delta/diff';
-import { CancelledError } from '../core/errors';
-import { RunningJob, startJob } from '../core/util/worker';
-import { diffToCsv, diffToMarkdown } from '../core/delta/markdown';
-import type { DeltaProgress, FromWebview, ReviewState, ToWebview } from '../webview/deltaReview/protocol';
-import { CheckpointNode, describeCheckpoint } from './checkpointsTree';
-import { csp, nonce } from './html';
-import { reviewHtml } from './reviewPage';
-import { CheckpointEntry, WorkspaceIndex } from './workspaceIndex';
+import type { DiffReport } from '../../core/delta/diff';
+import { CancelledError } from '../../core/errors';
+import { RunningJob, startJob } from '../../core/util/worker';
+import { diffToCsv, diffToMarkdown } from '../../core/delta/markdown';
+import type { DeltaProgress, FromWebview, ReviewState, ToWebview } from '../../webview/deltaReview/protocol';
+import { CheckpointNode, describeCheckpoint } from '../workspace/checkpointsTree';
+import { csp, nonce } from '../shared/html';
+import { reviewHtml } from './page';
+import { CheckpointEntry, WorkspaceIndex } from '../workspace/workspaceIndex';
 
 export const DELTA_REVIEW_VIEW = 'taiaLab.deltaReview';
 

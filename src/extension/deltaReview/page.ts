@@ -1,4 +1,4 @@
-import { webviewPage } from './page';
+import { webviewPage } from '../shared/page';
 
 /** The page shell; shared with the headless-browser test, which serves the same bundle and stylesheet. */
 export function reviewHtml(policy: string, n: string, script: string, style: string): string {

@@ -1,9 +1,9 @@
 // Computes a weight-delta report off the extension host's event loop, streaming each tensor's result.
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { diffCheckpoints, DiffOptions, DiffReport } from '../core/delta/diff';
-import { serveJob } from '../core/util/worker';
-import type { DeltaProgress } from '../webview/deltaReview/protocol';
+import { diffCheckpoints, DiffOptions, DiffReport } from '../../core/delta/diff';
+import { serveJob } from '../../core/util/worker';
+import type { DeltaProgress } from '../../webview/deltaReview/protocol';
 
 type DeltaRequest = Pick<DiffOptions, 'base' | 'finetuned' | 'merged' | 'spectrum'>;
 

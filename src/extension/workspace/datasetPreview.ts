@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { readDatasetRows } from '../core/datasets/rows';
-import { csp, escapeHtml, nonce } from './html';
+import { readDatasetRows } from '../../core/datasets/rows';
+import { csp, escapeHtml, nonce } from '../shared/html';
 import { DatasetEntry } from './workspaceIndex';
 
 const PREVIEW_ROWS = 50;

@@ -1,4 +1,4 @@
-import { webviewPage } from './page';
+import { webviewPage } from '../shared/page';
 
 // Static page shells of the run webviews: the scripts fill them in with text from the run files.
 

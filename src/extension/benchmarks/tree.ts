@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatValue } from '../core/results/format';
-import { MetricResult, ModelResults, ResultFormat, TaskResult } from '../core/results/types';
+import { formatValue } from '../../core/results/format';
+import { MetricResult, ModelResults, ResultFormat, TaskResult } from '../../core/results/types';
 import { ResultEntry, ResultsIndex } from './resultsIndex';
 
 /**

@@ -1,4 +1,4 @@
-import { webviewPage } from './page';
+import { webviewPage } from '../shared/page';
 
 /** The static shell of the benchmark diff webview; its script fills it in with names from result files. */
 export function benchmarkDiffHtml(policy: string, nonce: string, script: string, style: string): string {

@@ -1,6 +1,6 @@
 // The one message contract between the extension host and its merge worker thread.
-import type { Block } from '../core/classify/types';
-import type { BlockCount, OutputDtype } from '../core/merge/plan';
+import type { Block } from '../../core/classify/types';
+import type { BlockCount, OutputDtype } from '../../core/merge/plan';
 
 export interface MergeRequest {
   type: 'plan' | 'merge';

@@ -1,14 +1,14 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import type { BenchmarkDiff } from '../core/results/diff';
-import type { Correction } from '../core/results/stats';
-import { startJob } from '../core/util/worker';
-import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
-import { benchmarkDiffHtml } from './benchmarkPage';
-import type { BenchmarkDiffRequest } from './benchmarkDiffWorker';
-import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
-import { loadPage, PanelHost, revealOrCreate } from './runPanels';
+import type { BenchmarkDiff } from '../../core/results/diff';
+import type { Correction } from '../../core/results/stats';
+import { startJob } from '../../core/util/worker';
+import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../../webview/benchmarkDiff/protocol';
+import { benchmarkDiffHtml } from './diffPage';
+import type { BenchmarkDiffRequest } from './diffWorker';
+import { BenchmarkNode, BenchmarksTree } from './tree';
+import { loadPage, PanelHost, revealOrCreate } from '../shared/panelHost';
 
 export const BENCHMARK_DIFF_VIEW = 'taiaLab.benchmarkDiff';
 

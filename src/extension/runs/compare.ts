@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import type { CompareState, FromWebview, ToWebview } from '../webview/compareRuns/protocol';
-import { loadPage, PanelHost, readRun, revealOrCreate } from './runPanels';
-import { compareRunsHtml } from './runPages';
+import type { CompareState, FromWebview, ToWebview } from '../../webview/compareRuns/protocol';
+import { loadPage, PanelHost, readRun, revealOrCreate } from '../shared/panelHost';
+import { compareRunsHtml } from './pages';
 
 export const COMPARE_RUNS_VIEW = 'taiaLab.compareRuns';
 

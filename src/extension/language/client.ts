@@ -3,16 +3,16 @@
 // happens for the views, pays neither its evaluation nor a server process.
 import * as vscode from 'vscode';
 import type { LanguageClient, LanguageClientOptions, Middleware } from 'vscode-languageclient/node';
+import { COMMANDS } from '../commands';
 
 export const EXPERIMENT_LANGUAGE = 'taia-experiment';
-const TRAIN_COMMAND = 'taiaLab.startTraining';
 
 /** The server sends the Train lens's URI as a string; the command takes a vscode.Uri. */
 const middleware: Middleware = {
   async provideCodeLenses(document, token, next) {
     const lenses = await next(document, token);
     for (const lens of lenses ?? []) {
-      if (lens.command?.command === TRAIN_COMMAND && typeof lens.command.arguments?.[0] === 'string') lens.command.arguments = [vscode.Uri.parse(lens.command.arguments[0])];
+      if (lens.command?.command === COMMANDS.startTraining && typeof lens.command.arguments?.[0] === 'string') lens.command.arguments = [vscode.Uri.parse(lens.command.arguments[0])];
     }
     return lenses;
   },

@@ -1,9 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { detectResultFile, loadResults, RESULT_FILE_GLOBS, RESULT_FILE_WATCH } from '../core/results/load';
-import { ModelResults, ResultFormat } from '../core/results/types';
-import { mapLimit } from '../core/util/mapLimit';
-import { DEFAULT_EXCLUDE, isSkipped, scanWorkspace } from '../core/workspace/scan';
+import { detectResultFile, loadResults, RESULT_FILE_GLOBS, RESULT_FILE_WATCH } from '../../core/results/load';
+import { ModelResults, ResultFormat } from '../../core/results/types';
+import { mapLimit } from '../../core/util/mapLimit';
+import { DEFAULT_EXCLUDE, isSkipped, scanWorkspace } from '../../core/workspace/scan';
 
 export interface ResultEntry {
   file: string;

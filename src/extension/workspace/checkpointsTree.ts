@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { CheckpointSummary } from '../core/checkpoint/discover';
-import { formatBytes } from '../core/util/size';
-import { formatParameters } from '../core/util/format';
+import { CheckpointSummary } from '../../core/checkpoint/discover';
+import { formatBytes } from '../../core/util/size';
+import { formatParameters } from '../../core/util/format';
 import { CheckpointEntry, WorkspaceIndex } from './workspaceIndex';
 
 type Group = 'models' | 'finetuned' | 'adapters' | 'merged' | 'unreadable';

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
-import { BENCHMARK_DIFF_VIEW, BenchmarkDiffArgs, benchmarkDiffCommand, BenchmarkDiffSerializer } from './benchmarkDiff';
-import { BenchmarkNode, BenchmarksTree } from './benchmarksTree';
+import { BENCHMARK_DIFF_VIEW, BenchmarkDiffArgs, benchmarkDiffCommand, BenchmarkDiffSerializer } from './diffPanel';
+import { BenchmarkNode, BenchmarksTree } from './tree';
 import { ResultsIndex } from './resultsIndex';
+import { COMMANDS } from '../commands';
 
 /**
  * Wires the Benchmarks view into the extension: the results index and its watcher, the tree (multi-
@@ -14,7 +15,7 @@ export function registerBenchmarks(context: vscode.ExtensionContext): { index: R
   context.subscriptions.push(
     index,
     vscode.window.createTreeView('taiaLab.benchmarks', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true }),
-    vscode.commands.registerCommand('taiaLab.benchmarkDiff', (arg?: BenchmarkNode | BenchmarkDiffArgs, selected?: BenchmarkNode[]) => benchmarkDiffCommand(context.extensionUri, tree, arg, selected)),
+    vscode.commands.registerCommand(COMMANDS.benchmarkDiff, (arg?: BenchmarkNode | BenchmarkDiffArgs, selected?: BenchmarkNode[]) => benchmarkDiffCommand(context.extensionUri, tree, arg, selected)),
     vscode.window.registerWebviewPanelSerializer(BENCHMARK_DIFF_VIEW, new BenchmarkDiffSerializer(context.extensionUri)),
   );
   void index.refresh();
