@@ -78,9 +78,8 @@ function parseTask(raw: Record<string, unknown>, higher: Record<string, unknown>
   return { metrics };
 }
 
-/** Parses the results JSON; `samples` are read separately (they live in other files). */
-export function parseLmEval(file: string, text: string): ModelResults {
-  const json = parseResultsJson(file, text);
+/** The scores of a parsed results file; `samples` are read separately (they live in other files). */
+function parseLmEval(file: string, json: Record<string, unknown>): ModelResults {
   if (!isObject(json.results)) throw new ResultsError(file, 'not an lm-evaluation-harness results file: no "results" object');
   const higher = isObject(json.higher_is_better) ? json.higher_is_better : {};
   const groups = isObject(json.groups) ? json.groups : {};
@@ -108,15 +107,18 @@ const sanitizedModelArgs = (json: Record<string, unknown>) => {
   return typeof config.model_args === 'string' ? config.model_args.replace(/\/|=/g, '__') : undefined;
 };
 
-/** Where a task's per-example records may be, newest layout first. */
-export function samplesFilesOf(resultsFile: string, task: string, json: Record<string, unknown> = {}): string[] {
+/**
+ * Where a task's per-example records may be, newest layout first: names beside the results file
+ * only, since task names come from the file and must not lead out of its folder.
+ */
+function samplesFilesOf(resultsFile: string, task: string, json: Record<string, unknown>): string[] {
   const dir = path.dirname(resultsFile);
-  const out: string[] = [];
+  const names: string[] = [];
   const m = /^results_(.+)\.json$/.exec(path.basename(resultsFile));
-  if (m) out.push(path.join(dir, `samples_${task}_${m[1]}.jsonl`), path.join(dir, `samples_${task}_${m[1]}.json`));
+  if (m) names.push(`samples_${task}_${m[1]}.jsonl`, `samples_${task}_${m[1]}.json`);
   const args = sanitizedModelArgs(json);
-  if (args !== undefined) out.push(path.join(dir, `${args}_${task}.jsonl`));
-  return out;
+  if (args !== undefined) names.push(`${args}_${task}.jsonl`);
+  return names.filter((n) => path.basename(n) === n && n !== '..').map((n) => path.join(dir, n));
 }
 
 /** The first bytes of a file, to tell a JSON array from JSON lines without reading it all. */
@@ -176,7 +178,8 @@ async function addSamples(results: ModelResults, json: Record<string, unknown>):
 }
 
 export async function readLmEval(file: string, text: string, opts: LoadOptions): Promise<ModelResults[]> {
-  const results = parseLmEval(file, text);
-  if (opts.samples) await addSamples(results, parseResultsJson(file, text));
+  const json = parseResultsJson(file, text);
+  const results = parseLmEval(file, json);
+  if (opts.samples) await addSamples(results, json);
   return [results];
 }
