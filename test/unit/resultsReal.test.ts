@@ -75,6 +75,29 @@ test('lm-eval 0.3: files named by --output_path, unmarked perplexities and bias 
   assert.match(notes, /Average: mean over tasks of each task's first higher-is-better metric/);
 });
 
+test('lm-eval 0.4.9 (model_args an object, a perplexity-only task): every metric lower-is-better as the file says, no average', async () => {
+  const [r] = await loadResults(fixture('lm-eval-0.4.9/Qwen__Qwen3-8B/results_2025-12-17T21-20-46.994902.json'));
+  assert.equal(r.model, 'Qwen/Qwen3-8B');
+  const m = r.tasks.get('nl2foam_perplexity_original')!.metrics;
+  assert.deepEqual([...m].map(([k, x]) => [k, x.value, x.higherIsBetter, x.stderr]), [['word_perplexity', 6.925089213457069, false, undefined], ['byte_perplexity', 1.2622455513978355, false, undefined], ['bits_per_byte', 0.3359925928276466, false, undefined]]);
+  const d = diffResults([r]);
+  assert.equal(d.average, undefined);
+  assert.match(d.notes.join('\n'), /Average leaves out nl2foam_perplexity_original \(word_perplexity ↓, byte_perplexity ↓, bits_per_byte ↓\): lower is better/);
+});
+
+test('lm-eval 2025: one model, the same task in two runs: two columns named by file, nothing replaced', async () => {
+  const dir = fixture('lm-eval-2025-02/fla-hub__rwkv7-1.5B-world');
+  const files = await findResultFiles(dir);
+  const results = (await Promise.all(files.map((f) => loadResults(f)))).flat();
+  const d = diffResults(results);
+  assert.deepEqual(d.models.map((m) => m.name), ['fla-hub/rwkv7-1.5B-world (results_2025-02-24T21-42-51.190683.json)', 'fla-hub/rwkv7-1.5B-world (results_2025-02-24T21-56-47.817447.json)']);
+  const ppl = d.rows.find((r) => r.metric === 'perplexity')!;
+  assert.deepEqual(ppl.cells.map((c) => c.value), [4.263079441956042, 20194.605893659573]);
+  assert.equal(ppl.higherIsBetter, false, 'as higher_is_better says');
+  assert.deepEqual(d.rows.find((r) => r.metric === 'acc')!.cells.map((c) => c.value), [0.6881428294197555, 0.06287599456627208]);
+  assert.ok(!d.notes.some((n) => /runs in one column/.test(n)));
+});
+
 test('lm-eval 0.4.0-0.4.2: results.json by content, per-example records from <model_args>_<task>.jsonl holding one JSON array', async () => {
   const file = fixture('lm-eval-0.4.0/wmdp/results.json');
   assert.equal(await detectResultFile(file), 'lm-eval');
