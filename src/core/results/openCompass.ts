@@ -61,25 +61,27 @@ const TABLE_END = /^(\$+|\^+|-+ THIS IS A DIVIDER -+)\s*$/;
  */
 export function summaryTable(text: string): Row[] | undefined {
   const body = text.replace(/^\uFEFF/, '');
-  if (body.startsWith(OPENCOMPASS_HEADER.join(','))) return parseCsv(body);
+  const csvHeader = OPENCOMPASS_HEADER.join(',');
+  if (body.startsWith(csvHeader)) return parseCsv(body);
   const lines = body.split(/\r?\n/);
-  const section = (from: number, keep: (l: string) => boolean) => {
-    const out: Row[] = [];
-    for (let i = from; i < lines.length && lines[i].trim() !== '' && !TABLE_END.test(lines[i]); i++) if (keep(lines[i])) out.push({ cells: [lines[i]], line: i + 1 });
-    return out;
+  /** The lines of the table that starts at line index `from`: up to a blank line or a rule. */
+  const table = (from: number) => {
+    let to = from;
+    while (to < lines.length && lines[to].trim() !== '' && !TABLE_END.test(lines[to])) to++;
+    return lines.slice(from, to).map((l, k) => ({ l, line: from + k + 1 }));
   };
-  const csvAt = lines.findIndex((l) => l.startsWith(OPENCOMPASS_HEADER.join(',')));
-  if (csvAt >= 0) return parseCsv(lines.slice(csvAt, csvAt + section(csvAt, () => true).length).join('\n')).map((r) => ({ ...r, line: r.line + csvAt }));
+  const csvAt = lines.findIndex((l) => l.startsWith(csvHeader));
+  if (csvAt >= 0) return parseCsv(table(csvAt).map(({ l }) => l).join('\n')).map((r) => ({ ...r, line: r.line + csvAt }));
   const mdAt = lines.findIndex((l) => MARKDOWN_HEADER.test(l));
   if (mdAt >= 0) {
     // "| a | b |" → ["a", "b"]; the "|----- | -----|" rule under the header is no row.
-    return section(mdAt, (l) => !/^\|[\s|:-]+\|?\s*$/.test(l)).map(({ cells: [l], line }) => ({ cells: l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim()), line }));
+    return table(mdAt)
+      .filter(({ l }) => !/^\|[\s|:-]+\|?\s*$/.test(l))
+      .map(({ l, line }) => ({ cells: l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim()), line }));
   }
   const tabAt = lines.findIndex((l) => TABULATE_HEADER.test(l));
-  if (tabAt >= 0) {
-    // Columns are at least two spaces apart; the dashes under the header are no row.
-    return section(tabAt, (l) => !/^[-\s]+$/.test(l)).map(({ cells: [l], line }) => ({ cells: l.trim().split(/\s{2,}/), line }));
-  }
+  // Columns are at least two spaces apart; the dashes under the header are no row.
+  if (tabAt >= 0) return table(tabAt).filter(({ l }) => !/^[-\s]+$/.test(l)).map(({ l, line }) => ({ cells: l.trim().split(/\s{2,}/), line }));
   return undefined;
 }
 
