@@ -96,6 +96,8 @@ test('lm-eval 2025: one model, the same task in two runs: two columns named by f
   assert.equal(ppl.higherIsBetter, false, 'as higher_is_better says');
   assert.deepEqual(d.rows.find((r) => r.metric === 'acc')!.cells.map((c) => c.value), [0.6881428294197555, 0.06287599456627208]);
   assert.ok(!d.notes.some((n) => /runs in one column/.test(n)));
+  const upper = { ...results[1], tasks: new Map([...results[1].tasks].map(([t, x]) => [t.toUpperCase(), x])) };
+  assert.equal(diffResults([results[0], upper]).models.length, 2, 'LAMBADA_OPENAI is the same task: still two columns');
 });
 
 test('lm-eval 0.4.0-0.4.2: results.json by content, per-example records from <model_args>_<task>.jsonl holding one JSON array', async () => {

@@ -241,7 +241,9 @@ function mergeRuns(results: ModelResults[], notes: string[]): { merged: ModelRes
   const merged: ModelResults[] = [];
   const files = new Map<ModelResults, string[]>();
   for (const r of results) {
-    const into = merged.find((m) => m.model === r.model && m.format === r.format && m.file !== r.file && ![...r.tasks.keys()].some((t) => m.tasks.has(t)));
+    // Tasks match without regard to case, here as in the rows.
+    const tasks = new Set([...r.tasks.keys()].map((t) => t.toLowerCase()));
+    const into = merged.find((m) => m.model === r.model && m.format === r.format && m.file !== r.file && ![...m.tasks.keys()].some((t) => tasks.has(t.toLowerCase())));
     if (!into) {
       merged.push(r);
       continue;
