@@ -39,9 +39,11 @@ export const benchCommand: Command = {
   summary: 'benchmark results: align models by task and metric, deltas against a baseline, significance',
   usage: `taia bench diff FILE|FOLDER... [--baseline NAME] [--correction none|holm|bh] [--json | --markdown | --latex | --csv]
 
-  Reads lm-evaluation-harness results_*.json (with samples_*.jsonl beside them when logged),
-  OpenCompass summary_*.csv, TAIA logs ('Acc in {dataset}: {acc}' lines in *.log / *.txt) and
-  *.taia-results.json; a folder stands for the result files inside it.
+  Reads lm-evaluation-harness results (results_*.json, or any *.json lm-eval 0.3-0.4.2 wrote, with
+  the per-example samples files beside them when logged), OpenCompass summary_*.csv / .txt / .md,
+  TAIA logs ('Acc in {dataset}: {acc}' lines in *.log / *.txt) and *.taia-results.json; a folder
+  stands for the result files inside it. One model in several runs (a results file per task group)
+  is one column. The average's rule is printed under the table.
   --baseline NAME  the model the others are compared with (default: the first)
   --correction C   adjust each model's p-values over all its rows: holm (family-wise error) or bh
                    (Benjamini-Hochberg, false discovery rate); default none

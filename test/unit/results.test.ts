@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { benchCommand } from '../../src/cli/bench';
 import { compareModels } from '../../src/core/results/compare';
 import { diffResults, pairedTest } from '../../src/core/results/diff';
 import { legend, toCsv, toLatex, toMarkdown } from '../../src/core/results/format';
@@ -13,6 +12,7 @@ import { detectResultFile, loadResults } from '../../src/core/results/load';
 import { adjustPValues, erfc, mcnemar, pairedBootstrap, zTest } from '../../src/core/results/stats';
 import { TaiaResultsFile, TaiaSampleRecord, writeTaiaResults } from '../../src/core/results/taiaFormat';
 import { ModelResults, ResultsError } from '../../src/core/results/types';
+import { bench } from '../helpers/bench';
 import { tempDir } from '../helpers/tmp';
 
 const root = tempDir('taia-results-');
@@ -228,7 +228,8 @@ test('own format: validation errors name the file and the field', async () => {
 
 test('discovery: names first, then content', async () => {
   assert.equal(await detectResultFile(write('results.json', JSON.stringify({ accuracy: 0.5 }))), undefined, "another tool's results.json");
-  assert.equal(await detectResultFile(write('data.json', lmEvalJson('m', 0.5, 1))), undefined, 'not a results name');
+  // lm-eval before 0.4.3 wrote whatever --output_path said: the content decides (issue 15).
+  assert.equal(await detectResultFile(write('data.json', lmEvalJson('m', 0.5, 1))), 'lm-eval', 'an lm-eval file of any name');
   assert.equal(await detectResultFile(write('summary.csv', 'a,b\n1,2\n')), undefined);
   assert.equal(await detectResultFile(path.join(root, 'missing', 'results_1.json')), undefined, 'unreadable is not a result file');
   // The score lines at the end of a long training log are found.
@@ -450,20 +451,6 @@ test('CSV: values, standard errors, Δ, p and test per model; a formula-looking 
 });
 
 // ── CLI ──
-
-async function bench(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const [o, e] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
-  try {
-    return { code: await benchCommand.run(args), out, err };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
 
 test('taia bench diff: files and folders, --baseline, each output format, errors', async () => {
   const dir = path.join(root, 'cli');

@@ -9,7 +9,10 @@ export const DIFF_REPORT_VERSION = 1;
 
 export interface DiffModel {
   name: string;
+  /** The file read (the first, when the model's results come from several runs: see `files`). */
   file: string;
+  /** Every file of a model evaluated in several runs (lm-eval writes one results file per run). */
+  files?: string[];
   format: ResultFormat;
   date?: string;
 }
@@ -47,11 +50,15 @@ export interface DiffRow {
   significant: boolean;
   /** A part of a group: left out of the average, as papers count the group. */
   subtask?: boolean;
+  /** An average the tool took over other rows (OpenCompass naive_average): left out of the average, its rows count. */
+  aggregate?: boolean;
 }
 
 export interface DiffAverage {
-  /** The tasks averaged: each task's first metric, for tasks every model has, subtasks left out. */
+  /** The tasks averaged: each task's first metric, for tasks every model has (see `rule`). */
   tasks: string[];
+  /** How the average was taken, in words, for every report and export that shows it. */
+  rule: string;
   unit: RowUnit;
   cells: { value?: number; delta?: number; better?: boolean }[];
   best: number[];
@@ -130,6 +137,7 @@ interface Entry {
   n?: number;
   samples?: SampleValues;
   subtask?: boolean;
+  aggregate?: boolean;
 }
 
 /** The row's unit: if some models report a fraction and others a percentage, fractions are scaled ×100. */
@@ -171,6 +179,7 @@ function compareRow(task: string, metric: string, entries: (Entry | undefined)[]
     differs: values.some((v) => !same(v, values[0])),
     significant: cells.some((c) => c.test !== undefined && c.test.p < 0.05),
     ...(entries.some((e) => e?.subtask) ? { subtask: true } : {}),
+    ...(entries.some((e) => e?.aggregate) ? { aggregate: true } : {}),
   };
 }
 
@@ -186,13 +195,28 @@ function correct(rows: DiffRow[], models: number, method: Correction): void {
   for (const r of rows) r.significant = r.cells.some((c) => c.test !== undefined && (c.pAdjusted ?? c.test.p) < 0.05);
 }
 
-/** Mean over tasks of each task's first metric, as papers report "Avg."; only tasks every model has. */
+export const AVERAGE_RULE =
+  "mean over tasks of each task's first higher-is-better metric, for tasks every model has; a group counts instead of its subtasks, and an aggregate row that does not name its rows (naive_average) is left out for them; lower-is-better metrics and metrics of another unit are left out";
+
+/**
+ * Mean over tasks of each task's first higher-is-better metric, as papers report "Avg.": one metric per task, of one
+ * unit (percent and fraction convert; a metric of no known scale only averages with its like),
+ * over leaf tasks or groups, never both, higher-is-better only. What is left out is said in `notes`.
+ */
 function average(rows: DiffRow[], models: number, notes: string[]): DiffAverage | undefined {
-  const firsts = new Map<string, DiffRow>();
-  for (const r of rows) if (!firsts.has(r.task)) firsts.set(r.task, r);
-  const candidates = [...firsts.values()].filter((r) => !r.subtask && r.higherIsBetter);
-  const used = candidates.filter((r) => r.cells.every((c) => c.value !== undefined));
-  const left = candidates.filter((r) => !used.includes(r)).map((r) => r.task);
+  // Per task its first higher-is-better metric (lm-eval 0.3 lists perplexity before accuracy).
+  const byTask = new Map<string, DiffRow[]>();
+  for (const r of rows) if (!r.subtask && !r.aggregate) byTask.set(r.task, [...(byTask.get(r.task) ?? []), r]);
+  const lower = [...byTask.values()].filter((rs) => !rs.some((r) => r.higherIsBetter)).map((rs) => `${rs[0].task} (${rs.map((r) => `${r.metric} ↓`).join(', ')})`);
+  if (lower.length) notes.push(`Average leaves out ${lower.join(', ')}: lower is better there, so it would pull the mean the wrong way.`);
+  const higher = [...byTask.values()].flatMap((rs) => rs.filter((r) => r.higherIsBetter).slice(0, 1));
+  // One unit: rows of a known scale (percent, fraction) if there are any, else the rest.
+  const scaled = higher.filter((r) => r.unit !== 'raw');
+  const sameUnit = scaled.length ? scaled : higher;
+  const otherUnit = higher.filter((r) => !sameUnit.includes(r));
+  if (otherUnit.length) notes.push(`Average leaves out ${otherUnit.map((r) => `${r.task} (${r.metric})`).join(', ')}: no known scale, so not of the unit of the other tasks.`);
+  const used = sameUnit.filter((r) => r.cells.every((c) => c.value !== undefined));
+  const left = sameUnit.filter((r) => !used.includes(r)).map((r) => r.task);
   if (left.length) notes.push(`Average leaves out ${left.join(', ')}: not every model has ${left.length === 1 ? 'it' : 'them'}.`);
   if (used.length === 0) return undefined;
   const unit: RowUnit = used.some((r) => r.unit === 'percent') ? 'percent' : used.every((r) => r.unit === 'fraction') ? 'fraction' : 'raw';
@@ -204,7 +228,35 @@ function average(rows: DiffRow[], models: number, notes: string[]): DiffAverage 
     const better = betterOf(delta, true);
     return { value, delta, ...(better !== undefined ? { better } : {}) };
   });
-  return { tasks: used.map((r) => r.task), unit, cells, best: bestOf(values, true) };
+  notes.push(`Average: ${AVERAGE_RULE}.`);
+  return { tasks: used.map((r) => r.task), rule: AVERAGE_RULE, unit, cells, best: bestOf(values, true) };
+}
+
+/**
+ * One entry per model evaluated in several runs: lm-eval writes a results file per run, and a model
+ * run once per task group must be one column, not several. Runs are merged only when no task repeats,
+ * so no score silently replaces another; runs that overlap stay columns of their own.
+ */
+function mergeRuns(results: ModelResults[], notes: string[]): { merged: ModelResults[]; files: Map<ModelResults, string[]> } {
+  const merged: ModelResults[] = [];
+  const files = new Map<ModelResults, string[]>();
+  for (const r of results) {
+    // Tasks match without regard to case, here as in the rows.
+    const tasks = new Set([...r.tasks.keys()].map((t) => t.toLowerCase()));
+    const into = merged.find((m) => m.model === r.model && m.format === r.format && m.file !== r.file && ![...m.tasks.keys()].some((t) => tasks.has(t.toLowerCase())));
+    if (!into) {
+      merged.push(r);
+      continue;
+    }
+    const union: ModelResults = { ...into, tasks: new Map([...into.tasks, ...r.tasks]) };
+    const date = [into.date, r.date].filter((d): d is string => d !== undefined).sort().pop();
+    if (date) union.date = date;
+    files.set(union, [...(files.get(into) ?? [into.file]), r.file]);
+    files.delete(into);
+    merged[merged.indexOf(into)] = union;
+  }
+  for (const [m, fs] of files) notes.push(`${m.model}: ${fs.length} runs in one column (${fs.map(baseName).join(', ')}).`);
+  return { merged, files };
 }
 
 /**
@@ -213,6 +265,9 @@ function average(rows: DiffRow[], models: number, notes: string[]): DiffAverage 
  */
 export function diffResults(results: ModelResults[], baseline?: string, correction: Correction = 'none'): BenchmarkDiff {
   if (results.length === 0) throw new Error('no results to compare');
+  const notes: string[] = [];
+  const { merged, files } = mergeRuns(results, notes);
+  results = merged;
   const names = uniqueNames(results);
   let b = 0;
   if (baseline !== undefined) {
@@ -222,7 +277,6 @@ export function diffResults(results: ModelResults[], baseline?: string, correcti
   }
   const order = [b, ...results.keys()].filter((i, k, a) => a.indexOf(i) === k);
   const ordered = order.map((i) => results[i]);
-  const notes: string[] = [];
   // Rows in order of first appearance, baseline first, so the table reads like the baseline's file.
   const keys = new Map<string, { task: string; metrics: string[] }>();
   for (const r of ordered) {
@@ -240,14 +294,14 @@ export function diffResults(results: ModelResults[], baseline?: string, correcti
       const entries = lookup.map((l): Entry | undefined => {
         const t = l.get(key);
         const m = t?.metrics.get(metric);
-        return t && m ? { metric: m, n: t.n, samples: t.samples?.get(metric), subtask: t.subtask } : undefined;
+        return t && m ? { metric: m, n: t.n, samples: t.samples?.get(metric), subtask: t.subtask, aggregate: t.aggregate } : undefined;
       });
       const row = compareRow(task, metric, entries);
       if (row.unit === 'percent' && entries.some((e) => e?.metric.scale === 'fraction')) notes.push(`${task} / ${metric}: fractions shown as percentages, to match the models that report percentages.`);
       rows.push(row);
     }
   }
-  const models = ordered.map((r, i): DiffModel => ({ name: names[order[i]], file: r.file, format: r.format, ...(r.date ? { date: r.date } : {}) }));
+  const models = ordered.map((r, i): DiffModel => ({ name: names[order[i]], file: r.file, ...(files.has(r) ? { files: files.get(r) } : {}), format: r.format, ...(r.date ? { date: r.date } : {}) }));
   if (correction !== 'none') correct(rows, models.length, correction);
   const avg = average(rows, models.length, notes);
   return { version: DIFF_REPORT_VERSION, baseline: models[0].name, models, rows, ...(avg ? { average: avg } : {}), notes, correction };

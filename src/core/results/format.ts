@@ -93,7 +93,7 @@ export function toCsv(report: BenchmarkDiff): string {
   }
   const a = report.average;
   if (a) {
-    const line = [AVERAGE, tasksLabel(a.tasks.length), 'true', a.unit];
+    const line = [AVERAGE, `${tasksLabel(a.tasks.length)}: ${a.rule}`, 'true', a.unit];
     a.cells.forEach((c, i) => line.push(raw(c.value), '', ...(i > 0 ? [raw(c.delta), '', ...(adjusted ? [''] : []), ''] : [])));
     lines.push(line);
   }
@@ -129,6 +129,7 @@ export function toLatex(report: BenchmarkDiff): string {
   const a = report.average;
   if (a) out.push('\\midrule', `${AVERAGE} & & ${a.cells.map((c, i) => texValue(c.value, a.unit, a.best.includes(i))).join(' & ')} \\\\`);
   out.push('\\bottomrule', '\\end{tabular}');
+  if (a) out.push(`{\\footnotesize Average: ${latexEscape(a.rule)}.\\par}`);
   const methods = usedMethods(report).map((m) => METHOD_LABEL[m].replace('χ²', '$\\chi^2$'));
   const marks = ['0.05', '0.01', '0.001'].map((p, i) => `$^{${'*'.repeat(i + 1)}}$ $p<${p}$`).join(', ');
   out.push(`\\caption{Significance against ${latexEscape(report.baseline)}: ${marks}${methods.length ? ` (${methods.join(', ')})` : ''}${latexEscape(correctionNote(report))}. Best per row in bold.}`);

@@ -1,6 +1,10 @@
-// lm-evaluation-harness (EleutherAI) output: `results_<timestamp>.json` and, with --log_samples,
-// `samples_<task>_<timestamp>.jsonl` beside it.
+// lm-evaluation-harness (EleutherAI) output. The results file is `results_<timestamp>.json` since
+// 0.4.3 and whatever `--output_path` said before (0.3: `llama-7B_mmlu_5-shot.json`; 0.4.0-0.4.2:
+// often `results.json`), so it is known by its content. Per-example records (--log_samples) sit
+// beside it: `samples_<task>_<timestamp>.jsonl` (0.4.3+), `samples_<task>_<timestamp>.json` (JSONL
+// content, mid-2024) or `<model_args with / and = as __>_<task>.jsonl` holding one JSON array (0.4.0-0.4.2).
 import { existsSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isObject, parseResultsJson, readJsonl } from './jsonl';
 import { canonicalMetric, defaultHigherIsBetter, finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
@@ -40,12 +44,24 @@ function subtasksOf(json: Record<string, unknown>, results: Record<string, unkno
   return out;
 }
 
+/**
+ * Keys of a task's results that are bookkeeping, not metrics: 0.4.12+ writes `sample_len` (and
+ * `sample_count` for groups) into every task, earlier versions `samples`, and all write `alias`/`name`.
+ */
+const NOT_METRICS = new Set(['alias', 'name', 'samples', 'sample_len', 'sample_count', 'sample_size', 'n_samples', 'original', 'effective']);
+
+/**
+ * A task's metrics. Where the file lists the task's metrics in `higher_is_better` (0.4.0+), exactly
+ * those are metrics; older files have no such list, so only known bookkeeping keys are skipped.
+ */
 function parseTask(raw: Record<string, unknown>, higher: Record<string, unknown>): TaskResult {
   const metrics = new Map<string, MetricResult>();
   const stderrs = new Map<string, number | undefined>();
+  const declared = Object.keys(higher);
+  const isMetric = (name: string) => !NOT_METRICS.has(name) && (declared.length === 0 || declared.includes(name));
   for (const [key, value] of Object.entries(raw)) {
-    if (key === 'alias' || key === 'name' || key === 'samples') continue;
     const [name, filter] = key.split(',') as [string, string | undefined];
+    if (!isMetric(name.endsWith('_stderr') ? name.slice(0, -'_stderr'.length) : name)) continue;
     if (name.endsWith('_stderr')) {
       stderrs.set(metricKey(name.slice(0, -'_stderr'.length), filter), finite(value));
       continue;
@@ -62,9 +78,8 @@ function parseTask(raw: Record<string, unknown>, higher: Record<string, unknown>
   return { metrics };
 }
 
-/** Parses the results JSON; `samples` are read separately (they live in other files). */
-export function parseLmEval(file: string, text: string): ModelResults {
-  const json = parseResultsJson(file, text);
+/** The scores of a parsed results file; `samples` are read separately (they live in other files). */
+function parseLmEval(file: string, json: Record<string, unknown>): ModelResults {
   if (!isObject(json.results)) throw new ResultsError(file, 'not an lm-evaluation-harness results file: no "results" object');
   const higher = isObject(json.higher_is_better) ? json.higher_is_better : {};
   const groups = isObject(json.groups) ? json.groups : {};
@@ -86,20 +101,66 @@ export function parseLmEval(file: string, text: string): ModelResults {
   return { model: modelName(file, json), file, format: 'lm-eval', tasks, ...(date !== undefined ? { date: new Date(date * 1000).toISOString() } : {}) };
 }
 
-/** `samples_<task>_<timestamp>.jsonl` beside `results_<timestamp>.json`. */
-export function samplesFileOf(resultsFile: string, task: string): string | undefined {
+/** lm-eval 0.4.0-0.4.2 named sample files after `model_args` with `/` and `=` replaced by `__`. */
+const sanitizedModelArgs = (json: Record<string, unknown>) => {
+  const config = isObject(json.config) ? json.config : {};
+  return typeof config.model_args === 'string' ? config.model_args.replace(/\/|=/g, '__') : undefined;
+};
+
+/**
+ * Where a task's per-example records may be, newest layout first: names beside the results file
+ * only, since task names come from the file and must not lead out of its folder.
+ */
+function samplesFilesOf(resultsFile: string, task: string, json: Record<string, unknown>): string[] {
+  const dir = path.dirname(resultsFile);
+  const names: string[] = [];
   const m = /^results_(.+)\.json$/.exec(path.basename(resultsFile));
-  return m ? path.join(path.dirname(resultsFile), `samples_${task}_${m[1]}.jsonl`) : undefined;
+  if (m) names.push(`samples_${task}_${m[1]}.jsonl`, `samples_${task}_${m[1]}.json`);
+  const args = sanitizedModelArgs(json);
+  if (args !== undefined) names.push(`${args}_${task}.jsonl`);
+  return names.filter((n) => path.basename(n) === n && n !== '..').map((n) => path.join(dir, n));
+}
+
+/** The first bytes of a file, to tell a JSON array from JSON lines without reading it all. */
+async function firstBytes(file: string, n: number): Promise<string> {
+  try {
+    const h = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(n);
+      const { bytesRead } = await h.read(buf, 0, n, 0);
+      return buf.subarray(0, bytesRead).toString('utf-8');
+    } finally {
+      await h.close();
+    }
+  } catch (e) {
+    throw new ResultsError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Each record of a samples file: JSON lines, or (0.4.0-0.4.2) one indented JSON array of records. */
+async function readSampleRecords(file: string, onRecord: (rec: Record<string, unknown>, line?: number) => void): Promise<void> {
+  if (!(await firstBytes(file, 256)).trimStart().startsWith('[')) return readJsonl(file, onRecord);
+  let records: unknown;
+  try {
+    records = JSON.parse(await readFile(file, 'utf-8'));
+  } catch (e) {
+    throw new ResultsError(file, `invalid JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(records)) throw new ResultsError(file, 'expected a JSON array of records');
+  records.forEach((rec, i) => {
+    if (!isObject(rec)) throw new ResultsError(file, `record ${i + 1} of the array is not a JSON object`);
+    onRecord(rec);
+  });
 }
 
 /** Adds each task's per-example metric values from its samples file, where one exists. */
-async function addSamples(results: ModelResults): Promise<void> {
+async function addSamples(results: ModelResults, json: Record<string, unknown>): Promise<void> {
   for (const [task, t] of results.tasks) {
-    const file = samplesFileOf(results.file, task);
-    if (!file || !existsSync(file)) continue;
+    const file = samplesFilesOf(results.file, task, json).find((f) => existsSync(f));
+    if (!file) continue;
     const names = new Set([...t.metrics.keys()].map((k) => k.split(',')[0]));
     const samples = new Map<string, SampleValues>();
-    await readJsonl(file, (rec, line) => {
+    await readSampleRecords(file, (rec, line) => {
       if (rec.doc_id === undefined) throw new ResultsError(file, 'record has no doc_id', line);
       const filter = typeof rec.filter === 'string' ? rec.filter : undefined;
       for (const name of names) {
@@ -117,7 +178,8 @@ async function addSamples(results: ModelResults): Promise<void> {
 }
 
 export async function readLmEval(file: string, text: string, opts: LoadOptions): Promise<ModelResults[]> {
-  const results = parseLmEval(file, text);
-  if (opts.samples) await addSamples(results);
+  const json = parseResultsJson(file, text);
+  const results = parseLmEval(file, json);
+  if (opts.samples) await addSamples(results, json);
   return [results];
 }

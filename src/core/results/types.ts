@@ -27,6 +27,11 @@ export interface TaskResult {
   group?: boolean;
   /** A part of a group: averages count the group instead. */
   subtask?: boolean;
+  /**
+   * An average the tool took over other rows of the same file without naming them (OpenCompass's
+   * naive_average): averages count those rows and leave this one out.
+   */
+  aggregate?: boolean;
   /** Per metric, the per-example values, when the evaluator logged them and they were asked for. */
   samples?: Map<string, SampleValues>;
 }
@@ -58,8 +63,12 @@ export class ResultsError extends Error {
   }
 }
 
-/** Metrics where less is better, for formats that do not say (TAIA logs, OpenCompass). */
-const LOWER_IS_BETTER = /(^|_)(perplexity|ppl|loss|bits_per_byte|bpb|ter|wer|cer|error|latency)($|_)/i;
+/**
+ * Metrics where less is better, for files that do not say (lm-eval 0.3 and 0.4.0-0.4.2, TAIA logs,
+ * OpenCompass): perplexities (word_, byte_, token_), bits per byte, losses, error rates, and the
+ * CrowS-Pairs bias scores (likelihood_difference, pct_stereotype), which lm-eval marks lower-is-better.
+ */
+const LOWER_IS_BETTER = /(^|_)(perplexity|ppl|loss|bits_per_byte|bpb|ter|wer|cer|error|latency|likelihood_difference|likelihood_diff|pct_stereotype)($|_)/i;
 
 export function defaultHigherIsBetter(metric: string): boolean {
   return !LOWER_IS_BETTER.test(metric);

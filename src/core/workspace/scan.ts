@@ -30,13 +30,19 @@ export interface ScanResult {
 }
 
 /**
+ * A hidden folder, which discovery skips: a name starting with a dot, except `.taia` and the
+ * `..__name__…` folders lm-eval names after a relative model path (`../name/…` with `/` as `__`).
+ */
+export const isHiddenDir = (name: string) => name.startsWith('.') && name !== '.taia' && !name.startsWith('..__');
+
+/**
  * Whether discovery skips `target` below `root`: it lies in a hidden folder other than `.taia` (merge
  * outputs are written to hidden temporary folders first) or matches an exclude glob.
  */
 export function isSkipped(root: string, target: string, exclude: string[] = DEFAULT_EXCLUDE): boolean {
   const rel = path.relative(root, target).split(path.sep);
   if (rel[0] === '..' || path.isAbsolute(rel.join('/'))) return true;
-  if (rel.some((part) => part.startsWith('.') && part !== '.taia')) return true;
+  if (rel.some(isHiddenDir)) return true;
   const excluded = picomatch(exclude, { dot: true });
   return rel.some((_, i) => excluded(rel.slice(0, i + 1).join('/')));
 }
@@ -68,7 +74,7 @@ export async function scanWorkspace(root: string, opts: ScanOptions = {}): Promi
       const rel = path.relative(root, full).split(path.sep).join('/');
       if (excluded(rel)) continue;
       if (e.isDirectory()) {
-        if (e.name.startsWith('.') && e.name !== '.taia') continue;
+        if (isHiddenDir(e.name)) continue;
         if (kind && !e.name.startsWith('checkpoint-')) continue;
         if (depth < maxDepth) subdirs.push(full);
       } else if (!kind && e.isFile() && datasetLike(rel) && !NOT_DATASETS.test(e.name)) {

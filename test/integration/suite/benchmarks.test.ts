@@ -2,7 +2,7 @@
 // appear in the Benchmarks view (a malformed one as an error item), and TAIA: Benchmark diff… opens the
 // diff webview on the selected models, with the paired test their per-example records allow.
 import * as assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
@@ -103,5 +103,28 @@ suite('Benchmarks in the real host', () => {
     rmSync(path.join(root, 'lm', 'ft'), { recursive: true, force: true });
     await vscode.commands.executeCommand('taiaLab.refresh');
     await eventually(() => assert.ok(!tree.models.some((m) => m.results.model === 'qwen-ft' && m.file.startsWith(root))), 20000);
+  });
+
+  test("real files of other layouts are listed: lm-eval's ..__name folders, 0.3 names, OpenCompass .txt and .md", async function () {
+    this.timeout(60000);
+    const tree = benchmarksOf(api);
+    const real = path.join(root, 'real');
+    const fixtures = path.resolve(__dirname, '../../../../test/fixtures/results');
+    cpSync(path.join(fixtures, 'lm-eval-0.4.3'), path.join(real, 'lm-eval-0.4.3'), { recursive: true });
+    cpSync(path.join(fixtures, 'lm-eval-0.3', 'bloom-560m'), path.join(real, 'bloom-560m'), { recursive: true });
+    cpSync(path.join(fixtures, 'opencompass-2024-01', 'summary_20240119_225509.txt'), path.join(real, 'oc', 'summary_20240119_225509.txt'));
+    cpSync(path.join(fixtures, 'opencompass-musr', 'summary_musr.md'), path.join(real, 'oc', 'summary_musr.md'));
+    await vscode.commands.executeCommand('taiaLab.refresh');
+    const found = await eventually(() => {
+      const nodes = tree.models.filter((n) => n.file.startsWith(real));
+      assert.equal(nodes.length, 3 + 1 + 1 + 10, nodes.map((n) => `${n.results.model} ${n.file}`).join('\n'));
+      return nodes;
+    }, 20000);
+    const of = (name: string) => found.filter((n) => path.basename(n.file) === name);
+    assert.equal(of('results_2024-08-21T04-37-55.218014.json')[0].results.model, 'meta-llama/Meta-Llama-3-8B-Instruct+epoch_20', 'the ..__ folder is not taken for a hidden one');
+    assert.equal(of('bloom-560m_lambada_openai_0-shot.json')[0].results.format, 'lm-eval');
+    assert.equal(of('summary_20240119_225509.txt')[0].results.format, 'opencompass', 'not a TAIA log');
+    assert.equal(of('summary_musr.md').length, 10);
+    assert.ok(!tree.getChildren().some((n) => n.type === 'error' && n.file.startsWith(real)), 'no error items');
   });
 });
