@@ -100,8 +100,12 @@ function variantOptions(values: { finetuned?: string; recipe?: string; scale?: s
   return { recipe, scale, layers, keepAt: values['keep-merge'] && path.resolve(values['keep-merge']) };
 }
 
-async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<number> {
-  const progress = new ProgressLine('eval', quiet, String);
+/**
+ * Runs one evaluation in the trainer child process with a progress line; Ctrl-C cancels it. Resolves
+ * to the result file, or undefined when cancelled; throws with the trainer's reason when it fails.
+ */
+export async function evaluateWithProgress(job: EvaluateJob, quiet: boolean, label = 'eval'): Promise<string | undefined> {
+  const progress = new ProgressLine(label, quiet, String);
   let results: string | undefined;
   const handle = launchTrainer({
     script: path.join(__dirname, 'trainer.js'),
@@ -119,22 +123,33 @@ async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<num
   try {
     const outcome = await handle.outcome;
     progress.done();
-    if (outcome.state === 'failed') {
-      process.stderr.write(`taia: evaluation failed: ${outcome.error}\n`);
-      return 1;
-    }
-    if (outcome.state === 'cancelled' || !results) {
-      process.stderr.write('taia: evaluation cancelled; nothing was written\n');
-      return 130;
-    }
-    const written = JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile;
-    for (const [task, t] of Object.entries(written.tasks)) {
-      const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
-      process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
-    }
-    process.stdout.write(`results: ${results}\n`);
-    return 0;
+    if (outcome.state === 'failed') throw new EvaluationFailed(outcome.error ?? 'unknown reason');
+    return outcome.state === 'cancelled' ? undefined : results;
   } finally {
     process.off('SIGINT', onSignal);
   }
+}
+
+export class EvaluationFailed extends Error {}
+
+async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<number> {
+  let results: string | undefined;
+  try {
+    results = await evaluateWithProgress(job, quiet);
+  } catch (e) {
+    if (!(e instanceof EvaluationFailed)) throw e;
+    process.stderr.write(`taia: evaluation failed: ${e.message}\n`);
+    return 1;
+  }
+  if (!results) {
+    process.stderr.write('taia: evaluation cancelled; nothing was written\n');
+    return 130;
+  }
+  const written = JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile;
+  for (const [task, t] of Object.entries(written.tasks)) {
+    const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
+    process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
+  }
+  process.stdout.write(`results: ${results}\n`);
+  return 0;
 }

@@ -25,7 +25,15 @@ export interface EvaluateJob {
    * of `checkpoint` itself: read tensor by tensor from the inputs (tfjs), or written to a temporary
    * folder (torch; to `keepAt` and kept, when given).
    */
-  variant?: { recipe: string; scale?: number; layers?: [number, number]; keepAt?: string };
+  variant?: {
+    /** A built-in recipe or a recipe file; with `recipeText`, only the recipe's name. */
+    recipe: string;
+    /** The recipe document itself, for recipes made on the fly (a study's per-layer scans). */
+    recipeText?: string;
+    scale?: number;
+    layers?: [number, number];
+    keepAt?: string;
+  };
 }
 
 /** Parent → trainer. */

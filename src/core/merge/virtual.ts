@@ -29,7 +29,7 @@ export class VirtualMerge {
 
   /** Plans the variant exactly as `taia merge` would (same checks, same notes); reads only headers. */
   static async open(spec: VariantSpec): Promise<VirtualMerge> {
-    return new VirtualMerge(await planMerge({ ...spec, out: '' }, { virtual: true }));
+    return new VirtualMerge(await planMerge({ ...spec, scale: spec.scale ?? 1, out: '' }, { virtual: true }));
   }
 
   /** Output tensor names in the written merge's order. */
@@ -73,7 +73,7 @@ export async function writtenVariant(spec: VariantSpec, keepAt?: string): Promis
   const dispose = async () => (temp ? rm(temp, { recursive: true, force: true }) : undefined);
   const dir = keepAt ?? path.join(temp!, 'model');
   try {
-    await executeMerge(await planMerge({ ...spec, out: dir, force: keepAt !== undefined }));
+    await executeMerge(await planMerge({ ...spec, scale: spec.scale ?? 1, out: dir, force: keepAt !== undefined }));
   } catch (e) {
     await dispose();
     throw e;

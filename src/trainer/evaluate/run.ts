@@ -4,7 +4,7 @@ import { detectCheckpointKind } from '../../core/checkpoint/discover';
 import { exactMatch } from '../../core/eval/scoring';
 import { readTaskFile, Task, TaskExample } from '../../core/eval/tasks';
 import { readLoraConfig } from '../../core/lora/adapter';
-import { loadRecipe } from '../../core/merge/recipes';
+import { loadRecipe, parseRecipe } from '../../core/merge/recipes';
 import { ChatTokenizer } from '../data/tokenizer';
 import type { EvalHooks, EvalRequest, ExampleRecord, LanguageModel, ModelToEvaluate, TaskScore } from './types';
 
@@ -94,8 +94,8 @@ function summarise(task: Task, records: ExampleRecord[]): TaskScore {
 async function resolveModel(req: EvalRequest): Promise<ModelToEvaluate> {
   if (req.variant) {
     if (!req.base) throw new Error(`${req.checkpoint}: a merge variant needs its base (--base)`);
-    const { recipe, keepAt, ...rest } = req.variant;
-    return { modelDir: req.base, variant: { base: req.base, finetuned: req.checkpoint, recipe: await loadRecipe(recipe), ...rest, keepAt } };
+    const { recipe, recipeText, scale, layers, keepAt } = req.variant;
+    return { modelDir: req.base, variant: { base: req.base, finetuned: req.checkpoint, recipe: recipeText ? parseRecipe(recipeText, recipe) : await loadRecipe(recipe), scale, layers, keepAt } };
   }
   const kind = await detectCheckpointKind(req.checkpoint);
   if (!kind) throw new Error(`${req.checkpoint}: not a model folder or a PEFT adapter`);
