@@ -10,6 +10,8 @@ import type { TaiaLabApi } from '../../../src/extension/extension';
 import { eventually } from '../../helpers/eventually';
 
 const MODELS = ['base', 'finetuned', 'taia', 'taia-strict', 'taif'];
+/** The demo compares them as a study: each variant's results carry the study's name. */
+const STUDY_MODELS = [...MODELS, 'revert-ffn-L0', 'revert-ffn-L1', 'revert-ffn-L2', 'revert-ffn-L3'].map((m) => `word-games:${m}`);
 
 suite('The demo workspace in the real host', () => {
   test('the views list its models, dataset, run and results; the benchmark diff of the five models renders', async function () {
@@ -20,7 +22,7 @@ suite('The demo workspace in the real host', () => {
     const relative = (p: string) => path.relative(ws, p);
 
     const checkpoints = api.index.checkpointList.filter((c) => relative(c.dir).startsWith('models'));
-    assert.deepEqual(checkpoints.map((c) => relative(c.dir)).sort(), MODELS.map((m) => path.join('models', m)).sort());
+    assert.deepEqual(checkpoints.map((c) => relative(c.dir)).sort(), ['base', 'finetuned', 'taia'].map((m) => path.join('models', m)).sort());
     for (const c of checkpoints) assert.ok(c.summary && !c.error, `${c.dir}: ${c.error}`);
     assert.ok(api.index.datasetList.some((d) => relative(d.file) === path.join('data', 'word-games.jsonl')), 'the fine-tuning data is a dataset');
 
@@ -34,12 +36,12 @@ suite('The demo workspace in the real host', () => {
     const tree = (api.trees as TaiaLabApi['trees'] & { benchmarks: BenchmarksTree }).benchmarks;
     const models = await eventually(() => {
       const found = tree.getChildren().filter((n): n is Extract<BenchmarkNode, { type: 'model' }> => n.type === 'model');
-      assert.deepEqual(found.map((n) => n.results.model).sort(), [...MODELS].sort());
-      return MODELS.map((m) => found.find((n) => n.results.model === m)!);
+      assert.deepEqual(found.map((n) => n.results.model).sort(), [...STUDY_MODELS].sort());
+      return MODELS.map((m) => found.find((n) => n.results.model === `word-games:${m}`)!);
     }, 20000);
     const panel = await vscode.commands.executeCommand<BenchmarkDiffPanel>('taiaLab.benchmarkDiff', { models: models.map((m) => ({ file: m.file, model: m.results.model })) });
     const rows = await panel.rendered;
-    assert.equal(panel.report!.baseline, 'base');
+    assert.equal(panel.report!.baseline, 'word-games:base');
     assert.equal(rows, panel.report!.rows.length);
     assert.deepEqual([...new Set(panel.report!.rows.map((r) => r.task))].sort(), ['capitals', 'capitals_mc', 'sums']);
     // Every model has a number for every row: the demo evaluated them all on the same tasks.
