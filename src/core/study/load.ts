@@ -52,11 +52,11 @@ export async function loadStudy(file: string): Promise<Study> {
   if (problems.length) throw fail(problems);
   const layerCount = await layersOf(config.base);
   const variants: StudyVariant[] = [];
-  for (const [i, entry] of config.variants.entries()) {
+  for (const entry of config.variants) {
     try {
       variants.push(...(await expand(entry, at, layerCount)));
     } catch (e) {
-      problems.push({ path: ['variants', i], message: `variant ${i + 1}: ${(e as Error).message}`, severity: 'error' });
+      problems.push({ path: ['variants', entry.index], message: `variant ${entry.index + 1}: ${(e as Error).message}`, severity: 'error' });
     }
   }
   const seen = new Map<string, number>();
@@ -80,8 +80,6 @@ async function layersOf(base: string): Promise<number | undefined> {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-const fmt = (s: number) => String(s);
-
 async function expand(entry: VariantEntry, at: (p: string) => string, layerCount: number | undefined): Promise<StudyVariant[]> {
   if (entry.scan) {
     if (!layerCount) throw new Error("a scan needs the base's layer count (num_hidden_layers in its config.json)");
@@ -97,7 +95,7 @@ async function expand(entry: VariantEntry, at: (p: string) => string, layerCount
   const out: StudyVariant[] = [];
   for (const layers of entry.layers ?? [undefined]) {
     for (const scale of entry.scale ?? [undefined]) {
-      const name = entry.name ?? [recipe.name, layers && `L${layers[0]}-${layers[1]}`, scale !== undefined && `x${fmt(scale)}`].filter(Boolean).join('-');
+      const name = entry.name ?? [recipe.name, layers && `L${layers[0]}-${layers[1]}`, scale !== undefined && `x${scale}`].filter(Boolean).join('-');
       out.push({ name, recipe, recipeRef: ref, scale, layers });
     }
   }

@@ -42,9 +42,9 @@ function readVariants(value: unknown, problems: ExperimentProblem[]): VariantEnt
   value.forEach((raw, i) => {
     const at = ['variants', i];
     const fail = (key: string | undefined, message: string, suggestion?: string) => problems.push({ path: key ? [...at, key] : at, message, severity: 'error', suggestion });
-    if (typeof raw === 'string') return void out.push({ recipe: raw });
+    if (typeof raw === 'string') return void out.push({ index: i, recipe: raw });
     if (!isRecord(raw)) return fail(undefined, `variant ${i + 1}: a recipe name or a mapping with recipe, layers, scale, name or scan`);
-    const entry: VariantEntry = {};
+    const entry: VariantEntry = { index: i };
     let ok = true;
     for (const key of Object.keys(raw)) {
       if (key in VARIANT_FIELDS) continue;

@@ -14,7 +14,7 @@ import type { Study, StudyVariant } from './load';
 
 export const STUDY_RESULTS_DIR = path.join('.taia', 'results', 'studies');
 export const STUDY_INDEX = 'study.json';
-const KEY_SUFFIX = '.study-key.json';
+export const STUDY_KEY_SUFFIX = '.study-key.json';
 const KEY_VERSION = 1;
 
 /** How a runner evaluates: the CLI and the extension each launch the trainer (and commands) their way. */
@@ -80,7 +80,7 @@ export async function runStudy(study: Study, evaluator: StudyEvaluator, onVarian
   const outcomes: VariantOutcome[] = [];
   for (const [i, v] of study.variants.entries()) {
     const results = resultsOf(v);
-    const keyFile = path.join(outDir, `${v.name}${KEY_SUFFIX}`);
+    const keyFile = path.join(outDir, `${v.name}${STUDY_KEY_SUFFIX}`);
     const started = performance.now();
     let state: VariantOutcome['state'];
     if ((await cachedKey(keyFile)) === keys[i] && (await exists(results))) state = 'cached';

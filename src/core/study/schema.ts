@@ -46,6 +46,8 @@ export const STUDY_SCHEMA = {
 
 /** One entry of `variants` as written (validated), before grids and scans are expanded. */
 export interface VariantEntry {
+  /** Its position in the file's list, for messages (invalid entries are dropped from the config). */
+  index: number;
   recipe?: string;
   name?: string;
   layers?: [number, number][];
