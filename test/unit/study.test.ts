@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadStudy } from '../../src/core/study/load';
 import { parseStudy } from '../../src/core/study/parse';
+import { studyTables } from '../../src/core/study/read';
+import { scanHeatmap, studyCsv, studyLatex, texEscape } from '../../src/core/study/table';
 import { writeByteLevelTokenizer } from '../../src/trainer/data/byteTokenizer';
 import { writeLlama } from '../helpers/models';
 import { tempDir } from '../helpers/tmp';
@@ -77,7 +79,7 @@ describe('study files', () => {
     await assert.rejects(loadStudy(path.join(root, 'd.taia-study.yaml')), /d\.taia-study\.yaml:\d+:\d+: variant names must differ; twice: base/);
   });
 
-  it('taia study evaluates every variant once, then only what changed, and resumes an interrupted study', () => {
+  it('taia study evaluates every variant once, then only what changed, and resumes an interrupted study', async () => {
     const root = world();
     writeFileSync(path.join(root, 's.taia-study.yaml'), STUDY);
     const first = taia(root, 'study', 's.taia-study.yaml');
@@ -91,6 +93,21 @@ describe('study files', () => {
     const index = JSON.parse(readFileSync(path.join(out, 'study.json'), 'utf-8'));
     assert.equal(index.variants.length, 9);
     assert.equal(index.layerCount, 2);
+    // The study page's table and exports, from the folder as it is.
+    const { tables, problems } = await studyTables(out);
+    assert.deepEqual(problems, []);
+    const t = tables.holm;
+    assert.deepEqual([t.base, t.full, t.tasks.map((x) => x.task).join()], ['base', 'full', 'mc,gen']);
+    assert.equal(t.rows.find((r) => r.name === 'base')!.cells[0].vsBase, undefined);
+    assert.equal(typeof t.rows.find((r) => r.name === 'taia')!.cells[0].vsFull?.delta, 'number');
+    assert.deepEqual(scanHeatmap(t).map((h) => h.layers), [[0, 0], [1, 1]]);
+    const csv = studyCsv(t).trim().split('\n');
+    assert.equal(csv.length, 1 + 9 * 2);
+    assert.match(csv[1], /^base,base,,,mc,acc,[\d.]+,,,,/);
+    const tex = studyLatex(t);
+    assert.match(tex, /\\toprule\nVariant & mc & gen & Avg\. \\\\\n\\midrule\n/);
+    assert.equal((tex.match(/ \\\\$/gm) ?? []).length, 1 + 7, 'the header and a row per variant, scans left out');
+    assert.equal(texEscape('a_b & 50% <x>'), 'a\\_b \\& 50\\% \\textless{}x\\textgreater{}');
 
     // One more variant: only it is evaluated.
     writeFileSync(path.join(root, 's.taia-study.yaml'), STUDY + '  - taif\n');

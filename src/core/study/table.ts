@@ -124,21 +124,25 @@ export const texEscape = (s: string) => s.replace(/[\\&%$#_{}~^<>]/g, (c) => TEX
  * task and the average, best per column in bold, marks against the base as superscripts (booktabs).
  */
 export function studyLatex(t: StudyTable): string {
-  const rows = t.rows.map((r, i) => ({ r, i })).filter(({ r }) => !r.scan && !r.missing);
+  const rows = t.rows.filter((r) => !r.scan && !r.missing).map((r) => ({ r }));
   const avgs = rows.map(({ r }) => r.average);
   const bestAvg = Math.max(...avgs.map((a) => a ?? -Infinity));
   const unit = t.tasks[0]?.unit ?? 'fraction';
   const cols = 'l' + 'c'.repeat(t.tasks.length + 1);
   const head = ['Variant', ...t.tasks.map((x) => texEscape(x.task)), 'Avg.'].join(' & ');
-  const body = rows.map(({ r, i }) => {
+  const body = rows.map(({ r }) => {
     const cells = t.tasks.map((task, k) => {
       const c = r.cells[k];
       const v = showValue(c.value, task.unit);
-      const bold = t.best[k].includes(i) && t.best[k].length < rows.length ? `\\textbf{${v}}` : v;
+      // Best among the rows shown; a column where all are equal has none.
+      const shown = rows.map((x) => x.r.cells[k].value ?? -Infinity);
+      const top = Math.max(...shown);
+      const bold = c.value === top && shown.some((x) => x !== top) ? `\\textbf{${v}}` : v;
       return c.vsBase?.mark ? `${bold}$^{${c.vsBase.mark.replace(/\*/g, '\\ast')}}$` : bold;
     });
     const avg = showValue(r.average, unit);
-    return [texEscape(r.name), ...cells, r.average !== undefined && r.average === bestAvg ? `\\textbf{${avg}}` : avg].join(' & ') + ' \\\\';
+    const avgBold = r.average !== undefined && r.average === bestAvg && avgs.some((a) => a !== bestAvg);
+    return [texEscape(r.name), ...cells, avgBold ? `\\textbf{${avg}}` : avg].join(' & ') + ' \\\\';
   });
   const note = t.base ? `Marks against ${texEscape(t.base)}: $^{\\ast}$ p < 0.05, $^{\\ast\\ast}$ p < 0.01, $^{\\ast\\ast\\ast}$ p < 0.001 (paired tests${t.correction === 'none' ? '' : `, ${t.correction === 'holm' ? 'Holm' : 'Benjamini--Hochberg'} corrected`}).` : '';
   return [

@@ -8,6 +8,8 @@ import type { BenchmarkDiffPanel } from '../../../src/extension/benchmarkDiff';
 import type { BenchmarkNode, BenchmarksTree } from '../../../src/extension/benchmarksTree';
 import type { TaiaLabApi } from '../../../src/extension/extension';
 import { eventually } from '../../helpers/eventually';
+import type { VariantOutcome } from '../../../src/core/study/run';
+import type { StudyPanel } from '../../../src/extension/study';
 
 const MODELS = ['base', 'finetuned', 'taia', 'taia-strict', 'taif'];
 /** The demo compares them as a study: each variant's results carry the study's name. */
@@ -47,5 +49,15 @@ suite('The demo workspace in the real host', () => {
     // Every model has a number for every row: the demo evaluated them all on the same tasks.
     for (const r of panel.report!.rows) assert.ok(r.cells.every((c) => Number.isFinite(c.value)), `${r.task} / ${r.metric}`);
     panel.panel.dispose();
+  });
+
+  test('Run study… on the demo study file: every variant cached by the demo run, the study page renders its table and scan', async function () {
+    this.timeout(90000);
+    const ws = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const result = await vscode.commands.executeCommand<{ outcomes: VariantOutcome[]; panel?: StudyPanel }>('taiaLab.runStudy', { file: path.join(ws, 'word-games.taia-study.yaml') });
+    assert.ok(result, 'the study ran');
+    assert.deepEqual(result.outcomes.map((o) => `${o.name} ${o.state}`), [...MODELS, 'revert-ffn-L0', 'revert-ffn-L1', 'revert-ffn-L2', 'revert-ffn-L3'].map((m) => `${m} cached`));
+    assert.equal(await result.panel!.rendered, 9);
+    result.panel!.panel.dispose();
   });
 });
