@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { evaluationCommandLine } from '../core/study/run';
+import { evaluationCommandLine } from '../core/eval/command';
 import { TAIA_RESULTS_SUFFIX } from '../core/results/taiaFormat';
 import { launchTrainer } from '../trainer/client';
 import type { EvaluateJob } from '../trainer/protocol';

@@ -10,6 +10,7 @@ import { recipeToJson } from '../merge/recipes';
 import { TAIA_RESULTS_SUFFIX } from '../results/taiaFormat';
 import { writeFileAtomic } from '../util/atomicWrite';
 import type { EvaluateJob } from '../../trainer/protocol';
+import { evaluationCommandLine } from '../eval/command';
 import type { Study, StudyVariant } from './load';
 
 export const STUDY_RESULTS_DIR = path.join('.taia', 'results', 'studies');
@@ -127,12 +128,6 @@ async function runExternal(study: Study, v: StudyVariant, outDir: string, evalua
   } finally {
     await written.dispose();
   }
-}
-
-/** `${checkpoint}`, `${output}` and `${tasks}` (comma-separated) substituted, each shell-quoted. */
-export function evaluationCommandLine(template: string, values: { checkpoint: string; output: string; tasks: string[] }): string {
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return template.replace(/\$\{checkpoint\}/g, quote(values.checkpoint)).replace(/\$\{output\}/g, quote(values.output)).replace(/\$\{tasks\}/g, quote(values.tasks.join(',')));
 }
 
 /**
