@@ -9,19 +9,34 @@ import { VariantSpec, VirtualMerge } from '../merge/virtual';
 import { recipeToJson } from '../merge/recipes';
 import { TAIA_RESULTS_SUFFIX } from '../results/taiaFormat';
 import { writeFileAtomic } from '../util/atomicWrite';
-import type { EvaluateJob } from '../../trainer/protocol';
 import { evaluationCommandLine } from '../eval/command';
 import type { Study, StudyVariant } from './load';
+import type { StudyConfig } from './schema';
 
 export const STUDY_RESULTS_DIR = path.join('.taia', 'results', 'studies');
 export const STUDY_INDEX = 'study.json';
 export const STUDY_KEY_SUFFIX = '.study-key.json';
 const KEY_VERSION = 1;
 
+/** One variant for the built-in evaluator: the trainer protocol's evaluation job, as core describes it. */
+export interface VariantJob {
+  checkpoint: string;
+  base: string;
+  tasks: string[];
+  out: string;
+  name: string;
+  maxNewTokens: number;
+  limit: number;
+  engine: StudyConfig['engine'];
+  device: StudyConfig['device'];
+  backend: StudyConfig['backend'];
+  variant: { recipe: string; recipeText?: string; scale?: number; layers?: [number, number] };
+}
+
 /** How a runner evaluates: the CLI and the extension each launch the trainer (and commands) their way. */
 export interface StudyEvaluator {
   /** The built-in evaluator on one job; the result file, or undefined when cancelled. Throws on failure. */
-  evaluate(job: EvaluateJob): Promise<string | undefined>;
+  evaluate(job: VariantJob): Promise<string | undefined>;
   /** An external evaluation command line (already substituted); false when cancelled. Throws on failure. */
   external(commandLine: string, cwd: string): Promise<boolean>;
   /** Writes a variant to a folder for the external command; the folder is removed by `dispose`. */
@@ -100,7 +115,7 @@ export async function runStudy(study: Study, evaluator: StudyEvaluator, onVarian
   return outcomes;
 }
 
-function builtInJob(study: Study, v: StudyVariant, out: string): EvaluateJob {
+function builtInJob(study: Study, v: StudyVariant, out: string): VariantJob {
   const c = study.config;
   return {
     checkpoint: study.finetuned,
