@@ -77,6 +77,9 @@ describe('study files', () => {
     assert.deepEqual(study.variants.at(-1)!.scan, { kind: 'revert-ffn-each', layers: [1, 1] });
     writeFileSync(path.join(root, 'd.taia-study.yaml'), STUDY.replace('  - base\n', '  - base\n  - { recipe: full, name: base }\n'));
     await assert.rejects(loadStudy(path.join(root, 'd.taia-study.yaml')), /d\.taia-study\.yaml:\d+:\d+: variant names must differ; twice: base/);
+    // A problem in a variant is placed on its key inside that entry.
+    writeFileSync(path.join(root, 'b.taia-study.yaml'), STUDY.replace('  - taia\n', '  - { recipe: taia, layers: 9-3 }\n'));
+    await assert.rejects(loadStudy(path.join(root, 'b.taia-study.yaml')), /b\.taia-study\.yaml:10:21: 'layers': invalid layer range '9-3': end before start/);
   });
 
   it('taia study evaluates every variant once, then only what changed, and resumes an interrupted study', async () => {
