@@ -62,6 +62,29 @@ function deltaSvg(delta) {
   return `<svg width="${130 + modules.length * s}" height="${30 + layers * s}" role="img" aria-label="relative change per layer and module">${heads.join('')}${rowsText.join('')}${rects.join('')}</svg>`;
 }
 
+/** The per-layer scan: a row per layer whose FFN reverts to base, a column per task, coloured by the change against the full fine-tune. */
+function scanSvg(scan) {
+  const tasks = Object.keys(scan.reference);
+  const deltas = scan.rows.flatMap((r) => tasks.map((t) => r.scores[t] - scan.reference[t]));
+  const max = Math.max(1e-9, ...deltas.map(Math.abs));
+  const w = 90;
+  const h = 24;
+  const cells = scan.rows.flatMap((r, i) => tasks.map((t, j) => {
+    const d = r.scores[t] - scan.reference[t];
+    const colour = d >= 0 ? `rgba(27,127,59,${(0.1 + 0.9 * (d / max)).toFixed(3)})` : `rgba(179,38,30,${(0.1 + 0.9 * (-d / max)).toFixed(3)})`;
+    return `<rect x="${110 + j * w}" y="${24 + i * h}" width="${w - 2}" height="${h - 2}" fill="${colour}"><title>${esc(`FFN of layer ${r.layer} reverted, ${t}: ${(100 * r.scores[t]).toFixed(1)} (${d >= 0 ? '+' : ''}${(100 * d).toFixed(1)} against the fine-tune)`)}</title></rect><text x="${110 + j * w + 8}" y="${24 + i * h + 16}" font-size="11">${esc(`${d >= 0 ? '+' : ''}${(100 * d).toFixed(1)}`)}</text>`;
+  }));
+  const heads = tasks.map((t, j) => `<text x="${110 + j * w + 4}" y="16" font-size="11">${esc(t)}</text>`);
+  const rows = scan.rows.map((r, i) => `<text x="10" y="${24 + i * h + 16}" font-size="11">${esc(`FFN L${r.layer} → base`)}</text>`);
+  return `<svg width="${130 + tasks.length * w}" height="${34 + scan.rows.length * h}" role="img" aria-label="per-layer FFN scan against the fine-tune">${heads.join('')}${rows.join('')}${cells.join('')}</svg>`;
+}
+
+function scanTable(scan) {
+  const tasks = Object.keys(scan.reference);
+  const pt = (v) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
+  return [`| FFN reverted to base | ${tasks.join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`, ...scan.rows.map((r) => `| layer ${r.layer} | ${tasks.map((t) => pt(r.scores[t] - scan.reference[t])).join(' | ')} |`)].join('\n');
+}
+
 function lossSvg(metrics) {
   const W = 480;
   const H = 160;
@@ -71,7 +94,7 @@ function lossSvg(metrics) {
   return `<svg width="${W}" height="${H}" role="img" aria-label="training loss"><polyline points="${pts}" fill="none" stroke="#2e86ab" stroke-width="2"/><text x="30" y="14" font-size="11">loss (max ${maxLoss.toFixed(2)})</text><text x="${W - 80}" y="${H - 4}" font-size="11">step ${maxStep}</text></svg>`;
 }
 
-export function writeReport(dir, { bench, delta, metrics, experiment, seconds, quick }) {
+export function writeReport(dir, { bench, delta, metrics, experiment, scan, seconds, quick }) {
   const v = verdict(bench);
   const blocks = Object.entries(delta.blocks).filter(([, b]) => b.tensors > 0).map(([name, b]) => `${name} ${(100 * b.relative).toFixed(2)}%`).join(', ');
   const check = delta.threeWay ? delta.threeWay.verdict : 'not run';
@@ -79,7 +102,7 @@ export function writeReport(dir, { bench, delta, metrics, experiment, seconds, q
     '# TAIA demo report',
     '',
     quick ? '_Shortened run (`--quick`): the numbers below show the pipeline, not the method._\n' : '',
-    `Base model: \`demo/base-model\` (Llama, 4 layers, pretrained by this project on a synthetic world). Fine-tuned fully for ${experiment.train.max_steps} steps (learning rate ${experiment.train.learning_rate}) on word games in an instruction format — out of distribution for the downstream tasks (capitals of invented countries, sums), which the base knows from pretraining but was never asked in that format. Merged with \`taia\` (the paper's rule: all but the FFN matrices from the fine-tune), \`taia-strict\` (attention only) and \`taif\` (FFN only, the paper's ablation).`,
+    `Base model: \`demo/base-model\` (Llama, 4 layers, pretrained by this project on a synthetic world). Fine-tuned fully for ${experiment.train.max_steps} steps (learning rate ${experiment.train.learning_rate}) on word games in an instruction format — out of distribution for the downstream tasks (capitals of invented countries, sums), which the base knows from pretraining but was never asked in that format. Compared as one study (\`word-games.taia-study.yaml\`, every variant read from base and fine-tune without writing it): \`taia\` (the paper's rule: all but the FFN matrices from the fine-tune), \`taia-strict\` (attention only), \`taif\` (FFN only, the paper's ablation) and a per-layer FFN scan.`,
     '',
     '## Downstream tasks',
     '',
@@ -88,6 +111,12 @@ export function writeReport(dir, { bench, delta, metrics, experiment, seconds, q
     `Marks: * p < 0.05, ** p < 0.01, *** p < 0.001 against the base (McNemar on per-example records). ${bench.notes.join(' ')}`,
     '',
     `**Verdict (computed):** ${v}`,
+    '',
+    '## Per-layer scan',
+    '',
+    `Each row is the whole fine-tune with the FFN of one layer reverted to base (the study's \`revert-ffn-each\` scan, evaluated without writing any variant); points against the full fine-tune:`,
+    '',
+    scanTable(scan),
     '',
     '## What the fine-tune changed',
     '',
@@ -108,6 +137,7 @@ ${bench.rows.map((r) => `<tr><td>${esc(r.task)}</td><td>${esc(r.metric)}</td>${r
 ${bench.average ? `<tr><td><b>average</b></td><td></td>${bench.average.cells.map((c, i) => `<td class="${bench.average.best.includes(i) ? 'best' : ''}">${fmt(c.value, bench.average.unit)}</td>`).join('')}</tr>` : ''}</table>
 ${barsSvg(bench)}
 <p><b>Verdict (computed):</b> ${esc(v)}</p>
+<h2>Per-layer scan: the FFN of one layer reverted to base</h2><p>Points against the full fine-tune, per task (the study's revert-ffn-each scan).</p>${scanSvg(scan)}
 <h2>Per-layer weight deltas of the fine-tune</h2><p>${esc(`Relative change per block: ${blocks}. Three-way check of the TAIA output: ${check}.`)}</p>${deltaSvg(delta)}
 <h2>Training loss</h2>${lossSvg(metrics)}
 </body></html>`;

@@ -36,7 +36,7 @@ const writeJsonl = (file, rows) => writeFileSync(path.join(ws, file), rows.map((
 
 say(`Workspace ${path.relative(process.cwd(), ws) || '.'}: base model, fine-tuning data, downstream tasks`);
 rmSync(ws, { recursive: true, force: true });
-for (const d of ['models', 'data', 'tasks', 'results', 'report']) mkdirSync(path.join(ws, d), { recursive: true });
+for (const d of ['models', 'data', 'tasks', 'report']) mkdirSync(path.join(ws, d), { recursive: true });
 cpSync(path.join(repo, 'demo', 'base-model'), path.join(ws, 'models', 'base'), { recursive: true });
 const world = makeWorld();
 writeJsonl('data/word-games.jsonl', world.finetuning);
@@ -59,23 +59,38 @@ const status = JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf-8'
 const finetuned = path.join(runDir, status.lastCheckpoint);
 cpSync(finetuned, path.join(ws, 'models', 'finetuned'), { recursive: true, filter: (f) => !/optimizer|trainer_state/.test(path.basename(f)) });
 
-say('Merging: TAIA (the paper\'s rule), TAIA-strict (attention only) and TAIF (the ablation: FFN only)');
-for (const recipe of ['taia', 'taia-strict', 'taif']) taia('merge', '--base', 'models/base', '--finetuned', 'models/finetuned', '--out', `models/${recipe}`, '--recipe', recipe, '--quiet');
+say('Merging TAIA (the paper\'s rule) to disk, for the three-way weight check');
+taia('merge', '--base', 'models/base', '--finetuned', 'models/finetuned', '--out', 'models/taia', '--quiet');
 
-say('Evaluating base, fine-tuned and merged models on the downstream tasks (the built-in evaluator)');
+say('A study: base, fine-tune, TAIA, TAIA-strict (attention only), TAIF (the ablation: FFN only) and a per-layer FFN scan, each read from base and fine-tune without writing it');
 const models = ['base', 'finetuned', 'taia', 'taia-strict', 'taif'];
-const tasks = experiment.eval.tasks.flatMap((t) => ['--tasks', t]);
-for (const m of models) taia('eval', `models/${m}`, ...tasks, '--name', m, '--out', `results/${m}.taia-results.json`, '--max-new-tokens', '10', ...(opt.quick ? ['--limit', '4'] : []), '--quiet');
+const study = {
+  name: 'word-games',
+  base: 'models/base',
+  finetuned: 'models/finetuned',
+  engine: 'tfjs',
+  eval: { tasks: experiment.eval.tasks, max_new_tokens: 10, limit: opt.quick ? 4 : 0 },
+  variants: ['base', { recipe: 'full', name: 'finetuned' }, 'taia', 'taia-strict', 'taif', { scan: 'revert-ffn-each' }],
+};
+writeFileSync(path.join(ws, 'word-games.taia-study.yaml'), `# Which part of the fine-tune to keep: the paper's comparison and a per-layer scan, as one file.\n${JSON.stringify(study, null, 2)}\n`);
+taia('study', 'word-games.taia-study.yaml', '--quiet');
+const studyDir = path.join(ws, '.taia', 'results', 'studies', study.name);
+const studyIndex = JSON.parse(readFileSync(path.join(studyDir, 'study.json'), 'utf-8'));
+const resultsOf = (variant) => path.join(studyDir, `${variant}.taia-results.json`);
 
 say('Weight deltas of the fine-tune, and the three-way check of the TAIA output');
 const delta = JSON.parse(taia('diff', '--base', 'models/base', '--finetuned', 'models/finetuned', '--merged', 'models/taia', '--json', '--quiet'));
 
 say('Benchmark diff against the base (significance from the per-example records)');
-const bench = JSON.parse(taia('bench', 'diff', ...models.map((m) => `results/${m}.taia-results.json`), '--baseline', 'base', '--json'));
+const bench = JSON.parse(taia('bench', 'diff', ...models.map(resultsOf), '--baseline', `${study.name}:base`, '--json'));
+for (const m of bench.models) m.name = m.name.slice(study.name.length + 1);
+// The scan's heatmap: per layer whose FFN reverts to base, each task's first metric.
+const scores = (variant) => Object.fromEntries(Object.entries(JSON.parse(readFileSync(resultsOf(variant), 'utf-8')).tasks).map(([t, r]) => [t, Object.values(r.metrics)[0].value]));
+const scan = { reference: scores('finetuned'), rows: studyIndex.variants.filter((v) => v.scan).map((v) => ({ layer: v.scan.layers[0], scores: scores(v.name) })) };
 const metrics = readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l));
 
 say('Report');
-const { markdown, headline } = writeReport(path.join(ws, 'report'), { bench, delta, metrics, experiment, seconds: (performance.now() - started) / 1000, quick: opt.quick === true });
+const { markdown, headline } = writeReport(path.join(ws, 'report'), { bench, delta, metrics, experiment, scan, seconds: (performance.now() - started) / 1000, quick: opt.quick === true });
 console.log(`\n${headline}\n\nreport: ${path.relative(process.cwd(), path.join(ws, 'report', 'report.html'))} and report.md (${markdown.length} characters); demo took ${((performance.now() - started) / 1000).toFixed(0)} s`);
 
 if (opt.open) {

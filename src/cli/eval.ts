@@ -1,6 +1,8 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
+import { BUILTIN_RECIPE_NAMES } from '../core/merge/recipes';
+import { scaleAndLayers } from './variantArgs';
 import { TAIA_RESULTS_SUFFIX, TaiaResultsFile } from '../core/results/taiaFormat';
 import { launchTrainer } from '../trainer/client';
 import { EvaluateJob } from '../trainer/protocol';
@@ -16,13 +18,17 @@ export const evalCommand: Command = {
   summary: 'evaluate a checkpoint on task files and write a result file',
   usage:
     'taia eval CHECKPOINT --tasks FILE [--tasks FILE…] [--out FILE.taia-results.json] [--name NAME] [--base DIR]\n' +
+    'taia eval --base DIR --finetuned DIR --recipe R [--scale F] [--layers A-B] [--keep-merge DIR] --tasks FILE…\n' +
     '                 [--max-new-tokens 64] [--limit N] [--engine tfjs|torch] [--device auto|gpu|cpu]\n' +
     '                 [--backend auto|wasm|cpu|…] [--quiet]\n\n' +
     '  Task files are JSON Lines: {"prompt", "answer"} rows are generated greedily and scored by exact match\n' +
     '  after answer extraction; {"prompt", "choices", "answer"} rows are scored by log-likelihood (acc, acc_norm).\n' +
     '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).\n' +
     '  --engine torch scores with transformers in $TAIA_PYTHON (default python3) on the same prompts and token ids;\n' +
-    '  --backend picks the built-in (tfjs) engine\'s backend.',
+    '  --backend picks the built-in (tfjs) engine\'s backend.\n' +
+    '  With --finetuned and --recipe it evaluates that merge of base and fine-tune (or adapter) without writing it:\n' +
+    '  the built-in engine reads it tensor by tensor; --engine torch gets a written merge in a temporary folder,\n' +
+    '  removed afterwards (kept in DIR with --keep-merge).',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -38,9 +44,17 @@ export const evalCommand: Command = {
         device: { type: 'string' },
         backend: { type: 'string', default: 'auto' },
         quiet: { type: 'boolean', short: 'q' },
+        finetuned: { type: 'string' },
+        recipe: { type: 'string' },
+        scale: { type: 'string' },
+        layers: { type: 'string' },
+        'keep-merge': { type: 'string' },
       },
     });
-    if (positionals.length !== 1) throw new UsageError('expected one checkpoint folder');
+    const variant = variantOptions(values);
+    if (variant && positionals.length > 0) throw new UsageError('give either a CHECKPOINT or --finetuned with --recipe, not both');
+    if (variant && !values.base) throw new UsageError('--recipe needs --base');
+    if (!variant && positionals.length !== 1) throw new UsageError('expected one checkpoint folder');
     if (!values.tasks?.length) throw new UsageError('give at least one --tasks FILE');
     const backend = values.backend as (typeof BACKENDS)[number];
     if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
@@ -53,8 +67,8 @@ export const evalCommand: Command = {
       if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got '${text}'`);
       return n;
     };
-    const checkpoint = path.resolve(positionals[0]);
-    const name = values.name ?? path.basename(checkpoint);
+    const checkpoint = path.resolve(variant ? values.finetuned! : positionals[0]);
+    const name = values.name ?? (variant ? `${path.basename(checkpoint)}-${path.basename(variant.recipe)}` : path.basename(checkpoint));
     const out = path.resolve(values.out ?? `${name}${TAIA_RESULTS_SUFFIX}`);
     if (!out.endsWith(TAIA_RESULTS_SUFFIX)) throw new UsageError(`--out must end with ${TAIA_RESULTS_SUFFIX}`);
     const job: EvaluateJob = {
@@ -68,13 +82,30 @@ export const evalCommand: Command = {
       engine,
       device,
       backend,
+      variant,
     };
     return evaluateInTerminal(job, values.quiet === true);
   },
 };
 
-async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<number> {
-  const progress = new ProgressLine('eval', quiet, String);
+/** --finetuned/--recipe/--scale/--layers as the job's merge variant; undefined when evaluating a checkpoint as it is. */
+function variantOptions(values: { finetuned?: string; recipe?: string; scale?: string; layers?: string; 'keep-merge'?: string }): EvaluateJob['variant'] {
+  if (values.finetuned === undefined && values.recipe === undefined) {
+    if (values.scale !== undefined || values.layers !== undefined || values['keep-merge'] !== undefined) throw new UsageError('--scale, --layers and --keep-merge need --finetuned and --recipe');
+    return undefined;
+  }
+  if (!values.finetuned || !values.recipe) throw new UsageError('--finetuned and --recipe go together');
+  const { scale, layers } = scaleAndLayers(values);
+  const recipe = BUILTIN_RECIPE_NAMES.includes(values.recipe) ? values.recipe : path.resolve(values.recipe);
+  return { recipe, scale, layers, keepAt: values['keep-merge'] && path.resolve(values['keep-merge']) };
+}
+
+/**
+ * Runs one evaluation in the trainer child process with a progress line; Ctrl-C cancels it. Resolves
+ * to the result file, or undefined when cancelled; throws with the trainer's reason when it fails.
+ */
+export async function evaluateWithProgress(job: EvaluateJob, quiet: boolean, label = 'eval'): Promise<string | undefined> {
+  const progress = new ProgressLine(label, quiet, String);
   let results: string | undefined;
   const handle = launchTrainer({
     script: path.join(__dirname, 'trainer.js'),
@@ -92,22 +123,33 @@ async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<num
   try {
     const outcome = await handle.outcome;
     progress.done();
-    if (outcome.state === 'failed') {
-      process.stderr.write(`taia: evaluation failed: ${outcome.error}\n`);
-      return 1;
-    }
-    if (outcome.state === 'cancelled' || !results) {
-      process.stderr.write('taia: evaluation cancelled; nothing was written\n');
-      return 130;
-    }
-    const written = JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile;
-    for (const [task, t] of Object.entries(written.tasks)) {
-      const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
-      process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
-    }
-    process.stdout.write(`results: ${results}\n`);
-    return 0;
+    if (outcome.state === 'failed') throw new EvaluationFailed(outcome.error ?? 'unknown reason');
+    return outcome.state === 'cancelled' ? undefined : results;
   } finally {
     process.off('SIGINT', onSignal);
   }
+}
+
+export class EvaluationFailed extends Error {}
+
+async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<number> {
+  let results: string | undefined;
+  try {
+    results = await evaluateWithProgress(job, quiet);
+  } catch (e) {
+    if (!(e instanceof EvaluationFailed)) throw e;
+    process.stderr.write(`taia: evaluation failed: ${e.message}\n`);
+    return 1;
+  }
+  if (!results) {
+    process.stderr.write('taia: evaluation cancelled; nothing was written\n');
+    return 130;
+  }
+  const written = JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile;
+  for (const [task, t] of Object.entries(written.tasks)) {
+    const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
+    process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
+  }
+  process.stdout.write(`results: ${results}\n`);
+  return 0;
 }

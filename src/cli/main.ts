@@ -7,10 +7,11 @@ import { diffCommand } from './diff';
 import { recipesCommand } from './recipes';
 import { trainCommand } from './train';
 import { evalCommand } from './eval';
+import { studyCommand } from './study';
 import { benchCommand } from './bench';
 import { Command, UsageError } from './usage';
 
-const COMMANDS: Command[] = [trainCommand, evalCommand, mergeCommand, diffCommand, inspectCommand, recipesCommand, benchCommand];
+const COMMANDS: Command[] = [trainCommand, evalCommand, studyCommand, mergeCommand, diffCommand, inspectCommand, recipesCommand, benchCommand];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

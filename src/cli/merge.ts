@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { executeMerge } from '../core/merge/execute';
 import { closeInputs, MergePlan, OutputDtype, planMerge } from '../core/merge/plan';
-import { BUILTIN_RECIPE_NAMES, loadRecipe, parseLayerRange } from '../core/merge/recipes';
+import { BUILTIN_RECIPE_NAMES, loadRecipe } from '../core/merge/recipes';
+import { scaleAndLayers } from './variantArgs';
 import { BLOCKS } from '../core/classify/types';
 import { formatBytes, parseSize } from '../core/util/size';
 import { ProgressLine } from './progress';
@@ -48,13 +49,9 @@ export const mergeCommand: Command = {
     for (const k of ['base', 'finetuned', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
     if (!values.recipe!.trim()) throw new UsageError(`--recipe needs a built-in recipe's name (${BUILTIN_RECIPE_NAMES.join(', ')}) or a recipe file`);
     if (!DTYPES.includes(values.dtype as OutputDtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
-    // Number('') and Number('  ') are 0: an empty --scale= must not silently mean "take base".
-    const scale = values.scale === undefined ? 1 : values.scale.trim() === '' ? NaN : Number(values.scale);
-    if (!Number.isFinite(scale)) throw new UsageError(`--scale must be a number, got '${values.scale}'`);
-    let layers: [number, number] | undefined;
+    const { scale = 1, layers } = scaleAndLayers(values);
     let maxShardBytes: number;
     try {
-      layers = values.layers === undefined ? undefined : parseLayerRange(values.layers);
       maxShardBytes = parseSize(values['max-shard-size']!);
     } catch (e) {
       throw new UsageError((e as Error).message);

@@ -17,6 +17,7 @@ export const COMMANDS = {
   refreshRuns: 'taiaLab.refreshRuns',
   evaluate: 'taiaLab.evaluate',
   benchmarkDiff: 'taiaLab.benchmarkDiff',
+  runStudy: 'taiaLab.runStudy',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

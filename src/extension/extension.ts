@@ -14,6 +14,7 @@ import { registerRunCommands } from './runs/commands';
 import { RunsTree } from './runs/runsTree';
 import { TrainingManager } from './runs/training';
 import { startLanguageClient } from './language/client';
+import { runStudyCommand, STUDY_VIEW, StudyPanelSerializer } from './study/panel';
 import { COMMANDS } from './commands';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
@@ -63,6 +64,8 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     vscode.window.registerWebviewPanelSerializer(DELTA_REVIEW_VIEW, new DeltaReviewSerializer(context.extensionUri)),
     vscode.window.registerWebviewPanelSerializer(RUN_DASHBOARD_VIEW, new RunDashboardSerializer(context)),
     vscode.window.registerWebviewPanelSerializer(COMPARE_RUNS_VIEW, new CompareRunsSerializer(context)),
+    vscode.commands.registerCommand(COMMANDS.runStudy, (arg?: vscode.Uri | { file: string }) => runStudyCommand(context, log, arg)),
+    vscode.window.registerWebviewPanelSerializer(STUDY_VIEW, new StudyPanelSerializer(context.extensionUri)),
     vscode.commands.registerCommand(COMMANDS.revealInExplorer, (node?: CheckpointNode | DatasetEntry) => {
       const p = pathOf(node);
       if (p) return vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(p));

@@ -2,13 +2,13 @@
 // file-system findings, as LSP diagnostics. The bench (bench/lsp.mjs) times exactly this.
 import { Diagnostic } from 'vscode-languageserver';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { CheckOptions, fileFindings } from './checks';
+import type { CheckOptions } from './checks';
 import { schemaFindings, toDiagnostic } from './findings';
 import type { ExperimentModel } from './model';
 
 export async function diagnose(doc: TextDocument, model: ExperimentModel, opts: CheckOptions): Promise<Diagnostic[]> {
   const findings = schemaFindings(model);
   const sound = model.parsed && !findings.some((f) => f.span);
-  if (sound) findings.push(...(await fileFindings(model.file, model.parsed!.config, opts)));
+  if (sound) findings.push(...(await model.kind.fileFindings(model.file, model.parsed!.config, opts)));
   return findings.map((f) => toDiagnostic(f, model, doc));
 }

@@ -32,7 +32,7 @@ export async function fileFindings(file: string, config: ExperimentConfig, opts:
   return findings;
 }
 
-async function checkBase(dir: string): Promise<{ model?: BaseModel; findings: Finding[] }> {
+export async function checkBase(dir: string): Promise<{ model?: BaseModel; findings: Finding[] }> {
   const fail = (what: string): { model?: BaseModel; findings: Finding[] } => ({ findings: [{ path: ['base'], message: `'base': ${dir} ${what}`, severity: 'error' }] });
   const kind = await detectCheckpointKind(dir);
   if (kind === 'adapter') return fail('is a LoRA adapter, not a model folder');

@@ -11,6 +11,7 @@ import { CursorContext, cursorContext } from './cursorContext';
 import type { ExperimentModel } from './model';
 import { describeSpec, fieldsAt, Spec, specAt } from './schemaLookup';
 import type { WorkspaceFiles } from './workspaceFiles';
+import { STUDY_KIND } from './kinds';
 
 type Candidate = { label: string; detail?: string; doc?: string; kind: CompletionItemKind; insert?: string };
 
@@ -33,7 +34,7 @@ export async function complete(doc: TextDocument, model: ExperimentModel, offset
 
 /** Keys of the enclosing section not yet in the document; a section key opens its indented block. */
 function keyCandidates(model: ExperimentModel, ctx: CursorContext): Candidate[] {
-  const fields = fieldsAt(ctx.parents);
+  const fields = fieldsAt(ctx.parents, model.kind.fields);
   if (!fields) return [];
   const present = model.yaml?.getIn(ctx.parents);
   const has = (key: string): boolean => typeof (present as { has?: unknown })?.has === 'function' && (present as { has(k: string): boolean }).has(key);
@@ -44,9 +45,9 @@ function keyCandidates(model: ExperimentModel, ctx: CursorContext): Candidate[] 
 }
 
 async function valueCandidates(model: ExperimentModel, ctx: CursorContext, workspace: WorkspaceFiles): Promise<Candidate[]> {
-  const spec: Spec | undefined = ctx.key === undefined ? undefined : specAt([...ctx.parents, ctx.key]);
+  const spec: Spec | undefined = ctx.key === undefined ? undefined : specAt([...ctx.parents, ctx.key], model.kind.fields);
   if (!spec) return [];
-  if (ctx.kind === 'item') return spec.type === 'string[]' && ctx.key === 'target_modules' ? moduleCandidates(model) : [];
+  if (ctx.kind === 'item') return spec.type === 'string[]' && ctx.key === 'target_modules' ? moduleCandidates(model) : ctx.key === 'variants' && model.kind === STUDY_KIND ? recipeCandidates() : [];
   switch (spec.type) {
     case 'enum':
       return spec.values.map((v) => ({ label: v, kind: CompletionItemKind.EnumMember, doc: spec.valueDocs?.[v], detail: v === spec.default ? 'default' : undefined }));
@@ -55,10 +56,14 @@ async function valueCandidates(model: ExperimentModel, ctx: CursorContext, works
     case 'path':
       return spec.kind === 'checkpoint' ? checkpointCandidates(model.file, workspace) : spec.kind === 'dataset' ? datasetCandidates(model.file, workspace) : [];
     case 'string':
-      return ctx.key === 'recipe' ? BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, kind: CompletionItemKind.EnumMember, doc: builtinRecipe(name)?.description })) : [];
+      return ctx.key === 'recipe' ? recipeCandidates() : [];
     default:
       return [];
   }
+}
+
+function recipeCandidates(): Candidate[] {
+  return BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, kind: CompletionItemKind.EnumMember, doc: builtinRecipe(name)?.description }));
 }
 
 /** A workspace path as the experiment file names it: relative to its folder, with forward slashes. */

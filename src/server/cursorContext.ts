@@ -37,7 +37,8 @@ function parentsOf(lines: string[], lineNo: number, indent: number): string[] {
 function listOwner(lines: string[], lineNo: number, indent: number): { key: string; indent: number } | undefined {
   for (let i = lineNo - 1; i >= 0; i--) {
     const line = lines[i];
-    if (isBlank(line) || (/^\s*-/.test(line) && indentOf(line) >= indent)) continue;
+    // Earlier items, and the lines inside them (a list of mappings), belong to the same list.
+    if (isBlank(line) || indentOf(line) > indent || (/^\s*-/.test(line) && indentOf(line) >= indent)) continue;
     const m = KEY_LINE.exec(line);
     return m && m[1].length <= indent ? { key: m[2], indent: m[1].length } : undefined;
   }
@@ -57,7 +58,8 @@ export function cursorContext(text: string, offset: number): CursorContext | und
     if (!owner) return undefined;
     return { parents: parentsOf(lines, lineNo, owner.indent), kind: 'item', key: owner.key, prefix: item[3], prefixStart: offset - item[3].length };
   }
-  const value = /^(\s*)([\w.-]+)\s*:\s+(.*)$/.exec(before);
+  // `key: value`, also as the first key of a list item (`- recipe: taia` in a study's variants).
+  const value = /^(\s*)(?:-\s+)?([\w.-]+)\s*:\s+(.*)$/.exec(before);
   if (value) {
     const parents = parentsOf(lines, lineNo, value[1].length);
     const flow = /^\[(?:[^\]]*,)?\s*(["']?)([^"',\s\]]*)$/.exec(value[3]);

@@ -34,7 +34,7 @@ export function schemaFindings(model: ExperimentModel): Finding[] {
   const syntax = problems.filter((p) => p.range);
   if (syntax.length) return syntax.map((p) => ({ path: [], message: p.message, severity: p.severity, span: p.range }));
   return problems.map((p): Finding => {
-    const spec = specAt(p.path);
+    const spec = specAt(p.path, model.kind.fields);
     if (!spec && p.path.length) return { ...p, on: 'key', replacement: p.suggestion };
     const value = model.yaml?.getIn(p.path);
     const replacement = spec?.type === 'enum' && typeof value === 'string' ? closest(value, spec.values) : undefined;

@@ -16,7 +16,7 @@ import { nodeAt } from './yamlNodes';
 export async function hover(doc: TextDocument, model: ExperimentModel, offset: number): Promise<Hover | null> {
   const at = model.yaml && nodeAt(model.yaml.contents, offset);
   const key = at?.path.filter((k): k is string => typeof k === 'string').at(-1);
-  const spec = at && specAt(at.path);
+  const spec = at && specAt(at.path, model.kind.fields);
   if (!at || !spec || key === undefined) return null;
   const parts = [describeSpec(key, spec)];
   if (at.on === 'value' && spec.type === 'enum' && typeof at.scalar === 'string' && spec.valueDocs?.[at.scalar]) parts.push(`\`${at.scalar}\`: ${spec.valueDocs[at.scalar]}`);

@@ -1,4 +1,5 @@
-// The experiment-file language server (`*.taia.yaml`, language id taia-experiment). VS Code starts it
+// The language server of experiment files (`*.taia.yaml`, language id taia-experiment) and study files
+// (`*.taia-study.yaml`, taia-study; see kinds.ts). VS Code starts it
 // over IPC (src/extension/languageClient.ts); other editors run `node dist/server.js --stdio`.
 import { totalmem } from 'node:os';
 import { CodeActionKind, createConnection, Diagnostic, DiagnosticSeverity, DidChangeWatchedFilesNotification, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
@@ -6,7 +7,6 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { TOOL_VERSION } from '../core/version';
 import { diagnose } from './analysis';
 import type { CheckOptions } from './checks';
-import { codeLenses } from './codeLens';
 import { complete } from './completion';
 import { hover } from './hover';
 import { ModelCache } from './model';
@@ -121,7 +121,7 @@ connection.onCompletion(
 connection.onHover(onDocument(null, (doc, params) => hover(doc, modelOf(doc), doc.offsetAt(params.position))));
 connection.onCodeAction(onDocument([], (_doc, params) => quickFixes(params)));
 connection.onDocumentSymbol(onDocument([], (doc) => documentSymbols(doc, modelOf(doc))));
-connection.onCodeLens(onDocument([], (doc) => codeLenses(doc.uri)));
+connection.onCodeLens(onDocument([], (doc) => modelOf(doc).kind.lenses(doc.uri)));
 
 process.on('unhandledRejection', (e) => connection.console.error(`unhandled: ${(e as Error)?.stack ?? String(e)}`));
 

@@ -1,29 +1,33 @@
 // One parse per document version, shared by diagnostics, completion, hover and symbols.
 import { Document, parseDocument } from 'yaml';
-import { parseExperiment, ParsedExperiment } from '../core/experiment/validate';
+import type { ExperimentProblem } from '../core/experiment/validate';
+import { DocumentKind, kindOf } from './kinds';
 
 /** Beyond this many characters a document is not parsed: an experiment file is a page, not a data dump. */
 export const MAX_DOCUMENT_CHARS = 1_000_000;
 
 export interface ExperimentModel {
   file: string;
+  /** Experiment or study file, by its name: the schema, parser, checks and lenses that apply. */
+  kind: DocumentKind;
   text: string;
   /** The YAML document, for node spans; partial when the text has syntax errors. Absent when too large. */
   yaml?: Document.Parsed;
   /** Schema validation; absent when the text is too large or could not be turned into values. */
-  parsed?: ParsedExperiment;
+  parsed?: { config: unknown; problems: ExperimentProblem[] };
   /** Why the document was not validated (too large, alias bomb, nesting too deep). */
   fatal?: string;
 }
 
 /** Parses an experiment file's text. Never throws: the yaml package refuses alias bombs by throwing, and deep nesting can overflow the stack. */
 export function buildModel(text: string, file: string): ExperimentModel {
-  if (text.length > MAX_DOCUMENT_CHARS) return { file, text, fatal: `too large to check (${text.length} characters; an experiment file is at most ${MAX_DOCUMENT_CHARS})` };
+  const kind = kindOf(file);
+  if (text.length > MAX_DOCUMENT_CHARS) return { file, kind, text, fatal: `too large to check (${text.length} characters; an experiment file is at most ${MAX_DOCUMENT_CHARS})` };
   try {
     const yaml = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
-    return { file, text, yaml, parsed: parseExperiment(text, file) };
+    return { file, kind, text, yaml, parsed: kind.parse(text, file) };
   } catch (e) {
-    return { file, text, fatal: `cannot be read as an experiment: ${(e as Error).message}` };
+    return { file, kind, text, fatal: `cannot be read as an ${kind.name} file: ${(e as Error).message}` };
   }
 }
 

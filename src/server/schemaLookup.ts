@@ -1,4 +1,4 @@
-// Looks fields up in the one experiment schema by key path, and describes them for hover and completion.
+// Looks fields up in a schema (the experiment schema unless told) by key path, and describes them for hover and completion.
 import { EXPERIMENT_SCHEMA, Field, Section } from '../core/experiment/schema';
 import type { KeyPath } from '../core/experiment/validate';
 
@@ -8,8 +8,8 @@ export type Spec = Field | Section;
 export const ROOT_FIELDS = EXPERIMENT_SCHEMA as unknown as Record<string, Spec>;
 
 /** The field or section a key path names, or undefined when no such key exists. List indices are skipped. */
-export function specAt(path: KeyPath): Spec | undefined {
-  let fields: Record<string, Spec> | undefined = ROOT_FIELDS;
+export function specAt(path: KeyPath, root: Record<string, Spec> = ROOT_FIELDS): Spec | undefined {
+  let fields: Record<string, Spec> | undefined = root;
   let spec: Spec | undefined;
   for (const key of path) {
     if (typeof key === 'number') continue;
@@ -21,9 +21,9 @@ export function specAt(path: KeyPath): Spec | undefined {
 }
 
 /** The keys allowed directly under a path: the top level for [], a section's fields, else none. */
-export function fieldsAt(path: KeyPath): Record<string, Spec> | undefined {
-  if (path.length === 0) return ROOT_FIELDS;
-  const spec = specAt(path);
+export function fieldsAt(path: KeyPath, root: Record<string, Spec> = ROOT_FIELDS): Record<string, Spec> | undefined {
+  if (path.length === 0) return root;
+  const spec = specAt(path, root);
   return spec?.type === 'section' ? spec.fields : undefined;
 }
 

@@ -121,7 +121,7 @@ async function run(runDir: string, resume: boolean): Promise<void> {
 async function evaluate(job: EvaluateJob): Promise<void> {
   try {
     const hooks: EvalHooks = {
-      started: (info) => send({ type: 'log', level: 'info', message: `evaluating ${job.checkpoint} on ${job.tasks.length} task(s), ${info.examples} examples; backend ${info.backend}` }),
+      started: (info) => send({ type: 'log', level: 'info', message: `evaluating ${job.variant ? `the '${job.variant.recipe}' merge of ${job.checkpoint} (read without writing it)` : job.checkpoint} on ${job.tasks.length} task(s), ${info.examples} examples; backend ${info.backend}` }),
       progress: (done, total, task) => send({ type: 'evalProgress', done, total, task }),
       log: (text) => send({ type: 'log', level: 'info', message: text }),
       cancelled: () => cancelRequested,

@@ -2,7 +2,7 @@
 // the CLI). Both sides import this file; every message carries the protocol version, and anything that
 // does not parse is a ProtocolError naming what was wrong, never a silent hang.
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** What the built-in evaluator is asked to do (see engines/tfjs/evaluate.ts). */
 export interface EvaluateJob {
@@ -20,6 +20,20 @@ export interface EvaluateJob {
   device: 'auto' | 'gpu' | 'cpu';
   /** The built-in engine's backend. */
   backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  /**
+   * Evaluate the merge of `base` and `checkpoint` (a fine-tune or an adapter) under this recipe instead
+   * of `checkpoint` itself: read tensor by tensor from the inputs (tfjs), or written to a temporary
+   * folder (torch; to `keepAt` and kept, when given).
+   */
+  variant?: {
+    /** A built-in recipe or a recipe file; with `recipeText`, only the recipe's name. */
+    recipe: string;
+    /** The recipe document itself, for recipes made on the fly (a study's per-layer scans). */
+    recipeText?: string;
+    scale?: number;
+    layers?: [number, number];
+    keepAt?: string;
+  };
 }
 
 /** Parent → trainer. */

@@ -17,7 +17,7 @@ describe('npm run demo (shortened)', () => {
     const ws = path.join(tempDir('taia-demo-'), 'demo-workspace');
     const run = spawnSync(process.execPath, [path.join(REPO, 'demo', 'run.mjs'), '--quick', '--dir', ws], { encoding: 'utf-8' });
     assert.equal(run.status, 0, run.stderr);
-    for (const m of MODELS) {
+    for (const m of ['base', 'finetuned', 'taia']) {
       // Every model folder is a checkpoint the merge core opens, with the base's tensor names.
       const weights = await CheckpointWeights.open(path.join(ws, 'models', m));
       try {
@@ -25,7 +25,14 @@ describe('npm run demo (shortened)', () => {
       } finally {
         await weights.close();
       }
-      const results = JSON.parse(readFileSync(path.join(ws, 'results', `${m}.taia-results.json`), 'utf-8'));
+    }
+    // The comparison ran as a study: the five models and a scan of the 4 layers, none of them written.
+    const study = path.join(ws, '.taia', 'results', 'studies', 'word-games');
+    const index = JSON.parse(readFileSync(path.join(study, 'study.json'), 'utf-8'));
+    assert.deepEqual(index.variants.map((v: { name: string }) => v.name), [...MODELS, 'revert-ffn-L0', 'revert-ffn-L1', 'revert-ffn-L2', 'revert-ffn-L3']);
+    assert.equal(existsSync(path.join(ws, 'models', 'taif')), false);
+    for (const m of index.variants.map((v: { name: string }) => v.name)) {
+      const results = JSON.parse(readFileSync(path.join(study, `${m}.taia-results.json`), 'utf-8'));
       assert.deepEqual(Object.keys(results.tasks).sort(), TASKS);
       for (const t of TASKS) for (const metric of Object.values(results.tasks[t].metrics) as { value: number }[]) assert.ok(Number.isFinite(metric.value));
     }
@@ -41,7 +48,10 @@ describe('npm run demo (shortened)', () => {
     const html = readFileSync(path.join(ws, 'report', 'report.html'), 'utf-8');
     assert.match(html, /<svg[^>]+aria-label="relative change per layer and module"/);
     assert.match(html, /<polyline points="[\d., ]+"/);
+    assert.equal((html.match(/<title>FFN of layer \d reverted, /g) ?? []).length, 4 * TASKS.length, 'the scan heatmap has a cell per layer and task');
+    assert.match(md, /\| layer 3 \| [+-]\d/);
     assert.ok(existsSync(path.join(ws, 'word-games.taia.yaml')));
+    assert.ok(existsSync(path.join(ws, 'word-games.taia-study.yaml')));
     assert.match(run.stdout, /\| task \| metric \| base \| finetuned \| taia \| taia-strict \| taif \|/);
   });
 });

@@ -232,6 +232,26 @@ describe('experiment language server over stdio', () => {
     );
   });
 
+  test('study files: the same diagnostics, completion, hover and a Run study lens, from the study schema', async () => {
+    const text = ['base: model', 'finetuned: nowhere', 'engine: torhc', 'eval:', '  tasks: [missing.jsonl]', 'variants:', '  - taia', '  - { recipe: taia, layer: 0-1 }', '  - recipe: ', '    scan: revert-ffn-each', '  - ta', ''].join('\n');
+    const uri = open('errors.taia-study.yaml', text);
+    const got = (await diagnostics(uri)).map((d) => ({ range: d.range, message: d.message })).sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+    assert.deepEqual(got.filter((d) => d.range.start.line < 8), [
+      { range: range(1, 11, 1, 18), message: `'finetuned': ${path.join(ws, 'nowhere')} does not exist` },
+      { range: range(2, 8, 2, 13), message: `'engine': expected one of tfjs, torch, got "torhc"; did you mean 'torch'?` },
+      { range: range(4, 10, 4, 23), message: `task file ${path.join(ws, 'missing.jsonl')} does not exist` },
+      { range: range(7, 20, 7, 25), message: "unknown key 'layer'; did you mean 'layers'?" },
+    ]);
+    assert.deepEqual(got.filter((d) => d.range.start.line === 10), [{ range: range(10, 4, 10, 6), message: `${path.join(ws, 'ta')}: not a built-in recipe (taia, taia-strict, taif, full, base) and not a readable recipe file` }]);
+    assert.deepEqual(await completionLabels(uri, 8, 12), ['taia', 'taia-strict', 'taif', 'full', 'base']);
+    assert.deepEqual(await completionLabels(uri, 10, 6), ['taia', 'taia-strict', 'taif', 'full', 'base']);
+    assert.deepEqual(await completionLabels(uri, 9, 10), ['revert-ffn-each', 'revert-ffn-first']);
+    const onScan = (await rpc.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 9, character: 6 } })) as Hover;
+    assert.match((onScan.contents as { value: string }).value, /\*\*scan\*\* — one of `revert-ffn-each`, `revert-ffn-first`/);
+    const lenses = (await rpc.sendRequest(CodeLensRequest.type, { textDocument: { uri } })) as CodeLens[];
+    assert.deepEqual(lenses.map((l) => l.command), [{ title: 'Run study', command: 'taiaLab.runStudy', arguments: [{ file: path.join(ws, 'errors.taia-study.yaml') }] }]);
+  });
+
   test('document symbols list sections with their keys', async () => {
     const symbols = (await rpc.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri: uriOf('errors.taia.yaml') } })) as DocumentSymbol[];
     assert.deepEqual(

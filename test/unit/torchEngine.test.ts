@@ -195,6 +195,23 @@ out.end();
     assert.ok(!existsSync(job.out));
   });
 
+  it('evaluates a merge variant from a merge written to a temporary folder, removed afterwards', async () => {
+    const root = tempDir('taia-torch-eval-');
+    writeTinyModel(path.join(root, 'model'));
+    writeTinyModel(path.join(root, 'ft'), undefined, 2);
+    writeTasks(root);
+    const oracle = await writeOracle(root);
+    // What transformers would load: the folder the engine is given, listed while it runs.
+    const python = wrapper(root, 'python-listing', `ls "$3" > ${JSON.stringify(path.join(root, 'listing'))}; exec ${JSON.stringify(oracle)} "$@"`);
+    const job: EvaluateJob = { checkpoint: path.join(root, 'ft'), base: path.join(root, 'model'), tasks: [path.join(root, 'mc.jsonl')], out: path.join(root, 'results', 'v.taia-results.json'), name: 'v', maxNewTokens: 8, limit: 0, engine: 'torch', device: 'auto', backend: 'auto', variant: { recipe: 'taia' } };
+    assert.deepEqual(await launchTrainer({ script: TRAINER, job: { evaluate: job }, onMessage: () => undefined, env: { TAIA_PYTHON: python } }).outcome, { state: 'done' });
+    const model = JSON.parse(readFileSync(path.join(root, 'oracle.log'), 'utf-8').split('\n')[0]).args[2] as string;
+    assert.notEqual(model, path.join(root, 'ft'));
+    assert.deepEqual(readFileSync(path.join(root, 'listing'), 'utf-8').trim().split('\n').filter((f) => /safetensors$|taia_merge/.test(f)), ['model.safetensors', 'taia_merge.json']);
+    assert.equal(existsSync(model), false, 'the written merge is removed after the evaluation');
+    assert.equal(JSON.parse(readFileSync(job.out, 'utf-8')).model.recipe, 'taia');
+  });
+
   it('checks the environment before evaluating, asking for peft only for an adapter', async () => {
     const root = tempDir('taia-torch-eval-');
     writeTinyModel(path.join(root, 'model'));

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { detectCheckpointKind } from '../checkpoint/discover';
 import { builtinRecipe } from '../merge/recipes';
 import type { RunConfig } from '../runs/types';
@@ -66,6 +66,12 @@ export function keyOffset(node: unknown, keyPath: KeyPath): number | undefined {
   let offset: number | undefined;
   let current = node;
   for (const key of keyPath) {
+    // A list item (a study's variant): its node.
+    if (isSeq(current) && typeof key === 'number') {
+      current = current.items[key];
+      offset = (current as { range?: [number, number] } | undefined)?.range?.[0] ?? offset;
+      continue;
+    }
     if (!isMap(current)) break;
     const pair = current.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key);
     if (!pair || !isScalar(pair.key)) break;

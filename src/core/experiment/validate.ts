@@ -40,7 +40,7 @@ export function resolveExperimentPath(file: string, value: string): string {
   return path.resolve(path.dirname(file), value);
 }
 
-function readSection(obj: Record<string, unknown>, fields: Record<string, Field | Section>, at: KeyPath, problems: ExperimentProblem[]): Record<string, unknown> {
+export function readSection(obj: Record<string, unknown>, fields: Record<string, Field | Section>, at: KeyPath, problems: ExperimentProblem[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(obj)) {
     if (key in fields) continue;

@@ -76,7 +76,7 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
 }
 
 /** Two slots of reusable buffers, so chunk i+1 can be read while chunk i is transformed and written. */
-class ChunkBuffers {
+export class ChunkBuffers {
   private readonly raw = [0, 1].map(() => [alignedBuffer(CHUNK_ELEMENTS * 4), alignedBuffer(CHUNK_ELEMENTS * 4)]);
   readonly work = new Float32Array(CHUNK_ELEMENTS);
   readonly other = new Float32Array(CHUNK_ELEMENTS);
@@ -87,8 +87,10 @@ class ChunkBuffers {
   }
 }
 
-interface Job {
-  writer: ShardedWriter;
+/** Producing a tensor's bytes: by executeMerge into shards, by a virtual merge (virtual.ts) into memory. */
+export interface Job {
+  /** Receives each tensor's output bytes in order; the chunk's buffer is reused after the call. */
+  writer: Pick<ShardedWriter, 'write'>;
   buffers: ChunkBuffers;
   scale: number;
   bytesDone: number;
@@ -97,7 +99,7 @@ interface Job {
   signal?: AbortSignal;
 }
 
-async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
+export async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
   const { buffers: buf, signal } = job;
   const from = t.from;
   const n = elementCount(t.shape);

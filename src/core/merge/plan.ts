@@ -95,15 +95,16 @@ async function checkOutputPath(opts: MergeOptions): Promise<void> {
 
 /**
  * Resolves inputs and decides, for every tensor, where it comes from and how it is made. Reads only
- * headers and small JSON files. This is also the dry run.
+ * headers and small JSON files. This is also the dry run, and what a virtual merge reads.
  */
-export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
-  await checkOutputPath(opts);
+export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } = {}): Promise<MergePlan> {
+  // A virtual merge (virtual.ts) is read in memory and has no output folder to check.
+  if (!mode.virtual) await checkOutputPath(opts);
   const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, ...opts };
   if (!Number.isFinite(options.scale)) throw new Error(`--scale must be a finite number, got ${options.scale}`);
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
-  if (!options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, 'output folder exists (use --force to replace it)');
+  if (!mode.virtual && !options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, 'output folder exists (use --force to replace it)');
   const baseKind = await detectCheckpointKind(opts.base);
   if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
   const ftKind = await detectCheckpointKind(opts.finetuned);

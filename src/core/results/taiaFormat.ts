@@ -52,6 +52,8 @@ export interface TaiaSampleRecord {
   metrics: Record<string, number>;
   prediction?: string;
   target?: string;
+  /** Multiple choice: Σ log p of each choice as a continuation of the prompt, in the choices' order. */
+  loglikelihoods?: number[];
 }
 
 /**

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { evaluationCommandLine } from '../../core/eval/command';
 import { TAIA_RESULTS_SUFFIX } from '../../core/results/taiaFormat';
 import { launchTrainer } from '../../trainer/client';
 import type { EvaluateJob } from '../../trainer/protocol';
@@ -123,8 +124,7 @@ function runExternal(template: string, checkpoint: string, outDir: string, tasks
     return Promise.resolve(undefined);
   }
   mkdirSync(outDir, { recursive: true });
-  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const line = template.replace(/\$\{checkpoint\}/g, quote(checkpoint)).replace(/\$\{output\}/g, quote(outDir)).replace(/\$\{tasks\}/g, quote(tasks.join(',')));
+  const line = evaluationCommandLine(template, { checkpoint, output: outDir, tasks });
   output.appendLine(`$ ${line}`);
   output.show(true);
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${path.basename(checkpoint)} (external)`, cancellable: true }, (_progress, token) => {

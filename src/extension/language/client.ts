@@ -1,11 +1,13 @@
 // Starts the experiment-file language server (dist/server.js, its own process, over IPC) the first time
-// a `*.taia.yaml` document is open. vscode-languageclient is imported only then: activation, which also
+// a `*.taia.yaml` or `*.taia-study.yaml` document is open. vscode-languageclient is imported only then: activation, which also
 // happens for the views, pays neither its evaluation nor a server process.
 import * as vscode from 'vscode';
 import type { LanguageClient, LanguageClientOptions, Middleware } from 'vscode-languageclient/node';
 import { COMMANDS } from '../commands';
 
 export const EXPERIMENT_LANGUAGE = 'taia-experiment';
+export const STUDY_LANGUAGE = 'taia-study';
+const LANGUAGES = [EXPERIMENT_LANGUAGE, STUDY_LANGUAGE];
 
 /** The server sends the Train lens's URI as a string; the command takes a vscode.Uri. */
 const middleware: Middleware = {
@@ -27,7 +29,7 @@ async function createClient(context: vscode.ExtensionContext, log: vscode.Output
   const gpuMemoryGB = vscode.workspace.getConfiguration('taiaLab').get<number>('experiment.gpuMemoryGB');
   const clientOptions: LanguageClientOptions = {
     // Paths in experiment files are relative to the file's folder: only files on disk are checked.
-    documentSelector: [{ scheme: 'file', language: EXPERIMENT_LANGUAGE }],
+    documentSelector: LANGUAGES.map((language) => ({ scheme: 'file', language })),
     initializationOptions: { gpuMemoryGB },
     outputChannel: log,
     middleware,
@@ -42,7 +44,7 @@ export function startLanguageClient(context: vscode.ExtensionContext): vscode.Di
   let client: Promise<LanguageClient> | undefined;
   let log: vscode.OutputChannel | undefined;
   const startFor = (doc: vscode.TextDocument): void => {
-    if (doc.languageId !== EXPERIMENT_LANGUAGE || client) return;
+    if (!LANGUAGES.includes(doc.languageId) || client) return;
     log = vscode.window.createOutputChannel('TAIA Experiment Language Server');
     client = createClient(context, log);
     client.catch((e: unknown) => log?.appendLine(`the language server did not start: ${e instanceof Error ? e.message : String(e)}`));

@@ -4,6 +4,7 @@ import { detectCheckpointKind } from '../../core/checkpoint/discover';
 import { exactMatch } from '../../core/eval/scoring';
 import { readTaskFile, Task, TaskExample } from '../../core/eval/tasks';
 import { readLoraConfig } from '../../core/lora/adapter';
+import { loadRecipe, parseRecipe } from '../../core/merge/recipes';
 import { ChatTokenizer } from '../data/tokenizer';
 import type { EvalHooks, EvalRequest, ExampleRecord, LanguageModel, ModelToEvaluate, TaskScore } from './types';
 
@@ -73,7 +74,7 @@ async function chooseByLikelihood(lm: LanguageModel, tok: ChatTokenizer, example
     });
     const argmax = (key: 'sum' | 'norm') => scores.reduce((best, s, i) => (s[key] > scores[best][key] ? i : best), 0);
     const picked = argmax('sum');
-    return { id: ex.id, prediction: ex.choices![picked], target: ex.choices![ex.correct!], metrics: { acc: picked === ex.correct ? 1 : 0, acc_norm: argmax('norm') === ex.correct ? 1 : 0 } };
+    return { id: ex.id, prediction: ex.choices![picked], target: ex.choices![ex.correct!], metrics: { acc: picked === ex.correct ? 1 : 0, acc_norm: argmax('norm') === ex.correct ? 1 : 0 }, loglikelihoods: scores.map((s) => s.sum) };
   });
 }
 
@@ -89,8 +90,13 @@ function summarise(task: Task, records: ExampleRecord[]): TaskScore {
   return { task: task.name, kind: task.kind, n, metrics };
 }
 
-/** A model folder as it is; an adapter with the base its adapter_config.json names (relative to it), or `req.base`. */
+/** A merge variant of base and fine-tune; a model folder as it is; an adapter with the base its adapter_config.json names (relative to it), or `req.base`. */
 async function resolveModel(req: EvalRequest): Promise<ModelToEvaluate> {
+  if (req.variant) {
+    if (!req.base) throw new Error(`${req.checkpoint}: a merge variant needs its base (--base)`);
+    const { recipe, recipeText, scale, layers, keepAt } = req.variant;
+    return { modelDir: req.base, variant: { base: req.base, finetuned: req.checkpoint, recipe: recipeText ? parseRecipe(recipeText, recipe) : await loadRecipe(recipe), scale, layers, keepAt } };
+  }
   const kind = await detectCheckpointKind(req.checkpoint);
   if (!kind) throw new Error(`${req.checkpoint}: not a model folder or a PEFT adapter`);
   if (kind !== 'adapter') return { modelDir: req.checkpoint };

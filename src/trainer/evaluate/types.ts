@@ -2,6 +2,7 @@
 // tokenization and scoring are the evaluator's (so every engine is judged on the same token ids);
 // an engine only answers the two questions lm-evaluation-harness asks of a model.
 import type { Task } from '../../core/eval/tasks';
+import type { VariantSpec } from '../../core/merge/virtual';
 import type { EvaluateJob } from '../protocol';
 
 export type EvalRequest = Omit<EvaluateJob, 'out' | 'name'>;
@@ -13,6 +14,8 @@ export interface ExampleRecord {
   prediction: string;
   target: string;
   metrics: Record<string, number>;
+  /** Multiple choice: each choice's log-likelihood (so two evaluations compare beyond the argmax). */
+  loglikelihoods?: number[];
 }
 
 export interface TaskScore {
@@ -34,6 +37,8 @@ export interface EvalHooks {
 export interface ModelToEvaluate {
   modelDir: string;
   adapterDir?: string;
+  /** A merge variant of `modelDir` (the base) to evaluate without writing it (core/merge/virtual.ts). */
+  variant?: VariantSpec & { keepAt?: string };
 }
 
 export interface LoglikelihoodRequest {

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { TAIA_RESULTS_FORMAT, TAIA_RESULTS_VERSION, writeTaiaResults } from '../../core/results/taiaFormat';
 import { TOOL_NAME, TOOL_VERSION } from '../../core/version';
 import type { EvaluateJob } from '../protocol';
@@ -10,7 +11,7 @@ export async function writeEvaluation(job: EvaluateJob, outcome: { scores: TaskS
   );
   const { results } = await writeTaiaResults(
     job.out,
-    { format: TAIA_RESULTS_FORMAT, version: TAIA_RESULTS_VERSION, model: { name: job.name, path: job.checkpoint }, created: new Date().toISOString(), tool: `${TOOL_NAME} ${TOOL_VERSION} (${outcome.backend})`, tasks },
+    { format: TAIA_RESULTS_FORMAT, version: TAIA_RESULTS_VERSION, model: { name: job.name, path: job.checkpoint, ...(job.variant && { recipe: path.basename(job.variant.recipe) }) }, created: new Date().toISOString(), tool: `${TOOL_NAME} ${TOOL_VERSION} (${outcome.backend})`, tasks },
     outcome.records,
   );
   return results;

@@ -89,3 +89,33 @@ suite('Merge and Evaluate lenses in the real host', () => {
     }
   });
 });
+
+suite('Study files in the real host', () => {
+  test('the language server checks a study file, and its Run study lens runs the study and opens the page', async function () {
+    this.timeout(90000);
+    const dir = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'study-lsp');
+    writeTinyModel(path.join(dir, 'base'));
+    writeTinyModel(path.join(dir, 'ft'), undefined, 2);
+    writeFileSync(path.join(dir, 'mc.jsonl'), '{"prompt": "hot or cold?", "choices": ["hot", "cold"], "answer": 0}\n');
+    const file = path.join(dir, 'typo.taia-study.yaml');
+    writeFileSync(file, 'base: base\nfinetuned: ft\neval: { tasks: [mc.jsonl] }\nvariants: [base, full, taia]\nengin: tfjs\n');
+    const uri = vscode.Uri.file(file);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc);
+    assert.equal(doc.languageId, 'taia-study');
+    const message = "unknown key 'engin'; did you mean 'engine'?";
+    const diagnostic = await poll(() => vscode.languages.getDiagnostics(uri).find((d) => d.message === message), `the diagnostic "${message}"`);
+    assert.ok(diagnostic.range.isEqual(new vscode.Range(4, 0, 4, 5)), `range ${JSON.stringify(diagnostic.range)}`);
+    assert.equal(vscode.languages.getDiagnostics(uri).length, 1, 'base, fine-tune and task file are found: no other diagnostic');
+
+    writeFileSync(file, 'base: base\nfinetuned: ft\neval: { tasks: [mc.jsonl] }\nvariants: [base, full, taia]\n');
+    const lens = await poll(async () => (await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri)).find((l) => l.command?.title === 'Run study'), 'the Run study lens');
+    const result = await vscode.commands.executeCommand<{ outcomes: { name: string; state: string }[]; panel?: { rendered: Promise<number>; panel: vscode.WebviewPanel } }>(lens.command!.command, ...lens.command!.arguments!);
+    assert.deepEqual(result.outcomes.map((o) => `${o.name} ${o.state}`), ['base evaluated', 'full evaluated', 'taia evaluated']);
+    assert.equal(await result.panel!.rendered, 3);
+    const results = JSON.parse(readFileSync(path.join(dir, '.taia', 'results', 'studies', 'typo', 'taia.taia-results.json'), 'utf-8'));
+    assert.equal(results.model.name, 'typo:taia');
+    result.panel!.panel.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

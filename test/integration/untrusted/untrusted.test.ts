@@ -33,5 +33,9 @@ suite('TAIA Lab in an untrusted workspace', () => {
     assert.ok(!existsSync(path.join(root, '.taia', 'runs')), 'no run was created');
     assert.equal(await vscode.commands.executeCommand('taiaLab.evaluate', { checkpoint: path.join(root, 'u-base'), tasks: [path.join(root, 'd.jsonl')], external: true }), undefined);
     assert.ok(!existsSync(path.join(root, '.taia', 'results')), 'no evaluation ran');
+    const study = path.join(root, 'u.taia-study.yaml');
+    writeFileSync(study, 'base: u-base\nfinetuned: u-ft\neval: { tasks: [d.jsonl] }\nvariants: [taia]\n');
+    assert.equal(await vscode.commands.executeCommand('taiaLab.runStudy', { file: study }), undefined);
+    assert.ok(!existsSync(path.join(root, '.taia', 'results')), 'no study ran');
   });
 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { CheckpointWeights } from '../../../core/checkpoint/weights';
 import { CheckpointError } from '../../../core/errors';
 import { toFloat32 } from '../../../core/safetensors/convert';
-import { isFloatDtype } from '../../../core/safetensors/dtypes';
+import { Dtype, isFloatDtype } from '../../../core/safetensors/dtypes';
 import { SafetensorsWriter } from '../../../core/safetensors/writer';
 
 /**
@@ -15,20 +15,40 @@ import { SafetensorsWriter } from '../../../core/safetensors/writer';
 export async function readFloatTensors(dir: string, shapes: ReadonlyMap<string, readonly number[]>, fileName?: string): Promise<Map<string, Float32Array>> {
   const weights = await CheckpointWeights.open(dir, fileName);
   try {
-    const extra = [...weights.byName.keys()].filter((n) => !shapes.has(n) && !/rotary_emb\.inv_freq$/.test(n));
-    if (extra.length) throw new CheckpointError(weights.files[0].path, `${extra.length} tensor(s) this architecture does not have, e.g. '${extra[0]}'`);
-    const out = new Map<string, Float32Array>();
-    for (const [name, shape] of shapes) {
-      const ref = weights.get(name);
-      if (!ref) throw new CheckpointError(dir, 'missing', name);
-      if (ref.info.shape.join() !== shape.join()) throw new CheckpointError(ref.file.path, `shape [${ref.info.shape}] where the config implies [${shape}]`, name);
-      if (!isFloatDtype(ref.info.dtype)) throw new CheckpointError(ref.file.path, `dtype ${ref.info.dtype} is not a float type`, name);
-      out.set(name, toFloat32(await ref.file.read(name), ref.info.dtype));
-    }
-    return out;
+    const source: TensorReader = {
+      where: (name) => weights.get(name)?.file.path ?? dir,
+      names: [...weights.byName.keys()],
+      tensor: (name) => weights.get(name)?.info,
+      read: (name) => weights.get(name)!.file.read(name),
+    };
+    return await readTensorsFrom(source, dir, shapes);
   } finally {
     await weights.close();
   }
+}
+
+/** Stored tensors by name, from checkpoint files or a virtual merge (core/merge/virtual.ts). */
+export interface TensorReader {
+  /** Where a tensor comes from, for messages. */
+  where(name: string): string;
+  names: string[];
+  tensor(name: string): { shape: readonly number[]; dtype: Dtype } | undefined;
+  read(name: string): Promise<Uint8Array>;
+}
+
+/** readFloatTensors' checks over any tensor source: every shape present and right, nothing extra. */
+export async function readTensorsFrom(source: TensorReader, label: string, shapes: ReadonlyMap<string, readonly number[]>): Promise<Map<string, Float32Array>> {
+  const extra = source.names.filter((n) => !shapes.has(n) && !/rotary_emb\.inv_freq$/.test(n));
+  if (extra.length) throw new CheckpointError(source.where(extra[0]), `${extra.length} tensor(s) this architecture does not have, e.g. '${extra[0]}'`);
+  const out = new Map<string, Float32Array>();
+  for (const [name, shape] of shapes) {
+    const info = source.tensor(name);
+    if (!info) throw new CheckpointError(label, 'missing', name);
+    if (info.shape.join() !== shape.join()) throw new CheckpointError(source.where(name), `shape [${info.shape}] where the config implies [${shape}]`, name);
+    if (!isFloatDtype(info.dtype)) throw new CheckpointError(source.where(name), `dtype ${info.dtype} is not a float type`, name);
+    out.set(name, toFloat32(await source.read(name), info.dtype));
+  }
+  return out;
 }
 
 export interface FloatTensorSource {

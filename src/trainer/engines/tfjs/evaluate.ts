@@ -4,11 +4,12 @@ import { addDeltaRows, loraFactors } from '../../../core/lora/fold';
 import { toFloat32 } from '../../../core/safetensors/convert';
 import type { FloatDtype } from '../../../core/safetensors/dtypes';
 import { readJsonObject } from '../../../core/util/json';
+import { VariantSpec, VirtualMerge } from '../../../core/merge/virtual';
 import type { EvalRequest, LanguageModel, LoglikelihoodRequest, ModelToEvaluate } from '../../evaluate/types';
 import { initBackend, tf } from './backend';
-import { readFloatTensors } from './checkpoint';
+import { readFloatTensors, readTensorsFrom } from './checkpoint';
 import { DecodingSession } from './inference';
-import { llamaConfig, LlamaWeights, llamaTensorShapes } from './llama';
+import { LlamaConfig, llamaConfig, LlamaWeights, llamaTensorShapes } from './llama';
 import { Rotary } from './ops';
 
 const MAX_LENGTH = 4096;
@@ -78,8 +79,9 @@ export async function openTfjsModel(model: ModelToEvaluate, req: EvalRequest): P
   };
 }
 
-/** Frozen weights of a model folder, or of an adapter folded into its base. */
-async function loadWeights({ modelDir, adapterDir }: ModelToEvaluate): Promise<LlamaWeights> {
+/** Frozen weights of a model folder, of an adapter folded into its base, or of a merge variant read virtually. */
+async function loadWeights({ modelDir, adapterDir, variant }: ModelToEvaluate): Promise<LlamaWeights> {
+  if (variant) return loadVariant(variant);
   const config = llamaConfig(await readJsonObject(path.join(modelDir, 'config.json')), path.join(modelDir, 'config.json'));
   const values = await readFloatTensors(modelDir, llamaTensorShapes(config));
   if (adapterDir) {
@@ -97,6 +99,24 @@ async function loadWeights({ modelDir, adapterDir }: ModelToEvaluate): Promise<L
       await adapter.weights.close();
     }
   }
-  const tensors = new Map([...values].map(([name, v]) => [name, tf.tensor(v, llamaTensorShapes(config).get(name))]));
-  return new LlamaWeights(config, tensors, false);
+  return frozen(config, values);
+}
+
+function frozen(config: LlamaConfig, values: Map<string, Float32Array>): LlamaWeights {
+  const shapes = llamaTensorShapes(config);
+  return new LlamaWeights(config, new Map([...values].map(([name, v]) => [name, tf.tensor(v, shapes.get(name))])), false);
+}
+
+/** The variant's tensors as its written merge would hold them, produced one by one from base and fine-tune. */
+async function loadVariant(spec: VariantSpec): Promise<LlamaWeights> {
+  const merge = await VirtualMerge.open(spec);
+  try {
+    const configFile = path.join(merge.plan.configSource, 'config.json');
+    const config = llamaConfig(await readJsonObject(configFile), configFile);
+    const label = `${spec.finetuned} (virtual '${spec.recipe.name}' merge)`;
+    const source = { where: () => label, names: merge.names, tensor: (n: string) => merge.tensor(n), read: (n: string) => merge.read(n) };
+    return frozen(config, await readTensorsFrom(source, label, llamaTensorShapes(config)));
+  } finally {
+    await merge.close();
+  }
 }

@@ -1,4 +1,5 @@
 import type { EvalHooks, EvalRequest, LanguageModel, LoglikelihoodRequest, ModelToEvaluate } from '../../evaluate/types';
+import { writtenVariant } from '../../../core/merge/virtual';
 import { EngineMessage, startPython, torchScript } from './python';
 
 /** Examples per request: enough to fill a GPU batch, few enough that progress and cancel stay responsive. */
@@ -10,6 +11,20 @@ const EXAMPLES_PER_REQUEST = 32;
  * requests on token ids the evaluator made, so both engines score the same inputs.
  */
 export async function openTorchModel(model: ModelToEvaluate, req: EvalRequest, hooks: EvalHooks): Promise<LanguageModel> {
+  if (!model.variant) return openTorch(model, req, hooks);
+  // transformers loads folders, so a variant is written (executeMerge) and removed after, unless kept.
+  hooks.log(`writing the '${model.variant.recipe.name}' variant for transformers${model.variant.keepAt ? ` to ${model.variant.keepAt}` : ' to a temporary folder'}`);
+  const written = await writtenVariant(model.variant, model.variant.keepAt);
+  try {
+    const lm = await openTorch({ modelDir: written.dir }, req, hooks);
+    return { ...lm, dispose: () => lm.dispose().finally(() => written.dispose()) };
+  } catch (e) {
+    await written.dispose();
+    throw e;
+  }
+}
+
+async function openTorch(model: ModelToEvaluate, req: EvalRequest, hooks: EvalHooks): Promise<LanguageModel> {
   const pending = new Map<number, { count: number; resolve(values: unknown[]): void; reject(e: Error): void }>();
   let ready: (description: string) => void = () => undefined;
   const loaded = new Promise<string>((resolve) => (ready = resolve));
