@@ -14,6 +14,10 @@ export interface MergeRequest {
   dtype?: OutputDtype;
   maxShardBytes?: number;
   force?: boolean;
+  /** Folders of architecture files (the workspace's .taia/architectures) used before the bundled ones. */
+  architectureDirs?: string[];
+  /** Write even when unrecognised tensors look like layer weights. */
+  allowUnknown?: boolean;
 }
 
 export interface PlanSummary {
@@ -32,7 +36,7 @@ export type WorkerMessage =
   | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
   | { type: 'done'; out: string; bytes: number; seconds: number }
   | { type: 'cancelled' }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string; unknownTensors?: boolean };
 
 /** Sent by the host to stop a merge; the worker removes its temporary folder and answers 'cancelled'. */
 export interface CancelMessage {

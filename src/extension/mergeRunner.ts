@@ -11,7 +11,8 @@ export type MergeOutcome = { type: 'done'; out: string; bytes: number; seconds: 
 
 /**
  * Starts the merge worker bundle (dist/merge-worker.js) for one request and resolves with its outcome;
- * rejects with the worker's error message. `cancel` asks the worker to stop and clean up.
+ * rejects with the worker's error message (`unknownTensors` set when unrecognised layer weights stopped
+ * it). `cancel` asks the worker to stop and clean up.
  */
 export function runMergeWorker(extensionPath: string, req: MergeRequest, cb: MergeCallbacks = {}): { outcome: Promise<MergeOutcome>; cancel: () => void } {
   const worker = new Worker(path.join(extensionPath, 'dist', 'merge-worker.js'), { workerData: req });
@@ -34,7 +35,7 @@ export function runMergeWorker(extensionPath: string, req: MergeRequest, cb: Mer
           resolve({ type: 'cancelled' });
           break;
         case 'error':
-          reject(new Error(m.message));
+          reject(Object.assign(new Error(m.message), { unknownTensors: m.unknownTensors === true }));
           break;
       }
     });

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError } from '../core/errors';
 import { executeMerge } from '../core/merge/execute';
-import { closeInputs, planMerge } from '../core/merge/plan';
+import { closeInputs, planMerge, UnknownTensorsError } from '../core/merge/plan';
 import { loadRecipe } from '../core/merge/recipes';
 import type { CancelMessage, MergeRequest, WorkerMessage } from './mergeProtocol';
 
@@ -46,7 +46,7 @@ async function run(req: MergeRequest): Promise<void> {
 run(workerData as MergeRequest).then(
   () => port.close(),
   (e: unknown) => {
-    post(e instanceof CancelledError ? { type: 'cancelled' } : { type: 'error', message: e instanceof Error ? e.message : String(e) });
+    post(e instanceof CancelledError ? { type: 'cancelled' } : { type: 'error', message: e instanceof Error ? e.message : String(e), unknownTensors: e instanceof UnknownTensorsError });
     port.close();
   },
 );
