@@ -490,3 +490,7 @@ test('familyForConfig: model_type, then text_config.model_type, then architectur
 test('every model_type in the table maps to its own family', () => {
   for (const f of FAMILIES) for (const t of f.modelTypes) assert.equal(familyForConfig({ model_type: t }), f.name, t);
 });
+
+test('an unknown LoRA tensor is reported by the module it adapts', () => {
+  assert.deepEqual(classifyTensor('base_model.model.model.layers.2.mixer.wx.lora_A.weight'), unknown(2, 'wx'));
+});

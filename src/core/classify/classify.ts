@@ -109,13 +109,14 @@ export class Classifier {
    * as unknown (block 'other'), with its layer when a layer prefix matched.
    */
   classify(name: string, family?: string): TensorClass {
-    const cls = this.byRules(normalisedName(name), family);
+    const cls = this.byRules(name, family);
     const paper = PAPER_FFN.exec(name);
     if (!paper || cls.block === 'ffn') return cls;
     return { ...cls, block: 'ffn', module: paper[1], known: true, byPaperRule: true };
   }
 
-  private byRules(n: string, family?: string): TensorClass {
+  private byRules(name: string, family?: string): TensorClass {
+    const n = normalisedName(name);
     const order = (family !== undefined && this.byHint.get(normalise(family))) || this.compiled;
     let layer: number | null = null;
     for (const f of order) {
@@ -129,7 +130,7 @@ export class Classifier {
       const hit = matchRules(f.outside, n);
       if (hit) return { layer: null, ...hit, family: f.family.name, known: true };
     }
-    const mod = modulePath(n);
+    const mod = modulePath(name);
     return { layer, block: 'other', module: mod.slice(mod.lastIndexOf('.') + 1), known: false };
   }
 
