@@ -66,6 +66,18 @@ const FAMILIES: Record<string, { family: string; expect: Expect[] }> = {
       [/lm_head/, 'head'],
     ],
   },
+  phi3: { family: 'phi3', expect: [[/self_attn\.(qkv|o)_proj/, 'attention'], [/mlp\.(gate_up|down)_proj/, 'ffn'], ...LLAMA] },
+  falcon: { family: 'falcon', expect: [[/self_attention\./, 'attention'], [/mlp\.dense_/, 'ffn'], [/ln_(attn|mlp|f)/, 'norm'], [/word_embeddings/, 'embedding'], [/lm_head/, 'head']] },
+  qwen2: { family: 'llama', expect: LLAMA },
+  qwen3_5_moe: {
+    family: 'qwen_moe',
+    expect: [
+      [/^model\.language_model\.layers\.\d+\.linear_attn\./, 'attention'],
+      [/^model\.language_model\.layers\.\d+\.mlp\.(gate|shared_expert_gate)\.weight/, 'router'],
+      [/^model\.language_model\.layers\.\d+\.mlp\.(experts\.\d+|shared_expert)\.(gate|up|down)_proj/, 'ffn'],
+      ...LLAMA,
+    ],
+  },
   baichuan: { family: 'baichuan', expect: [[/self_attn\.(W_pack|o_proj)/, 'attention'], ...LLAMA] },
   chatglm: { family: 'chatglm', expect: [[/self_attention\./, 'attention'], [/mlp\.dense_/, 'ffn'], [/layernorm/, 'norm'], [/word_embeddings/, 'embedding'], [/rotary_pos_emb/, 'other'], [/output_layer/, 'head']] },
   cohere: { family: 'llama', expect: LLAMA },
