@@ -1,4 +1,4 @@
-import { CancelledError, InputError, OptionError } from '../core/errors';
+import { CancelledError, InputError, OptionError, OutputExistsError } from '../core/errors';
 import { UnknownTensorsError } from '../core/merge/plan';
 import { TOOL_VERSION } from '../core/version';
 import { inspectCommand } from './inspect';
@@ -58,7 +58,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`taia: ${message}\n(see 'taia --help')\n`);
       process.exitCode = 2;
     } else if (e instanceof InputError) {
-      process.stderr.write(`taia: error: ${e.message}${e instanceof UnknownTensorsError ? ' (--allow-unknown)' : ''}\n`);
+      // Core says what is wrong; the flag that changes it is the command line's to name.
+      const message = e instanceof OutputExistsError ? `${e.file}: output folder exists (use --force to replace it)` : `${e.message}${e instanceof UnknownTensorsError ? ' (--allow-unknown)' : ''}`;
+      process.stderr.write(`taia: error: ${message}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(`taia: error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

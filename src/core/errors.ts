@@ -25,6 +25,14 @@ export class CheckpointError extends InputError {
   }
 }
 
+/** The output folder of a merge exists and replacing it was not asked for. */
+export class OutputExistsError extends CheckpointError {
+  constructor(file: string) {
+    super(file, 'output folder exists; choose another folder or ask for it to be replaced');
+    this.name = 'OutputExistsError';
+  }
+}
+
 /**
  * A value a caller chose that does not fit (a layer range past the model, a non-finite scale).
  * `option` is the key of the merge option, so a front end can name its own flag for it.

@@ -5,7 +5,7 @@ import { ShardedWriter } from '../checkpoint/shardedWriter';
 import { PROVENANCE_FILE } from '../checkpoint/discover';
 import { exists } from '../checkpoint/weights';
 import { CONFIG_FILES, TOKENIZER_FILES, TORCH_DTYPE } from '../checkpoint/files';
-import { CheckpointError, throwIfAborted } from '../errors';
+import { CheckpointError, OutputExistsError, throwIfAborted } from '../errors';
 import { fromFloat32, toFloat32 } from '../safetensors/convert';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
 import { alignedBuffer } from '../safetensors/reader';
@@ -47,7 +47,7 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let writer: ShardedWriter | undefined;
   try {
-    if ((await exists(out)) && !plan.options.force) throw new CheckpointError(out, 'output folder exists (use --force to replace it)');
+    if ((await exists(out)) && !plan.options.force) throw new OutputExistsError(out);
     await mkdir(tmp, { recursive: true });
     const metadata = { format: 'pt', taia_recipe: plan.options.recipe.name, taia_scale: String(plan.options.scale), taia_tool: `${TOOL_NAME} ${TOOL_VERSION}` };
     writer = new ShardedWriter(tmp, plan.tensors, plan.options.maxShardBytes, metadata);

@@ -4,7 +4,7 @@ import { Classifier, loadClassifier } from '../classify/classify';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
 import { CheckpointWeights, exists, WeightRef } from '../checkpoint/weights';
 import { detectCheckpointKind, isDirectory } from '../checkpoint/discover';
-import { CheckpointError, OptionError } from '../errors';
+import { CheckpointError, OptionError, OutputExistsError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
 import { readJsonObject } from '../util/json';
 import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
@@ -110,7 +110,7 @@ export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
   if (!Number.isFinite(options.scale)) throw new OptionError('scale', 'scale', `must be a finite number, got ${options.scale}`);
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
-  if (!options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, 'output folder exists (use --force to replace it)');
+  if (!options.force && (await exists(opts.out))) throw new OutputExistsError(opts.out);
   const baseKind = await detectCheckpointKind(opts.base);
   if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
   const ftKind = await detectCheckpointKind(opts.finetuned);
@@ -284,7 +284,7 @@ function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): Plann
     }
   }
   if (options.scale !== 1 && plan.some((t) => t.source === 'finetuned' && t.op !== 'scale')) {
-    ctx.notes.push('non-float tensors from the fine-tune are copied as they are: --scale applies to float tensors only');
+    ctx.notes.push('non-float tensors from the fine-tune are copied as they are: the scale applies to float tensors only');
   }
   return plan;
 }
