@@ -155,3 +155,15 @@ test('a layer range past the model is a usage error naming the range, in core an
   assert.equal(r.status, 2);
   assert.equal(r.stderr, "taia: --layers 9-20 selects no layer: the model's layers are 0-3\n(see 'taia --help')\n");
 });
+
+test('a recipe moving a block a model may lack (router) notes it instead of refusing', async () => {
+  const names = ['model.layers.0.self_attn.q_proj.weight', 'model.layers.0.mlp.down_proj.weight'];
+  const b = path.join(root, 'router-base');
+  const f = path.join(root, 'router-ft');
+  model(b, names, { model_type: 'llama' });
+  model(f, names, { model_type: 'llama' }, 1);
+  const recipe = parseRecipe('name: taia-routers\ndefault: finetuned\nrules:\n  - { block: [ffn, router], source: base }\n', 'r.yaml');
+  const plan = await planMerge({ base: b, finetuned: f, out: path.join(root, 'router-out'), recipe });
+  assert.ok(plan.notes.includes("recipe 'taia-routers' moves the router block, which this model does not have"), plan.notes.join('\n'));
+  await closeInputs(plan);
+});
