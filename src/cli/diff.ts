@@ -64,6 +64,6 @@ export const diffCommand: Command = {
         ].join('\n'),
       );
     }
-    return report.threeWay && report.threeWay.violations.length > 0 ? 3 : 0;
+    return report.threeWay?.failed ? 3 : 0;
   },
 };

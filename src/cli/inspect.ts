@@ -42,6 +42,7 @@ function formatSummary(s: CheckpointSummary): string {
     rows.push(['recipe', `${s.merge.recipe}${s.merge.scale !== 1 ? ` (scale ${s.merge.scale})` : ''}`]);
     for (const i of s.merge.inputs) rows.push([i.role, i.path]);
   }
+  if (s.architectureFiles.length) rows.push(['architecture files', s.architectureFiles.join(', ')]);
   if (s.unknownTensors.length) rows.push(['unknown tensors', `${s.unknownTensors.length}: ${s.unknownTensors.slice(0, 5).join(', ')}${s.unknownTensors.length > 5 ? ', ...' : ''}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';

@@ -1,5 +1,5 @@
-import { CheckpointError, CancelledError } from '../core/errors';
-import { RecipeError } from '../core/merge/recipes';
+import { CancelledError, InputError, OptionError, OutputExistsError } from '../core/errors';
+import { UnknownTensorsError } from '../core/merge/plan';
 import { TOOL_VERSION } from '../core/version';
 import { inspectCommand } from './inspect';
 import { mergeCommand } from './merge';
@@ -53,11 +53,15 @@ main(process.argv.slice(2)).then(
     if (e instanceof CancelledError) {
       process.stderr.write('\ntaia: cancelled; nothing was written\n');
       process.exitCode = 130;
-    } else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`taia: ${(e as Error).message}\n(see 'taia --help')\n`);
+    } else if (e instanceof UsageError || e instanceof OptionError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      // Core names the thing ("layer range 9-20 ..."); here it is the flag that set it.
+      const message = e instanceof OptionError ? `--${e.option} ${e.problem}` : (e as Error).message;
+      process.stderr.write(`taia: ${message}\n(see 'taia --help')\n`);
       process.exitCode = 2;
-    } else if (e instanceof CheckpointError || e instanceof RecipeError) {
-      process.stderr.write(`taia: error: ${e.message}\n`);
+    } else if (e instanceof InputError) {
+      // Core says what is wrong; the flag that changes it is the command line's to name.
+      const message = e instanceof OutputExistsError ? `${e.file}: output folder exists (use --force to replace it)` : `${e.message}${e instanceof UnknownTensorsError ? ' (--allow-unknown)' : ''}`;
+      process.stderr.write(`taia: error: ${message}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(`taia: error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

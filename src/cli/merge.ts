@@ -4,6 +4,7 @@ import { closeInputs, MergePlan, OutputDtype, planMerge } from '../core/merge/pl
 import { BUILTIN_RECIPE_NAMES, loadRecipe } from '../core/merge/recipes';
 import { scaleAndLayers } from './variantArgs';
 import { BLOCKS } from '../core/classify/types';
+import { findArchitectureDir } from '../core/classify/classify';
 import { formatBytes, parseSize } from '../core/util/size';
 import { ProgressLine } from './progress';
 import { withCancellation } from './signals';
@@ -15,7 +16,8 @@ export const mergeCommand: Command = {
   name: 'merge',
   summary: 'write a TAIA (or other recipe) merge of a base model and its fine-tune or LoRA adapter',
   usage: `taia merge --base DIR --finetuned DIR --out DIR [--recipe R] [--scale F] [--layers A-B]
-           [--dtype keep|bf16|f16|f32] [--max-shard-size SIZE] [--dry-run] [--json] [--force] [--quiet]
+           [--dtype keep|bf16|f16|f32] [--max-shard-size SIZE] [--architectures DIR] [--allow-unknown]
+           [--dry-run] [--json] [--force] [--quiet]
 
   --finetuned      a full fine-tuned model folder or a PEFT LoRA adapter folder
   --recipe R       ${BUILTIN_RECIPE_NAMES.join(' | ')} (default taia), or a YAML/JSON recipe file;
@@ -24,6 +26,10 @@ export const mergeCommand: Command = {
   --layers A-B     take the fine-tune only in layers A..B (inclusive); other layers come from base
   --dtype D        output dtype of float tensors (default keep: each tensor's stored dtype)
   --max-shard-size maximum bytes of tensor data per shard, e.g. 5GB (default), 500MB, 2GiB
+  --architectures  a folder of architecture files (*.json) used before the built-in ones (default: the
+                   nearest .taia/architectures above the base model, else above the current folder)
+  --allow-unknown  write even when unrecognised tensors look like layer weights (they follow the
+                   recipe's default); without it such a merge stops and lists them
   --dry-run        print the plan (source and operation of every tensor, counts per block); write nothing
   --json           with --dry-run: the plan as JSON; otherwise the result as JSON
   --force          replace an existing output folder
@@ -40,6 +46,8 @@ export const mergeCommand: Command = {
         layers: { type: 'string' },
         dtype: { type: 'string', default: 'keep' },
         'max-shard-size': { type: 'string', default: '5GB' },
+        architectures: { type: 'string' },
+        'allow-unknown': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
         json: { type: 'boolean' },
         force: { type: 'boolean' },
@@ -66,6 +74,8 @@ export const mergeCommand: Command = {
       dtype: values.dtype as OutputDtype,
       maxShardBytes,
       force: values.force === true,
+      allowUnknown: values['allow-unknown'] === true,
+      architectureDirs: await architectureDirs(values.base!, values.architectures),
     });
     if (values['dry-run']) {
       await closeInputs(plan);
@@ -90,6 +100,13 @@ export const mergeCommand: Command = {
   },
 };
 
+/** The folder given, else the nearest .taia/architectures above base, else above the current folder. */
+async function architectureDirs(base: string, given: string | undefined): Promise<string[]> {
+  if (given !== undefined) return [given];
+  const found = (await findArchitectureDir(base)) ?? (await findArchitectureDir(process.cwd()));
+  return found ? [found] : [];
+}
+
 function planHeadline(plan: MergePlan): string {
   const o = plan.options;
   const taken = BLOCKS.filter((b) => plan.counts[b].base + plan.counts[b].finetuned > 0)
@@ -98,6 +115,7 @@ function planHeadline(plan: MergePlan): string {
   return [
     `recipe ${o.recipe.name}${o.scale !== 1 ? ` (scale ${o.scale})` : ''}${o.layers ? ` layers ${o.layers[0]}-${o.layers[1]}` : ''}: ${o.recipe.description}`,
     `fine-tuned (${plan.finetunedKind}) tensors taken per block: ${taken}`,
+    `architecture: ${plan.family ?? 'not known from config.json'}${plan.architectureFiles.length ? ` (${plan.architectureFiles.join(', ')})` : ''}`,
     ...plan.notes.map((n) => `note: ${n}`),
     ...(plan.unknown.length ? [`warning: ${plan.unknown.length} tensor name(s) not recognised (they follow the recipe default '${o.recipe.default}'): ${plan.unknown.slice(0, 5).join(', ')}${plan.unknown.length > 5 ? ', ...' : ''}`] : []),
   ].join('\n');
@@ -135,6 +153,7 @@ function planToJson(plan: MergePlan): unknown {
     layers: o.layers ?? null,
     dtype: o.dtype,
     family: plan.family ?? null,
+    architectureFiles: plan.architectureFiles,
     counts: plan.counts,
     notes: plan.notes,
     unknown: plan.unknown,

@@ -1,7 +1,7 @@
 // What the server needs to know about a base checkpoint (tensor names and shapes, size, layout), read
 // from its safetensors headers and config.json once per (folder, mtimes) and then kept.
 import * as path from 'node:path';
-import { classifyTensor, familyForConfig, modulePath } from '../core/classify/classify';
+import { loadClassifier, modulePath } from '../core/classify/classify';
 import type { TensorClass } from '../core/classify/types';
 import { CheckpointSummary, inspectCheckpoint, layerCountOf } from '../core/checkpoint/discover';
 import { CheckpointWeights, INDEX_FILE, MODEL_FILE } from '../core/checkpoint/weights';
@@ -49,10 +49,11 @@ export async function checkpointSummary(dir: string): Promise<CheckpointSummary>
 
 async function readBaseModel(dir: string): Promise<BaseModel> {
   const config = await readJsonObject(path.join(dir, 'config.json'));
-  const family = familyForConfig(config);
+  const classifier = await loadClassifier({ near: dir });
+  const family = classifier.familyForConfig(config)?.name;
   const weights = await CheckpointWeights.open(dir);
   try {
-    const tensors = weights.tensors.map(({ info }) => ({ name: info.name, shape: info.shape, cls: classifyTensor(info.name, family) }));
+    const tensors = weights.tensors.map(({ info }) => ({ name: info.name, shape: info.shape, cls: classifier.classify(info.name, family) }));
     const linear = new Map<string, number[][]>();
     for (const t of tensors) {
       if (t.shape.length !== 2 || t.cls.layer === null || !t.name.endsWith('.weight')) continue;

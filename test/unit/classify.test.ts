@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyTensor, familyForConfig, modulePath } from '../../src/core/classify/classify';
-import { FAMILIES } from '../../src/core/classify/architectures';
+import { BUNDLED_FAMILIES as FAMILIES } from '../../src/core/classify/architectures';
 import { Block, TensorClass } from '../../src/core/classify/types';
 
 /** [tensor name, layer, block, module, expert?] */
@@ -106,9 +106,11 @@ test('Gemma2/Gemma3: four norms per layer, tied head absent; Gemma3 multimodal p
     'llama',
     'gemma3',
   );
-  // The vision tower has attention too, but it is not the language model's: never guessed.
-  assert.deepEqual(classifyTensor('vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight', 'gemma3'), unknown(null, 'q_proj'));
-  assert.deepEqual(classifyTensor('multi_modal_projector.mm_input_projection_weight', 'gemma3'), unknown(null, 'multi_modal_projector'));
+  // The vision tower has attention too, but it is not the language model's: a tower, outside the layer
+  // stack, that follows the recipe's default (issue 15).
+  const tower = (module: string): TensorClass => ({ layer: null, block: 'other', module, tower: 'vision', family: 'multimodal', known: true });
+  assert.deepEqual(classifyTensor('vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight', 'gemma3'), tower('vision'));
+  assert.deepEqual(classifyTensor('multi_modal_projector.mm_input_projection_weight', 'gemma3'), tower('projector'));
   assert.equal(familyForConfig({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }), 'llama');
 });
 
@@ -448,12 +450,11 @@ test('PEFT LoRA keys classify as the module they adapt', () => {
 
 test('unknown names are reported as unknown, never guessed, with the layer when a prefix matched', () => {
   assert.deepEqual(classifyTensor('model.layers.4.self_attn.rope_scale.weight'), unknown(4, 'rope_scale'));
-  // InternLM2-style names are not in the table: the layer is still read, the block is not guessed.
-  assert.deepEqual(classifyTensor('model.layers.0.feed_forward.w1.weight'), unknown(0, 'w1'));
-  assert.deepEqual(classifyTensor('model.layers.0.attention.wqkv.weight', 'llama'), unknown(0, 'wqkv'));
-  // Near-misses of real names must not match by substring.
-  assert.deepEqual(classifyTensor('model.layers.1.mlp.gate_proj_extra.weight'), unknown(1, 'gate_proj_extra'));
-  assert.deepEqual(classifyTensor('model.layers.1.mlp.experts.x.up_proj.weight'), unknown(1, 'up_proj'));
+  assert.deepEqual(classifyTensor('model.layers.4.feed_forward.w9.weight'), unknown(4, 'w9'));
+  // Near-misses of real names match no architecture rule; the paper's substring rule still makes them
+  // FFN, as the paper's code would (issue 15: that rule is applied everywhere).
+  assert.deepEqual(classifyTensor('model.layers.1.mlp.gate_proj_extra.weight'), { ...unknown(1, 'gate'), block: 'ffn', known: true, byPaperRule: true });
+  assert.deepEqual(classifyTensor('model.layers.1.mlp.experts.x.up_proj.weight'), { ...unknown(1, 'up'), block: 'ffn', known: true, byPaperRule: true });
   assert.deepEqual(classifyTensor('transformer.h.2.mystery.weight'), unknown(2, 'mystery'));
   assert.deepEqual(classifyTensor('encoder.block.0.layer.0.SelfAttention.q.weight'), unknown(null, 'q'));
   assert.deepEqual(classifyTensor('model.embed_tokens_extra.weight'), unknown(null, 'embed_tokens_extra'));
@@ -488,4 +489,8 @@ test('familyForConfig: model_type, then text_config.model_type, then architectur
 
 test('every model_type in the table maps to its own family', () => {
   for (const f of FAMILIES) for (const t of f.modelTypes) assert.equal(familyForConfig({ model_type: t }), f.name, t);
+});
+
+test('an unknown LoRA tensor is reported by the module it adapts', () => {
+  assert.deepEqual(classifyTensor('base_model.model.model.layers.2.mixer.wx.lora_A.weight'), unknown(2, 'wx'));
 });

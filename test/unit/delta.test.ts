@@ -7,7 +7,7 @@ import { diffToCsv, diffToMarkdown } from '../../src/core/delta/markdown';
 import { symmetricEigenvalues } from '../../src/core/delta/spectrum';
 import { planMerge } from '../../src/core/merge/plan';
 import { executeMerge } from '../../src/core/merge/execute';
-import { builtinRecipe } from '../../src/core/merge/recipes';
+import { builtinRecipe, recipeToJson } from '../../src/core/merge/recipes';
 import { LlamaShape, llamaTensorShapes, randomValues, writeAdapter, writeLlama } from '../helpers/models';
 import { tempDir } from '../helpers/tmp';
 
@@ -128,7 +128,8 @@ test('three-way: a TAIA output passes the check; a wrong one fails it, naming th
   await executeMerge(await planMerge({ base, finetuned: ft, out: bad, recipe: builtinRecipe('full')! }));
   const provenance = path.join(bad, 'taia_merge.json');
   const p = JSON.parse(readFileSync(provenance, 'utf-8'));
-  writeFileSync(provenance, JSON.stringify({ ...p, recipe: { ...p.recipe, name: 'taia' } }));
+  // The check reads the rules recorded there (issue 15), so the claim is made in the rules, not the name.
+  writeFileSync(provenance, JSON.stringify({ ...p, recipe: recipeToJson(builtinRecipe('taia')!) }));
   const r2 = await diffCheckpoints({ base, finetuned: ft, merged: bad });
   assert.deepEqual(r2.threeWay!.violations.map((v) => v.name), [NAN_TENSOR]);
   assert.match(r2.threeWay!.verdict, /check FAILED: 1 tensor\(s\)/);

@@ -1,10 +1,11 @@
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { classifyTensor, familyForConfig } from '../classify/classify';
+import { Classifier, loadClassifier } from '../classify/classify';
 import { Dtype, elementCount } from '../safetensors/dtypes';
 import { CheckpointError } from '../errors';
 import { readJsonObject } from '../util/json';
 import { ADAPTER_CONFIG, openLoraAdapter } from '../lora/adapter';
+import { readProvenance } from '../merge/provenance';
 import { ADAPTER_FILE, CheckpointWeights, INDEX_FILE, MODEL_FILE } from './weights';
 
 /** Written into every merge output; its presence marks a folder as a merged output of this project. */
@@ -73,6 +74,8 @@ export interface CheckpointSummary {
   sharded: boolean;
   /** Tensor names no architecture rule recognises. */
   unknownTensors: string[];
+  /** The architecture files whose rules classified this checkpoint's tensors (built-in or a workspace's). */
+  architectureFiles: string[];
   adapter?: AdapterSummary;
   merge?: MergeSummary;
 }
@@ -86,8 +89,8 @@ export async function inspectCheckpoint(dir: string): Promise<CheckpointSummary>
   const config = await readJsonObject(path.join(dir, 'config.json'));
   const weights = await CheckpointWeights.open(dir);
   try {
-    const family = familyForConfig(config);
-    const summary = summarise(dir, kind, weights, family);
+    const classifier = await loadClassifier({ near: dir });
+    const summary = summarise(dir, kind, weights, classifier, classifier.familyForConfig(config)?.name);
     summary.architecture = architectureOf(config);
     summary.modelType = typeof config.model_type === 'string' ? config.model_type : undefined;
     summary.layers = layerCountOf(config) ?? summary.layers;
@@ -101,7 +104,7 @@ export async function inspectCheckpoint(dir: string): Promise<CheckpointSummary>
 async function inspectAdapter(dir: string): Promise<CheckpointSummary> {
   const adapter = await openLoraAdapter(dir);
   try {
-    const summary = summarise(dir, 'adapter', adapter.weights, undefined);
+    const summary = summarise(dir, 'adapter', adapter.weights, await loadClassifier({ near: dir }), undefined);
     const c = adapter.config;
     summary.adapter = {
       r: c.r,
@@ -120,16 +123,18 @@ async function inspectAdapter(dir: string): Promise<CheckpointSummary> {
   }
 }
 
-function summarise(dir: string, kind: CheckpointKind, weights: CheckpointWeights, family: string | undefined): CheckpointSummary {
+function summarise(dir: string, kind: CheckpointKind, weights: CheckpointWeights, classifier: Classifier, family: string | undefined): CheckpointSummary {
   const dtypes: Partial<Record<Dtype, number>> = {};
   let parameters = 0;
   let maxLayer = -1;
   const unknownTensors: string[] = [];
+  const families = new Set<string>();
   for (const { info } of weights.tensors) {
     const n = elementCount(info.shape);
     parameters += n;
     dtypes[info.dtype] = (dtypes[info.dtype] ?? 0) + n;
-    const cls = classifyTensor(info.name, family);
+    const cls = classifier.classify(info.name, family);
+    if (cls.family) families.add(cls.family);
     if (cls.layer !== null) maxLayer = Math.max(maxLayer, cls.layer);
     if (!cls.known) unknownTensors.push(info.name);
   }
@@ -144,6 +149,7 @@ function summarise(dir: string, kind: CheckpointKind, weights: CheckpointWeights
     files: weights.files.map((f) => path.basename(f.path)),
     sharded: weights.index !== undefined,
     unknownTensors,
+    architectureFiles: classifier.families.filter((f) => families.has(f.name)).map((f) => f.file),
   };
 }
 
@@ -167,17 +173,7 @@ export function layerCountOf(config: Record<string, unknown>): number | undefine
   return typeof text === 'object' && text !== null ? layerCountOf(text as Record<string, unknown>) : undefined;
 }
 
-async function readMergeSummary(dir: string): Promise<MergeSummary | undefined> {
-  try {
-    const p = await readJsonObject(path.join(dir, PROVENANCE_FILE));
-    const recipe = p.recipe as { name?: unknown } | undefined;
-    const inputs = Array.isArray(p.inputs) ? (p.inputs as { role?: unknown; path?: unknown }[]) : [];
-    return {
-      recipe: typeof recipe?.name === 'string' ? recipe.name : '?',
-      scale: typeof p.scale === 'number' ? p.scale : 1,
-      inputs: inputs.map((i) => ({ role: String(i.role), path: String(i.path) })),
-    };
-  } catch {
-    return undefined;
-  }
+async function readMergeSummary(dir: string): Promise<MergeSummary> {
+  const p = await readProvenance(dir);
+  return { recipe: p.recipe.name, scale: p.scale, inputs: p.inputs.map((i) => ({ role: String(i.role), path: String(i.path) })) };
 }

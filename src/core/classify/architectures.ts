@@ -1,249 +1,171 @@
-import { Block } from './types';
+import { readdir, readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { InputError } from '../errors';
+import { Block, BLOCKS } from './types';
+// The bundled table: one data file per family, in the order families are tried without a hint.
+// A family listed earlier must never claim a name that a later family means differently.
+import llama from './architectures/llama.json';
+import mimo from './architectures/mimo.json';
+import phi3 from './architectures/phi3.json';
+import phi from './architectures/phi.json';
+import starcoder2 from './architectures/starcoder2.json';
+import mixtral from './architectures/mixtral.json';
+import qwenMoe from './architectures/qwen_moe.json';
+import deepseek from './architectures/deepseek.json';
+import glm4 from './architectures/glm4.json';
+import internlm2 from './architectures/internlm2.json';
+import baichuan from './architectures/baichuan.json';
+import granitemoe from './architectures/granitemoe.json';
+import jamba from './architectures/jamba.json';
+import gpt2 from './architectures/gpt2.json';
+import qwen from './architectures/qwen.json';
+import gptj from './architectures/gptj.json';
+import gptNeox from './architectures/gpt_neox.json';
+import falcon from './architectures/falcon.json';
+import bloom from './architectures/bloom.json';
+import chatglm from './architectures/chatglm.json';
+import dbrx from './architectures/dbrx.json';
+import olmoV1 from './architectures/olmo_v1.json';
+import phiMixformer from './architectures/phi_mixformer.json';
+import multimodal from './architectures/multimodal.json';
 
 /**
- * One rule: a pattern matched against the whole module path (the tensor name without its parameter
- * suffix such as `.weight`/`.bias`), the block it belongs to, and the short module name. `$<g>` in the
- * module name is replaced by the named group `g`; a named group `expert` is the expert index.
+ * One rule: a regular expression matched against a tensor's module path (the name without wrappers,
+ * optionally followed by one parameter component such as `.weight`), the block it belongs to, and the
+ * short module name. `$<g>` in the module name is replaced by the named group `g`; a named group
+ * `expert` is the expert index. `tower` marks the non-language towers of multimodal models.
  */
-export type TensorRule = readonly [pattern: RegExp, block: Block, module: string];
-
-export interface ArchitectureFamily {
-  name: string;
-  /** Hugging Face config.json `model_type` values this family covers. */
-  modelTypes: readonly string[];
-  /** Matches the start of a decoder layer's module paths; group 1 is the layer index. */
-  layerPrefix: RegExp;
-  /** Rules for the module path after the layer prefix. */
-  layer: readonly TensorRule[];
-  /** Rules for module paths outside the layer stack. */
-  outside: readonly TensorRule[];
+export interface TensorRule {
+  match: string;
+  block: Block;
+  module: string;
+  tower?: string;
 }
 
-// Rule sets shared by families that use the same module names; each family row lists what it has.
+/** One architecture family, as its data file states it. */
+export interface ArchitectureFamily {
+  name: string;
+  description: string;
+  /** Where the names come from. */
+  source: string;
+  /** Hugging Face config.json `model_type` values this family covers (also matched against class names). */
+  modelTypes: string[];
+  /** Regular expressions for the start of a decoder layer's names; group 1 is the layer index. */
+  layerPrefixes: string[];
+  /** Rules for the rest of a name after a layer prefix. */
+  layerRules: TensorRule[];
+  /** Rules for whole names outside the layer stack. */
+  rules: TensorRule[];
+  /** The data file: `built-in architectures/<name>.json` or a user file's path. */
+  file: string;
+}
 
-const LLAMA_ATTENTION: readonly TensorRule[] = [
-  [/self_attn\.(?<m>[qkvo])_proj/, 'attention', '$<m>'],
-  // Qwen3, Gemma3, OLMo2: per-head norms inside attention; they are trained with it.
-  [/self_attn\.(?<m>[qk])_norm/, 'attention', '$<m>_norm'],
-  // Older Llama conversions saved the rotary frequencies as a buffer.
-  [/self_attn\.rotary_emb/, 'other', 'rotary_emb'],
-];
+/** A malformed architecture file; the message names the file and the field. */
+export class ArchitectureError extends InputError {
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${file}: ${field ? `${field}: ` : ''}${problem}`);
+    this.name = 'ArchitectureError';
+  }
+}
 
-const LLAMA_NORMS: readonly TensorRule[] = [
-  [/input_layernorm/, 'norm', 'input_norm'],
-  [/post_attention_layernorm/, 'norm', 'post_attention_norm'],
-  // Gemma2/3, OLMo2: norms around the FFN.
-  [/pre_feedforward_layernorm/, 'norm', 'pre_ffn_norm'],
-  [/post_feedforward_layernorm/, 'norm', 'post_ffn_norm'],
-];
+const KEYS = ['name', 'description', 'source', 'model_types', 'layer_prefixes', 'layer_rules', 'rules'];
+const RULE_KEYS = ['match', 'block', 'module', 'tower'];
 
-const GATED_MLP: readonly TensorRule[] = [[/mlp\.(?<m>gate|up|down)_proj/, 'ffn', '$<m>']];
+function checkRegex(file: string, field: string, source: string, groups: number): void {
+  let re: RegExp;
+  try {
+    re = new RegExp(source);
+  } catch (e) {
+    throw new ArchitectureError(file, field, `not a valid regular expression (${(e as Error).message})`);
+  }
+  // Count capturing groups by matching the empty alternative: `new RegExp(src + '|')` yields them all.
+  if (groups > 0 && new RegExp(`${re.source}|`).exec('')!.length - 1 < groups) {
+    throw new ArchitectureError(file, field, 'needs a capturing group for the layer index, e.g. "model\\\\.layers\\\\.(\\\\d+)\\\\."');
+  }
+}
 
-const LLAMA_OUTSIDE: readonly TensorRule[] = [
-  [/model\.embed_tokens/, 'embedding', 'embed_tokens'],
-  [/model\.norm/, 'norm', 'final_norm'],
-  [/lm_head/, 'head', 'lm_head'],
-];
+/** Validates one family document (a parsed data file). */
+export function parseArchitecture(doc: unknown, file: string): ArchitectureFamily {
+  const fail = (field: string, problem: string): never => {
+    throw new ArchitectureError(file, field, problem);
+  };
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('', 'an architecture file is a JSON object with name, model_types, layer_prefixes, layer_rules and rules');
+  const d = doc as Record<string, unknown>;
+  for (const key of Object.keys(d)) if (!KEYS.includes(key) && !key.startsWith('$')) fail(key, `unknown field (fields: ${KEYS.join(', ')})`);
+  if (typeof d.name !== 'string' || !/^[\w.-]+$/.test(d.name)) fail('name', 'must be a non-empty name of letters, digits, _ . or -');
+  const strings = (key: string, check?: (field: string, s: string) => void): string[] => {
+    const v = d[key] ?? [];
+    if (!Array.isArray(v)) fail(key, 'must be a list of strings');
+    (v as unknown[]).forEach((s, i) => {
+      if (typeof s !== 'string' || s === '') fail(`${key}[${i}]`, 'must be a non-empty string');
+      check?.(`${key}[${i}]`, s as string);
+    });
+    return v as string[];
+  };
+  const rules = (key: string): TensorRule[] => {
+    const v = d[key] ?? [];
+    if (!Array.isArray(v)) fail(key, 'must be a list of rules');
+    return (v as unknown[]).map((r, i) => {
+      const field = `${key}[${i}]`;
+      if (typeof r !== 'object' || r === null || Array.isArray(r)) fail(field, 'a rule is an object with match, block and module');
+      const o = r as Record<string, unknown>;
+      for (const k of Object.keys(o)) if (!RULE_KEYS.includes(k)) fail(`${field}.${k}`, `unknown field (fields: ${RULE_KEYS.join(', ')})`);
+      if (typeof o.match !== 'string' || o.match === '') fail(`${field}.match`, 'must be a regular expression string');
+      checkRegex(file, `${field}.match`, o.match as string, 0);
+      if (!BLOCKS.includes(o.block as Block)) fail(`${field}.block`, `must be one of ${BLOCKS.join(', ')}, got ${JSON.stringify(o.block)}`);
+      if (typeof o.module !== 'string' || o.module === '') fail(`${field}.module`, 'must be a short module name, e.g. "q" or "$<m>"');
+      if (o.tower !== undefined && (typeof o.tower !== 'string' || o.tower === '')) fail(`${field}.tower`, 'must be a name such as "vision"');
+      return { match: o.match as string, block: o.block as Block, module: o.module as string, ...(o.tower === undefined ? {} : { tower: o.tower as string }) };
+    });
+  };
+  const layerPrefixes = strings('layer_prefixes', (field, s) => checkRegex(file, field, s, 1));
+  const layerRules = rules('layer_rules');
+  if (layerRules.length > 0 && layerPrefixes.length === 0) fail('layer_prefixes', 'layer_rules need at least one layer prefix');
+  return {
+    name: d.name as string,
+    description: typeof d.description === 'string' ? d.description : '',
+    source: typeof d.source === 'string' ? d.source : '',
+    modelTypes: strings('model_types'),
+    layerPrefixes,
+    layerRules,
+    rules: rules('rules'),
+    file,
+  };
+}
 
-// Qwen2-MoE, Qwen3-MoE and DeepSeek routed experts; the router is `mlp.gate` (no `_proj`).
-const ROUTED_EXPERTS: readonly TensorRule[] = [
-  [/mlp\.gate/, 'router', 'router'],
-  [/mlp\.experts\.(?<expert>\d+)\.(?<m>gate|up|down)_proj/, 'ffn', '$<m>'],
-];
+const BUNDLED_DOCS: Record<string, unknown> = {
+  llama, mimo, phi3, phi, starcoder2, mixtral, qwen_moe: qwenMoe, deepseek, glm4, internlm2, baichuan, granitemoe, jamba,
+  gpt2, qwen, gptj, gpt_neox: gptNeox, falcon, bloom, chatglm, dbrx, olmo_v1: olmoV1, phi_mixformer: phiMixformer, multimodal,
+};
 
-const MODEL_LAYERS = /^model\.layers\.(\d+)\./;
-// The original GPT-2 and StarCoder checkpoints were saved from the bare model, without `transformer.`.
-const TRANSFORMER_H = /^(?:transformer\.)?h\.(\d+)\./;
+/** The families shipped with the tool. */
+export const BUNDLED_FAMILIES: readonly ArchitectureFamily[] = Object.entries(BUNDLED_DOCS).map(([file, doc]) => parseArchitecture(doc, `built-in architectures/${file}.json`));
 
-/**
- * The architecture table. Without a family hint the first family whose rule matches wins, so a family
- * listed earlier must never claim a name that a later family means differently.
- */
-export const FAMILIES: readonly ArchitectureFamily[] = [
-  {
-    name: 'llama',
-    modelTypes: ['llama', 'mistral', 'qwen2', 'qwen3', 'gemma', 'gemma2', 'gemma3', 'gemma3_text', 'granite', 'olmo2', 'qwen2_vl', 'qwen2_5_vl'],
-    layerPrefix: MODEL_LAYERS,
-    layer: [...LLAMA_ATTENTION, ...GATED_MLP, ...LLAMA_NORMS],
-    outside: LLAMA_OUTSIDE,
-  },
-  {
-    name: 'phi3',
-    modelTypes: ['phi3'],
-    layerPrefix: MODEL_LAYERS,
-    layer: [
-      [/self_attn\.qkv_proj/, 'attention', 'qkv'],
-      [/self_attn\.o_proj/, 'attention', 'o'],
-      [/mlp\.gate_up_proj/, 'ffn', 'gate_up'],
-      [/mlp\.down_proj/, 'ffn', 'down'],
-      ...LLAMA_NORMS,
-    ],
-    outside: LLAMA_OUTSIDE,
-  },
-  {
-    name: 'phi',
-    modelTypes: ['phi'],
-    layerPrefix: MODEL_LAYERS,
-    layer: [
-      [/self_attn\.(?<m>[qkv])_proj/, 'attention', '$<m>'],
-      [/self_attn\.dense/, 'attention', 'o'],
-      [/self_attn\.(?<m>[qk])_layernorm/, 'attention', '$<m>_norm'],
-      [/mlp\.fc1/, 'ffn', 'fc_in'],
-      [/mlp\.fc2/, 'ffn', 'fc_out'],
-      [/input_layernorm/, 'norm', 'input_norm'],
-    ],
-    outside: [
-      [/model\.embed_tokens/, 'embedding', 'embed_tokens'],
-      [/model\.final_layernorm/, 'norm', 'final_norm'],
-      [/lm_head/, 'head', 'lm_head'],
-    ],
-  },
-  {
-    name: 'starcoder2',
-    modelTypes: ['starcoder2'],
-    layerPrefix: MODEL_LAYERS,
-    layer: [...LLAMA_ATTENTION, [/mlp\.c_fc/, 'ffn', 'fc_in'], [/mlp\.c_proj/, 'ffn', 'fc_out'], ...LLAMA_NORMS],
-    outside: LLAMA_OUTSIDE,
-  },
-  {
-    name: 'mixtral',
-    modelTypes: ['mixtral'],
-    layerPrefix: MODEL_LAYERS,
-    layer: [
-      ...LLAMA_ATTENTION,
-      [/block_sparse_moe\.gate/, 'router', 'router'],
-      [/block_sparse_moe\.experts\.(?<expert>\d+)\.w1/, 'ffn', 'gate'],
-      [/block_sparse_moe\.experts\.(?<expert>\d+)\.w3/, 'ffn', 'up'],
-      [/block_sparse_moe\.experts\.(?<expert>\d+)\.w2/, 'ffn', 'down'],
-      ...LLAMA_NORMS,
-    ],
-    outside: LLAMA_OUTSIDE,
-  },
-  {
-    name: 'qwen_moe',
-    modelTypes: ['qwen2_moe', 'qwen3_moe'],
-    layerPrefix: MODEL_LAYERS,
-    layer: [
-      ...LLAMA_ATTENTION,
-      ...ROUTED_EXPERTS,
-      [/mlp\.shared_expert\.(?<m>gate|up|down)_proj/, 'ffn', 'shared_$<m>'],
-      // Sigmoid gate scaling the shared expert's output per token: routing, not an FFN matrix.
-      [/mlp\.shared_expert_gate/, 'router', 'shared_expert_gate'],
-      // Layers listed in `mlp_only_layers` are dense.
-      ...GATED_MLP,
-      ...LLAMA_NORMS,
-    ],
-    outside: LLAMA_OUTSIDE,
-  },
-  {
-    name: 'deepseek',
-    modelTypes: ['deepseek_v2', 'deepseek_v3', 'kimi_k2'],
-    layerPrefix: MODEL_LAYERS,
-    layer: [
-      // Multi-head latent attention; V2-Lite has a plain q_proj instead of the q_a/q_b pair.
-      [/self_attn\.(?<m>q|o)_proj/, 'attention', '$<m>'],
-      [/self_attn\.q_a_proj/, 'attention', 'q_a'],
-      [/self_attn\.q_b_proj/, 'attention', 'q_b'],
-      [/self_attn\.kv_a_proj_with_mqa/, 'attention', 'kv_a'],
-      [/self_attn\.kv_b_proj/, 'attention', 'kv_b'],
-      [/self_attn\.q_a_layernorm/, 'attention', 'q_a_norm'],
-      [/self_attn\.kv_a_layernorm/, 'attention', 'kv_a_norm'],
-      ...ROUTED_EXPERTS,
-      [/mlp\.shared_experts\.(?<m>gate|up|down)_proj/, 'ffn', 'shared_$<m>'],
-      // The first `first_k_dense_replace` layers are dense.
-      ...GATED_MLP,
-      ...LLAMA_NORMS,
-      // V3's multi-token-prediction layer (the one after the last decoder layer).
-      [/embed_tokens/, 'embedding', 'embed_tokens'],
-      [/enorm/, 'norm', 'mtp_embed_norm'],
-      [/hnorm/, 'norm', 'mtp_hidden_norm'],
-      [/eh_proj/, 'other', 'mtp_proj'],
-      [/shared_head\.norm/, 'norm', 'final_norm'],
-      [/shared_head\.head/, 'head', 'lm_head'],
-    ],
-    outside: LLAMA_OUTSIDE,
-  },
-  {
-    name: 'gpt2',
-    modelTypes: ['gpt2', 'gpt_bigcode'],
-    layerPrefix: TRANSFORMER_H,
-    layer: [
-      [/attn\.c_attn/, 'attention', 'qkv'],
-      // Two `c_proj`s: the attention output projection and the FFN's second matrix.
-      [/attn\.c_proj/, 'attention', 'o'],
-      [/mlp\.c_fc/, 'ffn', 'fc_in'],
-      [/mlp\.c_proj/, 'ffn', 'fc_out'],
-      [/ln_1/, 'norm', 'input_norm'],
-      [/ln_2/, 'norm', 'post_attention_norm'],
-      // `attn.bias` / `attn.masked_bias` are causal-mask buffers, not parameters.
-      [/attn/, 'other', 'causal_mask'],
-    ],
-    outside: [
-      [/(?:transformer\.)?wte/, 'embedding', 'embed_tokens'],
-      [/(?:transformer\.)?wpe/, 'embedding', 'embed_positions'],
-      [/(?:transformer\.)?ln_f/, 'norm', 'final_norm'],
-      [/lm_head/, 'head', 'lm_head'],
-    ],
-  },
-  {
-    name: 'gptj',
-    modelTypes: ['gptj'],
-    layerPrefix: TRANSFORMER_H,
-    layer: [
-      [/attn\.(?<m>[qkv])_proj/, 'attention', '$<m>'],
-      [/attn\.out_proj/, 'attention', 'o'],
-      [/mlp\.fc_in/, 'ffn', 'fc_in'],
-      [/mlp\.fc_out/, 'ffn', 'fc_out'],
-      [/ln_1/, 'norm', 'input_norm'],
-      [/attn/, 'other', 'causal_mask'],
-    ],
-    outside: [
-      [/transformer\.wte/, 'embedding', 'embed_tokens'],
-      [/transformer\.ln_f/, 'norm', 'final_norm'],
-      [/lm_head/, 'head', 'lm_head'],
-    ],
-  },
-  {
-    name: 'gpt_neox',
-    modelTypes: ['gpt_neox'],
-    layerPrefix: /^gpt_neox\.layers\.(\d+)\./,
-    layer: [
-      [/attention\.query_key_value/, 'attention', 'qkv'],
-      [/attention\.dense/, 'attention', 'o'],
-      [/mlp\.dense_h_to_4h/, 'ffn', 'fc_in'],
-      [/mlp\.dense_4h_to_h/, 'ffn', 'fc_out'],
-      [/input_layernorm/, 'norm', 'input_norm'],
-      [/post_attention_layernorm/, 'norm', 'post_attention_norm'],
-      // Buffers older Pythia checkpoints carry: rotary frequencies and the causal mask.
-      [/attention\.rotary_emb/, 'other', 'rotary_emb'],
-      [/attention/, 'other', 'causal_mask'],
-    ],
-    outside: [
-      [/gpt_neox\.embed_in/, 'embedding', 'embed_tokens'],
-      [/gpt_neox\.final_layer_norm/, 'norm', 'final_norm'],
-      [/embed_out/, 'head', 'lm_head'],
-    ],
-  },
-  {
-    name: 'falcon',
-    modelTypes: ['falcon', 'RefinedWeb', 'RefinedWebModel'],
-    layerPrefix: /^transformer\.h\.(\d+)\./,
-    layer: [
-      [/self_attention\.query_key_value/, 'attention', 'qkv'],
-      [/self_attention\.dense/, 'attention', 'o'],
-      [/mlp\.dense_h_to_4h/, 'ffn', 'fc_in'],
-      [/mlp\.dense_4h_to_h/, 'ffn', 'fc_out'],
-      // 7B: one input_layernorm feeds parallel attention and MLP; 40B/180B: ln_attn and ln_mlp;
-      // non-parallel (falcon-rw): input_layernorm and post_attention_layernorm.
-      [/input_layernorm/, 'norm', 'input_norm'],
-      [/ln_attn/, 'norm', 'input_norm'],
-      [/ln_mlp/, 'norm', 'pre_ffn_norm'],
-      [/post_attention_layernorm/, 'norm', 'post_attention_norm'],
-    ],
-    outside: [
-      [/transformer\.word_embeddings/, 'embedding', 'embed_tokens'],
-      [/transformer\.ln_f/, 'norm', 'final_norm'],
-      [/lm_head/, 'head', 'lm_head'],
-    ],
-  },
-];
+/** Where a workspace keeps its own architecture files. */
+export const WORKSPACE_ARCHITECTURES = path.join('.taia', 'architectures');
+
+/** Every `*.json` of a folder, validated, in file-name order. */
+export async function loadArchitectureDir(dir: string): Promise<ArchitectureFamily[]> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    throw new ArchitectureError(dir, '', 'not a readable folder of architecture files');
+  }
+  const families: ArchitectureFamily[] = [];
+  for (const n of names) {
+    const file = path.join(dir, n);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(await readFile(file, 'utf-8'));
+    } catch (e) {
+      throw new ArchitectureError(file, '', `not valid JSON (${(e as Error).message})`);
+    }
+    families.push(parseArchitecture(doc, file));
+  }
+  return families;
+}

@@ -15,4 +15,8 @@ export interface TensorClass {
   family?: string;
   /** False when no rule matched: the tensor is reported as unknown, never guessed. */
   known: boolean;
+  /** Set for the non-language towers of multimodal models (e.g. 'vision'): they follow the recipe's default. */
+  tower?: string;
+  /** True when only the paper's substring rule (gate_proj / up_proj / down_proj in the name) made it FFN. */
+  byPaperRule?: boolean;
 }

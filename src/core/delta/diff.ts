@@ -1,8 +1,10 @@
 import * as path from 'node:path';
-import { classifyTensor, familyForConfig } from '../classify/classify';
+import { loadClassifier } from '../classify/classify';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
 import { CheckpointWeights, WeightRef } from '../checkpoint/weights';
 import { detectCheckpointKind, PROVENANCE_FILE } from '../checkpoint/discover';
+import { exists } from '../checkpoint/weights';
+import { readProvenance } from '../merge/provenance';
 import { storedWidth } from '../checkpoint/chunks';
 import { CheckpointError, throwIfAborted } from '../errors';
 import { toFloat32 } from '../safetensors/convert';
@@ -12,7 +14,7 @@ import { readJsonObject } from '../util/json';
 import { startJob } from '../util/worker';
 import { openLoraAdapter, LoraAdapter } from '../lora/adapter';
 import { addDeltaRows, loraFactors, LoraFactors } from '../lora/fold';
-import { parseRecipe, recipeSource, Recipe, builtinRecipe, parseLayerRange } from '../merge/recipes';
+import { recipeSource, Recipe } from '../merge/recipes';
 import { DeltaAccumulator, DeltaStats } from './stats';
 import { wasmKernel, WasmDeltaKernel } from './kernel';
 import { SPECTRUM_METHOD, SpectrumEstimator } from './spectrum';
@@ -89,6 +91,8 @@ export interface ThreeWay {
   /** Merged tensors per block that equal base / fine-tune / neither. */
   sources: Record<Block, Record<MergedSource, number>>;
   verdict: string;
+  /** True when the output was checked against its recorded recipe and something is wrong. */
+  failed: boolean;
 }
 
 export interface DiffReport {
@@ -126,7 +130,8 @@ interface Pair {
 export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
   const started = performance.now();
   const baseConfig = await readJsonObject(path.join(opts.base, 'config.json'));
-  const family = familyForConfig(baseConfig);
+  const classifier = await loadClassifier({ near: opts.base });
+  const family = classifier.familyForConfig(baseConfig)?.name;
   const base = await CheckpointWeights.open(opts.base);
   const kind = await detectCheckpointKind(opts.finetuned);
   let ft: CheckpointWeights | undefined;
@@ -142,7 +147,7 @@ export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
     const onlyInBase: string[] = [];
     const onlyInFinetuned: string[] = [];
     for (const { info, file } of base.tensors) {
-      const cls = classifyTensor(info.name, family);
+      const cls = classifier.classify(info.name, family);
       const pair: Pair = { name: info.name, cls, base: { info, file }, merged: merged?.get(info.name) };
       if (ft) {
         pair.finetuned = ft.get(info.name);
@@ -252,17 +257,19 @@ async function inWorkers(opts: DiffOptions, script: string, shares: string[][], 
   }
 }
 
-/** The recipe a merged output was made with (from its provenance file), to know what each tensor should be. */
-async function mergedRecipe(dir: string): Promise<{ recipe: Recipe; layers?: [number, number] } | undefined> {
-  try {
-    const p = await readJsonObject(path.join(dir, PROVENANCE_FILE));
-    const r = p.recipe as Record<string, unknown>;
-    const recipe = builtinRecipe(String(r.name)) ?? parseRecipe(JSON.stringify(r), path.join(dir, PROVENANCE_FILE));
-    const layers = Array.isArray(p.layers) ? parseLayerRange(`${p.layers[0]}-${p.layers[1]}`) : undefined;
-    return { recipe, layers };
-  } catch {
-    return undefined;
-  }
+/** What a merged output's provenance records: the rules applied, the layer range, and each tensor's class. */
+interface MergedRecord {
+  recipe: Recipe;
+  layers?: [number, number];
+  classes: Map<string, Pick<TensorClass, 'layer' | 'block' | 'module'>>;
+}
+
+/** The rules a merged output was made with, read from its provenance file; undefined when it has none. */
+async function mergedRecipe(dir: string): Promise<MergedRecord | undefined> {
+  if (!(await exists(path.join(dir, PROVENANCE_FILE)))) return undefined;
+  const p = await readProvenance(dir);
+  const classes = new Map(p.tensors.map((t) => [t.name, { layer: t.layer, block: t.block, module: t.module }]));
+  return { recipe: p.recipe, layers: p.layers ?? undefined, classes };
 }
 
 /** Views a tensor as [rows, cols] with cols its last dimension, for row-block streaming. */
@@ -274,7 +281,7 @@ function matrixShape(shape: number[]): [number, number] {
 type Readers = Record<'base' | 'finetuned' | 'merged', RowReader>;
 
 /** One tensor as float32 values: for the spectrum, a merged output's three-way check, an adapter's folded delta, and TAIA_DIFF_KERNEL=js. */
-async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; layers?: [number, number] } | undefined, readers: Readers): Promise<TensorDelta> {
+async function diffTensor(p: Pair, opts: DiffOptions, recipe: MergedRecord | undefined, readers: Readers): Promise<TensorDelta> {
   const shape = p.base.info.shape;
   const [rows, cols] = matrixShape(shape);
   const acc = new DeltaAccumulator(rows * cols);
@@ -316,8 +323,10 @@ async function diffTensor(p: Pair, opts: DiffOptions, recipe: { recipe: Recipe; 
     const source: MergedSource = equalsBase && !equalsFt ? 'base' : equalsFt ? 'finetuned' : 'neither';
     let expected: 'base' | 'finetuned' | undefined;
     if (recipe) {
-      const outside = recipe.layers && p.cls.layer !== null && (p.cls.layer < recipe.layers[0] || p.cls.layer > recipe.layers[1]);
-      expected = outside ? 'base' : recipeSource(recipe.recipe, p.cls, p.name);
+      // The class the merge gave the tensor, so the check applies the recorded rules as the merge did.
+      const cls = { ...p.cls, ...recipe.classes.get(p.name) };
+      const outside = recipe.layers && cls.layer !== null && (cls.layer < recipe.layers[0] || cls.layer > recipe.layers[1]);
+      expected = outside ? 'base' : recipeSource(recipe.recipe, cls, p.name);
     }
     // An unchanged tensor equals both inputs: whatever the recipe says, it is right.
     t.merged = { source: equalsBase && equalsFt ? (expected ?? 'finetuned') : source, expected };
@@ -432,6 +441,12 @@ function blockTotals(tensors: TensorDelta[]): Record<Block, BlockTotals> {
   return out;
 }
 
+/** Whether a recipe sends the FFN to base: by a rule, or by its default with no rule taking it from the fine-tune. */
+function revertsFfn(recipe: Recipe): boolean {
+  const ffnRule = recipe.rules.find((r) => r.block?.includes('ffn') && !r.module && !r.name && !r.layers);
+  return (ffnRule?.source ?? recipe.default) === 'base';
+}
+
 function threeWay(merged: string, recipe: { recipe: Recipe } | undefined, tensors: TensorDelta[]): ThreeWay {
   const sources = Object.fromEntries(BLOCKS.map((b) => [b, { base: 0, finetuned: 0, neither: 0 }])) as ThreeWay['sources'];
   const violations: ThreeWay['violations'] = [];
@@ -442,12 +457,17 @@ function threeWay(merged: string, recipe: { recipe: Recipe } | undefined, tensor
   }
   const name = recipe?.recipe.name;
   const ffnReverted = sources.ffn.finetuned === 0 && sources.ffn.neither === 0 && sources.ffn.base > 0;
+  // A recipe that reverts the FFN, applied to a model none of whose FFN tensors equal base, did not
+  // revert anything: typically an architecture the classifier did not know.
+  const noFfnReverted = recipe !== undefined && revertsFfn(recipe.recipe) && sources.ffn.base === 0;
   const verdict = !recipe
     ? 'the merged output has no provenance file: sources are listed, nothing is checked against a recipe'
-    : violations.length === 0
-      ? name === 'taia'
-        ? `TAIA check passed: the merged output reverted exactly the FFN (${sources.ffn.base} tensors equal base) and took everything else from the fine-tune`
-        : `recipe '${name}' check passed: every tensor comes from where the recipe says`
-      : `recipe '${name}' check FAILED: ${violations.length} tensor(s) do not come from where the recipe says${name === 'taia' && !ffnReverted ? ' (the FFN was not reverted exactly)' : ''}`;
-  return { merged, recipe: name, violations, sources, verdict };
+    : noFfnReverted
+      ? `recipe '${name}' check FAILED: the recipe reverts the FFN, but no FFN tensor of the output equals base (${sources.ffn.finetuned + sources.ffn.neither} FFN tensor(s) found)`
+      : violations.length === 0
+        ? name === 'taia'
+          ? `TAIA check passed: the merged output reverted exactly the FFN (${sources.ffn.base} tensors equal base) and took everything else from the fine-tune`
+          : `recipe '${name}' check passed: every tensor comes from where the recipe says`
+        : `recipe '${name}' check FAILED: ${violations.length} tensor(s) do not come from where the recipe says${name === 'taia' && !ffnReverted ? ' (the FFN was not reverted exactly)' : ''}`;
+  return { merged, recipe: name, violations, sources, verdict, failed: recipe !== undefined && (noFfnReverted || violations.length > 0) };
 }

@@ -66,6 +66,12 @@ export async function readLoraConfig(dir: string): Promise<LoraConfig> {
     }
     return v as Record<string, number>;
   };
+  // PiSSA, OLoRA and CorDA move the adapter's principal part out of the base weights, and LoftQ
+  // quantises them: such an adapter is relative to the residual base saved with it, not to the original.
+  const init = c.init_lora_weights;
+  if (typeof init === 'string' && /^(pissa|olora|corda|loftq)/i.test(init)) {
+    fail(`"init_lora_weights": ${JSON.stringify(init)} adapters are relative to the residual base that initialisation wrote, not to the original base: folding it here would give a wrong model. Convert it to a plain LoRA first (PEFT's save_pretrained with path_initial_model_for_weight_conversion), or merge it onto its residual base with PEFT`);
+  }
   const targets = c.target_modules ?? [];
   if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')))) fail('"target_modules" must be a list of names or a regex string');
   const toSave = c.modules_to_save ?? [];

@@ -5,7 +5,7 @@ import { ShardedWriter } from '../checkpoint/shardedWriter';
 import { PROVENANCE_FILE } from '../checkpoint/discover';
 import { exists } from '../checkpoint/weights';
 import { CONFIG_FILES, TOKENIZER_FILES, TORCH_DTYPE } from '../checkpoint/files';
-import { CheckpointError, throwIfAborted } from '../errors';
+import { CheckpointError, OutputExistsError, throwIfAborted } from '../errors';
 import { fromFloat32, toFloat32 } from '../safetensors/convert';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
 import { alignedBuffer } from '../safetensors/reader';
@@ -14,7 +14,7 @@ import { readAhead } from '../util/pipeline';
 import { CHUNK_ELEMENTS, readElements, storedWidth } from '../checkpoint/chunks';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { closeInputs, MergePlan, PlannedTensor } from './plan';
-import { recipeToJson } from './recipes';
+import { buildProvenance, serialiseProvenance } from './provenance';
 
 export interface MergeProgress {
   tensor: string;
@@ -47,7 +47,7 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let writer: ShardedWriter | undefined;
   try {
-    if ((await exists(out)) && !plan.options.force) throw new CheckpointError(out, 'output folder exists (use --force to replace it)');
+    if ((await exists(out)) && !plan.options.force) throw new OutputExistsError(out);
     await mkdir(tmp, { recursive: true });
     const metadata = { format: 'pt', taia_recipe: plan.options.recipe.name, taia_scale: String(plan.options.scale), taia_tool: `${TOOL_NAME} ${TOOL_VERSION}` };
     writer = new ShardedWriter(tmp, plan.tensors, plan.options.maxShardBytes, metadata);
@@ -61,7 +61,7 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
     await writer.finish();
     writer = undefined;
     await copySmallFiles(plan, tmp);
-    await writeFile(path.join(tmp, PROVENANCE_FILE), JSON.stringify(provenance(plan), null, 2) + '\n');
+    await writeFile(path.join(tmp, PROVENANCE_FILE), serialiseProvenance(buildProvenance(plan)));
     throwIfAborted(signal);
     await moveIntoPlace(tmp, out);
     onProgress?.({ tensor: '', index: plan.tensors.length, count: plan.tensors.length, bytesDone: plan.outputBytes, bytesTotal: plan.outputBytes });
@@ -212,31 +212,6 @@ async function copySmallFiles(plan: MergePlan, tmp: string): Promise<void> {
     if ('dtype' in config) config.dtype = dtype;
     await writeFile(configPath, JSON.stringify(config, null, 2) + '\n');
   }
-}
-
-/** Everything needed to tell how an output was made and from exactly which inputs. */
-function provenance(plan: MergePlan): unknown {
-  const describe = (role: string, dir: string, files: { path: string; size: number; headerSha256: string }[]) => ({
-    role,
-    path: path.resolve(dir),
-    files: files.map((f) => ({ name: path.basename(f.path), size: f.size, headerSha256: f.headerSha256 })),
-  });
-  const ft = plan.inputs.finetuned ?? plan.inputs.adapter?.weights;
-  return {
-    tool: TOOL_NAME,
-    version: TOOL_VERSION,
-    created: new Date().toISOString(),
-    recipe: recipeToJson(plan.options.recipe),
-    scale: plan.options.scale,
-    layers: plan.options.layers ?? null,
-    dtype: plan.options.dtype,
-    inputs: [describe('base', plan.options.base, plan.inputs.base.files), { ...describe('finetuned', plan.options.finetuned, ft?.files ?? []), kind: plan.finetunedKind }],
-    configSource: path.resolve(plan.configSource),
-    counts: plan.counts,
-    notes: plan.notes,
-    unknownTensors: plan.unknown,
-    tensors: plan.tensors.map((t) => ({ name: t.name, layer: t.cls.layer, block: t.cls.block, module: t.cls.module, source: t.source, op: t.op, dtype: t.dtype })),
-  };
 }
 
 /** Renames the finished folder into place; an existing output (with --force) is swapped out first. */

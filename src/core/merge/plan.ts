@@ -1,10 +1,10 @@
 import { realpath } from 'node:fs/promises';
 import * as path from 'node:path';
-import { classifyTensor, familyForConfig } from '../classify/classify';
+import { Classifier, loadClassifier } from '../classify/classify';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
 import { CheckpointWeights, exists, WeightRef } from '../checkpoint/weights';
 import { detectCheckpointKind, isDirectory } from '../checkpoint/discover';
-import { CheckpointError } from '../errors';
+import { CheckpointError, OptionError, OutputExistsError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
 import { readJsonObject } from '../util/json';
 import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
@@ -25,6 +25,10 @@ export interface MergeOptions {
   maxShardBytes?: number;
   /** Replace an existing output folder. */
   force?: boolean;
+  /** Folders of architecture files to use in front of the bundled ones; default: the nearest `.taia/architectures` above base. */
+  architectureDirs?: string[];
+  /** Write even when unknown tensors look like layer weights (they follow the recipe's default). */
+  allowUnknown?: boolean;
 }
 
 /**
@@ -54,7 +58,7 @@ export interface BlockCount {
 }
 
 export interface MergePlan {
-  options: Required<Omit<MergeOptions, 'layers'>> & Pick<MergeOptions, 'layers'>;
+  options: Required<Omit<MergeOptions, 'layers' | 'architectureDirs'>> & Pick<MergeOptions, 'layers'>;
   finetunedKind: 'model' | 'adapter';
   family?: string;
   tensors: PlannedTensor[];
@@ -63,6 +67,8 @@ export interface MergePlan {
   unknown: string[];
   /** Things a user should know (tied head omitted, LoRA modules skipped, ...). */
   notes: string[];
+  /** The architecture files whose rules classified at least one tensor. */
+  architectureFiles: string[];
   outputBytes: number;
   /** Folder whose config.json the output gets; tokenizer files come from `tokenizerSource`. */
   configSource: string;
@@ -100,19 +106,21 @@ async function checkOutputPath(opts: MergeOptions): Promise<void> {
 export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } = {}): Promise<MergePlan> {
   // A virtual merge (virtual.ts) is read in memory and has no output folder to check.
   if (!mode.virtual) await checkOutputPath(opts);
-  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, ...opts };
-  if (!Number.isFinite(options.scale)) throw new Error(`--scale must be a finite number, got ${options.scale}`);
+  const { architectureDirs, ...rest } = opts;
+  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, allowUnknown: false, ...rest };
+  if (!Number.isFinite(options.scale)) throw new OptionError('scale', 'scale', `must be a finite number, got ${options.scale}`);
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
-  if (!mode.virtual && !options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, 'output folder exists (use --force to replace it)');
+  if (!mode.virtual && !options.force && (await exists(opts.out))) throw new OutputExistsError(opts.out);
   const baseKind = await detectCheckpointKind(opts.base);
   if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
   const ftKind = await detectCheckpointKind(opts.finetuned);
   if (!ftKind) throw new CheckpointError(opts.finetuned, 'not a model folder or a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)');
   const baseConfig = await readJsonObject(path.join(opts.base, 'config.json'));
-  const family = familyForConfig(baseConfig);
+  const classifier = await loadClassifier(architectureDirs ? { dirs: architectureDirs } : { near: opts.base });
+  const family = classifier.familyForConfig(baseConfig)?.name;
   const base = await CheckpointWeights.open(opts.base);
-  const ctx: PlanContext = { options, family, notes: [], base };
+  const ctx: PlanContext = { options, classifier, family, notes: [], base };
   try {
     if (ftKind === 'adapter') {
       const adapter = await openLoraAdapter(opts.finetuned);
@@ -132,6 +140,7 @@ export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } 
 
 interface PlanContext {
   options: MergePlan['options'];
+  classifier: Classifier;
   family?: string;
   notes: string[];
   base: CheckpointWeights;
@@ -141,8 +150,17 @@ interface PlanContext {
 
 function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTensor[], configSource: string, tokenizerSource: string): MergePlan {
   checkLayerRange(ctx, tensors);
+  checkRecipeFits(ctx, tensors);
   const counts = Object.fromEntries(BLOCKS.map((b) => [b, { base: 0, finetuned: 0 }])) as Record<Block, BlockCount>;
   for (const t of tensors) counts[t.cls.block][t.source]++;
+  const towers = tensors.filter((t) => t.cls.tower !== undefined && t.cls.block !== 'ffn');
+  if (towers.length > 0) {
+    ctx.notes.push(`${towers.length} tensor(s) of the ${[...new Set(towers.map((t) => t.cls.tower))].join(', ')} tower follow the recipe's default ('${ctx.options.recipe.default}'): the recipe's blocks are the language model's`);
+  }
+  const paper = tensors.filter((t) => t.cls.byPaperRule);
+  if (paper.length > 0) ctx.notes.push(`${paper.length} tensor(s) are FFN by the paper's rule alone (gate_proj/up_proj/down_proj in the name), e.g. ${paper[0].name}`);
+  const families = new Set(tensors.map((t) => t.cls.family).filter((f) => f !== undefined));
+  const files = ctx.classifier.families.filter((f) => families.has(f.name)).map((f) => f.file);
   return {
     options: ctx.options,
     finetunedKind: kind,
@@ -151,6 +169,7 @@ function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTen
     counts,
     unknown: tensors.filter((t) => !t.cls.known).map((t) => t.name),
     notes: ctx.notes,
+    architectureFiles: [...new Set(files)],
     outputBytes: tensors.reduce((n, t) => n + (byteLength(t.dtype, t.shape) ?? 0), 0),
     configSource,
     tokenizerSource,
@@ -163,8 +182,51 @@ function checkLayerRange(ctx: PlanContext, tensors: PlannedTensor[]): void {
   const range = ctx.options.layers;
   const last = Math.max(-1, ...tensors.map((t) => t.cls.layer ?? -1));
   if (!range || last < 0) return;
-  if (range[0] > last) throw new Error(`--layers ${range[0]}-${range[1]} selects no layer: the model's layers are 0-${last}`);
-  if (range[1] > last) ctx.notes.push(`--layers ${range[0]}-${range[1]} reaches past the last layer (${last}): layers ${range[0]}-${last} come from the fine-tune`);
+  if (range[0] > last) throw new OptionError('layers', 'layer range', `${range[0]}-${range[1]} selects no layer: the model's layers are 0-${last}`);
+  if (range[1] > last) ctx.notes.push(`layer range ${range[0]}-${range[1]} reaches past the last layer (${last}): layers ${range[0]}-${last} come from the fine-tune`);
+}
+
+/** Unknown tensors that look like layer weights stopped a merge; allowing unknown tensors goes on. */
+export class UnknownTensorsError extends CheckpointError {
+  constructor(
+    file: string,
+    problem: string,
+    readonly names: string[],
+  ) {
+    super(file, problem);
+    this.name = 'UnknownTensorsError';
+  }
+}
+
+const SHOWN = 5;
+const listed = (names: string[]): string => `${names.slice(0, SHOWN).join(', ')}${names.length > SHOWN ? `, ... (${names.length} in all)` : ''}`;
+
+/**
+ * A recipe that sends a block somewhere other than its default (taia reverts the FFN, taia-strict
+ * takes attention, taif takes the FFN) would write a wrong model that looks right if the classifier
+ * found none of that block, or left layer weights unrecognised (they would silently follow the
+ * default). Both stop the merge, and the dry run, before anything is written.
+ */
+function checkRecipeFits(ctx: PlanContext, tensors: PlannedTensor[]): void {
+  const { recipe, allowUnknown } = ctx.options;
+  const blocks = new Set(recipe.rules.filter((r) => r.source !== recipe.default).flatMap((r) => r.block ?? []));
+  if (blocks.size === 0) return;
+  const ways = `add an architecture file for this model (.taia/architectures/*.json, see README), or a recipe rule by tensor name`;
+  for (const b of blocks) {
+    if (tensors.some((t) => t.cls.block === b)) continue;
+    // Every transformer has attention and an FFN: finding none means the classifier did not know the model.
+    // A model may well have no router or no separate head.
+    if (b !== 'ffn' && b !== 'attention') {
+      ctx.notes.push(`recipe '${recipe.name}' moves the ${b} block, which this model does not have`);
+    } else {
+      throw new CheckpointError(ctx.options.base, `recipe '${recipe.name}' moves the ${b} block, but no tensor of this model is classified ${b}${ctx.family ? ` (architecture '${ctx.family}')` : ' (no architecture file knows its config.json)'}: the output would be wrong; ${ways}`);
+    }
+  }
+  if (allowUnknown) return;
+  const layerLike = tensors.filter((t) => !t.cls.known && t.shape.length === 2 && /\.\d+\./.test(t.name)).map((t) => t.name);
+  if (layerLike.length > 0) {
+    throw new UnknownTensorsError(ctx.options.base, `recipe '${recipe.name}' moves blocks, but ${layerLike.length} tensor(s) that look like layer weights are not recognised and would follow the default ('${recipe.default}'): ${listed(layerLike)}; ${ways}, or allow unknown tensors to go on`, layerLike);
+  }
 }
 
 /** transformers' PretrainedConfig defaults tie_word_embeddings to true. */
@@ -202,7 +264,7 @@ function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): Plann
   for (const name of names) {
     const b = base.get(name);
     const f = ft.get(name);
-    const cls = classifyTensor(name, ctx.family);
+    const cls = ctx.classifier.classify(name, ctx.family);
     if (!b || !f) {
       const have = (b ?? f)!;
       if (cls.block === 'head' && tied) {
@@ -228,7 +290,7 @@ function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): Plann
     }
   }
   if (options.scale !== 1 && plan.some((t) => t.source === 'finetuned' && t.op !== 'scale')) {
-    ctx.notes.push('non-float tensors from the fine-tune are copied as they are: --scale applies to float tensors only');
+    ctx.notes.push('non-float tensors from the fine-tune are copied as they are: the scale applies to float tensors only');
   }
   return plan;
 }
@@ -261,7 +323,7 @@ function planAdapter(ctx: PlanContext, adapter: LoraAdapter): PlannedTensor[] {
   const plan: PlannedTensor[] = [];
   for (const { info, file } of base.tensors) {
     const name = info.name;
-    const cls = classifyTensor(name, ctx.family);
+    const cls = ctx.classifier.classify(name, ctx.family);
     const lora = byTarget.get(name);
     const replacement = adapter.replacements.get(name);
     const changed = lora !== undefined || replacement !== undefined;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
+import { InputError, OptionError } from '../errors';
 
 export type Source = 'base' | 'finetuned';
 
@@ -72,7 +73,7 @@ rules: []
 
 export const BUILTIN_RECIPE_NAMES = Object.keys(BUILTIN_TEXT);
 
-export class RecipeError extends Error {
+export class RecipeError extends InputError {
   constructor(source: string, problem: string) {
     super(`${source}: ${problem}`);
     this.name = 'RecipeError';
@@ -149,16 +150,22 @@ function parseRule(raw: unknown, fail: (problem: string) => never): RecipeRule {
       fail(`"name" is not a valid regular expression (${(e as Error).message})`);
     }
   }
-  return { block: block as Block[] | undefined, module: list('module'), name, layers: r.layers === undefined ? undefined : parseLayerRange(Array.isArray(r.layers) ? r.layers.join('-') : String(r.layers)), source: r.source as Source };
+  let layers: [number, number] | undefined;
+  try {
+    layers = r.layers === undefined ? undefined : parseLayerRange(Array.isArray(r.layers) ? r.layers.join('-') : String(r.layers));
+  } catch (e) {
+    fail(`"layers": ${(e as Error).message}`);
+  }
+  return { block: block as Block[] | undefined, module: list('module'), name, layers, source: r.source as Source };
 }
 
 /** "A-B" or "N" → inclusive range. */
 export function parseLayerRange(text: string): [number, number] {
   const m = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec(text);
-  if (!m) throw new Error(`invalid layer range '${text}' (expected A-B, e.g. 0-15)`);
+  if (!m) throw new OptionError('layers', 'invalid layer range', `'${text}' (expected A-B, e.g. 0-15)`);
   const lo = Number(m[1]);
   const hi = m[2] === undefined ? lo : Number(m[2]);
-  if (hi < lo) throw new Error(`invalid layer range '${text}': end before start`);
+  if (hi < lo) throw new OptionError('layers', 'invalid layer range', `'${text}': end before start`);
   return [lo, hi];
 }
 

@@ -1,3 +1,4 @@
+import { InputError } from '../errors';
 const UNITS: Record<string, number> = {
   '': 1, B: 1,
   KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12,
@@ -8,9 +9,9 @@ const UNITS: Record<string, number> = {
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(text);
   const unit = m ? UNITS[(m[2] ?? '').toUpperCase()] : undefined;
-  if (!m || unit === undefined) throw new Error(`invalid size '${text}' (examples: 5GB, 500MB, 2GiB, 1048576)`);
+  if (!m || unit === undefined) throw new InputError(`invalid size '${text}' (examples: 5GB, 500MB, 2GiB, 1048576)`);
   const bytes = Math.floor(Number(m[1]) * unit);
-  if (bytes <= 0) throw new Error(`size '${text}' must be positive`);
+  if (bytes <= 0) throw new InputError(`size '${text}' must be positive`);
   return bytes;
 }
 

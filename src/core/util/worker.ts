@@ -10,7 +10,7 @@ export type JobReply<P, R> =
   | { type: 'progress'; value: P }
   | { type: 'done'; value: R }
   | { type: 'cancelled' }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string; name?: string };
 
 /** What a parent posts to its job worker. */
 export interface JobCancel {
@@ -37,14 +37,17 @@ export function serveJob<D, P, R>(job: (data: D, ctx: JobContext<P>) => Promise<
       port.close();
     },
     (e: unknown) => {
-      post(e instanceof CancelledError ? { type: 'cancelled' } : { type: 'error', message: e instanceof Error ? e.message : String(e) });
+      post(e instanceof CancelledError ? { type: 'cancelled' } : { type: 'error', message: e instanceof Error ? e.message : String(e), name: e instanceof Error ? e.name : undefined });
       port.close();
     },
   );
 }
 
 export interface RunningJob<R> {
-  /** The job's value; rejects with CancelledError when cancelled, with an Error of the worker's message otherwise. */
+  /**
+   * The job's value; rejects with CancelledError when cancelled, otherwise with an Error carrying the
+   * worker's message and its error's class name as `name` (so a caller can tell kinds of failure apart).
+   */
   result: Promise<R>;
   cancel: () => void;
 }
@@ -57,7 +60,7 @@ export function startJob<D, P, R>(script: string, data: D, onProgress?: (value: 
       if (m.type === 'progress') onProgress?.(m.value);
       else if (m.type === 'done') resolve(m.value);
       else if (m.type === 'cancelled') reject(new CancelledError());
-      else reject(new Error(m.message));
+      else reject(Object.assign(new Error(m.message), { name: m.name ?? 'Error' }));
     });
     worker.on('error', reject);
     // After an outcome this is a no-op; before one it means the worker died.

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BLOCKS } from '../../core/classify/types';
@@ -18,6 +19,14 @@ export interface MergeArgs {
   force?: boolean;
   /** Skip the confirmation of the dry-run plan. */
   confirm?: false;
+  /** Write even when unrecognised tensors look like layer weights (they follow the recipe's default). */
+  allowUnknown?: boolean;
+}
+
+/** The workspace folders' own architecture files (.taia/architectures), or undefined for none. */
+function workspaceArchitectureDirs(): string[] | undefined {
+  const dirs = (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.taia', 'architectures')).filter((d) => existsSync(d));
+  return dirs.length ? dirs : undefined;
 }
 
 export function planLines(plan: PlanSummary): string[] {
@@ -113,6 +122,8 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     recipe: args.recipe ?? config.get<string>('defaultRecipe', 'taia'),
     maxShardBytes: parseSize(config.get<string>('maxShardSize', '5GB')),
     force: args.force,
+    architectureDirs: workspaceArchitectureDirs(),
+    allowUnknown: args.allowUnknown,
   };
   try {
     const planned = await runMergeWorker(extensionPath, req).outcome;
@@ -148,8 +159,17 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
       return outcome.out;
     }
   } catch (e) {
-    void vscode.window.showErrorMessage(`TAIA merge failed: ${(e as Error).message}`);
-    if (direct) throw e;
+    if (direct) {
+      void vscode.window.showErrorMessage(`TAIA merge failed: ${(e as Error).message}`);
+      throw e;
+    }
+    // The worker's error keeps its class name: unrecognised layer weights can be merged anyway.
+    if ((e as Error).name !== 'UnknownTensorsError') {
+      void vscode.window.showErrorMessage(`TAIA merge failed: ${(e as Error).message}`);
+      return undefined;
+    }
+    const anyway = 'Merge anyway (unknown tensors follow the recipe default)';
+    if ((await vscode.window.showErrorMessage(`TAIA merge stopped: ${(e as Error).message}`, anyway)) === anyway) return mergeCommand(extensionPath, index, { ...args, allowUnknown: true });
   }
   return undefined;
 }

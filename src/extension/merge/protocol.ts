@@ -14,6 +14,10 @@ export interface MergeRequest {
   dtype?: OutputDtype;
   maxShardBytes?: number;
   force?: boolean;
+  /** Folders of architecture files (the workspace's .taia/architectures) used before the bundled ones. */
+  architectureDirs?: string[];
+  /** Write even when unrecognised tensors look like layer weights. */
+  allowUnknown?: boolean;
 }
 
 export interface PlanSummary {

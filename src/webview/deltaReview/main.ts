@@ -77,7 +77,7 @@ function renderVerdict(): void {
   const forbidden = state.tensors.filter((t) => t.merged?.expected && t.merged.source !== t.merged.expected);
   if (bad.length) box.append(el('p', { class: 'alarm', role: 'alert' }, `⚠ ${bad.length} tensor(s) hold NaN or Inf: ${bad.slice(0, 5).map((t) => t.name).join(', ')}`));
   if (forbidden.length) box.append(el('p', { class: 'alarm', role: 'alert' }, `⚠ ${forbidden.length} tensor(s) in the merged output do not come from where its recipe says: ${forbidden.slice(0, 5).map((t) => t.name).join(', ')}`));
-  if (state.report?.threeWay) box.append(el('p', { class: forbidden.length ? 'alarm' : 'ok' }, state.report.threeWay.verdict));
+  if (state.report?.threeWay) box.append(el('p', { class: forbidden.length || state.report.threeWay.failed ? 'alarm' : 'ok' }, state.report.threeWay.verdict));
 }
 
 function renderSummary(): void {
