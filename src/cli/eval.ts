@@ -2,7 +2,12 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { TAIA_RESULTS_SUFFIX, TaiaResultsFile } from '../core/results/taiaFormat';
+import { EXPERIMENT_SCHEMA } from '../core/experiment/schema';
+import { checkValue } from '../core/experiment/validate';
+import { SlurmError } from '../core/slurm/commands';
+import { slurmSettings, submitEvaluation } from '../core/slurm/submit';
 import { launchTrainer } from '../trainer/client';
+import { cliLaunch, followEvaluationInTerminal } from './slurm';
 import { EvaluateJob } from '../trainer/protocol';
 import { ProgressLine } from './progress';
 import { Command, UsageError } from './usage';
@@ -17,12 +22,14 @@ export const evalCommand: Command = {
   usage:
     'taia eval CHECKPOINT --tasks FILE [--tasks FILE…] [--out FILE.taia-results.json] [--name NAME] [--base DIR]\n' +
     '                 [--max-new-tokens 64] [--limit N] [--engine tfjs|torch] [--device auto|gpu|cpu]\n' +
-    '                 [--backend auto|wasm|cpu|…] [--quiet]\n\n' +
+    '                 [--backend auto|wasm|cpu|…] [--launcher local|slurm] [--slurm KEY=VALUE…] [--quiet]\n\n' +
     '  Task files are JSON Lines: {"prompt", "answer"} rows are generated greedily and scored by exact match\n' +
     '  after answer extraction; {"prompt", "choices", "answer"} rows are scored by log-likelihood (acc, acc_norm).\n' +
     '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).\n' +
     '  --engine torch scores with transformers in $TAIA_PYTHON (default python3) on the same prompts and token ids;\n' +
-    '  --backend picks the built-in (tfjs) engine\'s backend.',
+    '  --backend picks the built-in (tfjs) engine\'s backend.\n' +
+    '  --launcher slurm runs the evaluation as a Slurm job (files beside the result file, in NAME.slurm/); --slurm sets\n' +
+    '  a key of the experiment file\'s slurm section, e.g. --slurm partition=gpu --slurm gpus_per_node=1 --slurm modules=cuda/12.1',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -38,8 +45,12 @@ export const evalCommand: Command = {
         device: { type: 'string' },
         backend: { type: 'string', default: 'auto' },
         quiet: { type: 'boolean', short: 'q' },
+        launcher: { type: 'string', default: 'local' },
+        slurm: { type: 'string', multiple: true },
       },
     });
+    if (values.launcher !== 'local' && values.launcher !== 'slurm') throw new UsageError('--launcher must be local or slurm');
+    if (values.slurm?.length && values.launcher !== 'slurm') throw new UsageError('--slurm needs --launcher slurm');
     if (positionals.length !== 1) throw new UsageError('expected one checkpoint folder');
     if (!values.tasks?.length) throw new UsageError('give at least one --tasks FILE');
     const backend = values.backend as (typeof BACKENDS)[number];
@@ -69,9 +80,54 @@ export const evalCommand: Command = {
       device,
       backend,
     };
+    if (values.launcher === 'slurm') return evaluateOnSlurm(job, slurmOverrides(values.slurm ?? []), values.quiet === true);
     return evaluateInTerminal(job, values.quiet === true);
   },
 };
+
+/** `--slurm key=value` pairs, checked against the experiment schema's slurm section (lists: repeat the key). */
+function slurmOverrides(pairs: string[]): Record<string, unknown> {
+  const fields = EXPERIMENT_SCHEMA.slurm.fields as Record<string, Parameters<typeof checkValue>[0]>;
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq) : pair;
+    const spec = fields[key];
+    if (!spec || eq < 0) throw new UsageError(`--slurm takes KEY=VALUE with KEY one of ${Object.keys(fields).join(', ')}; got '${pair}'`);
+    const text = pair.slice(eq + 1);
+    const value = spec.type === 'string[]' ? [...((out[key] as string[]) ?? []), text] : spec.type === 'integer' || spec.type === 'number' ? Number(text) : spec.type === 'boolean' ? text === 'true' : text;
+    const wrong = checkValue(spec, value);
+    if (wrong) throw new UsageError(`--slurm ${key}: ${wrong}`);
+    out[key] = value;
+  }
+  return out;
+}
+
+async function evaluateOnSlurm(job: EvaluateJob, overrides: Record<string, unknown>, quiet: boolean): Promise<number> {
+  try {
+    const submitted = await submitEvaluation(job, slurmSettings(overrides), cliLaunch());
+    process.stderr.write(`submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})\n`);
+    const error = await followEvaluationInTerminal(submitted.jobId, submitted.output, job.out, quiet);
+    if (error) {
+      process.stderr.write(`taia: evaluation failed: ${error}\n`);
+      return 1;
+    }
+  } catch (e) {
+    if (!(e instanceof SlurmError)) throw e;
+    process.stderr.write(`taia: ${e.message}\n`);
+    return 1;
+  }
+  printResults(JSON.parse(await readFile(job.out, 'utf-8')) as TaiaResultsFile, job.out);
+  return 0;
+}
+
+function printResults(written: TaiaResultsFile, results: string): void {
+  for (const [task, t] of Object.entries(written.tasks)) {
+    const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
+    process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
+  }
+  process.stdout.write(`results: ${results}\n`);
+}
 
 async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<number> {
   const progress = new ProgressLine('eval', quiet, String);
@@ -100,12 +156,7 @@ async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<num
       process.stderr.write('taia: evaluation cancelled; nothing was written\n');
       return 130;
     }
-    const written = JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile;
-    for (const [task, t] of Object.entries(written.tasks)) {
-      const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
-      process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
-    }
-    process.stdout.write(`results: ${results}\n`);
+    printResults(JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile, results);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);

@@ -11,11 +11,15 @@ export interface RunNode {
 
 const ICONS: Record<RunState, [string, string?]> = {
   queued: ['clock'],
+  pending: ['clock', 'charts.blue'],
   running: ['sync~spin', 'charts.blue'],
   done: ['pass', 'charts.green'],
   failed: ['error', 'charts.red'],
   cancelled: ['circle-slash', 'charts.yellow'],
   interrupted: ['debug-pause', 'charts.orange'],
+  timeout: ['watch', 'charts.orange'],
+  preempted: ['debug-pause', 'charts.orange'],
+  node_fail: ['error', 'charts.red'],
 };
 
 /**

@@ -1,0 +1,81 @@
+// A Slurm run's state follows its job. The trainer inside the job writes status.json while it runs; this
+// side writes only what the trainer cannot: the queue (pending and why), a requeue, and an end the
+// trainer did not live to record (time limit, preemption, node failure, a job that died before it).
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { isFinished, updateStatus, type RunSummary } from '../runs/store';
+import type { RunState, RunStatus } from '../runs/types';
+import { queryJobs, type SlurmJob } from './commands';
+
+const QUEUED = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD', 'SUSPENDED', 'RESIZING']);
+const ACTIVE = new Set(['RUNNING', 'COMPLETING', 'STAGE_OUT', 'SIGNALING']);
+/** Slurm's end states that say more than the trainer could (it was killed, or never ran). */
+const ENDS: Record<string, RunState> = { TIMEOUT: 'timeout', DEADLINE: 'timeout', PREEMPTED: 'preempted', NODE_FAIL: 'node_fail', BOOT_FAIL: 'node_fail', CANCELLED: 'cancelled', FAILED: 'failed', OUT_OF_MEMORY: 'failed', COMPLETED: 'failed' };
+
+/** The last lines of a job's output file: why a job died before its trainer said anything. */
+export function outputTail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf-8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * What to change in a Slurm run's status given what Slurm says of its job (undefined: Slurm no longer
+ * knows it), or undefined when nothing changes. Pure, apart from reading the job's output tail.
+ */
+export function reconcileSlurm(status: RunStatus, job: SlurmJob | undefined, now = new Date()): Partial<RunStatus> | undefined {
+  const slurm = status.slurm;
+  if (!slurm?.jobId) return undefined;
+  if (!job) {
+    if (isFinished(status)) return undefined;
+    return { state: 'failed', error: `Slurm no longer knows job ${slurm.jobId}, and the trainer did not record an end`, stderrTail: outputTail(slurm.output), endedAt: now.toISOString(), pid: undefined };
+  }
+  const seen = { ...slurm, jobState: job.state, reason: job.reason, partition: job.partition ?? slurm.partition, nodeList: job.nodeList ?? slurm.nodeList };
+  const changed = seen.jobState !== slurm.jobState || seen.reason !== slurm.reason || seen.nodeList !== slurm.nodeList || seen.partition !== slurm.partition;
+  if (QUEUED.has(job.state)) {
+    // Waiting, or requeued after the trainer stopped: pending either way.
+    return status.state !== 'pending' || changed ? { state: 'pending', slurm: seen, endedAt: undefined } : undefined;
+  }
+  if (ACTIVE.has(job.state)) {
+    // The trainer writes its own state once it runs; a finished status of a running job is the previous incarnation's.
+    return changed && (status.state === 'pending' || status.state === 'queued') ? { slurm: seen } : undefined;
+  }
+  const end = ENDS[job.state] ?? 'failed';
+  const trainerEnded = isFinished(status);
+  // The trainer's own end stands, except where Slurm knows better why it stopped.
+  if (trainerEnded && (status.state === 'done' || status.state === 'timeout' || end === 'cancelled' || end === 'failed')) return changed ? { slurm: seen } : undefined;
+  if (trainerEnded && status.state === end) return changed ? { slurm: seen } : undefined;
+  const error =
+    end === 'failed' && !trainerEnded
+      ? `job ${slurm.jobId} ended ${job.state}${job.exitCode ? ` (exit code ${job.exitCode})` : ''} before the trainer finished${job.reason ? `; Slurm's reason: ${job.reason}` : ''}`
+      : status.error;
+  return { state: end, slurm: seen, error, stderrTail: end === 'failed' && !trainerEnded ? outputTail(slurm.output) : status.stderrTail, endedAt: status.endedAt ?? now.toISOString(), pid: undefined };
+}
+
+/** Runs whose job may still change: submitted, and not yet seen in an end state Slurm reports. */
+function following(run: RunSummary): boolean {
+  const s = run.status;
+  if (!s.slurm?.jobId) return false;
+  return !isFinished(s) || !s.slurm.jobState || QUEUED.has(s.slurm.jobState) || ACTIVE.has(s.slurm.jobState);
+}
+
+/**
+ * Brings the Slurm runs among `runs` up to date with one query for all their jobs (see queryJobs) and
+ * returns the runs as they are now. Throws a SlurmError when Slurm cannot be asked.
+ */
+export async function followSlurmRuns(runs: RunSummary[]): Promise<RunSummary[]> {
+  const open = runs.filter(following);
+  if (!open.length) return runs;
+  const jobs = await queryJobs(open.map((r) => r.status.slurm!.jobId!));
+  const updated = new Map<string, RunStatus>();
+  for (const run of open) {
+    const patch = reconcileSlurm(run.status, jobs.get(run.status.slurm!.jobId!));
+    if (patch) updated.set(run.dir, await updateStatus(run.dir, patch));
+  }
+  return runs.map((r) => ({ ...r, status: updated.get(r.dir) ?? r.status }));
+}
+
+export const isSlurmRun = (status: RunStatus): boolean => status.slurm !== undefined;
+export const jobOutput = (runDir: string, status: RunStatus): string | undefined => (status.slurm ? path.resolve(runDir, status.slurm.output) : undefined);
