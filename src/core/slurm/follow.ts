@@ -2,7 +2,6 @@
 // side writes only what the trainer cannot: the queue (pending and why), a requeue, and an end the
 // trainer did not live to record (time limit, preemption, node failure, a job that died before it).
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { isFinished, updateStatus, type RunSummary } from '../runs/store';
 import type { RunState, RunStatus } from '../runs/types';
 import { queryJobs, type SlurmJob } from './commands';
@@ -54,9 +53,8 @@ export function reconcileSlurm(status: RunStatus, job: SlurmJob | undefined, now
   return { state: end, slurm: seen, error, stderrTail: end === 'failed' && !trainerEnded ? outputTail(slurm.output) : status.stderrTail, endedAt: status.endedAt ?? now.toISOString(), pid: undefined };
 }
 
-/** Runs whose job may still change: submitted, and not yet seen in an end state Slurm reports. */
-function following(run: RunSummary): boolean {
-  const s = run.status;
+/** Whether a run's job may still change: submitted, and not yet seen in an end state Slurm reports. */
+export function followsJob(s: RunStatus): boolean {
   if (!s.slurm?.jobId) return false;
   return !isFinished(s) || !s.slurm.jobState || QUEUED.has(s.slurm.jobState) || ACTIVE.has(s.slurm.jobState);
 }
@@ -66,7 +64,7 @@ function following(run: RunSummary): boolean {
  * returns the runs as they are now. Throws a SlurmError when Slurm cannot be asked.
  */
 export async function followSlurmRuns(runs: RunSummary[]): Promise<RunSummary[]> {
-  const open = runs.filter(following);
+  const open = runs.filter((r) => followsJob(r.status));
   if (!open.length) return runs;
   const jobs = await queryJobs(open.map((r) => r.status.slurm!.jobId!));
   const updated = new Map<string, RunStatus>();
@@ -76,6 +74,3 @@ export async function followSlurmRuns(runs: RunSummary[]): Promise<RunSummary[]>
   }
   return runs.map((r) => ({ ...r, status: updated.get(r.dir) ?? r.status }));
 }
-
-export const isSlurmRun = (status: RunStatus): boolean => status.slurm !== undefined;
-export const jobOutput = (runDir: string, status: RunStatus): string | undefined => (status.slurm ? path.resolve(runDir, status.slurm.output) : undefined);

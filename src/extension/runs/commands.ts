@@ -81,7 +81,7 @@ export function registerRunCommands(context: vscode.ExtensionContext, training: 
     vscode.commands.registerCommand('taiaLab.startTraining', (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
     vscode.commands.registerCommand('taiaLab.cancelRun', (node?: RunNode) => node && training.cancel(node.dir)),
     vscode.commands.registerCommand('taiaLab.resumeRun', (node?: RunNode) => {
-      if (node && !refuseUntrusted()) training.resume(node.dir);
+      if (node && !refuseUntrusted()) return training.resume(node.dir);
     }),
     vscode.commands.registerCommand('taiaLab.openRunDashboard', (node?: RunNode) => (node ? openDashboard(node.dir) : undefined)),
     vscode.commands.registerCommand('taiaLab.showRunLog', (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),
