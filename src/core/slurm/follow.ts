@@ -37,10 +37,8 @@ export function reconcileSlurm(status: RunStatus, job: SlurmJob | undefined, now
     // Waiting, or requeued after the trainer stopped: pending either way.
     return status.state !== 'pending' || changed ? { state: 'pending', slurm: seen, endedAt: undefined } : undefined;
   }
-  if (ACTIVE.has(job.state)) {
-    // The trainer writes its own state once it runs; a finished status of a running job is the previous incarnation's.
-    return changed && (status.state === 'pending' || status.state === 'queued') ? { slurm: seen } : undefined;
-  }
+  // Running: the trainer inside writes its state and node list itself (this side writing too could undo its writes).
+  if (ACTIVE.has(job.state)) return undefined;
   const end = ENDS[job.state] ?? 'failed';
   const trainerEnded = isFinished(status);
   // The trainer's own end stands, except where Slurm knows better why it stopped.
