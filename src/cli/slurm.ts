@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { existsSync } from 'node:fs';
 import { readStatus, isFinished } from '../core/runs/store';
 import type { RunStatus } from '../core/runs/types';
-import { queryJobs, SlurmError } from '../core/slurm/commands';
-import { followSlurmRuns, outputTail } from '../core/slurm/follow';
+import { SlurmError } from '../core/slurm/commands';
+import { evaluationOutcome, followSlurmRuns, jobActive, watchJob } from '../core/slurm/follow';
 import type { TrainerLaunch } from '../core/slurm/submit';
 
 const POLL_MS = Number(process.env.TAIA_SLURM_POLL_MS) || 3000;
@@ -71,20 +71,10 @@ export async function followEvaluationInTerminal(jobId: string, output: string, 
   const { stop, dispose } = interrupted();
   let stopped = false;
   void stop.then(() => (stopped = true));
-  let last = '';
   try {
-    for (;;) {
-      const job = (await queryJobs([jobId])).get(jobId);
-      const line = job ? `${job.state}${job.reason ? ` (${job.reason})` : ''}` : 'unknown to Slurm';
-      if (line !== last && !quiet) process.stderr.write(`job ${jobId}: ${line}\n`);
-      last = line;
-      if (!job || !['PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'REQUEUED', 'SUSPENDED'].includes(job.state)) {
-        if (job?.state === 'COMPLETED' && existsSync(results)) return undefined;
-        return `job ${jobId} ended ${job?.state ?? '(unknown)'} without writing ${results}\n${outputTail(output)}`;
-      }
-      await sleep(POLL_MS, stop);
-      if (stopped) throw new SlurmError(`stopped following; job ${jobId} goes on (its output: ${output})`);
-    }
+    const job = await watchJob(jobId, POLL_MS, (j) => quiet || process.stderr.write(`job ${jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}\n`), () => stopped);
+    if (stopped && jobActive(job)) throw new SlurmError(`stopped following; job ${jobId} goes on (its output: ${output})`);
+    return evaluationOutcome(job, jobId, results, output, existsSync(results));
   } finally {
     dispose();
   }

@@ -78,6 +78,14 @@ describe('runs on a real Slurm cluster', { skip }, () => {
     assert.ok(existsSync(path.join(dir, 'checkpoints/checkpoint-8/model.safetensors')));
     // The job's output is the trainer's live log.
     assert.match(readFileSync(path.join(dir, 'job.out'), 'utf-8'), /step 8\/8 loss/);
+    // The built-in evaluator as a job too, on that checkpoint.
+    writeFileSync(path.join(root, 'sums.jsonl'), '{"prompt": "add 1 and 3", "answer": "4"}\n{"prompt": "add 2 and 2", "answer": "4"}\n');
+    const out = path.join(root, 'results', 'ck8.taia-results.json');
+    const ev = await taia(['eval', path.join(dir, 'checkpoints/checkpoint-8'), '--tasks', 'sums.jsonl', '--max-new-tokens', '4', '--out', out, '--launcher', 'slurm', '--slurm', `partition=${cluster.partition}`, '--slurm', 'time=10'], root);
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.match(ev.stdout, /^sums \(n=2\): exact_match /);
+    assert.equal(JSON.parse(readFileSync(out, 'utf-8')).tasks.sums.n, 2);
+    assert.match(readFileSync(path.join(root, 'results', 'ck8.slurm', 'job.sbatch'), 'utf-8'), /--evaluate .*ck8\.slurm\/job\.json\n$/);
   });
 
   it('runs the PyTorch engine as 2 srun tasks with torch.distributed.run ranks from Slurm (stand-in interpreter)', async () => {
@@ -139,6 +147,24 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     const status = await readStatus(runDirOf(root));
     assert.equal(status.state, 'failed');
     assert.match(status.error!, /invalid partition specified: no-such-partition/i);
+  });
+
+  it('reports a job that dies before the trainer starts with the tail of its output file', async () => {
+    const root = workspace({ setup: ['echo "conda: environment taia not found" >&2', 'exit 3'] });
+    const r = await taia(['train', 'exp.taia.yaml'], root);
+    assert.equal(r.code, 1);
+    const status = await readStatus(runDirOf(root));
+    assert.equal(status.state, 'failed');
+    assert.match(status.error!, new RegExp(`^job ${status.slurm!.jobId} ended FAILED.* before the trainer finished; Slurm's reason: NonZeroExitCode`));
+    assert.match(status.stderrTail!, /conda: environment taia not found/);
+    assert.match(r.stderr, /conda: environment taia not found/);
+  });
+
+  it('says so when sbatch is not on PATH', async () => {
+    const root = workspace({});
+    const r = await taia(['train', 'exp.taia.yaml'], root, { PATH: tempDir('taia-empty-path-') });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /sbatch is not on PATH/);
   });
 
   it('cancels with scancel: the trainer saves a checkpoint on SIGTERM; the run says cancelled', async () => {

@@ -72,3 +72,29 @@ export async function followSlurmRuns(runs: RunSummary[]): Promise<RunSummary[]>
   }
   return runs.map((r) => ({ ...r, status: updated.get(r.dir) ?? r.status }));
 }
+
+/** Whether Slurm may still change a job's state. */
+export const jobActive = (job: SlurmJob | undefined): boolean => job !== undefined && (QUEUED.has(job.state) || ACTIVE.has(job.state));
+
+/**
+ * Polls one job (an evaluation's) until it ends or `stopped()` says to stop following; `onChange`
+ * hears each new state. Returns the last answer (undefined: Slurm no longer knows the job).
+ */
+export async function watchJob(jobId: string, pollMs: number, onChange: (job: SlurmJob | undefined) => void, stopped: () => boolean): Promise<SlurmJob | undefined> {
+  let last = '';
+  for (;;) {
+    const job = (await queryJobs([jobId])).get(jobId);
+    const seen = JSON.stringify(job ?? null);
+    if (seen !== last) onChange(job);
+    last = seen;
+    if (!jobActive(job) || stopped()) return job;
+    await new Promise((r) => setTimeout(r, pollMs));
+    if (stopped()) return job;
+  }
+}
+
+/** What an ended evaluation job left: the error when it did not write its result file. */
+export function evaluationOutcome(job: SlurmJob | undefined, jobId: string, results: string, output: string, written: boolean): string | undefined {
+  if (job?.state === 'COMPLETED' && written) return undefined;
+  return `job ${jobId} ended ${job?.state ?? '(Slurm no longer knows it)'} without writing ${results}${job?.exitCode ? ` (exit code ${job.exitCode})` : ''}\n${outputTail(output)}`;
+}
