@@ -1,5 +1,6 @@
 import { CheckpointError, CancelledError } from '../core/errors';
 import { RecipeError } from '../core/merge/recipes';
+import { SlurmError } from '../core/slurm/commands';
 import { TOOL_VERSION } from '../core/version';
 import { inspectCommand } from './inspect';
 import { mergeCommand } from './merge';
@@ -55,7 +56,7 @@ main(process.argv.slice(2)).then(
     } else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`taia: ${(e as Error).message}\n(see 'taia --help')\n`);
       process.exitCode = 2;
-    } else if (e instanceof CheckpointError || e instanceof RecipeError) {
+    } else if (e instanceof CheckpointError || e instanceof RecipeError || e instanceof SlurmError) {
       process.stderr.write(`taia: error: ${e.message}\n`);
       process.exitCode = 1;
     } else {

@@ -76,10 +76,11 @@ describe('Slurm job script', () => {
     const { config } = parseExperiment('base: m\ndataset: d.jsonl\nlauncher: slurm\n', '/w/x.taia.yaml');
     const script = trainingScript("/w/it's here", config as RunConfig, { node: '/usr/share/code-server/lib/code-server', trainer: '/ext/dist/trainer.js', env: {} });
     const lines = script.split('\n');
-    assert.deepEqual(lines.filter((l) => l.startsWith('#SBATCH')), ["#SBATCH --job-name=taia-x", "#SBATCH --output=/w/it's here/job.out", '#SBATCH --open-mode=append', "#SBATCH --chdir=/w/it's here", '#SBATCH --nodes=1', '#SBATCH --ntasks-per-node=1', '#SBATCH --signal=B:USR1@120']);
+    assert.deepEqual(lines.filter((l) => l.startsWith('#SBATCH')), ['#SBATCH --job-name=taia-x', `#SBATCH --output="/w/it's here/job.out"`, '#SBATCH --open-mode=append', `#SBATCH --chdir="/w/it's here"`, '#SBATCH --nodes=1', '#SBATCH --ntasks-per-node=1', '#SBATCH --signal=B:USR1@120']);
     assert.ok(lines.includes('export ELECTRON_RUN_AS_NODE=1'));
     assert.ok(!script.includes('TAIA_TORCHRUN'));
     assert.equal(lines.at(-2), `exec /usr/share/code-server/lib/code-server /ext/dist/trainer.js --run '/w/it'\\''s here'`);
+    assert.throws(() => trainingScript('/w/"quoted"', config as RunConfig, { node: 'node', trainer: 't.js', env: {} }), /cannot contain a double quote/);
   });
 
   it('takes defaults from settings for keys the file leaves out, and checks them', () => {

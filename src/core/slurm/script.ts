@@ -1,6 +1,7 @@
 // The batch script of a Slurm job: a pure function of the run and the `slurm` settings, so the script a
 // user reads (the dry run, the run folder's job.sbatch) is exactly what sbatch receives.
 import type { SlurmSettings } from '../experiment/schema';
+import { SlurmError } from './commands';
 
 /** Names inside the job's folder (the run folder, or the folder of an evaluation's result file). */
 export const JOB_SCRIPT_FILE = 'job.sbatch';
@@ -27,10 +28,17 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A path in an `#SBATCH` line: sbatch reads double quotes there (tried on Slurm 22.05), and nothing can carry a `"` or a newline. */
+function sbatchPath(value: string): string {
+  if (/["\n]/.test(value)) throw new SlurmError(`${value}: a Slurm job's folder cannot contain a double quote or a newline (sbatch cannot read it in an #SBATCH line)`);
+  return /[\s'\\$]/.test(value) ? `"${value}"` : value;
+}
+
 /** `#SBATCH` options in the order they are written; later options win, so `sbatch_args` come last. */
 export function sbatchOptions(input: Pick<JobScriptInput, 'name' | 'dir' | 'settings'>): string[] {
   const s = input.settings;
-  const opts = [`--job-name=${input.name}`, `--output=${input.dir}/${JOB_OUTPUT_FILE}`, '--open-mode=append', `--chdir=${input.dir}`, `--nodes=${s.nodes}`, '--ntasks-per-node=1'];
+  const name = input.name.replace(/[^A-Za-z0-9._-]+/g, '-');
+  const opts = [`--job-name=${name}`, `--output=${sbatchPath(`${input.dir}/${JOB_OUTPUT_FILE}`)}`, '--open-mode=append', `--chdir=${sbatchPath(input.dir)}`, `--nodes=${s.nodes}`, '--ntasks-per-node=1'];
   const optional: [string, string | number][] = [
     ['partition', s.partition],
     ['account', s.account],

@@ -6,7 +6,7 @@ import { EXPERIMENT_SCHEMA, type SlurmSettings } from '../experiment/schema';
 import { readStatus, updateStatus } from '../runs/store';
 import type { RunConfig, RunStatus } from '../runs/types';
 import { writeFileAtomic } from '../util/atomicWrite';
-import { sbatch } from './commands';
+import { sbatch, SlurmError } from './commands';
 import { JOB_OUTPUT_FILE, JOB_SCRIPT_FILE, jobScript } from './script';
 
 /** How the job starts the trainer: node (or Electron as node) and the trainer bundle, as seen from the compute nodes. */
@@ -49,13 +49,14 @@ export function trainingScript(runDir: string, config: RunConfig, launch: Traine
  */
 export async function submitRun(runDir: string, config: RunConfig, launch: TrainerLaunch): Promise<RunStatus> {
   const script = path.join(runDir, JOB_SCRIPT_FILE);
-  await writeFileAtomic(script, trainingScript(runDir, config, launch));
   const previous = await readStatus(runDir);
-  await updateStatus(runDir, { state: 'pending', slurm: { script, output: path.join(runDir, JOB_OUTPUT_FILE), partition: config.slurm.partition || undefined }, error: undefined, stderrTail: undefined, endedAt: undefined, pid: undefined, host: undefined });
   let jobId: string;
   try {
+    await writeFileAtomic(script, trainingScript(runDir, config, launch));
+    await updateStatus(runDir, { state: 'pending', slurm: { script, output: path.join(runDir, JOB_OUTPUT_FILE), partition: config.slurm.partition || undefined }, error: undefined, stderrTail: undefined, endedAt: undefined, pid: undefined, host: undefined });
     jobId = await sbatch(script);
   } catch (e) {
+    if (!(e instanceof SlurmError)) throw e;
     await updateStatus(runDir, { state: previous.lastCheckpoint ? previous.state : 'failed', error: (e as Error).message, endedAt: new Date().toISOString() });
     throw e;
   }
