@@ -5,7 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listCheckpoints, readStatus } from '../../src/core/runs/store';
+import { listCheckpoints, listRuns, readStatus } from '../../src/core/runs/store';
+import { followSlurmRuns } from '../../src/core/slurm/follow';
 import { RUNS_DIR, type RunStatus } from '../../src/core/runs/types';
 import { eventually } from '../helpers/eventually';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../helpers/slurm';
@@ -54,7 +55,11 @@ const statusWhen = (dir: string, check: (s: RunStatus) => boolean, ms = 120_000)
   }, ms);
 
 describe('runs on a real Slurm cluster', { skip }, () => {
-  before(() => (cluster = startSlurm()));
+  before(() => {
+    cluster = startSlurm();
+    // This process asks Slurm too (followSlurmRuns), as the editor does.
+    process.env.SLURM_CONF = cluster.conf;
+  });
   after(() => cluster?.stop());
 
   it('trains the built-in engine to completion in a job: script in the run folder, job id in status.json, checkpoint', async () => {
@@ -167,12 +172,27 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     assert.match(r.stderr, /sbatch is not on PATH/);
   });
 
-  it('cancels with scancel: the trainer saves a checkpoint on SIGTERM; the run says cancelled', async () => {
+  it('cancels with scancel: the trainer saves a checkpoint on SIGTERM; the run says cancelled; a queued job shows pending and its reason', async () => {
     const root = workspace({}, { max_steps: 100000 });
     const r = await taia(['train', 'exp.taia.yaml', '--detach'], root);
     assert.equal(r.code, 0, r.stderr);
     const dir = runDirOf(root);
     const running = await statusWhen(dir, (s) => s.state === 'running' && s.step >= 2);
+    // A second run that wants the whole node waits in the queue, and its run says why.
+    const other = workspace({ sbatch_args: ['--exclusive'] }, { max_steps: 100000 });
+    assert.equal((await taia(['train', 'exp.taia.yaml', '--detach'], other)).code, 0);
+    const [queued] = await followSlurmRuns(await listRuns(other));
+    assert.equal(queued.status.state, 'pending');
+    assert.equal(queued.status.slurm!.jobState, 'PENDING');
+    assert.equal(queued.status.slurm!.reason, 'Resources');
+    assert.match(slurmCmd('squeue', '-h', '-o', '%i %T', '-j', queued.status.slurm!.jobId!), /PENDING/);
+    slurmCmd('scancel', queued.status.slurm!.jobId!);
+    const [gone] = await eventually(async () => {
+      const runs = await followSlurmRuns(await listRuns(other));
+      assert.equal(runs[0].status.state, 'cancelled');
+      return runs;
+    }, 30_000);
+    assert.equal(gone.status.slurm!.jobState, 'CANCELLED');
     slurmCmd('scancel', running.slurm!.jobId!);
     const ended = await statusWhen(dir, (s) => s.state === 'cancelled');
     assert.ok(ended.lastCheckpoint, `a checkpoint was saved on the signal: ${JSON.stringify(ended)}\n${readFileSync(path.join(dir, 'job.out'), 'utf-8')}`);
