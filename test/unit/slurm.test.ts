@@ -217,6 +217,22 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     await statusWhen(dir, (s) => s.state === 'cancelled');
   });
 
+  it('with requeue: true, the time-limit warning saves a checkpoint and requeues the job, which resumes by itself', async () => {
+    const root = workspace({ time: '1', signal_seconds: 50, requeue: true }, { max_steps: 100000 });
+    const r = await taia(['train', 'exp.taia.yaml', '--detach'], root);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = runDirOf(root);
+    const first = await statusWhen(dir, (s) => s.state === 'running');
+    // The warning comes within the minute; the trainer then requeues its own job.
+    await eventually(() => assert.match(readFileSync(path.join(dir, 'train.log'), 'utf-8'), /stopped before the time limit; requeueing at step (\d+)/), 90_000);
+    const stopped = Number(/requeueing at step (\d+)/.exec(readFileSync(path.join(dir, 'train.log'), 'utf-8'))![1]);
+    const again = await statusWhen(dir, (s) => s.state === 'running' && (s.resumes ?? 0) === 1 && s.step > stopped, 90_000);
+    assert.equal(again.slurm!.jobId, first.slurm!.jobId, 'the same job, requeued');
+    assert.match(readFileSync(path.join(dir, 'train.log'), 'utf-8'), new RegExp(`resuming run[^]*steps ${stopped}→`));
+    slurmCmd('scancel', again.slurm!.jobId!);
+    await statusWhen(dir, (s) => s.state === 'cancelled');
+  });
+
   it('a requeued job (scontrol requeue) resumes from its last checkpoint by itself and finishes', async () => {
     const root = workspace({ requeue: true }, { max_steps: 60 });
     const r = await taia(['train', 'exp.taia.yaml', '--detach'], root);
