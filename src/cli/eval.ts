@@ -1,12 +1,17 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
+import { EXPERIMENT_SCHEMA } from '../core/experiment/schema';
+import { checkValue } from '../core/experiment/validate';
 import { BUILTIN_RECIPE_NAMES } from '../core/merge/recipes';
+import { SlurmError } from '../core/slurm/commands';
+import { slurmSettings, submitEvaluation } from '../core/slurm/submit';
 import { scaleAndLayers } from './variantArgs';
 import { TAIA_RESULTS_SUFFIX, TaiaResultsFile } from '../core/results/taiaFormat';
 import { launchTrainer } from '../trainer/client';
 import { EvaluateJob } from '../trainer/protocol';
 import { ProgressLine } from './progress';
+import { cliLaunch, followEvaluationInTerminal } from './slurm';
 import { Command, UsageError } from './usage';
 
 const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -20,7 +25,7 @@ export const evalCommand: Command = {
     'taia eval CHECKPOINT --tasks FILE [--tasks FILE…] [--out FILE.taia-results.json] [--name NAME] [--base DIR]\n' +
     'taia eval --base DIR --finetuned DIR --recipe R [--scale F] [--layers A-B] [--keep-merge DIR] --tasks FILE…\n' +
     '                 [--max-new-tokens 64] [--limit N] [--engine tfjs|torch] [--device auto|gpu|cpu]\n' +
-    '                 [--backend auto|wasm|cpu|…] [--quiet]\n\n' +
+    '                 [--backend auto|wasm|cpu|…] [--launcher local|slurm] [--slurm KEY=VALUE…] [--quiet]\n\n' +
     '  Task files are JSON Lines: {"prompt", "answer"} rows are generated greedily and scored by exact match\n' +
     '  after answer extraction; {"prompt", "choices", "answer"} rows are scored by log-likelihood (acc, acc_norm).\n' +
     '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).\n' +
@@ -28,7 +33,9 @@ export const evalCommand: Command = {
     '  --backend picks the built-in (tfjs) engine\'s backend.\n' +
     '  With --finetuned and --recipe it evaluates that merge of base and fine-tune (or adapter) without writing it:\n' +
     '  the built-in engine reads it tensor by tensor; --engine torch gets a written merge in a temporary folder,\n' +
-    '  removed afterwards (kept in DIR with --keep-merge).',
+    '  removed afterwards (kept in DIR with --keep-merge).\n' +
+    '  --launcher slurm runs the evaluation as a Slurm job (files beside the result file, in NAME.slurm/); --slurm sets\n' +
+    '  a key of the experiment file\'s slurm section, e.g. --slurm partition=gpu --slurm gpus_per_node=1 --slurm modules=cuda/12.1',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -49,8 +56,12 @@ export const evalCommand: Command = {
         scale: { type: 'string' },
         layers: { type: 'string' },
         'keep-merge': { type: 'string' },
+        launcher: { type: 'string', default: 'local' },
+        slurm: { type: 'string', multiple: true },
       },
     });
+    if (values.launcher !== 'local' && values.launcher !== 'slurm') throw new UsageError('--launcher must be local or slurm');
+    if (values.slurm?.length && values.launcher !== 'slurm') throw new UsageError('--slurm needs --launcher slurm');
     const variant = variantOptions(values);
     if (variant && positionals.length > 0) throw new UsageError('give either a CHECKPOINT or --finetuned with --recipe, not both');
     if (variant && !values.base) throw new UsageError('--recipe needs --base');
@@ -84,6 +95,7 @@ export const evalCommand: Command = {
       backend,
       variant,
     };
+    if (values.launcher === 'slurm') return evaluateOnSlurm(job, slurmOverrides(values.slurm ?? []), values.quiet === true);
     return evaluateInTerminal(job, values.quiet === true);
   },
 };
@@ -98,6 +110,50 @@ function variantOptions(values: { finetuned?: string; recipe?: string; scale?: s
   const { scale, layers } = scaleAndLayers(values);
   const recipe = BUILTIN_RECIPE_NAMES.includes(values.recipe) ? values.recipe : path.resolve(values.recipe);
   return { recipe, scale, layers, keepAt: values['keep-merge'] && path.resolve(values['keep-merge']) };
+}
+
+/** `--slurm key=value` pairs, checked against the experiment schema's slurm section (lists: repeat the key). */
+function slurmOverrides(pairs: string[]): Record<string, unknown> {
+  const fields = EXPERIMENT_SCHEMA.slurm.fields as Record<string, Parameters<typeof checkValue>[0]>;
+  const out: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq) : pair;
+    const spec = fields[key];
+    if (!spec || eq < 0) throw new UsageError(`--slurm takes KEY=VALUE with KEY one of ${Object.keys(fields).join(', ')}; got '${pair}'`);
+    const text = pair.slice(eq + 1);
+    const value = spec.type === 'string[]' ? [...((out[key] as string[]) ?? []), text] : spec.type === 'integer' || spec.type === 'number' ? Number(text) : spec.type === 'boolean' ? text === 'true' : text;
+    const wrong = checkValue(spec, value);
+    if (wrong) throw new UsageError(`--slurm ${key}: ${wrong}`);
+    out[key] = value;
+  }
+  return out;
+}
+
+async function evaluateOnSlurm(job: EvaluateJob, overrides: Record<string, unknown>, quiet: boolean): Promise<number> {
+  try {
+    const submitted = await submitEvaluation(job, slurmSettings(overrides), cliLaunch());
+    process.stderr.write(`submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})\n`);
+    const error = await followEvaluationInTerminal(submitted.jobId, submitted.output, job.out, quiet);
+    if (error) {
+      process.stderr.write(`taia: evaluation failed: ${error}\n`);
+      return 1;
+    }
+  } catch (e) {
+    if (!(e instanceof SlurmError)) throw e;
+    process.stderr.write(`taia: ${e.message}\n`);
+    return 1;
+  }
+  printResults(JSON.parse(await readFile(job.out, 'utf-8')) as TaiaResultsFile, job.out);
+  return 0;
+}
+
+function printResults(written: TaiaResultsFile, results: string): void {
+  for (const [task, t] of Object.entries(written.tasks)) {
+    const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
+    process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
+  }
+  process.stdout.write(`results: ${results}\n`);
 }
 
 /**
@@ -145,11 +201,6 @@ async function evaluateInTerminal(job: EvaluateJob, quiet: boolean): Promise<num
     process.stderr.write('taia: evaluation cancelled; nothing was written\n');
     return 130;
   }
-  const written = JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile;
-  for (const [task, t] of Object.entries(written.tasks)) {
-    const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
-    process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
-  }
-  process.stdout.write(`results: ${results}\n`);
+  printResults(JSON.parse(await readFile(results, 'utf-8')) as TaiaResultsFile, results);
   return 0;
 }

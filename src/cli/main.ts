@@ -1,5 +1,6 @@
 import { CancelledError, InputError, OptionError, OutputExistsError } from '../core/errors';
 import { UnknownTensorsError } from '../core/merge/plan';
+import { SlurmError } from '../core/slurm/commands';
 import { TOOL_VERSION } from '../core/version';
 import { inspectCommand } from './inspect';
 import { mergeCommand } from './merge';
@@ -58,7 +59,7 @@ main(process.argv.slice(2)).then(
       const message = e instanceof OptionError ? `--${e.option} ${e.problem}` : (e as Error).message;
       process.stderr.write(`taia: ${message}\n(see 'taia --help')\n`);
       process.exitCode = 2;
-    } else if (e instanceof InputError) {
+    } else if (e instanceof InputError || e instanceof SlurmError) {
       // Core says what is wrong; the flag that changes it is the command line's to name.
       const message = e instanceof OutputExistsError ? `${e.file}: output folder exists (use --force to replace it)` : `${e.message}${e instanceof UnknownTensorsError ? ' (--allow-unknown)' : ''}`;
       process.stderr.write(`taia: error: ${message}\n`);

@@ -1,10 +1,13 @@
 // The trainer child process. It owns its run folder while it runs: status.json, metrics.jsonl and
 // train.log are written here, so the run survives its parent (a reloaded window re-attaches by pid).
 // The parent's IPC channel carries the live view and the cancel request; see protocol.ts.
-import { appendFileSync } from 'node:fs';
+// Inside a Slurm job there is no parent: `--run DIR` / `--evaluate JOB.json` start the work directly,
+// messages become lines of the job's output, and signals are the only requests (see core/slurm/).
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { appendMetric, readRunConfig, readStatus, updateStatus } from '../core/runs/store';
+import { appendMetric, listCheckpoints, readRunConfig, readStatus, updateStatus } from '../core/runs/store';
 import { LOG_FILE } from '../core/runs/types';
 import { trainWithTfjs } from './engines/tfjs/engine';
 import { trainWithTorch } from './engines/torch/engine';
@@ -16,10 +19,29 @@ import type { EvalHooks } from './evaluate/types';
 import { EvaluateJob, message, parseParentMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
 
 let cancelRequested = false;
+/** Slurm's USR1: the time limit (or a preemption) is near. */
+let warned = false;
 let started = false;
+const standalone = parseStandalone(process.argv.slice(2));
 
 function send(m: Unversioned<TrainerMessage>): void {
   if (process.connected) process.send?.(message<TrainerMessage>(m));
+  else if (standalone) jobLog(m);
+}
+
+/** A job's output file is its live view: logs, progress and errors as lines. */
+function jobLog(m: Unversioned<TrainerMessage>): void {
+  if (m.type === 'log') process.stdout.write(`${m.level === 'info' ? '' : `${m.level}: `}${m.message}\n`);
+  else if (m.type === 'progress') process.stdout.write(`step ${m.step}/${m.totalSteps} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSecond)} tok/s\n`);
+  else if (m.type === 'evalProgress' && (m.done === m.total || m.done % 50 === 0)) process.stdout.write(`${m.task}: ${m.done}/${m.total}\n`);
+  else if (m.type === 'error') process.stderr.write(`error: ${m.message}\n`);
+  else if (m.type === 'done') process.stdout.write(`${m.state} at ${m.step}${m.results ? `; results: ${m.results}` : ''}\n`);
+}
+
+function parseStandalone(args: string[]): { runDir: string } | { jobFile: string } | undefined {
+  if (args[0] === '--run' && args[1]) return { runDir: path.resolve(args[1]) };
+  if (args[0] === '--evaluate' && args[1]) return { jobFile: path.resolve(args[1]) };
+  return undefined;
 }
 
 process.on('message', (raw) => {
@@ -38,11 +60,21 @@ process.on('message', (raw) => {
 });
 // A terminal's Ctrl-C or the extension's cancel of a re-attached run arrive as signals: both mean "stop gracefully".
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (cancelRequested = true));
+// Slurm's warning before the time limit (`--signal=B:USR1@N`): checkpoint and stop while there is time.
+process.on('SIGUSR1', () => {
+  warned = true;
+  cancelRequested = true;
+});
 // The parent going away (a window reload) is not a reason to stop: the run goes on and is re-attached.
 process.on('disconnect', () => undefined);
 
 send({ type: 'hello', pid: process.pid, engine: 'tfjs' });
-if (!process.send) {
+if (standalone) {
+  started = true;
+  // A requeued or resubmitted job finds its checkpoints and resumes from the last one by itself.
+  if ('runDir' in standalone) void listCheckpoints(standalone.runDir).then((c) => run(standalone.runDir, c.length > 0));
+  else void evaluate(JSON.parse(readFileSync(standalone.jobFile, 'utf-8')) as EvaluateJob);
+} else if (!process.send) {
   process.stderr.write('The TAIA trainer is started by the extension or by `taia train`, which speak to it over an IPC channel.\n');
   process.exit(2);
 }
@@ -67,6 +99,7 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       error: undefined,
       stderrTail: undefined,
       resumes: (previous.resumes ?? 0) + (resume ? 1 : 0),
+      ...(previous.slurm && process.env.SLURM_JOB_ID ? { slurm: { ...previous.slurm, jobId: process.env.SLURM_JOB_ID, jobState: 'RUNNING', reason: undefined, nodeList: process.env.SLURM_JOB_NODELIST } } : {}),
     });
     log('info', `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`);
     const t0 = performance.now();
@@ -100,8 +133,15 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       cancelled: () => cancelRequested,
     });
     const checkpoint = result.checkpoint ? path.relative(runDir, result.checkpoint) : undefined;
-    await updateStatus(runDir, { state: result.state, step: result.step, finalLoss: result.finalLoss, lastCheckpoint: checkpoint, endedAt: new Date().toISOString(), pid: undefined });
-    log('info', `${result.state === 'done' ? 'finished' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}`);
+    // Stopped on Slurm's warning: a requeue (the next incarnation resumes) or the time limit.
+    const requeue = warned && result.state === 'cancelled' && config.slurm?.requeue && process.env.SLURM_JOB_ID;
+    const state = warned && result.state === 'cancelled' ? (requeue ? 'pending' : 'timeout') : result.state;
+    await updateStatus(runDir, { state, step: result.step, finalLoss: result.finalLoss, lastCheckpoint: checkpoint, endedAt: state === 'pending' ? undefined : new Date().toISOString(), pid: undefined });
+    log('info', `${state === 'done' ? 'finished' : state === 'timeout' ? 'stopped before the time limit' : state === 'pending' ? 'stopped before the time limit; requeueing' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}`);
+    if (requeue) {
+      const r = spawnSync('scontrol', ['requeue', requeue], { encoding: 'utf-8' });
+      if (r.status !== 0) log('error', `scontrol requeue ${requeue} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+    }
     send({ type: 'done', state: result.state, step: result.step, finalLoss: result.finalLoss, checkpoint: result.checkpoint });
     finish(0);
   } catch (e) {

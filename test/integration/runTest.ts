@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
+import { slurmUnavailable, startSlurm } from '../helpers/slurm';
 
 const repo = path.resolve(__dirname, '../../..');
 const launcher = path.join(repo, 'scripts', 'vscode-host', 'code-server-launcher.mjs');
@@ -42,7 +43,15 @@ async function runSuite(name: string, extraEnv: Record<string, string>, prepare?
 
 async function main(): Promise<void> {
   if (vsix && !existsSync(vsix)) throw new Error(`${vsix} not found: run \`npm run package\` first (or set TAIA_VSIX)`);
-  await runSuite('suite', {});
+  // The trusted suite's Slurm test needs a real cluster: started here, stopped by pid when the suite ends.
+  const noSlurm = slurmUnavailable();
+  const cluster = noSlurm ? undefined : startSlurm();
+  if (noSlurm) console.log(`host suite 'suite': no Slurm cluster, its Slurm test skips: ${noSlurm}`);
+  try {
+    await runSuite('suite', cluster ? { TAIA_HOST_ENV: JSON.stringify(cluster.env) } : {});
+  } finally {
+    cluster?.stop();
+  }
   await runSuite('untrusted', { TAIA_HOST_UNTRUSTED: '1' });
   await runSuite('demo', {}, (workspace) => {
     const demo = spawnSync(process.execPath, [path.join(repo, 'demo', 'run.mjs'), '--quick', '--dir', workspace], { encoding: 'utf-8' });

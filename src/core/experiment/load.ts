@@ -4,7 +4,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml
 import { detectCheckpointKind } from '../checkpoint/discover';
 import { builtinRecipe } from '../merge/recipes';
 import type { RunConfig } from '../runs/types';
-import { ExperimentProblem, KeyPath, parseExperiment, resolveExperimentPath } from './validate';
+import { ExperimentDefaults, ExperimentProblem, KeyPath, parseExperiment, resolveExperimentPath } from './validate';
 
 /** An experiment file that cannot be run, with every problem and where it is. */
 export class ExperimentError extends Error {
@@ -21,11 +21,11 @@ export class ExperimentError extends Error {
  * Reads an experiment file into a run config: validated, paths resolved against the file's folder,
  * and the base and dataset checked to exist and be what they claim. Throws ExperimentError on errors.
  */
-export async function loadExperiment(file: string): Promise<RunConfig> {
+export async function loadExperiment(file: string, defaults?: ExperimentDefaults): Promise<RunConfig> {
   const text = await readFile(file, 'utf-8').catch((e: NodeJS.ErrnoException) => {
     throw new ExperimentError(file, [{ path: [], message: `cannot read (${e.code})`, severity: 'error', line: 1, column: 1 }]);
   });
-  const parsed = parseExperiment(text, file);
+  const parsed = parseExperiment(text, file, defaults);
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length) throw new ExperimentError(file, errors.map((p) => ({ ...p, ...locate(text, p) })));
   const at = (value: string) => resolveExperimentPath(file, value);

@@ -31,6 +31,10 @@ export const EXPERIMENT_SCHEMA = {
   }),
   device: enumField(['auto', 'gpu', 'cpu'] as const, 'auto', 'Where to train: `auto` takes a GPU when one is usable.'),
   backend: enumField(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto', 'TensorFlow.js backend (engine tfjs): `auto` tries tensorflow (tfjs-node-gpu, then tfjs-node), webgpu, wasm, then cpu, as `device` allows.'),
+  launcher: enumField(['local', 'slurm'] as const, 'local', 'Where the trainer runs: a child process of this machine, or a Slurm batch job (see the `slurm` section).', {
+    local: 'A child process of the editor or of `taia train`.',
+    slurm: 'A batch job submitted with sbatch; the run folder must be on a file system the compute nodes share.',
+  }),
   workers: { type: 'integer', default: 0, min: 0, max: 64, doc: 'Data-parallel workers: threads of the tfjs engine (0: one per CPU core for the single-threaded wasm and cpu backends), GPU processes of the torch engine under torch.distributed.run (0 or 1: one).' },
   train: {
     type: 'section',
@@ -73,6 +77,26 @@ export const EXPERIMENT_SCHEMA = {
     doc: 'How the fine-tune is merged after training.',
     fields: { recipe: { type: 'string', default: 'taia', doc: 'A built-in recipe (taia, taia-strict, taif, full, base) or a recipe file.' } },
   },
+  slurm: {
+    type: 'section',
+    doc: 'The Slurm job of `launcher: slurm` (sbatch options; empty means the cluster default). Settings `taiaLab.slurm.*` fill keys the file leaves out.',
+    fields: {
+      partition: { type: 'string', doc: 'Partition (`--partition`).' },
+      account: { type: 'string', doc: 'Account charged (`--account`).' },
+      qos: { type: 'string', doc: 'Quality of service (`--qos`).' },
+      time: { type: 'string', doc: 'Time limit (`--time`), e.g. 24:00:00 or 2-00:00:00.' },
+      nodes: { type: 'integer', default: 1, min: 1, max: 4096, doc: 'Nodes (`--nodes`); the PyTorch engine runs torch.distributed.run on each through srun.' },
+      gpus_per_node: { type: 'integer', default: 0, min: 0, max: 64, doc: 'GPUs per node (`--gpus-per-node`); the PyTorch engine starts one process per GPU (0: one process per node).' },
+      cpus_per_task: { type: 'integer', default: 0, min: 0, max: 4096, doc: 'CPUs per node task (`--cpus-per-task`; 0: the cluster default).' },
+      mem: { type: 'string', doc: 'Memory per node (`--mem`), e.g. 200G.' },
+      constraint: { type: 'string', doc: 'Node features required (`--constraint`), e.g. a100.' },
+      modules: { type: 'string[]', default: [], doc: 'Environment modules loaded first (`module load` each).' },
+      setup: { type: 'string[]', default: [], doc: 'Shell lines run before the trainer, e.g. `source ~/venv/bin/activate`.' },
+      sbatch_args: { type: 'string[]', default: [], doc: 'Further sbatch options, one per item, e.g. `--exclusive`; they come last and so win.' },
+      signal_seconds: { type: 'integer', default: 120, min: 10, max: 3600, doc: 'Seconds before the time limit that Slurm warns the trainer (`--signal=B:USR1@N`); it saves a checkpoint and stops.' },
+      requeue: { type: 'boolean', default: false, doc: 'On the warning, requeue the job (`--requeue`); the requeued job resumes from the checkpoint by itself.' },
+    },
+  },
   eval: {
     type: 'section',
     doc: 'Evaluation after training.',
@@ -94,5 +118,6 @@ type SectionValue<S> = S extends { type: 'section'; fields: infer Fs } ? { [K in
 export type ExperimentConfig = { -readonly [K in keyof typeof EXPERIMENT_SCHEMA]: SectionValue<(typeof EXPERIMENT_SCHEMA)[K]> };
 export type TrainConfig = ExperimentConfig['train'];
 export type LoraSettings = ExperimentConfig['lora'];
+export type SlurmSettings = ExperimentConfig['slurm'];
 
 export const EXPERIMENT_SUFFIX = '.taia.yaml';

@@ -22,13 +22,16 @@ export interface ParsedExperiment {
   problems: ExperimentProblem[];
 }
 
+/** Values for keys a file leaves out (e.g. `slurm.partition` from the editor's settings), by dotted key path. */
+export type ExperimentDefaults = Record<string, unknown>;
+
 /** Parses and validates an experiment file's text. Never throws: every fault is a problem with a place. */
-export function parseExperiment(text: string, file: string): ParsedExperiment {
+export function parseExperiment(text: string, file: string, defaults: ExperimentDefaults = {}): ParsedExperiment {
   const problems: ExperimentProblem[] = [];
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   for (const e of doc.errors) problems.push({ path: [], message: e.message, severity: 'error', range: [e.pos[0], e.pos[1]] });
   const root: unknown = doc.errors.length ? {} : (doc.toJS() ?? {});
-  const config = readSection(isRecord(root) ? root : {}, EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>, [], problems) as ExperimentConfig;
+  const config = readSection(isRecord(root) ? root : {}, EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>, [], problems, defaults) as ExperimentConfig;
   if (!isRecord(root) && doc.errors.length === 0) problems.push({ path: [], message: 'an experiment file is a YAML mapping of keys to values', severity: 'error' });
   if (!config.name) config.name = path.basename(file).replace(/\.taia\.ya?ml$|\.ya?ml$/, '');
   if (config.train.method === 'lora' && config.lora.target_modules.length === 0) problems.push({ path: ['lora', 'target_modules'], message: 'LoRA needs at least one target module', severity: 'error' });
@@ -40,7 +43,7 @@ export function resolveExperimentPath(file: string, value: string): string {
   return path.resolve(path.dirname(file), value);
 }
 
-export function readSection(obj: Record<string, unknown>, fields: Record<string, Field | Section>, at: KeyPath, problems: ExperimentProblem[]): Record<string, unknown> {
+export function readSection(obj: Record<string, unknown>, fields: Record<string, Field | Section>, at: KeyPath, problems: ExperimentProblem[], defaults: ExperimentDefaults = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(obj)) {
     if (key in fields) continue;
@@ -52,7 +55,15 @@ export function readSection(obj: Record<string, unknown>, fields: Record<string,
     const where = [...at, key];
     if (spec.type === 'section') {
       if (value !== undefined && value !== null && !isRecord(value)) problems.push({ path: where, message: `'${key}' must be a mapping of settings`, severity: 'error' });
-      out[key] = readSection(isRecord(value) ? value : {}, spec.fields, where, problems);
+      out[key] = readSection(isRecord(value) ? value : {}, spec.fields, where, problems, defaults);
+      continue;
+    }
+    const given = defaults[where.join('.')];
+    if ((value === undefined || value === null) && given !== undefined) {
+      // A default from settings is checked like a value in the file, and reported at the file's top.
+      const wrong = checkValue(spec, given);
+      if (wrong) problems.push({ path: [], message: `setting for '${where.join('.')}': ${wrong}`, severity: 'error' });
+      out[key] = wrong ? defaultOf(spec) : given;
       continue;
     }
     const problem = value === undefined || value === null ? missing(spec) : checkValue(spec, value);

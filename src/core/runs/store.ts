@@ -78,6 +78,8 @@ export function isAlive(pid: number): boolean {
  */
 export async function reconcileStatus(dir: string): Promise<RunStatus> {
   const status = await readStatus(dir);
+  // A Slurm job's state comes from Slurm (core/slurm/follow.ts), not from a pid on this machine.
+  if (status.slurm) return status;
   const stale = (status.state === 'running' || status.state === 'queued') && status.pid !== undefined && (status.host ?? hostname()) === hostname() && !isAlive(status.pid);
   return stale ? updateStatus(dir, { state: 'interrupted', endedAt: new Date().toISOString(), pid: undefined }) : status;
 }

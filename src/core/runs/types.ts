@@ -11,8 +11,23 @@ export const CHECKPOINTS_DIR = 'checkpoints';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
-export const FINISHED_STATES: readonly RunState[] = ['done', 'failed', 'cancelled', 'interrupted'];
+/** `pending` is a Slurm job waiting in the queue; `timeout`, `preempted` and `node_fail` are how Slurm jobs end. */
+export type RunState = 'queued' | 'pending' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted' | 'timeout' | 'preempted' | 'node_fail';
+export const FINISHED_STATES: readonly RunState[] = ['done', 'failed', 'cancelled', 'interrupted', 'timeout', 'preempted', 'node_fail'];
+
+/** The Slurm job of a run (`launcher: slurm`), as last seen. */
+export interface SlurmJobInfo {
+  jobId?: string;
+  /** The job script (in the run folder) and its output file, which the dashboard tails. */
+  script: string;
+  output: string;
+  partition?: string;
+  nodeList?: string;
+  /** Slurm's own state name, e.g. PENDING, RUNNING, TIMEOUT. */
+  jobState?: string;
+  /** Why a pending job waits (Priority, Resources, …). */
+  reason?: string;
+}
 
 /** `status.json`: the run's state, written atomically by whoever changes it. */
 export interface RunStatus {
@@ -38,6 +53,8 @@ export interface RunStatus {
   stderrTail?: string;
   /** How many times the run was resumed. */
   resumes?: number;
+  /** Set for runs submitted to Slurm: the job is then the source of truth for the state, not a pid. */
+  slurm?: SlurmJobInfo;
 }
 
 /** `config.json` of a run: the experiment with every path resolved and every default filled in. */

@@ -1,9 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { evaluationCommandLine } from '../../core/eval/command';
 import { TAIA_RESULTS_SUFFIX } from '../../core/results/taiaFormat';
+import type { SlurmSettings } from '../../core/experiment/schema';
+import { scancel, SlurmError } from '../../core/slurm/commands';
+import { evaluationOutcome, watchJob } from '../../core/slurm/follow';
+import { submitEvaluation } from '../../core/slurm/submit';
+import { evaluationSlurmSettings, extensionLaunch, slurmPollMs } from '../runs/slurm';
 import { launchTrainer } from '../../trainer/client';
 import type { EvaluateJob } from '../../trainer/protocol';
 import type { CheckpointNode } from '../workspace/checkpointsTree';
@@ -29,6 +34,10 @@ export interface EvaluateArgs {
    * its newest run, that run's merges and its base.
    */
   experiment?: string;
+  /** Where the evaluator runs; default: the experiment's launcher, else taiaLab.evaluation.launcher. */
+  launcher?: 'local' | 'slurm';
+  /** The Slurm job's settings (an experiment's `slurm` section); default: the taiaLab.slurm.* settings. */
+  slurm?: SlurmSettings;
 }
 
 /**
@@ -62,6 +71,7 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
   args.tasks ??= (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Task files': ['jsonl'] }, title: 'Evaluation task files (JSONL)', defaultUri: folder.uri }))?.map((u) => u.fsPath);
   if (!args.tasks?.length) return undefined;
   const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: path.join(folder.uri.fsPath, RESULTS_DIR, `${name}${TAIA_RESULTS_SUFFIX}`), name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
+  if ((args.launcher ?? settings.get<string>('launcher', 'local')) === 'slurm') return runOnSlurm(extensionPath, job, args.slurm ?? evaluationSlurmSettings(), output);
   return runBuiltIn(extensionPath, job, output);
 }
 
@@ -70,6 +80,10 @@ async function fromExperiment(args: EvaluateArgs, index: WorkspaceIndex): Promis
   const target = await experimentRun(args.experiment!);
   if (!target) return false;
   args.engine ??= target.config.engine;
+  if (target.config.launcher === 'slurm') {
+    args.launcher ??= 'slurm';
+    args.slurm ??= target.config.slurm;
+  }
   if (!args.tasks && target.config.eval.tasks.length) args.tasks = target.config.eval.tasks;
   if (args.checkpoint) return true;
   await index.ready();
@@ -110,6 +124,30 @@ function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.Outp
     if (outcome.state === 'failed') void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
     if (results) output.appendLine(`[eval ${job.name}] results: ${results}`);
     return results;
+  });
+}
+
+/** The built-in evaluator as a Slurm job, followed under a progress notification; Cancel is scancel. */
+function runOnSlurm(extensionPath: string, job: EvaluateJob, settings: SlurmSettings, output: vscode.OutputChannel): Thenable<string | undefined> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name} on Slurm`, cancellable: true }, async (progress, token) => {
+    try {
+      const submitted = await submitEvaluation(job, settings, extensionLaunch(extensionPath));
+      output.appendLine(`[eval ${job.name}] submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})`);
+      token.onCancellationRequested(() => void scancel(submitted.jobId).catch((e: Error) => output.appendLine(`[eval ${job.name}] ${e.message}`)));
+      const ended = await watchJob(submitted.jobId, slurmPollMs(), (j) => progress.report({ message: `job ${submitted.jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}` }), () => false);
+      const error = evaluationOutcome(ended, submitted.jobId, job.out, submitted.output, existsSync(job.out));
+      if (error) {
+        output.appendLine(`[eval ${job.name}] ${error}`);
+        void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${error.split('\n')[0]}`);
+        return undefined;
+      }
+      output.appendLine(`[eval ${job.name}] results: ${job.out}`);
+      return job.out;
+    } catch (e) {
+      if (!(e instanceof SlurmError)) throw e;
+      void vscode.window.showErrorMessage(`Evaluation of ${job.name} was not submitted: ${e.message}`);
+      return undefined;
+    }
   });
 }
 

@@ -82,7 +82,7 @@ export function registerRunCommands(context: vscode.ExtensionContext, training: 
     vscode.commands.registerCommand(COMMANDS.startTraining, (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
     vscode.commands.registerCommand(COMMANDS.cancelRun, (node?: RunNode) => node && training.cancel(node.dir)),
     vscode.commands.registerCommand(COMMANDS.resumeRun, (node?: RunNode) => {
-      if (node && !refuseUntrusted()) training.resume(node.dir);
+      if (node && !refuseUntrusted()) return training.resume(node.dir);
     }),
     vscode.commands.registerCommand(COMMANDS.openRunDashboard, (node?: RunNode) => (node ? openDashboard(node.dir) : undefined)),
     vscode.commands.registerCommand(COMMANDS.showRunLog, (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),

@@ -51,6 +51,8 @@ const dashboards = new Map<string, RunDashboard>();
  */
 export class RunDashboard extends PanelHost<ToWebview> {
   private offset = 0;
+  /** Bytes of the Slurm job's output file already sent. */
+  private logOffset = 0;
   private lastStatus = '';
   /** Whether the page has had its init since it last loaded: updates before that would be lost. */
   private loaded = false;
@@ -88,6 +90,8 @@ export class RunDashboard extends PanelHost<ToWebview> {
     this.lastStatus = JSON.stringify(status);
     this.panel.title = `Run: ${status.name}`;
     this.post({ type: 'init', runDir: this.runDir, status, config, metrics: read!.records });
+    this.logOffset = 0;
+    await this.sendJobLog(status, true);
     this.loaded = true;
     this.keepPolling(status);
   }
@@ -103,7 +107,26 @@ export class RunDashboard extends PanelHost<ToWebview> {
     const text = JSON.stringify(status);
     if (text !== this.lastStatus) this.post({ type: 'status', status });
     this.lastStatus = text;
+    await this.sendJobLog(status, false);
     this.keepPolling(status);
+  }
+
+  /** What the Slurm job's output file gained since the last read (on a (re)load: its last 64 KiB). */
+  private async sendJobLog(status: RunStatus, reset: boolean): Promise<void> {
+    if (!status.slurm) return;
+    const handle = await open(status.slurm.output, 'r').catch(() => undefined);
+    if (!handle) return;
+    try {
+      const { size } = await handle.stat();
+      const from = size < this.logOffset ? 0 : Math.max(this.logOffset, reset ? size - 65536 : 0);
+      if (size === from && !reset) return;
+      const buf = Buffer.alloc(size - from);
+      await handle.read(buf, 0, buf.length, from);
+      this.logOffset = size;
+      this.post({ type: 'jobLog', text: buf.toString('utf-8'), reset: reset || size < this.logOffset });
+    } finally {
+      await handle.close();
+    }
   }
 
   private keepPolling(status: RunStatus): void {

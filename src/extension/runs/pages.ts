@@ -15,6 +15,7 @@ export function runDashboardHtml(policy: string, nonce: string, script: string, 
 <div class="toolbar"><button id="open-log">Open train.log</button><button id="open-config">Open config.json</button></div></header>
 <p id="message" class="alarm" role="alert" hidden></p>
 <section id="failure" class="alarm" role="alert" hidden><p id="error"></p><pre id="stderr"></pre></section>
+<section id="job-log-section" hidden><h2>Job output</h2><pre id="job-log" tabindex="0" aria-label="Slurm job output"></pre></section>
 <main><div class="charts"><h2>Loss</h2><div id="chart-loss"></div><h2>Learning rate</h2><div id="chart-lr"></div><h2>Throughput (tokens/s)</h2><div id="chart-throughput"></div><section id="gpu" hidden><h2>Peak GPU memory (GiB)</h2><div id="chart-gpu"></div></section></div>
 <aside><h2>Latest</h2><div id="latest"></div><h2>Config</h2><div id="config"></div></aside></main>`,
   });

@@ -1,13 +1,16 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ExperimentError, loadExperiment } from '../../core/experiment/load';
-import { createRun, isAlive, readStatus } from '../../core/runs/store';
+import { createRun, isAlive, isFinished, readRunConfig, readStatus } from '../../core/runs/store';
+import { scancel, SlurmError } from '../../core/slurm/commands';
+import { submitRun } from '../../core/slurm/submit';
 import { LOG_FILE } from '../../core/runs/types';
 import { launchTrainer, TrainerHandle } from '../../trainer/client';
 import { TrainerMessage } from '../../trainer/protocol';
 import { pythonEnvironment } from '../shared/python';
 import { RunNode, RunsTree } from './runsTree';
 import { COMMANDS } from '../commands';
+import { extensionLaunch, slurmDefaults } from './slurm';
 
 /**
  * Runs started from this window: one trainer child process each, its log streamed to an output channel
@@ -34,7 +37,7 @@ export class TrainingManager implements vscode.Disposable {
     const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentFile))?.uri.fsPath ?? path.dirname(experimentFile);
     let config;
     try {
-      config = await loadExperiment(experimentFile);
+      config = await loadExperiment(experimentFile, slurmDefaults());
     } catch (e) {
       if (!(e instanceof ExperimentError)) throw e;
       this.output.appendLine(e.message);
@@ -42,12 +45,30 @@ export class TrainingManager implements vscode.Disposable {
       return undefined;
     }
     const { dir } = await createRun(root, config);
-    this.launch(dir, false);
+    if (config.launcher === 'slurm') await this.submit(dir);
+    else this.launch(dir, false);
     return dir;
   }
 
-  resume(runDir: string): void {
-    this.launch(runDir, true);
+  async resume(runDir: string): Promise<void> {
+    // A Slurm run resumes as a new job, which finds its last checkpoint by itself.
+    if ((await readRunConfig(runDir)).launcher === 'slurm') await this.submit(runDir);
+    else this.launch(runDir, true);
+  }
+
+  /** Submits the run's job; a refusal (no sbatch, a rejected submission) is shown with Slurm's message as it is. */
+  private async submit(runDir: string): Promise<void> {
+    const name = path.basename(runDir);
+    try {
+      const status = await submitRun(runDir, await readRunConfig(runDir), extensionLaunch(this.extensionPath));
+      this.output.appendLine(`── ${name}: submitted Slurm job ${status.slurm?.jobId} (script: ${status.slurm?.script}; output: ${status.slurm?.output})`);
+    } catch (e) {
+      if (!(e instanceof SlurmError)) throw e;
+      this.output.appendLine(`── ${name}: not submitted: ${e.message}`);
+      void vscode.window.showErrorMessage(`Training run ${name} was not submitted: ${e.message}`);
+    }
+    await this.runs.refresh();
+    this.runs.followSlurm();
   }
 
   /** Graceful stop: the trainer finishes its step and saves a checkpoint. */
@@ -55,6 +76,11 @@ export class TrainingManager implements vscode.Disposable {
     const handle = this.handles.get(runDir);
     if (handle) return handle.cancel();
     const status = await readStatus(runDir);
+    // A Slurm job: scancel, which the trainer inside receives as SIGTERM (checkpoint, then stop).
+    if (status.slurm?.jobId && !isFinished(status)) {
+      await scancel(status.slurm.jobId).catch((e: Error) => void vscode.window.showErrorMessage(e.message));
+      return this.runs.followSlurm();
+    }
     // A run this window did not start: the trainer treats SIGTERM as cancel.
     if (status.state === 'running' && status.pid && isAlive(status.pid)) process.kill(status.pid, 'SIGTERM');
   }

@@ -10,7 +10,7 @@ import type { DashboardState, FromWebview, ToWebview } from './protocol';
 const vscode = vscodeApi<FromWebview, DashboardState>();
 
 /** Icons are decoration next to the state's word (aria-hidden), which carries the meaning. */
-const STATE_ICONS: Record<RunState, string> = { queued: '◷', running: '▶', done: '✓', failed: '✗', cancelled: '⊘', interrupted: '⏸' };
+const STATE_ICONS: Record<RunState, string> = { queued: '◷', pending: '◷', running: '▶', done: '✓', failed: '✗', cancelled: '⊘', interrupted: '⏸', timeout: '⌛', preempted: '⏸', node_fail: '✗' };
 /** Seconds per step are averaged over this many recent records: recent speed predicts the rest best. */
 const ETA_WINDOW = 20;
 
@@ -62,7 +62,8 @@ function render(): void {
   const total = status.totalSteps;
   document.title = status.name;
   $('title').textContent = status.name;
-  $('subtitle').textContent = [status.id, status.engine, status.backend].filter(Boolean).join(' · ');
+  const job = status.slurm?.jobId ? `Slurm job ${status.slurm.jobId}${status.slurm.partition ? ` on ${status.slurm.partition}` : ''}${status.slurm.nodeList ? ` (${status.slurm.nodeList})` : ''}${status.state === 'pending' && status.slurm.reason ? `, waiting: ${status.slurm.reason}` : ''}` : undefined;
+  $('subtitle').textContent = [status.id, status.engine, status.backend, job].filter(Boolean).join(' · ');
   $('state').className = `state state-${status.state}`;
   $('state-icon').textContent = STATE_ICONS[status.state] ?? '?';
   $('state-label').textContent = status.state;
@@ -141,6 +142,14 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'metrics':
       append(m.records);
       break;
+    case 'jobLog': {
+      // Text only (textContent): the job's output is workspace data. The last 64 KiB are kept.
+      const pre = $('job-log');
+      pre.textContent = ((m.reset ? '' : (pre.textContent ?? '')) + m.text).slice(-65536);
+      $('job-log-section').hidden = false;
+      pre.scrollTop = pre.scrollHeight;
+      break;
+    }
     case 'error':
       message = m.message;
       break;

@@ -7,6 +7,8 @@ export type ToWebview =
   | { type: 'status'; status: RunStatus }
   /** Only the records appended to metrics.jsonl since the last message. */
   | { type: 'metrics'; records: MetricRecord[] }
+  /** A Slurm run's job output: its tail on (re)load (`reset`), then what was appended. */
+  | { type: 'jobLog'; text: string; reset: boolean }
   | { type: 'error'; message: string };
 
 export type FromWebview =

@@ -49,6 +49,7 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
     let step = startStep;
     let loss: number | undefined;
     let savedAt = -1;
+    let savedDir = latest?.dir;
     while (step < totalSteps) {
       if (hooks.cancelled()) break;
       const t0 = performance.now();
@@ -78,13 +79,15 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
       const seconds = (performance.now() - t0) / 1000;
       await hooks.step({ step, totalSteps, epoch: (step * accum) / order.microBatchesPerEpoch, loss, lr, gradNorm, tokensPerSecond: (order.batchSize * seqLen * accum) / seconds, liveTensors: tf.memory().numTensors });
       if (train.save_steps > 0 && step % train.save_steps === 0 && step < totalSteps) {
-        await hooks.checkpoint(step, await save(step));
+        savedDir = await save(step);
+        await hooks.checkpoint(step, savedDir);
         savedAt = step;
       }
       // Lets the IPC channel deliver a cancel between steps.
       await new Promise((r) => setImmediate(r));
     }
-    const checkpoint = savedAt === step || step === startStep ? latest?.dir : await save(step);
+    // A stop right after a periodic save keeps that checkpoint (not the one resumed from).
+    const checkpoint = savedAt === step || step === startStep ? savedDir : await save(step);
     if (checkpoint && savedAt !== step && step !== startStep) await hooks.checkpoint(step, checkpoint);
     return { state: step < totalSteps ? 'cancelled' : 'done', step, finalLoss: loss, checkpoint };
   } finally {

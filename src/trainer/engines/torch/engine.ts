@@ -25,7 +25,9 @@ export async function trainWithTorch(runDir: string, config: RunConfig, resume: 
   if (resume && !latest) throw new Error(`${runDir}: nothing to resume from (no checkpoints/checkpoint-N folder)`);
 
   const script = [torchScript('taia_torch_trainer.py'), '--run-dir', runDir, '--data', tokens, '--pad-id', String(tok.ids.pad), ...(latest ? ['--resume', latest.dir] : [])];
-  const args = config.workers > 1 ? ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${config.workers}`, ...script] : script;
+  // In a Slurm job the job script says how to reach every GPU of every node (srun + torch.distributed.run).
+  const torchrun = process.env.TAIA_TORCHRUN?.trim().split(/\s+/);
+  const args = torchrun ? script : config.workers > 1 ? ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${config.workers}`, ...script] : script;
   let result: EngineResult | undefined;
   let lastLoss: number | undefined;
   const onMessage = async (m: EngineMessage): Promise<void> => {
@@ -45,7 +47,7 @@ export async function trainWithTorch(runDir: string, config: RunConfig, resume: 
         break;
     }
   };
-  const python = startPython(args, onMessage, hooks.log);
+  const python = startPython(args, onMessage, hooks.log, torchrun);
   // One cancel request: the script stops reading stdin once it has one.
   const poll = setInterval(() => {
     if (!hooks.cancelled()) return;

@@ -38,10 +38,16 @@ export interface PythonProcess {
  * rejection of `exited`; every other message goes to `onMessage`, in order. A message that fails to
  * handle kills the process.
  */
-export function startPython(args: string[], onMessage: (m: EngineMessage) => Promise<void> | void, log: (text: string) => void): PythonProcess {
-  const python = pythonInterpreter();
-  log(`${python} ${args.join(' ')}`);
-  const child = spawn(python, args, { stdio: ['pipe', 'inherit', 'inherit', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } });
+export function startPython(args: string[], onMessage: (m: EngineMessage) => Promise<void> | void, log: (text: string) => void, launcher?: string[]): PythonProcess {
+  // A launcher (srun + torch.distributed.run in a Slurm job) brings the interpreter itself; fd 3 does not
+  // cross srun, so messages come on stdout then, marked by the protocol's shape, beside the libraries' lines.
+  const [python, ...prefix] = launcher ?? [pythonInterpreter()];
+  log(`${[python, ...prefix, ...args].join(' ')}`);
+  const viaStdout = launcher !== undefined;
+  const child = spawn(python, [...prefix, ...args], {
+    stdio: ['pipe', viaStdout ? 'pipe' : 'inherit', 'inherit', viaStdout ? 'ignore' : 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...(viaStdout ? { TAIA_ENGINE_CHANNEL: 'stdout' } : {}) },
+  });
   child.stdin?.on('error', () => undefined); // EPIPE after the script exits; its exit is reported below.
   let failure: string | undefined;
   let work = Promise.resolve();
@@ -51,7 +57,8 @@ export function startPython(args: string[], onMessage: (m: EngineMessage) => Pro
     else if (m.type === 'error') failure ??= String(m.message);
     else await onMessage(m);
   };
-  createInterface({ input: child.stdio[3] as Readable }).on('line', (line) => {
+  createInterface({ input: (viaStdout ? child.stdout : child.stdio[3]) as Readable }).on('line', (line) => {
+    if (viaStdout && !/^\{"v": ?\d+, ?"type"/.test(line)) return void process.stdout.write(line + '\n');
     work = work
       .then(() => handle(JSON.parse(line) as EngineMessage))
       .catch((e: Error) => {

@@ -17,6 +17,9 @@ WORLD = int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _out():
+    # Under srun (a Slurm job) fd 3 does not reach the trainer: the messages share stdout.
+    if os.environ.get("TAIA_ENGINE_CHANNEL") == "stdout":
+        return sys.stdout
     try:
         return os.fdopen(3, "w", buffering=1)
     except OSError:

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -176,6 +177,9 @@ def train(args, config):
     # Only rank 0 reads stdin (under torchrun every rank inherits the same pipe); its decision is shared.
     if RANK == 0:
         threading.Thread(target=watch_cancel, args=(cancel,), daemon=True).start()
+    # In a Slurm job scancel, a preemption or the time limit reach every rank as SIGTERM (through srun and
+    # torch.distributed.run): stop after the step and save, like a cancel request.
+    signal.signal(signal.SIGTERM, lambda *_: cancel.set())
 
     def stop_requested():
         if WORLD == 1:

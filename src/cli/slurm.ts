@@ -1,0 +1,81 @@
+// `taia train` / `taia eval` with `launcher: slurm`: submit, then follow the job from this terminal
+// (Ctrl-C stops following; the job goes on, `scancel` stops it).
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import { readStatus, isFinished } from '../core/runs/store';
+import type { RunStatus } from '../core/runs/types';
+import { SlurmError } from '../core/slurm/commands';
+import { evaluationOutcome, followSlurmRuns, jobActive, watchJob } from '../core/slurm/follow';
+import type { TrainerLaunch } from '../core/slurm/submit';
+
+const POLL_MS = Number(process.env.TAIA_SLURM_POLL_MS) || 3000;
+
+/** The trainer as a job on the cluster starts it: this node, this build's trainer bundle. */
+export function cliLaunch(): TrainerLaunch {
+  return { node: process.execPath, trainer: path.join(__dirname, 'trainer.js'), env: process.env.TAIA_PYTHON ? { TAIA_PYTHON: process.env.TAIA_PYTHON } : {} };
+}
+
+function interrupted(): { stop: Promise<void>; dispose(): void } {
+  let dispose = () => undefined as void;
+  const stop = new Promise<void>((resolve) => {
+    const on = () => resolve();
+    process.once('SIGINT', on);
+    dispose = () => void process.off('SIGINT', on);
+  });
+  return { stop, dispose };
+}
+
+const sleep = (ms: number, stop: Promise<void>) => Promise.race([new Promise<void>((r) => setTimeout(r, ms)), stop]);
+
+function describe(s: RunStatus): string {
+  if (s.state === 'pending') return `pending${s.slurm?.reason ? ` (${s.slurm.reason})` : ''}`;
+  if (s.state === 'running') return `running on ${s.slurm?.nodeList ?? '?'}${s.totalSteps ? `: step ${s.step}/${s.totalSteps}` : ''}`;
+  return s.state;
+}
+
+/** Follows a submitted run until it ends; the exit code says how (0 done, 130 cancelled, 1 otherwise). */
+export async function followRunInTerminal(runDir: string, quiet: boolean): Promise<number> {
+  const { stop, dispose } = interrupted();
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  let last = '';
+  try {
+    for (;;) {
+      const [run] = await followSlurmRuns([{ dir: runDir, status: await readStatus(runDir) }]);
+      const line = describe(run.status);
+      if (line !== last && !quiet) process.stderr.write(`job ${run.status.slurm?.jobId}: ${line}\n`);
+      last = line;
+      if (isFinished(run.status)) {
+        const s = run.status;
+        if (s.state === 'failed') {
+          process.stderr.write(`taia: training failed: ${s.error ?? 'no reason recorded'}${s.stderrTail ? `\n${s.stderrTail}` : ''}\n`);
+          return 1;
+        }
+        const where = s.lastCheckpoint ? path.join(runDir, s.lastCheckpoint) : '(no checkpoint)';
+        process.stdout.write(`${s.state} at step ${s.step}/${s.totalSteps ?? '?'}${s.finalLoss !== undefined ? `, loss ${s.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`);
+        return s.state === 'done' ? 0 : s.state === 'cancelled' ? 130 : 1;
+      }
+      await sleep(POLL_MS, stop);
+      if (stopped) {
+        process.stderr.write(`stopped following; job ${run.status.slurm?.jobId} goes on (scancel ${run.status.slurm?.jobId} stops it, with a checkpoint)\n`);
+        return 0;
+      }
+    }
+  } finally {
+    dispose();
+  }
+}
+
+/** Follows an evaluation job until Slurm reports its end; returns the error, if it failed. */
+export async function followEvaluationInTerminal(jobId: string, output: string, results: string, quiet: boolean): Promise<string | undefined> {
+  const { stop, dispose } = interrupted();
+  let stopped = false;
+  void stop.then(() => (stopped = true));
+  try {
+    const job = await watchJob(jobId, POLL_MS, (j) => quiet || process.stderr.write(`job ${jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}\n`), () => stopped);
+    if (stopped && jobActive(job)) throw new SlurmError(`stopped following; job ${jobId} goes on (its output: ${output})`);
+    return evaluationOutcome(job, jobId, results, output, existsSync(results));
+  } finally {
+    dispose();
+  }
+}
