@@ -31,7 +31,7 @@ export interface MergeResult {
   files: string[];
   bytes: number;
   seconds: number;
-  /** LoRA folding work, 2·rows·cols·r per folded module, and the time it took. */
+  /** LoRA folding work, 2·rows·cols·r per folded module, and the time spent computing it (reads and writes overlap it). */
   loraFlops: number;
   loraSeconds: number;
 }
@@ -150,10 +150,8 @@ async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
       );
     }
     case 'lora': {
-      const started = performance.now();
       await foldLora(t, job, emit);
       if (t.lora!.part === 'weight') job.loraFlops += 2 * n * t.lora!.module.r;
-      job.loraSeconds += (performance.now() - started) / 1000;
       return;
     }
   }
@@ -180,7 +178,10 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   const cols = factors.cols;
   const rowBytes = cols * storedWidth(from);
   const read = (row0: number, row1: number, target: Buffer) => from.file.readRange(from.info, row0 * rowBytes, row1 * rowBytes, target);
-  if (job.pool) return foldStream(job.pool, { factors, inDtype, outDtype, read, emit, signal: job.signal });
+  if (job.pool) {
+    job.loraSeconds += await foldStream(job.pool, { factors, inDtype, outDtype, read, emit, signal: job.signal });
+    return;
+  }
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
   const rowChunks = Math.ceil(factors.rows / rowsPerChunk);
   // A row wider than a chunk still fits: the work buffers grow for it.
@@ -192,7 +193,9 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
     (i, slot) => read(i * rowsPerChunk, Math.min(factors.rows, (i + 1) * rowsPerChunk), inputs[slot]),
     (bytes, i) => {
       const w = toFloat32(bytes, inDtype, work);
+      const started = performance.now();
       addDeltaRows(w, i * rowsPerChunk, factors);
+      job.loraSeconds += (performance.now() - started) / 1000;
       return emit(fromFloat32(w, outDtype, encoded));
     },
     job.signal,
