@@ -151,6 +151,19 @@ let thread: ThreadKernel | undefined;
 /** This thread's kernel, or undefined where it does not run (then the reference folds). */
 export function threadKernel(): ThreadKernel | undefined {
   const module = kernelModule();
-  if (module) thread ??= new ThreadKernel(module);
-  return module ? thread : undefined;
+  if (!module) return undefined;
+  return (thread ??= reserving(() => new ThreadKernel(module)));
+}
+
+/**
+ * `make()`, or undefined where the shared memory's address space (4 GiB, reserved up front) cannot be
+ * reserved, e.g. under `ulimit -v`: then the reference folds, slower but with the same results.
+ */
+export function reserving<T>(make: () => T): T | undefined {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof RangeError) return undefined;
+    throw e;
+  }
 }

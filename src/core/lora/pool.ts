@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { FoldCall, FoldMemory, instantiate, kernelModule } from './kernel';
+import { FoldCall, FoldMemory, instantiate, kernelModule, reserving } from './kernel';
 
 // A worker instantiates the kernel on the pool's shared memory and runs the calls it is posted. The
 // code is inline (the module and the memory come as workerData), so the CLI, the extension host and
@@ -32,7 +32,7 @@ export class FoldPool {
   /** A pool of `threads` workers, or undefined where the kernel does not run (then the reference folds). */
   static create(threads = availableParallelism()): FoldPool | undefined {
     const module = kernelModule();
-    return module ? new FoldPool(module, Math.max(1, threads)) : undefined;
+    return module ? reserving(() => new FoldPool(module, Math.max(1, threads))) : undefined;
   }
 
   private constructor(module: object, threads: number) {
