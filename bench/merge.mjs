@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Benchmark: `taia merge --recipe taia` on a generated base/fine-tune pair of realistic shapes
 // (TinyLlama-1.1B geometry by default: bf16, sharded, ~2.2 GB each) against `cp` of the same bytes,
-// in the same run. Prints times, the ratio, peak RSS, and LoRA folding GFLOP/s.
+// in the same run, and of a LoRA adapter (r = 16 on every linear layer) into the base. Prints times,
+// the ratios to `cp`, peak RSS, and LoRA folding GFLOP/s.
 //
 //   node bench/merge.mjs [--layers 22] [--hidden 2048] [--intermediate 5632] [--vocab 32000]
 //                        [--shard 1GB] [--dir .bench] [--runs 3] [--keep]
@@ -54,7 +55,7 @@ console.log(`  ${(params / 1e9).toFixed(2)}B parameters, ${(bytes / 1e9).toFixed
 console.log(`  largest tensor ${(Math.max(...tensors.map((t) => t.bytes)) / 1e6).toFixed(0)} MB`);
 
 const runs = +opt.runs;
-const results = { cp: [], cpSync: [], merge: [], mergeSync: [], rss: [] };
+const results = { cp: [], cpSync: [], merge: [], mergeSync: [], rss: [], lora: [], loraTaia: [] };
 for (let i = 0; i < runs; i++) {
   const cpOut = path.join(root, 'cp-out'), mOut = path.join(root, 'merge-out');
   rmSync(cpOut, { recursive: true, force: true });
@@ -71,6 +72,15 @@ for (let i = 0; i < runs; i++) {
   results.mergeSync.push(results.merge.at(-1) + seconds(sync));
   results.rss.push(r.peakRssBytes);
   rmSync(mOut, { recursive: true, force: true });
+  // The adapter folded into the base: every linear layer (full), and attention only (taia).
+  for (const [recipe, list] of [['full', results.lora], ['taia', results.loraTaia]]) {
+    sync();
+    const out = path.join(root, `lora-${recipe}`);
+    let lr;
+    const secs = seconds(() => (lr = taia(['merge', '--base', base, '--finetuned', adapter, '--out', out, '--recipe', recipe, '--max-shard-size', String(shardBytes)])));
+    list.push({ secs: secs + seconds(sync), lr });
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 const cp = median(results.cp), cpS = median(results.cpSync), m = median(results.merge), mS = median(results.mergeSync);
 console.log(`\nTAIA merge of a full fine-tune (${runs} runs, median; page cache warm):`);
@@ -81,7 +91,13 @@ console.log(`  ratio merge / (cp + sync) = ${(mS / cpS).toFixed(2)}x   merge / c
 const largest = Math.max(...tensors.map((t) => t.bytes));
 console.log(`  peak RSS ${(Math.max(...results.rss) / 2 ** 20).toFixed(0)} MiB (budget 256 MiB + 2 x largest tensor = ${((256 * 2 ** 20 + 2 * largest) / 2 ** 20).toFixed(0)} MiB)`);
 
-const lOut = path.join(root, 'lora-out');
-const lr = taia(['merge', '--base', base, '--finetuned', adapter, '--out', lOut, '--recipe', 'full', '--max-shard-size', String(shardBytes)]);
-console.log(`\nLoRA fold (r=16 on all linear layers, recipe full): ${lr.seconds.toFixed(2)} s total, folding ${(lr.loraFlops / 1e9).toFixed(1)} GFLOP in ${lr.loraSeconds.toFixed(2)} s = ${(lr.loraFlops / lr.loraSeconds / 1e9).toFixed(2)} GFLOP/s, peak RSS ${(lr.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+const loraLine = (recipe, list) => {
+  const byTime = [...list].sort((a, b) => a.secs - b.secs);
+  const { secs, lr } = byTime[Math.floor((byTime.length - 1) / 2)];
+  const gflops = lr.loraFlops / 1e9;
+  console.log(`  recipe ${recipe.padEnd(4)} ${secs.toFixed(2)} s (fsync'd) = ${(secs / cpS).toFixed(2)}x cp + sync (target <= 1.5x); folding ${gflops.toFixed(1)} GFLOP in ${lr.loraSeconds.toFixed(2)} s = ${(gflops / lr.loraSeconds).toFixed(2)} GFLOP/s; peak RSS ${(lr.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+};
+console.log(`\nLoRA merge (r=16 on all linear layers, ${runs} runs, median):`);
+loraLine('full', results.lora);
+loraLine('taia', results.loraTaia);
 if (!opt.keep) rmSync(root, { recursive: true, force: true });

@@ -10,6 +10,8 @@ import { fromFloat32, toFloat32 } from '../safetensors/convert';
 import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
 import { alignedBuffer } from '../safetensors/reader';
 import { addDeltaRows, loraFactors } from '../lora/fold';
+import { FoldPool } from '../lora/pool';
+import { foldStream } from '../lora/stream';
 import { readAhead } from '../util/pipeline';
 import { CHUNK_ELEMENTS, readElements, storedWidth } from '../checkpoint/chunks';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
@@ -29,7 +31,7 @@ export interface MergeResult {
   files: string[];
   bytes: number;
   seconds: number;
-  /** LoRA folding work, 2·rows·cols·r per folded module, and the time it took. */
+  /** LoRA folding work, 2·rows·cols·r per folded module, and the time spent computing it (reads and writes overlap it). */
   loraFlops: number;
   loraSeconds: number;
 }
@@ -46,12 +48,15 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
   const out = path.resolve(plan.options.out);
   const tmp = path.join(path.dirname(out), `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let writer: ShardedWriter | undefined;
+  let pool: FoldPool | undefined;
   try {
     if ((await exists(out)) && !plan.options.force) throw new OutputExistsError(out);
     await mkdir(tmp, { recursive: true });
     const metadata = { format: 'pt', taia_recipe: plan.options.recipe.name, taia_scale: String(plan.options.scale), taia_tool: `${TOOL_NAME} ${TOOL_VERSION}` };
     writer = new ShardedWriter(tmp, plan.tensors, plan.options.maxShardBytes, metadata);
-    const job: Job = { writer, buffers: new ChunkBuffers(), scale: plan.options.scale, bytesDone: 0, loraFlops: 0, loraSeconds: 0, signal };
+    // LoRA weights fold in worker threads, one per core (undefined: the in-thread reference folds).
+    pool = plan.tensors.some((t) => t.op === 'lora') ? FoldPool.create() : undefined;
+    const job: Job = { writer, buffers: new ChunkBuffers(), scale: plan.options.scale, bytesDone: 0, loraFlops: 0, loraSeconds: 0, pool, signal };
     for (let i = 0; i < plan.tensors.length; i++) {
       throwIfAborted(signal);
       const t = plan.tensors[i];
@@ -71,6 +76,7 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
     await rm(tmp, { recursive: true, force: true });
     throw e;
   } finally {
+    await pool?.close();
     await closeInputs(plan);
   }
 }
@@ -96,6 +102,7 @@ export interface Job {
   bytesDone: number;
   loraFlops: number;
   loraSeconds: number;
+  pool?: FoldPool;
   signal?: AbortSignal;
 }
 
@@ -145,10 +152,8 @@ export async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
       );
     }
     case 'lora': {
-      const started = performance.now();
       await foldLora(t, job, emit);
       if (t.lora!.part === 'weight') job.loraFlops += 2 * n * t.lora!.module.r;
-      job.loraSeconds += (performance.now() - started) / 1000;
       return;
     }
   }
@@ -173,8 +178,13 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   }
   const factors = await loraFactors(module, job.scale);
   const cols = factors.cols;
-  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
   const rowBytes = cols * storedWidth(from);
+  const read = (row0: number, row1: number, target: Buffer) => from.file.readRange(from.info, row0 * rowBytes, row1 * rowBytes, target);
+  if (job.pool) {
+    job.loraSeconds += await foldStream(job.pool, { factors, inDtype, outDtype, read, emit, signal: job.signal });
+    return;
+  }
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
   const rowChunks = Math.ceil(factors.rows / rowsPerChunk);
   // A row wider than a chunk still fits: the work buffers grow for it.
   const work = cols > CHUNK_ELEMENTS ? new Float32Array(cols) : buf.work;
@@ -182,10 +192,12 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   const inputs = cols > CHUNK_ELEMENTS ? [alignedBuffer(cols * 4), alignedBuffer(cols * 4)] : [buf.input(0), buf.input(1)];
   await readAhead(
     rowChunks,
-    (i, slot) => from.file.readRange(from.info, i * rowsPerChunk * rowBytes, Math.min(factors.rows, (i + 1) * rowsPerChunk) * rowBytes, inputs[slot]),
+    (i, slot) => read(i * rowsPerChunk, Math.min(factors.rows, (i + 1) * rowsPerChunk), inputs[slot]),
     (bytes, i) => {
       const w = toFloat32(bytes, inDtype, work);
+      const started = performance.now();
       addDeltaRows(w, i * rowsPerChunk, factors);
+      job.loraSeconds += (performance.now() - started) / 1000;
       return emit(fromFloat32(w, outDtype, encoded));
     },
     job.signal,

@@ -10,6 +10,7 @@ import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { ExperimentConfig } from '../../../core/experiment/schema';
 import { installSlicedBatchMatMul } from './wasmBatchMatMul';
+import { installBlockedTranspose } from './wasmTranspose';
 
 type Tf = typeof tfCore;
 
@@ -73,6 +74,8 @@ async function start(name: Exclude<Want, 'auto'>, device: ExperimentConfig['devi
       // The .wasm files are copied next to the bundle by esbuild.mjs; from tsc output they sit in node_modules.
       setWasmPaths(wasmFolder());
       await activate('wasm');
+      // First: the sliced BatchMatMul looks Transpose up when it is installed.
+      installBlockedTranspose(tf);
       installSlicedBatchMatMul(tf);
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
       return { name: 'wasm', description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread, batched matmuls sliced onto XNNPACK)` };
