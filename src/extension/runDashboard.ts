@@ -2,9 +2,11 @@ import * as path from 'node:path';
 import { open } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { readRunConfig, reconcileStatus } from '../core/runs/store';
+import { isExternalRun } from '../core/runs/external';
+import { isOwnRun, RunData } from '../core/runs/view';
 import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../core/runs/types';
 import type { DashboardState, FromWebview, ToWebview } from '../webview/runDashboard/protocol';
-import { loadPage, PanelHost, revealOrCreate } from './runPanels';
+import { loadPage, PanelHost, readRun, revealOrCreate } from './runPanels';
 import { runDashboardHtml } from './runPages';
 
 export const RUN_DASHBOARD_VIEW = 'taiaLab.runDashboard';
@@ -57,6 +59,9 @@ export class RunDashboard extends PanelHost<ToWebview> {
   private poll: NodeJS.Timeout | undefined;
   /** Reads run one after another, so a watcher event and a poll tick never send the same records twice. */
   private queue = Promise.resolve();
+  /** A run of another tool, read in place: re-read whole on a change, and only records past the last step sent go to the page. */
+  private external?: boolean;
+  private lastStep = -Infinity;
 
   constructor(
     panel: vscode.WebviewPanel,
@@ -65,7 +70,7 @@ export class RunDashboard extends PanelHost<ToWebview> {
   ) {
     super(panel, dashboards, runDir);
     loadPage(panel, extensionUri, 'runDashboard', runDashboardHtml);
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(runDir), '{status.json,metrics.jsonl}'));
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(runDir), '{status.json,metrics.jsonl,**/trainer_state.json,**/events.out.tfevents.*}'));
     const changed = () => this.enqueue(() => this.update());
     panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
     panel.onDidDispose(() => {
@@ -81,6 +86,8 @@ export class RunDashboard extends PanelHost<ToWebview> {
   }
 
   private async init(): Promise<void> {
+    this.external ??= !(await isOwnRun(this.runDir)) && (await isExternalRun(this.runDir));
+    if (this.external) return this.initExternal(await readRun(this.runDir));
     const status = await reconcileStatus(this.runDir);
     const config = await readRunConfig(this.runDir).catch(() => undefined);
     const read = await readAppended(path.join(this.runDir, METRICS_FILE), 0);
@@ -92,9 +99,32 @@ export class RunDashboard extends PanelHost<ToWebview> {
     this.keepPolling(status);
   }
 
+  private initExternal(run: RunData): void {
+    this.lastStep = run.metrics.at(-1)?.step ?? -Infinity;
+    this.lastStatus = JSON.stringify(run.status);
+    this.panel.title = `Run: ${run.status.name}`;
+    this.post({ type: 'init', runDir: this.runDir, status: run.status, metrics: run.metrics, evals: run.evals, hyperparameters: run.hyperparameters, notes: run.notes });
+    this.loaded = true;
+    this.keepPolling(run.status);
+  }
+
+  private async updateExternal(): Promise<void> {
+    const run = await readRun(this.runDir);
+    const records = run.metrics.filter((r) => r.step > this.lastStep);
+    // A log rewritten from an earlier step (a resumed run) is sent whole.
+    if (run.metrics.length && (run.metrics.at(-1)?.step ?? 0) < this.lastStep) return this.initExternal(run);
+    if (records.length) this.post({ type: 'metrics', records, evals: run.evals });
+    this.lastStep = run.metrics.at(-1)?.step ?? this.lastStep;
+    const text = JSON.stringify(run.status);
+    if (text !== this.lastStatus) this.post({ type: 'status', status: run.status });
+    this.lastStatus = text;
+    this.keepPolling(run.status);
+  }
+
   private async update(): Promise<void> {
     // A hidden panel's page is unloaded; it asks for everything again when shown.
     if (!this.loaded || !this.panel.visible) return;
+    if (this.external) return this.updateExternal();
     const status = await reconcileStatus(this.runDir);
     const read = await readAppended(path.join(this.runDir, METRICS_FILE), this.offset);
     if (!read) return this.init();

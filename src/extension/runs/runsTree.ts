@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { listExternalRuns } from '../../core/runs/external';
 import { listRuns, RunSummary } from '../../core/runs/store';
 import { RUNS_DIR, RunState, RunStatus } from '../../core/runs/types';
 
@@ -7,7 +8,12 @@ export interface RunNode {
   type: 'run';
   dir: string;
   status: RunStatus;
+  /** A run another tool wrote (a Trainer output folder, TensorBoard logs), read in place. */
+  external?: boolean;
 }
+
+/** Runs of other tools are found by walking the workspace: while one is live it is re-read this often. */
+const EXTERNAL_POLL_MS = 5000;
 
 const ICONS: Record<RunState, [string, string?]> = {
   queued: ['clock'],
@@ -29,15 +35,19 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private runs: RunNode[] = [];
   private readonly disposables: vscode.Disposable[] = [];
   private poll?: NodeJS.Timeout;
+  private pollMs = 0;
   private loading?: Promise<void>;
   private readonly updated = new vscode.EventEmitter<RunNode[]>();
   /** Fires after every reload with the current runs (the status bar and tests listen). */
   readonly onDidUpdate = this.updated.event;
 
   constructor() {
-    const watcher = vscode.workspace.createFileSystemWatcher(`**/${RUNS_DIR}/*/status.json`);
     const refresh = () => void this.refresh();
-    this.disposables.push(watcher, watcher.onDidCreate(refresh), watcher.onDidChange(refresh), watcher.onDidDelete(refresh), this.changed, this.updated, vscode.workspace.onDidChangeWorkspaceFolders(refresh));
+    for (const glob of [`**/${RUNS_DIR}/*/status.json`, '**/trainer_state.json', '**/events.out.tfevents.*']) {
+      const watcher = vscode.workspace.createFileSystemWatcher(glob);
+      this.disposables.push(watcher, watcher.onDidCreate(refresh), watcher.onDidChange(refresh), watcher.onDidDelete(refresh));
+    }
+    this.disposables.push(this.changed, this.updated, vscode.workspace.onDidChangeWorkspaceFolders(refresh));
   }
 
   get current(): readonly RunNode[] {
@@ -53,15 +63,22 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private async load(): Promise<void> {
     const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
     const found: RunSummary[] = (await Promise.all(roots.map(listRuns))).flat();
-    this.runs = found.map((r) => ({ type: 'run', dir: r.dir, status: r.status }));
-    const active = this.runs.some((r) => r.status.state === 'running' || r.status.state === 'queued');
-    if (active && !this.poll) this.poll = setInterval(() => void this.refresh(), 1000);
-    if (!active && this.poll) {
-      clearInterval(this.poll);
-      this.poll = undefined;
-    }
+    const own: RunNode[] = found.map((r) => ({ type: 'run', dir: r.dir, status: r.status }));
+    // An `engine: command` run's output folder is that run, not a second one.
+    const followed = new Set(own.flatMap((r) => (r.status.outputDir ? [path.resolve(r.status.outputDir)] : [])));
+    const external: RunNode[] = (await Promise.all(roots.map(listExternalRuns))).flat().filter((r) => !followed.has(path.resolve(r.dir))).map((r) => ({ type: 'run', dir: r.dir, status: r.status, external: true }));
+    this.runs = [...own, ...external];
+    const live = (r: RunNode) => r.status.state === 'running' || r.status.state === 'queued';
+    this.setPoll(own.some(live) ? 1000 : external.some(live) ? EXTERNAL_POLL_MS : 0);
     this.changed.fire();
     this.updated.fire(this.runs);
+  }
+
+  private setPoll(ms: number): void {
+    if (ms === this.pollMs) return;
+    clearInterval(this.poll);
+    this.poll = ms ? setInterval(() => void this.refresh(), ms) : undefined;
+    this.pollMs = ms;
   }
 
   getChildren(node?: RunNode): RunNode[] {
@@ -75,23 +92,27 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     item.description = describeRun(s);
     const [icon, color] = ICONS[s.state] ?? ['question'];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    item.contextValue = `run.${s.state}`;
+    // Runs of other tools open and compare like the project's own, but are not cancelled or resumed from here.
+    item.contextValue = `${node.external ? 'external' : 'run'}.${s.state}`;
     item.tooltip = tooltip(node);
     item.command = { command: 'taiaLab.openRunDashboard', title: 'Open run dashboard', arguments: [node] };
     return item;
   }
 
   dispose(): void {
-    if (this.poll) clearInterval(this.poll);
+    clearInterval(this.poll);
     for (const d of this.disposables) d.dispose();
   }
 }
 
-/** "running · 12/100 · loss 1.234" */
+/** "running · 12/100 · loss 1.234"; a run of another tool: "HF Trainer · done · 2800/2808 · loss 1.104 · 2025-06-01 14:03" */
 export function describeRun(s: RunStatus): string {
-  const parts: string[] = [s.state];
+  const parts: string[] = s.source ? [s.source, s.state] : [s.state];
   if (s.totalSteps) parts.push(`${s.step}/${s.totalSteps}`);
-  if (s.finalLoss !== undefined) parts.push(`loss ${s.finalLoss.toFixed(3)}`);
+  else if (s.source) parts.push(`step ${s.step}`);
+  if (s.finalLoss !== undefined && Number.isFinite(s.finalLoss)) parts.push(`loss ${s.finalLoss.toFixed(3)}`);
+  const time = s.endedAt ?? s.startedAt;
+  if (s.source && time) parts.push(time.slice(0, 16).replace('T', ' '));
   return parts.join(' · ');
 }
 
@@ -99,7 +120,8 @@ function tooltip(node: RunNode): vscode.MarkdownString {
   const s = node.status;
   const md = new vscode.MarkdownString(undefined, false);
   md.appendMarkdown(`**${escapeMd(s.name)}** — ${s.state}\n\n`);
-  md.appendMarkdown(`- folder: \`${escapeCode(path.basename(node.dir))}\`\n`);
+  md.appendMarkdown(`- folder: \`${escapeCode(node.external ? s.id : path.basename(node.dir))}\`\n`);
+  if (s.source) md.appendMarkdown(`- written by: ${escapeMd(s.source)} (read in place)\n`);
   if (s.backend) md.appendMarkdown(`- backend: ${escapeMd(s.backend)}\n`);
   if (s.startedAt) md.appendMarkdown(`- started: ${escapeMd(s.startedAt)}\n`);
   if (s.lastCheckpoint) md.appendMarkdown(`- last checkpoint: \`${escapeCode(s.lastCheckpoint)}\`\n`);

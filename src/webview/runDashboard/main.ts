@@ -2,6 +2,8 @@
 // charts, the latest values, the failure and the config of one fine-tuning run. The host sends the
 // whole run once per page load, then only what changed; all file content goes in as text.
 import type { MetricRecord, RunConfig, RunState, RunStatus } from '../../core/runs/types';
+import type { RunData } from '../../core/runs/view';
+import { flatten } from '../compareRuns/table';
 import { LineChart } from '../shared/chart';
 import { $, el, frameScheduler, showMessage, vscodeApi } from '../shared/dom';
 import { duration, gib, int, num, peakGpuMemory } from '../shared/format';
@@ -17,6 +19,8 @@ const ETA_WINDOW = 20;
 let status: RunStatus | undefined;
 let config: RunConfig | undefined;
 let metrics: MetricRecord[] = [];
+/** Runs of other tools: their evaluations, settings and reading notes. */
+let external: Pick<RunData, 'evals' | 'hyperparameters' | 'notes'> = {};
 let message: string | undefined;
 /** Set by an init: the render after it tells the host the page is showing the run. */
 let announce = false;
@@ -44,7 +48,8 @@ function eta(step: number, total: number): number | undefined {
   const a = recent[0];
   const b = recent[recent.length - 1];
   // elapsed restarts at a resume: a negative span says the window crosses one, so no estimate.
-  const perStep = (b.elapsed - a.elapsed) / (b.step - a.step);
+  // Tools that record no times (trainer_state.json) give no estimate.
+  const perStep = ((b.elapsed ?? NaN) - (a.elapsed ?? NaN)) / (b.step - a.step);
   return perStep > 0 ? perStep * (total - step) : undefined;
 }
 
@@ -62,7 +67,7 @@ function render(): void {
   const total = status.totalSteps;
   document.title = status.name;
   $('title').textContent = status.name;
-  $('subtitle').textContent = [status.id, status.engine, status.backend].filter(Boolean).join(' · ');
+  $('subtitle').textContent = [status.id, status.engine, status.source, status.backend].filter(Boolean).join(' · ');
   $('state').className = `state state-${status.state}`;
   $('state-icon').textContent = STATE_ICONS[status.state] ?? '?';
   $('state-label').textContent = status.state;
@@ -87,7 +92,7 @@ function render(): void {
     definitionList([
       ['loss', num(last?.loss ?? status.finalLoss)],
       ['min loss', Number.isFinite(minLoss) ? num(minLoss) : '—'],
-      ['learning rate', last ? last.lr.toExponential(2) : '—'],
+      ['learning rate', last?.lr !== undefined ? last.lr.toExponential(2) : '—'],
       ['grad norm', num(last?.gradNorm)],
       ['tokens/s', int(last?.tokensPerSecond)],
       ['epoch', num(last?.epoch)],
@@ -97,8 +102,9 @@ function render(): void {
   );
 
   const xs = metrics.map((r) => r.step);
-  charts.loss.update([{ label: 'loss', xs, ys: metrics.map((r) => r.loss) }], total);
-  charts.lr.update([{ label: 'learning rate', xs, ys: metrics.map((r) => r.lr) }], total);
+  const evalLoss = (external.evals ?? []).filter((e) => e.values.loss !== undefined);
+  charts.loss.update([{ label: 'loss', xs, ys: metrics.map((r) => r.loss) }, ...(evalLoss.length ? [{ label: 'eval loss', xs: evalLoss.map((e) => e.step), ys: evalLoss.map((e) => e.values.loss) }] : [])], total);
+  charts.lr.update([{ label: 'learning rate', xs, ys: metrics.map((r) => r.lr ?? NaN) }], total);
   charts.throughput.update([{ label: 'tokens/s', xs, ys: metrics.map((r) => r.tokensPerSecond ?? NaN) }], total);
   $('gpu').hidden = gpuPeak === 0;
   if (gpuPeak > 0) charts.gpu.update([{ label: 'peak GPU memory (GiB)', xs, ys: metrics.map((r) => (r.gpuMemory === undefined ? NaN : r.gpuMemory / 2 ** 30)) }], total);
@@ -113,6 +119,12 @@ function render(): void {
     ];
     if (t.method === 'lora') rows.push(['LoRA r / alpha', `${config.lora.r} / ${config.lora.lora_alpha}`]);
     rows.push(['base', config.base], ['dataset', config.dataset]);
+    $('config').replaceChildren(definitionList(rows));
+  } else if (external.hyperparameters) {
+    const lastEval = external.evals?.at(-1);
+    const rows: [string, string][] = Object.entries(flatten(external.hyperparameters));
+    if (lastEval) rows.push(...Object.entries(lastEval.values).map(([k, v]) => [`eval ${k} (step ${lastEval.step})`, num(v)] as [string, string]));
+    for (const note of external.notes ?? []) rows.push(['not read', note]);
     $('config').replaceChildren(definitionList(rows));
   }
   if (announce) {
@@ -129,6 +141,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'init':
       vscode.setState({ runDir: m.runDir });
       ({ status, config } = m);
+      external = { evals: m.evals, hyperparameters: m.hyperparameters, notes: m.notes };
       metrics = [];
       append(m.metrics);
       for (const chart of Object.values(charts)) chart.reset();
@@ -140,6 +153,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       break;
     case 'metrics':
       append(m.records);
+      if (m.evals) external.evals = m.evals;
       break;
     case 'error':
       message = m.message;
