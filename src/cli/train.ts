@@ -44,7 +44,7 @@ async function trainInTerminal(runDir: string, resume: boolean, quiet: boolean):
     job: { runDir, resume },
     onMessage: (m: TrainerMessage) => {
       if (m.type === 'progress') {
-        detail = `loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSecond)} tok/s ETA ${Math.round(m.etaSeconds)} s`;
+        detail = [`loss ${m.loss.toFixed(4)}`, m.lr !== undefined && `lr ${m.lr.toExponential(2)}`, m.tokensPerSecond !== undefined && `${Math.round(m.tokensPerSecond)} tok/s`, `ETA ${Math.round(m.etaSeconds)} s`].filter(Boolean).join(' ');
         progress.update(m.step, m.totalSteps, detail);
       } else if (m.type === 'log' && !quiet) {
         progress.done();

@@ -94,7 +94,9 @@ export class RunDashboard extends PanelHost<ToWebview> {
     this.offset = read!.offset;
     this.lastStatus = JSON.stringify(status);
     this.panel.title = `Run: ${status.name}`;
-    this.post({ type: 'init', runDir: this.runDir, status, config, metrics: read!.records });
+    // `engine: command`: the tool's output folder has the evaluations and the tool's settings.
+    const tool = status.outputDir ? await readRun(this.runDir) : undefined;
+    this.post({ type: 'init', runDir: this.runDir, status, config, metrics: read!.records, evals: tool?.evals, hyperparameters: tool?.hyperparameters, notes: tool?.notes });
     this.loaded = true;
     this.keepPolling(status);
   }

@@ -8,6 +8,7 @@ import { appendMetric, readRunConfig, readStatus, updateStatus } from '../core/r
 import { LOG_FILE } from '../core/runs/types';
 import { trainWithTfjs } from './engines/tfjs/engine';
 import { trainWithTorch } from './engines/torch/engine';
+import { trainWithCommand } from './engines/command/engine';
 import { openTfjsModel } from './engines/tfjs/evaluate';
 import { openTorchModel } from './engines/torch/evaluate';
 import { evaluateTasks } from './evaluate/run';
@@ -68,15 +69,16 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       stderrTail: undefined,
       resumes: (previous.resumes ?? 0) + (resume ? 1 : 0),
     });
-    log('info', `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`);
+    log('info', `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.engine === 'command' ? 'a training command' : `${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`}`);
     const t0 = performance.now();
-    const train = config.engine === 'torch' ? trainWithTorch : trainWithTfjs;
+    const train = config.engine === 'torch' ? trainWithTorch : config.engine === 'command' ? trainWithCommand : trainWithTfjs;
     const result = await train(runDir, config, resume, {
       started: async (info) => {
-        log('info', `backend ${info.backend}; ${info.examples} examples; ${info.trainableParameters.toLocaleString('en')} of ${info.parameters.toLocaleString('en')} parameters trained; steps ${info.startStep}→${info.totalSteps}`);
+        log('info', info.command ? `the command's output appears in trainer.out; steps so far ${info.totalSteps || 'unknown'}` : `backend ${info.backend}; ${info.examples} examples; ${info.trainableParameters.toLocaleString('en')} of ${info.parameters.toLocaleString('en')} parameters trained; steps ${info.startStep}→${info.totalSteps}`);
         firstStep = info.startStep;
         await updateStatus(runDir, { backend: info.backend, totalSteps: info.totalSteps, step: info.startStep });
-        send({ type: 'started', runId: previous.id, ...info });
+        const { command: _command, ...counts } = info;
+        send({ type: 'started', runId: previous.id, ...counts });
       },
       step: async (s) => {
         const elapsed = (performance.now() - t0) / 1000;
@@ -89,7 +91,7 @@ async function run(runDir: string, resume: boolean): Promise<void> {
           await updateStatus(runDir, { step: s.step, totalSteps: s.totalSteps });
         }
         const perStep = elapsed / Math.max(1, s.step - firstStep);
-        send({ type: 'progress', step: s.step, totalSteps: s.totalSteps, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, etaSeconds: perStep * (s.totalSteps - s.step) });
+        send({ type: 'progress', step: s.step, totalSteps: s.totalSteps, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, etaSeconds: Math.max(0, perStep * (s.totalSteps - s.step)) });
       },
       checkpoint: async (step, dir) => {
         log('info', `saved checkpoint ${path.relative(runDir, dir)}`);
@@ -100,8 +102,9 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       cancelled: () => cancelRequested,
     });
     const checkpoint = result.checkpoint ? path.relative(runDir, result.checkpoint) : undefined;
-    await updateStatus(runDir, { state: result.state, step: result.step, finalLoss: result.finalLoss, lastCheckpoint: checkpoint, endedAt: new Date().toISOString(), pid: undefined });
-    log('info', `${result.state === 'done' ? 'finished' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}`);
+    const stopSignal = result.stopSignal;
+    await updateStatus(runDir, { state: result.state, step: result.step, finalLoss: result.finalLoss, lastCheckpoint: checkpoint, endedAt: new Date().toISOString(), pid: undefined, stopSignal });
+    log('info', `${result.state === 'done' ? 'finished' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}${stopSignal ? ` (stopped by ${stopSignal})` : ''}`);
     send({ type: 'done', state: result.state, step: result.step, finalLoss: result.finalLoss, checkpoint: result.checkpoint });
     finish(0);
   } catch (e) {

@@ -2,7 +2,7 @@
 // the CLI). Both sides import this file; every message carries the protocol version, and anything that
 // does not parse is a ProtocolError naming what was wrong, never a silent hang.
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** What the built-in evaluator is asked to do (see engines/tfjs/evaluate.ts). */
 export interface EvaluateJob {
@@ -33,7 +33,8 @@ export type ParentMessage =
 export type TrainerMessage =
   | { v: number; type: 'hello'; pid: number; engine: string }
   | { v: number; type: 'started'; runId: string; backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }
-  | { v: number; type: 'progress'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; etaSeconds: number }
+  /** `engine: command` runs another tool, which may not log the epoch, learning rate, gradient norm or throughput. */
+  | { v: number; type: 'progress'; step: number; totalSteps: number; epoch?: number; loss: number; lr?: number; gradNorm?: number; tokensPerSecond?: number; etaSeconds: number }
   | { v: number; type: 'evalProgress'; done: number; total: number; task: string }
   | { v: number; type: 'checkpoint'; step: number; path: string }
   | { v: number; type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
@@ -53,7 +54,7 @@ type Shape = Record<string, 'string' | 'number' | 'boolean' | 'object' | 'string
 const TRAINER_SHAPES: Record<TrainerMessage['type'], Shape> = {
   hello: { pid: 'number', engine: 'string' },
   started: { runId: 'string', backend: 'string', totalSteps: 'number', startStep: 'number', parameters: 'number', trainableParameters: 'number', examples: 'number' },
-  progress: { step: 'number', totalSteps: 'number', epoch: 'number', loss: 'number', lr: 'number', gradNorm: 'number', tokensPerSecond: 'number', etaSeconds: 'number' },
+  progress: { step: 'number', totalSteps: 'number', epoch: 'number?', loss: 'number', lr: 'number?', gradNorm: 'number?', tokensPerSecond: 'number?', etaSeconds: 'number' },
   evalProgress: { done: 'number', total: 'number', task: 'string' },
   checkpoint: { step: 'number', path: 'string' },
   log: { level: 'string', message: 'string' },

@@ -56,7 +56,8 @@ export interface RunConfig extends ExperimentConfig {
 /** One line of `metrics.jsonl`. */
 export interface MetricRecord {
   step: number;
-  epoch: number;
+  /** Absent where the tool did not log it. */
+  epoch?: number;
   loss: number;
   /** Absent where the tool did not log it (a TensorBoard run without a learning-rate scalar). */
   lr?: number;

@@ -31,5 +31,7 @@ export async function readRunData(dir: string, root?: string): Promise<RunData> 
     return { dir, status: run.status, metrics: run.metrics, evals: run.evals, hyperparameters: run.hyperparameters, notes: run.notes };
   }
   const [status, config, metrics] = await Promise.all([reconcileStatus(dir), readRunConfig(dir).catch(() => undefined), readMetrics(dir)]);
-  return { dir, status, config, metrics };
+  // `engine: command`: the tool's output folder adds its evaluations and settings.
+  const out = status.outputDir && (await isExternalRun(status.outputDir)) ? await readExternalRun(status.outputDir, root).catch(() => undefined) : undefined;
+  return out ? { dir, status, config, metrics, evals: out.evals, hyperparameters: out.hyperparameters, notes: out.notes } : { dir, status, config, metrics };
 }

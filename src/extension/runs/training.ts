@@ -97,7 +97,7 @@ export class TrainingManager implements vscode.Disposable {
     const live = this.latest.get(running.dir);
     const step = live?.step ?? running.status.step;
     const total = live?.totalSteps ?? running.status.totalSteps;
-    const detail = live ? ` · loss ${live.loss.toFixed(3)} · ${Math.round(live.tokensPerSecond)} tok/s` : '';
+    const detail = live ? ` · loss ${live.loss.toFixed(3)}${live.tokensPerSecond !== undefined ? ` · ${Math.round(live.tokensPerSecond)} tok/s` : ''}` : '';
     this.statusBar.text = `$(sync~spin) ${running.status.name} ${step}/${total ?? '?'}${detail}`;
     this.statusBar.tooltip = `TAIA Lab: training run ${running.status.id}${live ? `, about ${Math.round(live.etaSeconds)} s left` : ''}. Click for its dashboard.`;
     this.statusBar.command = { command: 'taiaLab.openRunDashboard', title: 'Open run dashboard', arguments: [running satisfies RunNode] };

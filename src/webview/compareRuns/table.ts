@@ -64,8 +64,11 @@ export function compareRows(runs: RunData[]): Row[] {
   add('results', runs.map(results));
   // The name heads each column already.
   add('config', runs.map((r) => {
-    // A run from another tool has its settings and config files instead of an experiment config.
-    const { name: _name, ...rest } = r.config ?? r.hyperparameters ?? ({} as Record<string, unknown>);
+    // A run from another tool has its settings and config files instead of an experiment config; a
+    // command's run keeps the experiment keys it uses, then the tool's settings.
+    const c = r.config;
+    const own = c?.engine === 'command' ? { engine: c.engine, command: c.command, cwd: c.cwd, output_dir: c.output_dir, ...(c.base ? { base: c.base } : {}) } : c;
+    const { name: _name, ...rest } = { ...own, ...(c?.engine === 'command' || !c ? r.hyperparameters : {}) } as Record<string, unknown>;
     return flatten(rest);
   }));
   return rows;

@@ -109,7 +109,7 @@ function render(): void {
   $('gpu').hidden = gpuPeak === 0;
   if (gpuPeak > 0) charts.gpu.update([{ label: 'peak GPU memory (GiB)', xs, ys: metrics.map((r) => (r.gpuMemory === undefined ? NaN : r.gpuMemory / 2 ** 30)) }], total);
 
-  if (config) {
+  if (config && config.engine !== 'command') {
     const t = config.train;
     const rows: [string, string][] = [
       ['method', t.method],
@@ -120,9 +120,11 @@ function render(): void {
     if (t.method === 'lora') rows.push(['LoRA r / alpha', `${config.lora.r} / ${config.lora.lora_alpha}`]);
     rows.push(['base', config.base], ['dataset', config.dataset]);
     $('config').replaceChildren(definitionList(rows));
-  } else if (external.hyperparameters) {
+  } else if (config || external.hyperparameters) {
+    // A command's run (its settings are the tool's, not the experiment's train section) or another tool's run.
     const lastEval = external.evals?.at(-1);
-    const rows: [string, string][] = Object.entries(flatten(external.hyperparameters));
+    const rows: [string, string][] = config ? [['command', Array.isArray(config.command) ? config.command.join(' ') : config.command], ['cwd', config.cwd], ['output_dir', config.output_dir || '—']] : [];
+    rows.push(...Object.entries(flatten(external.hyperparameters ?? {})));
     if (lastEval) rows.push(...Object.entries(lastEval.values).map(([k, v]) => [`eval ${k} (step ${lastEval.step})`, num(v)] as [string, string]));
     for (const note of external.notes ?? []) rows.push(['not read', note]);
     $('config').replaceChildren(definitionList(rows));

@@ -57,7 +57,7 @@ export function readLogHistory(history: unknown[]): Pick<TrainerState, 'metrics'
     const step = num(e.step);
     if (step === undefined) continue;
     if (num(e.loss) !== undefined) {
-      metrics.push({ step, epoch: num(e.epoch) ?? NaN, loss: e.loss as number, lr: num(e.learning_rate), gradNorm: num(e.grad_norm) });
+      metrics.push({ step, epoch: num(e.epoch), loss: e.loss as number, lr: num(e.learning_rate), gradNorm: num(e.grad_norm) });
       continue;
     }
     const evalValues = Object.entries(e).filter(([k, v]) => k.startsWith('eval_') && typeof v === 'number');

@@ -164,7 +164,7 @@ export function scalarsToRecords(scalars: Scalar[]): { metrics: MetricRecord[]; 
     for (const s of losses) {
       metrics.push({
         step: s.step,
-        epoch: epochTag ? (byTag.get(epochTag)!.get(s.step)?.value ?? NaN) : NaN,
+        epoch: epochTag ? byTag.get(epochTag)!.get(s.step)?.value : undefined,
         loss: s.value,
         lr: lrTag ? byTag.get(lrTag)!.get(s.step)?.value : undefined,
         gradNorm: gradTag ? byTag.get(gradTag)!.get(s.step)?.value : undefined,
