@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { readRunConfig, reconcileStatus } from '../core/runs/store';
 import { isExternalRun } from '../core/runs/external';
+import { latestTrainerState } from '../core/runs/external/hfTrainer';
 import { isOwnRun, RunData } from '../core/runs/view';
 import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../core/runs/types';
 import type { DashboardState, FromWebview, ToWebview } from '../webview/runDashboard/protocol';
@@ -153,7 +154,15 @@ export class RunDashboard extends PanelHost<ToWebview> {
       this.readySignal.resolve();
       this.enqueue(() => this.init());
     } else if (m.type === 'rendered') this.renderedSignal.resolve(m.records);
-    else if (m.type === 'open') void vscode.window.showTextDocument(vscode.Uri.file(path.join(this.runDir, m.file === 'log' ? LOG_FILE : CONFIG_FILE)), { preview: true });
+    else if (m.type === 'open') void this.open(m.file);
+  }
+
+  /** The run's log or config; a run of another tool has neither, and shows its Trainer state (or its folder) instead. */
+  private async open(file: 'log' | 'config'): Promise<void> {
+    if (!this.external) return void vscode.window.showTextDocument(vscode.Uri.file(path.join(this.runDir, file === 'log' ? LOG_FILE : CONFIG_FILE)), { preview: true });
+    const state = (await latestTrainerState(this.runDir)).state?.file;
+    if (state) return void vscode.window.showTextDocument(vscode.Uri.file(state), { preview: true });
+    void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(this.runDir));
   }
 }
 

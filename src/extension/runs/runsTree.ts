@@ -36,17 +36,24 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private readonly disposables: vscode.Disposable[] = [];
   private poll?: NodeJS.Timeout;
   private pollMs = 0;
+  private externalPoll?: NodeJS.Timeout;
   private loading?: Promise<void>;
+  /** A refresh asked for while a read was under way: the read runs once more. */
+  private pending = false;
+  /** Runs of other tools, found by walking the workspace: walked again only when their files change or their poll is due. */
+  private external: RunNode[] = [];
+  private externalDue = true;
   private readonly updated = new vscode.EventEmitter<RunNode[]>();
   /** Fires after every reload with the current runs (the status bar and tests listen). */
   readonly onDidUpdate = this.updated.event;
 
   constructor() {
-    const refresh = () => void this.refresh();
-    for (const glob of [`**/${RUNS_DIR}/*/status.json`, '**/trainer_state.json', '**/events.out.tfevents.*']) {
+    for (const [glob, external] of [[`**/${RUNS_DIR}/*/status.json`, false], ['**/trainer_state.json', true], ['**/events.out.tfevents.*', true]] as const) {
       const watcher = vscode.workspace.createFileSystemWatcher(glob);
+      const refresh = () => void this.refresh(external);
       this.disposables.push(watcher, watcher.onDidCreate(refresh), watcher.onDidChange(refresh), watcher.onDidDelete(refresh));
     }
+    const refresh = () => void this.refresh();
     this.disposables.push(this.changed, this.updated, vscode.workspace.onDidChangeWorkspaceFolders(refresh));
   }
 
@@ -54,9 +61,22 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     return this.runs;
   }
 
-  /** Re-reads all run folders; concurrent calls share one read. */
-  refresh(): Promise<void> {
-    this.loading ??= this.load().finally(() => (this.loading = undefined));
+  /**
+   * Re-reads the run folders (`external`: the workspace's runs of other tools too); a call during a
+   * read gets that read followed by one more.
+   */
+  refresh(external = true): Promise<void> {
+    if (external) this.externalDue = true;
+    if (this.loading) {
+      this.pending = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.pending = false;
+        await this.load();
+      } while (this.pending);
+    })().finally(() => (this.loading = undefined));
     return this.loading;
   }
 
@@ -64,12 +84,21 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
     const found: RunSummary[] = (await Promise.all(roots.map(listRuns))).flat();
     const own: RunNode[] = found.map((r) => ({ type: 'run', dir: r.dir, status: r.status }));
+    if (this.externalDue) {
+      this.externalDue = false;
+      this.external = (await Promise.all(roots.map(listExternalRuns))).flat().map((r) => ({ type: 'run', dir: r.dir, status: r.status, external: true }));
+    }
     // An `engine: command` run's output folder is that run, not a second one.
     const followed = new Set(own.flatMap((r) => (r.status.outputDir ? [path.resolve(r.status.outputDir)] : [])));
-    const external: RunNode[] = (await Promise.all(roots.map(listExternalRuns))).flat().filter((r) => !followed.has(path.resolve(r.dir))).map((r) => ({ type: 'run', dir: r.dir, status: r.status, external: true }));
+    const external = this.external.filter((r) => !followed.has(path.resolve(r.dir)));
     this.runs = [...own, ...external];
     const live = (r: RunNode) => r.status.state === 'running' || r.status.state === 'queued';
-    this.setPoll(own.some(live) ? 1000 : external.some(live) ? EXTERNAL_POLL_MS : 0);
+    this.setPoll(own.some(live) ? 1000 : 0);
+    if (external.some(live) && !this.externalPoll) this.externalPoll = setInterval(() => void this.refresh(true), EXTERNAL_POLL_MS);
+    if (!external.some(live) && this.externalPoll) {
+      clearInterval(this.externalPoll);
+      this.externalPoll = undefined;
+    }
     this.changed.fire();
     this.updated.fire(this.runs);
   }
@@ -77,7 +106,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private setPoll(ms: number): void {
     if (ms === this.pollMs) return;
     clearInterval(this.poll);
-    this.poll = ms ? setInterval(() => void this.refresh(), ms) : undefined;
+    this.poll = ms ? setInterval(() => void this.refresh(false), ms) : undefined;
     this.pollMs = ms;
   }
 
@@ -101,6 +130,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
 
   dispose(): void {
     clearInterval(this.poll);
+    clearInterval(this.externalPoll);
     for (const d of this.disposables) d.dispose();
   }
 }

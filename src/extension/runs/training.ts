@@ -92,7 +92,8 @@ export class TrainingManager implements vscode.Disposable {
 
   /** The status bar shows the newest running run: live figures for our own, status.json for others. */
   private showStatus(): void {
-    const running = this.runs.current.find((r) => r.status.state === 'running' || this.handles.has(r.dir));
+    // Runs of other tools are not this extension's to show as the active run.
+    const running = this.runs.current.find((r) => !r.external && (r.status.state === 'running' || this.handles.has(r.dir)));
     if (!running) return this.statusBar.hide();
     const live = this.latest.get(running.dir);
     const step = live?.step ?? running.status.step;
