@@ -68,6 +68,9 @@ function render(): void {
   document.title = status.name;
   $('title').textContent = status.name;
   $('subtitle').textContent = [status.id, status.engine, status.source, status.backend].filter(Boolean).join(' · ');
+  // A run of another tool has no train.log or config.json: its Trainer state (or folder) is what opens.
+  $('open-log').hidden = status.source !== undefined;
+  $('open-config').textContent = status.source === undefined ? 'Open config.json' : status.source === 'TensorBoard' ? 'Reveal folder' : 'Open trainer_state.json';
   $('state').className = `state state-${status.state}`;
   $('state-icon').textContent = STATE_ICONS[status.state] ?? '?';
   $('state-label').textContent = status.state;

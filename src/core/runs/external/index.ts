@@ -99,6 +99,8 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
   const config = await readToolConfig(dir, state);
   const times = await mtimes([...(state ? [state.file] : []), ...checkpoints.map((c) => c.dir), dir]);
   const status = baseStatus(dir, root, config.tool, times);
+  // trainer_state.json records no times: file dates say when it was last written, not how long it ran.
+  delete status.startedAt;
   const notes = [...problems, ...config.notRead];
   let metrics: MetricRecord[] = state?.metrics ?? [];
   let evals: EvalRecord[] = state?.evals ?? [];
@@ -192,7 +194,10 @@ async function readTensorBoardRun(dir: string, root: string): Promise<ExternalRu
   const wall = scalars.map((s) => s.wallTime * 1000);
   const times = [...(await mtimes(files)), ...(wall.length ? [Math.min(...wall)] : [])];
   const status = baseStatus(dir, root, 'TensorBoard', times);
-  if (wall.length) status.startedAt = status.createdAt = new Date(Math.min(...wall)).toISOString();
+  if (wall.length) {
+    status.startedAt = status.createdAt = new Date(Math.min(...wall)).toISOString();
+    if (status.endedAt) status.endedAt = new Date(Math.max(...wall)).toISOString();
+  }
   status.step = scalars.reduce((m, s) => Math.max(m, s.step), 0);
   status.finalLoss = metrics.at(-1)?.loss;
   const notes = reads.flatMap((r) => (r.problem ? [r.problem] : []));
