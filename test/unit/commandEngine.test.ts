@@ -147,8 +147,8 @@ describe('engine: command runs', () => {
     });
   }
 
-  it('outlives the process that launched it: the run goes on to the end', async () => {
-    const { runDir } = await prepare(['--max_steps', '40', '--logging_steps', '2', '--save_steps', '20', '--step_seconds', '0.05']);
+  it('outlives the process that launched it, and a later window cancels it by signalling the trainer', async () => {
+    const { runDir } = await prepare(['--max_steps', '100000', '--logging_steps', '1', '--save_steps', '100000', '--step_seconds', '0.05']);
     // A stand-in for a window: launches the trainer, waits until it has started, then goes away.
     const client = path.resolve(__dirname, '../../src/trainer/client.js');
     const parent = spawn(process.execPath, ['-e', `const { launchTrainer } = require(${JSON.stringify(client)}); launchTrainer({ script: ${JSON.stringify(TRAINER)}, job: { runDir: ${JSON.stringify(runDir)}, resume: false }, onMessage: (m) => m.type === 'started' && process.exit(0) });`], { stdio: 'inherit' });
@@ -156,12 +156,17 @@ describe('engine: command runs', () => {
     const running = await readStatus(runDir);
     assert.equal(running.state, 'running');
     assert.ok(running.pid && isAlive(running.pid), 'the trainer is alive after its parent exited');
+    // It goes on: more steps are recorded with no parent at all.
+    const before = (await readMetrics(runDir)).length;
+    await eventually(async () => assert.ok((await readMetrics(runDir)).length >= before + 5), 60000);
+    // A reloaded window cancels a run it did not start with SIGTERM to the trainer, which stops the command gracefully.
+    process.kill(running.pid!, 'SIGTERM');
     const done = await eventually(async () => {
       const s = await readStatus(runDir);
-      assert.equal(s.state, 'done');
+      assert.equal(s.state, 'cancelled');
       return s;
     }, 60000);
-    assert.equal(done.step, 40);
-    assert.equal((await readMetrics(runDir)).length, 20);
+    assert.equal(done.stopSignal, 'SIGINT');
+    assert.match(done.lastCheckpoint ?? '', /checkpoint-\d+$/);
   });
 });
