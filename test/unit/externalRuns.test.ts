@@ -152,6 +152,24 @@ describe('Hugging Face Trainer output folders', () => {
     assert.equal((run.hyperparameters['lora-1b.yml'] as { lora_r: number }).lora_r, 16);
   });
 
+  it("follows LLaMA-Factory's trainer_log.jsonl before any checkpoint exists", async () => {
+    const dir = path.join(tempDir(), 'train_2025-04-29');
+    mkdirSync(dir);
+    cpSync(path.join(FIXTURES, 'llamafactory-qwen3-lora/training_args.yaml'), path.join(dir, 'training_args.yaml'));
+    // Lines as LLaMA-Factory's LogCallback writes them, the last one still being written.
+    const line = (s: number) => JSON.stringify({ current_steps: s, total_steps: 768, loss: 2 - s / 100, lr: 5e-5, epoch: s / 256, percentage: (100 * s) / 768, elapsed_time: `0:0${s / 10}:00`, remaining_time: '1:30:00', throughput: 4000 + s });
+    writeFileSync(path.join(dir, 'trainer_log.jsonl'), [line(10), line(20), '{"current_steps": 3'].join('\n'));
+    const run = (await listExternalRuns(path.dirname(dir)))[0];
+    assert.equal(run.status.source, 'LLaMA-Factory');
+    assert.equal(run.status.state, 'running');
+    assert.equal(run.status.step, 20);
+    assert.equal(run.status.totalSteps, 768);
+    assert.deepEqual(run.metrics.map((m) => [m.step, m.loss, m.elapsed, m.tokensPerSecond]), [[10, 1.9, 60, 4010], [20, 1.8, 120, 4020]]);
+    // The real one's last line: the end of a run whose logging_steps exceeded its steps (no loss on it).
+    const real = await readExternalRun(copyFinished(path.join(FIXTURES, 'llamafactory-qwen3-lora'), path.join(tempDir(), 'lf')));
+    assert.deepEqual([real.status.step, real.status.totalSteps, real.metrics.length], [768, 768, 0]);
+  });
+
   it("parses Python's NaN and Infinity in a diverged run's state, and names a file that is not a state", async () => {
     assert.deepEqual(parsePythonJson('{"log_history": [{"loss": NaN, "step": 1, "grad_norm": Infinity, "note": "NaN, here"}]}'), { log_history: [{ loss: NaN, step: 1, grad_norm: Infinity, note: 'NaN, here' }] });
     const dir = tempDir();

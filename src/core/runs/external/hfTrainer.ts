@@ -103,9 +103,12 @@ export async function trainerCheckpoints(dir: string): Promise<{ step: number; d
     .sort((a, b) => a.step - b.step);
 }
 
-/** Whether a folder is a Trainer output folder: its own trainer_state.json or a checkpoint holding one. */
+/** LLaMA-Factory's live log in its output folder: a line per logging step, before any checkpoint is saved. */
+export const LLAMA_FACTORY_LOG = 'trainer_log.jsonl';
+
+/** Whether a folder is a Trainer output folder: its own trainer_state.json, a checkpoint holding one, or LLaMA-Factory's log. */
 export async function isTrainerOutput(dir: string): Promise<boolean> {
-  if (await exists(path.join(dir, TRAINER_STATE_FILE))) return true;
+  if ((await exists(path.join(dir, TRAINER_STATE_FILE))) || (await exists(path.join(dir, LLAMA_FACTORY_LOG)))) return true;
   for (const c of await trainerCheckpoints(dir)) if (await exists(path.join(c.dir, TRAINER_STATE_FILE))) return true;
   return false;
 }
@@ -128,6 +131,37 @@ export async function latestTrainerState(dir: string): Promise<{ state?: Trainer
     }
   }
   return { state: best, problems };
+}
+
+/** `1:39:39` or `2 days, 1:39:39` (Python's timedelta) in seconds. */
+function timedelta(text: unknown): number | undefined {
+  const m = typeof text === 'string' ? /^(?:(\d+) days?, )?(\d+):(\d\d):(\d\d(?:\.\d+)?)$/.exec(text) : null;
+  return m ? Number(m[1] ?? 0) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]) : undefined;
+}
+
+/**
+ * LLaMA-Factory's trainer_log.jsonl (`current_steps`, `total_steps`, `loss`, `lr`, `epoch`,
+ * `elapsed_time`, `throughput`): the newest step and the loss records so far. A half-written last line is left for the next read.
+ */
+export async function readLlamaFactoryLog(dir: string): Promise<{ step: number; totalSteps?: number; metrics: MetricRecord[] } | undefined> {
+  const text = await readFile(path.join(dir, LLAMA_FACTORY_LOG), 'utf-8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const metrics: MetricRecord[] = [];
+  let step = 0;
+  let totalSteps: number | undefined;
+  for (const line of text.split('\n')) {
+    let e: Record<string, unknown>;
+    try {
+      e = parsePythonJson(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (typeof e !== 'object' || e === null || num(e.current_steps) === undefined) continue;
+    step = Math.max(step, e.current_steps as number);
+    totalSteps = num(e.total_steps) ?? totalSteps;
+    if (num(e.loss) !== undefined) metrics.push({ step: e.current_steps as number, epoch: num(e.epoch), loss: e.loss as number, lr: num(e.lr), elapsed: timedelta(e.elapsed_time), tokensPerSecond: num(e.throughput) });
+  }
+  return { step, totalSteps, metrics };
 }
 
 export type ToolName = 'HF Trainer' | 'TRL' | 'LLaMA-Factory' | 'axolotl';

@@ -4,7 +4,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MetricRecord, RunStatus } from '../types';
-import { EvalRecord, isTrainerOutput, latestTrainerState, readToolConfig, trainerCheckpoints } from './hfTrainer';
+import { EvalRecord, isTrainerOutput, latestTrainerState, readLlamaFactoryLog, readToolConfig, trainerCheckpoints } from './hfTrainer';
 import { eventFilesIn, readEventFile, Scalar } from './tensorboard';
 
 export type { EvalRecord } from './hfTrainer';
@@ -112,6 +112,15 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
     // Stopped short of its steps and no longer written: a crash or a cancel, resumable from its last checkpoint.
     if (!finished && status.state === 'done') status.state = 'interrupted';
     if (finished) status.state = 'done';
+  }
+  // LLaMA-Factory logs each step to trainer_log.jsonl, ahead of its checkpoints' states.
+  const lf = config.tool === 'LLaMA-Factory' ? await readLlamaFactoryLog(dir) : undefined;
+  if (lf && lf.step > (state?.globalStep ?? -1)) {
+    status.step = lf.step;
+    status.totalSteps = lf.totalSteps ?? status.totalSteps;
+    if (lf.metrics.length > metrics.length) metrics = lf.metrics;
+    status.finalLoss ??= metrics.at(-1)?.loss;
+    if (!state) status.state = status.state === 'running' ? 'running' : lf.totalSteps !== undefined && lf.step >= lf.totalSteps ? 'done' : 'interrupted';
   }
   // A Trainer run that logged to TensorBoard only (no state saved yet) still has a curve.
   if (!metrics.length) {
