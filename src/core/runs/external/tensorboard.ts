@@ -134,10 +134,14 @@ export const EVENT_FILE = /^events\.out\.tfevents\./;
 /** Event files read before, by path, size and mtime: a refresh of the Runs view reads only files that changed. */
 const cache = new Map<string, { size: number; mtimeMs: number; read: EventFileRead }>();
 
+/** Event files holding images or audio grow to gigabytes; those are named, not read whole into memory. */
+export const MAX_EVENT_FILE_BYTES = 512 * 2 ** 20;
+
 export async function readEventFile(file: string): Promise<EventFileRead> {
   const s = await stat(file);
   const hit = cache.get(file);
   if (hit && hit.size === s.size && hit.mtimeMs === s.mtimeMs) return hit.read;
+  if (s.size > MAX_EVENT_FILE_BYTES) return { file, scalars: [], problem: `${path.basename(file)}: ${Math.round(s.size / 2 ** 20)} MiB, more than the ${MAX_EVENT_FILE_BYTES / 2 ** 20} MiB read; not read` };
   const read = decodeEvents(file, await readFile(file));
   cache.set(file, { size: s.size, mtimeMs: s.mtimeMs, read });
   return read;
