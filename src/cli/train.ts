@@ -72,7 +72,7 @@ async function trainInTerminal(runDir: string, resume: boolean, quiet: boolean):
       return 1;
     }
     const where = status.lastCheckpoint ? path.join(runDir, status.lastCheckpoint) : '(no checkpoint)';
-    process.stdout.write(`${status.state} at step ${status.step}/${status.totalSteps ?? "?"}${status.finalLoss !== undefined ? `, loss ${status.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`);
+    process.stdout.write(`${status.state} at step ${status.step}/${status.totalSteps ?? '?'}${status.finalLoss !== undefined ? `, loss ${status.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`);
     return outcome.state === 'cancelled' ? 130 : 0;
   } finally {
     process.off('SIGINT', onSignal);
