@@ -73,7 +73,7 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
   let totalSteps = 0;
   let barStep: number | undefined;
   let barTotal: number | undefined;
-  let logged = 0;
+  let unstepped = 0;
   let finalLoss: number | undefined;
   let started = false;
   const seenCheckpoints = new Set<string>();
@@ -108,9 +108,13 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
     if (num('train_loss') !== undefined) finalLoss = num('train_loss');
     const loss = num('loss');
     if (loss === undefined) return;
-    logged++;
-    // The step: the dict's own, else the progress bar's, else the count of log lines (a tool without a bar).
-    const step = num('step') ?? (barStep !== undefined ? barStep : logged);
+    // The step: the dict's own, else the progress bar's. Without either (tqdm turned off) a count of log
+    // lines would not be the step, so those metrics wait for the checkpoints' trainer_state.json.
+    const step = num('step') ?? barStep;
+    if (step === undefined) {
+      if (!unstepped++) hooks.log(`log lines carry no step (no progress bar): metrics come from ${outputDir ? "the output_dir's trainer_state.json" : 'nowhere until output_dir is set'}`);
+      return;
+    }
     return record({ step, epoch: num('epoch'), loss, lr: num('learning_rate'), gradNorm: num('grad_norm') });
   };
 
