@@ -4,7 +4,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MetricRecord, RunStatus } from '../types';
-import { EvalRecord, isTrainerOutput, latestTrainerState, readLlamaFactoryLog, readToolConfig, trainerCheckpoints } from './hfTrainer';
+import { EvalRecord, isTrainerOutput, LLAMA_FACTORY_LOG, latestTrainerState, readLlamaFactoryLog, readToolConfig, trainerCheckpoints } from './hfTrainer';
 import { eventFilesIn, readEventFile, Scalar } from './tensorboard';
 
 export type { EvalRecord } from './hfTrainer';
@@ -97,7 +97,8 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
   const { state, problems } = await latestTrainerState(dir);
   const checkpoints = await trainerCheckpoints(dir);
   const config = await readToolConfig(dir, state);
-  const times = await mtimes([...(state ? [state.file] : []), ...checkpoints.map((c) => c.dir), dir]);
+  // LLaMA-Factory's log is written at every logging step: the surest sign of a live run.
+  const times = await mtimes([...(state ? [state.file] : []), ...checkpoints.map((c) => c.dir), dir, path.join(dir, LLAMA_FACTORY_LOG)]);
   const status = baseStatus(dir, root, config.tool, times);
   // trainer_state.json records no times: file dates say when it was last written, not how long it ran.
   delete status.startedAt;
