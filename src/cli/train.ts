@@ -75,7 +75,7 @@ async function trainInTerminal(runDir: string, resume: boolean, quiet: boolean):
     job: { runDir, resume },
     onMessage: (m: TrainerMessage) => {
       if (m.type === 'progress') {
-        detail = `loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSecond)} tok/s ETA ${Math.round(m.etaSeconds)} s`;
+        detail = [`loss ${m.loss.toFixed(4)}`, m.lr !== undefined && `lr ${m.lr.toExponential(2)}`, m.tokensPerSecond !== undefined && `${Math.round(m.tokensPerSecond)} tok/s`, `ETA ${Math.round(m.etaSeconds)} s`].filter(Boolean).join(' ');
         progress.update(m.step, m.totalSteps, detail);
       } else if (m.type === 'log' && !quiet) {
         progress.done();
@@ -103,7 +103,7 @@ async function trainInTerminal(runDir: string, resume: boolean, quiet: boolean):
       return 1;
     }
     const where = status.lastCheckpoint ? path.join(runDir, status.lastCheckpoint) : '(no checkpoint)';
-    process.stdout.write(`${status.state} at step ${status.step}/${status.totalSteps}${status.finalLoss !== undefined ? `, loss ${status.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`);
+    process.stdout.write(`${status.state} at step ${status.step}/${status.totalSteps ?? '?'}${status.finalLoss !== undefined ? `, loss ${status.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`);
     return outcome.state === 'cancelled' ? 130 : 0;
   } finally {
     process.off('SIGINT', onSignal);

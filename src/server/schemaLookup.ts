@@ -41,7 +41,11 @@ export function typeLine(spec: Spec): string {
     case 'enum':
       return `one of ${spec.values.map((v) => `\`${v}\``).join(', ')}; default \`${spec.default}\``;
     case 'path':
-      return `path to a ${spec.kind}, relative to this file${spec.required ? ' (required)' : ''}`;
+      return `path to a ${spec.kind}, relative to this file${spec.required === true ? ' (required)' : spec.required ? ` (required with engine ${spec.required.engines.join(' or ')})` : ''}`;
+    case 'command':
+      return `a list of arguments, or one shell string${spec.required ? ` (required with engine ${spec.required.engines.join(' or ')})` : ''}`;
+    case 'env':
+      return 'mapping of environment variable names to values';
     case 'string[]':
       return `list of strings${spec.default.length ? `; default [${spec.default.join(', ')}]` : ''}`;
     case 'boolean':

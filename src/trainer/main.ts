@@ -11,6 +11,7 @@ import { appendMetric, listCheckpoints, readRunConfig, readStatus, updateStatus 
 import { LOG_FILE } from '../core/runs/types';
 import { trainWithTfjs } from './engines/tfjs/engine';
 import { trainWithTorch } from './engines/torch/engine';
+import { trainWithCommand } from './engines/command/engine';
 import { openTfjsModel } from './engines/tfjs/evaluate';
 import { openTorchModel } from './engines/torch/evaluate';
 import { evaluateTasks } from './evaluate/run';
@@ -32,7 +33,7 @@ function send(m: Unversioned<TrainerMessage>): void {
 /** A job's output file is its live view: logs, progress and errors as lines. */
 function jobLog(m: Unversioned<TrainerMessage>): void {
   if (m.type === 'log') process.stdout.write(`${m.level === 'info' ? '' : `${m.level}: `}${m.message}\n`);
-  else if (m.type === 'progress') process.stdout.write(`step ${m.step}/${m.totalSteps} loss ${m.loss.toFixed(4)} lr ${m.lr.toExponential(2)} ${Math.round(m.tokensPerSecond)} tok/s\n`);
+  else if (m.type === 'progress') process.stdout.write(`step ${m.step}/${m.totalSteps} loss ${m.loss.toFixed(4)}${m.lr !== undefined ? ` lr ${m.lr.toExponential(2)}` : ''}${m.tokensPerSecond !== undefined ? ` ${Math.round(m.tokensPerSecond)} tok/s` : ''}\n`);
   else if (m.type === 'evalProgress' && (m.done === m.total || m.done % 50 === 0)) process.stdout.write(`${m.task}: ${m.done}/${m.total}\n`);
   else if (m.type === 'error') process.stderr.write(`error: ${m.message}\n`);
   else if (m.type === 'done') process.stdout.write(`${m.state} at ${m.step}${m.results ? `; results: ${m.results}` : ''}\n`);
@@ -101,15 +102,16 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       resumes: (previous.resumes ?? 0) + (resume ? 1 : 0),
       ...(previous.slurm && process.env.SLURM_JOB_ID ? { slurm: { ...previous.slurm, jobId: process.env.SLURM_JOB_ID, jobState: 'RUNNING', reason: undefined, nodeList: process.env.SLURM_JOB_NODELIST } } : {}),
     });
-    log('info', `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`);
+    log('info', `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.engine === 'command' ? 'a training command' : `${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`}`);
     const t0 = performance.now();
-    const train = config.engine === 'torch' ? trainWithTorch : trainWithTfjs;
+    const train = config.engine === 'torch' ? trainWithTorch : config.engine === 'command' ? trainWithCommand : trainWithTfjs;
     const result = await train(runDir, config, resume, {
       started: async (info) => {
-        log('info', `backend ${info.backend}; ${info.examples} examples; ${info.trainableParameters.toLocaleString('en')} of ${info.parameters.toLocaleString('en')} parameters trained; steps ${info.startStep}→${info.totalSteps}`);
+        log('info', info.command ? `the command's output appears in trainer.out; steps so far ${info.totalSteps || 'unknown'}` : `backend ${info.backend}; ${info.examples} examples; ${info.trainableParameters.toLocaleString('en')} of ${info.parameters.toLocaleString('en')} parameters trained; steps ${info.startStep}→${info.totalSteps}`);
         firstStep = info.startStep;
         await updateStatus(runDir, { backend: info.backend, totalSteps: info.totalSteps, step: info.startStep });
-        send({ type: 'started', runId: previous.id, ...info });
+        const { command: _command, ...counts } = info;
+        send({ type: 'started', runId: previous.id, ...counts });
       },
       step: async (s) => {
         const elapsed = (performance.now() - t0) / 1000;
@@ -122,7 +124,7 @@ async function run(runDir: string, resume: boolean): Promise<void> {
           await updateStatus(runDir, { step: s.step, totalSteps: s.totalSteps });
         }
         const perStep = elapsed / Math.max(1, s.step - firstStep);
-        send({ type: 'progress', step: s.step, totalSteps: s.totalSteps, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, etaSeconds: perStep * (s.totalSteps - s.step) });
+        send({ type: 'progress', step: s.step, totalSteps: s.totalSteps, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, etaSeconds: Math.max(0, perStep * (s.totalSteps - s.step)) });
       },
       checkpoint: async (step, dir) => {
         log('info', `saved checkpoint ${path.relative(runDir, dir)}`);
@@ -136,8 +138,9 @@ async function run(runDir: string, resume: boolean): Promise<void> {
     // Stopped on Slurm's warning: a requeue (the next incarnation resumes) or the time limit.
     const requeue = warned && result.state === 'cancelled' && config.slurm?.requeue && process.env.SLURM_JOB_ID;
     const state = warned && result.state === 'cancelled' ? (requeue ? 'pending' : 'timeout') : result.state;
-    await updateStatus(runDir, { state, step: result.step, finalLoss: result.finalLoss, lastCheckpoint: checkpoint, endedAt: state === 'pending' ? undefined : new Date().toISOString(), pid: undefined });
-    log('info', `${state === 'done' ? 'finished' : state === 'timeout' ? 'stopped before the time limit' : state === 'pending' ? 'stopped before the time limit; requeueing' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}`);
+    const stopSignal = result.stopSignal;
+    await updateStatus(runDir, { state, step: result.step, finalLoss: result.finalLoss, lastCheckpoint: checkpoint, endedAt: state === 'pending' ? undefined : new Date().toISOString(), pid: undefined, stopSignal });
+    log('info', `${state === 'done' ? 'finished' : state === 'timeout' ? 'stopped before the time limit' : state === 'pending' ? 'stopped before the time limit; requeueing' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}${stopSignal ? ` (stopped by ${stopSignal})` : ''}`);
     if (requeue) {
       const r = spawnSync('scontrol', ['requeue', requeue], { encoding: 'utf-8' });
       if (r.status !== 0) log('error', `scontrol requeue ${requeue} failed: ${(r.stderr || r.error?.message || '').trim()}`);

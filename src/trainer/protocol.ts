@@ -47,7 +47,8 @@ export type ParentMessage =
 export type TrainerMessage =
   | { v: number; type: 'hello'; pid: number; engine: string }
   | { v: number; type: 'started'; runId: string; backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }
-  | { v: number; type: 'progress'; step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; etaSeconds: number }
+  /** `engine: command` runs another tool, which may not log the epoch, learning rate, gradient norm or throughput. */
+  | { v: number; type: 'progress'; step: number; totalSteps: number; epoch?: number; loss: number; lr?: number; gradNorm?: number; tokensPerSecond?: number; etaSeconds: number }
   | { v: number; type: 'evalProgress'; done: number; total: number; task: string }
   | { v: number; type: 'checkpoint'; step: number; path: string }
   | { v: number; type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
@@ -67,7 +68,7 @@ type Shape = Record<string, 'string' | 'number' | 'boolean' | 'object' | 'string
 const TRAINER_SHAPES: Record<TrainerMessage['type'], Shape> = {
   hello: { pid: 'number', engine: 'string' },
   started: { runId: 'string', backend: 'string', totalSteps: 'number', startStep: 'number', parameters: 'number', trainableParameters: 'number', examples: 'number' },
-  progress: { step: 'number', totalSteps: 'number', epoch: 'number', loss: 'number', lr: 'number', gradNorm: 'number', tokensPerSecond: 'number', etaSeconds: 'number' },
+  progress: { step: 'number', totalSteps: 'number', epoch: 'number?', loss: 'number', lr: 'number?', gradNorm: 'number?', tokensPerSecond: 'number?', etaSeconds: 'number' },
   evalProgress: { done: 'number', total: 'number', task: 'string' },
   checkpoint: { step: 'number', path: 'string' },
   log: { level: 'string', message: 'string' },

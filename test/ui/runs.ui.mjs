@@ -14,6 +14,9 @@ import { NONCE, POLICY, openWebviewPages } from './webviewPage.mjs';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
 const { runDashboardHtml, compareRunsHtml } = require(path.join(repo, 'out/src/extension/runs/pages.js'));
+const { readRunData } = require(path.join(repo, 'out/src/core/runs/view.js'));
+// A run of another tool as the host reads it: TRL's real output folder (test/fixtures/runs/SOURCES.md).
+const trl = await readRunData(path.join(repo, 'test/fixtures/runs/tinyllama-sft'), path.join(repo, 'test/fixtures/runs'));
 const artifacts = path.join(repo, 'test-artifacts', 'ui');
 mkdirSync(artifacts, { recursive: true });
 
@@ -171,6 +174,19 @@ try {
   assert.ok((await p.textContent('#latest')).includes('peak GPU memory6.9 GiB'), await p.textContent('#latest'));
   await p.screenshot({ path: path.join(artifacts, 'run-dashboard-gpu.png'), fullPage: true });
 
+  // A TRL run read in place: its loss and eval loss on one chart with a legend, its settings and config
+  // files instead of an experiment config, and the pickle it did not read.
+  await postInit({ type: 'init', runDir: trl.dir, status: trl.status, metrics: trl.metrics, evals: trl.evals, hyperparameters: trl.hyperparameters, notes: trl.notes });
+  assert.deepEqual(await p.locator('#chart-loss polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)), [186, 14]);
+  assert.deepEqual(await p.locator('#chart-loss ul.legend li').allTextContents(), ['loss', 'eval loss']);
+  assert.equal(await p.isHidden('#chart-lr ul.legend'), true, 'one series, no legend');
+  assert.match(await p.textContent('#subtitle'), /^tinyllama-sft · TRL$/);
+  assert.equal(await p.textContent('#progress-text'), 'step 2800 / 2808 (99%)');
+  const trlConfig = await p.textContent('#config');
+  for (const s of ['toolTRL', 'adapter_config.json.r8', 'trainer_state.logging_steps15', 'eval loss (step 2800)1.122', 'not readtraining_args.bin: a Python pickle, which is never loaded']) assert.ok(trlConfig.includes(s), `config shows ${s}: ${trlConfig}`);
+  assert.ok((await p.textContent('#latest')).includes('learning rate1.30e-9'), await p.textContent('#latest'));
+  await p.screenshot({ path: path.join(artifacts, 'run-dashboard-external.png'), fullPage: true });
+
   // ── Compare runs ──
   await p.goto(`${base}/compare`);
   await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
@@ -237,6 +253,15 @@ try {
   await p.keyboard.press('Home');
   assert.match(await p.textContent('#chart .readout'), /^step 1: loss lr-1e-4 3\.017 · lr-2e-4 3\.017 · /);
   await p.screenshot({ path: path.join(artifacts, 'compare-runs-all-rows.png'), fullPage: true });
+
+  // A run of this tool and one of TRL on one chart; the TRL run's settings are its config rows.
+  await postInit({ type: 'init', runs: [runs[0], trl] });
+  assert.deepEqual(await p.locator('#chart polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)), [50, 186]);
+  assert.deepEqual(await p.locator('#chart ul.legend li').allTextContents(), ['lr-1e-4', 'tinyllama-sft']);
+  assert.deepEqual(await cells('tool'), ['—', 'TRL']);
+  assert.deepEqual(await cells('adapter_config.json.r'), ['—', '8']);
+  assert.deepEqual(await cells('train.learning_rate'), ['0.0001', '—']);
+  await p.screenshot({ path: path.join(artifacts, 'compare-runs-external.png'), fullPage: true });
   assert.deepEqual(errors, []);
   console.log('runs UI test passed; screenshots in test-artifacts/ui/');
 } catch (e) {

@@ -39,7 +39,7 @@ describe('experiment files', () => {
   it('reports YAML syntax errors and missing required keys', () => {
     assert.ok(parseExperiment('base: [unclosed\n', 'x').problems.some((p) => p.range && p.severity === 'error'));
     const { problems } = parseExperiment('train: {}\n', 'x');
-    assert.deepEqual(problems.map((p) => p.message).sort(), ["'base': is required", "'dataset': is required"]);
+    assert.deepEqual(problems.map((p) => p.message).sort(), ["'base': is required with engine tfjs", "'dataset': is required with engine tfjs"]);
   });
 
   it('is documented key by key in the README (the schema is the one source)', () => {

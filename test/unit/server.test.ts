@@ -182,7 +182,7 @@ describe('experiment language server over stdio', () => {
 
   test('completion offers enum values, section keys, module names of the base, and workspace paths', async () => {
     const uri = open('complete.taia.yaml', COMPLETE);
-    assert.deepEqual(await completionLabels(uri, 2, 8), ['tfjs', 'torch']);
+    assert.deepEqual(await completionLabels(uri, 2, 8), ['tfjs', 'torch', 'command']);
     const trainKeys = await completionLabels(uri, 5, 2);
     assert.ok(trainKeys.includes('learning_rate') && trainKeys.includes('batch_size'), trainKeys.join());
     assert.ok(!trainKeys.includes('method'), 'keys already present are not offered again');
@@ -193,6 +193,13 @@ describe('experiment language server over stdio', () => {
     const datasets = await completionLabels(paths, 1, 9);
     assert.ok(datasets.includes('data/train.jsonl'), datasets.join());
     assert.ok(!datasets.some((d) => d.startsWith('model/')), 'files of a model folder are not datasets');
+  });
+
+  test('knows the keys of engine: command: the command is required, the base and dataset are not', async () => {
+    const uri = open('command.taia.yaml', 'engine: command\n\n');
+    assert.deepEqual((await diagnostics(uri, (d) => d.length > 0)).map((d) => d.message), ["'command': is required with engine command"]);
+    const keys = await completionLabels(uri, 1, 0);
+    for (const k of ['command', 'cwd', 'env', 'output_dir', 'cancel_grace_seconds']) assert.ok(keys.includes(k), keys.join());
   });
 
   test('a workspace folder added later brings its checkpoints to completion; a removed one takes them away', async () => {
@@ -273,7 +280,7 @@ describe('experiment language server over stdio', () => {
     const huge = open('huge.taia.yaml', `# ${'x'.repeat(2_000_000)}\n`);
     assert.match((await diagnostics(huge))[0].message, /too large/);
     // Still answering.
-    assert.deepEqual(await completionLabels(uriOf('complete.taia.yaml'), 2, 8), ['tfjs', 'torch']);
+    assert.deepEqual(await completionLabels(uriOf('complete.taia.yaml'), 2, 8), ['tfjs', 'torch', 'command']);
   });
 });
 

@@ -29,11 +29,18 @@ export async function loadExperiment(file: string, defaults?: ExperimentDefaults
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length) throw new ExperimentError(file, errors.map((p) => ({ ...p, ...locate(text, p) })));
   const at = (value: string) => resolveExperimentPath(file, value);
+  // Optional paths stay empty when not given (engine command may name no base or dataset).
+  const maybeAt = (value: string) => (value ? at(value) : '');
   const recipe = parsed.config.merge.recipe;
+  const c = parsed.config;
   const config: RunConfig = {
-    ...parsed.config,
-    base: at(parsed.config.base),
-    dataset: at(parsed.config.dataset),
+    ...c,
+    base: maybeAt(c.base),
+    dataset: maybeAt(c.dataset),
+    command: typeof c.command === 'string' ? c.command : c.command.map(String),
+    cwd: c.engine === 'command' ? at(c.cwd || '.') : maybeAt(c.cwd),
+    env: Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, String(v)])),
+    output_dir: maybeAt(c.output_dir),
     merge: { ...parsed.config.merge, recipe: builtinRecipe(recipe) ? recipe : at(recipe) },
     eval: { ...parsed.config.eval, tasks: parsed.config.eval.tasks.map(at) },
     experimentFile: path.resolve(file),
@@ -45,8 +52,15 @@ export async function loadExperiment(file: string, defaults?: ExperimentDefaults
 
 async function checkPaths(config: RunConfig): Promise<ExperimentProblem[]> {
   const problems: ExperimentProblem[] = [];
+  if (config.engine === 'command') {
+    const cwd = await stat(config.cwd).catch(() => undefined);
+    if (!cwd?.isDirectory()) problems.push({ path: ['cwd'], message: `'cwd': ${config.cwd} ${cwd ? 'is not a folder' : 'does not exist'}`, severity: 'error' });
+    // The base is optional here; when given, it is what the run's checkpoints merge with.
+    if (!config.base) return problems;
+  }
   const kind = await detectCheckpointKind(config.base).catch(() => undefined);
   if (kind !== 'model' && kind !== 'merged') problems.push({ path: ['base'], message: `'base': ${config.base} is ${kind === 'adapter' ? 'a LoRA adapter, not a model folder' : 'not a model folder (config.json with safetensors weights)'}`, severity: 'error' });
+  if (config.engine === 'command' && !config.dataset) return problems;
   const data = await stat(config.dataset).catch(() => undefined);
   if (!data?.isFile()) problems.push({ path: ['dataset'], message: `'dataset': ${config.dataset} ${data ? 'is not a file' : 'does not exist'}`, severity: 'error' });
   return problems;

@@ -10,25 +10,41 @@ export interface NumberField extends Common { type: 'number'; default: number; m
 export interface BooleanField extends Common { type: 'boolean'; default: boolean }
 export interface EnumField<V extends string = string> extends Common { type: 'enum'; values: readonly V[]; default: V; valueDocs?: Partial<Record<V, string>> }
 export interface StringField extends Common { type: 'string'; default?: string }
-/** A path relative to the experiment file's folder; `kind` says what must be there. */
-export interface PathField extends Common { type: 'path'; kind: 'checkpoint' | 'dataset' | 'file'; required?: boolean }
+/**
+ * A path relative to the experiment file's folder; `kind` says what must be there. `required` is
+ * true, or the engines that need it (the base and dataset mean nothing to `engine: command`).
+ */
+export interface PathField extends Common { type: 'path'; kind: 'checkpoint' | 'dataset' | 'file' | 'folder'; required?: true | { engines: readonly string[] } }
 export interface ListField extends Common { type: 'string[]'; default: readonly string[] }
-export type Field = IntegerField | NumberField | BooleanField | EnumField | StringField | PathField | ListField;
+/** A program with its arguments as a list (run directly), or one string (run by the shell). */
+export interface CommandField extends Common { type: 'command'; required?: { engines: readonly string[] } }
+/** Environment variables: a mapping of names to string values. */
+export interface EnvField extends Common { type: 'env' }
+export type Field = IntegerField | NumberField | BooleanField | EnumField | StringField | PathField | ListField | CommandField | EnvField;
 export interface Section { type: 'section'; doc: string; fields: Record<string, Field> }
 
 const enumField = <V extends string>(values: readonly V[], def: V, doc: string, valueDocs?: Partial<Record<V, string>>): EnumField<V> => ({ type: 'enum', values, default: def, doc, valueDocs });
+
+/** The engines that train a base model on a dataset themselves (`command` runs someone else's trainer). */
+const OWN_ENGINES = ['tfjs', 'torch'] as const;
 
 /** The linear modules of Llama-family layers, in PEFT's `target_modules` naming. */
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 
 export const EXPERIMENT_SCHEMA = {
   name: { type: 'string', doc: 'Name of the experiment; runs are named after it. Default: the file name.' },
-  base: { type: 'path', kind: 'checkpoint', required: true, doc: 'Base model: a Hugging Face model folder (config.json, safetensors, tokenizer).' },
-  dataset: { type: 'path', kind: 'dataset', required: true, doc: 'Fine-tuning data: JSONL/JSON (Alpaca, ShareGPT, chat messages, prompt/completion, text) or Parquet.' },
-  engine: enumField(['tfjs', 'torch'] as const, 'tfjs', 'Training engine.', {
+  base: { type: 'path', kind: 'checkpoint', required: { engines: OWN_ENGINES }, doc: 'Base model: a Hugging Face model folder (config.json, safetensors, tokenizer).' },
+  dataset: { type: 'path', kind: 'dataset', required: { engines: OWN_ENGINES }, doc: 'Fine-tuning data: JSONL/JSON (Alpaca, ShareGPT, chat messages, prompt/completion, text) or Parquet.' },
+  engine: enumField(['tfjs', 'torch', 'command'] as const, 'tfjs', 'Training engine.', {
     tfjs: 'Built-in TensorFlow.js engine (small models, no Python needed).',
     torch: 'PyTorch with transformers and PEFT (real LLMs on CUDA GPUs).',
+    command: 'Any training command (llamafactory-cli, axolotl, accelerate launch, torchrun, your script), followed through its output_dir and its log lines.',
   }),
+  command: { type: 'command', required: { engines: ['command'] }, doc: 'engine command: the program and its arguments as a list (run directly), or one string (run by /bin/sh). It runs in its own process group.' },
+  cwd: { type: 'path', kind: 'folder', doc: 'engine command: the folder it runs in. Default: the experiment file\'s folder.' },
+  env: { type: 'env', doc: 'engine command: environment variables added to the command\'s (PYTHONUNBUFFERED=1 is set unless given, so log lines arrive as they are printed).' },
+  output_dir: { type: 'path', kind: 'folder', doc: 'engine command: where the tool writes trainer_state.json and checkpoint-N/ (its output_dir); followed live for metrics and checkpoints.' },
+  cancel_grace_seconds: { type: 'integer', default: 30, min: 0, max: 3600, doc: 'engine command: on cancel, SIGINT to the process group (the HF Trainer stops), then SIGTERM after this many seconds, then SIGKILL after as many again.' },
   device: enumField(['auto', 'gpu', 'cpu'] as const, 'auto', 'Where to train: `auto` takes a GPU when one is usable.'),
   backend: enumField(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const, 'auto', 'TensorFlow.js backend (engine tfjs): `auto` tries tensorflow (tfjs-node-gpu, then tfjs-node), webgpu, wasm, then cpu, as `device` allows.'),
   launcher: enumField(['local', 'slurm'] as const, 'local', 'Where the trainer runs: a child process of this machine, or a Slurm batch job (see the `slurm` section).', {
@@ -113,7 +129,11 @@ type ValueOf<F> = F extends { type: 'integer' | 'number' }
       ? V
       : F extends { type: 'string[]' }
         ? string[]
-        : string;
+        : F extends { type: 'command' }
+          ? string | string[]
+          : F extends { type: 'env' }
+            ? Record<string, string>
+            : string;
 type SectionValue<S> = S extends { type: 'section'; fields: infer Fs } ? { [K in keyof Fs]: ValueOf<Fs[K]> } : ValueOf<S>;
 export type ExperimentConfig = { -readonly [K in keyof typeof EXPERIMENT_SCHEMA]: SectionValue<(typeof EXPERIMENT_SCHEMA)[K]> };
 export type TrainConfig = ExperimentConfig['train'];

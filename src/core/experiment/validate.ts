@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import { closest } from '../util/suggest';
-import { EXPERIMENT_SCHEMA, ExperimentConfig, Field, Section } from './schema';
+import { CommandField, EXPERIMENT_SCHEMA, ExperimentConfig, Field, PathField, Section } from './schema';
 
 /** Where a problem is: the key path in the document (the language server maps it to a range). */
 export type KeyPath = (string | number)[];
@@ -31,7 +31,8 @@ export function parseExperiment(text: string, file: string, defaults: Experiment
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   for (const e of doc.errors) problems.push({ path: [], message: e.message, severity: 'error', range: [e.pos[0], e.pos[1]] });
   const root: unknown = doc.errors.length ? {} : (doc.toJS() ?? {});
-  const config = readSection(isRecord(root) ? root : {}, EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>, [], problems, defaults) as ExperimentConfig;
+  const engine = isRecord(root) && typeof root.engine === 'string' ? root.engine : EXPERIMENT_SCHEMA.engine.default;
+  const config = readSection(isRecord(root) ? root : {}, EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>, [], problems, { defaults, engine }) as ExperimentConfig;
   if (!isRecord(root) && doc.errors.length === 0) problems.push({ path: [], message: 'an experiment file is a YAML mapping of keys to values', severity: 'error' });
   if (!config.name) config.name = path.basename(file).replace(/\.taia\.ya?ml$|\.ya?ml$/, '');
   if (config.train.method === 'lora' && config.lora.target_modules.length === 0) problems.push({ path: ['lora', 'target_modules'], message: 'LoRA needs at least one target module', severity: 'error' });
@@ -43,7 +44,14 @@ export function resolveExperimentPath(file: string, value: string): string {
   return path.resolve(path.dirname(file), value);
 }
 
-export function readSection(obj: Record<string, unknown>, fields: Record<string, Field | Section>, at: KeyPath, problems: ExperimentProblem[], defaults: ExperimentDefaults = {}): Record<string, unknown> {
+/** What a section is read against: defaults from settings, and the engine (some keys are required only with one). */
+export interface SectionContext {
+  defaults?: ExperimentDefaults;
+  engine?: string;
+}
+
+export function readSection(obj: Record<string, unknown>, fields: Record<string, Field | Section>, at: KeyPath, problems: ExperimentProblem[], context: SectionContext = {}): Record<string, unknown> {
+  const { defaults = {}, engine = EXPERIMENT_SCHEMA.engine.default } = context;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(obj)) {
     if (key in fields) continue;
@@ -55,7 +63,7 @@ export function readSection(obj: Record<string, unknown>, fields: Record<string,
     const where = [...at, key];
     if (spec.type === 'section') {
       if (value !== undefined && value !== null && !isRecord(value)) problems.push({ path: where, message: `'${key}' must be a mapping of settings`, severity: 'error' });
-      out[key] = readSection(isRecord(value) ? value : {}, spec.fields, where, problems, defaults);
+      out[key] = readSection(isRecord(value) ? value : {}, spec.fields, where, problems, context);
       continue;
     }
     const given = defaults[where.join('.')];
@@ -66,19 +74,28 @@ export function readSection(obj: Record<string, unknown>, fields: Record<string,
       out[key] = wrong ? defaultOf(spec) : given;
       continue;
     }
-    const problem = value === undefined || value === null ? missing(spec) : checkValue(spec, value);
+    const problem = value === undefined || value === null ? missing(spec, engine) : checkValue(spec, value);
     if (problem) problems.push({ path: where, message: `'${key}': ${problem}`, severity: 'error' });
     out[key] = value !== undefined && value !== null && !problem ? value : defaultOf(spec);
   }
   return out;
 }
 
-function missing(spec: Field): string | undefined {
-  return spec.type === 'path' && spec.required ? 'is required' : undefined;
+/** Whether a field must be given for this engine. */
+export function isRequired(spec: Field, engine: string): boolean {
+  const required = spec.type === 'path' || spec.type === 'command' ? (spec as PathField | CommandField).required : undefined;
+  return required === true || (required !== undefined && required.engines.includes(engine));
+}
+
+function missing(spec: Field, engine: string): string | undefined {
+  if (!isRequired(spec, engine)) return undefined;
+  return (spec as PathField).required === true ? 'is required' : `is required with engine ${engine}`;
 }
 
 function defaultOf(spec: Field): unknown {
   if (spec.type === 'path') return '';
+  if (spec.type === 'command') return [];
+  if (spec.type === 'env') return {};
   if (spec.type === 'string[]') return [...spec.default];
   return spec.type === 'string' ? (spec.default ?? '') : spec.default;
 }
@@ -108,6 +125,15 @@ export function checkValue(spec: Field, value: unknown): string | undefined {
       return typeof value === 'string' && value.trim() !== '' ? undefined : `expected a path, got ${describe(value)}`;
     case 'string[]':
       return Array.isArray(value) && value.every((v) => typeof v === 'string') ? undefined : `expected a list of strings, got ${describe(value)}`;
+    case 'command':
+      if (typeof value === 'string') return value.trim() ? undefined : 'expected a command, got an empty string';
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || typeof v === 'number')) return `expected a list of arguments or one shell string, got ${describe(value)}`;
+      return value.length && String(value[0]).trim() ? undefined : 'expected a program to run, got an empty list';
+    case 'env': {
+      if (!isRecord(value)) return `expected a mapping of variable names to values, got ${describe(value)}`;
+      const bad = Object.entries(value).find(([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || !['string', 'number', 'boolean'].includes(typeof v));
+      return bad ? `'${bad[0]}' ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(bad[0]) ? `must be a string, number or boolean, got ${describe(bad[1])}` : 'is not a variable name'}` : undefined;
+    }
   }
 }
 

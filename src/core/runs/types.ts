@@ -40,7 +40,10 @@ export interface RunStatus {
   createdAt: string;
   startedAt?: string;
   endedAt?: string;
-  engine: ExperimentConfig['engine'];
+  /** The engine of the project's own runs; absent for runs found in the workspace (see `source`). */
+  engine?: ExperimentConfig['engine'];
+  /** For a run TAIA Lab did not start: the tool that wrote it (HF Trainer, TRL, LLaMA-Factory, axolotl, TensorBoard). */
+  source?: string;
   /** The backend the engine actually used, e.g. "tfjs wasm (SIMD)". */
   backend?: string;
   step: number;
@@ -51,6 +54,10 @@ export interface RunStatus {
   error?: string;
   /** Last lines of the trainer's stderr when it crashed. */
   stderrTail?: string;
+  /** `engine: command`: the tool's output folder that the run follows (its checkpoints and trainer_state.json). */
+  outputDir?: string;
+  /** `engine: command`: the signal that stopped the command on cancel (SIGINT first, then SIGTERM, then SIGKILL). */
+  stopSignal?: 'SIGINT' | 'SIGTERM' | 'SIGKILL';
   /** How many times the run was resumed. */
   resumes?: number;
   /** Set for runs submitted to Slurm: the job is then the source of truth for the state, not a pid. */
@@ -66,17 +73,19 @@ export interface RunConfig extends ExperimentConfig {
 /** One line of `metrics.jsonl`. */
 export interface MetricRecord {
   step: number;
-  epoch: number;
+  /** Absent where the tool did not log it. */
+  epoch?: number;
   loss: number;
-  lr: number;
+  /** Absent where the tool did not log it (a TensorBoard run without a learning-rate scalar). */
+  lr?: number;
   gradNorm?: number;
   tokensPerSecond?: number;
   /** Tensors alive after the step: flat across steps unless memory leaks. */
   liveTensors?: number;
   /** Peak GPU memory in bytes (PyTorch engine on CUDA). */
   gpuMemory?: number;
-  /** Seconds since the run (or its latest resume) started. */
-  elapsed: number;
+  /** Seconds since the run (or its latest resume) started; absent where the tool records no times (trainer_state.json). */
+  elapsed?: number;
   /** ISO time of the record. */
-  time: string;
+  time?: string;
 }

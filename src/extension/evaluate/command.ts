@@ -79,7 +79,8 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
 async function fromExperiment(args: EvaluateArgs, index: WorkspaceIndex): Promise<boolean> {
   const target = await experimentRun(args.experiment!);
   if (!target) return false;
-  args.engine ??= target.config.engine;
+  // A run of another tool's command is evaluated by the default engine.
+  if (target.config.engine !== 'command') args.engine ??= target.config.engine;
   if (target.config.launcher === 'slurm') {
     args.launcher ??= 'slurm';
     args.slurm ??= target.config.slurm;

@@ -119,12 +119,13 @@ export class TrainingManager implements vscode.Disposable {
 
   /** The status bar shows the newest running run: live figures for our own, status.json for others. */
   private showStatus(): void {
-    const running = this.runs.current.find((r) => r.status.state === 'running' || this.handles.has(r.dir));
+    // Runs of other tools are not this extension's to show as the active run.
+    const running = this.runs.current.find((r) => !r.external && (r.status.state === 'running' || this.handles.has(r.dir)));
     if (!running) return this.statusBar.hide();
     const live = this.latest.get(running.dir);
     const step = live?.step ?? running.status.step;
     const total = live?.totalSteps ?? running.status.totalSteps;
-    const detail = live ? ` · loss ${live.loss.toFixed(3)} · ${Math.round(live.tokensPerSecond)} tok/s` : '';
+    const detail = live ? ` · loss ${live.loss.toFixed(3)}${live.tokensPerSecond !== undefined ? ` · ${Math.round(live.tokensPerSecond)} tok/s` : ''}` : '';
     this.statusBar.text = `$(sync~spin) ${running.status.name} ${step}/${total ?? '?'}${detail}`;
     this.statusBar.tooltip = `TAIA Lab: training run ${running.status.id}${live ? `, about ${Math.round(live.etaSeconds)} s left` : ''}. Click for its dashboard.`;
     this.statusBar.command = { command: COMMANDS.openRunDashboard, title: 'Open run dashboard', arguments: [running satisfies RunNode] };

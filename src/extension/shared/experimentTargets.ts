@@ -29,6 +29,10 @@ export async function experimentRun(file: string): Promise<{ config: RunConfig; 
     void vscode.window.showErrorMessage(`${path.basename(file)} cannot be used: ${problem}`);
     return undefined;
   }
+  if (!config.base) {
+    void vscode.window.showErrorMessage(`${path.basename(file)} names no base model: add 'base:' (the model the command fine-tunes) to merge or evaluate its runs.`);
+    return undefined;
+  }
   const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? path.dirname(file);
   const run = await latestRunOf(root, file);
   if (!run) {

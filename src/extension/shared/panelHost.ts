@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
-import { readMetrics, readRunConfig, reconcileStatus } from '../../core/runs/store';
-import type { RunData } from '../../webview/compareRuns/protocol';
+import { RunData, readRunData } from '../../core/runs/view';
 import { csp, nonce } from './html';
 
 // What the run dashboard and the run comparison panels share on the host side.
@@ -62,8 +61,7 @@ function signal<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   return { promise, resolve };
 }
 
-/** A run as the comparison shows it. The status is reconciled, so a run whose trainer died reads interrupted. */
-export async function readRun(dir: string): Promise<RunData> {
-  const [status, config, metrics] = await Promise.all([reconcileStatus(dir), readRunConfig(dir).catch(() => undefined), readMetrics(dir)]);
-  return { dir, status, config, metrics };
+/** A run as the comparison shows it, own or external; the id of an external run is its path in the workspace folder. */
+export function readRun(dir: string): Promise<RunData> {
+  return readRunData(dir, vscode.workspace.getWorkspaceFolder(vscode.Uri.file(dir))?.uri.fsPath);
 }

@@ -21,7 +21,8 @@ function groupOf(e: CheckpointEntry): Group {
   if (!e.summary) return 'unreadable';
   if (e.summary.kind === 'adapter') return 'adapters';
   if (e.summary.kind === 'merged') return 'merged';
-  return e.dir.split(path.sep).includes('.taia') ? 'finetuned' : 'models';
+  // The project's runs, and the checkpoint-<step> folders other trainers (HF Trainer, LLaMA-Factory, axolotl) write.
+  return e.dir.split(path.sep).includes('.taia') || /^checkpoint-\d+$/.test(path.basename(e.dir)) ? 'finetuned' : 'models';
 }
 
 /** One line a researcher scans: architecture, size, dtype, bytes; adapters: rank, alpha, targets. */

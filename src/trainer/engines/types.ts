@@ -2,8 +2,10 @@
 
 /** What the engine tells the process around it; the process turns these into protocol messages and files. */
 export interface EngineHooks {
-  started(info: { backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }): Promise<void>;
-  step(info: { step: number; totalSteps: number; epoch: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number; liveTensors?: number; gpuMemory?: number }): Promise<void>;
+  /** `command`: what engine command runs (it reports no parameter or example counts). */
+  started(info: { backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number; command?: string }): Promise<void>;
+  /** A command's tool may not log the epoch, learning rate, gradient norm or throughput. */
+  step(info: { step: number; totalSteps: number; epoch?: number; loss: number; lr?: number; gradNorm?: number; tokensPerSecond?: number; liveTensors?: number; gpuMemory?: number }): Promise<void>;
   checkpoint(step: number, dir: string): Promise<void>;
   log(message: string): void;
   /** Polled between steps. */
@@ -15,4 +17,6 @@ export interface EngineResult {
   step: number;
   finalLoss?: number;
   checkpoint?: string;
+  /** `engine: command`, cancelled: the signal that stopped the command (SIGINT, then SIGTERM, then SIGKILL). */
+  stopSignal?: 'SIGINT' | 'SIGTERM' | 'SIGKILL';
 }

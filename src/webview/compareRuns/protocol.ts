@@ -1,12 +1,7 @@
 // The one message contract between the extension host and the run comparison webview.
-import type { MetricRecord, RunConfig, RunStatus } from '../../core/runs/types';
+import type { RunData } from '../../core/runs/view';
 
-export interface RunData {
-  dir: string;
-  status: RunStatus;
-  config?: RunConfig;
-  metrics: MetricRecord[];
-}
+export type { RunData };
 
 export type ToWebview = { type: 'init'; runs: RunData[] } | { type: 'error'; message: string };
 

@@ -45,7 +45,7 @@ function results(r: RunData): Record<string, string> {
     'min loss': losses.length ? num(Math.min(...losses)) : MISSING,
     'tokens/s (median)': int(median(m.map((x) => x.tokensPerSecond ?? NaN))),
     duration: duration(startedAt && endedAt ? (Date.parse(endedAt) - Date.parse(startedAt)) / 1000 : last?.elapsed),
-    backend: r.status.backend ?? MISSING,
+    backend: r.status.backend ?? r.status.source ?? MISSING,
     // Runs that did not record it show the row as missing.
     ...(gpuPeak > 0 ? { 'peak GPU memory': gib(gpuPeak) } : {}),
   };
@@ -64,7 +64,11 @@ export function compareRows(runs: RunData[]): Row[] {
   add('results', runs.map(results));
   // The name heads each column already.
   add('config', runs.map((r) => {
-    const { name: _name, ...rest } = r.config ?? ({} as Record<string, unknown>);
+    // A run from another tool has its settings and config files instead of an experiment config; a
+    // command's run keeps the experiment keys it uses, then the tool's settings.
+    const c = r.config;
+    const own = c?.engine === 'command' ? { engine: c.engine, command: c.command, cwd: c.cwd, output_dir: c.output_dir, ...(c.base ? { base: c.base } : {}) } : c;
+    const { name: _name, ...rest } = { ...own, ...(c?.engine === 'command' || !c ? r.hyperparameters : {}) } as Record<string, unknown>;
     return flatten(rest);
   }));
   return rows;

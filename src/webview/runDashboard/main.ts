@@ -2,6 +2,8 @@
 // charts, the latest values, the failure and the config of one fine-tuning run. The host sends the
 // whole run once per page load, then only what changed; all file content goes in as text.
 import type { MetricRecord, RunConfig, RunState, RunStatus } from '../../core/runs/types';
+import type { RunData } from '../../core/runs/view';
+import { flatten } from '../compareRuns/table';
 import { LineChart } from '../shared/chart';
 import { $, el, frameScheduler, showMessage, vscodeApi } from '../shared/dom';
 import { duration, gib, int, num, peakGpuMemory } from '../shared/format';
@@ -17,6 +19,8 @@ const ETA_WINDOW = 20;
 let status: RunStatus | undefined;
 let config: RunConfig | undefined;
 let metrics: MetricRecord[] = [];
+/** Runs of other tools: their evaluations, settings and reading notes. */
+let external: Pick<RunData, 'evals' | 'hyperparameters' | 'notes'> = {};
 let message: string | undefined;
 /** Set by an init: the render after it tells the host the page is showing the run. */
 let announce = false;
@@ -44,7 +48,8 @@ function eta(step: number, total: number): number | undefined {
   const a = recent[0];
   const b = recent[recent.length - 1];
   // elapsed restarts at a resume: a negative span says the window crosses one, so no estimate.
-  const perStep = (b.elapsed - a.elapsed) / (b.step - a.step);
+  // Tools that record no times (trainer_state.json) give no estimate.
+  const perStep = ((b.elapsed ?? NaN) - (a.elapsed ?? NaN)) / (b.step - a.step);
   return perStep > 0 ? perStep * (total - step) : undefined;
 }
 
@@ -63,7 +68,10 @@ function render(): void {
   document.title = status.name;
   $('title').textContent = status.name;
   const job = status.slurm?.jobId ? `Slurm job ${status.slurm.jobId}${status.slurm.partition ? ` on ${status.slurm.partition}` : ''}${status.slurm.nodeList ? ` (${status.slurm.nodeList})` : ''}${status.state === 'pending' && status.slurm.reason ? `, waiting: ${status.slurm.reason}` : ''}` : undefined;
-  $('subtitle').textContent = [status.id, status.engine, status.backend, job].filter(Boolean).join(' · ');
+  $('subtitle').textContent = [status.id, status.engine, status.source, status.backend, job].filter(Boolean).join(' · ');
+  // A run of another tool has no train.log or config.json: its Trainer state (or folder) is what opens.
+  $('open-log').hidden = status.source !== undefined;
+  $('open-config').textContent = status.source === undefined ? 'Open config.json' : status.source === 'TensorBoard' ? 'Reveal folder' : 'Open trainer_state.json';
   $('state').className = `state state-${status.state}`;
   $('state-icon').textContent = STATE_ICONS[status.state] ?? '?';
   $('state-label').textContent = status.state;
@@ -88,7 +96,7 @@ function render(): void {
     definitionList([
       ['loss', num(last?.loss ?? status.finalLoss)],
       ['min loss', Number.isFinite(minLoss) ? num(minLoss) : '—'],
-      ['learning rate', last ? last.lr.toExponential(2) : '—'],
+      ['learning rate', last?.lr !== undefined ? last.lr.toExponential(2) : '—'],
       ['grad norm', num(last?.gradNorm)],
       ['tokens/s', int(last?.tokensPerSecond)],
       ['epoch', num(last?.epoch)],
@@ -98,13 +106,14 @@ function render(): void {
   );
 
   const xs = metrics.map((r) => r.step);
-  charts.loss.update([{ label: 'loss', xs, ys: metrics.map((r) => r.loss) }], total);
-  charts.lr.update([{ label: 'learning rate', xs, ys: metrics.map((r) => r.lr) }], total);
+  const evalLoss = (external.evals ?? []).filter((e) => e.values.loss !== undefined);
+  charts.loss.update([{ label: 'loss', xs, ys: metrics.map((r) => r.loss) }, ...(evalLoss.length ? [{ label: 'eval loss', xs: evalLoss.map((e) => e.step), ys: evalLoss.map((e) => e.values.loss) }] : [])], total);
+  charts.lr.update([{ label: 'learning rate', xs, ys: metrics.map((r) => r.lr ?? NaN) }], total);
   charts.throughput.update([{ label: 'tokens/s', xs, ys: metrics.map((r) => r.tokensPerSecond ?? NaN) }], total);
   $('gpu').hidden = gpuPeak === 0;
   if (gpuPeak > 0) charts.gpu.update([{ label: 'peak GPU memory (GiB)', xs, ys: metrics.map((r) => (r.gpuMemory === undefined ? NaN : r.gpuMemory / 2 ** 30)) }], total);
 
-  if (config) {
+  if (config && config.engine !== 'command') {
     const t = config.train;
     const rows: [string, string][] = [
       ['method', t.method],
@@ -114,6 +123,14 @@ function render(): void {
     ];
     if (t.method === 'lora') rows.push(['LoRA r / alpha', `${config.lora.r} / ${config.lora.lora_alpha}`]);
     rows.push(['base', config.base], ['dataset', config.dataset]);
+    $('config').replaceChildren(definitionList(rows));
+  } else if (config || external.hyperparameters) {
+    // A command's run (its settings are the tool's, not the experiment's train section) or another tool's run.
+    const lastEval = external.evals?.at(-1);
+    const rows: [string, string][] = config ? [['command', Array.isArray(config.command) ? config.command.join(' ') : config.command], ['cwd', config.cwd], ['output_dir', config.output_dir || '—']] : [];
+    rows.push(...Object.entries(flatten(external.hyperparameters ?? {})));
+    if (lastEval) rows.push(...Object.entries(lastEval.values).map(([k, v]) => [`eval ${k} (step ${lastEval.step})`, num(v)] as [string, string]));
+    for (const note of external.notes ?? []) rows.push(['not read', note]);
     $('config').replaceChildren(definitionList(rows));
   }
   if (announce) {
@@ -130,6 +147,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     case 'init':
       vscode.setState({ runDir: m.runDir });
       ({ status, config } = m);
+      external = { evals: m.evals, hyperparameters: m.hyperparameters, notes: m.notes };
       metrics = [];
       append(m.metrics);
       for (const chart of Object.values(charts)) chart.reset();
@@ -141,6 +159,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       break;
     case 'metrics':
       append(m.records);
+      if (m.evals) external.evals = m.evals;
       break;
     case 'jobLog': {
       // Text only (textContent): the job's output is workspace data. The last 64 KiB are kept.

@@ -200,8 +200,9 @@ export class LineChart {
   }
 
   private drawLegendAndReadout(): void {
-    this.legend.hidden = !this.opts.legend;
-    if (this.opts.legend) {
+    // Two series on a chart always get a legend, or their colours say nothing.
+    this.legend.hidden = !this.opts.legend && this.series.length < 2;
+    if (!this.legend.hidden) {
       this.legend.replaceChildren(
         ...this.series.map((s, i) => {
           const swatch = svgEl('svg', { width: 24, height: 8, 'aria-hidden': 'true' });

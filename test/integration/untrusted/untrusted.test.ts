@@ -31,6 +31,11 @@ suite('TAIA Lab in an untrusted workspace', () => {
     writeFileSync(path.join(root, 'd.jsonl'), '{"text": "x"}\n');
     assert.equal(await vscode.commands.executeCommand('taiaLab.startTraining', { experiment }), undefined);
     assert.ok(!existsSync(path.join(root, '.taia', 'runs')), 'no run was created');
+    // A workspace's own training command is the clearest case: it would run whatever the file says.
+    const command = path.join(root, 'c.taia.yaml');
+    writeFileSync(command, `engine: command\ncommand: [touch, ${JSON.stringify(path.join(root, 'ran'))}]\n`);
+    assert.equal(await vscode.commands.executeCommand('taiaLab.startTraining', { experiment: command }), undefined);
+    assert.ok(!existsSync(path.join(root, 'ran')) && !existsSync(path.join(root, '.taia', 'runs')), 'the command did not run');
     assert.equal(await vscode.commands.executeCommand('taiaLab.evaluate', { checkpoint: path.join(root, 'u-base'), tasks: [path.join(root, 'd.jsonl')], external: true }), undefined);
     assert.ok(!existsSync(path.join(root, '.taia', 'results')), 'no evaluation ran');
     const study = path.join(root, 'u.taia-study.yaml');
