@@ -28,7 +28,8 @@ export const STUDY_SCHEMA = {
   name: { type: 'string', doc: 'Name of the study; its results go to .taia/results/studies/<name>/. Default: the file name.' },
   base: { type: 'path', kind: 'checkpoint', required: true, doc: 'Base model: a Hugging Face model folder.' },
   finetuned: { type: 'path', kind: 'checkpoint', required: true, doc: 'The fine-tune: a model folder, a PEFT LoRA adapter, or a run folder (.taia/runs/<id>: its newest checkpoint).' },
-  engine: { ...EXPERIMENT_SCHEMA.engine, doc: 'Evaluation engine: tfjs reads every variant straight from base and fine-tune; torch gets each variant written to a temporary folder.' },
+  // `engine: command` trains with another tool; an evaluation runs on one of the two evaluating engines.
+  engine: { ...EXPERIMENT_SCHEMA.engine, values: ['tfjs', 'torch'] as const, doc: 'Evaluation engine: tfjs reads every variant straight from base and fine-tune; torch gets each variant written to a temporary folder.' },
   device: EXPERIMENT_SCHEMA.device,
   backend: EXPERIMENT_SCHEMA.backend,
   eval: {
