@@ -84,7 +84,7 @@ if (opt.open) {
     if (cmd === 'npm' && existsSync(path.join(repo, 'taia-lab.vsix'))) continue;
     if (spawnSync(cmd, args, { cwd: repo, stdio: 'inherit' }).status !== 0) process.exit(1);
   }
-  const server = await startCodeServer({ vsix: path.join(repo, 'taia-lab.vsix') });
+  const server = await startCodeServer({ vsix: path.join(repo, 'taia-lab.vsix'), testDriver: false });
   console.log(`\nTAIA Lab on the demo workspace: ${server.url}/?folder=${encodeURIComponent(ws)}\n(code-server on 127.0.0.1 only; Ctrl-C stops it)`);
   await new Promise((resolve) => process.once('SIGINT', resolve));
   await server.stop();
