@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { TAIA_RESULTS_SUFFIX } from '../core/results/taiaFormat';
+import { resultFileFor } from '../core/results/accumulate';
+import { formatValue } from '../core/results/format';
+import { loadResults } from '../core/results/load';
 import { launchTrainer } from '../trainer/client';
 import type { EvaluateJob } from '../trainer/protocol';
 import type { CheckpointNode } from './checkpointsTree';
@@ -60,7 +62,9 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
   if (args.external) return runExternal(command, args.checkpoint, path.join(folder.uri.fsPath, RESULTS_DIR, name), args.tasks ?? [], output);
   args.tasks ??= (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Task files': ['jsonl'] }, title: 'Evaluation task files (JSONL)', defaultUri: folder.uri }))?.map((u) => u.fsPath);
   if (!args.tasks?.length) return undefined;
-  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: path.join(folder.uri.fsPath, RESULTS_DIR, `${name}${TAIA_RESULTS_SUFFIX}`), name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
+  // Evaluations of one checkpoint add up in one file; another checkpoint of the same name gets its own.
+  const target = await resultFileFor(path.join(folder.uri.fsPath, RESULTS_DIR), name, args.checkpoint);
+  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: target.file, name: target.name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
   return runBuiltIn(extensionPath, job, output);
 }
 
@@ -107,9 +111,27 @@ function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.Outp
     token.onCancellationRequested(() => handle.cancel());
     const outcome = await handle.outcome;
     if (outcome.state === 'failed') void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
-    if (results) output.appendLine(`[eval ${job.name}] results: ${results}`);
+    if (outcome.state === 'cancelled') void vscode.window.showInformationMessage(`Evaluation of ${job.name} cancelled; nothing was written.`);
+    if (results) {
+      output.appendLine(`[eval ${job.name}] results: ${results}`);
+      void announce(job, results);
+    }
     return results;
   });
+}
+
+/** Says that an evaluation finished, with its scores and the tasks its result file now holds. */
+async function announce(job: EvaluateJob, file: string): Promise<void> {
+  const [model] = await loadResults(file).catch(() => []);
+  const fresh = new Set(job.tasks.map((t) => path.basename(t).replace(/\.jsonl?$/, '')));
+  const scores = [...(model?.tasks ?? [])].filter(([task]) => fresh.has(task)).map(([task, r]) => {
+    const [metric, m] = [...r.metrics][0] ?? [];
+    return metric ? `${task} ${metric} ${formatValue(m.value, m.scale === 'percent' ? 'percent' : 'fraction')}` : task;
+  });
+  const all = model ? [...model.tasks.keys()] : [];
+  const choice = await vscode.window.showInformationMessage(`Evaluation of ${job.name} finished: ${scores.join(', ') || 'no scores'}. ${vscode.workspace.asRelativePath(file)} holds ${all.length} task${all.length === 1 ? '' : 's'}${all.length ? ` (${all.join(', ')})` : ''}.`, 'Show in Benchmarks', 'Open file');
+  if (choice === 'Show in Benchmarks') await vscode.commands.executeCommand('taiaLab.benchmarks.focus');
+  else if (choice === 'Open file') await vscode.window.showTextDocument(vscode.Uri.file(file));
 }
 
 /**

@@ -50,6 +50,8 @@ export interface TaiaSampleRecord {
   task: string;
   id: string | number;
   metrics: Record<string, number>;
+  /** The question as the task file gives it. */
+  prompt?: string;
   prediction?: string;
   target?: string;
 }
