@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { Worker } from 'node:worker_threads';
 import type { BenchmarkDiff } from '../core/results/diff';
+import { compareExamples } from '../core/results/examples';
 import type { Correction } from '../core/results/stats';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../webview/benchmarkDiff/protocol';
 import { benchmarkDiffHtml } from './benchmarkPage';
@@ -70,8 +71,18 @@ export class BenchmarkDiffPanel extends PanelHost<ToWebview> {
         else this.correction = m.correction;
         await this.send();
       } else if (m.type === 'export') await this.save(m.format, m.content);
+      else if (m.type === 'examples') await this.sendExamples(m.task, m.metric, m.model);
     } catch (e) {
       this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** The examples behind one cell, read from the files as they are now. */
+  private async sendExamples(task: string, metric: string, model: string): Promise<void> {
+    try {
+      this.post({ type: 'examples', view: await compareExamples(this.models, this.baseline ?? model, model, task, metric) });
+    } catch (e) {
+      this.post({ type: 'examples', error: e instanceof Error ? e.message : String(e) });
     }
   }
 
