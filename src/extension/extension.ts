@@ -14,6 +14,7 @@ import { registerRunCommands } from './runs/commands';
 import { RunsTree } from './runs/runsTree';
 import { TrainingManager } from './runs/training';
 import { startLanguageClient } from './languageClient';
+import { registerExperiments } from './experiments/panel';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
@@ -73,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
   );
   context.subscriptions.push(startLanguageClient(context));
   registerRunCommands(context, training, runs, index, (dir) => showRunDashboard(context, dir), (dirs) => showCompareRuns(context, dirs));
+  registerExperiments(context, { runs, results: benchmarks.index, index });
   // The first walks run after activation returns, so activation stays cheap whatever the workspace holds.
   void index.refresh();
   void runs.refresh();

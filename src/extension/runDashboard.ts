@@ -121,6 +121,7 @@ export class RunDashboard extends PanelHost<ToWebview> {
       this.readySignal.resolve();
       this.enqueue(() => this.init());
     } else if (m.type === 'rendered') this.renderedSignal.resolve(m.records);
+    else if (m.type === 'cancel') void vscode.commands.executeCommand('taiaLab.cancelRun', { type: 'run', dir: this.runDir });
     else if (m.type === 'open') void vscode.window.showTextDocument(vscode.Uri.file(path.join(this.runDir, m.file === 'log' ? LOG_FILE : CONFIG_FILE)), { preview: true });
   }
 }

@@ -150,5 +150,5 @@ export async function readTaiaResults(file: string, text: string, opts: LoadOpti
   }
   // One pass over each samples file, however many tasks share it.
   if (opts.samples) for (const [sf, ts] of bySamplesFile) await readSamples(sf, ts);
-  return [{ model: json.model.name, file, format: 'taia-results', tasks, date: json.created }];
+  return [{ model: json.model.name, file, format: 'taia-results', tasks, date: json.created, ...(json.model.path ? { checkpoint: json.model.path } : {}) }];
 }

@@ -48,6 +48,10 @@ suite('Fine-tuning runs in the real host', () => {
       const nodes = api.trees.runs.current.filter((r) => r.dir === runDir || r.dir === second);
       const comparison = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.compareRuns', nodes[0], nodes);
       assert.equal(await comparison.rendered, 2);
+      // The experiments table lists both runs in the real host (its bundle and styles load under the webview CSP).
+      const experiments = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.experiments');
+      assert.equal(await experiments.rendered, api.trees.runs.current.length);
+      assert.ok(api.trees.runs.current.length >= 2);
       // The built-in evaluator runs on the run's checkpoint and writes a result file under .taia/results/.
       const tasks = path.join(ws, 'sums.jsonl');
       writeFileSync(tasks, '{"prompt": "add 1 and 3", "answer": "4"}\n{"prompt": "add 2 and 2", "answer": "4"}\n');
