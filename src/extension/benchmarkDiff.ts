@@ -137,9 +137,17 @@ export async function benchmarkDiffCommand(extensionUri: vscode.Uri, tree: Bench
       void vscode.window.showInformationMessage('The workspace holds fewer than two models with benchmark results (lm-evaluation-harness, OpenCompass, TAIA logs or *.taia-results.json).');
       return undefined;
     }
-    const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Benchmark diff: models to compare (the first is the baseline)' });
+    const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Benchmark diff: models to compare (two or more)' });
     if (!picks) return undefined;
     refs = picks.map((p) => p.ref);
+    if (refs.length < 2) return showBenchmarkDiff(extensionUri, refs);
+    // A multi-select has no order: the baseline is asked for, not taken from the first pick.
+    const baseline = await vscode.window.showQuickPick(
+      refs.map((r) => ({ label: r.model, description: vscode.workspace.asRelativePath(r.file), ref: r })),
+      { title: 'Benchmark diff: baseline (every Δ and test is against it; the page can switch it)' },
+    );
+    if (!baseline) return undefined;
+    refs = [baseline.ref, ...refs.filter((r) => r !== baseline.ref)];
   }
   return showBenchmarkDiff(extensionUri, refs);
 }

@@ -36,7 +36,11 @@ function valueCell(c: DiffCell, unit: RowUnit, best: boolean, baseline: number |
   td.append(el('span', { class: best ? 'value best' : 'value' }, formatValue(c.value, unit)));
   if (c.delta !== undefined) {
     const tone = c.better === true ? 'better' : c.better === false ? 'worse' : 'same';
-    td.append(' ', el('span', { class: `delta ${tone} m${magnitude(c.delta, baseline, unit)}` }, formatDelta(c.delta, unit)));
+    // A Δ its test does not tell from noise is muted, whatever its size; the p shows beside it.
+    const p = c.pAdjusted ?? c.test?.p;
+    const muted = p !== undefined && p >= 0.05;
+    td.append(' ', el('span', { class: `delta ${tone} m${magnitude(c.delta, baseline, unit)}${muted ? ' ns' : ''}` }, formatDelta(c.delta, unit)));
+    if (p !== undefined) td.append(el('span', { class: 'p muted' }, ` p=${formatP(p)}`));
   }
   if (c.mark) td.append(el('sup', { class: 'mark' }, c.mark));
   return td;
@@ -98,7 +102,7 @@ function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
 }
 
 function renderCharts(r: BenchmarkDiff, rows: DiffRow[]): void {
-  // One chart per task: its first row shown.
+  // One chart per task: its first metric in the report's order, so sorting the table does not change which metric a chart shows.
   const seen = new Set<string>();
   const charts = rows.filter((row) => !seen.has(row.task) && seen.add(row.task));
   $('charts').replaceChildren(...charts.map((row) => barChart(row, r.models.map((m) => m.name))));
@@ -121,7 +125,7 @@ function render(): void {
   select.value = r.baseline;
   ($('correction') as HTMLSelectElement).value = r.correction;
   renderTable(r, rows);
-  renderCharts(r, rows);
+  renderCharts(r, shownRows(r, state.onlyDiffers));
   $('count').textContent = `${r.rows.filter((x) => x.differs).length} of ${r.rows.length} rows differ`;
   $('legend').textContent = legend(r);
   renderList('notes', r.notes);
