@@ -129,7 +129,7 @@ export async function inspectDeltasCommand(context: vscode.ExtensionContext, ind
   const args = direct ?? (await resolveArgs(index, arg as CheckpointNode | undefined));
   if (!args) return undefined;
   const spectrum = args.spectrum ?? vscode.workspace.getConfiguration('taiaLab.deltaReview').get<number>('spectrumRank', 4);
-  const panel = vscode.window.createWebviewPanel(DELTA_REVIEW_VIEW, `Δ ${path.basename(args.finetuned)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+  const panel = vscode.window.createWebviewPanel(DELTA_REVIEW_VIEW, args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
   const review = new DeltaReview(panel, context.extensionUri);
   await review.start({ ...args, spectrum });
   return review;

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ExperimentError, loadExperiment } from '../core/experiment/load';
 import { builtinRecipe } from '../core/merge/recipes';
+import { MERGED_DIR } from '../core/runs/mergedOutput';
 import { latestRunOf } from '../core/runs/store';
 import type { RunConfig } from '../core/runs/types';
 
@@ -12,8 +13,6 @@ export interface ExperimentArgs {
 
 export const isExperimentArgs = (arg: unknown): arg is ExperimentArgs => typeof arg === 'object' && arg !== null && typeof (arg as ExperimentArgs).experiment === 'string';
 
-/** Where merges of an experiment's runs go: `merged/<run>-<recipe>` in its workspace folder. */
-export const MERGED_DIR = 'merged';
 
 /**
  * An experiment file's config and its newest run that has a checkpoint, or undefined after telling the

@@ -1,7 +1,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BLOCKS } from '../core/classify/types';
-import { BUILTIN_RECIPE_NAMES, builtinRecipe } from '../core/merge/recipes';
+import type { OutputDtype } from '../core/merge/plan';
+import { BUILTIN_RECIPE_NAMES, builtinRecipe, parseLayerRange } from '../core/merge/recipes';
+import { mergedOutputFor } from '../core/runs/mergedOutput';
 import { formatBytes, parseSize } from '../core/util/size';
 import { describeCheckpoint, CheckpointNode } from './checkpointsTree';
 import type { MergeRequest, PlanSummary } from './mergeProtocol';
@@ -15,6 +17,11 @@ export interface MergeArgs {
   finetuned: string;
   out: string;
   recipe?: string;
+  /** base + scale·(fine-tune − base) on the tensors taken from the fine-tune (1 = as trained). */
+  scale?: number;
+  /** Take the fine-tune only in decoder layers A..B. */
+  layers?: [number, number];
+  dtype?: OutputDtype;
   force?: boolean;
   /** Skip the confirmation of the dry-run plan. */
   confirm?: false;
@@ -44,7 +51,7 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
   const models = readable.filter((e) => e.summary!.kind !== 'adapter');
   let finetuned = node?.type === 'checkpoint' ? node.entry : undefined;
   if (!finetuned) {
-    const pick = await vscode.window.showQuickPick(pickItems(readable), { title: 'TAIA merge (1/4): the fine-tuned model or LoRA adapter', matchOnDescription: true, matchOnDetail: true });
+    const pick = await vscode.window.showQuickPick(pickItems(readable), { title: 'TAIA merge (1/5): the fine-tuned model or LoRA adapter', matchOnDescription: true, matchOnDetail: true });
     if (!pick) return undefined;
     finetuned = pick.entry;
   }
@@ -56,13 +63,13 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
   // An adapter names its base; put a matching folder first.
   const wanted = finetuned.summary?.adapter?.baseModel;
   candidates.sort((a, b) => Number(wanted !== undefined && b.entry.dir.endsWith(wanted)) - Number(wanted !== undefined && a.entry.dir.endsWith(wanted)));
-  const base = await vscode.window.showQuickPick(candidates, { title: `TAIA merge (2/4): the base model of ${path.basename(finetuned.dir)}`, matchOnDetail: true });
+  const base = await vscode.window.showQuickPick(candidates, { title: `TAIA merge (2/5): the base model of ${path.basename(finetuned.dir)}`, matchOnDetail: true });
   if (!base) return undefined;
   const defaultRecipe = vscode.workspace.getConfiguration('taiaLab.merge').get<string>('defaultRecipe', 'taia');
   const recipes = BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, description: name === 'taia' ? "the paper's rule" : '', detail: builtinRecipe(name)!.description, picked: name === defaultRecipe }));
   recipes.sort((a, b) => Number(b.label === defaultRecipe) - Number(a.label === defaultRecipe));
   const fromFile = { label: 'Recipe file…', description: 'a YAML or JSON recipe', detail: 'rules on block, module, tensor name and layer range' };
-  const recipe = await vscode.window.showQuickPick([...recipes, fromFile], { title: 'TAIA merge (3/4): recipe' });
+  const recipe = await vscode.window.showQuickPick([...recipes, fromFile], { title: 'TAIA merge (3/5): recipe' });
   if (!recipe) return undefined;
   let recipeName = recipe.label;
   if (recipe === fromFile) {
@@ -70,15 +77,39 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
     if (!file?.[0]) return undefined;
     recipeName = file[0].fsPath;
   }
-  const suggested = path.join(path.dirname(finetuned.dir), `${path.basename(finetuned.dir)}-${recipe === fromFile ? 'merged' : recipeName}`);
+  const options = await askOptions();
+  if (!options) return undefined;
+  const suggested = mergedOutputFor(finetuned.dir, recipe === fromFile ? 'merged' : recipeName);
   const out = await vscode.window.showInputBox({
-    title: 'TAIA merge (4/4): output folder',
+    title: 'TAIA merge (5/5): output folder',
     value: suggested,
     valueSelection: [suggested.length - path.basename(suggested).length, suggested.length],
     validateInput: (v) => (path.isAbsolute(v) ? undefined : 'Give an absolute folder path'),
   });
   if (!out) return undefined;
-  return { base: base.entry.dir, finetuned: finetuned.dir, out, recipe: recipeName };
+  return { base: base.entry.dir, finetuned: finetuned.dir, out, recipe: recipeName, ...options };
+}
+
+/** The CLI's --scale, --layers and --dtype: kept as the recipe says unless the user asks to set them. */
+async function askOptions(): Promise<{ scale?: number; layers?: [number, number]; dtype?: OutputDtype } | undefined> {
+  const keep = { label: 'As trained', description: 'scale 1, every layer, dtype kept' };
+  const set = { label: 'Set scale, layers or dtype…', description: 'as taia merge --scale, --layers, --dtype' };
+  const pick = await vscode.window.showQuickPick([keep, set], { title: 'TAIA merge (4/5): options' });
+  if (!pick) return undefined;
+  if (pick === keep) return {};
+  const scale = await vscode.window.showInputBox({ title: 'TAIA merge: scale of the fine-tune\'s change', value: '1', validateInput: (v) => (Number.isFinite(Number(v)) && v.trim() !== '' ? undefined : 'a number, e.g. 0.5') });
+  if (scale === undefined) return undefined;
+  const layers = await vscode.window.showInputBox({ title: 'TAIA merge: decoder layers to take from the fine-tune (A-B; empty for all)', value: '', validateInput: (v) => { if (!v.trim()) return undefined; try { parseLayerRange(v); return undefined; } catch (e) { return (e as Error).message; } } });
+  if (layers === undefined) return undefined;
+  const dtypes: { label: OutputDtype; description: string }[] = [
+    { label: 'keep', description: 'as the inputs' },
+    { label: 'bf16', description: 'bfloat16, round to nearest even' },
+    { label: 'f16', description: 'float16' },
+    { label: 'f32', description: 'float32' },
+  ];
+  const dtype = await vscode.window.showQuickPick(dtypes, { title: 'TAIA merge: output dtype of float tensors' });
+  if (!dtype) return undefined;
+  return { scale: Number(scale), ...(layers.trim() ? { layers: parseLayerRange(layers) } : {}), dtype: dtype.label };
 }
 
 /** An experiment's merge: the newest run's checkpoint onto the base, with the experiment's `merge.recipe`. */
@@ -112,6 +143,9 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     out: args.out,
     recipe: args.recipe ?? config.get<string>('defaultRecipe', 'taia'),
     maxShardBytes: parseSize(config.get<string>('maxShardSize', '5GB')),
+    scale: args.scale,
+    layers: args.layers,
+    dtype: args.dtype,
     force: args.force,
   };
   try {
@@ -142,8 +176,11 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     }
     if (outcome.type === 'done') {
       await index.refresh();
-      void vscode.window.showInformationMessage(`TAIA merge wrote ${outcome.out} (${formatBytes(outcome.bytes)} in ${outcome.seconds.toFixed(1)} s).`, 'Reveal').then((a) => {
-        if (a === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(outcome.out));
+      // What comes next: check that the output took what the recipe says, evaluate it, or find it.
+      void vscode.window.showInformationMessage(`TAIA merge wrote ${outcome.out} (${formatBytes(outcome.bytes)} in ${outcome.seconds.toFixed(1)} s).`, 'Check the merge', 'Evaluate…', 'Reveal').then((a) => {
+        if (a === 'Check the merge') void vscode.commands.executeCommand('taiaLab.inspectDeltas', { base: args.base, finetuned: args.finetuned, merged: outcome.out });
+        else if (a === 'Evaluate…') void vscode.commands.executeCommand('taiaLab.evaluate', { checkpoint: outcome.out });
+        else if (a === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(outcome.out));
       });
       return outcome.out;
     }

@@ -89,7 +89,7 @@ try {
   await page.screenshot({ path: path.join(artifacts, 'views.png') });
   // Run a command from the palette: the merge wizard's first step lists the workspace's checkpoints.
   await runFromPalette('TAIA: Apply TAIA merge');
-  await page.locator('.quick-input-widget', { hasText: 'TAIA merge (1/4)' }).waitFor({ timeout: 15000 });
+  await page.locator('.quick-input-widget', { hasText: 'TAIA merge (1/5)' }).waitFor({ timeout: 15000 });
   const items = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
   for (const name of ['base', 'ft', 'lora-qv']) if (!items.some((t) => t.startsWith(name))) throw new Error(`quick pick lacks '${name}': ${JSON.stringify(items)}`);
   await page.screenshot({ path: path.join(artifacts, 'workbench.png') });
