@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { EXPERIMENT_SUFFIX } from '../../core/experiment/schema';
 import { LOG_FILE } from '../../core/runs/types';
 import type { WorkspaceIndex } from '../workspaceIndex';
-import { RunNode, RunsTree } from './runsTree';
+import { describeRun, RunNode, RunsTree, startedLabel } from './runsTree';
 import { TrainingManager } from './training';
 
 /** Arguments for calling TAIA: Start fine-tuning programmatically (tests, code lenses). */
@@ -76,6 +76,18 @@ async function newExperimentWizard(index: WorkspaceIndex): Promise<string | unde
   return file;
 }
 
+/** Runs to compare, from a pick of every run (name, start, state); undefined when cancelled or fewer than two exist. */
+async function pickRuns(runs: RunsTree, ticked: string[]): Promise<string[] | undefined> {
+  await runs.refresh();
+  if (runs.current.length < 2) {
+    void vscode.window.showInformationMessage(`Comparing needs two or more runs; the workspace has ${runs.current.length}. Start fine-tuning to make one.`);
+    return undefined;
+  }
+  const items = runs.current.map((r) => ({ label: r.status.name, description: `${startedLabel(r.status)} · ${describeRun(r.status)}`, picked: ticked.includes(r.dir), dir: r.dir }));
+  const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Compare runs: two or more' });
+  return picks?.map((p) => p.dir);
+}
+
 export function registerRunCommands(context: vscode.ExtensionContext, training: TrainingManager, runs: RunsTree, index: WorkspaceIndex, openDashboard: (runDir: string) => unknown, compare: (runDirs: string[]) => unknown): void {
   context.subscriptions.push(
     vscode.commands.registerCommand('taiaLab.startTraining', (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
@@ -85,9 +97,11 @@ export function registerRunCommands(context: vscode.ExtensionContext, training: 
     }),
     vscode.commands.registerCommand('taiaLab.openRunDashboard', (node?: RunNode) => (node ? openDashboard(node.dir) : undefined)),
     vscode.commands.registerCommand('taiaLab.showRunLog', (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),
-    vscode.commands.registerCommand('taiaLab.compareRuns', (node?: RunNode, selected?: RunNode[]) => {
-      const dirs = (selected?.length ? selected : node ? [node] : []).map((n) => n.dir);
-      if (dirs.length < 2) return void vscode.window.showInformationMessage('Select two or more runs in the Runs view (Ctrl/Cmd-click) to compare them.');
+    vscode.commands.registerCommand('taiaLab.compareRuns', async (node?: RunNode, selected?: RunNode[]) => {
+      let dirs = (selected?.length ? selected : node ? [node] : []).map((n) => n.dir);
+      // One run (or the palette): pick the others, the given one ticked.
+      if (dirs.length < 2) dirs = (await pickRuns(runs, dirs)) ?? [];
+      if (dirs.length < 2) return undefined;
       return compare(dirs);
     }),
     vscode.commands.registerCommand('taiaLab.refreshRuns', () => runs.refresh()),

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { lastMetric } from '../../core/runs/lastMetric';
 import { listRuns, RunSummary } from '../../core/runs/store';
 import { RUNS_DIR, RunState, RunStatus } from '../../core/runs/types';
 
@@ -7,6 +8,8 @@ export interface RunNode {
   type: 'run';
   dir: string;
   status: RunStatus;
+  /** A live run's latest loss (metrics.jsonl): status.json holds only the loss a run ended with. */
+  liveLoss?: number;
 }
 
 const ICONS: Record<RunState, [string, string?]> = {
@@ -53,7 +56,13 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private async load(): Promise<void> {
     const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
     const found: RunSummary[] = (await Promise.all(roots.map(listRuns))).flat();
-    this.runs = found.map((r) => ({ type: 'run', dir: r.dir, status: r.status }));
+    this.runs = await Promise.all(
+      found.map(async (r): Promise<RunNode> => {
+        const live = r.status.state === 'running' || r.status.state === 'queued';
+        const last = live ? await lastMetric(r.dir) : undefined;
+        return { type: 'run', dir: r.dir, status: r.status, ...(last ? { liveLoss: last.loss } : {}) };
+      }),
+    );
     const active = this.runs.some((r) => r.status.state === 'running' || r.status.state === 'queued');
     if (active && !this.poll) this.poll = setInterval(() => void this.refresh(), 1000);
     if (!active && this.poll) {
@@ -72,7 +81,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const s = node.status;
     const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.None);
     item.id = node.dir;
-    item.description = describeRun(s);
+    // Two runs of one experiment share a name: the start time tells them apart.
+    item.description = `${startedLabel(s)} · ${describeRun(s, node.liveLoss)}`;
     const [icon, color] = ICONS[s.state] ?? ['question'];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     item.contextValue = `run.${s.state}`;
@@ -87,12 +97,22 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   }
 }
 
-/** "running · 12/100 · loss 1.234" */
-export function describeRun(s: RunStatus): string {
+/** "running · 12/100 · loss 1.234"; a live run's loss is its latest, not the one a previous segment ended with. */
+export function describeRun(s: RunStatus, liveLoss?: number): string {
   const parts: string[] = [s.state];
   if (s.totalSteps) parts.push(`${s.step}/${s.totalSteps}`);
-  if (s.finalLoss !== undefined) parts.push(`loss ${s.finalLoss.toFixed(3)}`);
+  const live = s.state === 'running' || s.state === 'queued';
+  const loss = live ? liveLoss : s.finalLoss;
+  if (loss !== undefined && Number.isFinite(loss)) parts.push(`loss ${loss.toFixed(3)}`);
   return parts.join(' · ');
+}
+
+/** "Jan 02 14:05" (local time) of the run's start, or of its creation while queued. */
+export function startedLabel(s: RunStatus): string {
+  const d = new Date(s.startedAt ?? s.createdAt);
+  if (Number.isNaN(d.getTime())) return s.id;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.toLocaleString('en-US', { month: 'short' })} ${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 function tooltip(node: RunNode): vscode.MarkdownString {

@@ -33,7 +33,7 @@ suite('Fine-tuning runs in the real host', () => {
       assert.equal(seen.at(-1), 'done', `states seen: ${seen.join(' → ')}`);
       const node = api.trees.runs.current.find((r) => r.dir === runDir)!;
       const item = api.trees.runs.getTreeItem(node);
-      assert.match(String(item.description), /^done · 150\/150 · loss \d/);
+      assert.match(String(item.description), /^[A-Z][a-z]{2} \d{2} \d{2}:\d{2} · done · 150\/150 · loss \d/, 'the start time tells runs apart');
       assert.equal(item.contextValue, 'run.done');
       // The packaged trainer found its WebAssembly files (a missing .wasm would fall back to the slow cpu backend).
       assert.match(node.status.backend ?? '', /^tfjs wasm/);
