@@ -11,6 +11,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, write
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { stringify as stringifyYaml } from 'yaml';
 import { makeWorld } from './world.mjs';
 import { writeReport } from './report.mjs';
 
@@ -50,7 +51,7 @@ const experiment = {
   merge: { recipe: 'taia' },
   eval: { tasks: Object.keys(world.tasks).map((t) => `tasks/${t}.jsonl`) },
 };
-writeFileSync(path.join(ws, 'word-games.taia.yaml'), `# The demo's fine-tune: word games in the instruction format, out of distribution for tasks/.\n${JSON.stringify(experiment, null, 2)}\n`);
+writeFileSync(path.join(ws, 'word-games.taia.yaml'), `# The demo's fine-tune: word games in the instruction format, out of distribution for tasks/.\n${stringifyYaml(experiment)}`);
 
 say('Fine-tuning the base on word games (the child-process trainer)');
 taia('train', 'word-games.taia.yaml', '--root', ws);

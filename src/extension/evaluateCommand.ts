@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { warnUntrusted } from './trust';
 import { resultFileFor } from '../core/results/accumulate';
 import { formatValue } from '../core/results/format';
 import { loadResults } from '../core/results/load';
@@ -9,6 +10,7 @@ import { launchTrainer } from '../trainer/client';
 import type { EvaluateJob } from '../trainer/protocol';
 import type { CheckpointNode } from './checkpointsTree';
 import { experimentRun } from './experimentTargets';
+import { pickPath } from './pathPicker';
 import { pythonEnvironment } from './python';
 import type { WorkspaceIndex } from './workspaceIndex';
 
@@ -41,7 +43,7 @@ export interface EvaluateArgs {
  */
 export async function evaluateCommand(extensionPath: string, index: WorkspaceIndex, output: vscode.OutputChannel, arg?: CheckpointNode | EvaluateArgs): Promise<string | undefined> {
   if (!vscode.workspace.isTrusted) {
-    void vscode.window.showWarningMessage('Evaluation runs only in trusted workspaces: it runs the evaluator, or a configured command, on workspace files.');
+    warnUntrusted('Evaluation runs only in trusted workspaces: it runs the evaluator, or a configured command, on workspace files.');
     return undefined;
   }
   const folder = vscode.workspace.workspaceFolders?.[0];
@@ -88,8 +90,8 @@ async function fromExperiment(args: EvaluateArgs, index: WorkspaceIndex): Promis
 
 async function pickCheckpoint(index: WorkspaceIndex): Promise<string | undefined> {
   await index.ready();
-  const items = index.checkpointList.filter((e) => e.summary).map((e) => ({ label: path.basename(e.dir), description: vscode.workspace.asRelativePath(e.dir), dir: e.dir }));
-  return (await vscode.window.showQuickPick(items, { title: 'Evaluate: checkpoint (model, adapter or merged output)', matchOnDescription: true }))?.dir;
+  const items = index.checkpointList.filter((e) => e.summary).map((e) => ({ label: path.basename(e.dir), description: vscode.workspace.asRelativePath(e.dir), path: e.dir }));
+  return pickPath(items, { title: 'Evaluate: checkpoint (model, adapter or merged output)', missing: 'No checkpoints found in the workspace (Hugging Face model folders, LoRA adapters, merged outputs)', folders: true });
 }
 
 function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.OutputChannel): Thenable<string | undefined> {

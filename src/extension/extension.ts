@@ -15,6 +15,7 @@ import { RunsTree } from './runs/runsTree';
 import { TrainingManager } from './runs/training';
 import { startLanguageClient } from './languageClient';
 import { registerExperiments } from './experiments/panel';
+import { trackWorkspaceContext } from './walkthroughContext';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
@@ -75,6 +76,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
   context.subscriptions.push(startLanguageClient(context));
   registerRunCommands(context, training, runs, index, (dir) => showRunDashboard(context, dir), (dirs) => showCompareRuns(context, dirs));
   registerExperiments(context, { runs, results: benchmarks.index, index });
+  context.subscriptions.push(trackWorkspaceContext(index, runs, benchmarks.index));
   // The first walks run after activation returns, so activation stays cheap whatever the workspace holds.
   void index.refresh();
   void runs.refresh();

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { warnUntrusted } from './trust';
 import { BLOCKS } from '../core/classify/types';
 import type { OutputDtype } from '../core/merge/plan';
 import { BUILTIN_RECIPE_NAMES, builtinRecipe, parseLayerRange } from '../core/merge/recipes';
@@ -8,6 +9,8 @@ import { formatBytes, parseSize } from '../core/util/size';
 import { describeCheckpoint, CheckpointNode } from './checkpointsTree';
 import type { MergeRequest, PlanSummary } from './mergeProtocol';
 import { runMergeWorker } from './mergeRunner';
+import { PathItem, pickPath } from './pathPicker';
+import { inspectCheckpoint } from '../core/checkpoint/discover';
 import { ExperimentArgs, experimentRun, isExperimentArgs, mergedFolder } from './experimentTargets';
 import { CheckpointEntry, WorkspaceIndex } from './workspaceIndex';
 
@@ -38,10 +41,20 @@ export function planLines(plan: PlanSummary): string[] {
   ];
 }
 
-type Pick = vscode.QuickPickItem & { entry: CheckpointEntry };
+function pickItems(entries: CheckpointEntry[]): PathItem[] {
+  return entries.map((e) => ({ label: path.basename(e.dir), description: e.summary ? describeCheckpoint(e.summary) : '', detail: e.dir, path: e.dir }));
+}
 
-function pickItems(entries: CheckpointEntry[]): Pick[] {
-  return entries.map((e) => ({ label: path.basename(e.dir), description: e.summary ? describeCheckpoint(e.summary) : '', detail: e.dir, entry: e }));
+/** The index's entry of a folder, or one read now (a folder browsed to outside the index); undefined after saying why it cannot be used. */
+async function entryFor(index: WorkspaceIndex, dir: string): Promise<CheckpointEntry | undefined> {
+  const known = index.checkpointList.find((e) => path.resolve(e.dir) === path.resolve(dir));
+  if (known?.summary) return known;
+  try {
+    return { dir, summary: await inspectCheckpoint(dir) };
+  } catch (e) {
+    void vscode.window.showErrorMessage(`TAIA merge cannot use ${dir}: ${(e as Error).message}`);
+    return undefined;
+  }
 }
 
 /** Asks for whatever the invocation did not give: fine-tune (or adapter), base, recipe, output folder. */
@@ -51,19 +64,16 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
   const models = readable.filter((e) => e.summary!.kind !== 'adapter');
   let finetuned = node?.type === 'checkpoint' ? node.entry : undefined;
   if (!finetuned) {
-    const pick = await vscode.window.showQuickPick(pickItems(readable), { title: 'TAIA merge (1/5): the fine-tuned model or LoRA adapter', matchOnDescription: true, matchOnDetail: true });
-    if (!pick) return undefined;
-    finetuned = pick.entry;
+    const dir = await pickPath(pickItems(readable), { title: 'TAIA merge (1/5): the fine-tuned model or LoRA adapter', missing: 'No checkpoints found in the workspace (Hugging Face model folders or PEFT LoRA adapters)', folders: true });
+    finetuned = dir === undefined ? undefined : await entryFor(index, dir);
+    if (!finetuned) return undefined;
   }
   const candidates = pickItems(models.filter((e) => e.dir !== finetuned!.dir));
-  if (candidates.length === 0) {
-    void vscode.window.showErrorMessage('TAIA merge needs a base model folder (config.json and safetensors) in the workspace.');
-    return undefined;
-  }
   // An adapter names its base; put a matching folder first.
   const wanted = finetuned.summary?.adapter?.baseModel;
-  candidates.sort((a, b) => Number(wanted !== undefined && b.entry.dir.endsWith(wanted)) - Number(wanted !== undefined && a.entry.dir.endsWith(wanted)));
-  const base = await vscode.window.showQuickPick(candidates, { title: `TAIA merge (2/5): the base model of ${path.basename(finetuned.dir)}`, matchOnDetail: true });
+  candidates.sort((a, b) => Number(wanted !== undefined && b.path.endsWith(wanted)) - Number(wanted !== undefined && a.path.endsWith(wanted)));
+  const baseDir = await pickPath(candidates, { title: `TAIA merge (2/5): the base model of ${path.basename(finetuned.dir)}`, missing: 'No base model folder (config.json and safetensors) found in the workspace besides the fine-tune', folders: true });
+  const base = baseDir === undefined ? undefined : await entryFor(index, baseDir);
   if (!base) return undefined;
   const defaultRecipe = vscode.workspace.getConfiguration('taiaLab.merge').get<string>('defaultRecipe', 'taia');
   const recipes = BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, description: name === 'taia' ? "the paper's rule" : '', detail: builtinRecipe(name)!.description, picked: name === defaultRecipe }));
@@ -87,7 +97,7 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
     validateInput: (v) => (path.isAbsolute(v) ? undefined : 'Give an absolute folder path'),
   });
   if (!out) return undefined;
-  return { base: base.entry.dir, finetuned: finetuned.dir, out, recipe: recipeName, ...options };
+  return { base: base.dir, finetuned: finetuned.dir, out, recipe: recipeName, ...options };
 }
 
 /** The CLI's --scale, --layers and --dtype: kept as the recipe says unless the user asks to set them. */
@@ -128,7 +138,7 @@ async function fromExperiment(arg: ExperimentArgs & { confirm?: false }): Promis
 export async function mergeCommand(extensionPath: string, index: WorkspaceIndex, arg?: CheckpointNode | MergeArgs | (ExperimentArgs & { confirm?: false })): Promise<string | undefined> {
   // `enablement` only guards menus and the palette; calls through the API must be refused here too.
   if (!vscode.workspace.isTrusted) {
-    void vscode.window.showWarningMessage('TAIA merge is available in trusted workspaces only (it writes into the workspace from workspace-provided recipes).');
+    warnUntrusted('TAIA merge is available in trusted workspaces only (it writes into the workspace from workspace-provided recipes).');
     return undefined;
   }
   // Programmatic calls with every argument get the error thrown as well as shown.

@@ -1,9 +1,11 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
+import { warnUntrusted } from '../trust';
 import { stringify } from 'yaml';
 import { EXPERIMENT_SUFFIX } from '../../core/experiment/schema';
 import { LOG_FILE } from '../../core/runs/types';
+import { pickPath } from '../pathPicker';
 import type { WorkspaceIndex } from '../workspaceIndex';
 import { describeRun, RunNode, RunsTree, startedLabel } from './runsTree';
 import { TrainingManager } from './training';
@@ -15,7 +17,7 @@ export interface StartArgs {
 
 function refuseUntrusted(): boolean {
   if (vscode.workspace.isTrusted) return false;
-  void vscode.window.showWarningMessage('Training runs only in trusted workspaces: it reads workspace files and runs a trainer process on them.');
+  warnUntrusted('Training runs only in trusted workspaces: it reads workspace files and runs a trainer process on them.');
   return true;
 }
 
@@ -51,11 +53,13 @@ async function newExperimentWizard(index: WorkspaceIndex): Promise<string | unde
   if (!folder) return undefined;
   const rel = (p: string) => path.relative(folder.uri.fsPath, p).split(path.sep).join('/');
   const models = index.checkpointList.filter((e) => e.summary && e.summary.kind !== 'adapter');
-  const base = await vscode.window.showQuickPick(models.map((e) => ({ label: path.basename(e.dir), description: rel(e.dir), dir: e.dir })), { title: 'New experiment (1/5): base model' });
-  if (!base) return undefined;
+  const baseDir = await pickPath(models.map((e) => ({ label: path.basename(e.dir), description: rel(e.dir), path: e.dir })), { title: 'New experiment (1/5): base model', missing: 'No model folder (config.json, safetensors, tokenizer.json) found in the workspace', folders: true });
+  if (!baseDir) return undefined;
   const datasets = index.datasetList.filter((d) => d.summary);
-  const data = await vscode.window.showQuickPick(datasets.map((d) => ({ label: path.basename(d.file), description: rel(d.file), file: d.file })), { title: 'New experiment (2/5): dataset' });
-  if (!data) return undefined;
+  const dataFile = await pickPath(datasets.map((d) => ({ label: path.basename(d.file), description: rel(d.file), path: d.file })), { title: 'New experiment (2/5): dataset', missing: 'No dataset found in the workspace (JSONL/JSON in Alpaca, ShareGPT or chat form, text, Parquet)', folders: false, filters: { Datasets: ['jsonl', 'json', 'parquet', 'txt'] } });
+  if (!dataFile) return undefined;
+  const base = { label: path.basename(baseDir), dir: baseDir };
+  const data = { file: dataFile };
   const method = await vscode.window.showQuickPick([{ label: 'lora', description: 'LoRA adapters on all linear layers (r 16, alpha 32), as the TAIA paper' }, { label: 'full', description: 'all parameters' }], { title: 'New experiment (3/5): method' });
   if (!method) return undefined;
   const engine = await vscode.window.showQuickPick(
