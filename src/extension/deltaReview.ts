@@ -49,7 +49,7 @@ export class DeltaReview {
   async start(args: ReviewArgs): Promise<void> {
     await this.ready;
     this.post({ type: 'start', base: args.base, finetuned: args.finetuned, merged: args.merged, spectrum: args.spectrum ?? 0 });
-    this.panel.title = `Δ ${path.basename(args.finetuned)}`;
+    this.panel.title = args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`;
     const worker = new Worker(path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'), { workerData: args });
     this.worker = worker;
     worker.on('message', (m: ToWebview) => {

@@ -25,7 +25,7 @@ diffCheckpoints({
     const now = Date.now();
     if (now - last < 100) return;
     last = now;
-    post({ type: 'progress', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal });
+    post({ type: 'progress', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensors: p.index, count: p.count });
   },
 }).then(
   (report) => {

@@ -98,13 +98,18 @@ function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.Outp
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name}`, cancellable: true }, async (progress, token) => {
     let results: string | undefined;
     let last = 0;
+    let started: number | undefined;
     const handle = launchTrainer({
       script: path.join(extensionPath, 'dist', 'trainer.js'),
       job: { evaluate: job },
       env: pythonEnvironment(),
       onMessage: (m) => {
         if (m.type === 'evalProgress') {
-          progress.report({ message: `${m.task} ${m.done}/${m.total}`, increment: ((m.done - last) / m.total) * 100 });
+          started ??= Date.now();
+          const seconds = (Date.now() - started) / 1000;
+          // The first batch also loads the model: no estimate until a few examples are in.
+          const eta = m.done >= 2 && seconds > 0 ? ` · about ${Math.ceil((seconds / m.done) * (m.total - m.done))} s left` : '';
+          progress.report({ message: `${m.task}: ${m.done} of ${m.total} examples${eta}`, increment: ((m.done - last) / m.total) * 100 });
           last = m.done;
         } else if (m.type === 'log') output.appendLine(`[eval ${job.name}] ${m.message}`);
         else if (m.type === 'done') results = m.results;

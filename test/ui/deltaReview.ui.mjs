@@ -46,6 +46,10 @@ try {
   }, report);
   await p.waitForFunction(() => document.querySelectorAll('button.cell').length > 0);
   assert.equal(await p.isVisible('#cancel'), true, 'Cancel shows while statistics stream');
+  // Progress with its total: tensors and bytes of all.
+  await p.evaluate(() => window.postMessage({ type: 'progress', bytesDone: 2e6, bytesTotal: 8e6, tensors: 5, count: 30 }, '*'));
+  await p.waitForFunction(() => document.getElementById('status').textContent.startsWith('computing… 5 of 30 tensors'));
+  assert.match(await p.textContent('#status'), /^computing… 5 of 30 tensors · 2\.00 MB of 8\.00 MB/);
   await p.click('#cancel');
   assert.ok((await p.evaluate(() => window.__posted)).some((m) => m.type === 'cancel'));
   await p.evaluate((r) => window.postMessage({ type: 'done', report: r }, '*'), report);

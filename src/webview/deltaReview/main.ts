@@ -2,6 +2,7 @@
 // stream, a per-block summary, a detail pane, keyboard navigation, and exports. Everything from files
 // is inserted as text (textContent), never as HTML.
 import type { TensorDelta } from '../../core/delta/diff';
+import { formatBytes } from '../../core/util/size';
 import { $, el, frameScheduler, vscodeApi } from '../shared/dom';
 import type { FromWebview, Metric, ReviewState, ToWebview } from './protocol';
 
@@ -59,7 +60,7 @@ function render(): void {
   $('title').textContent = state.finetuned ? `${state.finetuned}` : 'Weight-delta review';
   $('subtitle').textContent = state.base ? `against base ${state.base}${state.merged ? `, merged output ${state.merged}` : ''}` : '';
   const done = state.report !== undefined;
-  $('status').textContent = state.status === 'running' ? `computing… ${state.tensors.length} tensors so far` : state.status === 'done' ? `${state.tensors.length} tensors` : state.status === 'cancelled' ? 'cancelled' : `error: ${state.message ?? ''}`;
+  $('status').textContent = state.status === 'running' ? runningText() : state.status === 'done' ? `${state.tensors.length} tensors` : state.status === 'cancelled' ? 'cancelled' : `error: ${state.message ?? ''}`;
   ($('cancel') as HTMLButtonElement).hidden = state.status !== 'running';
   for (const id of ['export-md', 'export-csv']) ($(id) as HTMLButtonElement).disabled = !done;
   ($('metric') as HTMLSelectElement).value = state.metric;
@@ -288,6 +289,21 @@ $('cancel').addEventListener('click', () => vscode.postMessage({ type: 'cancel' 
 $('export-md').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'markdown' }));
 $('export-csv').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'csv' }));
 
+/** The latest progress of a running review and when it started, for its total and ETA. */
+let progress: { bytesDone: number; bytesTotal: number; tensors?: number; count?: number; started: number } | undefined;
+
+/** "computing… 120 of 290 tensors · 1.2 of 2.2 GB · about 40 s left" */
+function runningText(): string {
+  const p = progress;
+  if (!p || !p.count) return `computing… ${state.tensors.length} tensors so far`;
+  const parts = [`computing… ${Math.max(state.tensors.length, p.tensors ?? 0)} of ${p.count} tensors`];
+  if (p.bytesTotal > 0) parts.push(`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`);
+  const seconds = (performance.now() - p.started) / 1000;
+  // Bytes read predict the rest best (tensors differ in size); no estimate in the first second.
+  if (p.bytesDone > 0 && p.bytesTotal > p.bytesDone && seconds >= 1) parts.push(`about ${Math.ceil((seconds * (p.bytesTotal - p.bytesDone)) / p.bytesDone)} s left`);
+  return parts.join(' · ');
+}
+
 /** Tensors arrive faster than a frame: redraw at most once per animation frame. */
 const scheduleRender = frameScheduler(render);
 
@@ -296,13 +312,15 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   switch (m.type) {
     case 'start':
       state = { ...state, base: m.base, finetuned: m.finetuned, merged: m.merged, tensors: [], report: undefined, status: 'running', selected: undefined };
+      progress = undefined;
       break;
     case 'tensor':
       state.tensors.push(m.tensor);
       break;
     case 'progress':
       ($('progress') as HTMLProgressElement).value = m.bytesTotal > 0 ? m.bytesDone / m.bytesTotal : 0;
-      return;
+      progress = { ...m, started: progress?.started ?? performance.now() };
+      break;
     case 'done':
       state.report = m.report;
       state.tensors = m.report.tensors;

@@ -4,7 +4,8 @@ import type { DiffReport, TensorDelta } from '../../core/delta/diff';
 export type ToWebview =
   | { type: 'start'; base: string; finetuned: string; merged?: string; spectrum: number }
   | { type: 'tensor'; tensor: TensorDelta }
-  | { type: 'progress'; bytesDone: number; bytesTotal: number }
+  /** `tensors` of `count` compared so far. */
+  | { type: 'progress'; bytesDone: number; bytesTotal: number; tensors?: number; count?: number }
   | { type: 'done'; report: DiffReport }
   | { type: 'cancelled' }
   | { type: 'error'; message: string };
