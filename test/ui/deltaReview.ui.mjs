@@ -56,6 +56,10 @@ try {
   await p.waitForFunction(() => document.getElementById('status').textContent === '30 tensors');
   // 3 layers × 9 modules (q k v o gate up down + 2 norms).
   assert.equal(await p.locator('button.cell').count(), 27);
+  // The legend: the colour scale from no change to the largest, and what the marks mean.
+  assert.equal(await p.locator('#heatmap-legend .scale .swatch').count(), 6);
+  assert.match(await p.getAttribute('#heatmap-legend .scale', 'aria-label'), /^colour scale from [\d.e+-]+% to [\d.e+-]+%, logarithmic$/);
+  assert.match(await p.textContent('#heatmap-legend .marks'), /NaN or Inf.*not from where the recipe says.*selected/);
   const intensity = (name) => p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => parseFloat(e.style.getPropertyValue('--intensity')));
   const hot = await intensity('model.layers.1.self_attn.q_proj.weight');
   const warm = await intensity('model.layers.0.self_attn.o_proj.weight');

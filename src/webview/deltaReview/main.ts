@@ -101,6 +101,29 @@ function renderSummary(): void {
   $('summary').replaceChildren(table);
 }
 
+/** The smallest colour step of a changed cell, in percent of the full colour. */
+const MIN_VISIBLE = 12;
+
+/** What the colours and marks mean: the scale from no change to the largest, and the cell marks. */
+function heatmapLegend(max: number): HTMLElement {
+  const box = el('div', { class: 'heatmap-legend', id: 'heatmap-legend' });
+  const scale = el('div', { class: 'scale', role: 'img' });
+  const low = state.metric === 'relative' ? `${((max * 1e-6) * 100).toPrecision(2)}%` : '0';
+  const high = state.metric === 'relative' ? `${(max * 100).toPrecision(3)}%` : state.metric === 'cosine' ? `1 − cos = ${max.toPrecision(3)}` : max.toPrecision(3);
+  scale.setAttribute('aria-label', `colour scale from ${low} to ${high}${state.metric === 'relative' ? ', logarithmic' : ''}`);
+  scale.append(el('span', { class: 'muted' }, `unchanged · ${low}`));
+  for (const pct of [0, MIN_VISIBLE, 25, 50, 75, 100]) {
+    const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+    sw.style.setProperty('--intensity', `${pct}%`);
+    scale.append(sw);
+  }
+  scale.append(el('span', { class: 'muted' }, `${high}${state.metric === 'relative' ? ' (log scale, 6 decades)' : ''}`));
+  const marks = el('div', { class: 'marks muted' });
+  marks.append(el('span', { class: 'swatch nonfinite', 'aria-hidden': 'true' }, '!'), ' NaN or Inf  ', el('span', { class: 'swatch forbidden', 'aria-hidden': 'true' }, '✗'), ' not from where the recipe says  ', el('span', { class: 'swatch selected', 'aria-hidden': 'true' }), ' selected');
+  box.append(scale, marks);
+  return box;
+}
+
 function renderHeatmap(): void {
   const ts = state.tensors.filter((t) => t.layer !== null && visible(t));
   const modules = [...new Set(ts.map(moduleKey))].sort((a, b) => {
@@ -131,7 +154,8 @@ function renderHeatmap(): void {
         const t = cell.reduce((a, b) => (b.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? b : a));
         const v = metricOf(t, state.metric, max);
         const button = el('button', { class: 'cell', 'data-name': t.name, 'data-row': String(layer), 'data-col': String(col), title: `${t.name}: ${v.text}`, 'aria-label': `${t.name} ${v.text}`, tabindex: t.name === state.selected || (!state.selected && layer === layers[0] && col === 0) ? '0' : '-1' });
-        button.style.setProperty('--intensity', `${Math.round(v.intensity * 100)}%`);
+        // Any change at all stays visible against the background: at least the lowest step of the scale.
+        button.style.setProperty('--intensity', `${v.intensity > 0 ? Math.max(MIN_VISIBLE, Math.round(v.intensity * 100)) : 0}%`);
         if (nonFinite(t) > 0) button.classList.add('nonfinite');
         if (t.merged?.expected && t.merged.source !== t.merged.expected) button.classList.add('forbidden');
         if (t.name === state.selected) button.classList.add('selected');
@@ -142,7 +166,7 @@ function renderHeatmap(): void {
     });
     grid.append(tr);
   }
-  $('heatmap').replaceChildren(grid);
+  $('heatmap').replaceChildren(grid, heatmapLegend(max));
   const rest = state.tensors.filter((t) => t.layer === null && visible(t));
   const list = el('ul', { class: 'outside' });
   for (const t of rest) {
