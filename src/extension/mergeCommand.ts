@@ -153,9 +153,10 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     out: args.out,
     recipe: args.recipe ?? config.get<string>('defaultRecipe', 'taia'),
     maxShardBytes: parseSize(config.get<string>('maxShardSize', '5GB')),
-    scale: args.scale,
-    layers: args.layers,
-    dtype: args.dtype,
+    // Only what was asked for: an undefined option would override the merge's defaults.
+    ...(args.scale !== undefined ? { scale: args.scale } : {}),
+    ...(args.layers ? { layers: args.layers } : {}),
+    ...(args.dtype ? { dtype: args.dtype } : {}),
     force: args.force,
   };
   try {
