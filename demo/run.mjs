@@ -7,15 +7,16 @@
 // and a report, and prints the headline table. `--quick` shortens every step (the CI test); `--open`
 // then serves the workspace in code-server with the packaged extension (loopback only).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify as stringifyYaml } from 'yaml';
-import { makeWorld } from './world.mjs';
 import { writeReport } from './report.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The same workspace writer as the extension's "Create the demo workspace" (compiled to out/ by `npm run demo`).
+const { writeDemoWorkspace } = createRequire(import.meta.url)('../out/src/core/demo/workspace.js');
 const { values: opt } = parseArgs({ options: { dir: { type: 'string', default: 'demo-workspace' }, quick: { type: 'boolean' }, open: { type: 'boolean' } } });
 const ws = path.resolve(opt.dir);
 const started = performance.now();
@@ -33,25 +34,9 @@ function taia(...args) {
   return r.stdout;
 }
 
-const writeJsonl = (file, rows) => writeFileSync(path.join(ws, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-
 say(`Workspace ${path.relative(process.cwd(), ws) || '.'}: base model, fine-tuning data, downstream tasks`);
 rmSync(ws, { recursive: true, force: true });
-for (const d of ['models', 'data', 'tasks', 'results', 'report']) mkdirSync(path.join(ws, d), { recursive: true });
-cpSync(path.join(repo, 'demo', 'base-model'), path.join(ws, 'models', 'base'), { recursive: true });
-const world = makeWorld();
-writeJsonl('data/word-games.jsonl', world.finetuning);
-for (const [name, rows] of Object.entries(world.tasks)) writeJsonl(`tasks/${name}.jsonl`, rows);
-const experiment = {
-  name: 'word-games',
-  base: 'models/base',
-  dataset: 'data/word-games.jsonl',
-  engine: 'tfjs',
-  train: { method: 'full', max_steps: opt.quick ? 6 : 40, batch_size: 16, max_seq_length: 96, learning_rate: 3e-4, lr_scheduler_type: 'cosine', warmup_steps: opt.quick ? 1 : 10, seed: 7, logging_steps: 1 },
-  merge: { recipe: 'taia' },
-  eval: { tasks: Object.keys(world.tasks).map((t) => `tasks/${t}.jsonl`) },
-};
-writeFileSync(path.join(ws, 'word-games.taia.yaml'), `# The demo's fine-tune: word games in the instruction format, out of distribution for tasks/.\n${stringifyYaml(experiment)}`);
+const experiment = writeDemoWorkspace(ws, path.join(repo, 'demo', 'base-model'), { quick: opt.quick === true });
 
 say('Fine-tuning the base on word games (the child-process trainer)');
 taia('train', 'word-games.taia.yaml', '--root', ws);

@@ -16,6 +16,7 @@ import { TrainingManager } from './runs/training';
 import { startLanguageClient } from './languageClient';
 import { registerExperiments } from './experiments/panel';
 import { trackWorkspaceContext } from './walkthroughContext';
+import { createDemoWorkspaceCommand, DemoArgs } from './demoWorkspace';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
@@ -57,6 +58,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     training,
     vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
     vscode.commands.registerCommand('taiaLab.mergeTaia', (arg?: Parameters<typeof mergeCommand>[2]) => mergeCommand(context.extensionPath, index, arg)),
+    vscode.commands.registerCommand('taiaLab.createDemoWorkspace', (arg?: DemoArgs) => createDemoWorkspaceCommand(context.extensionPath, arg)),
     vscode.commands.registerCommand('taiaLab.evaluate', (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
     vscode.commands.registerCommand('taiaLab.refresh', () => Promise.all([index.refresh(), benchmarks.index.refresh()])),
     vscode.commands.registerCommand('taiaLab.previewDataset', (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
