@@ -44,7 +44,7 @@ const trainerOptions = { ...options, entryPoints: { trainer: 'src/trainer/main.t
 
 /** Browser bundles of the webviews: one IIFE each, no Node built-ins. */
 const webviewOptions = {
-  entryPoints: { deltaReview: 'src/webview/deltaReview/main.ts', runDashboard: 'src/webview/runDashboard/main.ts', compareRuns: 'src/webview/compareRuns/main.ts', benchmarkDiff: 'src/webview/benchmarkDiff/main.ts', study: 'src/webview/study/main.ts' },
+  entryPoints: { deltaReview: 'src/webview/deltaReview/main.ts', runDashboard: 'src/webview/runDashboard/main.ts', compareRuns: 'src/webview/compareRuns/main.ts', benchmarkDiff: 'src/webview/benchmarkDiff/main.ts', study: 'src/webview/study/main.ts', experiments: 'src/webview/experiments/main.ts' },
   outdir: 'dist/webview',
   bundle: true,
   platform: 'browser',

@@ -7,14 +7,17 @@
 // and a report, and prints the headline table. `--quick` shortens every step (the CI test); `--open`
 // then serves the workspace in code-server with the packaged extension (loopback only).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { makeWorld } from './world.mjs';
+import { stringify } from 'yaml';
 import { writeReport } from './report.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The same workspace writer as the extension's "Create the demo workspace" (compiled to out/ by `npm run demo`).
+const { writeDemoWorkspace } = createRequire(import.meta.url)('../out/src/core/demo/workspace.js');
 const { values: opt } = parseArgs({ options: { dir: { type: 'string', default: 'demo-workspace' }, quick: { type: 'boolean' }, open: { type: 'boolean' } } });
 const ws = path.resolve(opt.dir);
 const started = performance.now();
@@ -32,25 +35,9 @@ function taia(...args) {
   return r.stdout;
 }
 
-const writeJsonl = (file, rows) => writeFileSync(path.join(ws, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-
 say(`Workspace ${path.relative(process.cwd(), ws) || '.'}: base model, fine-tuning data, downstream tasks`);
 rmSync(ws, { recursive: true, force: true });
-for (const d of ['models', 'data', 'tasks', 'report']) mkdirSync(path.join(ws, d), { recursive: true });
-cpSync(path.join(repo, 'demo', 'base-model'), path.join(ws, 'models', 'base'), { recursive: true });
-const world = makeWorld();
-writeJsonl('data/word-games.jsonl', world.finetuning);
-for (const [name, rows] of Object.entries(world.tasks)) writeJsonl(`tasks/${name}.jsonl`, rows);
-const experiment = {
-  name: 'word-games',
-  base: 'models/base',
-  dataset: 'data/word-games.jsonl',
-  engine: 'tfjs',
-  train: { method: 'full', max_steps: opt.quick ? 6 : 40, batch_size: 16, max_seq_length: 96, learning_rate: 3e-4, lr_scheduler_type: 'cosine', warmup_steps: opt.quick ? 1 : 10, seed: 7, logging_steps: 1 },
-  merge: { recipe: 'taia' },
-  eval: { tasks: Object.keys(world.tasks).map((t) => `tasks/${t}.jsonl`) },
-};
-writeFileSync(path.join(ws, 'word-games.taia.yaml'), `# The demo's fine-tune: word games in the instruction format, out of distribution for tasks/.\n${JSON.stringify(experiment, null, 2)}\n`);
+const experiment = writeDemoWorkspace(ws, path.join(repo, 'demo', 'base-model'), { quick: opt.quick === true });
 
 say('Fine-tuning the base on word games (the child-process trainer)');
 taia('train', 'word-games.taia.yaml', '--root', ws);
@@ -72,7 +59,7 @@ const study = {
   eval: { tasks: experiment.eval.tasks, max_new_tokens: 10, limit: opt.quick ? 4 : 0 },
   variants: ['base', { recipe: 'full', name: 'finetuned' }, 'taia', 'taia-strict', 'taif', { scan: 'revert-ffn-each' }],
 };
-writeFileSync(path.join(ws, 'word-games.taia-study.yaml'), `# Which part of the fine-tune to keep: the paper's comparison and a per-layer scan, as one file.\n${JSON.stringify(study, null, 2)}\n`);
+writeFileSync(path.join(ws, 'word-games.taia-study.yaml'), `# Which part of the fine-tune to keep: the paper's comparison and a per-layer scan, as one file.\n${stringify(study)}`);
 taia('study', 'word-games.taia-study.yaml', '--quiet');
 const studyDir = path.join(ws, '.taia', 'results', 'studies', study.name);
 const studyIndex = JSON.parse(readFileSync(path.join(studyDir, 'study.json'), 'utf-8'));
@@ -99,7 +86,7 @@ if (opt.open) {
     if (cmd === 'npm' && existsSync(path.join(repo, 'taia-lab.vsix'))) continue;
     if (spawnSync(cmd, args, { cwd: repo, stdio: 'inherit' }).status !== 0) process.exit(1);
   }
-  const server = await startCodeServer({ vsix: path.join(repo, 'taia-lab.vsix') });
+  const server = await startCodeServer({ vsix: path.join(repo, 'taia-lab.vsix'), testDriver: false });
   console.log(`\nTAIA Lab on the demo workspace: ${server.url}/?folder=${encodeURIComponent(ws)}\n(code-server on 127.0.0.1 only; Ctrl-C stops it)`);
   await new Promise((resolve) => process.once('SIGINT', resolve));
   await server.stop();

@@ -82,8 +82,10 @@ async function freePort() {
  *
  * `vsix`: installed first with `code-server --install-extension` into the same --extensions-dir;
  * `installedExtension` is then the folder it went to.
+ *
+ * `testDriver: false` leaves out the smoke-test driver, which suppresses notifications: for a person's use.
  */
-export async function startCodeServer({ vsix, trusted = true, log = () => {}, installTimeoutMs = 120000, healthTimeoutMs = 60000 } = {}) {
+export async function startCodeServer({ vsix, trusted = true, testDriver = true, log = () => {}, installTimeoutMs = 120000, healthTimeoutMs = 60000 } = {}) {
   const node = path.join(find('node-'), 'bin', 'node');
   const entry = path.join(find('code-server-'), 'lib', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   const tmp = mkdtempSync(path.join(tmpdir(), 'taia-host-'));
@@ -117,7 +119,9 @@ export async function startCodeServer({ vsix, trusted = true, log = () => {}, in
       });
     }
     const port = await freePort();
-    const args = [entry, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override', '--vscode-option', 'enable-smoke-test-driver'];
+    const args = [entry, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override'];
+    // The smoke-test driver lets the tests drive the workbench, and it hides every notification toast.
+    if (testDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
     if (trusted) args.push('--disable-workspace-trust');
     // Its own process group, so that stop() ends everything code-server started, not just its wrapper.
     proc = spawn(node, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -18,6 +18,8 @@ export const COMMANDS = {
   evaluate: 'taiaLab.evaluate',
   benchmarkDiff: 'taiaLab.benchmarkDiff',
   runStudy: 'taiaLab.runStudy',
+  experiments: 'taiaLab.experiments',
+  createDemoWorkspace: 'taiaLab.createDemoWorkspace',
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];

@@ -16,6 +16,9 @@ import { TrainingManager } from './runs/training';
 import { startLanguageClient } from './language/client';
 import { runStudyCommand, STUDY_VIEW, StudyPanelSerializer } from './study/panel';
 import { COMMANDS } from './commands';
+import { registerExperiments } from './experiments/panel';
+import { trackWorkspaceContext } from './workspace/walkthroughContext';
+import { createDemoWorkspaceCommand, DemoArgs } from './workspace/demoWorkspace';
 
 /** What activate() returns: used by the integration tests and open to other extensions. */
 export interface TaiaLabApi {
@@ -57,6 +60,7 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     training,
     vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
     vscode.commands.registerCommand(COMMANDS.merge, (arg?: Parameters<typeof mergeCommand>[2]) => mergeCommand(context.extensionPath, index, arg)),
+    vscode.commands.registerCommand(COMMANDS.createDemoWorkspace, (arg?: DemoArgs) => createDemoWorkspaceCommand(context.extensionPath, arg)),
     vscode.commands.registerCommand(COMMANDS.evaluate, (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
     vscode.commands.registerCommand(COMMANDS.refresh, () => Promise.all([index.refresh(), benchmarks.index.refresh()])),
     vscode.commands.registerCommand(COMMANDS.previewDataset, (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
@@ -77,6 +81,8 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
   );
   context.subscriptions.push(startLanguageClient(context));
   registerRunCommands(context, training, runs, index, (dir) => showRunDashboard(context, dir), (dirs) => showCompareRuns(context, dirs));
+  registerExperiments(context, { runs, results: benchmarks.index, index });
+  context.subscriptions.push(trackWorkspaceContext(index, runs, benchmarks.index));
   // The first walks run after activation returns, so activation stays cheap whatever the workspace holds.
   void index.refresh();
   void runs.refresh();

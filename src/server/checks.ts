@@ -1,6 +1,7 @@
 // Findings that need the file system: the base and dataset paths, target modules and merge recipe
 // rules against the base checkpoint's tensors, and whether training fits the device's memory.
 import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { detectCheckpointKind } from '../core/checkpoint/discover';
 import type { ExperimentConfig } from '../core/experiment/schema';
 import { resolveExperimentPath } from '../core/experiment/validate';
@@ -24,7 +25,7 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 export async function fileFindings(file: string, config: ExperimentConfig, opts: CheckOptions): Promise<Finding[]> {
   // A path the schema rejected (missing, not a string) is '' in the config and already reported.
   const [base, dataset] = await Promise.all([
-    config.base ? checkBase(resolveExperimentPath(file, config.base)) : { model: undefined, findings: [] },
+    config.base ? checkBase(resolveExperimentPath(file, config.base), config.engine) : { model: undefined, findings: [] },
     config.dataset ? checkDataset(resolveExperimentPath(file, config.dataset)) : [],
   ]);
   const findings = [...base.findings, ...dataset];
@@ -32,16 +33,30 @@ export async function fileFindings(file: string, config: ExperimentConfig, opts:
   return findings;
 }
 
-export async function checkBase(dir: string): Promise<{ model?: BaseModel; findings: Finding[] }> {
+/** Tokenizer files each engine reads: the built-in one only the "fast" tokenizer.json; transformers also the slow formats. */
+// `engine: command` brings its own tokenizer: nothing to check.
+const TOKENIZER_FILES: Record<ExperimentConfig['engine'], string[]> = {
+  tfjs: ['tokenizer.json'],
+  torch: ['tokenizer.json', 'tokenizer.model', 'vocab.json', 'vocab.txt', 'spiece.model'],
+  command: [],
+};
+
+export async function checkBase(dir: string, engine: ExperimentConfig['engine'] = 'tfjs'): Promise<{ model?: BaseModel; findings: Finding[] }> {
   const fail = (what: string): { model?: BaseModel; findings: Finding[] } => ({ findings: [{ path: ['base'], message: `'base': ${dir} ${what}`, severity: 'error' }] });
   const kind = await detectCheckpointKind(dir);
   if (kind === 'adapter') return fail('is a LoRA adapter, not a model folder');
   if (!kind) return fail((await stat(dir).catch(() => undefined)) ? 'is not a model folder (config.json with safetensors weights)' : 'does not exist');
+  let model: BaseModel;
   try {
-    return { model: await baseModel(dir), findings: [] };
+    model = await baseModel(dir);
   } catch (e) {
     return fail(`cannot be read: ${message(e)}`);
   }
+  // Without a tokenizer the run fails at its start; say so while the file is edited.
+  const files = TOKENIZER_FILES[engine] ?? TOKENIZER_FILES.tfjs;
+  const found = await Promise.all(files.map((f) => stat(path.join(dir, f)).then(() => true, () => false)));
+  if (files.length && !found.some(Boolean)) return { model, ...fail(`has no tokenizer (${files.join(', ')}${engine === 'tfjs' ? ': the built-in engine reads the "fast" tokenizer.json only' : ''}); copy it from where the model came from`) };
+  return { model, findings: [] };
 }
 
 async function checkDataset(file: string): Promise<Finding[]> {

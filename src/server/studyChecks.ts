@@ -12,7 +12,7 @@ import type { Finding } from './findings';
 export async function studyFindings(file: string, config: StudyConfig): Promise<Finding[]> {
   const at = (p: string) => path.resolve(path.dirname(file), p);
   const findings: Finding[] = [];
-  if (config.base) findings.push(...(await checkBase(at(config.base))).findings);
+  if (config.base) findings.push(...(await checkBase(at(config.base), config.engine)).findings);
   if (config.finetuned) {
     const dir = at(config.finetuned);
     const kind = await detectCheckpointKind(dir).catch(() => undefined);

@@ -176,7 +176,9 @@ async function evaluate(job: EvaluateJob): Promise<void> {
       return finish(0);
     }
     const written = await writeEvaluation(job, outcome);
-    send({ type: 'done', state: 'done', step: done, results: written });
+    if (written.kept.length) send({ type: 'log', level: 'info', message: `${written.file} keeps the earlier results of ${written.kept.join(', ')}` });
+    if (written.replaced.length) send({ type: 'log', level: 'info', message: `${written.file}: this evaluation replaces the earlier results of ${written.replaced.join(', ')}` });
+    send({ type: 'done', state: 'done', step: done, results: written.file });
     finish(0);
   } catch (e) {
     send({ type: 'error', message: (e as Error).message });

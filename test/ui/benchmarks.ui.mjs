@@ -59,7 +59,7 @@ const noInjection = async () => {
 const row = (task, metric) => p.locator('table.bench tbody tr').filter({ has: p.locator(`th[scope="row"]`, { hasText: task }) }).filter({ has: p.locator('td.metric', { hasText: metric }) });
 const cells = (task, metric) => row(task, metric).locator('td.num').allTextContents();
 const rowTasks = () => p.locator('table.bench tbody tr:not([hidden]) th[scope="row"]').allTextContents();
-const colour = (locator) => locator.evaluate((e) => getComputedStyle(e).color);
+const GREEN = 'rgb(137, 209, 133)';
 const RED = 'rgb(241, 76, 76)';
 
 let failed = false;
@@ -75,14 +75,16 @@ try {
   assert.deepEqual(heads, ['Task', 'Metric', 'qwen-base', 'qwen-ft', HOSTILE]);
   assert.deepEqual(await p.locator('table.bench thead th div.muted').allTextContents(), ['baseline', 'Δ vs baseline', 'Δ vs baseline']);
   // Values, Δ and marks: gsm8k z = ∓2.83 (**) and +3.54 (***).
-  assert.deepEqual(await cells('gsm8k', 'acc'), ['0.5000', '0.4600 −0.0400**', '0.5500 +0.0500***']);
+  assert.deepEqual(await cells('gsm8k', 'acc'), ['0.5000', '0.4600 −0.0400 p=0.005**', '0.5500 +0.0500 p=4.1e-4***']);
   const gsm = row('gsm8k', 'acc');
   assert.equal(await gsm.locator('.value.best').textContent(), '0.5500', 'the best value is bold');
   assert.equal(await gsm.locator('.value.best').evaluate((e) => getComputedStyle(e).fontWeight), '700');
   // Colour by direction, strength by size: −4 points is m3, +5 is m4.
   assert.equal(await gsm.locator('.delta').nth(0).getAttribute('class'), 'delta worse m3');
   assert.equal(await gsm.locator('.delta').nth(1).getAttribute('class'), 'delta better m4');
-  assert.equal(await colour(gsm.locator('.delta.worse')), RED);
+  assert.equal(await gsm.locator('.delta.worse').evaluate((e) => getComputedStyle(e).borderLeftColor), RED, 'worse: a red bar');
+  assert.equal(await gsm.locator('.delta.better').evaluate((e) => getComputedStyle(e).borderLeftColor), GREEN, 'better: a green bar');
+  assert.deepEqual(await gsm.locator('td.num .p').allTextContents(), [' p=0.005', ' p=4.1e-4'], 'the p of each Δ shows in its cell');
   assert.notEqual(await gsm.locator('.delta.better').evaluate((e) => getComputedStyle(e).backgroundColor), 'rgba(0, 0, 0, 0)', 'a tinted background');
   assert.match(await gsm.locator('td.num').nth(1).getAttribute('title'), /^0\.4600 ± 0\.0100 · Δ −0\.0400 · p = 0\.005 \(z-test on standard errors\)$/);
   // Lower is better: the perplexity going down is green, going up red.
@@ -95,7 +97,7 @@ try {
   assert.notEqual(await tint(0), await tint(1), 'green and red tints');
   assert.equal(await row('wikitext', 'word_perplexity').locator('.value.best').textContent(), '11');
   // Paired records: McNemar, in the title.
-  assert.deepEqual(await cells('svamp', 'exact_match'), ['0.3333', '0.6333 +0.3000*', '—']);
+  assert.deepEqual(await cells('svamp', 'exact_match'), ['0.3333', '0.6333 +0.3000 p=0.012*', '—']);
   assert.match(await row('svamp', 'exact_match').locator('td.num').nth(1).getAttribute('title'), /p = 0\.012 \(McNemar \(exact\), 30 paired, b = 1, c = 10\)$/);
   // The average row: tasks every model has (gsm8k, arc_easy, the hostile one).
   assert.equal(await p.locator('table.bench tfoot td.metric').textContent(), '3 tasks');
@@ -159,8 +161,8 @@ try {
   await p.keyboard.press('Space');
   assert.equal(await p.isChecked('#only-differs'), false);
   assert.deepEqual(await rowTasks(), ['gsm8k', 'wikitext', 'arc_easy', HOSTILE, 'svamp']);
-  assert.deepEqual(await cells('arc_easy', 'acc'), ['0.7000', '0.7000 ±0.0000', '0.7000 ±0.0000']);
-  assert.equal(await row('arc_easy', 'acc').locator('.delta').first().getAttribute('class'), 'delta same m1');
+  assert.deepEqual(await cells('arc_easy', 'acc'), ['0.7000', '0.7000 ±0.0000 p=1.000', '0.7000 ±0.0000 p=1.000']);
+  assert.equal(await row('arc_easy', 'acc').locator('.delta').first().getAttribute('class'), 'delta same m1 ns', 'no difference: muted');
   assert.equal((await p.evaluate(() => window.acquireVsCodeApi().getState())).onlyDiffers, false, 'the choice survives a reload');
   for (const id of ['export-markdown', 'export-csv', 'export-latex']) {
     await p.keyboard.press('Tab');

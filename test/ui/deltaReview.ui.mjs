@@ -46,12 +46,20 @@ try {
   }, report);
   await p.waitForFunction(() => document.querySelectorAll('button.cell').length > 0);
   assert.equal(await p.isVisible('#cancel'), true, 'Cancel shows while statistics stream');
+  // Progress with its total: tensors and bytes of all.
+  await p.evaluate(() => window.postMessage({ type: 'progress', bytesDone: 2e6, bytesTotal: 8e6, tensors: 5, count: 30 }, '*'));
+  await p.waitForFunction(() => document.getElementById('status').textContent.startsWith('computing… 5 of 30 tensors'));
+  assert.match(await p.textContent('#status'), /^computing… 5 of 30 tensors · 2\.00 MB of 8\.00 MB/);
   await p.click('#cancel');
   assert.ok((await p.evaluate(() => window.__posted)).some((m) => m.type === 'cancel'));
   await p.evaluate((r) => window.postMessage({ type: 'done', report: r }, '*'), report);
   await p.waitForFunction(() => document.getElementById('status').textContent === '30 tensors');
   // 3 layers × 9 modules (q k v o gate up down + 2 norms).
   assert.equal(await p.locator('button.cell').count(), 27);
+  // The legend: the colour scale from no change to the largest, and what the marks mean.
+  assert.equal(await p.locator('#heatmap-legend .scale .swatch').count(), 6);
+  assert.match(await p.getAttribute('#heatmap-legend .scale', 'aria-label'), /^colour scale from [\d.e+-]+% to [\d.e+-]+%, logarithmic$/);
+  assert.match(await p.textContent('#heatmap-legend .marks'), /NaN or Inf.*not from where the recipe says.*selected/);
   const intensity = (name) => p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => parseFloat(e.style.getPropertyValue('--intensity')));
   const hot = await intensity('model.layers.1.self_attn.q_proj.weight');
   const warm = await intensity('model.layers.0.self_attn.o_proj.weight');
@@ -68,6 +76,18 @@ try {
   assert.equal(await p.textContent('#detail h3'), 'model.layers.1.self_attn.q_proj.weight');
   assert.match(await p.textContent('#detail'), /top singular values/);
   assert.equal(await p.locator('#detail svg.histogram rect').count(), 32);
+  // The states that matter, as the stylesheet draws them (a cut-short media/deltaReview.css drops these).
+  const style = (sel) => p.locator(sel).first().evaluate((e) => { const c = getComputedStyle(e); return { outline: `${c.outlineStyle} ${c.outlineWidth}`, border: `${c.borderTopStyle} ${c.borderTopWidth} ${c.borderTopColor}`, borderLeft: `${c.borderLeftStyle} ${c.borderLeftWidth} ${c.borderLeftColor}`, color: c.color, bg: c.backgroundColor }; });
+  const red = 'rgb(244, 135, 113)'; // the theme's errorForeground
+  assert.equal((await style('button.cell.selected')).outline, 'solid 2px', 'the selected cell is outlined');
+  assert.equal((await style('button.cell.nonfinite')).border, `solid 2px ${red}`, 'a non-finite cell has a solid red border');
+  assert.equal((await style('p.alarm')).borderLeft, `solid 3px ${red}`, 'an alarm is flagged with a red bar');
+  assert.equal((await style('p.alarm')).color, red);
+  for (const sel of ['#ranking button.link.sort', '#outside button.link']) {
+    const link = await style(sel);
+    assert.equal(link.bg, 'rgba(0, 0, 0, 0)', `${sel} is a link, not a solid button`);
+    assert.equal(link.border.split(' ')[0], 'none', `${sel} has no button border`);
+  }
   await p.keyboard.press('ArrowRight');
   const focused = await p.evaluate(() => document.activeElement.dataset.name);
   assert.equal(focused, 'model.layers.1.self_attn.k_proj.weight');
@@ -90,6 +110,14 @@ try {
   assert.ok((await p.evaluate(() => window.__posted)).some((m) => m.type === 'export' && m.format === 'markdown'));
   await p.selectOption('#metric', 'relative');
   await p.screenshot({ path: path.join(artifacts, 'delta-review.png'), fullPage: true });
+  // A three-way check with a tensor from the wrong side: its cell shows ✗ with a dashed red border.
+  const wrong = 'model.layers.2.mlp.down_proj.weight';
+  const threeWay = { ...report, merged: '/m', tensors: report.tensors.map((t) => ({ ...t, merged: { source: t.name === wrong ? 'finetuned' : t.block === 'ffn' ? 'base' : 'finetuned', expected: t.block === 'ffn' ? 'base' : 'finetuned' } })), threeWay: { merged: '/m', recipe: 'taia', violations: [{ name: wrong, expected: 'base', actual: 'finetuned' }], sources: {}, verdict: 'TAIA check failed: 1 tensor from the wrong place' } };
+  await p.evaluate((r) => window.postMessage({ type: 'done', report: r }, '*'), threeWay);
+  await p.waitForFunction((n) => document.querySelector(`button.cell[data-name="${n}"]`)?.classList.contains('forbidden'), wrong);
+  assert.equal(await p.textContent(`button.cell[data-name="${wrong}"]`), '✗');
+  assert.equal((await style(`button.cell[data-name="${wrong}"]`)).border, `dashed 2px ${red}`, 'a forbidden cell has a dashed red border');
+  assert.equal((await style('button.cell.forbidden')).border === (await style('button.cell:not(.forbidden):not(.nonfinite)')).border, false);
   // State survives a reload: the same page redraws from getState without new messages.
   const state = await p.evaluate(() => window.acquireVsCodeApi().getState?.());
   void state;

@@ -80,6 +80,11 @@ try {
   assert.equal(await p.evaluate(() => document.getElementById('progress').value), 30);
   // 0.5 s per step, 70 steps left.
   assert.equal(await p.textContent('#eta'), 'ETA 35 s');
+  // A running run can be cancelled from its dashboard.
+  assert.equal(await p.isVisible('#cancel'), true);
+  await p.click('#cancel');
+  assert.deepEqual((await posted()).at(-1), { type: 'cancel' });
+  assert.equal(await p.isDisabled('#cancel'), true, 'one request per click');
   let loss = await polyline('#chart-loss polyline.series');
   assert.equal(loss.length, 30, 'one point per record');
   assert.ok(loss[0][1] < loss[29][1] - 50, `a falling loss draws downwards (y ${loss[0][1]} → ${loss[29][1]})`);
@@ -104,6 +109,12 @@ try {
   // A resume from checkpoint 35 logs step 36 again: the newer records replace the old from there.
   await post({ type: 'metrics', records: records(36, 36, { total: 100 }) });
   await p.waitForFunction(() => document.querySelector('#chart-loss polyline.series').points.length === 36);
+  // The resumed trainer's clock starts at 0 again: the ETA uses the new segment only, once it has two
+  // records, and the elapsed time adds both segments (18 s up to step 36, then 2.5 s).
+  await post({ type: 'metrics', records: records(37, 40, { total: 100 }).map((r) => ({ ...r, elapsed: (r.step - 35) * 0.5 })) });
+  await p.waitForFunction(() => document.querySelector('#chart-loss polyline.series').points.length === 40);
+  assert.equal(await p.textContent('#eta'), 'ETA 30 s');
+  assert.match(await p.textContent('#latest'), /elapsed21 s/);
 
   // Failure: state, error and stderr tail.
   await post({ type: 'status', status: status(HOSTILE, { step: 36, state: 'failed', endedAt: '2026-01-01T00:01:05.000Z', error: 'trainer exited with code 1', stderrTail: `RangeError: out of memory\n    at ${HOSTILE}` }) });
@@ -129,7 +140,7 @@ try {
   await p.keyboard.press('ArrowRight');
   assert.match(await p.textContent('#chart-loss .readout'), /^step 1: loss 3\.017$/);
   await p.keyboard.press('End');
-  assert.match(await p.textContent('#chart-loss .readout'), /^step 36: loss /);
+  assert.match(await p.textContent('#chart-loss .readout'), /^step 40: loss /);
   assert.equal(await p.locator('#chart-loss line.cursor').count(), 1);
   await p.keyboard.press('Shift+Tab');
   await p.keyboard.press('Shift+Tab');

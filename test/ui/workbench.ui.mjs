@@ -89,10 +89,15 @@ try {
   await page.screenshot({ path: path.join(artifacts, 'views.png') });
   // Run a command from the palette: the merge wizard's first step lists the workspace's checkpoints.
   await runFromPalette('TAIA: Apply TAIA merge');
-  await page.locator('.quick-input-widget', { hasText: 'TAIA merge (1/4)' }).waitFor({ timeout: 15000 });
+  await page.locator('.quick-input-widget', { hasText: 'TAIA merge (1/5)' }).waitFor({ timeout: 15000 });
   const items = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
   for (const name of ['base', 'ft', 'lora-qv']) if (!items.some((t) => t.startsWith(name))) throw new Error(`quick pick lacks '${name}': ${JSON.stringify(items)}`);
+  // Browse… is always there, and a typed absolute path is taken as the answer (issue 18: it was ignored).
+  if (!items.some((t) => t.includes('Browse…'))) throw new Error(`quick pick lacks Browse…: ${JSON.stringify(items)}`);
   await page.screenshot({ path: path.join(artifacts, 'workbench.png') });
+  await page.locator('.quick-input-widget input').fill(path.join(workspace, 'models', 'ft'));
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget', { hasText: 'TAIA merge (2/5): the base model of ft' }).waitFor({ timeout: 15000 });
   await page.keyboard.press('Escape');
 
   // The weight-delta review, then a window reload: the panel must come back through its serializer.

@@ -50,6 +50,13 @@ describe('npm run demo (shortened)', () => {
     assert.match(html, /<polyline points="[\d., ]+"/);
     assert.equal((html.match(/<title>FFN of layer \d reverted, /g) ?? []).length, 4 * TASKS.length, 'the scan heatmap has a cell per layer and task');
     assert.match(md, /\| layer 3 \| [+-]\d/);
+    // Axes with values, 95% intervals, significance, and no red for a model (red means worse).
+    assert.match(html, /aria-label="scores per task and model, with 95% intervals"/);
+    assert.match(html, /aria-label="training loss by step, from [\d.]+ to [\d.]+"/);
+    assert.match(html, />step</);
+    assert.match(html, /‖Δ‖\/‖W‖<\/text>/, 'the heatmap has a legend');
+    assert.match(html, /(n\.s\.|class="better"|class="worse")/);
+    assert.ok(!/<rect[^>]+fill="#d1495b"/.test(html), 'no model is drawn in red');
     assert.ok(existsSync(path.join(ws, 'word-games.taia.yaml')));
     assert.ok(existsSync(path.join(ws, 'word-games.taia-study.yaml')));
     assert.match(run.stdout, /\| task \| metric \| base \| finetuned \| taia \| taia-strict \| taif \|/);

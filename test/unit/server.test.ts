@@ -33,6 +33,7 @@ import {
   StreamMessageWriter,
 } from 'vscode-languageserver/node';
 import { experimentGrammar } from '../../src/server/grammar';
+import { writeLlama } from '../helpers/models';
 import { writeAlpacaDataset, writeTinyModel } from '../helpers/training';
 import { tempDir } from '../helpers/tmp';
 
@@ -161,6 +162,17 @@ describe('experiment language server over stdio', () => {
         [range(1, 9, 1, 26), `'dataset': ${path.join(ws, 'model', 'config.json')} is not a dataset: no known format (Alpaca, ShareGPT, chat messages, prompt/completion, text, Parquet)`],
       ],
     );
+  });
+
+  test('a base without a tokenizer is an error on its value (the run would fail at its start); torch also reads tokenizer.model', async () => {
+    // Outside the workspace, so completion of the workspace's models is unaffected.
+    const bare = path.join(tempDir('taia-lsp-bare-'), 'bare');
+    writeLlama(bare, { layers: 1, hidden: 16, intermediate: 32, vocab: 64, heads: 2, kvHeads: 2 }, { dtype: 'F32', seed: 1 });
+    const uri = open('bare.taia.yaml', `base: ${bare}\ndataset: data/train.jsonl\n`);
+    const got = await diagnostics(uri);
+    assert.deepEqual(got.map((d) => [d.range, d.severity, d.message]), [[range(0, 6, 0, 6 + bare.length), 1, `'base': ${bare} has no tokenizer (tokenizer.json: the built-in engine reads the "fast" tokenizer.json only); copy it from where the model came from`]]);
+    writeFileSync(path.join(bare, 'tokenizer.model'), 'sentencepiece');
+    assert.deepEqual(await diagnostics(open('bare-torch.taia.yaml', `base: ${bare}\ndataset: data/train.jsonl\nengine: torch\n`)), []);
   });
 
   test('a run that cannot fit the CPU gets a memory warning on the base', async () => {

@@ -86,7 +86,7 @@ const baseName = (file: string) => file.replace(/[\\/]+$/, '').split(/[\\/]/).po
 const same = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? a === b : Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b)));
 
 /** Column names: model names, with the file name where two entries share one. */
-function uniqueNames(results: ModelResults[]): string[] {
+export function uniqueNames(results: ModelResults[]): string[] {
   const names = results.map((r) => r.model);
   const labels = results.map((r) => (names.indexOf(r.model) !== names.lastIndexOf(r.model) ? `${r.model} (${baseName(r.file)})` : r.model));
   // Two columns of one OpenCompass file can still collide: number what is left.

@@ -138,7 +138,7 @@ async function firstBytes(file: string, n: number): Promise<string> {
 }
 
 /** Each record of a samples file: JSON lines, or (0.4.0-0.4.2) one indented JSON array of records. */
-async function readSampleRecords(file: string, onRecord: (rec: Record<string, unknown>, line?: number) => void): Promise<void> {
+export async function readSampleRecords(file: string, onRecord: (rec: Record<string, unknown>, line?: number) => void): Promise<void> {
   if (!(await firstBytes(file, 256)).trimStart().startsWith('[')) return readJsonl(file, onRecord);
   let records: unknown;
   try {
@@ -153,10 +153,15 @@ async function readSampleRecords(file: string, onRecord: (rec: Record<string, un
   });
 }
 
+/** The samples file of a task beside its results file (`json`: that file's content), in any layout lm-eval wrote; undefined when none exists. */
+export function samplesFileOf(resultsFile: string, task: string, json: Record<string, unknown>): string | undefined {
+  return samplesFilesOf(resultsFile, task, json).find((f) => existsSync(f));
+}
+
 /** Adds each task's per-example metric values from its samples file, where one exists. */
 async function addSamples(results: ModelResults, json: Record<string, unknown>): Promise<void> {
   for (const [task, t] of results.tasks) {
-    const file = samplesFilesOf(results.file, task, json).find((f) => existsSync(f));
+    const file = samplesFileOf(results.file, task, json);
     if (!file) continue;
     const names = new Set([...t.metrics.keys()].map((k) => k.split(',')[0]));
     const samples = new Map<string, SampleValues>();

@@ -50,6 +50,8 @@ export interface TaiaSampleRecord {
   task: string;
   id: string | number;
   metrics: Record<string, number>;
+  /** The question as the task file gives it. */
+  prompt?: string;
   prediction?: string;
   target?: string;
   /** Multiple choice: Σ log p of each choice as a continuation of the prompt, in the choices' order. */
@@ -150,5 +152,5 @@ export async function readTaiaResults(file: string, text: string, opts: LoadOpti
   }
   // One pass over each samples file, however many tasks share it.
   if (opts.samples) for (const [sf, ts] of bySamplesFile) await readSamples(sf, ts);
-  return [{ model: json.model.name, file, format: 'taia-results', tasks, date: json.created }];
+  return [{ model: json.model.name, file, format: 'taia-results', tasks, date: json.created, ...(json.model.path ? { checkpoint: json.model.path } : {}) }];
 }

@@ -44,6 +44,8 @@ export interface ModelResults {
   tasks: Map<string, TaskResult>;
   /** When the evaluation ran, if the file says. */
   date?: string;
+  /** The checkpoint folder evaluated, where the file records it (this project's files do). */
+  checkpoint?: string;
 }
 
 export interface LoadOptions {

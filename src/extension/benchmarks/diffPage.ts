@@ -18,6 +18,7 @@ export function benchmarkDiffHtml(policy: string, nonce: string, script: string,
 <div id="table" class="table-scroll"></div>
 <p id="legend" class="muted"></p>
 <ul id="notes" class="muted"></ul>
+<section id="examples" aria-live="polite" hidden></section>
 <h2>Per task</h2><div id="charts" class="bench-charts"></div>`,
   });
 }

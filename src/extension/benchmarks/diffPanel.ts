@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import type { BenchmarkDiff } from '../../core/results/diff';
+import { compareExamples } from '../../core/results/examples';
 import type { Correction } from '../../core/results/stats';
 import { startJob } from '../../core/util/worker';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../../webview/benchmarkDiff/protocol';
@@ -67,8 +68,18 @@ export class BenchmarkDiffPanel extends PanelHost<ToWebview> {
         else this.correction = m.correction;
         await this.send();
       } else if (m.type === 'export') await this.save(m.format, m.content);
+      else if (m.type === 'examples') await this.sendExamples(m.task, m.metric, m.model);
     } catch (e) {
       this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /** The examples behind one cell, read from the files as they are now. */
+  private async sendExamples(task: string, metric: string, model: string): Promise<void> {
+    try {
+      this.post({ type: 'examples', view: await compareExamples(this.models, this.baseline ?? model, model, task, metric) });
+    } catch (e) {
+      this.post({ type: 'examples', error: e instanceof Error ? e.message : String(e) });
     }
   }
 
@@ -123,9 +134,17 @@ export async function benchmarkDiffCommand(extensionUri: vscode.Uri, tree: Bench
       void vscode.window.showInformationMessage('The workspace holds fewer than two models with benchmark results (lm-evaluation-harness, OpenCompass, TAIA logs or *.taia-results.json).');
       return undefined;
     }
-    const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Benchmark diff: models to compare (the first is the baseline)' });
+    const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Benchmark diff: models to compare (two or more)' });
     if (!picks) return undefined;
     refs = picks.map((p) => p.ref);
+    if (refs.length < 2) return showBenchmarkDiff(extensionUri, refs);
+    // A multi-select has no order: the baseline is asked for, not taken from the first pick.
+    const baseline = await vscode.window.showQuickPick(
+      refs.map((r) => ({ label: r.model, description: vscode.workspace.asRelativePath(r.file), ref: r })),
+      { title: 'Benchmark diff: baseline (every Δ and test is against it; the page can switch it)' },
+    );
+    if (!baseline) return undefined;
+    refs = [baseline.ref, ...refs.filter((r) => r !== baseline.ref)];
   }
   return showBenchmarkDiff(extensionUri, refs);
 }

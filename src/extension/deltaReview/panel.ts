@@ -50,7 +50,7 @@ export class DeltaReview {
   async start(args: ReviewArgs): Promise<void> {
     await this.ready;
     this.post({ type: 'start', base: args.base, finetuned: args.finetuned, merged: args.merged, spectrum: args.spectrum ?? 0 });
-    this.panel.title = `Δ ${path.basename(args.finetuned)}`;
+    this.panel.title = args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`;
     this.job = startJob<ReviewArgs, DeltaProgress, DiffReport>(path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'), args, (m) => this.post(m), 'delta worker');
     this.job.result.then(
       (report) => {
@@ -127,7 +127,7 @@ export async function inspectDeltasCommand(context: vscode.ExtensionContext, ind
   const args = direct ?? (await resolveArgs(index, arg as CheckpointNode | undefined));
   if (!args) return undefined;
   const spectrum = args.spectrum ?? vscode.workspace.getConfiguration('taiaLab.deltaReview').get<number>('spectrumRank', 4);
-  const panel = vscode.window.createWebviewPanel(DELTA_REVIEW_VIEW, `Δ ${path.basename(args.finetuned)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+  const panel = vscode.window.createWebviewPanel(DELTA_REVIEW_VIEW, args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
   const review = new DeltaReview(panel, context.extensionUri);
   await review.start({ ...args, spectrum });
   return review;

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { evaluationCommandLine } from '../../core/eval/command';
-import { TAIA_RESULTS_SUFFIX } from '../../core/results/taiaFormat';
 import type { SlurmSettings } from '../../core/experiment/schema';
 import { scancel, SlurmError } from '../../core/slurm/commands';
 import { evaluationOutcome, watchJob } from '../../core/slurm/follow';
@@ -15,6 +14,11 @@ import type { CheckpointNode } from '../workspace/checkpointsTree';
 import { experimentRun } from '../shared/experimentTargets';
 import { pythonEnvironment } from '../shared/python';
 import type { WorkspaceIndex } from '../workspace/workspaceIndex';
+import { warnUntrusted } from '../shared/trust';
+import { resultFileFor } from '../../core/results/accumulate';
+import { formatValue } from '../../core/results/format';
+import { loadResults } from '../../core/results/load';
+import { pickPath } from '../shared/pathPicker';
 
 /** Where evaluations write, relative to the workspace folder: the Benchmarks view finds them there. */
 export const RESULTS_DIR = '.taia/results';
@@ -49,7 +53,7 @@ export interface EvaluateArgs {
  */
 export async function evaluateCommand(extensionPath: string, index: WorkspaceIndex, output: vscode.OutputChannel, arg?: CheckpointNode | EvaluateArgs): Promise<string | undefined> {
   if (!vscode.workspace.isTrusted) {
-    void vscode.window.showWarningMessage('Evaluation runs only in trusted workspaces: it runs the evaluator, or a configured command, on workspace files.');
+    warnUntrusted('Evaluation runs only in trusted workspaces: it runs the evaluator, or a configured command, on workspace files.');
     return undefined;
   }
   const folder = vscode.workspace.workspaceFolders?.[0];
@@ -70,7 +74,9 @@ export async function evaluateCommand(extensionPath: string, index: WorkspaceInd
   if (args.external) return runExternal(command, args.checkpoint, path.join(folder.uri.fsPath, RESULTS_DIR, name), args.tasks ?? [], output);
   args.tasks ??= (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Task files': ['jsonl'] }, title: 'Evaluation task files (JSONL)', defaultUri: folder.uri }))?.map((u) => u.fsPath);
   if (!args.tasks?.length) return undefined;
-  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: path.join(folder.uri.fsPath, RESULTS_DIR, `${name}${TAIA_RESULTS_SUFFIX}`), name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
+  // Evaluations of one checkpoint add up in one file; another checkpoint of the same name gets its own.
+  const target = await resultFileFor(path.join(folder.uri.fsPath, RESULTS_DIR), name, args.checkpoint);
+  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: target.file, name: target.name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
   if ((args.launcher ?? settings.get<string>('launcher', 'local')) === 'slurm') return runOnSlurm(extensionPath, job, args.slurm ?? evaluationSlurmSettings(), output);
   return runBuiltIn(extensionPath, job, output);
 }
@@ -100,21 +106,26 @@ async function fromExperiment(args: EvaluateArgs, index: WorkspaceIndex): Promis
 
 async function pickCheckpoint(index: WorkspaceIndex): Promise<string | undefined> {
   await index.ready();
-  const items = index.checkpointList.filter((e) => e.summary).map((e) => ({ label: path.basename(e.dir), description: vscode.workspace.asRelativePath(e.dir), dir: e.dir }));
-  return (await vscode.window.showQuickPick(items, { title: 'Evaluate: checkpoint (model, adapter or merged output)', matchOnDescription: true }))?.dir;
+  const items = index.checkpointList.filter((e) => e.summary).map((e) => ({ label: path.basename(e.dir), description: vscode.workspace.asRelativePath(e.dir), path: e.dir }));
+  return pickPath(items, { title: 'Evaluate: checkpoint (model, adapter or merged output)', missing: 'No checkpoints found in the workspace (Hugging Face model folders, LoRA adapters, merged outputs)', folders: true });
 }
 
 function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.OutputChannel): Thenable<string | undefined> {
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name}`, cancellable: true }, async (progress, token) => {
     let results: string | undefined;
     let last = 0;
+    let started: number | undefined;
     const handle = launchTrainer({
       script: path.join(extensionPath, 'dist', 'trainer.js'),
       job: { evaluate: job },
       env: pythonEnvironment(),
       onMessage: (m) => {
         if (m.type === 'evalProgress') {
-          progress.report({ message: `${m.task} ${m.done}/${m.total}`, increment: ((m.done - last) / m.total) * 100 });
+          started ??= Date.now();
+          const seconds = (Date.now() - started) / 1000;
+          // The first batch also loads the model: no estimate until a few examples are in.
+          const eta = m.done >= 2 && seconds > 0 ? ` · about ${Math.ceil((seconds / m.done) * (m.total - m.done))} s left` : '';
+          progress.report({ message: `${m.task}: ${m.done} of ${m.total} examples${eta}`, increment: ((m.done - last) / m.total) * 100 });
           last = m.done;
         } else if (m.type === 'log') output.appendLine(`[eval ${job.name}] ${m.message}`);
         else if (m.type === 'done') results = m.results;
@@ -123,7 +134,11 @@ function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.Outp
     token.onCancellationRequested(() => handle.cancel());
     const outcome = await handle.outcome;
     if (outcome.state === 'failed') void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
-    if (results) output.appendLine(`[eval ${job.name}] results: ${results}`);
+    if (outcome.state === 'cancelled') void vscode.window.showInformationMessage(`Evaluation of ${job.name} cancelled; nothing was written.`);
+    if (results) {
+      output.appendLine(`[eval ${job.name}] results: ${results}`);
+      void announce(job, results);
+    }
     return results;
   });
 }
@@ -150,6 +165,20 @@ function runOnSlurm(extensionPath: string, job: EvaluateJob, settings: SlurmSett
       return undefined;
     }
   });
+}
+
+/** Says that an evaluation finished, with its scores and the tasks its result file now holds. */
+async function announce(job: EvaluateJob, file: string): Promise<void> {
+  const [model] = await loadResults(file).catch(() => []);
+  const fresh = new Set(job.tasks.map((t) => path.basename(t).replace(/\.jsonl?$/, '')));
+  const scores = [...(model?.tasks ?? [])].filter(([task]) => fresh.has(task)).map(([task, r]) => {
+    const [metric, m] = [...r.metrics][0] ?? [];
+    return metric ? `${task} ${metric} ${formatValue(m.value, m.scale === 'percent' ? 'percent' : 'fraction')}` : task;
+  });
+  const all = model ? [...model.tasks.keys()] : [];
+  const choice = await vscode.window.showInformationMessage(`Evaluation of ${job.name} finished: ${scores.join(', ') || 'no scores'}. ${vscode.workspace.asRelativePath(file)} holds ${all.length} task${all.length === 1 ? '' : 's'}${all.length ? ` (${all.join(', ')})` : ''}.`, 'Show in Benchmarks', 'Open file');
+  if (choice === 'Show in Benchmarks') await vscode.commands.executeCommand('taiaLab.benchmarks.focus');
+  else if (choice === 'Open file') await vscode.window.showTextDocument(vscode.Uri.file(file));
 }
 
 /**

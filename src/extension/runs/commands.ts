@@ -1,11 +1,13 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
+import { warnUntrusted } from '../shared/trust';
 import { stringify } from 'yaml';
 import { EXPERIMENT_SUFFIX } from '../../core/experiment/schema';
 import { LOG_FILE } from '../../core/runs/types';
 import type { WorkspaceIndex } from '../workspace/workspaceIndex';
-import { RunNode, RunsTree } from './runsTree';
+import { describeRun, RunNode, RunsTree, startedLabel } from './runsTree';
+import { pickPath } from '../shared/pathPicker';
 import { TrainingManager } from './training';
 import { COMMANDS } from '../commands';
 
@@ -16,7 +18,7 @@ export interface StartArgs {
 
 function refuseUntrusted(): boolean {
   if (vscode.workspace.isTrusted) return false;
-  void vscode.window.showWarningMessage('Training runs only in trusted workspaces: it reads workspace files and runs a trainer process on them.');
+  warnUntrusted('Training runs only in trusted workspaces: it reads workspace files and runs a trainer process on them.');
   return true;
 }
 
@@ -52,11 +54,13 @@ async function newExperimentWizard(index: WorkspaceIndex): Promise<string | unde
   if (!folder) return undefined;
   const rel = (p: string) => path.relative(folder.uri.fsPath, p).split(path.sep).join('/');
   const models = index.checkpointList.filter((e) => e.summary && e.summary.kind !== 'adapter');
-  const base = await vscode.window.showQuickPick(models.map((e) => ({ label: path.basename(e.dir), description: rel(e.dir), dir: e.dir })), { title: 'New experiment (1/5): base model' });
-  if (!base) return undefined;
+  const baseDir = await pickPath(models.map((e) => ({ label: path.basename(e.dir), description: rel(e.dir), path: e.dir })), { title: 'New experiment (1/5): base model', missing: 'No model folder (config.json, safetensors, tokenizer.json) found in the workspace', folders: true });
+  if (!baseDir) return undefined;
   const datasets = index.datasetList.filter((d) => d.summary);
-  const data = await vscode.window.showQuickPick(datasets.map((d) => ({ label: path.basename(d.file), description: rel(d.file), file: d.file })), { title: 'New experiment (2/5): dataset' });
-  if (!data) return undefined;
+  const dataFile = await pickPath(datasets.map((d) => ({ label: path.basename(d.file), description: rel(d.file), path: d.file })), { title: 'New experiment (2/5): dataset', missing: 'No dataset found in the workspace (JSONL/JSON in Alpaca, ShareGPT or chat form, text, Parquet)', folders: false, filters: { Datasets: ['jsonl', 'json', 'parquet', 'txt'] } });
+  if (!dataFile) return undefined;
+  const base = { label: path.basename(baseDir), dir: baseDir };
+  const data = { file: dataFile };
   const method = await vscode.window.showQuickPick([{ label: 'lora', description: 'LoRA adapters on all linear layers (r 16, alpha 32), as the TAIA paper' }, { label: 'full', description: 'all parameters' }], { title: 'New experiment (3/5): method' });
   if (!method) return undefined;
   const engine = await vscode.window.showQuickPick(
@@ -77,6 +81,18 @@ async function newExperimentWizard(index: WorkspaceIndex): Promise<string | unde
   return file;
 }
 
+/** Runs to compare, from a pick of every run (name, start, state); undefined when cancelled or fewer than two exist. */
+async function pickRuns(runs: RunsTree, ticked: string[]): Promise<string[] | undefined> {
+  await runs.refresh();
+  if (runs.current.length < 2) {
+    void vscode.window.showInformationMessage(`Comparing needs two or more runs; the workspace has ${runs.current.length}. Start fine-tuning to make one.`);
+    return undefined;
+  }
+  const items = runs.current.map((r) => ({ label: r.status.name, description: `${startedLabel(r.status)} · ${describeRun(r.status)}`, picked: ticked.includes(r.dir), dir: r.dir }));
+  const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Compare runs: two or more' });
+  return picks?.map((p) => p.dir);
+}
+
 export function registerRunCommands(context: vscode.ExtensionContext, training: TrainingManager, runs: RunsTree, index: WorkspaceIndex, openDashboard: (runDir: string) => unknown, compare: (runDirs: string[]) => unknown): void {
   context.subscriptions.push(
     vscode.commands.registerCommand(COMMANDS.startTraining, (arg?: vscode.Uri | StartArgs) => startTrainingCommand(training, index, arg)),
@@ -86,9 +102,11 @@ export function registerRunCommands(context: vscode.ExtensionContext, training: 
     }),
     vscode.commands.registerCommand(COMMANDS.openRunDashboard, (node?: RunNode) => (node ? openDashboard(node.dir) : undefined)),
     vscode.commands.registerCommand(COMMANDS.showRunLog, (node?: RunNode) => node && vscode.window.showTextDocument(vscode.Uri.file(path.join(node.dir, LOG_FILE)))),
-    vscode.commands.registerCommand(COMMANDS.compareRuns, (node?: RunNode, selected?: RunNode[]) => {
-      const dirs = (selected?.length ? selected : node ? [node] : []).map((n) => n.dir);
-      if (dirs.length < 2) return void vscode.window.showInformationMessage('Select two or more runs in the Runs view (Ctrl/Cmd-click) to compare them.');
+    vscode.commands.registerCommand(COMMANDS.compareRuns, async (node?: RunNode, selected?: RunNode[]) => {
+      let dirs = (selected?.length ? selected : node ? [node] : []).map((n) => n.dir);
+      // One run (or the palette): pick the others, the given one ticked.
+      if (dirs.length < 2) dirs = (await pickRuns(runs, dirs)) ?? [];
+      if (dirs.length < 2) return undefined;
       return compare(dirs);
     }),
     vscode.commands.registerCommand(COMMANDS.refreshRuns, () => runs.refresh()),

@@ -9,6 +9,7 @@ import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, Run
 import type { DashboardState, FromWebview, ToWebview } from '../../webview/runDashboard/protocol';
 import { loadPage, PanelHost, readRun, revealOrCreate } from '../shared/panelHost';
 import { runDashboardHtml } from './pages';
+import { COMMANDS } from '../commands';
 
 export const RUN_DASHBOARD_VIEW = 'taiaLab.runDashboard';
 /** File watchers can lag or miss events (network drives, some containers): poll too while a run is live. */
@@ -180,6 +181,7 @@ export class RunDashboard extends PanelHost<ToWebview> {
       this.readySignal.resolve();
       this.enqueue(() => this.init());
     } else if (m.type === 'rendered') this.renderedSignal.resolve(m.records);
+    else if (m.type === 'cancel') void vscode.commands.executeCommand(COMMANDS.cancelRun, { type: 'run', dir: this.runDir });
     else if (m.type === 'open') void this.open(m.file);
   }
 

@@ -12,7 +12,7 @@ export function runDashboardHtml(policy: string, nonce: string, script: string, 
     body: `<header><h1 id="title">Run</h1><p id="subtitle" class="muted"></p>
 <div class="toolbar" role="status"><span id="state" class="state"><span id="state-icon" aria-hidden="true"></span> <span id="state-label"></span></span>
 <progress id="progress" max="1" value="0" aria-labelledby="progress-text"></progress><span id="progress-text"></span><span id="eta" class="muted"></span></div>
-<div class="toolbar"><button id="open-log">Open train.log</button><button id="open-config">Open config.json</button></div></header>
+<div class="toolbar"><button id="cancel" hidden>Cancel run</button><button id="open-log">Open train.log</button><button id="open-config">Open config.json</button></div></header>
 <p id="message" class="alarm" role="alert" hidden></p>
 <section id="failure" class="alarm" role="alert" hidden><p id="error"></p><pre id="stderr"></pre></section>
 <section id="job-log-section" hidden><h2>Job output</h2><pre id="job-log" tabindex="0" aria-label="Slurm job output"></pre></section>

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { listExternalRuns } from '../../core/runs/external';
+import { lastMetric } from '../../core/runs/lastMetric';
 import { listRuns, RunSummary } from '../../core/runs/store';
 import { RUNS_DIR, RunState, RunStatus } from '../../core/runs/types';
 import { followSlurmRuns, followsJob } from '../../core/slurm/follow';
@@ -13,6 +14,8 @@ export interface RunNode {
   status: RunStatus;
   /** A run another tool wrote (a Trainer output folder, TensorBoard logs), read in place. */
   external?: boolean;
+  /** A live run's latest loss (metrics.jsonl): status.json holds only the loss a run ended with. */
+  liveLoss?: number;
 }
 
 /** Runs of other tools are found by walking the workspace: while one is live it is re-read this often. */
@@ -93,7 +96,13 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   private async load(): Promise<void> {
     const roots = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
     const found: RunSummary[] = (await Promise.all(roots.map(listRuns))).flat();
-    const own: RunNode[] = found.map((r) => ({ type: 'run', dir: r.dir, status: r.status }));
+    const own: RunNode[] = await Promise.all(
+      found.map(async (r): Promise<RunNode> => {
+        const live = r.status.state === 'running' || r.status.state === 'queued';
+        const last = live ? await lastMetric(r.dir) : undefined;
+        return { type: 'run', dir: r.dir, status: r.status, ...(last ? { liveLoss: last.loss } : {}) };
+      }),
+    );
     if (this.externalDue) {
       this.externalDue = false;
       this.external = (await Promise.all(roots.map(listExternalRuns))).flat().map((r) => ({ type: 'run', dir: r.dir, status: r.status, external: true }));
@@ -147,7 +156,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const s = node.status;
     const item = new vscode.TreeItem(s.name, vscode.TreeItemCollapsibleState.None);
     item.id = node.dir;
-    item.description = describeRun(s);
+    // Two runs of one experiment share a name: the start time tells them apart (a run of another tool ends with its time).
+    item.description = node.external ? describeRun(s) : `${startedLabel(s)} · ${describeRun(s, node.liveLoss)}`;
     const [icon, color] = ICONS[s.state] ?? ['question'];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     // Runs of other tools open and compare like the project's own, but are not cancelled or resumed from here.
@@ -165,17 +175,30 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   }
 }
 
-/** "running · 12/100 · loss 1.234"; a run of another tool: "HF Trainer · done · 2800/2808 · loss 1.104 · 2025-06-01 14:03" */
-export function describeRun(s: RunStatus): string {
+/**
+ * "running · 12/100 · loss 1.234"; a live run's loss is its latest, not the one a previous segment ended with;
+ * a run of another tool: "HF Trainer · done · 2800/2808 · loss 1.104 · 2025-06-01 14:03".
+ */
+export function describeRun(s: RunStatus, liveLoss?: number): string {
   const state = s.state === 'pending' && s.slurm?.reason ? `pending (${s.slurm.reason})` : s.state;
   const parts: string[] = s.source ? [s.source, state] : [state];
   if (s.totalSteps) parts.push(`${s.step}/${s.totalSteps}`);
   else if (s.source) parts.push(`step ${s.step}`);
-  if (s.finalLoss !== undefined && Number.isFinite(s.finalLoss)) parts.push(`loss ${s.finalLoss.toFixed(3)}`);
+  const live = s.state === 'running' || s.state === 'queued';
+  const loss = live && liveLoss !== undefined ? liveLoss : s.finalLoss;
+  if (loss !== undefined && Number.isFinite(loss)) parts.push(`loss ${loss.toFixed(3)}`);
   const time = s.endedAt ?? s.startedAt;
   if (s.source && time) parts.push(time.slice(0, 16).replace('T', ' '));
   if (s.slurm?.jobId) parts.push(`job ${s.slurm.jobId}${s.slurm.partition ? ` on ${s.slurm.partition}` : ''}${s.slurm.nodeList && s.state === 'running' ? ` (${s.slurm.nodeList})` : ''}`);
   return parts.join(' · ');
+}
+
+/** "Jan 02 14:05" (local time) of the run's start, or of its creation while queued. */
+export function startedLabel(s: RunStatus): string {
+  const d = new Date(s.startedAt ?? s.createdAt);
+  if (Number.isNaN(d.getTime())) return s.id;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.toLocaleString('en-US', { month: 'short' })} ${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 function tooltip(node: RunNode, slurmProblem?: string): vscode.MarkdownString {

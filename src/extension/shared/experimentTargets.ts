@@ -5,6 +5,7 @@ import { builtinRecipe } from '../../core/merge/recipes';
 import { latestRunOf } from '../../core/runs/store';
 import type { RunConfig } from '../../core/runs/types';
 import { COMMANDS } from '../commands';
+import { MERGED_DIR } from '../../core/runs/mergedOutput';
 
 /** What the Merge and Evaluate code lenses of an experiment file pass to their commands. */
 export interface ExperimentArgs {
@@ -13,8 +14,6 @@ export interface ExperimentArgs {
 
 export const isExperimentArgs = (arg: unknown): arg is ExperimentArgs => typeof arg === 'object' && arg !== null && typeof (arg as ExperimentArgs).experiment === 'string';
 
-/** Where merges of an experiment's runs go: `merged/<run>-<recipe>` in its workspace folder. */
-export const MERGED_DIR = 'merged';
 
 /**
  * An experiment file's config and its newest run that has a checkpoint, or undefined after telling the

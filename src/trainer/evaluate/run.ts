@@ -51,12 +51,14 @@ export async function evaluateTasks(req: EvalRequest, hooks: EvalHooks, open: Op
 type Scored = Omit<ExampleRecord, 'task'>;
 
 const promptIds = (tok: ChatTokenizer, ex: TaskExample) => tok.encode(tok.render(ex.messages, true));
+/** The example's question as the task file gives it (the turns before the answer), kept with its record for the per-example view. */
+const promptText = (ex: TaskExample) => ex.messages.map((m) => (ex.messages.length > 1 ? `${m.role}: ${m.content}` : m.content)).join('\n');
 
 async function generate(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[], maxNew: number): Promise<Scored[]> {
   const outputs = await lm.generate(examples.map((ex) => promptIds(tok, ex)), maxNew, tok.ids.eos);
   return examples.map((ex, i) => {
     const prediction = tok.decode(outputs[i]);
-    return { id: ex.id, prediction, target: ex.answers[0], metrics: { exact_match: exactMatch(prediction, ex.answers).correct ? 1 : 0 } };
+    return { id: ex.id, prompt: promptText(ex), prediction, target: ex.answers[0], metrics: { exact_match: exactMatch(prediction, ex.answers).correct ? 1 : 0 } };
   });
 }
 
@@ -74,7 +76,7 @@ async function chooseByLikelihood(lm: LanguageModel, tok: ChatTokenizer, example
     });
     const argmax = (key: 'sum' | 'norm') => scores.reduce((best, s, i) => (s[key] > scores[best][key] ? i : best), 0);
     const picked = argmax('sum');
-    return { id: ex.id, prediction: ex.choices![picked], target: ex.choices![ex.correct!], metrics: { acc: picked === ex.correct ? 1 : 0, acc_norm: argmax('norm') === ex.correct ? 1 : 0 }, loglikelihoods: scores.map((s) => s.sum) };
+    return { id: ex.id, prompt: promptText(ex), prediction: ex.choices![picked], target: ex.choices![ex.correct!], metrics: { acc: picked === ex.correct ? 1 : 0, acc_norm: argmax('norm') === ex.correct ? 1 : 0 }, loglikelihoods: scores.map((s) => s.sum) };
   });
 }
 

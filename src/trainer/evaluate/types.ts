@@ -11,6 +11,7 @@ export type EvalRequest = Omit<EvaluateJob, 'out' | 'name'>;
 export interface ExampleRecord {
   task: string;
   id: string;
+  prompt: string;
   prediction: string;
   target: string;
   metrics: Record<string, number>;

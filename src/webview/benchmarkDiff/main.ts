@@ -3,16 +3,19 @@
 // filter to what differs, sortable columns, a bar chart per task, and exports. Every name from a
 // result file goes in as text.
 import type { BenchmarkDiff, DiffCell, DiffRow, RowUnit } from '../../core/results/diff';
+import type { ExamplesView } from '../../core/results/examples';
 import { CORRECTION_LABEL, direction, formatDelta, formatP, formatValue, legend, METHOD_LABEL, tasksLabel, toCsv, toLatex, toMarkdown } from '../../core/results/format';
 import type { Correction } from '../../core/results/stats';
 import { $, el, showMessage, vscodeApi } from '../shared/dom';
 import { barChart } from './bars';
+import { renderExamples } from './examples';
 import type { BenchmarkDiffState, ExportFormat, FromWebview, SortKey, ToWebview } from './protocol';
 import { asShown, magnitude, shownRows } from './view';
 
 const vscode = vscodeApi<FromWebview, BenchmarkDiffState>();
 let state: BenchmarkDiffState = vscode.getState() ?? { models: [], onlyDiffers: true };
 let report: BenchmarkDiff | undefined;
+let examples: ExamplesView | undefined;
 
 /** "0.7800 ± 0.0089 · n = 2376 · Δ +0.0300 · p = 0.012 (z-test on standard errors) · Holm-adjusted p = 0.048" for a cell's tooltip. */
 function cellTitle(c: DiffCell, unit: RowUnit, correction: Correction): string {
@@ -33,7 +36,11 @@ function valueCell(c: DiffCell, unit: RowUnit, best: boolean, baseline: number |
   td.append(el('span', { class: best ? 'value best' : 'value' }, formatValue(c.value, unit)));
   if (c.delta !== undefined) {
     const tone = c.better === true ? 'better' : c.better === false ? 'worse' : 'same';
-    td.append(' ', el('span', { class: `delta ${tone} m${magnitude(c.delta, baseline, unit)}` }, formatDelta(c.delta, unit)));
+    // A Δ its test does not tell from noise is muted, whatever its size; the p shows beside it.
+    const p = c.pAdjusted ?? c.test?.p;
+    const muted = p !== undefined && p >= 0.05;
+    td.append(' ', el('span', { class: `delta ${tone} m${magnitude(c.delta, baseline, unit)}${muted ? ' ns' : ''}` }, formatDelta(c.delta, unit)));
+    if (p !== undefined) td.append(el('span', { class: 'p muted' }, ` p=${formatP(p)}`));
   }
   if (c.mark) td.append(el('sup', { class: 'mark' }, c.mark));
   return td;
@@ -67,7 +74,18 @@ function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
   for (const row of rows) {
     const tr = el('tr', row.differs ? { class: 'differs' } : {});
     tr.append(el('th', { scope: 'row', class: row.subtask ? 'subtask' : '' }, row.task), el('td', { class: 'metric' }, `${row.metric} ${direction(row)}`));
-    row.cells.forEach((c, i) => tr.append(valueCell(c, row.unit, row.best.includes(i), row.cells[0].value, r.correction)));
+    row.cells.forEach((c, i) => {
+      const td = valueCell(c, row.unit, row.best.includes(i), row.cells[0].value, r.correction);
+      // A model's cell opens the examples behind it, against the baseline.
+      if (i > 0 && c.value !== undefined) {
+        Object.assign(td.dataset, { task: row.task, metric: row.metric, model: r.models[i].name });
+        td.classList.add('opens');
+        td.tabIndex = 0;
+        td.setAttribute('role', 'button');
+        td.setAttribute('aria-label', `${r.models[i].name} on ${row.task} / ${row.metric}: show the examples`);
+      }
+      tr.append(td);
+    });
     body.append(tr);
   }
   table.append(body);
@@ -84,7 +102,7 @@ function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
 }
 
 function renderCharts(r: BenchmarkDiff, rows: DiffRow[]): void {
-  // One chart per task: its first row shown.
+  // One chart per task: its first metric in the report's order, so sorting the table does not change which metric a chart shows.
   const seen = new Set<string>();
   const charts = rows.filter((row) => !seen.has(row.task) && seen.add(row.task));
   $('charts').replaceChildren(...charts.map((row) => barChart(row, r.models.map((m) => m.name))));
@@ -107,14 +125,66 @@ function render(): void {
   select.value = r.baseline;
   ($('correction') as HTMLSelectElement).value = r.correction;
   renderTable(r, rows);
-  renderCharts(r, rows);
+  renderCharts(r, shownRows(r, state.onlyDiffers));
   $('count').textContent = `${r.rows.filter((x) => x.differs).length} of ${r.rows.length} rows differ`;
   $('legend').textContent = legend(r);
   renderList('notes', r.notes);
 }
 
+/** The test of the cell the examples belong to, for their counts line. */
+function testOf(view: ExamplesView) {
+  const row = report?.rows.find((r) => r.task === view.task && r.metric === view.metric);
+  const i = report?.models.findIndex((m) => m.name === view.models[1]) ?? -1;
+  return i > 0 ? row?.cells[i].test : undefined;
+}
+
+function renderExamplesView(): void {
+  const root = $('examples');
+  if (!examples || !state.examples) {
+    root.hidden = true;
+    root.replaceChildren();
+    return;
+  }
+  renderExamples(root, examples, state.examples.filter, testOf(examples), (filter) => {
+    state.examples!.filter = filter;
+    vscode.setState(state);
+    renderExamplesView();
+  }, () => {
+    state.examples = undefined;
+    examples = undefined;
+    vscode.setState(state);
+    renderExamplesView();
+  });
+}
+
+function openExamples(task: string, metric: string, model: string): void {
+  state.examples = { task, metric, model, filter: state.examples?.filter ?? 'flipped' };
+  vscode.setState(state);
+  vscode.postMessage({ type: 'examples', task, metric, model });
+}
+
+$('table').addEventListener('click', (e) => {
+  const td = (e.target as HTMLElement).closest('td.opens') as HTMLTableCellElement | null;
+  if (td) openExamples(td.dataset.task!, td.dataset.metric!, td.dataset.model!);
+});
+$('table').addEventListener('keydown', (e) => {
+  const td = (e.target as HTMLElement).closest('td.opens') as HTMLTableCellElement | null;
+  if (td && (e.key === 'Enter' || e.key === ' ')) {
+    e.preventDefault();
+    openExamples(td.dataset.task!, td.dataset.metric!, td.dataset.model!);
+  }
+});
+
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const m = event.data;
+  if (m.type === 'examples') {
+    examples = m.view;
+    if (m.error) showMessage(m.error);
+    renderExamplesView();
+    if (m.view) $('examples').scrollIntoView?.({ block: 'start' });
+    vscode.postMessage({ type: 'rendered', rows: m.view ? m.view.rows.length : 0 });
+    return;
+  }
   showMessage(m.type === 'error' ? m.message : undefined);
   if (m.type === 'error') return;
   report = m.report;
@@ -122,6 +192,8 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   renderList('problems', m.problems);
   render();
   vscode.postMessage({ type: 'rendered', rows: m.report.rows.length });
+  // A reloaded page, or a new baseline: the examples open before are read again.
+  if (state.examples) vscode.postMessage({ type: 'examples', task: state.examples.task, metric: state.examples.metric, model: state.examples.model });
 });
 
 $('only-differs').addEventListener('change', (e) => {

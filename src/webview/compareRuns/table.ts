@@ -3,6 +3,7 @@
 import { duration, gib, int, median, num, peakGpuMemory } from '../shared/format';
 import type { RunData } from './protocol';
 import { csvCell, mdCell } from '../../core/util/tableCells';
+import { flatten } from '../../core/util/flatten';
 
 export interface Row {
   key: string;
@@ -13,17 +14,6 @@ export interface Row {
 }
 
 const MISSING = '—';
-
-/** `{ train: { learning_rate: 1e-4 } }` → `{ 'train.learning_rate': '0.0001' }`; lists join with commas. */
-export function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
-  } else if (value !== undefined && prefix) {
-    // An empty list shows as [], so it does not read as a missing key.
-    out[prefix] = Array.isArray(value) ? (value.length ? value.join(', ') : '[]') : String(value);
-  }
-  return out;
-}
 
 /** Column headings: run names, with the run id where two runs share a name. */
 export function runLabels(runs: RunData[]): string[] {

@@ -2,6 +2,7 @@
 // stream, a per-block summary, a detail pane, keyboard navigation, and exports. Everything from files
 // is inserted as text (textContent), never as HTML.
 import type { TensorDelta } from '../../core/delta/diff';
+import { formatBytes } from '../../core/util/size';
 import { $, el, frameScheduler, vscodeApi } from '../shared/dom';
 import type { FromWebview, Metric, ReviewState, ToWebview } from './protocol';
 
@@ -59,7 +60,7 @@ function render(): void {
   $('title').textContent = state.finetuned ? `${state.finetuned}` : 'Weight-delta review';
   $('subtitle').textContent = state.base ? `against base ${state.base}${state.merged ? `, merged output ${state.merged}` : ''}` : '';
   const done = state.report !== undefined;
-  $('status').textContent = state.status === 'running' ? `computing… ${state.tensors.length} tensors so far` : state.status === 'done' ? `${state.tensors.length} tensors` : state.status === 'cancelled' ? 'cancelled' : `error: ${state.message ?? ''}`;
+  $('status').textContent = state.status === 'running' ? runningText() : state.status === 'done' ? `${state.tensors.length} tensors` : state.status === 'cancelled' ? 'cancelled' : `error: ${state.message ?? ''}`;
   ($('cancel') as HTMLButtonElement).hidden = state.status !== 'running';
   for (const id of ['export-md', 'export-csv']) ($(id) as HTMLButtonElement).disabled = !done;
   ($('metric') as HTMLSelectElement).value = state.metric;
@@ -100,6 +101,29 @@ function renderSummary(): void {
   $('summary').replaceChildren(table);
 }
 
+/** The smallest colour step of a changed cell, in percent of the full colour. */
+const MIN_VISIBLE = 12;
+
+/** What the colours and marks mean: the scale from no change to the largest, and the cell marks. */
+function heatmapLegend(max: number): HTMLElement {
+  const box = el('div', { class: 'heatmap-legend', id: 'heatmap-legend' });
+  const scale = el('div', { class: 'scale', role: 'img' });
+  const low = state.metric === 'relative' ? `${((max * 1e-6) * 100).toPrecision(2)}%` : '0';
+  const high = state.metric === 'relative' ? `${(max * 100).toPrecision(3)}%` : state.metric === 'cosine' ? `1 − cos = ${max.toPrecision(3)}` : max.toPrecision(3);
+  scale.setAttribute('aria-label', `colour scale from ${low} to ${high}${state.metric === 'relative' ? ', logarithmic' : ''}`);
+  scale.append(el('span', { class: 'muted' }, `unchanged · ${low}`));
+  for (const pct of [0, MIN_VISIBLE, 25, 50, 75, 100]) {
+    const sw = el('span', { class: 'swatch', 'aria-hidden': 'true' });
+    sw.style.setProperty('--intensity', `${pct}%`);
+    scale.append(sw);
+  }
+  scale.append(el('span', { class: 'muted' }, `${high}${state.metric === 'relative' ? ' (log scale, 6 decades)' : ''}`));
+  const marks = el('div', { class: 'marks muted' });
+  marks.append(el('span', { class: 'swatch nonfinite', 'aria-hidden': 'true' }, '!'), ' NaN or Inf  ', el('span', { class: 'swatch forbidden', 'aria-hidden': 'true' }, '✗'), ' not from where the recipe says  ', el('span', { class: 'swatch selected', 'aria-hidden': 'true' }), ' selected');
+  box.append(scale, marks);
+  return box;
+}
+
 function renderHeatmap(): void {
   const ts = state.tensors.filter((t) => t.layer !== null && visible(t));
   const modules = [...new Set(ts.map(moduleKey))].sort((a, b) => {
@@ -130,7 +154,8 @@ function renderHeatmap(): void {
         const t = cell.reduce((a, b) => (b.shape.reduce((x, y) => x * y, 1) > a.shape.reduce((x, y) => x * y, 1) ? b : a));
         const v = metricOf(t, state.metric, max);
         const button = el('button', { class: 'cell', 'data-name': t.name, 'data-row': String(layer), 'data-col': String(col), title: `${t.name}: ${v.text}`, 'aria-label': `${t.name} ${v.text}`, tabindex: t.name === state.selected || (!state.selected && layer === layers[0] && col === 0) ? '0' : '-1' });
-        button.style.setProperty('--intensity', `${Math.round(v.intensity * 100)}%`);
+        // Any change at all stays visible against the background: at least the lowest step of the scale.
+        button.style.setProperty('--intensity', `${v.intensity > 0 ? Math.max(MIN_VISIBLE, Math.round(v.intensity * 100)) : 0}%`);
         if (nonFinite(t) > 0) button.classList.add('nonfinite');
         if (t.merged?.expected && t.merged.source !== t.merged.expected) button.classList.add('forbidden');
         if (t.name === state.selected) button.classList.add('selected');
@@ -141,7 +166,7 @@ function renderHeatmap(): void {
     });
     grid.append(tr);
   }
-  $('heatmap').replaceChildren(grid);
+  $('heatmap').replaceChildren(grid, heatmapLegend(max));
   const rest = state.tensors.filter((t) => t.layer === null && visible(t));
   const list = el('ul', { class: 'outside' });
   for (const t of rest) {
@@ -288,6 +313,21 @@ $('cancel').addEventListener('click', () => vscode.postMessage({ type: 'cancel' 
 $('export-md').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'markdown' }));
 $('export-csv').addEventListener('click', () => vscode.postMessage({ type: 'export', format: 'csv' }));
 
+/** The latest progress of a running review and when it started, for its total and ETA. */
+let progress: { bytesDone: number; bytesTotal: number; tensors?: number; count?: number; started: number } | undefined;
+
+/** "computing… 120 of 290 tensors · 1.2 of 2.2 GB · about 40 s left" */
+function runningText(): string {
+  const p = progress;
+  if (!p || !p.count) return `computing… ${state.tensors.length} tensors so far`;
+  const parts = [`computing… ${Math.max(state.tensors.length, p.tensors ?? 0)} of ${p.count} tensors`];
+  if (p.bytesTotal > 0) parts.push(`${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`);
+  const seconds = (performance.now() - p.started) / 1000;
+  // Bytes read predict the rest best (tensors differ in size); no estimate in the first second.
+  if (p.bytesDone > 0 && p.bytesTotal > p.bytesDone && seconds >= 1) parts.push(`about ${Math.ceil((seconds * (p.bytesTotal - p.bytesDone)) / p.bytesDone)} s left`);
+  return parts.join(' · ');
+}
+
 /** Tensors arrive faster than a frame: redraw at most once per animation frame. */
 const scheduleRender = frameScheduler(render);
 
@@ -296,13 +336,15 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   switch (m.type) {
     case 'start':
       state = { ...state, base: m.base, finetuned: m.finetuned, merged: m.merged, tensors: [], report: undefined, status: 'running', selected: undefined };
+      progress = undefined;
       break;
     case 'tensor':
       state.tensors.push(m.tensor);
       break;
     case 'progress':
       ($('progress') as HTMLProgressElement).value = m.bytesTotal > 0 ? m.bytesDone / m.bytesTotal : 0;
-      return;
+      progress = { ...m, started: progress?.started ?? performance.now() };
+      break;
     case 'done':
       state.report = m.report;
       state.tensors = m.report.tensors;

@@ -2,7 +2,10 @@
 import type { DiffReport, TensorDelta } from '../../core/delta/diff';
 
 /** What the delta worker streams before its report; the host forwards it to the page as it is. */
-export type DeltaProgress = { type: 'tensor'; tensor: TensorDelta } | { type: 'progress'; bytesDone: number; bytesTotal: number };
+export type DeltaProgress =
+  | { type: 'tensor'; tensor: TensorDelta }
+  /** `tensors` of `count` compared so far. */
+  | { type: 'progress'; bytesDone: number; bytesTotal: number; tensors?: number; count?: number };
 
 export type ToWebview =
   | { type: 'start'; base: string; finetuned: string; merged?: string; spectrum: number }

@@ -3,7 +3,7 @@
 // whole run once per page load, then only what changed; all file content goes in as text.
 import type { MetricRecord, RunConfig, RunState, RunStatus } from '../../core/runs/types';
 import type { RunData } from '../../core/runs/view';
-import { flatten } from '../compareRuns/table';
+import { flatten } from '../../core/util/flatten';
 import { LineChart } from '../shared/chart';
 import { $, el, frameScheduler, showMessage, vscodeApi } from '../shared/dom';
 import { duration, gib, int, num, peakGpuMemory } from '../shared/format';
@@ -42,15 +42,32 @@ function append(records: MetricRecord[]): void {
   }
 }
 
+/** The records since the latest resume: `elapsed` restarts there. */
+function currentSegment(): MetricRecord[] {
+  let start = metrics.length - 1;
+  while (start > 0 && (metrics[start - 1].elapsed ?? 0) <= (metrics[start].elapsed ?? 0)) start--;
+  return metrics.slice(Math.max(0, start));
+}
+
 function eta(step: number, total: number): number | undefined {
-  const recent = metrics.slice(-ETA_WINDOW);
+  // Only the records since the latest resume: a window across one would mix two clocks.
+  const recent = currentSegment().slice(-ETA_WINDOW);
   if (recent.length < 2) return undefined;
   const a = recent[0];
   const b = recent[recent.length - 1];
-  // elapsed restarts at a resume: a negative span says the window crosses one, so no estimate.
   // Tools that record no times (trainer_state.json) give no estimate.
   const perStep = ((b.elapsed ?? NaN) - (a.elapsed ?? NaN)) / (b.step - a.step);
   return perStep > 0 ? perStep * (total - step) : undefined;
+}
+
+/** Training time over every segment of the run: each resume's clock starts at 0 again. */
+function totalElapsed(): number | undefined {
+  let sum = 0;
+  // Tools that record no times (trainer_state.json) have none.
+  if (!metrics.length || metrics.some((m) => m.elapsed === undefined)) return undefined;
+  const at = (i: number) => metrics[i].elapsed ?? 0;
+  for (let i = 1; i < metrics.length; i++) if (at(i) < at(i - 1)) sum += at(i - 1);
+  return sum + at(metrics.length - 1);
 }
 
 function definitionList(rows: [string, string][]): HTMLDListElement {
@@ -80,6 +97,7 @@ function render(): void {
   progress.value = total ? Math.min(step, total) : 0;
   $('progress-text').textContent = total ? `step ${step} / ${total} (${Math.floor((100 * step) / total)}%)` : `step ${step}`;
   const running = status.state === 'running';
+  $('cancel').hidden = !(running || status.state === 'queued');
   const took = status.startedAt && status.endedAt ? (Date.parse(status.endedAt) - Date.parse(status.startedAt)) / 1000 : undefined;
   $('eta').textContent = running && total ? `ETA ${duration(eta(step, total))}` : took !== undefined ? `took ${duration(took)}` : '';
   if (status.resumes) $('eta').textContent += ` · resumed ${status.resumes}×`;
@@ -100,7 +118,7 @@ function render(): void {
       ['grad norm', num(last?.gradNorm)],
       ['tokens/s', int(last?.tokensPerSecond)],
       ['epoch', num(last?.epoch)],
-      ['elapsed', duration(last?.elapsed)],
+      ['elapsed', duration(totalElapsed())],
       ...(gpuPeak > 0 ? [['peak GPU memory', gib(gpuPeak)] as [string, string]] : []),
     ]),
   );
@@ -156,6 +174,8 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
       break;
     case 'status':
       status = m.status;
+      // A new state (a resume) may be cancelled again.
+      ($('cancel') as HTMLButtonElement).disabled = false;
       break;
     case 'metrics':
       append(m.records);
@@ -176,6 +196,10 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   scheduleRender();
 });
 
+$('cancel').addEventListener('click', () => {
+  ($('cancel') as HTMLButtonElement).disabled = true;
+  vscode.postMessage({ type: 'cancel' });
+});
 $('open-log').addEventListener('click', () => vscode.postMessage({ type: 'open', file: 'log' }));
 $('open-config').addEventListener('click', () => vscode.postMessage({ type: 'open', file: 'config' }));
 vscode.postMessage({ type: 'ready' });

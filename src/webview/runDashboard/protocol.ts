@@ -16,7 +16,9 @@ export type FromWebview =
   | { type: 'ready' }
   /** After the first render of an init: lets tests (and the host) know the page shows the run. */
   | { type: 'rendered'; records: number }
-  | { type: 'open'; file: 'log' | 'config' };
+  | { type: 'open'; file: 'log' | 'config' }
+  /** Cancel the running run (it finishes its step and saves a checkpoint). */
+  | { type: 'cancel' };
 
 /** What the webview keeps with setState: enough for the serializer to reopen the run after a reload. */
 export interface DashboardState {

@@ -34,9 +34,4 @@ export function peakGpuMemory(records: readonly { gpuMemory?: number }[]): numbe
   return records.reduce((peak, r) => Math.max(peak, r.gpuMemory ?? 0), 0);
 }
 
-export function median(xs: number[]): number | undefined {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return undefined;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
+export { median } from '../../core/util/median';

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
 import type { RunState } from '../../../src/core/runs/types';
+import { eventually } from '../../helpers/eventually';
 import { writeAlpacaDataset, writeExperiment, writeTinyModel } from '../../helpers/training';
 
 suite('Fine-tuning runs in the real host', () => {
@@ -32,7 +33,7 @@ suite('Fine-tuning runs in the real host', () => {
       assert.equal(seen.at(-1), 'done', `states seen: ${seen.join(' → ')}`);
       const node = api.trees.runs.current.find((r) => r.dir === runDir)!;
       const item = api.trees.runs.getTreeItem(node);
-      assert.match(String(item.description), /^done · 150\/150 · loss \d/);
+      assert.match(String(item.description), /^[A-Z][a-z]{2} \d{2} \d{2}:\d{2} · done · 150\/150 · loss \d/, 'the start time tells runs apart');
       assert.equal(item.contextValue, 'run.done');
       // The packaged trainer found its WebAssembly files (a missing .wasm would fall back to the slow cpu backend).
       assert.match(node.status.backend ?? '', /^tfjs wasm/);
@@ -47,6 +48,10 @@ suite('Fine-tuning runs in the real host', () => {
       const nodes = api.trees.runs.current.filter((r) => r.dir === runDir || r.dir === second);
       const comparison = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.compareRuns', nodes[0], nodes);
       assert.equal(await comparison.rendered, 2);
+      // The experiments table lists both runs in the real host (its bundle and styles load under the webview CSP).
+      const experiments = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.experiments');
+      assert.equal(await experiments.rendered, api.trees.runs.current.length);
+      assert.ok(api.trees.runs.current.length >= 2);
       // The built-in evaluator runs on the run's checkpoint and writes a result file under .taia/results/.
       const tasks = path.join(ws, 'sums.jsonl');
       writeFileSync(tasks, '{"prompt": "add 1 and 3", "answer": "4"}\n{"prompt": "add 2 and 2", "answer": "4"}\n');
@@ -54,6 +59,20 @@ suite('Fine-tuning runs in the real host', () => {
       const results = await vscode.commands.executeCommand<string>('taiaLab.evaluate', { checkpoint, tasks: [tasks], external: false, maxNewTokens: 4 });
       assert.ok(results && existsSync(results), `result file ${results}`);
       assert.equal(JSON.parse(readFileSync(results, 'utf-8')).tasks.sums.n, 2);
+      // A second evaluation of the same checkpoint on another task keeps the first (issue 18), and the
+      // Benchmarks view shows both without a refresh.
+      const capitals = path.join(ws, 'capitals.jsonl');
+      writeFileSync(capitals, '{"prompt": "capital of Oro?", "answer": "Vell"}\n');
+      const again = await vscode.commands.executeCommand<string>('taiaLab.evaluate', { checkpoint, tasks: [capitals], external: false, maxNewTokens: 4 });
+      assert.equal(again, results, 'one result file per checkpoint');
+      const kept = JSON.parse(readFileSync(results, 'utf-8'));
+      assert.deepEqual(Object.keys(kept.tasks).sort(), ['capitals', 'sums']);
+      assert.equal(kept.tasks.sums.n, 2);
+      assert.equal(readFileSync(results.replace('.taia-results.json', '.samples.jsonl'), 'utf-8').trim().split('\n').length, 3, 'the per-example records of both evaluations');
+      await eventually(() => {
+        const model = api.trees.benchmarks.models.find((m) => m.file === results);
+        assert.deepEqual([...(model?.results.tasks.keys() ?? [])].sort(), ['capitals', 'sums']);
+      }, 20000);
       // The external command of the setting, with its placeholders substituted.
       await vscode.workspace.getConfiguration('taiaLab.evaluation').update('command', `node -e "require('fs').writeFileSync(process.argv[1] + '/from-command.txt', process.argv[2])" \${output} \${checkpoint}`, vscode.ConfigurationTarget.Workspace);
       const outDir = await vscode.commands.executeCommand<string>('taiaLab.evaluate', { checkpoint, external: true });

@@ -124,8 +124,8 @@ suite('TAIA Lab in a real VS Code host', () => {
     assert.equal(report.tensors.length, 21);
     assert.match(report.threeWay!.verdict, /^TAIA check passed/);
     assert.ok(report.tensors.every((t) => t.spectrum === undefined || t.spectrum.length === 2));
-    const tab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === 'Δ ft');
-    assert.ok(tab, 'a review tab is open');
+    const tab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === 'TAIA check: ft-taia');
+    assert.ok(tab, 'a review tab is open, titled as the three-way check it is');
   });
 
   test('Preview shows a dataset\'s rows escaped', async () => {
