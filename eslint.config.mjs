@@ -9,7 +9,7 @@ export default tseslint.config(
   {
     ignores: [
       'node_modules/', 'dist/', 'out/', '.vscode-test/', '.bench/', '.test-tmp/', 'test-artifacts/',
-      'demo-workspace/', '.gpu-kit/', 'src/core/delta/simd/wasm.generated.ts', 'src/core/delta/simd/kernel.ts',
+      'demo-workspace/', '.gpu-kit/', 'src/core/delta/simd/wasm.generated.ts', 'src/core/lora/simd/wasm.generated.ts', 'src/core/delta/simd/kernel.ts', 'src/core/lora/simd/kernel.ts',
     ],
   },
   js.configs.recommended,

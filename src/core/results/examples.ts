@@ -124,8 +124,13 @@ export async function compareExamples(refs: ModelRef[], baseline: string, other:
     if (x !== undefined && y !== undefined) {
       counts.paired++;
       if ((x !== 0 && x !== 1) || (y !== 0 && y !== 1)) binary = false;
-      else if (x === 1 && y === 0) (counts.broken++, (flip = 'broken'));
-      else if (x === 0 && y === 1) (counts.fixed++, (flip = 'fixed'));
+      else if (x === 1 && y === 0) {
+        counts.broken++;
+        flip = 'broken';
+      } else if (x === 0 && y === 1) {
+        counts.fixed++;
+        flip = 'fixed';
+      }
       else if (x === 1) counts.bothRight++;
       else counts.bothWrong++;
     }

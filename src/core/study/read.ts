@@ -17,7 +17,7 @@ export async function readStudy(dir: string): Promise<{ index: StudyIndex; resul
   try {
     index = JSON.parse(await readFile(file, 'utf-8')) as StudyIndex;
   } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no study here (run the study first)' : `not a study index (${(e as Error).message})`}`);
+    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no study here (run the study first)' : `not a study index (${(e as Error).message})`}`, { cause: e });
   }
   if (index.format !== 'taia-study' || index.version !== 1 || !Array.isArray(index.variants)) throw new Error(`${file}: not a study index of a version this tool reads`);
   const problems: string[] = [];

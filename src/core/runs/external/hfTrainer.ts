@@ -76,7 +76,7 @@ export async function readTrainerState(file: string): Promise<TrainerState> {
   try {
     value = parsePythonJson(await readFile(file, 'utf-8'));
   } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code ? `cannot read (${(e as NodeJS.ErrnoException).code})` : `invalid JSON (${(e as Error).message})`}`);
+    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code ? `cannot read (${(e as NodeJS.ErrnoException).code})` : `invalid JSON (${(e as Error).message})`}`, { cause: e });
   }
   if (typeof value !== 'object' || value === null || !Array.isArray((value as { log_history?: unknown }).log_history)) throw new Error(`${file}: not a Trainer state (no log_history list)`);
   const s = value as Record<string, unknown>;

@@ -126,7 +126,10 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
   // A Trainer run that logged to TensorBoard only (no state saved yet) still has a curve.
   if (!metrics.length) {
     const tb = await tensorBoardUnder(path.join(dir, 'runs'));
-    if (tb) ({ metrics, evals } = tb.read), notes.push(...tb.notes);
+    if (tb) {
+      ({ metrics, evals } = tb.read);
+      notes.push(...tb.notes);
+    }
   }
   const last = checkpoints.at(-1);
   if (last) status.lastCheckpoint = path.relative(dir, last.dir);

@@ -62,7 +62,7 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
     // Its own process group (detached), so a cancel reaches every process it starts (torchrun workers, dataloaders).
     child = spawn(argv[0], argv.slice(1), { cwd: config.cwd, env: { PYTHONUNBUFFERED: '1', ...process.env, ...config.env }, stdio: ['ignore', 1, 2], detached: true });
   } catch (e) {
-    throw new Error(`cannot start ${argv[0]}: ${(e as Error).message}`);
+    throw new Error(`cannot start ${argv[0]}: ${(e as Error).message}`, { cause: e });
   }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     child.on('error', (error) => resolve({ code: null, signal: null, error }));
