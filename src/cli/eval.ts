@@ -25,9 +25,11 @@ export const evalCommand: Command = {
     'taia eval CHECKPOINT --tasks FILE [--tasks FILE…] [--out FILE.taia-results.json] [--name NAME] [--base DIR]\n' +
     'taia eval --base DIR --finetuned DIR --recipe R [--scale F] [--layers A-B] [--keep-merge DIR] --tasks FILE…\n' +
     '                 [--max-new-tokens 64] [--limit N] [--engine tfjs|torch] [--device auto|gpu|cpu]\n' +
-    '                 [--backend auto|wasm|cpu|…] [--launcher local|slurm] [--slurm KEY=VALUE…] [--quiet]\n\n' +
+    '                 [--backend auto|wasm|cpu|…] [--launcher local|slurm] [--slurm KEY=VALUE…] [--no-template] [--quiet]\n\n' +
     '  Task files are JSON Lines: {"prompt", "answer"} rows are generated greedily and scored by exact match\n' +
     '  after answer extraction; {"prompt", "choices", "answer"} rows are scored by log-likelihood (acc, acc_norm).\n' +
+    '  A row with "template": false, or every row with --no-template, is a raw prompt: not wrapped in the chat\n' +
+    '  template (the way base models are evaluated), only preceded by the tokenizer\'s BOS token.\n' +
     '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).\n' +
     '  --engine torch scores with transformers in $TAIA_PYTHON (default python3) on the same prompts and token ids;\n' +
     '  --backend picks the built-in (tfjs) engine\'s backend.\n' +
@@ -50,6 +52,7 @@ export const evalCommand: Command = {
         engine: { type: 'string', default: 'tfjs' },
         device: { type: 'string' },
         backend: { type: 'string', default: 'auto' },
+        'no-template': { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' },
         finetuned: { type: 'string' },
         recipe: { type: 'string' },
@@ -94,6 +97,7 @@ export const evalCommand: Command = {
       device,
       backend,
       variant,
+      ...(values['no-template'] ? { noTemplate: true } : {}),
     };
     if (values.launcher === 'slurm') return evaluateOnSlurm(job, slurmOverrides(values.slurm ?? []), values.quiet === true);
     return evaluateInTerminal(job, values.quiet === true);

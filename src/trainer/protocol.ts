@@ -15,6 +15,8 @@ export interface EvaluateJob {
   name: string;
   maxNewTokens: number;
   limit: number;
+  /** Every prompt raw, without the chat template (`taia eval --no-template`); else per row (`"template": false`). */
+  noTemplate?: boolean;
   /** tfjs: the built-in engine; torch: transformers in Python (TAIA_PYTHON), on the same prompts and token ids. */
   engine: 'tfjs' | 'torch';
   device: 'auto' | 'gpu' | 'cpu';

@@ -54,6 +54,17 @@ describe('task files', () => {
     writeFileSync(bad, '{"prompt":"a","answer":"1"}\n{"question":"b"}\n');
     await assert.rejects(readTaskFile(bad), /line 2: needs "prompt"/);
   });
+  it('reads "template": false as a raw prompt and refuses it without a prompt string', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'raw.jsonl');
+    writeFileSync(file, '{"prompt":"Q: a?\\nA:","answer":"1","template":false}\n{"prompt":"b?","answer":"2"}\n');
+    const task = await readTaskFile(file);
+    assert.deepEqual(task.examples.map((e) => [e.template, e.prompt]), [[false, 'Q: a?\nA:'], [true, 'b?']]);
+    writeFileSync(file, '{"messages":[{"role":"user","content":"a"}],"answer":"1","template":false}\n');
+    await assert.rejects(readTaskFile(file), /raw\.jsonl: line 1: "template": false needs "prompt"/);
+    writeFileSync(file, '{"prompt":"a","answer":"1","template":"no"}\n');
+    await assert.rejects(readTaskFile(file), /line 1: "template" must be true or false, got "no"/);
+  });
 });
 
 describe('built-in evaluator (child process)', () => {
@@ -94,6 +105,27 @@ describe('built-in evaluator (child process)', () => {
     // The untrained base does not know them: the scores come from the weights, not the scorer.
     const base = await evaluate(root, path.join(root, 'model'), 'tiny-base');
     assert.equal(base.results.tasks.gen.metrics.exact_match.value, 0);
+  });
+
+  it('scores raw prompts ("template": false, or noTemplate for every row) as the model saw raw text, not in the chat template', async () => {
+    const root = tempDir('taia-eval-raw-');
+    writeTinyModel(path.join(root, 'model'));
+    // Pretraining-style raw text only: the model never sees the chat template.
+    writeFileSync(path.join(root, 'text.jsonl'), Array.from({ length: 40 }, (_, i) => JSON.stringify({ text: `Q: ${QA[i % 4][0]}\nA: ${QA[i % 4][1]}` })).join('\n') + '\n');
+    writeExperiment(path.join(root, 'exp.taia.yaml'), { dataset: 'text.jsonl', train: { method: 'full', max_steps: 60, max_seq_length: 96, learning_rate: 0.01 } });
+    const { dir } = await createRun(root, await loadExperiment(path.join(root, 'exp.taia.yaml')));
+    assert.deepEqual(await launchTrainer({ script: TRAINER, job: { runDir: dir, resume: false }, onMessage: () => undefined }).outcome, { state: 'done' });
+    const rows = (template?: false) => QA.map(([q, a], i) => JSON.stringify({ id: `r${i}`, prompt: `Q: ${q}\nA:`, answer: a, ...(template === false ? { template } : {}) })).join('\n') + '\n';
+    writeFileSync(path.join(root, 'raw.jsonl'), rows(false));
+    writeFileSync(path.join(root, 'chat.jsonl'), rows());
+    const score = async (task: string, noTemplate: boolean) => {
+      const job: EvaluateJob = { checkpoint: path.join(dir, 'checkpoints', 'checkpoint-60'), tasks: [path.join(root, task)], out: path.join(root, `${task}-${noTemplate}.taia-results.json`), name: task, maxNewTokens: 16, limit: 0, engine: 'tfjs', device: 'cpu', backend: 'wasm', ...(noTemplate ? { noTemplate } : {}) };
+      assert.deepEqual(await launchTrainer({ script: TRAINER, job: { evaluate: job }, onMessage: () => undefined }).outcome, { state: 'done' });
+      return JSON.parse(readFileSync(job.out, 'utf-8')).tasks[task.replace('.jsonl', '')].metrics.exact_match.value as number;
+    };
+    assert.equal(await score('raw.jsonl', false), 1);
+    assert.equal(await score('chat.jsonl', true), 1);
+    assert.ok((await score('chat.jsonl', false)) < 1, 'wrapped in the chat template the raw-text model does not answer');
   });
 
   it('evaluates a LoRA adapter folded into its base exactly as its merged model', async () => {

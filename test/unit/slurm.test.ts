@@ -233,17 +233,24 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     await statusWhen(dir, (s) => s.state === 'cancelled');
   });
 
-  it('a requeued job (scontrol requeue) resumes from its last checkpoint by itself and finishes', async () => {
-    const root = workspace({ requeue: true }, { max_steps: 60 });
+  it('a requeued job (scontrol requeue) resumes from its last checkpoint by itself', async () => {
+    // Long enough that the requeue always lands mid-run (a 60-step run can end within a second here).
+    const root = workspace({ requeue: true }, { max_steps: 100000 });
     const r = await taia(['train', 'exp.taia.yaml', '--detach'], root);
     assert.equal(r.code, 0, r.stderr);
     const dir = runDirOf(root);
     const running = await statusWhen(dir, (s) => s.state === 'running' && s.step >= 3);
     slurmCmd('scontrol', 'requeue', running.slurm!.jobId!);
-    const done = await statusWhen(dir, (s) => s.state === 'done', 180_000);
-    assert.equal(done.slurm!.jobId, running.slurm!.jobId, 'the same job, requeued');
-    assert.equal(done.resumes, 1);
-    assert.equal(done.step, 60);
-    assert.match(readFileSync(path.join(dir, 'train.log'), 'utf-8'), /resuming run/);
+    const again = await statusWhen(dir, (s) => s.state === 'running' && (s.resumes ?? 0) === 1, 180_000);
+    assert.equal(again.slurm!.jobId, running.slurm!.jobId, 'the same job, requeued');
+    // The resumed trainer writes its starting step just after it marks the run resumed.
+    const resumedFrom = await eventually(() => {
+      const m = /resuming run[^]*?steps (\d+)→/.exec(readFileSync(path.join(dir, 'train.log'), 'utf-8'));
+      assert.ok(m, 'train.log says where the resumed job starts');
+      return Number(m[1]);
+    }, 30_000);
+    assert.ok(resumedFrom >= running.step, `resumed from step ${resumedFrom}, at or after the step seen before the requeue (${running.step})`);
+    slurmCmd('scancel', again.slurm!.jobId!);
+    await statusWhen(dir, (s) => s.state === 'cancelled');
   });
 });

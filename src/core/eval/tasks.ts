@@ -9,6 +9,8 @@ import type { Turn } from '../datasets/records';
  *   match after answer extraction and normalisation;
  * - multiple choice: `{"id"?, "prompt" | "messages", "choices": [..], "answer": index | letter | choice}`,
  *   scored by the log-likelihood of each choice as a continuation of the prompt.
+ * A row with `"template": false` is a raw prompt: its "prompt" goes to the model as it is (after the
+ * tokenizer's BOS), not wrapped in the chat template, as lm-evaluation-harness evaluates base models.
  */
 export interface TaskExample {
   id: string;
@@ -17,6 +19,10 @@ export interface TaskExample {
   answers: string[];
   choices?: string[];
   correct?: number;
+  /** The prompt as written, for a raw prompt (`"template": false` here, or `--no-template` for every row). */
+  prompt?: string;
+  /** false: send `prompt` raw, without the chat template. */
+  template: boolean;
 }
 
 export interface Task {
@@ -51,16 +57,20 @@ function toExample(file: string, row: Record<string, unknown>, line: number, ind
   const fail = (problem: string) => new DatasetError(file, problem, { line });
   const messages: Turn[] | undefined = typeof row.prompt === 'string' ? [{ role: 'user', content: row.prompt }] : Array.isArray(row.messages) ? (row.messages as Turn[]) : undefined;
   if (!messages || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')) throw fail('needs "prompt" (a string) or "messages" (role/content turns)');
+  if (row.template !== undefined && typeof row.template !== 'boolean') throw fail(`"template" must be true or false, got ${JSON.stringify(row.template)}`);
+  const template = row.template !== false;
+  if (!template && typeof row.prompt !== 'string') throw fail('"template": false needs "prompt" (a string): a raw prompt has no turns');
+  const prompt = typeof row.prompt === 'string' ? { prompt: row.prompt } : {};
   const id = row.id === undefined ? String(index) : String(row.id);
   if (Array.isArray(row.choices)) {
     const choices = row.choices.map(String);
     const correct = choiceIndex(row.answer, choices);
     if (correct === undefined) throw fail(`"answer" ${JSON.stringify(row.answer)} is not an index, letter or text of one of the ${choices.length} choices`);
-    return { id, messages, answers: [choices[correct]], choices, correct };
+    return { id, messages, answers: [choices[correct]], choices, correct, template, ...prompt };
   }
   const answers = (Array.isArray(row.answer) ? row.answer : [row.answer]).filter((a) => typeof a === 'string' || typeof a === 'number').map(String);
   if (answers.length === 0) throw fail('needs "answer": a string, a number or a list of accepted answers');
-  return { id, messages, answers };
+  return { id, messages, answers, template, ...prompt };
 }
 
 function choiceIndex(answer: unknown, choices: string[]): number | undefined {

@@ -55,6 +55,11 @@ export class ChatTokenizer {
     return this.template.render({ messages, add_generation_prompt: addGenerationPrompt, bos_token: this.specials.bos, eos_token: this.specials.eos, pad_token: this.specials.pad });
   }
 
+  /** A raw prompt, no chat template: the BOS token (if the tokenizer has one, as the template and HF's Llama tokenizers start) and the text. */
+  renderRaw(text: string): string {
+    return this.specials.bos + text;
+  }
+
   /** Token ids of rendered text; special tokens in it are matched, none are added (as apply_chat_template). */
   encode(text: string): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: false }).ids;

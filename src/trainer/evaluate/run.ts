@@ -35,7 +35,8 @@ export async function evaluateTasks(req: EvalRequest, hooks: EvalHooks, open: Op
         if (hooks.cancelled()) return { scores, records, cancelled: true, backend: lm.description };
         const batch = examples.slice(i, i + lm.batchSize);
         const score = task.kind === 'generation' ? generate : chooseByLikelihood;
-        for (const r of await score(lm, tokenizer, batch, req.maxNewTokens)) taskRecords.push({ task: task.name, ...r });
+        const prompts = batch.map((ex) => promptIds(tokenizer, task, ex, req.noTemplate === true));
+        for (const r of await score(lm, tokenizer, batch, prompts, req.maxNewTokens)) taskRecords.push({ task: task.name, ...r });
         done += batch.length;
         hooks.progress(done, total, task.name);
       }
@@ -50,21 +51,26 @@ export async function evaluateTasks(req: EvalRequest, hooks: EvalHooks, open: Op
 
 type Scored = Omit<ExampleRecord, 'task'>;
 
-const promptIds = (tok: ChatTokenizer, ex: TaskExample) => tok.encode(tok.render(ex.messages, true));
+/** The prompt's token ids: the chat template with the generation prompt, or the raw prompt. */
+function promptIds(tok: ChatTokenizer, task: Task, ex: TaskExample, noTemplate: boolean): number[] {
+  if (ex.template && !noTemplate) return tok.encode(tok.render(ex.messages, true));
+  if (ex.prompt === undefined) throw new Error(`${task.file}: example ${ex.id} has "messages", which need the chat template; give it a "prompt" to evaluate it without one`);
+  return tok.encode(tok.renderRaw(ex.prompt));
+}
 /** The example's question as the task file gives it (the turns before the answer), kept with its record for the per-example view. */
 const promptText = (ex: TaskExample) => ex.messages.map((m) => (ex.messages.length > 1 ? `${m.role}: ${m.content}` : m.content)).join('\n');
 
-async function generate(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[], maxNew: number): Promise<Scored[]> {
-  const outputs = await lm.generate(examples.map((ex) => promptIds(tok, ex)), maxNew, tok.ids.eos);
+async function generate(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[], prompts: number[][], maxNew: number): Promise<Scored[]> {
+  const outputs = await lm.generate(prompts, maxNew, tok.ids.eos);
   return examples.map((ex, i) => {
     const prediction = tok.decode(outputs[i]);
     return { id: ex.id, prompt: promptText(ex), prediction, target: ex.answers[0], metrics: { exact_match: exactMatch(prediction, ex.answers).correct ? 1 : 0 } };
   });
 }
 
-async function chooseByLikelihood(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[]): Promise<Scored[]> {
-  const requests = examples.flatMap((ex) => {
-    const context = promptIds(tok, ex);
+async function chooseByLikelihood(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[], prompts: number[][]): Promise<Scored[]> {
+  const requests = examples.flatMap((ex, i) => {
+    const context = prompts[i];
     return ex.choices!.map((choice) => ({ context, continuation: tok.encode(choice) }));
   });
   const logp = await lm.loglikelihood(requests);
