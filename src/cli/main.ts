@@ -9,6 +9,9 @@ import { trainCommand } from './train';
 import { evalCommand } from './eval';
 import { benchCommand } from './bench';
 import { Command, UsageError } from './usage';
+import { terminalSafe } from '../core/util/format';
+import { fsError, isSystemError } from '../core/util/files';
+import { ExperimentError } from '../core/experiment/load';
 
 const COMMANDS: Command[] = [trainCommand, evalCommand, mergeCommand, diffCommand, inspectCommand, recipesCommand, benchCommand];
 
@@ -55,11 +58,15 @@ main(process.argv.slice(2)).then(
     } else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`taia: ${(e as Error).message}\n(see 'taia --help')\n`);
       process.exitCode = 2;
-    } else if (e instanceof CheckpointError || e instanceof RecipeError) {
-      process.stderr.write(`taia: error: ${e.message}\n`);
+    } else if (e instanceof CheckpointError || e instanceof RecipeError || e instanceof ExperimentError) {
+      process.stderr.write(`taia: error: ${terminalSafe(e.message)}\n`);
+      process.exitCode = 1;
+    } else if (isSystemError(e)) {
+      // A file-system failure (disk full, permission denied) is the user's to fix, not a bug: no stack.
+      process.stderr.write(`taia: error: ${terminalSafe(fsError(e.path ?? '?', e).message)}\n`);
       process.exitCode = 1;
     } else {
-      process.stderr.write(`taia: error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.stderr.write(`taia: error: ${terminalSafe(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
       process.exitCode = 1;
     }
   },

@@ -4,6 +4,7 @@ import { closeInputs, MergePlan, OutputDtype, planMerge } from '../core/merge/pl
 import { BUILTIN_RECIPE_NAMES, loadRecipe, parseLayerRange } from '../core/merge/recipes';
 import { BLOCKS } from '../core/classify/types';
 import { formatBytes, parseSize } from '../core/util/size';
+import { terminalSafe } from '../core/util/format';
 import { ProgressLine } from './progress';
 import { withCancellation } from './signals';
 import { Command, UsageError } from './usage';
@@ -72,10 +73,10 @@ export const mergeCommand: Command = {
     });
     if (values['dry-run']) {
       await closeInputs(plan);
-      process.stdout.write(values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : formatPlan(plan));
+      process.stdout.write(values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : terminalSafe(formatPlan(plan)));
       return 0;
     }
-    if (!values.quiet && !values.json) process.stderr.write(planHeadline(plan) + '\n');
+    if (!values.quiet && !values.json) process.stderr.write(terminalSafe(planHeadline(plan)) + '\n');
     const bar = new ProgressLine('merging', values.quiet || values.json);
     try {
       const result = await withCancellation((signal) => executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), signal));

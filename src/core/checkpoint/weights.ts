@@ -5,6 +5,7 @@ import { SafetensorsFile } from '../safetensors/reader';
 import { TensorInfo } from '../safetensors/header';
 import { readJsonObject } from '../util/json';
 import { resolveInside } from '../util/paths';
+import { checkRealInside } from '../util/files';
 
 export const MODEL_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -47,6 +48,7 @@ export class CheckpointWeights {
   }
 
   private static async fromFiles(dir: string, files: string[]): Promise<CheckpointWeights> {
+    for (const f of files) await checkRealInside(dir, f, f);
     const opened = await openAll(files);
     const byName = new Map<string, WeightRef>();
     for (const file of opened) {
@@ -68,6 +70,7 @@ export class CheckpointWeights {
     const entries = Object.entries(map as Record<string, unknown>);
     const shardNames = [...new Set(entries.map(([, f]) => f))];
     const shardPaths = shardNames.map((f) => resolveInside(dir, f as string, index));
+    for (const shard of shardPaths) await checkRealInside(dir, shard, index);
     const opened = await openAll(shardPaths);
     const shardOf = new Map(shardNames.map((n, i) => [n as string, opened[i]]));
     const byName = new Map<string, WeightRef>();

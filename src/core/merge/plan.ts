@@ -7,6 +7,8 @@ import { detectCheckpointKind, isDirectory } from '../checkpoint/discover';
 import { CheckpointError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
 import { readJsonObject } from '../util/json';
+import { checkRealInside, isRegularFile } from '../util/files';
+import { CONFIG_FILES, TOKENIZER_FILES } from '../checkpoint/files';
 import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
 import { Recipe, recipeSource, Source } from './recipes';
 
@@ -67,6 +69,8 @@ export interface MergePlan {
   /** Folder whose config.json the output gets; tokenizer files come from `tokenizerSource`. */
   configSource: string;
   tokenizerSource: string;
+  /** Config and tokenizer files the output gets, checked while planning so a dry run refuses what the merge would. */
+  smallFiles: string[];
   /** Open inputs; `closeInputs` releases them. */
   inputs: { base: CheckpointWeights; finetuned?: CheckpointWeights; adapter?: LoraAdapter };
 }
@@ -116,13 +120,13 @@ export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
     if (ftKind === 'adapter') {
       const adapter = await openLoraAdapter(opts.finetuned);
       ctx.adapter = adapter;
-      return finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned);
+      return await withSmallFiles(finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned));
     }
     const finetuned = await CheckpointWeights.open(opts.finetuned);
     ctx.finetuned = finetuned;
     const ftConfig = await readJsonObject(path.join(opts.finetuned, 'config.json'));
     checkConfigsAgree(opts, baseConfig, ftConfig);
-    return finish(ctx, 'model', planFull(ctx, finetuned, tiedHead(baseConfig) && tiedHead(ftConfig)), opts.finetuned, opts.finetuned);
+    return await withSmallFiles(finish(ctx, 'model', planFull(ctx, finetuned, tiedHead(baseConfig) && tiedHead(ftConfig)), opts.finetuned, opts.finetuned));
   } catch (e) {
     await closeInputs({ inputs: ctx });
     throw e;
@@ -136,6 +140,31 @@ interface PlanContext {
   base: CheckpointWeights;
   finetuned?: CheckpointWeights;
   adapter?: LoraAdapter;
+}
+
+/**
+ * The small files a loadable model folder needs besides its weights: config from `configSource`,
+ * tokenizer files from `tokenizerSource` when it has a tokenizer, each from base when missing there.
+ */
+async function withSmallFiles(plan: MergePlan): Promise<MergePlan> {
+  const base = plan.options.base;
+  const hasTokenizer = await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'tokenizer.model'].map((f) => exists(path.join(plan.tokenizerSource, f))));
+  const tokenizerDir = hasTokenizer.some(Boolean) ? plan.tokenizerSource : base;
+  for (const [files, dir] of [[CONFIG_FILES, plan.configSource], [TOKENIZER_FILES, tokenizerDir]] as const) {
+    for (const f of files) {
+      const src = (await copyable(dir, f)) ?? (dir !== base ? await copyable(base, f) : undefined);
+      if (src) plan.smallFiles.push(src);
+    }
+  }
+  return plan;
+}
+
+/** `dir/name` when it is there to copy: a regular file whose real location is inside `dir` (else refused). */
+async function copyable(dir: string, name: string): Promise<string | undefined> {
+  const file = path.join(dir, name);
+  if (!(await isRegularFile(file))) return undefined;
+  await checkRealInside(dir, file, file);
+  return file;
 }
 
 function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTensor[], configSource: string, tokenizerSource: string): MergePlan {
@@ -153,6 +182,7 @@ function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTen
     outputBytes: tensors.reduce((n, t) => n + (byteLength(t.dtype, t.shape) ?? 0), 0),
     configSource,
     tokenizerSource,
+    smallFiles: [],
     inputs: { base: ctx.base, finetuned: ctx.finetuned, adapter: ctx.adapter },
   };
 }
@@ -160,7 +190,8 @@ function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTen
 /** A layer range that selects no layer of the model is an error; one that runs past its end, a note. */
 function checkLayerRange(ctx: PlanContext, tensors: PlannedTensor[]): void {
   const range = ctx.options.layers;
-  const last = Math.max(-1, ...tensors.map((t) => t.cls.layer ?? -1));
+  // A loop, not Math.max(...): a spread of 200,000 tensors overflows the stack.
+  const last = tensors.reduce((n, t) => Math.max(n, t.cls.layer ?? -1), -1);
   if (!range || last < 0) return;
   if (range[0] > last) throw new Error(`--layers ${range[0]}-${range[1]} selects no layer: the model's layers are 0-${last}`);
   if (range[1] > last) ctx.notes.push(`--layers ${range[0]}-${range[1]} reaches past the last layer (${last}): layers ${range[0]}-${last} come from the fine-tune`);
