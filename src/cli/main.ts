@@ -47,27 +47,34 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
+/** Runs one command line and returns its exit status; every error is reported here (in-process callers: the fuzz harness). */
+export function runCli(argv: string[]): Promise<number> {
+  return main(argv).then(
+    (code) => code,
+    (e: unknown) => {
+      if (e instanceof CancelledError) {
+        process.stderr.write('\ntaia: cancelled; nothing was written\n');
+        return 130;
+      }
+      if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        process.stderr.write(`taia: ${terminalSafe((e as Error).message)}\n(see 'taia --help')\n`);
+        return 2;
+      }
+      if (e instanceof CheckpointError || e instanceof RecipeError || e instanceof ExperimentError) {
+        process.stderr.write(`taia: error: ${terminalSafe(e.message)}\n`);
+      } else if (isSystemError(e)) {
+        // A file-system failure (disk full, permission denied) is the user's to fix, not a bug: no stack.
+        process.stderr.write(`taia: error: ${terminalSafe(fsError(e.path ?? '?', e).message)}\n`);
+      } else {
+        process.stderr.write(`taia: error: ${terminalSafe(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+      }
+      return 1;
+    },
+  );
+}
+
+if (require.main === module) {
+  void runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
-  },
-  (e: unknown) => {
-    if (e instanceof CancelledError) {
-      process.stderr.write('\ntaia: cancelled; nothing was written\n');
-      process.exitCode = 130;
-    } else if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`taia: ${(e as Error).message}\n(see 'taia --help')\n`);
-      process.exitCode = 2;
-    } else if (e instanceof CheckpointError || e instanceof RecipeError || e instanceof ExperimentError) {
-      process.stderr.write(`taia: error: ${terminalSafe(e.message)}\n`);
-      process.exitCode = 1;
-    } else if (isSystemError(e)) {
-      // A file-system failure (disk full, permission denied) is the user's to fix, not a bug: no stack.
-      process.stderr.write(`taia: error: ${terminalSafe(fsError(e.path ?? '?', e).message)}\n`);
-      process.exitCode = 1;
-    } else {
-      process.stderr.write(`taia: error: ${terminalSafe(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
-      process.exitCode = 1;
-    }
-  },
-);
+  });
+}

@@ -5,7 +5,7 @@ import { Dtype, elementCount } from '../safetensors/dtypes';
 import { CheckpointError } from '../errors';
 import { readJsonObject } from '../util/json';
 import { ADAPTER_CONFIG, openLoraAdapter } from '../lora/adapter';
-import { ADAPTER_FILE, CheckpointWeights, INDEX_FILE, MODEL_FILE } from './weights';
+import { ADAPTER_FILE, CheckpointWeights, INDEX_FILE, MODEL_FILE, readFolderJson } from './weights';
 
 /** Written into every merge output; its presence marks a folder as a merged output of this project. */
 export const PROVENANCE_FILE = 'taia_merge.json';
@@ -83,7 +83,7 @@ export async function inspectCheckpoint(dir: string): Promise<CheckpointSummary>
   if (!kind && !(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   if (!kind) throw new CheckpointError(dir, `not a checkpoint folder (expected config.json with ${MODEL_FILE} or ${INDEX_FILE}, or ${ADAPTER_CONFIG} with ${ADAPTER_FILE})`);
   if (kind === 'adapter') return inspectAdapter(dir);
-  const config = await readJsonObject(path.join(dir, 'config.json'));
+  const config = await readFolderJson(dir, 'config.json');
   const weights = await CheckpointWeights.open(dir);
   try {
     const family = familyForConfig(config);

@@ -17,6 +17,13 @@ export interface WeightRef {
   file: SafetensorsFile;
 }
 
+/** A JSON file of a checkpoint folder (config, index, adapter config), refused when it links outside the folder. */
+export async function readFolderJson(dir: string, name: string): Promise<Record<string, unknown>> {
+  const file = path.join(dir, name);
+  await checkRealInside(dir, file, file);
+  return readJsonObject(file);
+}
+
 export async function exists(file: string): Promise<boolean> {
   return access(file).then(
     () => true,
@@ -64,7 +71,7 @@ export class CheckpointWeights {
   }
 
   private static async fromIndex(dir: string, index: string): Promise<CheckpointWeights> {
-    const json = await readJsonObject(index);
+    const json = await readFolderJson(dir, path.basename(index));
     const map = json.weight_map;
     if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new CheckpointError(index, 'has no "weight_map" object');
     const entries = Object.entries(map as Record<string, unknown>);

@@ -1,9 +1,7 @@
 import * as path from 'node:path';
 import { CheckpointError } from '../errors';
-import { readJsonObject } from '../util/json';
-import { ADAPTER_FILE, CheckpointWeights, WeightRef } from '../checkpoint/weights';
+import { ADAPTER_FILE, CheckpointWeights, readFolderJson, WeightRef } from '../checkpoint/weights';
 import { isFloatDtype } from '../safetensors/dtypes';
-import { checkRealInside } from '../util/files';
 import { compilePattern, Pattern } from '../util/pattern';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -51,7 +49,7 @@ export interface LoraAdapter {
 
 export async function readLoraConfig(dir: string): Promise<LoraConfig> {
   const file = path.join(dir, ADAPTER_CONFIG);
-  const c = await readJsonObject(file);
+  const c = await readFolderJson(dir, ADAPTER_CONFIG);
   const fail = (problem: string): never => {
     throw new CheckpointError(file, problem);
   };
@@ -138,7 +136,6 @@ const LORA_BIAS_KEY = /^(.*)\.lora_B\.bias$/;
 /** Opens a PEFT LoRA adapter folder and pairs its A/B matrices, checking shapes and ranks. */
 export async function openLoraAdapter(dir: string): Promise<LoraAdapter> {
   const configFile = path.join(dir, ADAPTER_CONFIG);
-  await checkRealInside(dir, configFile, configFile);
   const config = await readLoraConfig(dir);
   if (config.useDora) throw new CheckpointError(configFile, 'DoRA adapters (use_dora: true) are not supported: their magnitude vector makes W\' differ from W + s·B·A');
   const weights = await CheckpointWeights.open(dir, ADAPTER_FILE);

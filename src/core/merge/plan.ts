@@ -2,11 +2,10 @@ import { realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import { classifyTensor, familyForConfig } from '../classify/classify';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
-import { CheckpointWeights, exists, WeightRef } from '../checkpoint/weights';
+import { CheckpointWeights, exists, readFolderJson, WeightRef } from '../checkpoint/weights';
 import { detectCheckpointKind, isDirectory } from '../checkpoint/discover';
 import { CheckpointError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
-import { readJsonObject } from '../util/json';
 import { checkRealInside, isRegularFile } from '../util/files';
 import { CONFIG_FILES, TOKENIZER_FILES } from '../checkpoint/files';
 import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
@@ -112,7 +111,7 @@ export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
   if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
   const ftKind = await detectCheckpointKind(opts.finetuned);
   if (!ftKind) throw new CheckpointError(opts.finetuned, 'not a model folder or a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)');
-  const baseConfig = await readJsonObject(path.join(opts.base, 'config.json'));
+  const baseConfig = await readFolderJson(opts.base, 'config.json');
   const family = familyForConfig(baseConfig);
   const base = await CheckpointWeights.open(opts.base);
   const ctx: PlanContext = { options, family, notes: [], base };
@@ -124,7 +123,7 @@ export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
     }
     const finetuned = await CheckpointWeights.open(opts.finetuned);
     ctx.finetuned = finetuned;
-    const ftConfig = await readJsonObject(path.join(opts.finetuned, 'config.json'));
+    const ftConfig = await readFolderJson(opts.finetuned, 'config.json');
     checkConfigsAgree(opts, baseConfig, ftConfig);
     return await withSmallFiles(finish(ctx, 'model', planFull(ctx, finetuned, tiedHead(baseConfig) && tiedHead(ftConfig)), opts.finetuned, opts.finetuned));
   } catch (e) {
