@@ -70,6 +70,7 @@ export const mergeCommand: Command = {
       dtype: values.dtype as OutputDtype,
       maxShardBytes,
       force: values.force === true,
+      dryRun: values['dry-run'] === true,
     });
     if (values['dry-run']) {
       await closeInputs(plan);

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { ExperimentError, loadExperiment } from '../core/experiment/load';
-import { createRun, readStatus } from '../core/runs/store';
+import { createRun, readStatus, reconcileStatus } from '../core/runs/store';
 import { launchTrainer, TrainerHandle } from '../trainer/client';
 import { TrainerMessage } from '../trainer/protocol';
 import { ProgressLine } from './progress';
@@ -17,7 +17,8 @@ export const trainCommand: Command = {
     if (values.resume) {
       if (positionals.length) throw new UsageError('--resume takes a run folder and no experiment file');
       runDir = path.resolve(values.resume);
-      const status = await readStatus(runDir);
+      // A run whose trainer is gone (taia train and the trainer both killed) is interrupted, not running.
+      const status = await reconcileStatus(runDir);
       if (status.state === 'running' || status.state === 'done') throw new UsageError(`run ${status.id} is ${status.state}; only cancelled, interrupted or failed runs resume`);
     } else {
       if (positionals.length !== 1) throw new UsageError('expected one experiment file');

@@ -1,5 +1,4 @@
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ShardedWriter } from '../checkpoint/shardedWriter';
 import { PROVENANCE_FILE } from '../checkpoint/discover';
@@ -15,6 +14,7 @@ import { CHUNK_ELEMENTS, readElements, storedWidth } from '../checkpoint/chunks'
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { closeInputs, MergePlan, PlannedTensor } from './plan';
 import { recipeToJson } from './recipes';
+import { mergeTempName } from './recover';
 
 export interface MergeProgress {
   tensor: string;
@@ -44,7 +44,7 @@ export interface MergeResult {
 export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgress) => void, signal?: AbortSignal): Promise<MergeResult> {
   const started = performance.now();
   const out = path.resolve(plan.options.out);
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = mergeTempName(out);
   let writer: ShardedWriter | undefined;
   try {
     if ((await exists(out)) && !plan.options.force) throw new CheckpointError(out, 'output folder exists (use --force to replace it)');

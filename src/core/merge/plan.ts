@@ -10,6 +10,7 @@ import { checkRealInside, isRegularFile } from '../util/files';
 import { CONFIG_FILES, TOKENIZER_FILES } from '../checkpoint/files';
 import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
 import { Recipe, recipeSource, Source } from './recipes';
+import { recoverOutput } from './recover';
 
 export type OutputDtype = 'keep' | 'bf16' | 'f16' | 'f32';
 
@@ -26,6 +27,8 @@ export interface MergeOptions {
   maxShardBytes?: number;
   /** Replace an existing output folder. */
   force?: boolean;
+  /** Only plan: what dead merges left beside the output is reported, not recovered. */
+  dryRun?: boolean;
 }
 
 /**
@@ -55,7 +58,7 @@ export interface BlockCount {
 }
 
 export interface MergePlan {
-  options: Required<Omit<MergeOptions, 'layers'>> & Pick<MergeOptions, 'layers'>;
+  options: Required<Omit<MergeOptions, 'layers' | 'dryRun'>> & Pick<MergeOptions, 'layers'>;
   finetunedKind: 'model' | 'adapter';
   family?: string;
   tensors: PlannedTensor[];
@@ -102,9 +105,11 @@ async function checkOutputPath(opts: MergeOptions): Promise<void> {
  */
 export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
   await checkOutputPath(opts);
-  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, ...opts };
+  const { dryRun, ...rest } = opts;
+  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, ...rest };
   if (!Number.isFinite(options.scale)) throw new Error(`--scale must be a finite number, got ${options.scale}`);
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
+  const recovered = await recoverOutput(opts.out, dryRun);
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
   if (!options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, 'output folder exists (use --force to replace it)');
   const baseKind = await detectCheckpointKind(opts.base);
@@ -114,7 +119,7 @@ export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
   const baseConfig = await readFolderJson(opts.base, 'config.json');
   const family = familyForConfig(baseConfig);
   const base = await CheckpointWeights.open(opts.base);
-  const ctx: PlanContext = { options, family, notes: [], base };
+  const ctx: PlanContext = { options, family, notes: recovered, base };
   try {
     if (ftKind === 'adapter') {
       const adapter = await openLoraAdapter(opts.finetuned);

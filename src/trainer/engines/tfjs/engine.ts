@@ -33,7 +33,7 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
   const totalSteps = train.max_steps > 0 ? train.max_steps : Math.max(1, train.num_train_epochs * Math.floor(order.microBatchesPerEpoch / accum));
 
   const latest = resume ? (await listCheckpoints(runDir)).at(-1) : undefined;
-  if (resume && !latest) throw new Error(`${runDir}: nothing to resume from (no checkpoints/checkpoint-N folder)`);
+  // Killed during its first save, a run has no complete checkpoint and starts again from step 0 (the trainer says so).
   const startStep = latest ? Number((await readJsonObject(path.join(latest.dir, TRAINER_STATE_FILE))).global_step) : 0;
 
   const model = await TrainableModel.load(config, latest?.dir);

@@ -22,7 +22,7 @@ export async function trainWithTorch(runDir: string, config: RunConfig, resume: 
   const tokens = path.join(runDir, TOKENS_FILE);
   await writeFile(tokens, examples.map((e) => JSON.stringify({ ids: Array.from(e.ids), train: Array.from(e.train).join('') })).join('\n') + '\n');
   const latest = resume ? (await listCheckpoints(runDir)).at(-1) : undefined;
-  if (resume && !latest) throw new Error(`${runDir}: nothing to resume from (no checkpoints/checkpoint-N folder)`);
+  // Killed during its first save, a run has no complete checkpoint and starts again from step 0 (the trainer says so).
 
   const script = [torchScript('taia_torch_trainer.py'), '--run-dir', runDir, '--data', tokens, '--pad-id', String(tok.ids.pad), ...(latest ? ['--resume', latest.dir] : [])];
   const args = config.workers > 1 ? ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${config.workers}`, ...script] : script;
