@@ -111,7 +111,7 @@ export async function planMerge(opts: MergeOptions): Promise<MergePlan> {
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   const recovered = await recoverOutput(opts.out, dryRun);
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
-  if (!options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, 'output folder exists (use --force to replace it)');
+  if (!options.force && (await exists(opts.out))) throw new CheckpointError(opts.out, `output folder exists (use --force to replace it)${recovered.map((n) => `\nnote: ${n}`).join('')}`);
   const baseKind = await detectCheckpointKind(opts.base);
   if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
   const ftKind = await detectCheckpointKind(opts.finetuned);
