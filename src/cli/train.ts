@@ -10,9 +10,9 @@ import { Command, UsageError } from './usage';
 export const trainCommand: Command = {
   name: 'train',
   summary: 'fine-tune from an experiment file in a child-process trainer; Ctrl-C saves a checkpoint and stops',
-  usage: 'taia train EXPERIMENT.taia.yaml [--root DIR] [--quiet]\n       taia train --resume RUN_DIR [--quiet]\n\n  --root DIR   workspace folder whose .taia/runs/ receives the run (default: the current folder)\n  --resume     continue a cancelled or interrupted run from its last checkpoint\n  engine: torch runs Python from $TAIA_PYTHON (default python3) with torch, transformers and peft',
+  usage: 'taia train EXPERIMENT.taia.yaml [--root DIR] [--quiet]\n       taia train --resume RUN_DIR [--quiet]\n\n  --root DIR   workspace folder whose .taia/runs/ receives the run (default: the current folder)\n  --allow-outside-workspace  let the experiment\'s base, dataset, recipe and eval tasks lie outside the workspace\n  --resume     continue a cancelled or interrupted run from its last checkpoint\n  engine: torch runs Python from $TAIA_PYTHON (default python3) with torch, transformers and peft',
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { root: { type: 'string' }, resume: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { root: { type: 'string' }, resume: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, 'allow-outside-workspace': { type: 'boolean' } } });
     let runDir: string;
     if (values.resume) {
       if (positionals.length) throw new UsageError('--resume takes a run folder and no experiment file');
@@ -24,7 +24,8 @@ export const trainCommand: Command = {
       if (positionals.length !== 1) throw new UsageError('expected one experiment file');
       let config;
       try {
-        config = await loadExperiment(path.resolve(positionals[0]));
+        const workspace = values['allow-outside-workspace'] ? undefined : path.resolve(values.root ?? '.');
+        config = await loadExperiment(path.resolve(positionals[0]), { workspace, allowHint: 'pass --allow-outside-workspace' });
       } catch (e) {
         if (!(e instanceof ExperimentError)) throw e;
         process.stderr.write(`${e.message}\n`);

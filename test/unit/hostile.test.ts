@@ -17,6 +17,11 @@ import { terminalSafe } from '../../src/core/util/format';
 import { llamaTensorShapes, writeAdapter, writeLlama } from '../helpers/models';
 import { encodeSafetensors, f32Bytes, readRefHeader } from '../helpers/safetensorsRef';
 import { tempDir } from '../helpers/tmp';
+import { writeTinyModel } from '../helpers/training';
+import { ChatTokenizer } from '../../src/trainer/data/tokenizer';
+import { loadExamples } from '../../src/trainer/data/examples';
+import { loadResults } from '../../src/core/results/load';
+import { loadExperiment } from '../../src/core/experiment/load';
 
 const root = tempDir();
 const cli = path.resolve(__dirname, '../../../dist/cli.js');
@@ -262,4 +267,67 @@ test('a full disk is "disk full while writing <file>", nothing is left on it, an
   } finally {
     spawnSync('umount', [mnt]);
   }
+});
+
+test('a 50 MB dataset row is cut before tokenizing, with a warning', async () => {
+  const dir = fresh('tiny');
+  writeTinyModel(dir);
+  const tok = await ChatTokenizer.load(dir);
+  const data = path.join(dir, 'rows.jsonl');
+  writeFileSync(data, `${JSON.stringify({ instruction: 'add 1 and 2', input: '', output: '3' })}\n${JSON.stringify({ text: 'a'.repeat(50 * 2 ** 20) })}\n`);
+  const warnings: string[] = [];
+  const { examples, skipped } = await loadExamples(data, tok, 'responses', 256, (w) => warnings.push(w));
+  assert.equal(examples.length + skipped, 2);
+  assert.ok(examples.some((e) => e.ids.length === 256));
+  assert.match(warnings.join('\n'), /1 row\(s\) of .*rows\.jsonl have a turn longer than 16384 characters; it is cut there/);
+});
+
+test('paths from result files stay in their folder, and out-of-range values name their field', async () => {
+  const dir = fresh('results');
+  mkdirSync(dir);
+  const taia = (samples: string) => ({ format: 'taia-results', version: 1, model: { name: 'm' }, created: '2026-01-01T00:00:00Z', tasks: { t: { metrics: { acc: { value: 0.5, higher_is_better: true } }, samples } } });
+  for (const samples of ['/etc/passwd', '../x.jsonl', '..']) {
+    const file = path.join(dir, 'a.taia-results.json');
+    writeFileSync(file, JSON.stringify(taia(samples)));
+    await assert.rejects(loadResults(file, { samples: true }), (e: Error) => /tasks\.t\.samples must be the name of a file beside the result file/.test(e.message) && !/root:/.test(e.message));
+  }
+  // A samples file beside the result file that links elsewhere is refused, and its content is not echoed.
+  symlinkSync('/etc/passwd', path.join(dir, 'b.samples.jsonl'));
+  writeFileSync(path.join(dir, 'b.taia-results.json'), JSON.stringify(taia('b.samples.jsonl')));
+  await assert.rejects(loadResults(path.join(dir, 'b.taia-results.json'), { samples: true }), (e: Error) => /outside its folder/.test(e.message) && !/root:/.test(e.message));
+  // lm-eval: a task named with ../ is not a samples file name; the results still load.
+  const outside = fresh('lm-outside');
+  mkdirSync(path.join(dir, 'lm'));
+  mkdirSync(outside);
+  writeFileSync(path.join(outside, 'x_1.jsonl'), 'not json\n');
+  const lm = path.join(dir, 'lm', 'results_1.json');
+  writeFileSync(lm, JSON.stringify({ results: { [`../../${path.basename(outside)}/x`]: { 'acc,none': 0.5 } }, date: 1.7e9 }));
+  const [loaded] = await loadResults(lm, { samples: true });
+  assert.equal([...loaded.tasks.values()][0].samples, undefined);
+  writeFileSync(lm, JSON.stringify({ results: { t: { 'acc,none': 0.5 } }, date: 1e300 }));
+  await assert.rejects(loadResults(lm), /"date" 1e\+300 is out of range/);
+  const log = path.join(dir, 'eval.log');
+  writeFileSync(log, 'Acc in gsm8k: 1e999\n');
+  await assert.rejects(loadResults(log), /eval\.log:1: accuracy 1e999 of 'gsm8k' is not a finite number/);
+});
+
+test("an experiment's base and dataset resolve inside the workspace unless the user allows otherwise", async () => {
+  const ws = fresh('ws');
+  writeTinyModel(path.join(ws, 'model'));
+  mkdirSync(path.join(ws, 'data'));
+  writeFileSync(path.join(ws, 'data', 'train.jsonl'), '{"text":"hello"}\n');
+  const outside = fresh('elsewhere');
+  mkdirSync(outside);
+  writeFileSync(path.join(outside, 'secret.jsonl'), '{"text":"secret"}\n');
+  const file = path.join(ws, 'exp.taia.yaml');
+  writeFileSync(file, `base: model\ndataset: ${path.join(outside, 'secret.jsonl')}\n`);
+  await assert.rejects(loadExperiment(file, { workspace: ws, allowHint: 'pass --allow-outside-workspace' }), /exp\.taia\.yaml:2:1: 'dataset': .*secret\.jsonl is outside the workspace .*; pass --allow-outside-workspace to use it/);
+  // A link inside the workspace that points out of it is outside too.
+  symlinkSync(path.join(outside, 'secret.jsonl'), path.join(ws, 'data', 'link.jsonl'));
+  writeFileSync(file, 'base: model\ndataset: data/link.jsonl\n');
+  await assert.rejects(loadExperiment(file, { workspace: ws }), /'dataset': .*link\.jsonl is outside the workspace/);
+  const config = await loadExperiment(file);
+  assert.equal(config.dataset, path.join(ws, 'data', 'link.jsonl'));
+  writeFileSync(file, 'base: model\ndataset: data/train.jsonl\n');
+  assert.equal((await loadExperiment(file, { workspace: ws })).dataset, path.join(ws, 'data', 'train.jsonl'));
 });

@@ -2,6 +2,7 @@
 // `samples_<task>_<timestamp>.jsonl` beside it.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { isPlainFileName } from '../util/paths';
 import { isObject, parseResultsJson, readJsonl } from './jsonl';
 import { canonicalMetric, defaultHigherIsBetter, finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
 
@@ -83,13 +84,17 @@ export function parseLmEval(file: string, text: string): ModelResults {
     tasks.set(task, t);
   }
   const date = finite(json.date);
+  // Date's range is ±8.64e15 ms; a date outside it is refused naming the field, not thrown as a RangeError.
+  if (date !== undefined && !(Math.abs(date * 1000) <= 8.64e15)) throw new ResultsError(file, `"date" ${date} is out of range (seconds since 1970)`);
   return { model: modelName(file, json), file, format: 'lm-eval', tasks, ...(date !== undefined ? { date: new Date(date * 1000).toISOString() } : {}) };
 }
 
 /** `samples_<task>_<timestamp>.jsonl` beside `results_<timestamp>.json`. */
 export function samplesFileOf(resultsFile: string, task: string): string | undefined {
   const m = /^results_(.+)\.json$/.exec(path.basename(resultsFile));
-  return m ? path.join(path.dirname(resultsFile), `samples_${task}_${m[1]}.jsonl`) : undefined;
+  const name = m && `samples_${task}_${m[1]}.jsonl`;
+  // A task name is data from the file: one with `/` or `..` must not lead the reader out of the folder.
+  return name && isPlainFileName(name) ? path.join(path.dirname(resultsFile), name) : undefined;
 }
 
 /** Adds each task's per-example metric values from its samples file, where one exists. */

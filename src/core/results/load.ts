@@ -1,7 +1,8 @@
 // Which files are results, and reading any of them into ModelResults. Detection looks at the name
 // first (cheap, for the workspace walk) and then at the content, so a `results.json` of some other
 // tool or a log without scores is not listed.
-import { open, readFile } from 'node:fs/promises';
+import { CheckpointError } from '../errors';
+import { openRegular, readRegularText } from '../util/files';
 import * as path from 'node:path';
 import { readLmEval } from './lmEval';
 import { OPENCOMPASS_HEADER, parseOpenCompass } from './openCompass';
@@ -27,7 +28,7 @@ export function formatByName(file: string): ResultFormat | undefined {
 const SNIFF_BYTES = 64 * 1024;
 
 async function head(file: string): Promise<string> {
-  const h = await open(file, 'r');
+  const h = await openRegular(file);
   try {
     const { size } = await h.stat();
     if (size <= 2 * SNIFF_BYTES) return (await h.readFile()).toString('utf-8');
@@ -78,9 +79,9 @@ export async function loadResults(file: string, opts: LoadOptions = {}): Promise
   if (!format) throw new ResultsError(file, `not a result file name (${TAIA_RESULTS_SUFFIX}, results_*.json, summary_*.csv, *.log or *.txt)`);
   let text: string;
   try {
-    text = await readFile(file, 'utf-8');
+    text = await readRegularText(file);
   } catch (e) {
-    throw new ResultsError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ResultsError(file, e instanceof CheckpointError ? e.problem : (e as Error).message);
   }
   try {
     switch (format) {

@@ -25,7 +25,7 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
   const modelConfigJson = await readJsonObject(path.join(config.base, 'config.json'));
   const tok = await ChatTokenizer.load(config.base);
   hooks.log(`chat template: ${tok.templateSource}`);
-  const { examples, skipped } = await loadExamples(config.dataset, tok, train.train_on, train.max_seq_length + 1);
+  const { examples, skipped } = await loadExamples(config.dataset, tok, train.train_on, train.max_seq_length + 1, hooks.log);
   if (skipped) hooks.log(`warning: ${skipped} of ${examples.length + skipped} examples have no response token within max_seq_length ${train.max_seq_length} and are skipped`);
   const seqLen = sequenceLength(examples, train.max_seq_length);
   const order = new DataOrder(examples, train.batch_size, seqLen, train.seed, tok.ids.pad);

@@ -17,7 +17,7 @@ export const TOKENS_FILE = 'data.tokens.jsonl';
  */
 export async function trainWithTorch(runDir: string, config: RunConfig, resume: boolean, hooks: EngineHooks): Promise<EngineResult> {
   const tok = await ChatTokenizer.load(config.base);
-  const { examples, skipped } = await loadExamples(config.dataset, tok, config.train.train_on, config.train.max_seq_length + 1);
+  const { examples, skipped } = await loadExamples(config.dataset, tok, config.train.train_on, config.train.max_seq_length + 1, hooks.log);
   if (skipped) hooks.log(`warning: ${skipped} examples have no response token within max_seq_length and are skipped`);
   const tokens = path.join(runDir, TOKENS_FILE);
   await writeFile(tokens, examples.map((e) => JSON.stringify({ ids: Array.from(e.ids), train: Array.from(e.train).join('') })).join('\n') + '\n');
