@@ -10,7 +10,9 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { rng as seeded } from '../helpers/safetensorsRef';
 import { checkSafetensors } from './oracle';
-import { buildCase, Case, Command, FAMILIES, WEIGHTS } from './families';
+import { buildCase, Case, Command, Expect, FAMILIES, WEIGHTS } from './families';
+
+export type { Expect };
 
 export type Kind = 'refused' | 'accepted' | 'crash' | 'hang' | 'wrong' | 'refused-valid';
 export const KINDS: readonly Kind[] = ['refused', 'accepted', 'refused-valid', 'crash', 'hang', 'wrong'];
@@ -18,15 +20,20 @@ export const KINDS: readonly Kind[] = ['refused', 'accepted', 'refused-valid', '
 export interface Outcome {
   family: string;
   variant: string;
-  cmd: Command;
+  /** The command run: inspect, dry-run, merge, bench (result files) or read (the dataset reader). */
+  cmd: string;
   kind: Kind;
   leftovers: string[];
   inputsModified: boolean;
   detail: string;
 }
 
-interface Exec {
-  run(argv: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string } | 'hang'>;
+/** A `taia` command line, or a dataset file for the dataset reader (in-process only). */
+export type Job = string[] | { dataset: string };
+type Answer = { code: number; stdout: string; stderr: string } | 'hang';
+
+export interface Exec {
+  run(job: Job, timeoutMs: number): Promise<Answer>;
   close(): Promise<void>;
 }
 
@@ -35,7 +42,7 @@ export class InProcess implements Exec {
   private worker?: Worker;
   constructor(private readonly script = path.join(__dirname, 'worker.js')) {}
 
-  run(argv: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string } | 'hang'> {
+  run(job: Job, timeoutMs: number): Promise<Answer> {
     const worker = (this.worker ??= new Worker(this.script));
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -48,7 +55,7 @@ export class InProcess implements Exec {
         clearTimeout(timer);
         resolve(m);
       });
-      worker.postMessage(argv);
+      worker.postMessage(job);
     });
   }
 
@@ -61,7 +68,9 @@ export class InProcess implements Exec {
 export class Spawned implements Exec {
   constructor(private readonly cli = path.resolve(__dirname, '../../../dist/cli.js')) {}
 
-  run(argv: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string } | 'hang'> {
+  run(job: Job, timeoutMs: number): Promise<Answer> {
+    if (!Array.isArray(job)) throw new Error('the dataset reader runs in-process only');
+    const argv = job;
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [this.cli, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
@@ -137,24 +146,32 @@ const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 const STACK = /^\s+at .+(\(|:\d+:\d+)/m;
 const RAW_ERROR = /\b(RangeError|TypeError|ReferenceError|SyntaxError|EvalError)\b|\berrno\b|ERR_[A-Z_]+/;
 
+/** The outcome of one run from its answer and what the input must get; `base` says what ran. */
+export function classify(base: Omit<Outcome, 'kind' | 'detail'>, r: Answer, expect: Expect | 'either', timeoutMs: number): Outcome {
+  if (r === 'hang') return { ...base, kind: 'hang', detail: `no answer in ${timeoutMs} ms` };
+  if (STACK.test(r.stderr) || (r.code !== 0 && r.code !== 1) || (r.code === 1 && (!r.stderr.startsWith('taia: error: ') || RAW_ERROR.test(r.stderr)))) {
+    return { ...base, kind: 'crash', detail: `exit ${r.code}: ${r.stderr.slice(0, 400)}` };
+  }
+  if (r.code === 1) return { ...base, kind: expect === 'accept' ? 'refused-valid' : 'refused', detail: r.stderr.trim().slice(0, 300) };
+  if (expect === 'refuse') return { ...base, kind: 'wrong', detail: 'accepted although the format (or the rule) forbids it' };
+  return { ...base, kind: 'accepted', detail: '' };
+}
+
 export async function runCase(c: Case, cmd: Command, exec: Exec, timeoutMs: number): Promise<Outcome> {
   rmSync(path.join(c.root, 'out'), { recursive: true, force: true });
   const before = snapshot(c.root);
   const r = await exec.run(argvFor(c, cmd), timeoutMs);
   const base: Omit<Outcome, 'kind' | 'detail'> = { family: c.family, variant: c.variant, cmd, leftovers: [], inputsModified: false };
-  if (r === 'hang') return { ...base, kind: 'hang', detail: `no answer in ${timeoutMs} ms` };
-  const accepted = r.code === 0 && cmd === 'merge';
-  base.leftovers = readdirSync(c.root).filter((n) => !['base', 'ft', 'outside'].includes(n) && !(accepted && n === 'out'));
-  base.inputsModified = !sameSnapshot(before, snapshot(c.root));
-  const text = r.stdout + r.stderr;
-  if (STACK.test(r.stderr) || (r.code !== 0 && r.code !== 1) || (r.code === 1 && (!r.stderr.startsWith('taia: error: ') || RAW_ERROR.test(r.stderr)))) {
-    return { ...base, kind: 'crash', detail: `exit ${r.code}: ${r.stderr.slice(0, 400)}` };
+  if (r !== 'hang') {
+    const accepted = r.code === 0 && cmd === 'merge';
+    base.leftovers = readdirSync(c.root).filter((n) => !['base', 'ft', 'outside'].includes(n) && !(accepted && n === 'out'));
+    base.inputsModified = !sameSnapshot(before, snapshot(c.root));
   }
   let expect = c.expect(cmd);
   if (expect === 'oracle') expect = checkSafetensors(readFileSync(c.oracleFile!)).ok ? 'either' : 'refuse';
-  if (r.code === 1) return { ...base, kind: expect === 'accept' ? 'refused-valid' : 'refused', detail: r.stderr.trim().slice(0, 300) };
-  if (expect === 'refuse') return { ...base, kind: 'wrong', detail: 'accepted although the format (or the rule) forbids it' };
-  if (c.noControls && CONTROLS.test(text)) return { ...base, kind: 'wrong', detail: 'raw control characters in the output' };
+  const o = classify(base, r, expect, timeoutMs);
+  if (o.kind !== 'accepted' || r === 'hang') return o;
+  if (c.noControls && CONTROLS.test(r.stdout + r.stderr)) return { ...base, kind: 'wrong', detail: 'raw control characters in the output' };
   if (cmd === 'merge') {
     const want = c.oracleFile && c.expect(cmd) === 'oracle' ? oracleTensors(c.oracleFile) : c.output;
     const got = readOutput(path.join(c.root, 'out'));
@@ -166,7 +183,7 @@ export async function runCase(c: Case, cmd: Command, exec: Exec, timeoutMs: numb
       if (missing.length || extra.length || differ.length) return { ...base, kind: 'wrong', detail: `output: missing ${JSON.stringify(missing.slice(0, 3))}, extra ${JSON.stringify(extra.slice(0, 3))}, different ${JSON.stringify(differ.slice(0, 3))}` };
     }
   }
-  return { ...base, kind: 'accepted', detail: '' };
+  return o;
 }
 
 export interface CampaignOptions {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { campaign, failures, InProcess, Spawned, table } from '../fuzz/run';
+import { inputsCampaign } from '../fuzz/inputs';
 
 test('fuzz sample: 300 hostile cases, no crash, hang, wrong acceptance, leftovers or modified input', async () => {
   const exec = new InProcess();
@@ -20,4 +21,14 @@ test('fuzz sample: 300 hostile cases, no crash, hang, wrong acceptance, leftover
 test('fuzz sample through the bundled CLI as a child process', async () => {
   const outcomes = await campaign({ cases: 12, seed: 7, exec: new Spawned(), timeoutMs: 60_000, families: ['valid', 'special-file', 'deep-nesting', 'float-token', 'redos', 'symlink-outside'] });
   assert.deepEqual(failures(outcomes).map((o) => `${o.kind} ${o.family} [${o.variant}] ${o.cmd}: ${o.detail}`), [], table(outcomes));
+});
+
+test('fuzz sample: hostile result files and datasets are read or refused cleanly, without hang or crash', async () => {
+  const exec = new InProcess();
+  try {
+    const outcomes = await inputsCampaign({ cases: 40, seed: 42, exec, timeoutMs: 60_000 });
+    assert.deepEqual(failures(outcomes).map((o) => `${o.kind} ${o.family} [${o.variant}] ${o.cmd}: ${o.detail}`), [], table(outcomes));
+  } finally {
+    await exec.close();
+  }
 });
