@@ -32,7 +32,7 @@ export async function readJsonl(file: string, onRecord: (record: Record<string, 
         value = JSON.parse(text);
       } catch {
         // Not the parser's message: it quotes the line, and a file must not echo its content into errors.
-        throw new ResultsError(file, 'line is not valid JSON', n);
+        throw new ResultsError(file, 'invalid JSON', n);
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ResultsError(file, 'expected a JSON object per line', n);
       onRecord(value as Record<string, unknown>, n);
