@@ -21,6 +21,8 @@ export interface Case {
   output?: Map<string, Uint8Array | undefined>;
   /** Accepted text output must not hold raw control characters. */
   noControls?: boolean;
+  /** A big case (200,000 tensors): its time limit is four times the others'. */
+  big?: boolean;
 }
 
 type Rng = () => number;
@@ -331,7 +333,7 @@ export const FAMILIES: Record<string, Builder> = {
     writeModel(path.join(root, 'base'), [...llamaTensors(1, layers), ...extra], layers);
     const ft = [...llamaTensors(seed + 2, layers), ...extra];
     writeModel(path.join(root, 'ft'), ft, layers);
-    return { variant: `${n} tensors`, expect: all('accept'), output: fullOutput(ft) };
+    return { variant: `${n} tensors`, expect: all('accept'), output: fullOutput(ft), big: true };
   },
 };
 

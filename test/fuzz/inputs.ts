@@ -120,8 +120,9 @@ export async function inputsCampaign(opts: { cases: number; seed: number; exec: 
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir);
       const c = INPUT_FAMILIES[families[k]](dir, rng);
-      const r = await opts.exec.run('argv' in c.run ? c.run.argv : { dataset: c.run.dataset }, opts.timeoutMs);
-      const o = classify({ family: families[k], variant: c.variant, cmd: 'argv' in c.run ? 'bench' : 'read', leftovers: [], inputsModified: false }, r, c.expect, opts.timeoutMs);
+      const limit = families[k] === 'many-tasks' ? opts.timeoutMs * 4 : opts.timeoutMs;
+      const r = await opts.exec.run('argv' in c.run ? c.run.argv : { dataset: c.run.dataset }, limit);
+      const o = classify({ family: families[k], variant: c.variant, cmd: 'argv' in c.run ? 'bench' : 'read', leftovers: [], inputsModified: false }, r, c.expect, limit);
       outcomes.push(o);
       opts.onOutcome?.(o, i);
     }

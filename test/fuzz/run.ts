@@ -160,7 +160,8 @@ export function classify(base: Omit<Outcome, 'kind' | 'detail'>, r: Answer, expe
 export async function runCase(c: Case, cmd: Command, exec: Exec, timeoutMs: number): Promise<Outcome> {
   rmSync(path.join(c.root, 'out'), { recursive: true, force: true });
   const before = snapshot(c.root);
-  const r = await exec.run(argvFor(c, cmd), timeoutMs);
+  const limit = c.big ? timeoutMs * 4 : timeoutMs;
+  const r = await exec.run(argvFor(c, cmd), limit);
   const base: Omit<Outcome, 'kind' | 'detail'> = { family: c.family, variant: c.variant, cmd, leftovers: [], inputsModified: false };
   if (r !== 'hang') {
     const accepted = r.code === 0 && cmd === 'merge';
@@ -169,7 +170,7 @@ export async function runCase(c: Case, cmd: Command, exec: Exec, timeoutMs: numb
   }
   let expect = c.expect(cmd);
   if (expect === 'oracle') expect = checkSafetensors(readFileSync(c.oracleFile!)).ok ? 'either' : 'refuse';
-  const o = classify(base, r, expect, timeoutMs);
+  const o = classify(base, r, expect, limit);
   if (o.kind !== 'accepted' || r === 'hang') return o;
   if (c.noControls && CONTROLS.test(r.stdout + r.stderr)) return { ...base, kind: 'wrong', detail: 'raw control characters in the output' };
   if (cmd === 'merge') {
