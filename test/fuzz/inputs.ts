@@ -1,12 +1,10 @@
 // Hostile result files (through `taia bench diff`) and dataset files (through the dataset reader the
 // trainer and the previews use): malformed JSON, NaN/Infinity, 50 MB lines, invalid UTF-8, hundreds of
 // thousands of tasks or rows. Outcomes are classified as for checkpoints (run.ts).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { rng as seeded } from '../helpers/safetensorsRef';
-import { classify, Exec, Expect, Outcome } from './run';
+import { classify, drawCases, Exec, Expect, Outcome } from './run';
 
 type Rng = () => number;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)];
@@ -51,7 +49,7 @@ export const INPUT_FAMILIES: Record<string, (dir: string, rng: Rng) => InputCase
     if (fault === 'malformed line') writeFileSync(samples, `${good}\n{"doc_id": 1, "acc":\n`);
     if (fault === 'invalid UTF-8') writeFileSync(samples, Buffer.concat([Buffer.from(`${good}\n{"doc_id":1,"acc":0,"p":"`), INVALID_UTF8, Buffer.from('"}\n')]));
     if (fault === 'NaN metric') writeFileSync(samples, `${good}\n{"doc_id":1,"acc":NaN}\n`);
-    if (fault === 'fifo') require('node:child_process').execFileSync('mkfifo', [samples]);
+    if (fault === 'fifo') execFileSync('mkfifo', [samples]);
     return { variant: fault, run: { argv: ['bench', 'diff', file] }, expect: 'either' };
   },
   'taia-results'(dir, rng) {
@@ -103,31 +101,14 @@ export const INPUT_FAMILIES: Record<string, (dir: string, rng: Rng) => InputCase
 
 const WEIGHTS: Record<string, number> = { 'many-tasks': 0.1 };
 
-/** Draws `cases` input cases from a seeded generator, each in a fresh folder. */
-export async function inputsCampaign(opts: { cases: number; seed: number; exec: Exec; timeoutMs: number; onOutcome?: (o: Outcome, i: number) => void }): Promise<Outcome[]> {
-  const rng = seeded(opts.seed);
-  const families = Object.keys(INPUT_FAMILIES);
-  const weights = families.map((f) => WEIGHTS[f] ?? 1);
-  const total = weights.reduce((a, b) => a + b, 0);
-  const work = mkdtempSync(path.join(tmpdir(), 'taia-fuzz-inputs-'));
-  const outcomes: Outcome[] = [];
-  try {
-    for (let i = 0; i < opts.cases; i++) {
-      let x = rng() * total;
-      let k = 0;
-      while (x >= weights[k] && k < families.length - 1) x -= weights[k++];
-      const dir = path.join(work, 'case');
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir);
-      const c = INPUT_FAMILIES[families[k]](dir, rng);
-      const limit = families[k] === 'many-tasks' ? opts.timeoutMs * 4 : opts.timeoutMs;
-      const r = await opts.exec.run('argv' in c.run ? c.run.argv : { dataset: c.run.dataset }, limit);
-      const o = classify({ family: families[k], variant: c.variant, cmd: 'argv' in c.run ? 'bench' : 'read', leftovers: [], inputsModified: false }, r, c.expect, limit);
-      outcomes.push(o);
-      opts.onOutcome?.(o, i);
-    }
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-  return outcomes;
+/** Hostile result files and datasets, each in a fresh folder. */
+export function inputsCampaign(opts: { cases: number; seed: number; exec: Exec; timeoutMs: number; onOutcome?: (o: Outcome, i: number) => void }): Promise<Outcome[]> {
+  return drawCases({ ...opts, families: Object.keys(INPUT_FAMILIES), weights: WEIGHTS }, async (family, dir, rng) => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    const c = INPUT_FAMILIES[family](dir, rng);
+    const limit = family === 'many-tasks' ? opts.timeoutMs * 4 : opts.timeoutMs;
+    const r = await opts.exec.run('argv' in c.run ? c.run.argv : { dataset: c.run.dataset }, limit);
+    return classify({ family, variant: c.variant, cmd: 'argv' in c.run ? 'bench' : 'read', leftovers: [], inputsModified: false }, r, c.expect, limit);
+  });
 }

@@ -199,11 +199,16 @@ export interface CampaignOptions {
 
 const COMMANDS: readonly Command[] = ['inspect', 'dry-run', 'merge'];
 
-/** Draws `cases` (family, command) pairs from a seeded generator; each case gets a fresh folder. */
-export async function campaign(opts: CampaignOptions): Promise<Outcome[]> {
+/**
+ * Draws `cases` families from a seeded generator (by relative weight, 1 by default) and runs `each` on
+ * a fresh folder for each; the working folder is removed at the end.
+ */
+export async function drawCases(
+  opts: { cases: number; seed: number; families: string[]; weights: Record<string, number>; onOutcome?: (o: Outcome, i: number) => void },
+  each: (family: string, dir: string, rng: () => number, i: number) => Promise<Outcome>,
+): Promise<Outcome[]> {
   const rng = seeded(opts.seed);
-  const families = opts.families ?? Object.keys(FAMILIES);
-  const weights = families.map((f) => WEIGHTS[f] ?? 1);
+  const weights = opts.families.map((f) => opts.weights[f] ?? 1);
   const total = weights.reduce((a, b) => a + b, 0);
   const work = mkdtempSync(path.join(tmpdir(), 'taia-fuzz-'));
   const outcomes: Outcome[] = [];
@@ -211,9 +216,8 @@ export async function campaign(opts: CampaignOptions): Promise<Outcome[]> {
     for (let i = 0; i < opts.cases; i++) {
       let x = rng() * total;
       let k = 0;
-      while (x >= weights[k] && k < families.length - 1) x -= weights[k++];
-      const c = buildCase(families[k], path.join(work, 'case'), rng, i);
-      const o = await runCase(c, COMMANDS[i % COMMANDS.length], opts.exec, opts.timeoutMs);
+      while (x >= weights[k] && k < weights.length - 1) x -= weights[k++];
+      const o = await each(opts.families[k], path.join(work, 'case'), rng, i);
       outcomes.push(o);
       opts.onOutcome?.(o, i);
     }
@@ -221,6 +225,13 @@ export async function campaign(opts: CampaignOptions): Promise<Outcome[]> {
     rmSync(work, { recursive: true, force: true });
   }
   return outcomes;
+}
+
+/** Hostile checkpoint folders, each through one of inspect, dry run and merge in turn. */
+export function campaign(opts: CampaignOptions): Promise<Outcome[]> {
+  return drawCases({ ...opts, families: opts.families ?? Object.keys(FAMILIES), weights: WEIGHTS }, (family, dir, rng, i) =>
+    runCase(buildCase(family, dir, rng, i), COMMANDS[i % COMMANDS.length], opts.exec, opts.timeoutMs),
+  );
 }
 
 /** Families × outcome kinds, with leftovers and modified inputs. */
