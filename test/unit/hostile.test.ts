@@ -17,7 +17,10 @@ import { terminalSafe } from '../../src/core/util/format';
 import { llamaTensorShapes, writeAdapter, writeLlama } from '../helpers/models';
 import { encodeSafetensors, f32Bytes, readRefHeader } from '../helpers/safetensorsRef';
 import { tempDir } from '../helpers/tmp';
-import { writeTinyModel } from '../helpers/training';
+import { writeAlpacaDataset, writeExperiment, writeTinyModel } from '../helpers/training';
+import { createRun, readStatus, updateStatus } from '../../src/core/runs/store';
+import { CHECKPOINTS_DIR, LOG_FILE } from '../../src/core/runs/types';
+import { hostname } from 'node:os';
 import { ChatTokenizer } from '../../src/trainer/data/tokenizer';
 import { loadExamples } from '../../src/trainer/data/examples';
 import { loadResults } from '../../src/core/results/load';
@@ -330,4 +333,28 @@ test("an experiment's base and dataset resolve inside the workspace unless the u
   assert.equal(config.dataset, path.join(ws, 'data', 'link.jsonl'));
   writeFileSync(file, 'base: model\ndataset: data/train.jsonl\n');
   assert.equal((await loadExperiment(file, { workspace: ws })).dataset, path.join(ws, 'data', 'train.jsonl'));
+});
+
+test('a run whose trainer is gone resumes: killed in its first save it starts from step 0, else from the newest complete checkpoint', async () => {
+  const ws = fresh('run-ws');
+  writeTinyModel(path.join(ws, 'model'));
+  writeAlpacaDataset(path.join(ws, 'data/train.jsonl'), 16);
+  writeExperiment(path.join(ws, 'exp.taia.yaml'), { train: { max_steps: 2, save_steps: 1 } });
+  const { dir } = await createRun(ws, await loadExperiment(path.join(ws, 'exp.taia.yaml')));
+  // Both `taia train` and the trainer killed during the first save: status says running, a save temporary is left.
+  const pid = deadPid();
+  await updateStatus(dir, { state: 'running', pid, host: hostname() });
+  const leftover = path.join(dir, CHECKPOINTS_DIR, `.checkpoint-1.tmp-${pid}-abcdef`);
+  mkdirSync(leftover, { recursive: true });
+  let r = taia('train', '--resume', dir, '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(readFileSync(path.join(dir, LOG_FILE), 'utf-8'), /no complete checkpoint: starting again from step 0/);
+  assert.ok(!existsSync(leftover), 'the dead save temporary is removed');
+  assert.equal((await readStatus(dir)).step, 2);
+  // Killed later, with status.json naming an older checkpoint than the newest complete one.
+  await updateStatus(dir, { state: 'running', pid: deadPid(), lastCheckpoint: 'checkpoints/checkpoint-1' });
+  r = taia('train', '--resume', dir, '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(readFileSync(path.join(dir, LOG_FILE), 'utf-8'), /resuming from checkpoints\/checkpoint-2, the newest complete checkpoint/);
+  assert.equal((await readStatus(dir)).lastCheckpoint, 'checkpoints/checkpoint-2');
 });
