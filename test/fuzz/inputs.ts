@@ -83,7 +83,7 @@ export const INPUT_FAMILIES: Record<string, (dir: string, rng: Rng) => InputCase
   },
   dataset(dir, rng) {
     const file = path.join(dir, 'train.jsonl');
-    const fault = pick(rng, ['malformed line', 'NaN', 'invalid UTF-8', '50 MB line', '1e6 rows', 'not a record', 'deep'] as const);
+    const fault = pick(rng, ['malformed line', 'NaN', 'invalid UTF-8', '50 MB line', '1e6 rows', 'not a record', 'deep', 'fifo'] as const);
     const good = JSON.stringify({ instruction: 'q', input: '', output: 'a' });
     const body: Record<string, string | Buffer> = {
       'malformed line': `${good}\n{"instruction": \n`,
@@ -93,8 +93,10 @@ export const INPUT_FAMILIES: Record<string, (dir: string, rng: Rng) => InputCase
       '1e6 rows': `${good}\n`.repeat(1_000_000),
       'not a record': `${good}\n[1,2]\n`,
       deep: `${good}\n{"text":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`,
+      fifo: '',
     };
-    writeFileSync(file, body[fault]);
+    if (fault === 'fifo') execFileSync('mkfifo', [file]);
+    else writeFileSync(file, body[fault]);
     return { variant: fault, run: { dataset: file }, expect: ['invalid UTF-8', '50 MB line', '1e6 rows'].includes(fault) ? 'accept' : 'refuse' };
   },
 };
