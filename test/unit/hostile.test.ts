@@ -246,8 +246,8 @@ test('kill -9 during a merge leaves a temporary that the next merge removes, and
     }, 5);
   });
   await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-  if (!temp) return; // the merge finished before a poll saw its temporary: nothing to recover (rare on a fast disk)
-  assert.ok(!existsSync(out) || child.exitCode === 0, 'a killed merge leaves no output that looks complete');
+  assert.ok(temp, 'the merge wrote its temporary folder (polled every 5 ms while it writes 40 MB)');
+  assert.ok(!existsSync(out), 'a killed merge leaves no output that looks complete');
   await assert.rejects(inspectCheckpoint(path.join(parent, temp)), /temporary folder of a merge that did not finish/);
   const r = taia('merge', '--base', base, '--finetuned', ft, '--out', out, '--dtype', 'bf16');
   assert.equal(r.status, 0, r.stderr);
