@@ -5,7 +5,7 @@ import { campaign, failures, InProcess, Outcome, Spawned, table } from './run';
 import { inputsCampaign } from './inputs';
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { inputs: { type: 'string', default: '1000' }, cases: { type: 'string', default: '10000' }, seed: { type: 'string', default: '1' }, spawn: { type: 'boolean' }, timeout: { type: 'string', default: '30000' } } });
+  const { values } = parseArgs({ options: { inputs: { type: 'string', default: '200' }, cases: { type: 'string', default: '10000' }, seed: { type: 'string', default: '1' }, spawn: { type: 'boolean' }, timeout: { type: 'string', default: '30000' } } });
   const cases = Number(values.cases);
   const started = Date.now();
   const exec = values.spawn ? new Spawned() : new InProcess();
