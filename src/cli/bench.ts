@@ -13,7 +13,7 @@ function toText(r: BenchmarkDiff): string {
   const head = ['task', 'metric', ...r.models.map((m, i) => (i === 0 ? `${m.name} (baseline)` : m.name))];
   const rows = r.rows.map((row) => [row.task, `${row.metric} ${direction(row)}`, ...row.cells.map((c) => `${formatValue(c.value, row.unit)}${c.delta !== undefined ? ` ${formatDelta(c.delta, row.unit)}${c.mark}` : ''}`)]);
   if (r.average) rows.push(['Average', tasksLabel(r.average.tasks.length), ...r.average.cells.map((c) => `${formatValue(c.value, r.average!.unit)}${c.delta !== undefined ? ` ${formatDelta(c.delta, r.average!.unit)}` : ''}`)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
+  const widths = head.map((h, i) => rows.reduce((w, x) => Math.max(w, x[i].length), h.length));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), ...rows.map(line), '', legend(r), ...r.notes, ''].join('\n');
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { inspectCheckpoint, CheckpointSummary } from '../core/checkpoint/discover';
 import { formatBytes } from '../core/util/size';
-import { formatParameters } from '../core/util/format';
+import { formatParameters, terminalSafe } from '../core/util/format';
 import { Command, UsageError } from './usage';
 
 export const inspectCommand: Command = {
@@ -12,7 +12,7 @@ export const inspectCommand: Command = {
     const { values, positionals } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true });
     if (positionals.length !== 1) throw new UsageError('inspect takes exactly one folder');
     const summary = await inspectCheckpoint(positionals[0]);
-    process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummary(summary));
+    process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : terminalSafe(formatSummary(summary)));
     return 0;
   },
 };

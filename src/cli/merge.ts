@@ -6,6 +6,7 @@ import { scaleAndLayers } from './variantArgs';
 import { BLOCKS } from '../core/classify/types';
 import { findArchitectureDir } from '../core/classify/classify';
 import { formatBytes, parseSize } from '../core/util/size';
+import { terminalSafe } from '../core/util/format';
 import { ProgressLine } from './progress';
 import { withCancellation } from './signals';
 import { Command, UsageError } from './usage';
@@ -76,13 +77,14 @@ export const mergeCommand: Command = {
       force: values.force === true,
       allowUnknown: values['allow-unknown'] === true,
       architectureDirs: await architectureDirs(values.base!, values.architectures),
+      dryRun: values['dry-run'] === true,
     });
     if (values['dry-run']) {
       await closeInputs(plan);
-      process.stdout.write(values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : formatPlan(plan));
+      process.stdout.write(values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : terminalSafe(formatPlan(plan)));
       return 0;
     }
-    if (!values.quiet && !values.json) process.stderr.write(planHeadline(plan) + '\n');
+    if (!values.quiet && !values.json) process.stderr.write(terminalSafe(planHeadline(plan)) + '\n');
     const bar = new ProgressLine('merging', values.quiet || values.json);
     try {
       const result = await withCancellation((signal) => executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), signal));

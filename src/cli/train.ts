@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import * as path from 'node:path';
 import { ExperimentError, loadExperiment } from '../core/experiment/load';
-import { createRun, newRunId, readRunConfig, readStatus } from '../core/runs/store';
+import { createRun, newRunId, readRunConfig, readStatus, reconcileStatus } from '../core/runs/store';
 import { RUNS_DIR } from '../core/runs/types';
 import { SlurmError } from '../core/slurm/commands';
 import { submitRun, trainingScript } from '../core/slurm/submit';
@@ -14,15 +14,16 @@ import { Command, UsageError } from './usage';
 export const trainCommand: Command = {
   name: 'train',
   summary: 'fine-tune from an experiment file in a child-process trainer; Ctrl-C saves a checkpoint and stops',
-  usage: 'taia train EXPERIMENT.taia.yaml [--root DIR] [--dry-run] [--detach] [--quiet]\n       taia train --resume RUN_DIR [--detach] [--quiet]\n\n  --root DIR   workspace folder whose .taia/runs/ receives the run (default: the current folder)\n  --resume     continue a cancelled, interrupted, failed or timed-out run from its last checkpoint\n  --dry-run    print what would run (for launcher: slurm, the job script) and create nothing\n  --detach     launcher: slurm: submit and return; otherwise the job is followed until it ends (Ctrl-C stops following)\n  engine: torch runs Python from $TAIA_PYTHON (default python3) with torch, transformers and peft',
+  usage: 'taia train EXPERIMENT.taia.yaml [--root DIR] [--allow-outside-workspace] [--dry-run] [--detach] [--quiet]\n       taia train --resume RUN_DIR [--detach] [--quiet]\n\n  --root DIR   workspace folder whose .taia/runs/ receives the run (default: the current folder)\n  --allow-outside-workspace  let the experiment\'s base, dataset, recipe and eval tasks lie outside the workspace\n  --resume     continue a cancelled, interrupted, failed or timed-out run from its last checkpoint\n  --dry-run    print what would run (for launcher: slurm, the job script) and create nothing\n  --detach     launcher: slurm: submit and return; otherwise the job is followed until it ends (Ctrl-C stops following)\n  engine: torch runs Python from $TAIA_PYTHON (default python3) with torch, transformers and peft',
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { root: { type: 'string' }, resume: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, 'dry-run': { type: 'boolean' }, detach: { type: 'boolean' } } });
+    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { root: { type: 'string' }, resume: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, 'dry-run': { type: 'boolean' }, detach: { type: 'boolean' }, 'allow-outside-workspace': { type: 'boolean' } } });
     const quiet = values.quiet === true;
     let runDir: string;
     if (values.resume) {
       if (positionals.length) throw new UsageError('--resume takes a run folder and no experiment file');
       runDir = path.resolve(values.resume);
-      const status = await readStatus(runDir);
+      // A run whose trainer is gone (taia train and the trainer both killed) is interrupted, not running.
+      const status = await reconcileStatus(runDir);
       if (status.state === 'running' || status.state === 'pending' || status.state === 'done') throw new UsageError(`run ${status.id} is ${status.state}; only cancelled, interrupted, failed or timed-out runs resume`);
       // A Slurm run resumes as a new job, which finds the checkpoint by itself.
       if ((await readRunConfig(runDir)).launcher === 'slurm') return submitAndFollow(runDir, values.detach === true, quiet);
@@ -30,7 +31,8 @@ export const trainCommand: Command = {
       if (positionals.length !== 1) throw new UsageError('expected one experiment file');
       let config;
       try {
-        config = await loadExperiment(path.resolve(positionals[0]));
+        const workspace = values['allow-outside-workspace'] ? undefined : path.resolve(values.root ?? '.');
+        config = await loadExperiment(path.resolve(positionals[0]), { workspace, allowHint: 'pass --allow-outside-workspace' });
       } catch (e) {
         if (!(e instanceof ExperimentError)) throw e;
         process.stderr.write(`${e.message}\n`);

@@ -27,8 +27,12 @@ export class CheckpointError extends InputError {
 
 /** The output folder of a merge exists and replacing it was not asked for. */
 export class OutputExistsError extends CheckpointError {
-  constructor(file: string) {
-    super(file, 'output folder exists; choose another folder or ask for it to be replaced');
+  /** `notes`: what was found and done beside it (an interrupted replacement rolled back). */
+  constructor(
+    file: string,
+    readonly notes: string[] = [],
+  ) {
+    super(file, `output folder exists; choose another folder or ask for it to be replaced${notes.map((n) => `\nnote: ${n}`).join('')}`);
     this.name = 'OutputExistsError';
   }
 }

@@ -91,7 +91,11 @@ async function run(runDir: string, resume: boolean): Promise<void> {
   try {
     const config = await readRunConfig(runDir);
     const previous = await readStatus(runDir);
+    // A kill can leave status.json naming an older checkpoint than the newest complete one, which is the one resumed from.
+    const newest = resume ? (await listCheckpoints(runDir)).at(-1) : undefined;
+    if (resume) log('info', newest ? `resuming from ${path.relative(runDir, newest.dir)}, the newest complete checkpoint` : 'no complete checkpoint: starting again from step 0');
     await updateStatus(runDir, {
+      ...(resume ? { lastCheckpoint: newest && path.relative(runDir, newest.dir) } : {}),
       state: 'running',
       pid: process.pid,
       host: hostname(),

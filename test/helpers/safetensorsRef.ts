@@ -10,7 +10,8 @@ export interface RefTensor {
 }
 
 export function encodeSafetensors(tensors: RefTensor[], metadata?: Record<string, string>, opts: { align?: boolean } = {}): Buffer {
-  const header: Record<string, unknown> = {};
+  // Null prototype: a tensor named `__proto__` must become a key, not the object's prototype.
+  const header: Record<string, unknown> = Object.create(null);
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {

@@ -142,10 +142,10 @@ test('hostile and corrupt files get clear errors', async () => {
   await expectBad('truncated.safetensors', good.subarray(0, good.length - 3), /past the end of the data buffer|truncated/);
   await expectBad('hugelen.safetensors', withHeader('{}', Buffer.alloc(0), 2n ** 40n), /exceeds the 100000000-byte limit/);
   await expectBad('pastend.safetensors', withHeader('{}', Buffer.alloc(0), 5000n), /header length 5000 runs past the end of the file/);
-  await expectBad('notjson.safetensors', withHeader('{"a": '), /not valid UTF-8 JSON/);
+  await expectBad('notjson.safetensors', withHeader('{"a": '), /not valid JSON/);
   await expectBad('notobject.safetensors', withHeader('[1,2]'), /does not start with/);
   await expectBad('dtype.safetensors', withHeader('{"w":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(4)), /tensor 'w': unknown dtype "F17"/);
-  await expectBad('shape.safetensors', withHeader('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', Buffer.alloc(4)), /shape \[-1\]/);
+  await expectBad('shape.safetensors', withHeader('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', Buffer.alloc(4)), /number -1 is not an unsigned integer/);
   await expectBad('bytes.safetensors', withHeader('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', Buffer.alloc(4)), /needs 8 bytes but data_offsets give 4/);
   await expectBad(
     'overlap.safetensors',
@@ -161,5 +161,5 @@ test('hostile and corrupt files get clear errors', async () => {
 
 test('a missing file is reported with its path', async () => {
   const file = path.join(dir, 'nope.safetensors');
-  await assert.rejects(SafetensorsFile.open(file), (e: Error) => e.message.includes(file) && /ENOENT/.test(e.message));
+  await assert.rejects(SafetensorsFile.open(file), (e: Error) => e.message.includes(file) && /does not exist/.test(e.message));
 });

@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import { Classifier, loadClassifier } from '../classify/classify';
 import { Dtype, elementCount } from '../safetensors/dtypes';
 import { CheckpointError } from '../errors';
-import { readJsonObject } from '../util/json';
+import { MERGE_TEMP } from '../merge/recover';
 import { ADAPTER_CONFIG, openLoraAdapter } from '../lora/adapter';
 import { readProvenance } from '../merge/provenance';
-import { ADAPTER_FILE, CheckpointWeights, INDEX_FILE, MODEL_FILE } from './weights';
+import { ADAPTER_FILE, CheckpointWeights, INDEX_FILE, MODEL_FILE, readFolderJson } from './weights';
 
 /** Written into every merge output; its presence marks a folder as a merged output of this project. */
 export const PROVENANCE_FILE = 'taia_merge.json';
@@ -82,11 +82,12 @@ export interface CheckpointSummary {
 
 /** Reads headers and small JSON files only: fast on checkpoints of any size. */
 export async function inspectCheckpoint(dir: string): Promise<CheckpointSummary> {
+  if (MERGE_TEMP.test(path.basename(path.resolve(dir)))) throw new CheckpointError(dir, 'is the temporary folder of a merge that did not finish (the next merge into its output removes it), not an output');
   const kind = await detectCheckpointKind(dir);
   if (!kind && !(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   if (!kind) throw new CheckpointError(dir, `not a checkpoint folder (expected config.json with ${MODEL_FILE} or ${INDEX_FILE}, or ${ADAPTER_CONFIG} with ${ADAPTER_FILE})`);
   if (kind === 'adapter') return inspectAdapter(dir);
-  const config = await readJsonObject(path.join(dir, 'config.json'));
+  const config = await readFolderJson(dir, 'config.json');
   const weights = await CheckpointWeights.open(dir);
   try {
     const classifier = await loadClassifier({ near: dir });

@@ -5,6 +5,7 @@ import { SafetensorsFile } from '../safetensors/reader';
 import { TensorInfo } from '../safetensors/header';
 import { readJsonObject } from '../util/json';
 import { resolveInside } from '../util/paths';
+import { checkRealInside } from '../util/files';
 
 export const MODEL_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -14,6 +15,13 @@ export const ADAPTER_FILE = 'adapter_model.safetensors';
 export interface WeightRef {
   info: TensorInfo;
   file: SafetensorsFile;
+}
+
+/** A JSON file of a checkpoint folder (config, index, adapter config), refused when it links outside the folder. */
+export async function readFolderJson(dir: string, name: string): Promise<Record<string, unknown>> {
+  const file = path.join(dir, name);
+  await checkRealInside(dir, file, file);
+  return readJsonObject(file);
 }
 
 export async function exists(file: string): Promise<boolean> {
@@ -47,6 +55,7 @@ export class CheckpointWeights {
   }
 
   private static async fromFiles(dir: string, files: string[]): Promise<CheckpointWeights> {
+    for (const f of files) await checkRealInside(dir, f, f);
     const opened = await openAll(files);
     const byName = new Map<string, WeightRef>();
     for (const file of opened) {
@@ -62,12 +71,13 @@ export class CheckpointWeights {
   }
 
   private static async fromIndex(dir: string, index: string): Promise<CheckpointWeights> {
-    const json = await readJsonObject(index);
+    const json = await readFolderJson(dir, path.basename(index));
     const map = json.weight_map;
     if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new CheckpointError(index, 'has no "weight_map" object');
     const entries = Object.entries(map as Record<string, unknown>);
     const shardNames = [...new Set(entries.map(([, f]) => f))];
     const shardPaths = shardNames.map((f) => resolveInside(dir, f as string, index));
+    for (const shard of shardPaths) await checkRealInside(dir, shard, index);
     const opened = await openAll(shardPaths);
     const shardOf = new Map(shardNames.map((n, i) => [n as string, opened[i]]));
     const byName = new Map<string, WeightRef>();

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { throwIfAborted } from '../errors';
+import { CheckpointError, throwIfAborted } from '../errors';
+import { openRegular } from '../util/files';
 import { DatasetError } from './error';
 
 /**
@@ -51,7 +51,11 @@ export async function scanLines(file: string, opts: ScanOptions): Promise<{ rows
     bytes = 0;
   };
 
-  const stream = createReadStream(file, { highWaterMark: 2 ** 20 });
+  // A regular file only: a FIFO would block the read for ever.
+  const handle = await openRegular(file).catch((e: Error) => {
+    throw new DatasetError(file, e instanceof CheckpointError ? e.problem : e.message);
+  });
+  const stream = handle.createReadStream({ highWaterMark: 2 ** 20 });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     throwIfAborted(opts.signal);
     let start = firstChunk && BOM.every((b, i) => chunk[i] === b) ? BOM.length : 0;

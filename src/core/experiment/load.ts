@@ -1,4 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { CheckpointError } from '../errors';
+import { readRegularText } from '../util/files';
 import * as path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { detectCheckpointKind } from '../checkpoint/discover';
@@ -17,15 +19,28 @@ export class ExperimentError extends Error {
   }
 }
 
+export interface LoadExperimentOptions {
+  /**
+   * The workspace folder the experiment's paths (base, dataset, recipe file, eval tasks) must resolve
+   * inside, after links: an experiment file from a cloned repository must not train on /etc/passwd.
+   * Undefined: anywhere (the user allowed it).
+   */
+  workspace?: string;
+  /** How the user allows paths outside the workspace, for the message (a flag or a setting). */
+  allowHint?: string;
+  /** Values for keys the file leaves out (e.g. `slurm.partition` from the editor's settings). */
+  defaults?: ExperimentDefaults;
+}
+
 /**
  * Reads an experiment file into a run config: validated, paths resolved against the file's folder,
  * and the base and dataset checked to exist and be what they claim. Throws ExperimentError on errors.
  */
-export async function loadExperiment(file: string, defaults?: ExperimentDefaults): Promise<RunConfig> {
-  const text = await readFile(file, 'utf-8').catch((e: NodeJS.ErrnoException) => {
-    throw new ExperimentError(file, [{ path: [], message: `cannot read (${e.code})`, severity: 'error', line: 1, column: 1 }]);
+export async function loadExperiment(file: string, opts: LoadExperimentOptions = {}): Promise<RunConfig> {
+  const text = await readRegularText(file, 2 ** 20).catch((e: Error) => {
+    throw new ExperimentError(file, [{ path: [], message: e instanceof CheckpointError ? e.problem : e.message, severity: 'error', line: 1, column: 1 }]);
   });
-  const parsed = parseExperiment(text, file, defaults);
+  const parsed = parseExperiment(text, file, opts.defaults);
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length) throw new ExperimentError(file, errors.map((p) => ({ ...p, ...locate(text, p) })));
   const at = (value: string) => resolveExperimentPath(file, value);
@@ -46,6 +61,7 @@ export async function loadExperiment(file: string, defaults?: ExperimentDefaults
     experimentFile: path.resolve(file),
   };
   const missing = await checkPaths(config);
+  if (opts.workspace !== undefined) missing.push(...(await checkInsideWorkspace(config, opts.workspace, opts.allowHint)));
   if (missing.length) throw new ExperimentError(file, missing.map((p) => ({ ...p, ...locate(text, p) })));
   return config;
 }
@@ -63,6 +79,21 @@ async function checkPaths(config: RunConfig): Promise<ExperimentProblem[]> {
   if (config.engine === 'command' && !config.dataset) return problems;
   const data = await stat(config.dataset).catch(() => undefined);
   if (!data?.isFile()) problems.push({ path: ['dataset'], message: `'dataset': ${config.dataset} ${data ? 'is not a file' : 'does not exist'}`, severity: 'error' });
+  return problems;
+}
+
+async function checkInsideWorkspace(config: RunConfig, workspace: string, allowHint = 'allow paths outside the workspace'): Promise<ExperimentProblem[]> {
+  const real = (p: string) => realpath(p).catch(() => path.resolve(p));
+  const root = await real(workspace);
+  // Optional paths left empty (engine command may name no base or dataset) have nothing to check.
+  const given: [KeyPath, string][] = [[['base'], config.base], [['dataset'], config.dataset]];
+  const fields: [KeyPath, string][] = [...given.filter(([, p]) => p), ...config.eval.tasks.map((t, i): [KeyPath, string] => [['eval', 'tasks', i], t])];
+  if (!builtinRecipe(config.merge.recipe)) fields.push([['merge', 'recipe'], config.merge.recipe]);
+  const problems: ExperimentProblem[] = [];
+  for (const [at, p] of fields) {
+    const rel = path.relative(root, await real(p));
+    if (rel.startsWith('..') || path.isAbsolute(rel)) problems.push({ path: at, message: `'${at.join('.')}': ${p} is outside the workspace ${workspace}; ${allowHint} to use it`, severity: 'error' });
+  }
   return problems;
 }
 

@@ -30,13 +30,23 @@ export function parseExperiment(text: string, file: string, defaults: Experiment
   const problems: ExperimentProblem[] = [];
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   for (const e of doc.errors) problems.push({ path: [], message: e.message, severity: 'error', range: [e.pos[0], e.pos[1]] });
-  const root: unknown = doc.errors.length ? {} : (doc.toJS() ?? {});
+  const root = doc.errors.length ? {} : toValue(doc, problems);
   const engine = isRecord(root) && typeof root.engine === 'string' ? root.engine : EXPERIMENT_SCHEMA.engine.default;
   const config = readSection(isRecord(root) ? root : {}, EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>, [], problems, { defaults, engine }) as ExperimentConfig;
   if (!isRecord(root) && doc.errors.length === 0) problems.push({ path: [], message: 'an experiment file is a YAML mapping of keys to values', severity: 'error' });
   if (!config.name) config.name = path.basename(file).replace(/\.taia\.ya?ml$|\.ya?ml$/, '');
   if (config.train.method === 'lora' && config.lora.target_modules.length === 0) problems.push({ path: ['lora', 'target_modules'], message: 'LoRA needs at least one target module', severity: 'error' });
   return { config, problems };
+}
+
+/** The document as plain data; an alias bomb (the yaml library's ReferenceError) becomes a problem. */
+function toValue(doc: ReturnType<typeof parseDocument>, problems: ExperimentProblem[]): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (e) {
+    problems.push({ path: [], message: `the document cannot be read: ${(e as Error).message}`, severity: 'error' });
+    return {};
+  }
 }
 
 /** Paths of the experiment resolved against the folder of its file. */

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { CheckpointError } from '../errors';
-import { readJsonObject } from '../util/json';
-import { ADAPTER_FILE, CheckpointWeights, WeightRef } from '../checkpoint/weights';
+import { ADAPTER_FILE, CheckpointWeights, readFolderJson, WeightRef } from '../checkpoint/weights';
+import { isFloatDtype } from '../safetensors/dtypes';
+import { compilePattern, Pattern } from '../util/pattern';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 const PREFIX = 'base_model.model.';
@@ -48,10 +49,14 @@ export interface LoraAdapter {
 
 export async function readLoraConfig(dir: string): Promise<LoraConfig> {
   const file = path.join(dir, ADAPTER_CONFIG);
-  const c = await readJsonObject(file);
+  const c = await readFolderJson(dir, ADAPTER_CONFIG);
   const fail = (problem: string): never => {
     throw new CheckpointError(file, problem);
   };
+  // A field written as null is not a field left out: PEFT would fail on it, so it is refused here too.
+  for (const key of ['peft_type', 'r', 'lora_alpha', 'target_modules', 'rank_pattern', 'alpha_pattern', 'modules_to_save', 'use_rslora', 'fan_in_fan_out', 'use_dora', 'lora_bias']) {
+    if (c[key] === null && !NULLABLE.has(key)) fail(`"${key}" is null; leave it out or give a value`);
+  }
   const peftType = c.peft_type ?? 'LORA';
   if (peftType !== 'LORA') fail(`peft_type ${JSON.stringify(peftType)} is not supported (only LORA adapters fold into weights here)`);
   const num = (key: string, fallback?: number): number => {
@@ -61,8 +66,16 @@ export async function readLoraConfig(dir: string): Promise<LoraConfig> {
   };
   const pattern = (key: string): Record<string, number> => {
     const v = c[key] ?? {};
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'number' && x > 0)) {
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) {
       fail(`"${key}" must map module patterns to positive numbers`);
+    }
+    for (const k of Object.keys(v)) {
+      if (k === '') fail(`"${key}" has an empty key, which would match every module`);
+      try {
+        compilePattern(k);
+      } catch (e) {
+        fail(`"${key}" key ${JSON.stringify(k)} ${(e as Error).message}`);
+      }
     }
     return v as Record<string, number>;
   };
@@ -75,6 +88,7 @@ export async function readLoraConfig(dir: string): Promise<LoraConfig> {
   const targets = c.target_modules ?? [];
   if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')))) fail('"target_modules" must be a list of names or a regex string');
   const toSave = c.modules_to_save ?? [];
+  if (!Array.isArray(toSave) || !toSave.every((t) => typeof t === 'string')) fail('"modules_to_save" must be a list of names');
   return {
     r: num('r', 8),
     loraAlpha: num('lora_alpha', 8),
@@ -83,28 +97,36 @@ export async function readLoraConfig(dir: string): Promise<LoraConfig> {
     alphaPattern: pattern('alpha_pattern'),
     fanInFanOut: c.fan_in_fan_out === true,
     targetModules: targets as string[] | string,
-    modulesToSave: Array.isArray(toSave) ? (toSave as string[]) : [],
+    modulesToSave: toSave as string[],
     baseModel: typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : undefined,
     useDora: c.use_dora === true,
     loraBias: c.lora_bias === true,
   };
 }
 
+/** PEFT leaves these out of saved configs or writes them as null by default. */
+const NULLABLE = new Set(['modules_to_save']);
+
 /**
  * PEFT's pattern lookup (`get_pattern_key`): the first key that matches the module name as a whole
- * or as a dotted suffix, read as a regular expression.
+ * or as a dotted suffix, read as a regular expression (in linear time: the keys come from a file).
  */
 export function patternValue(patterns: Record<string, number>, module: string): number | undefined {
   for (const [key, value] of Object.entries(patterns)) {
-    let re: RegExp;
-    try {
-      re = new RegExp(`^(.*\\.)?(${key})$`);
-    } catch {
-      continue;
-    }
-    if (re.test(module)) return value;
+    if (suffixPattern(key).test(module)) return value;
   }
   return undefined;
+}
+
+const compiled = new Map<string, Pattern>();
+
+function suffixPattern(key: string): Pattern {
+  let p = compiled.get(key);
+  if (!p) {
+    p = compilePattern(`^(.*\\.)?(${key})$`);
+    compiled.set(key, p);
+  }
+  return p;
 }
 
 /** scaling = alpha / r, or alpha / √r with rsLoRA, after rank_pattern and alpha_pattern overrides. */
@@ -119,8 +141,8 @@ const LORA_BIAS_KEY = /^(.*)\.lora_B\.bias$/;
 
 /** Opens a PEFT LoRA adapter folder and pairs its A/B matrices, checking shapes and ranks. */
 export async function openLoraAdapter(dir: string): Promise<LoraAdapter> {
-  const config = await readLoraConfig(dir);
   const configFile = path.join(dir, ADAPTER_CONFIG);
+  const config = await readLoraConfig(dir);
   if (config.useDora) throw new CheckpointError(configFile, 'DoRA adapters (use_dora: true) are not supported: their magnitude vector makes W\' differ from W + s·B·A');
   const weights = await CheckpointWeights.open(dir, ADAPTER_FILE);
   try {
@@ -165,6 +187,10 @@ function pairModules(weights: CheckpointWeights, config: LoraConfig): Pick<LoraA
     const ar = p.a.info.shape[0];
     const bc = p.b.info.shape[1];
     if (p.a.info.shape.length !== 2 || p.b.info.shape.length !== 2) throw new CheckpointError(file, 'lora_A and lora_B must be 2-D', module);
+    for (const ref of [p.a, p.b, p.bias]) {
+      // Refused here, not while writing, so a dry run refuses what the merge would.
+      if (ref && !isFloatDtype(ref.info.dtype)) throw new CheckpointError(ref.file.path, `LoRA weights must be F32, F16 or BF16, not ${ref.info.dtype}`, ref.info.name);
+    }
     // Embedding LoRA stores A as [r, num_embeddings] and B as [dim, r] too, but in PEFT's naming A's
     // rows are the rank, as for linear layers.
     if (ar !== r || bc !== r) throw new CheckpointError(file, `rank mismatch: config says r=${r}, lora_A is ${JSON.stringify(p.a.info.shape)}, lora_B is ${JSON.stringify(p.b.info.shape)}`, module);

@@ -1,13 +1,12 @@
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ShardedWriter } from '../checkpoint/shardedWriter';
 import { PROVENANCE_FILE } from '../checkpoint/discover';
 import { exists } from '../checkpoint/weights';
-import { CONFIG_FILES, TOKENIZER_FILES, TORCH_DTYPE } from '../checkpoint/files';
+import { TORCH_DTYPE } from '../checkpoint/files';
 import { CheckpointError, OutputExistsError, throwIfAborted } from '../errors';
 import { fromFloat32, toFloat32 } from '../safetensors/convert';
-import { elementCount, FloatDtype, isFloatDtype } from '../safetensors/dtypes';
+import { elementCount, FloatDtype } from '../safetensors/dtypes';
 import { alignedBuffer } from '../safetensors/reader';
 import { addDeltaRows, loraFactors } from '../lora/fold';
 import { FoldPool } from '../lora/pool';
@@ -17,6 +16,7 @@ import { CHUNK_ELEMENTS, readElements, storedWidth } from '../checkpoint/chunks'
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { closeInputs, MergePlan, PlannedTensor } from './plan';
 import { buildProvenance, serialiseProvenance } from './provenance';
+import { mergeTempName } from './recover';
 
 export interface MergeProgress {
   tensor: string;
@@ -46,7 +46,7 @@ export interface MergeResult {
 export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgress) => void, signal?: AbortSignal): Promise<MergeResult> {
   const started = performance.now();
   const out = path.resolve(plan.options.out);
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = mergeTempName(out);
   let writer: ShardedWriter | undefined;
   let pool: FoldPool | undefined;
   try {
@@ -169,8 +169,7 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   if (part === 'bias') {
     const b = toFloat32(await from.file.read(from.info.name), inDtype);
     const lb = module.bias!;
-    if (!isFloatDtype(lb.info.dtype)) throw new CheckpointError(lb.file.path, 'lora_B.bias must be a float tensor', lb.info.name);
-    const delta = toFloat32(await lb.file.read(lb.info.name), lb.info.dtype);
+    const delta = toFloat32(await lb.file.read(lb.info.name), lb.info.dtype as FloatDtype);
     if (delta.length !== b.length) throw new CheckpointError(lb.file.path, `has ${delta.length} elements but '${from.info.name}' has ${b.length}`, lb.info.name);
     const s = module.scaling * job.scale;
     for (let k = 0; k < b.length; k++) b[k] += s * delta[k];
@@ -205,16 +204,7 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
 }
 
 async function copySmallFiles(plan: MergePlan, tmp: string): Promise<void> {
-  const base = plan.options.base;
-  const hasTokenizer = await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'tokenizer.model'].map((f) => exists(path.join(plan.tokenizerSource, f))));
-  const tokenizerDir = hasTokenizer.some(Boolean) ? plan.tokenizerSource : base;
-  for (const [files, dir] of [[CONFIG_FILES, plan.configSource], [TOKENIZER_FILES, tokenizerDir]] as const) {
-    for (const f of files) {
-      const src = path.join(dir, f);
-      if (await exists(src)) await copyFile(src, path.join(tmp, f));
-      else if (dir !== base && (await exists(path.join(base, f)))) await copyFile(path.join(base, f), path.join(tmp, f));
-    }
-  }
+  for (const src of plan.smallFiles) await copyFile(src, path.join(tmp, path.basename(src)));
   if (plan.options.dtype !== 'keep') {
     // The config states the weights' dtype; keep it truthful after conversion.
     const configPath = path.join(tmp, 'config.json');

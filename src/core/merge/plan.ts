@@ -2,13 +2,15 @@ import { realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Classifier, loadClassifier } from '../classify/classify';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
-import { CheckpointWeights, exists, WeightRef } from '../checkpoint/weights';
+import { CheckpointWeights, exists, readFolderJson, WeightRef } from '../checkpoint/weights';
 import { detectCheckpointKind, isDirectory } from '../checkpoint/discover';
 import { CheckpointError, OptionError, OutputExistsError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
-import { readJsonObject } from '../util/json';
+import { checkRealInside, isRegularFile } from '../util/files';
+import { CONFIG_FILES, TOKENIZER_FILES } from '../checkpoint/files';
 import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
 import { Recipe, recipeSource, Source } from './recipes';
+import { recoverOutput } from './recover';
 
 export type OutputDtype = 'keep' | 'bf16' | 'f16' | 'f32';
 
@@ -29,6 +31,8 @@ export interface MergeOptions {
   architectureDirs?: string[];
   /** Write even when unknown tensors look like layer weights (they follow the recipe's default). */
   allowUnknown?: boolean;
+  /** Only plan: what dead merges left beside the output is reported, not recovered. */
+  dryRun?: boolean;
 }
 
 /**
@@ -58,7 +62,7 @@ export interface BlockCount {
 }
 
 export interface MergePlan {
-  options: Required<Omit<MergeOptions, 'layers' | 'architectureDirs'>> & Pick<MergeOptions, 'layers'>;
+  options: Required<Omit<MergeOptions, 'layers' | 'architectureDirs' | 'dryRun'>> & Pick<MergeOptions, 'layers'>;
   finetunedKind: 'model' | 'adapter';
   family?: string;
   tensors: PlannedTensor[];
@@ -73,6 +77,8 @@ export interface MergePlan {
   /** Folder whose config.json the output gets; tokenizer files come from `tokenizerSource`. */
   configSource: string;
   tokenizerSource: string;
+  /** Config and tokenizer files the output gets, checked while planning so a dry run refuses what the merge would. */
+  smallFiles: string[];
   /** Open inputs; `closeInputs` releases them. */
   inputs: { base: CheckpointWeights; finetuned?: CheckpointWeights; adapter?: LoraAdapter };
 }
@@ -106,32 +112,33 @@ async function checkOutputPath(opts: MergeOptions): Promise<void> {
 export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } = {}): Promise<MergePlan> {
   // A virtual merge (virtual.ts) is read in memory and has no output folder to check.
   if (!mode.virtual) await checkOutputPath(opts);
-  const { architectureDirs, ...rest } = opts;
+  const { architectureDirs, dryRun, ...rest } = opts;
   const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, allowUnknown: false, ...rest };
   if (!Number.isFinite(options.scale)) throw new OptionError('scale', 'scale', `must be a finite number, got ${options.scale}`);
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
+  const recovered = mode.virtual ? [] : await recoverOutput(opts.out, dryRun);
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
-  if (!mode.virtual && !options.force && (await exists(opts.out))) throw new OutputExistsError(opts.out);
+  if (!mode.virtual && !options.force && (await exists(opts.out))) throw new OutputExistsError(opts.out, recovered);
   const baseKind = await detectCheckpointKind(opts.base);
   if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
   const ftKind = await detectCheckpointKind(opts.finetuned);
   if (!ftKind) throw new CheckpointError(opts.finetuned, 'not a model folder or a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)');
-  const baseConfig = await readJsonObject(path.join(opts.base, 'config.json'));
+  const baseConfig = await readFolderJson(opts.base, 'config.json');
   const classifier = await loadClassifier(architectureDirs ? { dirs: architectureDirs } : { near: opts.base });
   const family = classifier.familyForConfig(baseConfig)?.name;
   const base = await CheckpointWeights.open(opts.base);
-  const ctx: PlanContext = { options, classifier, family, notes: [], base };
+  const ctx: PlanContext = { options, classifier, family, notes: recovered, base };
   try {
     if (ftKind === 'adapter') {
       const adapter = await openLoraAdapter(opts.finetuned);
       ctx.adapter = adapter;
-      return finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned);
+      return await withSmallFiles(finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned));
     }
     const finetuned = await CheckpointWeights.open(opts.finetuned);
     ctx.finetuned = finetuned;
-    const ftConfig = await readJsonObject(path.join(opts.finetuned, 'config.json'));
+    const ftConfig = await readFolderJson(opts.finetuned, 'config.json');
     checkConfigsAgree(opts, baseConfig, ftConfig);
-    return finish(ctx, 'model', planFull(ctx, finetuned, tiedHead(baseConfig) && tiedHead(ftConfig)), opts.finetuned, opts.finetuned);
+    return await withSmallFiles(finish(ctx, 'model', planFull(ctx, finetuned, tiedHead(baseConfig) && tiedHead(ftConfig)), opts.finetuned, opts.finetuned));
   } catch (e) {
     await closeInputs({ inputs: ctx });
     throw e;
@@ -146,6 +153,31 @@ interface PlanContext {
   base: CheckpointWeights;
   finetuned?: CheckpointWeights;
   adapter?: LoraAdapter;
+}
+
+/**
+ * The small files a loadable model folder needs besides its weights: config from `configSource`,
+ * tokenizer files from `tokenizerSource` when it has a tokenizer, each from base when missing there.
+ */
+async function withSmallFiles(plan: MergePlan): Promise<MergePlan> {
+  const base = plan.options.base;
+  const hasTokenizer = await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'tokenizer.model'].map((f) => exists(path.join(plan.tokenizerSource, f))));
+  const tokenizerDir = hasTokenizer.some(Boolean) ? plan.tokenizerSource : base;
+  for (const [files, dir] of [[CONFIG_FILES, plan.configSource], [TOKENIZER_FILES, tokenizerDir]] as const) {
+    for (const f of files) {
+      const src = (await copyable(dir, f)) ?? (dir !== base ? await copyable(base, f) : undefined);
+      if (src) plan.smallFiles.push(src);
+    }
+  }
+  return plan;
+}
+
+/** `dir/name` when it is there to copy: a regular file whose real location is inside `dir` (else refused). */
+async function copyable(dir: string, name: string): Promise<string | undefined> {
+  const file = path.join(dir, name);
+  if (!(await isRegularFile(file))) return undefined;
+  await checkRealInside(dir, file, file);
+  return file;
 }
 
 function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTensor[], configSource: string, tokenizerSource: string): MergePlan {
@@ -173,6 +205,7 @@ function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTen
     outputBytes: tensors.reduce((n, t) => n + (byteLength(t.dtype, t.shape) ?? 0), 0),
     configSource,
     tokenizerSource,
+    smallFiles: [],
     inputs: { base: ctx.base, finetuned: ctx.finetuned, adapter: ctx.adapter },
   };
 }
@@ -180,7 +213,8 @@ function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTen
 /** A layer range that selects no layer of the model is an error; one that runs past its end, a note. */
 function checkLayerRange(ctx: PlanContext, tensors: PlannedTensor[]): void {
   const range = ctx.options.layers;
-  const last = Math.max(-1, ...tensors.map((t) => t.cls.layer ?? -1));
+  // A loop, not Math.max(...): a spread of 200,000 tensors overflows the stack.
+  const last = tensors.reduce((n, t) => Math.max(n, t.cls.layer ?? -1), -1);
   if (!range || last < 0) return;
   if (range[0] > last) throw new OptionError('layers', 'layer range', `${range[0]}-${range[1]} selects no layer: the model's layers are 0-${last}`);
   if (range[1] > last) ctx.notes.push(`layer range ${range[0]}-${range[1]} reaches past the last layer (${last}): layers ${range[0]}-${last} come from the fine-tune`);

@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
 import { InputError, OptionError } from '../errors';
+import { compilePattern, Pattern } from '../util/pattern';
+import { readRegularText } from '../util/files';
 
 export type Source = 'base' | 'finetuned';
 
@@ -9,8 +10,8 @@ export type Source = 'base' | 'finetuned';
 export interface RecipeRule {
   block?: Block[];
   module?: string[];
-  /** Regular expression tested against the full tensor name. */
-  name?: RegExp;
+  /** Regular expression tested against the full tensor name (linear-time: recipe files are user input). */
+  name?: Pattern;
   /** Inclusive layer range; tensors outside the layer stack never match a rule with `layers`. */
   layers?: [number, number];
   source: Source;
@@ -91,9 +92,9 @@ export async function loadRecipe(nameOrFile: string): Promise<Recipe> {
   if (builtin) return builtin;
   let text: string;
   try {
-    text = await readFile(nameOrFile, 'utf-8');
-  } catch {
-    throw new RecipeError(nameOrFile, `not a built-in recipe (${BUILTIN_RECIPE_NAMES.join(', ')}) and not a readable recipe file`);
+    text = await readRegularText(nameOrFile, 2 ** 20);
+  } catch (e) {
+    throw new RecipeError(nameOrFile, `not a built-in recipe (${BUILTIN_RECIPE_NAMES.join(', ')}) and not a readable recipe file (${(e as Error).message})`);
   }
   return parseRecipe(text, nameOrFile);
 }
@@ -104,7 +105,7 @@ const SOURCES: readonly Source[] = ['base', 'finetuned'];
 export function parseRecipe(text: string, source: string): Recipe {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, { maxAliasCount: 100 });
   } catch (e) {
     throw new RecipeError(source, `invalid YAML (${(e as Error).message})`);
   }
@@ -141,13 +142,13 @@ function parseRule(raw: unknown, fail: (problem: string) => never): RecipeRule {
   };
   const block = list('block');
   for (const b of block ?? []) if (!BLOCKS.includes(b as Block)) fail(`unknown block '${b}' (blocks: ${BLOCKS.join(', ')})`);
-  let name: RegExp | undefined;
+  let name: Pattern | undefined;
   if (r.name !== undefined) {
     if (typeof r.name !== 'string') fail('"name" must be a regular expression string');
     try {
-      name = new RegExp(r.name as string);
+      name = compilePattern(r.name as string);
     } catch (e) {
-      fail(`"name" is not a valid regular expression (${(e as Error).message})`);
+      fail(`"name" ${(e as Error).message}`);
     }
   }
   let layers: [number, number] | undefined;

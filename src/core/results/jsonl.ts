@@ -1,4 +1,7 @@
-import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as path from 'node:path';
+import { CheckpointError } from '../errors';
+import { checkRealInside, openRegular } from '../util/files';
 import { createInterface } from 'node:readline';
 import { parseJsonObject } from '../util/json';
 import { ResultsError } from './types';
@@ -9,16 +12,15 @@ import { ResultsError } from './types';
  * a JSON object stops the read with an error naming the file and line.
  */
 export async function readJsonl(file: string, onRecord: (record: Record<string, unknown>, line: number) => void): Promise<void> {
-  const stream = createReadStream(file, { encoding: 'utf-8' });
-  const opened = new Promise<void>((resolve, reject) => {
-    stream.once('open', () => resolve());
-    stream.once('error', reject);
-  });
+  let handle: FileHandle;
   try {
-    await opened;
+    // Beside its result file, after links too, and a regular file (a FIFO would block the read for ever).
+    await checkRealInside(path.dirname(file), file, file);
+    handle = await openRegular(file);
   } catch (e) {
-    throw new ResultsError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ResultsError(file, e instanceof CheckpointError ? e.problem : (e as Error).message);
   }
+  const stream = handle.createReadStream({ encoding: 'utf-8' });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let n = 0;
   try {
@@ -28,8 +30,9 @@ export async function readJsonl(file: string, onRecord: (record: Record<string, 
       let value: unknown;
       try {
         value = JSON.parse(text);
-      } catch (e) {
-        throw new ResultsError(file, `invalid JSON (${(e as Error).message})`, n);
+      } catch {
+        // Not the parser's message: it quotes the line, and a file must not echo its content into errors.
+        throw new ResultsError(file, 'invalid JSON', n);
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ResultsError(file, 'expected a JSON object per line', n);
       onRecord(value as Record<string, unknown>, n);

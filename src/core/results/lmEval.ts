@@ -4,8 +4,9 @@
 // beside it: `samples_<task>_<timestamp>.jsonl` (0.4.3+), `samples_<task>_<timestamp>.json` (JSONL
 // content, mid-2024) or `<model_args with / and = as __>_<task>.jsonl` holding one JSON array (0.4.0-0.4.2).
 import { existsSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { openRegular, readRegularText } from '../util/files';
 import * as path from 'node:path';
+import { isPlainFileName } from '../util/paths';
 import { isObject, parseResultsJson, readJsonl } from './jsonl';
 import { canonicalMetric, defaultHigherIsBetter, finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
 
@@ -98,6 +99,8 @@ function parseLmEval(file: string, json: Record<string, unknown>): ModelResults 
     tasks.set(task, t);
   }
   const date = finite(json.date);
+  // Date's range is ±8.64e15 ms; a date outside it is refused naming the field, not thrown as a RangeError.
+  if (date !== undefined && !(Math.abs(date * 1000) <= 8.64e15)) throw new ResultsError(file, `"date" ${date} is out of range (seconds since 1970)`);
   return { model: modelName(file, json), file, format: 'lm-eval', tasks, ...(date !== undefined ? { date: new Date(date * 1000).toISOString() } : {}) };
 }
 
@@ -118,13 +121,13 @@ function samplesFilesOf(resultsFile: string, task: string, json: Record<string, 
   if (m) names.push(`samples_${task}_${m[1]}.jsonl`, `samples_${task}_${m[1]}.json`);
   const args = sanitizedModelArgs(json);
   if (args !== undefined) names.push(`${args}_${task}.jsonl`);
-  return names.filter((n) => path.basename(n) === n && n !== '..').map((n) => path.join(dir, n));
+  return names.filter(isPlainFileName).map((n) => path.join(dir, n));
 }
 
 /** The first bytes of a file, to tell a JSON array from JSON lines without reading it all. */
 async function firstBytes(file: string, n: number): Promise<string> {
   try {
-    const h = await open(file, 'r');
+    const h = await openRegular(file);
     try {
       const buf = Buffer.alloc(n);
       const { bytesRead } = await h.read(buf, 0, n, 0);
@@ -142,7 +145,7 @@ export async function readSampleRecords(file: string, onRecord: (rec: Record<str
   if (!(await firstBytes(file, 256)).trimStart().startsWith('[')) return readJsonl(file, onRecord);
   let records: unknown;
   try {
-    records = JSON.parse(await readFile(file, 'utf-8'));
+    records = JSON.parse(await readRegularText(file));
   } catch (e) {
     throw new ResultsError(file, `invalid JSON (${(e as Error).message})`);
   }

@@ -1,7 +1,8 @@
 // Which files are results, and reading any of them into ModelResults. Detection looks at the name
 // first (cheap, for the workspace walk) and then at the content, so a `results.json` of some other
 // tool or a log without scores is not listed, and an lm-eval file is found whatever it is called.
-import { open, readFile } from 'node:fs/promises';
+import { CheckpointError } from '../errors';
+import { openRegular, readRegularText } from '../util/files';
 import * as path from 'node:path';
 import { readLmEval } from './lmEval';
 import { parseOpenCompass, summaryTable } from './openCompass';
@@ -32,7 +33,7 @@ export function candidateFormats(file: string): ResultFormat[] {
 const SNIFF_BYTES = 64 * 1024;
 
 async function head(file: string): Promise<{ text: string; whole: boolean }> {
-  const h = await open(file, 'r');
+  const h = await openRegular(file);
   try {
     const { size } = await h.stat();
     if (size <= 2 * SNIFF_BYTES) return { text: (await h.readFile()).toString('utf-8'), whole: true };
@@ -98,9 +99,9 @@ export async function loadResults(file: string, opts: LoadOptions = {}): Promise
   if (formats.length === 0) throw new ResultsError(file, `not a result file name (${TAIA_RESULTS_SUFFIX}, lm-eval *.json, summary_*.csv/.txt/.md, *.log or *.txt)`);
   let text: string;
   try {
-    text = await readFile(file, 'utf-8');
+    text = await readRegularText(file);
   } catch (e) {
-    throw new ResultsError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new ResultsError(file, e instanceof CheckpointError ? e.problem : (e as Error).message);
   }
   // The content decides (a summary_*.txt is OpenCompass's or a TAIA log); failing all, the likeliest reports why.
   const format = formats.find((f) => sniff(f, text)) ?? formats[0];

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomicWrite';
 import * as path from 'node:path';
+import { isPlainFileName } from '../util/paths';
 import { isObject, parseResultsJson, readJsonl } from './jsonl';
 import { finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
 
@@ -107,7 +108,8 @@ export function validateTaiaResults(file: string, json: Record<string, unknown>)
       if (mm.scale !== undefined && mm.scale !== 'fraction' && mm.scale !== 'percent') fail(`${where}.scale must be "fraction" or "percent"`);
     }
     if (r.n !== undefined && (typeof r.n !== 'number' || !Number.isInteger(r.n) || r.n < 0)) fail(`tasks.${task}.n must be a non-negative integer`);
-    if (r.samples !== undefined && typeof r.samples !== 'string') fail(`tasks.${task}.samples must be a file name`);
+    // A file name beside the result file, never a path: a result file must not make the reader open /etc/passwd.
+    if (r.samples !== undefined && (typeof r.samples !== 'string' || !isPlainFileName(r.samples))) fail(`tasks.${task}.samples must be the name of a file beside the result file, got ${JSON.stringify(r.samples)}`);
   }
 }
 

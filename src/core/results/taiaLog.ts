@@ -14,10 +14,11 @@ export function logModelName(file: string): string {
 
 export function parseTaiaLog(file: string, text: string): ModelResults {
   const results: ModelResults = { model: logModelName(file), file, format: 'taia-log', tasks: new Map() };
-  text.split(/\r?\n/).forEach((line) => {
+  text.split(/\r?\n/).forEach((line, i) => {
     const m = TAIA_LOG_LINE.exec(line);
     if (!m) return;
     const value = Number(m[2]);
+    if (!Number.isFinite(value)) throw new ResultsError(file, `accuracy ${m[2]} of '${m[1]}' is not a finite number`, i + 1);
     // A later run of the same dataset in the same log replaces the earlier one, as a rerun would.
     const scale = m[3] === '%' || value > 1 ? 'percent' : 'fraction';
     results.tasks.set(m[1], { metrics: new Map([['acc', { value, higherIsBetter: true, scale }]]) });

@@ -1,5 +1,6 @@
 import { CheckpointError } from '../errors';
 import { byteLength, Dtype, isDtype } from './dtypes';
+import { scanJson } from '../util/json';
 
 /** The reference implementation's limit; a larger header is refused before it is read. */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -40,11 +41,18 @@ export function headerLength(file: string, prefix: Buffer, fileSize: number): nu
 /** Parses and validates a header exactly as the specification requires. */
 export function parseHeader(file: string, json: Buffer, fileSize: number): SafetensorsHeader {
   if (json.length === 0 || json[0] !== 0x7b /* { */) throw new CheckpointError(file, 'header does not start with "{": not a safetensors file');
+  let text: string;
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
   } catch (e) {
-    throw new CheckpointError(file, `header is not valid UTF-8 JSON (${(e as Error).message})`);
+    throw new CheckpointError(file, `header is not valid UTF-8 (${(e as Error).message})`);
+  }
+  checkTokens(file, text);
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(file, `header is not valid JSON (${(e as Error).message})`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CheckpointError(file, 'header is not a JSON object');
 
@@ -53,6 +61,7 @@ export function parseHeader(file: string, json: Buffer, fileSize: number): Safet
   let metadata: Record<string, string> | undefined;
   const tensors: TensorInfo[] = [];
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!wellFormed(name)) throw new CheckpointError(file, `tensor name ${JSON.stringify(name)} holds a lone UTF-16 surrogate: not valid UTF-8 text`);
     if (name === '__metadata__') {
       metadata = parseMetadata(file, value);
       continue;
@@ -68,8 +77,28 @@ function parseMetadata(file: string, value: unknown): Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CheckpointError(file, '__metadata__ is not an object');
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw new CheckpointError(file, `__metadata__ value of '${k}' is not a string`);
+    if (!wellFormed(k) || !wellFormed(v)) throw new CheckpointError(file, `__metadata__ entry ${JSON.stringify(k)} holds a lone UTF-16 surrogate: not valid UTF-8 text`);
   }
   return value as Record<string, string>;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text that encodes to UTF-8: JSON's \uD800 escapes can make strings that do not. */
+export function wellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+/**
+ * The header is a map of objects holding strings and lists of unsigned integers, so it nests at most
+ * three deep and every number is a plain unsigned integer. JSON.parse would turn `8.0` or `8e0` into 8
+ * (the reference parser refuses them), and a deeply nested header is refused here before it is parsed.
+ */
+function checkTokens(file: string, text: string): void {
+  const deep = scanJson(text, 3, (token) => {
+    if (!/^(0|[1-9][0-9]*)$/.test(token)) throw new CheckpointError(file, `header number ${token} is not an unsigned integer (shape and data_offsets hold unsigned integers only)`);
+  });
+  if (deep !== undefined) throw new CheckpointError(file, `header nests deeper than the format allows (a map of tensor entries) at character ${deep}`);
 }
 
 function isIndex(v: unknown): v is number {
@@ -109,7 +138,8 @@ function checkCoverage(file: string, sorted: TensorInfo[], dataBytes: number): v
 
 /** Serialises a header: `__metadata__` first, then tensors in the given order, space-padded so data starts 8-aligned. */
 export function encodeHeader(tensors: readonly TensorInfo[], metadata?: Record<string, string>): Buffer {
-  const obj: Record<string, unknown> = {};
+  // Tensor names are data: a plain object would take `__proto__` as its prototype.
+  const obj: Record<string, unknown> = Object.create(null);
   if (metadata && Object.keys(metadata).length > 0) obj.__metadata__ = metadata;
   for (const t of tensors) obj[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [t.begin, t.end] };
   const json = Buffer.from(JSON.stringify(obj), 'utf-8');

@@ -1,6 +1,7 @@
-import { open, FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { CheckpointError } from '../errors';
+import { fsError, openRegular } from '../util/files';
 import { headerLength, parseHeader, SafetensorsHeader, TensorInfo } from './header';
 
 /**
@@ -18,12 +19,7 @@ export class SafetensorsFile {
   ) {}
 
   static async open(path: string): Promise<SafetensorsFile> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'r');
-    } catch (e) {
-      throw new CheckpointError(path, `cannot open (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
+    const handle = await openRegular(path);
     try {
       const { size } = await handle.stat();
       const prefix = Buffer.alloc(8);
@@ -36,7 +32,7 @@ export class SafetensorsFile {
       return new SafetensorsFile(path, handle, header, size, sha);
     } catch (e) {
       await handle.close();
-      throw e;
+      throw fsError(path, e);
     }
   }
 

@@ -1,5 +1,6 @@
 import { open, FileHandle } from 'node:fs/promises';
 import { CheckpointError } from '../errors';
+import { fsError } from '../util/files';
 import { byteLength, Dtype } from './dtypes';
 import { encodeHeader, TensorInfo } from './header';
 
@@ -108,7 +109,6 @@ async function writeAll(handle: FileHandle, path: string, data: Uint8Array, posi
       done += bytesWritten;
     }
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(path, code === 'ENOSPC' ? 'disk full while writing' : `write failed (${code ?? (e as Error).message})`);
+    throw fsError(path, e);
   }
 }

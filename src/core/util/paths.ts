@@ -14,3 +14,8 @@ export function resolveInside(dir: string, name: string, sourceFile: string): st
   }
   return resolved;
 }
+
+/** A name without folders, `.` or `..`: it stays in the folder it is resolved in. */
+export function isPlainFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}

@@ -37,7 +37,9 @@ export class TrainingManager implements vscode.Disposable {
     const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentFile))?.uri.fsPath ?? path.dirname(experimentFile);
     let config;
     try {
-      config = await loadExperiment(experimentFile, slurmDefaults());
+      // Paths of a workspace's experiment file stay in the workspace unless the user allows otherwise.
+      const allow = vscode.workspace.getConfiguration('taiaLab').get<boolean>('training.allowPathsOutsideWorkspace', false);
+      config = await loadExperiment(experimentFile, { workspace: allow ? undefined : root, allowHint: 'enable the setting taiaLab.training.allowPathsOutsideWorkspace', defaults: slurmDefaults() });
     } catch (e) {
       if (!(e instanceof ExperimentError)) throw e;
       this.output.appendLine(e.message);

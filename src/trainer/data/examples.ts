@@ -30,13 +30,26 @@ export function tokenizeConversation(tok: ChatTokenizer, messages: Turn[], train
   return { ids: Int32Array.from(ids), train };
 }
 
+/** No token of a tokenizer spans more characters than this (long whitespace runs are the longest, ~30). */
+const MAX_CHARS_PER_TOKEN = 64;
+
 /**
  * Reads and tokenizes a whole dataset; a bad row is a DatasetError naming the file and line. Examples
  * left with no token to train on (the response cut off by the length limit) are skipped and counted.
  */
-export async function loadExamples(file: string, tok: ChatTokenizer, trainOn: 'responses' | 'all', maxTokens: number, signal?: AbortSignal): Promise<{ examples: Example[]; skipped: number }> {
+export async function loadExamples(file: string, tok: ChatTokenizer, trainOn: 'responses' | 'all', maxTokens: number, warn: (text: string) => void, signal?: AbortSignal): Promise<{ examples: Example[]; skipped: number }> {
   const rows = await readDatasetRows(file, { limit: Number.MAX_SAFE_INTEGER, signal });
-  const all = rows.map((r) => tokenizeConversation(tok, r.messages, trainOn, maxTokens));
+  const budget = maxTokens * MAX_CHARS_PER_TOKEN;
+  let truncated = 0;
+  const all = rows.map((r) => {
+    const long = r.messages.some((m) => m.content.length > budget);
+    if (long) truncated++;
+    // Cut before tokenizing: a 50 MB row would exhaust memory in the tokenizer, and all of it past the first
+    // `budget` characters of a turn lies beyond maxTokens tokens, which are cut anyway.
+    const messages = long ? r.messages.map((m) => (m.content.length > budget ? { ...m, content: m.content.slice(0, budget) } : m)) : r.messages;
+    return tokenizeConversation(tok, messages, trainOn, maxTokens);
+  });
+  if (truncated) warn(`warning: ${truncated} row(s) of ${file} have a turn longer than ${budget} characters; it is cut there before tokenizing (max_seq_length keeps fewer tokens than that anyway)`);
   const examples = all.filter((e) => e.ids.length >= 2 && e.train.subarray(1).some((t) => t === 1));
   if (examples.length === 0) throw new Error(`${file}: no example has a token to train on within ${maxTokens} tokens (raise train.max_seq_length)`);
   return { examples, skipped: all.length - examples.length };

@@ -32,7 +32,7 @@ function results(r: RunData): Record<string, string> {
     state: r.status.state,
     steps: r.status.totalSteps ? `${step} / ${r.status.totalSteps}` : String(step),
     'final loss': num(r.status.finalLoss ?? last?.loss),
-    'min loss': losses.length ? num(Math.min(...losses)) : MISSING,
+    'min loss': losses.length ? num(losses.reduce((a, b) => Math.min(a, b))) : MISSING,
     'tokens/s (median)': int(median(m.map((x) => x.tokensPerSecond ?? NaN))),
     duration: duration(startedAt && endedAt ? (Date.parse(endedAt) - Date.parse(startedAt)) / 1000 : last?.elapsed),
     backend: r.status.backend ?? r.status.source ?? MISSING,

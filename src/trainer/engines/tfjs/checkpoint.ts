@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CheckpointWeights } from '../../../core/checkpoint/weights';
 import { CheckpointError } from '../../../core/errors';
 import { toFloat32 } from '../../../core/safetensors/convert';
 import { Dtype, isFloatDtype } from '../../../core/safetensors/dtypes';
 import { SafetensorsWriter } from '../../../core/safetensors/writer';
+import { isAlive } from '../../../core/runs/store';
 
 /**
  * Reads the named tensors of a checkpoint as float32, checking each is present with the expected shape.
@@ -76,6 +77,7 @@ export async function writeFloatSafetensors(file: string, tensors: FloatTensorSo
 /** Builds a folder under a temporary name beside its destination, then renames it into place. */
 export async function writeFolderAtomically(dest: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`);
+  await removeDeadTemporaries(path.dirname(dest));
   try {
     await mkdir(tmp, { recursive: true });
     await fill(tmp);
@@ -84,5 +86,13 @@ export async function writeFolderAtomically(dest: string, fill: (tmp: string) =>
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/** Temporaries of saves whose process is gone (killed mid-save), by the pid in their name: removed before the next save. */
+async function removeDeadTemporaries(parent: string): Promise<void> {
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    const m = /^\..+\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1]))) await rm(path.join(parent, name), { recursive: true, force: true });
   }
 }

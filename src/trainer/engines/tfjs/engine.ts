@@ -25,7 +25,7 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
   const modelConfigJson = await readJsonObject(path.join(config.base, 'config.json'));
   const tok = await ChatTokenizer.load(config.base);
   hooks.log(`chat template: ${tok.templateSource}`);
-  const { examples, skipped } = await loadExamples(config.dataset, tok, train.train_on, train.max_seq_length + 1);
+  const { examples, skipped } = await loadExamples(config.dataset, tok, train.train_on, train.max_seq_length + 1, hooks.log);
   if (skipped) hooks.log(`warning: ${skipped} of ${examples.length + skipped} examples have no response token within max_seq_length ${train.max_seq_length} and are skipped`);
   const seqLen = sequenceLength(examples, train.max_seq_length);
   const order = new DataOrder(examples, train.batch_size, seqLen, train.seed, tok.ids.pad);
@@ -33,7 +33,7 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
   const totalSteps = train.max_steps > 0 ? train.max_steps : Math.max(1, train.num_train_epochs * Math.floor(order.microBatchesPerEpoch / accum));
 
   const latest = resume ? (await listCheckpoints(runDir)).at(-1) : undefined;
-  if (resume && !latest) throw new Error(`${runDir}: nothing to resume from (no checkpoints/checkpoint-N folder)`);
+  // Killed during its first save, a run has no complete checkpoint and starts again from step 0 (the trainer says so).
   const startStep = latest ? Number((await readJsonObject(path.join(latest.dir, TRAINER_STATE_FILE))).global_step) : 0;
 
   const model = await TrainableModel.load(config, latest?.dir);

@@ -17,12 +17,12 @@ export const TOKENS_FILE = 'data.tokens.jsonl';
  */
 export async function trainWithTorch(runDir: string, config: RunConfig, resume: boolean, hooks: EngineHooks): Promise<EngineResult> {
   const tok = await ChatTokenizer.load(config.base);
-  const { examples, skipped } = await loadExamples(config.dataset, tok, config.train.train_on, config.train.max_seq_length + 1);
+  const { examples, skipped } = await loadExamples(config.dataset, tok, config.train.train_on, config.train.max_seq_length + 1, hooks.log);
   if (skipped) hooks.log(`warning: ${skipped} examples have no response token within max_seq_length and are skipped`);
   const tokens = path.join(runDir, TOKENS_FILE);
   await writeFile(tokens, examples.map((e) => JSON.stringify({ ids: Array.from(e.ids), train: Array.from(e.train).join('') })).join('\n') + '\n');
   const latest = resume ? (await listCheckpoints(runDir)).at(-1) : undefined;
-  if (resume && !latest) throw new Error(`${runDir}: nothing to resume from (no checkpoints/checkpoint-N folder)`);
+  // Killed during its first save, a run has no complete checkpoint and starts again from step 0 (the trainer says so).
 
   const script = [torchScript('taia_torch_trainer.py'), '--run-dir', runDir, '--data', tokens, '--pad-id', String(tok.ids.pad), ...(latest ? ['--resume', latest.dir] : [])];
   // In a Slurm job the job script says how to reach every GPU of every node (srun + torch.distributed.run).
