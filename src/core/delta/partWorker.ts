@@ -2,7 +2,8 @@
 // tensors and streams each result; `cancel` stops it. Bundled as dist/diff-part-worker.js.
 import { isMainThread, workerData } from 'node:worker_threads';
 import { serveJob } from '../util/worker';
-import { diffCheckpoints, DIFF_PART_ROLE, PartRequest, TensorDelta } from './diff';
+import { diffCheckpoints, TensorDelta } from './diff';
+import { DIFF_PART_ROLE, PartRequest } from './parallel';
 
 if (!isMainThread && (workerData as { role?: string } | undefined)?.role === DIFF_PART_ROLE) {
   serveJob<PartRequest, TensorDelta, void>(async ({ options }, { signal, progress }) => {
