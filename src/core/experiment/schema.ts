@@ -1,6 +1,7 @@
 // The experiment file (`*.taia.yaml`): one declarative schema that the trainer, the CLI, the language
 // server and the README all read. Key names follow Hugging Face TrainingArguments and PEFT's LoraConfig,
 // so a config moves between this tool, the PyTorch engine and a transformers script without renaming.
+import { DEFAULT_RECIPE } from '../merge/defaults';
 
 interface Common {
   doc: string;
@@ -91,7 +92,7 @@ export const EXPERIMENT_SCHEMA = {
   merge: {
     type: 'section',
     doc: 'How the fine-tune is merged after training.',
-    fields: { recipe: { type: 'string', default: 'taia', doc: 'A built-in recipe (taia, taia-strict, taif, full, base) or a recipe file.' } },
+    fields: { recipe: { type: 'string', default: DEFAULT_RECIPE, doc: 'A built-in recipe (taia, taia-strict, taif, full, base) or a recipe file.' } },
   },
   slurm: {
     type: 'section',

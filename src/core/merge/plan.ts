@@ -8,6 +8,7 @@ import { checkSameShape, closePair, matchTensors, openPair, sameShape } from '..
 import { CheckpointError, OptionError, OutputExistsError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
 import { expectedTargetShape, LoraAdapter, LoraModule } from '../lora/adapter';
+import { DEFAULT_MAX_SHARD_BYTES } from './defaults';
 import { Recipe, Source, sourceWithinLayers } from './recipes';
 
 export type OutputDtype = 'keep' | 'bf16' | 'f16' | 'f32';
@@ -105,7 +106,7 @@ export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } 
   // A virtual merge (virtual.ts) is read in memory and has no output folder to check.
   if (!mode.virtual) await checkOutputPath(opts);
   const { architectureDirs, ...rest } = opts;
-  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, allowUnknown: false, ...rest };
+  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: DEFAULT_MAX_SHARD_BYTES, force: false, allowUnknown: false, ...rest };
   if (!Number.isFinite(options.scale)) throw new OptionError('scale', 'scale', `must be a finite number, got ${options.scale}`);
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   // Checked again just before writing; failing here keeps a dry run honest about the real run.

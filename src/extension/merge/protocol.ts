@@ -1,6 +1,6 @@
 // The one message contract between the extension host and its merge worker thread.
-import type { Block } from '../../core/classify/types';
-import type { BlockCount, OutputDtype } from '../../core/merge/plan';
+import type { OutputDtype } from '../../core/merge/plan';
+import type { PlanSummary } from '../../core/merge/summary';
 
 export interface MergeRequest {
   type: 'plan' | 'merge';
@@ -20,16 +20,7 @@ export interface MergeRequest {
   allowUnknown?: boolean;
 }
 
-export interface PlanSummary {
-  recipe: string;
-  recipeDescription: string;
-  finetunedKind: 'model' | 'adapter';
-  tensors: number;
-  outputBytes: number;
-  counts: Record<Block, BlockCount>;
-  notes: string[];
-  unknown: string[];
-}
+export type { PlanSummary };
 
 /** What the worker reports before its result: the plan first, then the bytes written. */
 export type MergeProgress =
