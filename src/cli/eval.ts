@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { EXPERIMENT_SCHEMA } from '../core/experiment/schema';
+import { EXPERIMENT_SCHEMA, OWN_ENGINES } from '../core/experiment/schema';
 import { checkValue } from '../core/experiment/validate';
 import { BUILTIN_RECIPE_NAMES } from '../core/merge/recipes';
 import { SlurmError } from '../core/slurm/commands';
@@ -14,9 +14,10 @@ import { ProgressLine } from './progress';
 import { cliLaunch, followEvaluationInTerminal } from './slurm';
 import { Command, UsageError } from './usage';
 
-const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-const ENGINES = ['tfjs', 'torch'] as const;
-const DEVICES = ['auto', 'gpu', 'cpu'] as const;
+const BACKENDS = EXPERIMENT_SCHEMA.backend.values;
+/** An evaluation runs on an engine that scores by itself (`engine: command` trains with someone else's tool). */
+const ENGINES = OWN_ENGINES;
+const DEVICES = EXPERIMENT_SCHEMA.device.values;
 
 export const evalCommand: Command = {
   name: 'eval',

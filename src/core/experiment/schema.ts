@@ -27,7 +27,7 @@ export interface Section { type: 'section'; doc: string; fields: Record<string, 
 const enumField = <V extends string>(values: readonly V[], def: V, doc: string, valueDocs?: Partial<Record<V, string>>): EnumField<V> => ({ type: 'enum', values, default: def, doc, valueDocs });
 
 /** The engines that train a base model on a dataset themselves (`command` runs someone else's trainer). */
-const OWN_ENGINES = ['tfjs', 'torch'] as const;
+export const OWN_ENGINES = ['tfjs', 'torch'] as const;
 
 /** The linear modules of Llama-family layers, in PEFT's `target_modules` naming. */
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
