@@ -45,7 +45,8 @@ export type ParentMessage =
 
 /** Trainer → parent. */
 export type TrainerMessage =
-  | { v: number; type: 'hello'; pid: number; engine: string }
+  /** Sent before the job is known, so it names no engine; 'started' names the backend the job runs on. */
+  | { v: number; type: 'hello'; pid: number }
   | { v: number; type: 'started'; runId: string; backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }
   /** `engine: command` runs another tool, which may not log the epoch, learning rate, gradient norm or throughput. */
   | { v: number; type: 'progress'; step: number; totalSteps: number; epoch?: number; loss: number; lr?: number; gradNorm?: number; tokensPerSecond?: number; etaSeconds: number }
@@ -66,7 +67,7 @@ export class ProtocolError extends Error {
 type Shape = Record<string, 'string' | 'number' | 'boolean' | 'object' | 'string?' | 'number?'>;
 
 const TRAINER_SHAPES: Record<TrainerMessage['type'], Shape> = {
-  hello: { pid: 'number', engine: 'string' },
+  hello: { pid: 'number' },
   started: { runId: 'string', backend: 'string', totalSteps: 'number', startStep: 'number', parameters: 'number', trainableParameters: 'number', examples: 'number' },
   progress: { step: 'number', totalSteps: 'number', epoch: 'number?', loss: 'number', lr: 'number?', gradNorm: 'number?', tokensPerSecond: 'number?', etaSeconds: 'number' },
   evalProgress: { done: 'number', total: 'number', task: 'string' },

@@ -1,5 +1,5 @@
 // Opens a base checkpoint with its fine-tune (a full model or a PEFT LoRA adapter) and pairs their
-// tensors: the one place the merge plan and the delta diff share for reading two checkpoints as one.
+// tensors: the one place the merge plan and the delta report share for reading two checkpoints as one.
 import * as path from 'node:path';
 import { Classifier, loadClassifier } from '../classify/classify';
 import { CheckpointError } from '../errors';
@@ -25,7 +25,7 @@ export interface CheckpointPair {
 export interface PairOptions {
   /** Architecture folders in front of the bundled ones; default: the nearest `.taia/architectures` above base. */
   architectureDirs?: string[];
-  /** Refuse a base that is not a model folder (the merge); the delta diff lets opening the weights decide. */
+  /** Refuse a base that is not a model folder (the merge); the delta report lets opening the weights decide. */
   requireModelBase?: boolean;
 }
 
@@ -73,7 +73,7 @@ function checkConfigsAgree(finetunedDir: string, base: Record<string, unknown>, 
 
 /**
  * Pairs tensors of two full checkpoints by name: those in both (in the order of `baseRefs`: the merge
- * keeps the index's order, the delta diff reads in storage order), and those on one side only.
+ * keeps the index's order, the delta report reads in storage order), and those on one side only.
  */
 export function matchTensors(baseRefs: readonly WeightRef[], ft: CheckpointWeights): { both: [WeightRef, WeightRef][]; onlyInBase: WeightRef[]; onlyInFinetuned: WeightRef[] } {
   const both: [WeightRef, WeightRef][] = [];

@@ -1,4 +1,4 @@
-// The delta diff: statistics of Δ = fine-tune − base per tensor and per block, and with a merged
+// The delta report: statistics of Δ = fine-tune − base per tensor and per block, and with a merged
 // output, the three-way check against its recipe. The entry; each job lives in its own module.
 import * as path from 'node:path';
 import { closePair, openPair } from '../checkpoint/pair';
@@ -12,17 +12,17 @@ import { SPECTRUM_METHOD } from './spectrum';
 import { diffTensor, Readers } from './tensor';
 import { mergedRecipe, threeWay } from './threeWay';
 import { blockTotals } from './totals';
-import { DIFF_REPORT_VERSION, DiffOptions, DiffReport, TensorDelta } from './types';
+import { DELTA_REPORT_VERSION, DeltaOptions, DeltaReport, TensorDelta } from './types';
 
-export { DIFF_REPORT_VERSION } from './types';
-export type { BlockTotals, DiffOptions, DiffReport, MergedSource, TensorDelta, ThreeWay } from './types';
+export { DELTA_REPORT_VERSION } from './types';
+export type { BlockTotals, DeltaOptions, DeltaReport, MergedSource, TensorDelta, ThreeWay } from './types';
 
 /**
  * Streams base and fine-tune (and a merged output) tensor by tensor, in row blocks, computing the
  * statistics of Δ per tensor; with `spectrum`, 2-D tensors get a second streamed pass for the
  * singular values. Memory stays bounded by the chunk size, whatever the model size.
  */
-export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
+export async function diffCheckpoints(opts: DeltaOptions): Promise<DeltaReport> {
   const started = performance.now();
   const pair = await openPair(opts.base, opts.finetuned);
   let merged: CheckpointWeights | undefined;
@@ -63,7 +63,7 @@ export async function diffCheckpoints(opts: DiffOptions): Promise<DiffReport> {
     }
     const tensors = pairs.map((p) => results.get(p.name)!);
     return {
-      version: DIFF_REPORT_VERSION,
+      version: DELTA_REPORT_VERSION,
       base: path.resolve(opts.base),
       finetuned: path.resolve(opts.finetuned),
       finetunedKind: pair.kind,

@@ -24,7 +24,7 @@ type KernelExports = Record<(typeof RESULTS)[number], { value: number }> & {
 
 let compiled: object | null | undefined;
 
-/** A kernel instance (its own memory: one per concurrent diff), or undefined where WebAssembly SIMD is unavailable or TAIA_DIFF_KERNEL=js. */
+/** A kernel instance (its own memory: one per concurrent delta report), or undefined where WebAssembly SIMD is unavailable or TAIA_DIFF_KERNEL=js. */
 export function wasmKernel(): WasmDeltaKernel | undefined {
   if (process.env.TAIA_DIFF_KERNEL === 'js') return undefined;
   if (compiled === undefined) {
@@ -43,7 +43,7 @@ export class WasmDeltaKernel {
 
   constructor(private readonly x: KernelExports) {
     // Inputs are laid out from address 0: the kernel has no static data, its memory starts empty.
-    if (x.memory.buffer.byteLength !== 0) throw new Error('diff kernel: unexpected static data');
+    if (x.memory.buffer.byteLength !== 0) throw new Error('delta kernel: unexpected static data');
   }
 
   /**

@@ -1,4 +1,4 @@
-// The tensors a delta diff compares: base with its fine-tune (or an adapter's folded delta, or its
+// The tensors a delta report compares: base with its fine-tune (or an adapter's folded delta, or its
 // stored replacement), and a merged output's tensor for the three-way form.
 import { TensorClass } from '../classify/types';
 import { CheckpointPair, checkSameShape, matchTensors } from '../checkpoint/pair';

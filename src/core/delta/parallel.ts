@@ -1,15 +1,15 @@
-// Spreads a delta diff's tensors over worker threads (./partWorker), each computing a share by name.
+// Spreads a delta report's tensors over worker threads (./partWorker), each computing a share by name.
 import { startJob } from '../util/worker';
 import { bytesOf, Pair } from './pairs';
-import { DiffOptions, TensorDelta } from './types';
+import { DeltaOptions, TensorDelta } from './types';
 
 /** workerData.role of a part worker. */
-export const DIFF_PART_ROLE = 'taia-diff-part';
+export const DELTA_PART_ROLE = 'taia-delta-part';
 
 /** What a part worker is given: its share of the tensors, by name. */
 export interface PartRequest {
-  role: typeof DIFF_PART_ROLE;
-  options: Pick<DiffOptions, 'base' | 'finetuned' | 'merged' | 'spectrum' | 'only'>;
+  role: typeof DELTA_PART_ROLE;
+  options: Pick<DeltaOptions, 'base' | 'finetuned' | 'merged' | 'spectrum' | 'only'>;
 }
 
 /** Splits tensors into `n` shares of about equal bytes (largest first, each to the lightest share). */
@@ -24,9 +24,9 @@ export function balance(pairs: Pair[], n: number): string[][] {
 }
 
 /** Runs each share in a worker thread; resolves when all finished, rejects on the first error or on cancel. */
-export async function inWorkers(opts: DiffOptions, script: string, shares: string[][], record: (t: TensorDelta) => void): Promise<void> {
+export async function inWorkers(opts: DeltaOptions, script: string, shares: string[][], record: (t: TensorDelta) => void): Promise<void> {
   const base = { base: opts.base, finetuned: opts.finetuned, merged: opts.merged, spectrum: opts.spectrum };
-  const jobs = shares.map((only) => startJob<PartRequest, TensorDelta, void>(script, { role: DIFF_PART_ROLE, options: { ...base, only } }, record, 'diff worker'));
+  const jobs = shares.map((only) => startJob<PartRequest, TensorDelta, void>(script, { role: DELTA_PART_ROLE, options: { ...base, only } }, record, 'delta worker'));
   const cancel = () => jobs.forEach((j) => j.cancel());
   opts.signal?.addEventListener('abort', cancel);
   try {

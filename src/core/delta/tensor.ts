@@ -1,4 +1,4 @@
-// One tensor of a delta diff as float32 values, for what the kernel pipeline does not do: the spectrum,
+// One tensor of a delta report as float32 values, for what the kernel pipeline does not do: the spectrum,
 // a merged output's three-way check, an adapter's folded delta, and TAIA_DIFF_KERNEL=js.
 import { throwIfAborted } from '../errors';
 import { addDeltaRows } from '../lora/fold';
@@ -7,12 +7,12 @@ import { Pair } from './pairs';
 import { SpectrumEstimator } from './spectrum';
 import { DeltaAccumulator } from './stats';
 import { expectedSource, MergedRecord, mergedSource } from './threeWay';
-import { DiffOptions, TensorDelta } from './types';
+import { DeltaOptions, TensorDelta } from './types';
 
 export type Readers = Record<'base' | 'finetuned' | 'merged', RowReader>;
 
 /** One tensor as float32 values: for the spectrum, a merged output's three-way check, an adapter's folded delta, and TAIA_DIFF_KERNEL=js. */
-export async function diffTensor(p: Pair, opts: DiffOptions, recipe: MergedRecord | undefined, readers: Readers): Promise<TensorDelta> {
+export async function diffTensor(p: Pair, opts: DeltaOptions, recipe: MergedRecord | undefined, readers: Readers): Promise<TensorDelta> {
   const shape = p.base.info.shape;
   const [rows, cols] = matrixShape(shape);
   const acc = new DeltaAccumulator(rows * cols);

@@ -1,4 +1,4 @@
-// The three-way form of a delta diff: which input each tensor of a merged output equals, checked
+// The three-way form of a delta report: which input each tensor of a merged output equals, checked
 // against the recipe its provenance file records.
 import * as path from 'node:path';
 import { BLOCKS, TensorClass } from '../classify/types';

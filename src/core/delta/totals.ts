@@ -1,4 +1,4 @@
-// Per-block totals of a delta diff: norms add in squares, so the relative change is per block, not an average.
+// Per-block totals of a delta report: norms add in squares, so the relative change is per block, not an average.
 import { Block, BLOCKS } from '../classify/types';
 import { elementCount } from '../safetensors/dtypes';
 import { BlockTotals, TensorDelta } from './types';

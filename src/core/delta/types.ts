@@ -1,11 +1,11 @@
-// The delta diff's options and its report (the JSON of `taia diff --json`, and what the review page shows).
+// A delta report's options and the report itself (the JSON of `taia diff --json`, and what the review page shows).
 import { Block } from '../classify/types';
 import { DeltaStats } from './stats';
 
 /** Version of the JSON report; bumped on any incompatible change (see README, "taia diff --json"). */
-export const DIFF_REPORT_VERSION = 1;
+export const DELTA_REPORT_VERSION = 1;
 
-export interface DiffOptions {
+export interface DeltaOptions {
   base: string;
   /** A full fine-tuned model, or a PEFT LoRA adapter (its folded delta is compared). */
   finetuned: string;
@@ -66,7 +66,7 @@ export interface ThreeWay {
   failed: boolean;
 }
 
-export interface DiffReport {
+export interface DeltaReport {
   version: number;
   base: string;
   finetuned: string;
