@@ -1,6 +1,7 @@
 // The one message contract between a trainer child process and whoever launched it (the extension or
 // the CLI). Both sides import this file; every message carries the protocol version, and anything that
 // does not parse is a ProtocolError naming what was wrong, never a silent hang.
+import type { Backend, Device, OwnEngine } from '../core/experiment/schema';
 
 export const PROTOCOL_VERSION = 4;
 
@@ -16,10 +17,10 @@ export interface EvaluateJob {
   maxNewTokens: number;
   limit: number;
   /** tfjs: the built-in engine; torch: transformers in Python (TAIA_PYTHON), on the same prompts and token ids. */
-  engine: 'tfjs' | 'torch';
-  device: 'auto' | 'gpu' | 'cpu';
+  engine: OwnEngine;
+  device: Device;
   /** The built-in engine's backend. */
-  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  backend: Backend;
   /**
    * Evaluate the merge of `base` and `checkpoint` (a fine-tune or an adapter) under this recipe instead
    * of `checkpoint` itself: read tensor by tensor from the inputs (tfjs), or written to a temporary

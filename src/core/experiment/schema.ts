@@ -138,6 +138,10 @@ type ValueOf<F> = F extends { type: 'integer' | 'number' }
 type SectionValue<S> = S extends { type: 'section'; fields: infer Fs } ? { [K in keyof Fs]: ValueOf<Fs[K]> } : ValueOf<S>;
 export type ExperimentConfig = { -readonly [K in keyof typeof EXPERIMENT_SCHEMA]: SectionValue<(typeof EXPERIMENT_SCHEMA)[K]> };
 export type TrainConfig = ExperimentConfig['train'];
+/** The engines that evaluate and train by themselves, and their devices and tfjs backends, as the schema lists them. */
+export type OwnEngine = (typeof OWN_ENGINES)[number];
+export type Device = ExperimentConfig['device'];
+export type Backend = ExperimentConfig['backend'];
 export type LoraSettings = ExperimentConfig['lora'];
 export type SlurmSettings = ExperimentConfig['slurm'];
 

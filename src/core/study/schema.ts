@@ -3,7 +3,7 @@
 // completion and hover read them the same way); `variants` is a list of recipe entries and grids.
 import { DEFAULT_RECIPE } from '../merge/defaults';
 import { BUILTIN_RECIPE_NAMES } from '../merge/recipes';
-import { EXPERIMENT_SCHEMA, Field, Section } from '../experiment/schema';
+import { Backend, Device, EXPERIMENT_SCHEMA, Field, OwnEngine, Section } from '../experiment/schema';
 
 export const STUDY_SUFFIX = '.taia-study.yaml';
 
@@ -60,9 +60,9 @@ export interface StudyConfig {
   name: string;
   base: string;
   finetuned: string;
-  engine: 'tfjs' | 'torch';
-  device: 'auto' | 'gpu' | 'cpu';
-  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  engine: OwnEngine;
+  device: Device;
+  backend: Backend;
   eval: { tasks: string[]; max_new_tokens: number; limit: number; command: string };
   variants: VariantEntry[];
 }

@@ -1,23 +1,12 @@
 // The one message contract between the extension host and its merge worker thread.
-import type { OutputDtype } from '../../core/merge/plan';
+import type { MergeOptions } from '../../core/merge/plan';
 import type { PlanSummary } from '../../core/merge/summary';
 
-export interface MergeRequest {
+/** The merge options as plain data: the recipe by name or file (the worker loads it). */
+export interface MergeRequest extends Omit<MergeOptions, 'recipe'> {
   type: 'plan' | 'merge';
-  base: string;
-  finetuned: string;
-  out: string;
   /** A built-in recipe name or a recipe file path. */
   recipe: string;
-  scale?: number;
-  layers?: [number, number];
-  dtype?: OutputDtype;
-  maxShardBytes?: number;
-  force?: boolean;
-  /** Folders of architecture files (the workspace's .taia/architectures) used before the bundled ones. */
-  architectureDirs?: string[];
-  /** Write even when unrecognised tensors look like layer weights. */
-  allowUnknown?: boolean;
 }
 
 export type { PlanSummary };
