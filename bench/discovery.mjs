@@ -13,6 +13,7 @@ const require = createRequire(import.meta.url);
 const { scanWorkspace } = require('../out/src/core/workspace/scan.js');
 const { inspectCheckpoint } = require('../out/src/core/checkpoint/discover.js');
 const { mapLimit } = require('../out/src/core/util/mapLimit.js');
+const { llamaTensorShapes } = require('../out/test/helpers/models.js');
 
 const { values: opt } = parseArgs({ options: { count: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench/discovery' } } });
 const count = Number(opt.count);
@@ -33,11 +34,7 @@ function safetensors(names) {
   return Buffer.concat([p, Buffer.from(json), Buffer.alloc(off)]);
 }
 
-const layerNames = (prefix = '') => {
-  const names = [`${prefix}model.embed_tokens.weight`, `${prefix}model.norm.weight`, `${prefix}lm_head.weight`];
-  for (let l = 0; l < 2; l++) for (const m of ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj', 'input_layernorm', 'post_attention_layernorm']) names.push(`${prefix}model.layers.${l}.${m}.weight`);
-  return names;
-};
+const layerNames = (prefix = '') => llamaTensorShapes({ layers: 2, hidden: 8, intermediate: 16, vocab: 32 }).map((t) => `${prefix}${t.name}`);
 const config = JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', num_hidden_layers: 2 });
 
 rmSync(root, { recursive: true, force: true });

@@ -2,19 +2,16 @@
 // shapes, random finite bf16 values.
 import { mkdirSync, openSync, writeSync, closeSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { randomFillSync } from 'node:crypto';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
-/** Llama-family tensors for a geometry { layers, hidden, intermediate, vocab, heads, kvHeads }. */
+/**
+ * Llama-family tensors for a geometry { layers, hidden, intermediate, vocab, heads, kvHeads }: the one list the
+ * tests use (test/helpers/models.ts, compiled by `tsc -p tsconfig.test.json`), with bf16 byte sizes.
+ */
 export function llamaShapes(g) {
-  const kvDim = (g.hidden / g.heads) * g.kvHeads;
-  const H = g.hidden;
-  const t = [['model.embed_tokens.weight', [g.vocab, H]]];
-  for (let l = 0; l < g.layers; l++) {
-    const p = `model.layers.${l}.`;
-    t.push([`${p}input_layernorm.weight`, [H]], [`${p}self_attn.q_proj.weight`, [H, H]], [`${p}self_attn.k_proj.weight`, [kvDim, H]], [`${p}self_attn.v_proj.weight`, [kvDim, H]], [`${p}self_attn.o_proj.weight`, [H, H]], [`${p}post_attention_layernorm.weight`, [H]], [`${p}mlp.gate_proj.weight`, [g.intermediate, H]], [`${p}mlp.up_proj.weight`, [g.intermediate, H]], [`${p}mlp.down_proj.weight`, [H, g.intermediate]]);
-  }
-  t.push(['model.norm.weight', [H]], ['lm_head.weight', [g.vocab, H]]);
-  return t.map(([name, shape]) => ({ name, shape, bytes: shape.reduce((a, b) => a * b, 1) * 2 }));
+  const { llamaTensorShapes } = createRequire(import.meta.url)('../out/test/helpers/models.js');
+  return llamaTensorShapes({ layers: g.layers, hidden: g.hidden, intermediate: g.intermediate, vocab: g.vocab, heads: g.heads, kvHeads: g.kvHeads }).map(({ name, shape }) => ({ name, shape, bytes: shape.reduce((a, b) => a * b, 1) * 2 }));
 }
 
 /** Random but finite bf16 values of magnitude ~1e-2. */

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { EXPERIMENT_SCHEMA } from '../core/experiment/schema';
+import { Backend, Device, EXPERIMENT_SCHEMA, OWN_ENGINES, OwnEngine } from '../core/experiment/schema';
 import { checkValue } from '../core/experiment/validate';
 import { BUILTIN_RECIPE_NAMES } from '../core/merge/recipes';
 import { SlurmError } from '../core/slurm/commands';
@@ -14,9 +14,10 @@ import { ProgressLine } from './progress';
 import { cliLaunch, followEvaluationInTerminal } from './slurm';
 import { Command, UsageError } from './usage';
 
-const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-const ENGINES = ['tfjs', 'torch'] as const;
-const DEVICES = ['auto', 'gpu', 'cpu'] as const;
+const BACKENDS = EXPERIMENT_SCHEMA.backend.values;
+/** An evaluation runs on an engine that scores by itself (`engine: command` trains with someone else's tool). */
+const ENGINES = OWN_ENGINES;
+const DEVICES = EXPERIMENT_SCHEMA.device.values;
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -70,11 +71,11 @@ export const evalCommand: Command = {
     if (variant && !values.base) throw new UsageError('--recipe needs --base');
     if (!variant && positionals.length !== 1) throw new UsageError('expected one checkpoint folder');
     if (!values.tasks?.length) throw new UsageError('give at least one --tasks FILE');
-    const backend = values.backend as (typeof BACKENDS)[number];
+    const backend = values.backend as Backend;
     if (!BACKENDS.includes(backend)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
-    const engine = values.engine as (typeof ENGINES)[number];
+    const engine = values.engine as OwnEngine;
     if (!ENGINES.includes(engine)) throw new UsageError(`--engine must be one of ${ENGINES.join(', ')}`);
-    const device = (values.device ?? (backend === 'cpu' || backend === 'wasm' ? 'cpu' : 'auto')) as (typeof DEVICES)[number];
+    const device = (values.device ?? (backend === 'cpu' || backend === 'wasm' ? 'cpu' : 'auto')) as Device;
     if (!DEVICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}`);
     const count = (flag: string, text: string, min: number) => {
       const n = Number(text);

@@ -7,6 +7,8 @@ import { BLOCKS } from '../core/classify/types';
 import { findArchitectureDir } from '../core/classify/classify';
 import { formatBytes, parseSize } from '../core/util/size';
 import { terminalSafe } from '../core/util/format';
+import { DEFAULT_MAX_SHARD_SIZE, DEFAULT_RECIPE } from '../core/merge/defaults';
+import { outputLine, summarizePlan, summaryLines } from '../core/merge/summary';
 import { ProgressLine } from './progress';
 import { withCancellation } from './signals';
 import { Command, UsageError } from './usage';
@@ -42,11 +44,11 @@ export const mergeCommand: Command = {
         base: { type: 'string' },
         finetuned: { type: 'string' },
         out: { type: 'string' },
-        recipe: { type: 'string', default: 'taia' },
+        recipe: { type: 'string', default: DEFAULT_RECIPE },
         scale: { type: 'string' },
         layers: { type: 'string' },
         dtype: { type: 'string', default: 'keep' },
-        'max-shard-size': { type: 'string', default: '5GB' },
+        'max-shard-size': { type: 'string', default: DEFAULT_MAX_SHARD_SIZE },
         architectures: { type: 'string' },
         'allow-unknown': { type: 'boolean' },
         'dry-run': { type: 'boolean' },
@@ -84,7 +86,7 @@ export const mergeCommand: Command = {
       process.stdout.write(values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : terminalSafe(formatPlan(plan)));
       return 0;
     }
-    if (!values.quiet && !values.json) process.stderr.write(terminalSafe(planHeadline(plan)) + '\n');
+    if (!values.quiet && !values.json) process.stderr.write(summaryLines(summarizePlan(plan)).map(terminalSafe).join('\n') + '\n');
     const bar = new ProgressLine('merging', values.quiet || values.json);
     try {
       const result = await withCancellation((signal) => executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), signal));
@@ -109,20 +111,6 @@ async function architectureDirs(base: string, given: string | undefined): Promis
   return found ? [found] : [];
 }
 
-function planHeadline(plan: MergePlan): string {
-  const o = plan.options;
-  const taken = BLOCKS.filter((b) => plan.counts[b].base + plan.counts[b].finetuned > 0)
-    .map((b) => `${b} ${plan.counts[b].finetuned}/${plan.counts[b].base + plan.counts[b].finetuned}`)
-    .join(', ');
-  return [
-    `recipe ${o.recipe.name}${o.scale !== 1 ? ` (scale ${o.scale})` : ''}${o.layers ? ` layers ${o.layers[0]}-${o.layers[1]}` : ''}: ${o.recipe.description}`,
-    `fine-tuned (${plan.finetunedKind}) tensors taken per block: ${taken}`,
-    `architecture: ${plan.family ?? 'not known from config.json'}${plan.architectureFiles.length ? ` (${plan.architectureFiles.join(', ')})` : ''}`,
-    ...plan.notes.map((n) => `note: ${n}`),
-    ...(plan.unknown.length ? [`warning: ${plan.unknown.length} tensor name(s) not recognised (they follow the recipe default '${o.recipe.default}'): ${plan.unknown.slice(0, 5).join(', ')}${plan.unknown.length > 5 ? ', ...' : ''}`] : []),
-  ].join('\n');
-}
-
 function formatPlan(plan: MergePlan): string {
   const lines = plan.tensors.map((t) => {
     const where = t.cls.layer === null ? '-' : String(t.cls.layer);
@@ -135,10 +123,10 @@ function formatPlan(plan: MergePlan): string {
     `source    op      dtype block     lay tensor`,
     ...lines,
     '',
-    planHeadline(plan),
+    ...summaryLines(summarizePlan(plan)),
     'counts per block:',
     ...counts,
-    `output: ${plan.tensors.length} tensors, ${formatBytes(plan.outputBytes)} (dry run: nothing written)`,
+    `${outputLine(summarizePlan(plan))} (dry run: nothing written)`,
     '',
   ].join('\n');
 }

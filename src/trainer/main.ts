@@ -69,7 +69,7 @@ process.on('SIGUSR1', () => {
 // The parent going away (a window reload) is not a reason to stop: the run goes on and is re-attached.
 process.on('disconnect', () => undefined);
 
-send({ type: 'hello', pid: process.pid, engine: 'tfjs' });
+send({ type: 'hello', pid: process.pid });
 if (standalone) {
   started = true;
   // A requeued or resubmitted job finds its checkpoints and resumes from the last one by itself.

@@ -1,6 +1,7 @@
 // The one message contract between a trainer child process and whoever launched it (the extension or
 // the CLI). Both sides import this file; every message carries the protocol version, and anything that
 // does not parse is a ProtocolError naming what was wrong, never a silent hang.
+import type { Backend, Device, OwnEngine } from '../core/experiment/schema';
 
 export const PROTOCOL_VERSION = 4;
 
@@ -18,10 +19,10 @@ export interface EvaluateJob {
   /** Every prompt raw, without the chat template (`taia eval --no-template`); else per row (`"template": false`). */
   noTemplate?: boolean;
   /** tfjs: the built-in engine; torch: transformers in Python (TAIA_PYTHON), on the same prompts and token ids. */
-  engine: 'tfjs' | 'torch';
-  device: 'auto' | 'gpu' | 'cpu';
+  engine: OwnEngine;
+  device: Device;
   /** The built-in engine's backend. */
-  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  backend: Backend;
   /**
    * Evaluate the merge of `base` and `checkpoint` (a fine-tune or an adapter) under this recipe instead
    * of `checkpoint` itself: read tensor by tensor from the inputs (tfjs), or written to a temporary
@@ -47,7 +48,8 @@ export type ParentMessage =
 
 /** Trainer → parent. */
 export type TrainerMessage =
-  | { v: number; type: 'hello'; pid: number; engine: string }
+  /** Sent before the job is known, so it names no engine; 'started' names the backend the job runs on. */
+  | { v: number; type: 'hello'; pid: number }
   | { v: number; type: 'started'; runId: string; backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }
   /** `engine: command` runs another tool, which may not log the epoch, learning rate, gradient norm or throughput. */
   | { v: number; type: 'progress'; step: number; totalSteps: number; epoch?: number; loss: number; lr?: number; gradNorm?: number; tokensPerSecond?: number; etaSeconds: number }
@@ -68,7 +70,7 @@ export class ProtocolError extends Error {
 type Shape = Record<string, 'string' | 'number' | 'boolean' | 'object' | 'string?' | 'number?'>;
 
 const TRAINER_SHAPES: Record<TrainerMessage['type'], Shape> = {
-  hello: { pid: 'number', engine: 'string' },
+  hello: { pid: 'number' },
   started: { runId: 'string', backend: 'string', totalSteps: 'number', startStep: 'number', parameters: 'number', trainableParameters: 'number', examples: 'number' },
   progress: { step: 'number', totalSteps: 'number', epoch: 'number?', loss: 'number', lr: 'number?', gradNorm: 'number?', tokensPerSecond: 'number?', etaSeconds: 'number' },
   evalProgress: { done: 'number', total: 'number', task: 'string' },

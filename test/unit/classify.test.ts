@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { classifyTensor, familyForConfig, modulePath } from '../../src/core/classify/classify';
 import { BUNDLED_FAMILIES as FAMILIES } from '../../src/core/classify/architectures';
 import { Block, TensorClass } from '../../src/core/classify/types';
+import { llamaTensorShapes } from '../helpers/models';
 
 /** [tensor name, layer, block, module, expert?] */
 type Row = [string, number | null, Block, string, number?];
@@ -42,12 +43,7 @@ test('Llama-3: every tensor of a layer plus embeddings, final norm and head', ()
 });
 
 test('Llama-3-8B: the whole 291-tensor checkpoint is known, 32 layers, blocks counted', () => {
-  const names = ['model.embed_tokens.weight', 'model.norm.weight', 'lm_head.weight'];
-  for (let i = 0; i < 32; i++) {
-    for (const m of ['input_layernorm', 'post_attention_layernorm', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj']) {
-      names.push(`model.layers.${i}.${m}.weight`);
-    }
-  }
+  const names = llamaTensorShapes({ layers: 32, hidden: 4096, intermediate: 14336, vocab: 128256, heads: 32, kvHeads: 8 }).map((t) => t.name);
   const classes = names.map((n) => classifyTensor(n, 'llama'));
   assert.equal(names.length, 291);
   assert.ok(classes.every((c) => c.known));

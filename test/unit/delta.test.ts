@@ -154,3 +154,11 @@ test('cancellation stops a diff', async () => {
   const controller = new AbortController();
   await assert.rejects(diffCheckpoints({ base, finetuned: ft, signal: controller.signal, onProgress: (p) => (p.index === 3 ? controller.abort() : undefined) }), /cancelled/);
 });
+
+test('a fine-tune whose config.json disagrees with base is refused, as the merge refuses it', async () => {
+  const other = path.join(root, 'other-config');
+  writeLlama(other, shape, { dtype: 'F32', seed: 3 });
+  const configFile = path.join(other, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf-8')), vocab_size: 64 }));
+  await assert.rejects(diffCheckpoints({ base, finetuned: other }), (e: Error) => e.message.includes(configFile) && /"vocab_size" is 64 but base has 32: not a fine-tune of this base/.test(e.message));
+});

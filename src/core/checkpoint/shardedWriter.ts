@@ -4,9 +4,6 @@ import { byteLength } from '../safetensors/dtypes';
 import { SafetensorsWriter, TensorSpec } from '../safetensors/writer';
 import { INDEX_FILE, MODEL_FILE } from './weights';
 
-/** Hugging Face's default `max_shard_size`. */
-export const DEFAULT_MAX_SHARD_BYTES = 5e9;
-
 export interface Shard {
   file: string;
   tensors: TensorSpec[];

@@ -4,6 +4,7 @@
 import { f16BitsToF32 } from '../safetensors/convert';
 import { FloatDtype } from '../safetensors/dtypes';
 import { DeltaAccumulator } from './stats';
+import { lazyWasmModule } from '../util/wasm';
 import { KERNEL_WASM } from './simd/wasm.generated';
 
 /** Dtype codes of simd/kernel.ts. */
@@ -13,7 +14,6 @@ const RESULTS = ['sumB2', 'sumF2', 'sumD2', 'dot', 'maxAbs', 'changed', 'baseNan
 
 // Node has WebAssembly, but the project's lib (ES2022, no DOM) does not declare it: what is used here.
 declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
 };
 
@@ -22,18 +22,11 @@ type KernelExports = Record<(typeof RESULTS)[number], { value: number }> & {
   add(b: number, bt: number, f: number, ft: number, n: number): void;
 };
 
-let compiled: object | null | undefined;
+const kernelModule = lazyWasmModule(KERNEL_WASM, 'TAIA_DIFF_KERNEL');
 
-/** A kernel instance (its own memory: one per concurrent diff), or undefined where WebAssembly SIMD is unavailable or TAIA_DIFF_KERNEL=js. */
+/** A kernel instance (its own memory: one per concurrent delta report), or undefined where WebAssembly SIMD is unavailable or TAIA_DIFF_KERNEL=js. */
 export function wasmKernel(): WasmDeltaKernel | undefined {
-  if (process.env.TAIA_DIFF_KERNEL === 'js') return undefined;
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(Buffer.from(KERNEL_WASM, 'base64'));
-    } catch {
-      compiled = null; // a runtime without SIMD rejects the module
-    }
-  }
+  const compiled = kernelModule();
   return compiled ? new WasmDeltaKernel(new WebAssembly.Instance(compiled, {}).exports as KernelExports) : undefined;
 }
 
@@ -43,7 +36,7 @@ export class WasmDeltaKernel {
 
   constructor(private readonly x: KernelExports) {
     // Inputs are laid out from address 0: the kernel has no static data, its memory starts empty.
-    if (x.memory.buffer.byteLength !== 0) throw new Error('diff kernel: unexpected static data');
+    if (x.memory.buffer.byteLength !== 0) throw new Error('delta kernel: unexpected static data');
   }
 
   /**

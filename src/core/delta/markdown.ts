@@ -1,5 +1,5 @@
 import { BLOCKS } from '../classify/types';
-import { DiffReport, TensorDelta } from './diff';
+import { DeltaReport, TensorDelta } from './diff';
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(x < 0.001 ? 4 : 2)}%` : '∞');
 const num = (x: number) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toPrecision(4) : x.toExponential(3));
@@ -12,7 +12,7 @@ function nonFinite(t: TensorDelta): number {
 }
 
 /** A summary a reviewer can paste into a pull request. */
-export function diffToMarkdown(r: DiffReport, top = 10): string {
+export function diffToMarkdown(r: DeltaReport, top = 10): string {
   const out: string[] = [];
   out.push(`### Weight delta: \`${cell(r.finetuned)}\` vs base \`${cell(r.base)}\``, '');
   out.push(`${r.tensors.length} tensors compared (${r.finetunedKind === 'adapter' ? 'LoRA adapter, folded' : 'full fine-tune'}), ${r.layers} layers.`, '');
@@ -42,7 +42,7 @@ export function diffToMarkdown(r: DiffReport, top = 10): string {
 }
 
 /** One row per tensor, for spreadsheets. */
-export function diffToCsv(r: DiffReport): string {
+export function diffToCsv(r: DeltaReport): string {
   const head = ['name', 'layer', 'block', 'module', 'shape', 'norm_base', 'norm_delta', 'relative', 'cosine', 'max_abs', 'changed_fraction', 'nan_inf', 'spectrum', 'merged_source', 'merged_expected'];
   const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const rows = r.tensors.map((t) =>

@@ -1,6 +1,7 @@
 // The experiment file (`*.taia.yaml`): one declarative schema that the trainer, the CLI, the language
 // server and the README all read. Key names follow Hugging Face TrainingArguments and PEFT's LoraConfig,
 // so a config moves between this tool, the PyTorch engine and a transformers script without renaming.
+import { DEFAULT_RECIPE } from '../merge/defaults';
 
 interface Common {
   doc: string;
@@ -26,7 +27,7 @@ export interface Section { type: 'section'; doc: string; fields: Record<string, 
 const enumField = <V extends string>(values: readonly V[], def: V, doc: string, valueDocs?: Partial<Record<V, string>>): EnumField<V> => ({ type: 'enum', values, default: def, doc, valueDocs });
 
 /** The engines that train a base model on a dataset themselves (`command` runs someone else's trainer). */
-const OWN_ENGINES = ['tfjs', 'torch'] as const;
+export const OWN_ENGINES = ['tfjs', 'torch'] as const;
 
 /** The linear modules of Llama-family layers, in PEFT's `target_modules` naming. */
 export const LINEAR_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -91,7 +92,7 @@ export const EXPERIMENT_SCHEMA = {
   merge: {
     type: 'section',
     doc: 'How the fine-tune is merged after training.',
-    fields: { recipe: { type: 'string', default: 'taia', doc: 'A built-in recipe (taia, taia-strict, taif, full, base) or a recipe file.' } },
+    fields: { recipe: { type: 'string', default: DEFAULT_RECIPE, doc: 'A built-in recipe (taia, taia-strict, taif, full, base) or a recipe file.' } },
   },
   slurm: {
     type: 'section',
@@ -137,6 +138,10 @@ type ValueOf<F> = F extends { type: 'integer' | 'number' }
 type SectionValue<S> = S extends { type: 'section'; fields: infer Fs } ? { [K in keyof Fs]: ValueOf<Fs[K]> } : ValueOf<S>;
 export type ExperimentConfig = { -readonly [K in keyof typeof EXPERIMENT_SCHEMA]: SectionValue<(typeof EXPERIMENT_SCHEMA)[K]> };
 export type TrainConfig = ExperimentConfig['train'];
+/** The engines that evaluate and train by themselves, and their devices and tfjs backends, as the schema lists them. */
+export type OwnEngine = (typeof OWN_ENGINES)[number];
+export type Device = ExperimentConfig['device'];
+export type Backend = ExperimentConfig['backend'];
 export type LoraSettings = ExperimentConfig['lora'];
 export type SlurmSettings = ExperimentConfig['slurm'];
 

@@ -5,6 +5,7 @@
 import { CHUNK_ELEMENTS } from '../checkpoint/chunks';
 import { FloatDtype } from '../safetensors/dtypes';
 import type { LoraFactors } from './fold';
+import { lazyWasmModule } from '../util/wasm';
 import { LORA_WASM } from './simd/wasm.generated';
 
 /** Dtype codes of simd/kernel.ts. */
@@ -21,7 +22,6 @@ export interface WasmMemory {
   grow(pages: number): number;
 }
 declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: object };
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 };
@@ -30,20 +30,8 @@ export interface FoldExports {
   fold(w: number, wt: number, out: number, ot: number, left: number, right: number, rows: number, cols: number, r: number): void;
 }
 
-let compiled: object | null | undefined;
-
 /** The compiled module, or undefined where WebAssembly SIMD and threads are unavailable or TAIA_LORA_KERNEL=js. */
-export function kernelModule(): object | undefined {
-  if (process.env.TAIA_LORA_KERNEL === 'js') return undefined;
-  if (compiled === undefined) {
-    try {
-      compiled = new WebAssembly.Module(Buffer.from(LORA_WASM, 'base64'));
-    } catch {
-      compiled = null; // a runtime without SIMD rejects the module
-    }
-  }
-  return compiled ?? undefined;
-}
+export const kernelModule = lazyWasmModule(LORA_WASM, 'TAIA_LORA_KERNEL');
 
 /** Instantiates the kernel on `memory` (in any thread: a module and a shared memory can be posted). */
 export function instantiate(module: object, memory: WasmMemory): FoldExports {

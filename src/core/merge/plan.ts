@@ -1,15 +1,17 @@
 import { realpath } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Classifier, loadClassifier } from '../classify/classify';
+import { Classifier } from '../classify/classify';
 import { Block, BLOCKS, TensorClass } from '../classify/types';
-import { CheckpointWeights, exists, readFolderJson, WeightRef } from '../checkpoint/weights';
-import { detectCheckpointKind, isDirectory } from '../checkpoint/discover';
+import { CheckpointWeights, exists, WeightRef } from '../checkpoint/weights';
+import { isDirectory } from '../checkpoint/discover';
+import { checkSameShape, closePair, matchTensors, openPair, sameShape } from '../checkpoint/pair';
 import { CheckpointError, OptionError, OutputExistsError } from '../errors';
 import { Dtype, FloatDtype, isFloatDtype, byteLength } from '../safetensors/dtypes';
 import { checkRealInside, isRegularFile } from '../util/files';
 import { CONFIG_FILES, TOKENIZER_FILES } from '../checkpoint/files';
-import { expectedTargetShape, LoraAdapter, LoraModule, openLoraAdapter } from '../lora/adapter';
-import { Recipe, recipeSource, Source } from './recipes';
+import { expectedTargetShape, LoraAdapter, LoraModule } from '../lora/adapter';
+import { DEFAULT_MAX_SHARD_BYTES } from './defaults';
+import { Recipe, Source, sourceWithinLayers } from './recipes';
 import { recoverOutput } from './recover';
 
 export type OutputDtype = 'keep' | 'bf16' | 'f16' | 'f32';
@@ -86,9 +88,7 @@ export interface MergePlan {
 const DTYPE_OF: Record<Exclude<OutputDtype, 'keep'>, FloatDtype> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };
 
 export async function closeInputs(plan: Pick<MergePlan, 'inputs'>): Promise<void> {
-  await plan.inputs.base.close();
-  await plan.inputs.finetuned?.close();
-  await plan.inputs.adapter?.weights.close();
+  await closePair(plan.inputs);
 }
 
 /** Checks the output is not one of the inputs (or inside one, or containing one). */
@@ -113,32 +113,19 @@ export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } 
   // A virtual merge (virtual.ts) is read in memory and has no output folder to check.
   if (!mode.virtual) await checkOutputPath(opts);
   const { architectureDirs, dryRun, ...rest } = opts;
-  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: 5e9, force: false, allowUnknown: false, ...rest };
+  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: DEFAULT_MAX_SHARD_BYTES, force: false, allowUnknown: false, ...rest };
   if (!Number.isFinite(options.scale)) throw new OptionError('scale', 'scale', `must be a finite number, got ${options.scale}`);
   for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   const recovered = mode.virtual ? [] : await recoverOutput(opts.out, dryRun);
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
   if (!mode.virtual && !options.force && (await exists(opts.out))) throw new OutputExistsError(opts.out, recovered);
-  const baseKind = await detectCheckpointKind(opts.base);
-  if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(opts.base, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
-  const ftKind = await detectCheckpointKind(opts.finetuned);
-  if (!ftKind) throw new CheckpointError(opts.finetuned, 'not a model folder or a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)');
-  const baseConfig = await readFolderJson(opts.base, 'config.json');
-  const classifier = await loadClassifier(architectureDirs ? { dirs: architectureDirs } : { near: opts.base });
-  const family = classifier.familyForConfig(baseConfig)?.name;
-  const base = await CheckpointWeights.open(opts.base);
-  const ctx: PlanContext = { options, classifier, family, notes: recovered, base };
+  const pair = await openPair(opts.base, opts.finetuned, { architectureDirs, requireModelBase: true });
+  const { classifier, family, base, adapter, finetuned } = pair;
+  const ctx: PlanContext = { options, classifier, family, notes: recovered, base, finetuned, adapter };
   try {
-    if (ftKind === 'adapter') {
-      const adapter = await openLoraAdapter(opts.finetuned);
-      ctx.adapter = adapter;
-      return await withSmallFiles(finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned));
-    }
-    const finetuned = await CheckpointWeights.open(opts.finetuned);
-    ctx.finetuned = finetuned;
-    const ftConfig = await readFolderJson(opts.finetuned, 'config.json');
-    checkConfigsAgree(opts, baseConfig, ftConfig);
-    return await withSmallFiles(finish(ctx, 'model', planFull(ctx, finetuned, tiedHead(baseConfig) && tiedHead(ftConfig)), opts.finetuned, opts.finetuned));
+    if (adapter) return await withSmallFiles(finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned));
+    const tied = tiedHead(pair.baseConfig) && tiedHead(pair.finetunedConfig!);
+    return await withSmallFiles(finish(ctx, 'model', planFull(ctx, finetuned!, tied), opts.finetuned, opts.finetuned));
   } catch (e) {
     await closeInputs({ inputs: ctx });
     throw e;
@@ -268,18 +255,8 @@ function tiedHead(config: Record<string, unknown>): boolean {
   return config.tie_word_embeddings !== false;
 }
 
-function checkConfigsAgree(opts: MergeOptions, base: Record<string, unknown>, ft: Record<string, unknown>): void {
-  for (const key of ['model_type', 'hidden_size', 'num_hidden_layers', 'n_embd', 'n_layer', 'vocab_size']) {
-    if (base[key] !== undefined && ft[key] !== undefined && base[key] !== ft[key]) {
-      throw new CheckpointError(path.join(opts.finetuned, 'config.json'), `"${key}" is ${JSON.stringify(ft[key])} but base has ${JSON.stringify(base[key])}: not a fine-tune of this base`);
-    }
-  }
-}
-
 function sourceOf(ctx: PlanContext, cls: TensorClass, name: string): Source {
-  const { layers, recipe } = ctx.options;
-  if (layers && cls.layer !== null && (cls.layer < layers[0] || cls.layer > layers[1])) return 'base';
-  return recipeSource(recipe, cls, name);
+  return sourceWithinLayers(ctx.options.recipe, ctx.options.layers, cls, name);
 }
 
 function outDtype(ctx: PlanContext, stored: Dtype): Dtype {
@@ -287,29 +264,23 @@ function outDtype(ctx: PlanContext, stored: Dtype): Dtype {
   return d === 'keep' || !isFloatDtype(stored) ? stored : DTYPE_OF[d];
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): PlannedTensor[] {
   const { base, options } = ctx;
-  const names = [...base.byName.keys(), ...[...ft.byName.keys()].filter((n) => !base.byName.has(n))];
+  const { both, onlyInBase, onlyInFinetuned } = matchTensors([...base.byName.values()], ft);
+  const oneSided = [...onlyInBase.map((have) => ({ have, inBase: true })), ...onlyInFinetuned.map((have) => ({ have, inBase: false }))];
+  for (const { have, inBase } of oneSided) {
+    const name = have.info.name;
+    if (ctx.classifier.classify(name, ctx.family).block === 'head' && tied) {
+      ctx.notes.push(`${name} is stored only in ${inBase ? 'base' : 'the fine-tune'}; embeddings are tied, so the output omits it and transformers re-ties it on load`);
+      continue;
+    }
+    throw new CheckpointError(have.file.path, `present here but missing in the ${inBase ? 'fine-tuned' : 'base'} checkpoint`, name);
+  }
   const plan: PlannedTensor[] = [];
-  for (const name of names) {
-    const b = base.get(name);
-    const f = ft.get(name);
+  for (const [b, f] of both) {
+    const name = b.info.name;
     const cls = ctx.classifier.classify(name, ctx.family);
-    if (!b || !f) {
-      const have = (b ?? f)!;
-      if (cls.block === 'head' && tied) {
-        ctx.notes.push(`${name} is stored only in ${b ? 'base' : 'the fine-tune'}; embeddings are tied, so the output omits it and transformers re-ties it on load`);
-        continue;
-      }
-      throw new CheckpointError(have.file.path, `present here but missing in the ${b ? 'fine-tuned' : 'base'} checkpoint`, name);
-    }
-    if (!sameShape(b.info.shape, f.info.shape)) {
-      throw new CheckpointError(f.file.path, `shape ${JSON.stringify(f.info.shape)} differs from base ${JSON.stringify(b.info.shape)} in ${b.file.path}`, name);
-    }
+    checkSameShape(b, f);
     const floats = isFloatDtype(b.info.dtype) && isFloatDtype(f.info.dtype);
     if (!floats && b.info.dtype !== f.info.dtype) {
       throw new CheckpointError(f.file.path, `dtype ${f.info.dtype} differs from base ${b.info.dtype} in ${b.file.path}`, name);

@@ -183,6 +183,12 @@ export function recipeSource(recipe: Recipe, cls: TensorClass, name: string): So
   return recipe.rules.find((rule) => ruleMatches(rule, cls, name))?.source ?? recipe.default;
 }
 
+/** The source under a recipe limited to an inclusive layer range: layer tensors outside it come from base. */
+export function sourceWithinLayers(recipe: Recipe, layers: readonly [number, number] | undefined, cls: TensorClass, name: string): Source {
+  if (layers && cls.layer !== null && (cls.layer < layers[0] || cls.layer > layers[1])) return 'base';
+  return recipeSource(recipe, cls, name);
+}
+
 /** The recipe as plain data (for provenance and `--json`). */
 export function recipeToJson(recipe: Recipe): unknown {
   return {

@@ -5,7 +5,7 @@
 import { adjustPValues, Correction, mcnemar, pairedBootstrap, significanceMark, TestResult, zTest } from './stats';
 import { MetricResult, ModelResults, ResultFormat, SampleValues } from './types';
 
-export const DIFF_REPORT_VERSION = 1;
+export const BENCHMARK_DIFF_VERSION = 1;
 
 export interface DiffModel {
   name: string;
@@ -65,7 +65,7 @@ export interface DiffAverage {
 }
 
 export interface BenchmarkDiff {
-  version: typeof DIFF_REPORT_VERSION;
+  version: typeof BENCHMARK_DIFF_VERSION;
   baseline: string;
   /** Baseline first. Names are unique (a file name is added where two files name the same model). */
   models: DiffModel[];
@@ -304,5 +304,5 @@ export function diffResults(results: ModelResults[], baseline?: string, correcti
   const models = ordered.map((r, i): DiffModel => ({ name: names[order[i]], file: r.file, ...(files.has(r) ? { files: files.get(r) } : {}), format: r.format, ...(r.date ? { date: r.date } : {}) }));
   if (correction !== 'none') correct(rows, models.length, correction);
   const avg = average(rows, models.length, notes);
-  return { version: DIFF_REPORT_VERSION, baseline: models[0].name, models, rows, ...(avg ? { average: avg } : {}), notes, correction };
+  return { version: BENCHMARK_DIFF_VERSION, baseline: models[0].name, models, rows, ...(avg ? { average: avg } : {}), notes, correction };
 }

@@ -1,8 +1,9 @@
 // The study file (`*.taia-study.yaml`): which parts of a fine-tune to keep, asked as one file. Its
 // scalar keys are fields of the experiment schema's kinds (so the language server's diagnostics,
 // completion and hover read them the same way); `variants` is a list of recipe entries and grids.
+import { DEFAULT_RECIPE } from '../merge/defaults';
 import { BUILTIN_RECIPE_NAMES } from '../merge/recipes';
-import { EXPERIMENT_SCHEMA, Field, Section } from '../experiment/schema';
+import { Backend, Device, EXPERIMENT_SCHEMA, Field, OwnEngine, Section } from '../experiment/schema';
 
 export const STUDY_SUFFIX = '.taia-study.yaml';
 
@@ -17,7 +18,7 @@ export const SCAN_DOCS: Record<ScanKind, string> = {
 
 /** The keys of one entry of `variants` (an entry may also be a bare recipe name). */
 export const VARIANT_FIELDS: Record<string, Field> = {
-  recipe: { type: 'string', default: 'taia', doc: `A built-in recipe (${BUILTIN_RECIPE_NAMES.join(', ')}) or a recipe file, relative to the study file.` },
+  recipe: { type: 'string', default: DEFAULT_RECIPE, doc: `A built-in recipe (${BUILTIN_RECIPE_NAMES.join(', ')}) or a recipe file, relative to the study file.` },
   name: { type: 'string', doc: 'Name of the variant in the results (default: the recipe, its layers and its scale); only for an entry that is one variant.' },
   layers: { type: 'string[]', default: [], doc: 'A layer range `A-B` or a list of them (a grid): the fine-tune only in those layers, base elsewhere.' },
   scale: { type: 'string[]', default: [], doc: 'A number or a list of them (a grid): base + scale·(fine-tune − base) on the tensors taken from the fine-tune.' },
@@ -60,9 +61,9 @@ export interface StudyConfig {
   name: string;
   base: string;
   finetuned: string;
-  engine: 'tfjs' | 'torch';
-  device: 'auto' | 'gpu' | 'cpu';
-  backend: 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+  engine: OwnEngine;
+  device: Device;
+  backend: Backend;
   eval: { tasks: string[]; max_new_tokens: number; limit: number; command: string };
   variants: VariantEntry[];
 }

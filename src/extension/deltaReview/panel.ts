@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import type { DiffReport } from '../../core/delta/diff';
+import type { DeltaReport } from '../../core/delta/diff';
 import { CancelledError } from '../../core/errors';
 import { RunningJob, startJob } from '../../core/util/worker';
 import { diffToCsv, diffToMarkdown } from '../../core/delta/markdown';
@@ -26,8 +26,8 @@ export interface ReviewArgs {
  * thread and are forwarded tensor by tensor, so the heatmap fills in while they stream.
  */
 export class DeltaReview {
-  private job: RunningJob<DiffReport> | undefined;
-  private report: DiffReport | undefined;
+  private job: RunningJob<DeltaReport> | undefined;
+  private report: DeltaReport | undefined;
 
   constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -41,17 +41,17 @@ export class DeltaReview {
 
   // Declared before the promises that set them: class fields are defined in order.
   private resolveReady!: () => void;
-  private resolveFinished!: (r: DiffReport | undefined) => void;
+  private resolveFinished!: (r: DeltaReport | undefined) => void;
   /** Resolves when the webview has loaded its script and can receive messages. */
   readonly ready = new Promise<void>((resolve) => (this.resolveReady = resolve));
   /** The final report once computed (tests and exports read it). */
-  readonly finished = new Promise<DiffReport | undefined>((resolve) => (this.resolveFinished = resolve));
+  readonly finished = new Promise<DeltaReport | undefined>((resolve) => (this.resolveFinished = resolve));
 
   async start(args: ReviewArgs): Promise<void> {
     await this.ready;
     this.post({ type: 'start', base: args.base, finetuned: args.finetuned, merged: args.merged, spectrum: args.spectrum ?? 0 });
     this.panel.title = args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`;
-    this.job = startJob<ReviewArgs, DeltaProgress, DiffReport>(path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'), args, (m) => this.post(m), 'delta worker');
+    this.job = startJob<ReviewArgs, DeltaProgress, DeltaReport>(path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'), args, (m) => this.post(m), 'delta worker');
     this.job.result.then(
       (report) => {
         this.report = report;

@@ -1,13 +1,13 @@
 // Computes a weight-delta report off the extension host's event loop, streaming each tensor's result.
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { diffCheckpoints, DiffOptions, DiffReport } from '../../core/delta/diff';
+import { diffCheckpoints, DeltaOptions, DeltaReport } from '../../core/delta/diff';
 import { serveJob } from '../../core/util/worker';
 import type { DeltaProgress } from '../../webview/deltaReview/protocol';
 
-type DeltaRequest = Pick<DiffOptions, 'base' | 'finetuned' | 'merged' | 'spectrum'>;
+type DeltaRequest = Pick<DeltaOptions, 'base' | 'finetuned' | 'merged' | 'spectrum'>;
 
-serveJob<DeltaRequest, DeltaProgress, DiffReport>((req, { signal, progress }) => {
+serveJob<DeltaRequest, DeltaProgress, DeltaReport>((req, { signal, progress }) => {
   let last = 0;
   return diffCheckpoints({
     ...req,

@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BLOCKS } from '../../core/classify/types';
 import { BUILTIN_RECIPE_NAMES, builtinRecipe, parseLayerRange } from '../../core/merge/recipes';
 import { formatBytes, parseSize } from '../../core/util/size';
+import { DEFAULT_MAX_SHARD_SIZE, DEFAULT_RECIPE } from '../../core/merge/defaults';
+import { outputLine, summaryLines } from '../../core/merge/summary';
 import { describeCheckpoint, CheckpointNode } from '../workspace/checkpointsTree';
-import type { MergeRequest, PlanSummary } from './protocol';
+import type { MergeRequest } from './protocol';
 import { runMergeWorker } from './runner';
 import { ExperimentArgs, experimentRun, isExperimentArgs, mergedFolder } from '../shared/experimentTargets';
 import { CheckpointEntry, WorkspaceIndex } from '../workspace/workspaceIndex';
@@ -40,16 +41,6 @@ function workspaceArchitectureDirs(): string[] | undefined {
   return dirs.length ? dirs : undefined;
 }
 
-export function planLines(plan: PlanSummary): string[] {
-  const blocks = BLOCKS.filter((b) => plan.counts[b].base + plan.counts[b].finetuned > 0).map((b) => `${b}: ${plan.counts[b].finetuned} from fine-tune, ${plan.counts[b].base} from base`);
-  return [
-    `Recipe ${plan.recipe}: ${plan.recipeDescription}`,
-    `${plan.tensors} tensors, ${formatBytes(plan.outputBytes)} (fine-tune is a ${plan.finetunedKind === 'adapter' ? 'LoRA adapter' : 'full model'})`,
-    ...blocks,
-    ...plan.notes,
-    ...(plan.unknown.length ? [`${plan.unknown.length} unrecognised tensor names follow the recipe's default`] : []),
-  ];
-}
 
 function pickItems(entries: CheckpointEntry[]): PathItem[] {
   return entries.map((e) => ({ label: path.basename(e.dir), description: e.summary ? describeCheckpoint(e.summary) : '', detail: e.dir, path: e.dir }));
@@ -85,8 +76,8 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
   const baseDir = await pickPath(candidates, { title: `TAIA merge (2/5): the base model of ${path.basename(finetuned.dir)}`, missing: 'No base model folder (config.json and safetensors) found in the workspace besides the fine-tune', folders: true });
   const base = baseDir === undefined ? undefined : await entryFor(index, baseDir);
   if (!base) return undefined;
-  const defaultRecipe = vscode.workspace.getConfiguration('taiaLab.merge').get<string>('defaultRecipe', 'taia');
-  const recipes = BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, description: name === 'taia' ? "the paper's rule" : '', detail: builtinRecipe(name)!.description, picked: name === defaultRecipe }));
+  const defaultRecipe = vscode.workspace.getConfiguration('taiaLab.merge').get<string>('defaultRecipe', DEFAULT_RECIPE);
+  const recipes = BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, description: name === DEFAULT_RECIPE ? "the paper's rule" : '', detail: builtinRecipe(name)!.description, picked: name === defaultRecipe }));
   recipes.sort((a, b) => Number(b.label === defaultRecipe) - Number(a.label === defaultRecipe));
   const fromFile = { label: 'Recipe file…', description: 'a YAML or JSON recipe', detail: 'rules on block, module, tensor name and layer range' };
   const recipe = await vscode.window.showQuickPick([...recipes, fromFile], { title: 'TAIA merge (3/5): recipe' });
@@ -161,8 +152,8 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     base: args.base,
     finetuned: args.finetuned,
     out: args.out,
-    recipe: args.recipe ?? config.get<string>('defaultRecipe', 'taia'),
-    maxShardBytes: parseSize(config.get<string>('maxShardSize', '5GB')),
+    recipe: args.recipe ?? config.get<string>('defaultRecipe', DEFAULT_RECIPE),
+    maxShardBytes: parseSize(config.get<string>('maxShardSize', DEFAULT_MAX_SHARD_SIZE)),
     // Only what was asked for: an undefined option would override the merge's defaults.
     ...(args.scale !== undefined ? { scale: args.scale } : {}),
     ...(args.layers ? { layers: args.layers } : {}),
@@ -175,7 +166,7 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     const planned = await runMergeWorker(extensionPath, req).outcome;
     if (planned.type !== 'plan') return undefined;
     if (args.confirm !== false) {
-      const go = await vscode.window.showInformationMessage(`Merge into ${path.basename(args.out)}?`, { modal: true, detail: planLines(planned.plan).join('\n') }, 'Merge');
+      const go = await vscode.window.showInformationMessage(`Merge into ${path.basename(args.out)}?`, { modal: true, detail: [...summaryLines(planned.plan), outputLine(planned.plan)].join('\n') }, 'Merge');
       if (go !== 'Merge') return undefined;
     }
     const outcome = await vscode.window.withProgress(

@@ -1,35 +1,15 @@
 // The one message contract between the extension host and its merge worker thread.
-import type { Block } from '../../core/classify/types';
-import type { BlockCount, OutputDtype } from '../../core/merge/plan';
+import type { MergeOptions } from '../../core/merge/plan';
+import type { PlanSummary } from '../../core/merge/summary';
 
-export interface MergeRequest {
+/** The merge options as plain data: the recipe by name or file (the worker loads it). */
+export interface MergeRequest extends Omit<MergeOptions, 'recipe'> {
   type: 'plan' | 'merge';
-  base: string;
-  finetuned: string;
-  out: string;
   /** A built-in recipe name or a recipe file path. */
   recipe: string;
-  scale?: number;
-  layers?: [number, number];
-  dtype?: OutputDtype;
-  maxShardBytes?: number;
-  force?: boolean;
-  /** Folders of architecture files (the workspace's .taia/architectures) used before the bundled ones. */
-  architectureDirs?: string[];
-  /** Write even when unrecognised tensors look like layer weights. */
-  allowUnknown?: boolean;
 }
 
-export interface PlanSummary {
-  recipe: string;
-  recipeDescription: string;
-  finetunedKind: 'model' | 'adapter';
-  tensors: number;
-  outputBytes: number;
-  counts: Record<Block, BlockCount>;
-  notes: string[];
-  unknown: string[];
-}
+export type { PlanSummary };
 
 /** What the worker reports before its result: the plan first, then the bytes written. */
 export type MergeProgress =

@@ -2,24 +2,13 @@
 import { executeMerge } from '../../core/merge/execute';
 import { closeInputs, planMerge } from '../../core/merge/plan';
 import { loadRecipe } from '../../core/merge/recipes';
+import { summarizePlan } from '../../core/merge/summary';
 import { serveJob } from '../../core/util/worker';
 import type { MergeProgress, MergeRequest, MergeResult } from './protocol';
 
 serveJob<MergeRequest, MergeProgress, MergeResult | undefined>(async (req, { signal, progress }) => {
   const plan = await planMerge({ ...req, recipe: await loadRecipe(req.recipe) });
-  progress({
-    type: 'plan',
-    plan: {
-      recipe: plan.options.recipe.name,
-      recipeDescription: plan.options.recipe.description,
-      finetunedKind: plan.finetunedKind,
-      tensors: plan.tensors.length,
-      outputBytes: plan.outputBytes,
-      counts: plan.counts,
-      notes: plan.notes,
-      unknown: plan.unknown,
-    },
-  });
+  progress({ type: 'plan', plan: summarizePlan(plan) });
   if (req.type === 'plan') {
     await closeInputs(plan);
     return undefined;

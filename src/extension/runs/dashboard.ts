@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import { open } from 'node:fs/promises';
 import * as vscode from 'vscode';
+import { readAppended } from '../../core/runs/metrics';
 import { readRunConfig, reconcileStatus } from '../../core/runs/store';
 import { isExternalRun } from '../../core/runs/external';
 import { latestTrainerState } from '../../core/runs/external/hfTrainer';
 import { isOwnRun, RunData } from '../../core/runs/view';
-import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, MetricRecord, RunStatus } from '../../core/runs/types';
+import { CONFIG_FILE, FINISHED_STATES, LOG_FILE, METRICS_FILE, RunStatus } from '../../core/runs/types';
 import type { DashboardState, FromWebview, ToWebview } from '../../webview/runDashboard/protocol';
 import { loadPage, PanelHost, readRun, revealOrCreate } from '../shared/panelHost';
 import { runDashboardHtml } from './pages';
@@ -14,38 +15,6 @@ import { COMMANDS } from '../commands';
 export const RUN_DASHBOARD_VIEW = 'taiaLab.runDashboard';
 /** File watchers can lag or miss events (network drives, some containers): poll too while a run is live. */
 const POLL_MS = 1000;
-
-/**
- * The complete lines of metrics.jsonl after byte `offset`, and where the next read starts. A line the
- * trainer is still writing stays for the next read; a shorter file than `offset` (rewritten) returns undefined.
- */
-export async function readAppended(file: string, offset: number): Promise<{ records: MetricRecord[]; offset: number } | undefined> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return offset === 0 ? { records: [], offset } : undefined;
-  }
-  try {
-    const { size } = await handle.stat();
-    if (size < offset) return undefined;
-    const buf = Buffer.alloc(size - offset);
-    await handle.read(buf, 0, buf.length, offset);
-    const end = buf.lastIndexOf(0x0a);
-    if (end < 0) return { records: [], offset };
-    const records: MetricRecord[] = [];
-    for (const line of buf.subarray(0, end).toString('utf-8').split('\n')) {
-      try {
-        if (line.trim()) records.push(JSON.parse(line) as MetricRecord);
-      } catch {
-        // A corrupt line (a crash mid-write before a resume) loses one point, not the chart.
-      }
-    }
-    return { records, offset: offset + end + 1 };
-  } finally {
-    await handle.close();
-  }
-}
 
 const dashboards = new Map<string, RunDashboard>();
 

@@ -1,18 +1,17 @@
 // Browser code of the weight-delta review: a layers × modules heatmap that fills in while statistics
 // stream, a per-block summary, a detail pane, keyboard navigation, and exports. Everything from files
 // is inserted as text (textContent), never as HTML.
+import { BLOCKS_IN_COMPUTE_ORDER, MODULES_IN_COMPUTE_ORDER } from '../../core/classify/types';
 import type { TensorDelta } from '../../core/delta/diff';
 import { formatBytes } from '../../core/util/size';
 import { $, el, frameScheduler, vscodeApi } from '../shared/dom';
 import type { FromWebview, Metric, ReviewState, ToWebview } from './protocol';
 
 const vscode = vscodeApi<FromWebview, ReviewState>();
-const BLOCK_ORDER = ['embedding', 'attention', 'router', 'ffn', 'norm', 'head', 'other'];
 /** Columns in the order a transformer layer computes them; other modules follow alphabetically. */
-const MODULE_ORDER = ['q', 'k', 'v', 'qkv', 'q_a', 'q_a_norm', 'q_b', 'kv_a', 'kv_a_norm', 'kv_b', 'q_norm', 'k_norm', 'o', 'router', 'shared_expert_gate', 'gate', 'up', 'gate_up', 'fc_in', 'down', 'fc_out', 'shared_gate', 'shared_up', 'shared_down', 'input_norm', 'post_attention_norm', 'pre_ffn_norm', 'post_ffn_norm'];
 const moduleRank = (m: string) => {
-  const i = MODULE_ORDER.indexOf(m.split('#')[0]);
-  return i < 0 ? MODULE_ORDER.length : i;
+  const i = MODULES_IN_COMPUTE_ORDER.indexOf(m.split('#')[0]);
+  return i < 0 ? MODULES_IN_COMPUTE_ORDER.length : i;
 };
 let state: ReviewState = vscode.getState() ?? { base: '', finetuned: '', tensors: [], status: 'running', metric: 'relative', filter: '' };
 
@@ -82,7 +81,7 @@ function renderVerdict(): void {
 }
 
 function renderSummary(): void {
-  const rows = BLOCK_ORDER.map((b) => {
+  const rows = BLOCKS_IN_COMPUTE_ORDER.map((b) => {
     const ts = state.tensors.filter((t) => t.block === b);
     if (ts.length === 0) return undefined;
     const nb = Math.sqrt(ts.reduce((s, t) => s + t.normBase ** 2, 0));
@@ -127,8 +126,8 @@ function heatmapLegend(max: number): HTMLElement {
 function renderHeatmap(): void {
   const ts = state.tensors.filter((t) => t.layer !== null && visible(t));
   const modules = [...new Set(ts.map(moduleKey))].sort((a, b) => {
-    const ba = BLOCK_ORDER.indexOf(ts.find((t) => moduleKey(t) === a)!.block);
-    const bb = BLOCK_ORDER.indexOf(ts.find((t) => moduleKey(t) === b)!.block);
+    const ba = BLOCKS_IN_COMPUTE_ORDER.indexOf(ts.find((t) => moduleKey(t) === a)!.block);
+    const bb = BLOCKS_IN_COMPUTE_ORDER.indexOf(ts.find((t) => moduleKey(t) === b)!.block);
     return ba - bb || moduleRank(a) - moduleRank(b) || a.localeCompare(b, 'en', { numeric: true });
   });
   const layers = [...new Set(ts.map((t) => t.layer!))].sort((a, b) => a - b);

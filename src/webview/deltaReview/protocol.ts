@@ -1,5 +1,5 @@
 // The one message contract between the extension host and the weight-delta review webview.
-import type { DiffReport, TensorDelta } from '../../core/delta/diff';
+import type { DeltaReport, TensorDelta } from '../../core/delta/diff';
 
 /** What the delta worker streams before its report; the host forwards it to the page as it is. */
 export type DeltaProgress =
@@ -10,7 +10,7 @@ export type DeltaProgress =
 export type ToWebview =
   | { type: 'start'; base: string; finetuned: string; merged?: string; spectrum: number }
   | DeltaProgress
-  | { type: 'done'; report: DiffReport }
+  | { type: 'done'; report: DeltaReport }
   | { type: 'cancelled' }
   | { type: 'error'; message: string };
 
@@ -22,7 +22,7 @@ export interface ReviewState {
   finetuned: string;
   merged?: string;
   tensors: TensorDelta[];
-  report?: DiffReport;
+  report?: DeltaReport;
   status: 'running' | 'done' | 'cancelled' | 'error';
   message?: string;
   metric: Metric;
