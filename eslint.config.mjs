@@ -8,8 +8,19 @@ import globals from 'globals';
 export default tseslint.config(
   {
     ignores: [
-      'node_modules/', 'dist/', 'out/', '.vscode-test/', '.bench/', '.test-tmp/', 'test-artifacts/',
-      'demo-workspace/', '.gpu-kit/', 'src/core/delta/simd/wasm.generated.ts', 'src/core/lora/simd/wasm.generated.ts', 'src/core/delta/simd/kernel.ts', 'src/core/lora/simd/kernel.ts',
+      'node_modules/',
+      'dist/',
+      'out/',
+      '.vscode-test/',
+      '.bench/',
+      '.test-tmp/',
+      'test-artifacts/',
+      'demo-workspace/',
+      '.gpu-kit/',
+      'src/core/delta/simd/wasm.generated.ts',
+      'src/core/lora/simd/wasm.generated.ts',
+      'src/core/delta/simd/kernel.ts',
+      'src/core/lora/simd/kernel.ts',
     ],
   },
   js.configs.recommended,
@@ -18,12 +29,19 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   { files: ['src/webview/**', 'test/ui/**'], languageOptions: { globals: { ...globals.browser, ...globals.node } } },
   // The launcher in bin/ is plain CommonJS.
-  { files: ['bin/**/*.js'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  {
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // Tests read JSON whose shape is the thing under test.
   { files: ['test/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
 );

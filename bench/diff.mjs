@@ -25,7 +25,14 @@ const { values: opt } = parseArgs({
     cold: { type: 'boolean' },
   },
 });
-const g = { layers: +opt.layers, hidden: +opt.hidden, intermediate: +opt.intermediate, vocab: +opt.vocab, heads: 32, kvHeads: 4 };
+const g = {
+  layers: +opt.layers,
+  hidden: +opt.hidden,
+  intermediate: +opt.intermediate,
+  vocab: +opt.vocab,
+  heads: 32,
+  kvHeads: 4,
+};
 const root = path.resolve(opt.dir);
 const cli = path.resolve('dist/cli.js');
 rmSync(root, { recursive: true, force: true });
@@ -36,13 +43,29 @@ writeModel(base, g, tensors, 5e8);
 writeModel(ft, g, tensors, 5e8);
 execFileSync('sync'); // the generated files' writeback would otherwise overlap the first timings
 const bytes = folderBytes(base) + folderBytes(ft);
-const files = [base, ft].flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.safetensors')).map((f) => path.join(d, f)));
+const files = [base, ft].flatMap((d) =>
+  readdirSync(d)
+    .filter((f) => f.endsWith('.safetensors'))
+    .map((f) => path.join(d, f)),
+);
 console.log(`pair: ${(bytes / 1e9).toFixed(2)} GB in ${files.length} shards (${g.layers} layers, hidden ${g.hidden})`);
 const KERNELS = ['js', 'wasm'];
 const times = { cat: [], js: [], wasm: [] };
 const reports = {};
 const dropCaches = () => opt.cold && execFileSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches']);
-const args = [cli, 'diff', '--base', base, '--finetuned', ft, '--json', '--quiet', '--spectrum', opt.spectrum, ...(opt.threads ? ['--threads', opt.threads] : [])];
+const args = [
+  cli,
+  'diff',
+  '--base',
+  base,
+  '--finetuned',
+  ft,
+  '--json',
+  '--quiet',
+  '--spectrum',
+  opt.spectrum,
+  ...(opt.threads ? ['--threads', opt.threads] : []),
+];
 for (let i = 0; i < +opt.runs; i++) {
   dropCaches();
   times.cat.push(seconds(() => execFileSync('sh', ['-c', `cat ${files.map((f) => `'${f}'`).join(' ')} > /dev/null`])));
@@ -50,7 +73,11 @@ for (let i = 0; i < +opt.runs; i++) {
     dropCaches();
     times[kernel].push(
       seconds(() => {
-        const r = spawnSync(process.execPath, args, { encoding: 'utf-8', maxBuffer: 1 << 28, env: { ...process.env, TAIA_DIFF_KERNEL: kernel } });
+        const r = spawnSync(process.execPath, args, {
+          encoding: 'utf-8',
+          maxBuffer: 1 << 28,
+          env: { ...process.env, TAIA_DIFF_KERNEL: kernel },
+        });
         if (r.status !== 0) throw new Error(r.stderr);
         reports[kernel] = JSON.parse(r.stdout);
       }),
@@ -58,12 +85,20 @@ for (let i = 0; i < +opt.runs; i++) {
   }
 }
 // The kernels must agree: the largest relative difference of any tensor's ‖Δ‖.
-const drift = Math.max(...reports.wasm.tensors.map((t, i) => Math.abs(t.normDelta - reports.js.tensors[i].normDelta) / (reports.js.tensors[i].normDelta || 1)));
+const drift = Math.max(
+  ...reports.wasm.tensors.map(
+    (t, i) => Math.abs(t.normDelta - reports.js.tensors[i].normDelta) / (reports.js.tensors[i].normDelta || 1),
+  ),
+);
 const c = median(times.cat);
 console.log(`cat > /dev/null        ${c.toFixed(2)} s  ${(bytes / c / 1e9).toFixed(2)} GB/s`);
 for (const kernel of KERNELS) {
   const d = median(times[kernel]);
-  console.log(`taia diff (${kernel.padEnd(4)} kernel)  ${d.toFixed(2)} s  ${(bytes / d / 1e9).toFixed(2)} GB/s  ${(d / c).toFixed(2)}x cat`);
+  console.log(
+    `taia diff (${kernel.padEnd(4)} kernel)  ${d.toFixed(2)} s  ${(bytes / d / 1e9).toFixed(2)} GB/s  ${(d / c).toFixed(2)}x cat`,
+  );
 }
-console.log(`${reports.wasm.tensors.length} tensors, ‖Δ‖ of the kernels within ${drift.toExponential(1)}; target <= 2x cat; median of ${opt.runs} runs, threads ${opt.threads ?? 'default'}${+opt.spectrum ? `, --spectrum ${opt.spectrum}` : ''}, page cache ${opt.cold ? 'dropped before each command' : 'warm'}`);
+console.log(
+  `${reports.wasm.tensors.length} tensors, ‖Δ‖ of the kernels within ${drift.toExponential(1)}; target <= 2x cat; median of ${opt.runs} runs, threads ${opt.threads ?? 'default'}${+opt.spectrum ? `, --spectrum ${opt.spectrum}` : ''}, page cache ${opt.cold ? 'dropped before each command' : 'warm'}`,
+);
 rmSync(root, { recursive: true, force: true });

@@ -15,7 +15,9 @@ const { inspectCheckpoint } = require('../out/src/core/checkpoint/discover.js');
 const { mapLimit } = require('../out/src/core/util/mapLimit.js');
 const { llamaTensorShapes } = require('../out/test/helpers/models.js');
 
-const { values: opt } = parseArgs({ options: { count: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench/discovery' } } });
+const { values: opt } = parseArgs({
+  options: { count: { type: 'string', default: '1000' }, dir: { type: 'string', default: '.bench/discovery' } },
+});
 const count = Number(opt.count);
 const root = path.resolve(opt.dir);
 
@@ -34,7 +36,8 @@ function safetensors(names) {
   return Buffer.concat([p, Buffer.from(json), Buffer.alloc(off)]);
 }
 
-const layerNames = (prefix = '') => llamaTensorShapes({ layers: 2, hidden: 8, intermediate: 16, vocab: 32 }).map((t) => `${prefix}${t.name}`);
+const layerNames = (prefix = '') =>
+  llamaTensorShapes({ layers: 2, hidden: 8, intermediate: 16, vocab: 32 }).map((t) => `${prefix}${t.name}`);
 const config = JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', num_hidden_layers: 2 });
 
 rmSync(root, { recursive: true, force: true });
@@ -44,13 +47,27 @@ for (let i = 0; i < count; i++) {
   mkdirSync(dir, { recursive: true });
   const kind = i % 4;
   if (kind === 3) {
-    const lora = layerNames('base_model.model.').filter((n) => n.includes('_proj')).flatMap((n) => [n.replace('.weight', '.lora_A.weight'), n.replace('.weight', '.lora_B.weight')]);
+    const lora = layerNames('base_model.model.')
+      .filter((n) => n.includes('_proj'))
+      .flatMap((n) => [n.replace('.weight', '.lora_A.weight'), n.replace('.weight', '.lora_B.weight')]);
     writeFileSync(path.join(dir, 'adapter_model.safetensors'), safetensors(lora));
-    writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }));
+    writeFileSync(
+      path.join(dir, 'adapter_config.json'),
+      JSON.stringify({
+        peft_type: 'LORA',
+        r: 4,
+        lora_alpha: 8,
+        target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+      }),
+    );
   } else {
     writeFileSync(path.join(dir, 'config.json'), config);
     writeFileSync(path.join(dir, 'model.safetensors'), safetensors(layerNames()));
-    if (kind === 2) writeFileSync(path.join(dir, 'taia_merge.json'), JSON.stringify({ recipe: { name: 'taia' }, scale: 1, inputs: [] }));
+    if (kind === 2)
+      writeFileSync(
+        path.join(dir, 'taia_merge.json'),
+        JSON.stringify({ recipe: { name: 'taia' }, scale: 1, inputs: [] }),
+      );
   }
   // Noise the walk must get through: tokenizer files and a nested non-checkpoint folder.
   writeFileSync(path.join(dir, 'tokenizer_config.json'), '{}');
@@ -70,5 +87,7 @@ for (let run = 0; run < 5; run++) {
 }
 const byKind = found.reduce((m, s) => ((m[s.kind] = (m[s.kind] ?? 0) + 1), m), {});
 times.sort((a, b) => a - b);
-console.log(`listed ${found.length} checkpoints (${JSON.stringify(byKind)}): median ${times[2].toFixed(0)} ms, best ${times[0].toFixed(0)} ms over 5 runs (target < 1000 ms)`);
+console.log(
+  `listed ${found.length} checkpoints (${JSON.stringify(byKind)}): median ${times[2].toFixed(0)} ms, best ${times[0].toFixed(0)} ms over 5 runs (target < 1000 ms)`,
+);
 rmSync(root, { recursive: true, force: true });

@@ -61,7 +61,8 @@ function experimentText(variant) {
     '  target_modules:',
   ];
   const modules = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj', 'qq_proj'];
-  for (let i = 0; lines.length < 990; i++) lines.push(i % 10 === 9 ? `    # comment ${i}` : `    - ${modules[i % modules.length]}`);
+  for (let i = 0; lines.length < 990; i++)
+    lines.push(i % 10 === 9 ? `    # comment ${i}` : `    - ${modules[i % modules.length]}`);
   lines.push('merge:', '  recipe: taia', 'eval:', '  tasks: []', 'unknwon_key: 1');
   while (lines.length < 1000) lines.push(`# padding ${lines.length}`);
   return lines.join('\n') + '\n';
@@ -77,7 +78,11 @@ async function inProcess(m, file) {
   const check = async (variant) => {
     const text = experimentText(variant);
     const t = performance.now();
-    const diagnostics = await m.diagnose(m.TextDocument.create(pathToFileURL(file).href, 'taia-experiment', variant, text), m.buildModel(text, file), opts);
+    const diagnostics = await m.diagnose(
+      m.TextDocument.create(pathToFileURL(file).href, 'taia-experiment', variant, text),
+      m.buildModel(text, file),
+      opts,
+    );
     return { ms: performance.now() - t, diagnostics };
   };
   const first = await check(0);
@@ -90,20 +95,38 @@ async function inProcess(m, file) {
 
 /** didChange → publishDiagnostics through the real server; the server waits 150 ms (its debounce) first. */
 async function overLsp(file) {
-  const server = spawn(process.execPath, [path.join(repo, 'dist', 'server.js'), '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const rpc = lsp.createProtocolConnection(new lsp.StreamMessageReader(server.stdout), new lsp.StreamMessageWriter(server.stdin));
+  const server = spawn(process.execPath, [path.join(repo, 'dist', 'server.js'), '--stdio'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const rpc = lsp.createProtocolConnection(
+    new lsp.StreamMessageReader(server.stdout),
+    new lsp.StreamMessageWriter(server.stdin),
+  );
   let resolve;
   rpc.onNotification(lsp.PublishDiagnosticsNotification.type, () => resolve?.());
   rpc.listen();
-  await rpc.sendRequest(lsp.InitializeRequest.type, { processId: process.pid, rootUri: pathToFileURL(work).href, capabilities: {} });
+  await rpc.sendRequest(lsp.InitializeRequest.type, {
+    processId: process.pid,
+    rootUri: pathToFileURL(work).href,
+    capabilities: {},
+  });
   await rpc.sendNotification(lsp.InitializedNotification.type, {});
   const uri = pathToFileURL(file).href;
   const published = (send) => new Promise((r) => ((resolve = r), send()));
-  await published(() => rpc.sendNotification(lsp.DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'taia-experiment', version: 0, text: experimentText(0) } }));
+  await published(() =>
+    rpc.sendNotification(lsp.DidOpenTextDocumentNotification.type, {
+      textDocument: { uri, languageId: 'taia-experiment', version: 0, text: experimentText(0) },
+    }),
+  );
   const ms = [];
   for (let v = 1; v <= Math.min(runs, 20); v++) {
     const t = performance.now();
-    await published(() => rpc.sendNotification(lsp.DidChangeTextDocumentNotification.type, { textDocument: { uri, version: v }, contentChanges: [{ text: experimentText(v) }] }));
+    await published(() =>
+      rpc.sendNotification(lsp.DidChangeTextDocumentNotification.type, {
+        textDocument: { uri, version: v },
+        contentChanges: [{ text: experimentText(v) }],
+      }),
+    );
     ms.push(performance.now() - t - 150);
   }
   console.log(`over LSP, didChange → publishDiagnostics minus the 150 ms debounce: ${stats(ms)}`);
@@ -114,7 +137,11 @@ async function overLsp(file) {
 
 try {
   const m = await load();
-  m.writeLlama(path.join(work, 'model'), { layers: 32, hidden: 16, intermediate: 32, vocab: 64, heads: 4, kvHeads: 2 }, { dtype: 'F32', seed: 1 });
+  m.writeLlama(
+    path.join(work, 'model'),
+    { layers: 32, hidden: 16, intermediate: 32, vocab: 64, heads: 4, kvHeads: 2 },
+    { dtype: 'F32', seed: 1 },
+  );
   m.writeAlpacaDataset(path.join(work, 'data', 'train.jsonl'), 2000);
   const file = path.join(work, 'bench.taia.yaml');
   writeFileSync(file, experimentText(0));

@@ -26,7 +26,14 @@ const { values: opt } = parseArgs({
     keep: { type: 'boolean' },
   },
 });
-const g = { layers: +opt.layers, hidden: +opt.hidden, intermediate: +opt.intermediate, vocab: +opt.vocab, heads: +opt.heads, kvHeads: +opt['kv-heads'] };
+const g = {
+  layers: +opt.layers,
+  hidden: +opt.hidden,
+  intermediate: +opt.intermediate,
+  vocab: +opt.vocab,
+  heads: +opt.heads,
+  kvHeads: +opt['kv-heads'],
+};
 const root = path.resolve(opt.dir);
 const cli = path.resolve('dist/cli.js');
 if (!existsSync(cli)) throw new Error('run `npm run build` first');
@@ -42,8 +49,12 @@ function taia(args) {
 rmSync(root, { recursive: true, force: true });
 const tensors = llamaShapes(g);
 const shardBytes = { '1GB': 1e9, '2GB': 2e9, '500MB': 5e8 }[opt.shard] ?? Number(opt.shard);
-const base = path.join(root, 'base'), ft = path.join(root, 'ft'), adapter = path.join(root, 'adapter');
-console.log(`generating base and fine-tune: ${g.layers} layers, hidden ${g.hidden}, intermediate ${g.intermediate}, vocab ${g.vocab}, bf16 ...`);
+const base = path.join(root, 'base'),
+  ft = path.join(root, 'ft'),
+  adapter = path.join(root, 'adapter');
+console.log(
+  `generating base and fine-tune: ${g.layers} layers, hidden ${g.hidden}, intermediate ${g.intermediate}, vocab ${g.vocab}, bf16 ...`,
+);
 const genSecs = seconds(() => {
   writeModel(base, g, tensors, shardBytes);
   writeModel(ft, g, tensors, shardBytes);
@@ -51,13 +62,16 @@ const genSecs = seconds(() => {
 });
 const bytes = folderBytes(ft);
 const params = tensors.reduce((n, t) => n + t.bytes / 2, 0);
-console.log(`  ${(params / 1e9).toFixed(2)}B parameters, ${(bytes / 1e9).toFixed(2)} GB per model (${readdirSync(ft).filter((f) => f.endsWith('.safetensors')).length} shards), generated in ${genSecs.toFixed(1)} s`);
+console.log(
+  `  ${(params / 1e9).toFixed(2)}B parameters, ${(bytes / 1e9).toFixed(2)} GB per model (${readdirSync(ft).filter((f) => f.endsWith('.safetensors')).length} shards), generated in ${genSecs.toFixed(1)} s`,
+);
 console.log(`  largest tensor ${(Math.max(...tensors.map((t) => t.bytes)) / 1e6).toFixed(0)} MB`);
 
 const runs = +opt.runs;
 const results = { cp: [], cpSync: [], merge: [], mergeSync: [], rss: [], lora: [], loraTaia: [] };
 for (let i = 0; i < runs; i++) {
-  const cpOut = path.join(root, 'cp-out'), mOut = path.join(root, 'merge-out');
+  const cpOut = path.join(root, 'cp-out'),
+    mOut = path.join(root, 'merge-out');
   rmSync(cpOut, { recursive: true, force: true });
   rmSync(mOut, { recursive: true, force: true });
   sync();
@@ -67,35 +81,79 @@ for (let i = 0; i < runs; i++) {
   rmSync(cpOut, { recursive: true, force: true });
   sync();
   let r;
-  results.merge.push(seconds(() => (r = taia(['merge', '--base', base, '--finetuned', ft, '--out', mOut, '--recipe', 'taia', '--max-shard-size', String(shardBytes)]))));
+  results.merge.push(
+    seconds(
+      () =>
+        (r = taia([
+          'merge',
+          '--base',
+          base,
+          '--finetuned',
+          ft,
+          '--out',
+          mOut,
+          '--recipe',
+          'taia',
+          '--max-shard-size',
+          String(shardBytes),
+        ])),
+    ),
+  );
   // The merge fsyncs its files itself; a trailing sync costs ~nothing and keeps the comparison honest.
   results.mergeSync.push(results.merge.at(-1) + seconds(sync));
   results.rss.push(r.peakRssBytes);
   rmSync(mOut, { recursive: true, force: true });
   // The adapter folded into the base: every linear layer (full), and attention only (taia).
-  for (const [recipe, list] of [['full', results.lora], ['taia', results.loraTaia]]) {
+  for (const [recipe, list] of [
+    ['full', results.lora],
+    ['taia', results.loraTaia],
+  ]) {
     sync();
     const out = path.join(root, `lora-${recipe}`);
     let lr;
-    const secs = seconds(() => (lr = taia(['merge', '--base', base, '--finetuned', adapter, '--out', out, '--recipe', recipe, '--max-shard-size', String(shardBytes)])));
+    const secs = seconds(
+      () =>
+        (lr = taia([
+          'merge',
+          '--base',
+          base,
+          '--finetuned',
+          adapter,
+          '--out',
+          out,
+          '--recipe',
+          recipe,
+          '--max-shard-size',
+          String(shardBytes),
+        ])),
+    );
     list.push({ secs: secs + seconds(sync), lr });
     rmSync(out, { recursive: true, force: true });
   }
 }
-const cp = median(results.cp), cpS = median(results.cpSync), m = median(results.merge), mS = median(results.mergeSync);
+const cp = median(results.cp),
+  cpS = median(results.cpSync),
+  m = median(results.merge),
+  mS = median(results.mergeSync);
 console.log(`\nTAIA merge of a full fine-tune (${runs} runs, median; page cache warm):`);
 console.log(`  cp -r (no flush)      ${cp.toFixed(2)} s  ${(bytes / cp / 1e9).toFixed(2)} GB/s`);
 console.log(`  cp -r + sync          ${cpS.toFixed(2)} s  ${(bytes / cpS / 1e9).toFixed(2)} GB/s`);
 console.log(`  taia merge (fsync'd)  ${m.toFixed(2)} s  ${(bytes / m / 1e9).toFixed(2)} GB/s`);
-console.log(`  ratio merge / (cp + sync) = ${(mS / cpS).toFixed(2)}x   merge / cp (no flush) = ${(m / cp).toFixed(2)}x   (target <= 1.3x)`);
+console.log(
+  `  ratio merge / (cp + sync) = ${(mS / cpS).toFixed(2)}x   merge / cp (no flush) = ${(m / cp).toFixed(2)}x   (target <= 1.3x)`,
+);
 const largest = Math.max(...tensors.map((t) => t.bytes));
-console.log(`  peak RSS ${(Math.max(...results.rss) / 2 ** 20).toFixed(0)} MiB (budget 256 MiB + 2 x largest tensor = ${((256 * 2 ** 20 + 2 * largest) / 2 ** 20).toFixed(0)} MiB)`);
+console.log(
+  `  peak RSS ${(Math.max(...results.rss) / 2 ** 20).toFixed(0)} MiB (budget 256 MiB + 2 x largest tensor = ${((256 * 2 ** 20 + 2 * largest) / 2 ** 20).toFixed(0)} MiB)`,
+);
 
 const loraLine = (recipe, list) => {
   const byTime = [...list].sort((a, b) => a.secs - b.secs);
   const { secs, lr } = byTime[Math.floor((byTime.length - 1) / 2)];
   const gflops = lr.loraFlops / 1e9;
-  console.log(`  recipe ${recipe.padEnd(4)} ${secs.toFixed(2)} s (fsync'd) = ${(secs / cpS).toFixed(2)}x cp + sync (target <= 1.5x); folding ${gflops.toFixed(1)} GFLOP in ${lr.loraSeconds.toFixed(2)} s = ${(gflops / lr.loraSeconds).toFixed(2)} GFLOP/s; peak RSS ${(lr.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  console.log(
+    `  recipe ${recipe.padEnd(4)} ${secs.toFixed(2)} s (fsync'd) = ${(secs / cpS).toFixed(2)}x cp + sync (target <= 1.5x); folding ${gflops.toFixed(1)} GFLOP in ${lr.loraSeconds.toFixed(2)} s = ${(gflops / lr.loraSeconds).toFixed(2)} GFLOP/s; peak RSS ${(lr.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+  );
 };
 console.log(`\nLoRA merge (r=16 on all linear layers, ${runs} runs, median):`);
 loraLine('full', results.lora);

@@ -16,29 +16,74 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { writeLlama } = require(path.join(repo, 'out/test/helpers/models.js'));
 const { writeByteLevelTokenizer, BYTE_VOCAB_SIZE } = require(path.join(repo, 'out/src/trainer/data/byteTokenizer.js'));
-const { values: opt } = parseArgs({ options: { steps: { type: 'string', default: '800' }, out: { type: 'string', default: path.join(repo, 'demo', 'base-model') } } });
+const { values: opt } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '800' },
+    out: { type: 'string', default: path.join(repo, 'demo', 'base-model') },
+  },
+});
 
 export const GEOMETRY = { layers: 4, hidden: 128, intermediate: 384, vocab: BYTE_VOCAB_SIZE, heads: 4, kvHeads: 2 };
 
 const work = mkdtempSync(path.join(tmpdir(), 'taia-pretrain-'));
 try {
   // Random initialisation at GPT-2's scale (uniform with std ≈ 0.02), unit norms.
-  writeLlama(path.join(work, 'init'), GEOMETRY, { dtype: 'F32', seed: 11, values: (name, _shape, v) => (name.endsWith('norm.weight') ? v.map(() => 1) : v.map((x) => x * 0.7)) });
+  writeLlama(path.join(work, 'init'), GEOMETRY, {
+    dtype: 'F32',
+    seed: 11,
+    values: (name, _shape, v) => (name.endsWith('norm.weight') ? v.map(() => 1) : v.map((x) => x * 0.7)),
+  });
   writeByteLevelTokenizer(path.join(work, 'init'));
   const world = makeWorld();
-  writeFileSync(path.join(work, 'corpus.jsonl'), world.pretraining.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+  writeFileSync(
+    path.join(work, 'corpus.jsonl'),
+    world.pretraining.map((text) => JSON.stringify({ text })).join('\n') + '\n',
+  );
   writeFileSync(
     path.join(work, 'pretrain.taia.yaml'),
-    JSON.stringify({ name: 'pretrain', base: 'init', dataset: 'corpus.jsonl', train: { method: 'full', train_on: 'all', max_steps: Number(opt.steps), batch_size: 16, max_seq_length: 96, learning_rate: 3e-3, lr_scheduler_type: 'cosine', warmup_steps: 30, weight_decay: 0.01, seed: 11, logging_steps: 10 } }),
+    JSON.stringify({
+      name: 'pretrain',
+      base: 'init',
+      dataset: 'corpus.jsonl',
+      train: {
+        method: 'full',
+        train_on: 'all',
+        max_steps: Number(opt.steps),
+        batch_size: 16,
+        max_seq_length: 96,
+        learning_rate: 3e-3,
+        lr_scheduler_type: 'cosine',
+        warmup_steps: 30,
+        weight_decay: 0.01,
+        seed: 11,
+        logging_steps: 10,
+      },
+    }),
   );
-  const run = spawnSync(process.execPath, [path.join(repo, 'dist/cli.js'), 'train', path.join(work, 'pretrain.taia.yaml'), '--root', work], { stdio: 'inherit' });
+  const run = spawnSync(
+    process.execPath,
+    [path.join(repo, 'dist/cli.js'), 'train', path.join(work, 'pretrain.taia.yaml'), '--root', work],
+    { stdio: 'inherit' },
+  );
   if (run.status !== 0) process.exit(run.status ?? 1);
   const runs = path.join(work, '.taia', 'runs');
   const checkpoints = path.join(runs, readdirSync(runs)[0], 'checkpoints');
-  const last = path.join(checkpoints, readdirSync(checkpoints).sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1])).at(-1));
+  const last = path.join(
+    checkpoints,
+    readdirSync(checkpoints)
+      .sort((a, b) => Number(a.split('-')[1]) - Number(b.split('-')[1]))
+      .at(-1),
+  );
   rmSync(opt.out, { recursive: true, force: true });
   mkdirSync(opt.out, { recursive: true });
-  for (const f of ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(last, f), path.join(opt.out, f));
+  for (const f of [
+    'config.json',
+    'generation_config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ])
+    copyFileSync(path.join(last, f), path.join(opt.out, f));
   console.log(`base model written to ${path.relative(process.cwd(), opt.out)}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

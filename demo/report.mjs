@@ -5,7 +5,8 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const esc = (s) =>
+  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const fmt = (v, unit) => (v === undefined ? '–' : unit === 'percent' ? v.toFixed(1) : v.toFixed(3));
 /** One colour per model, none of them red or green: in the table those mean worse and better. */
 const COLORS = ['#7f7f7f', '#8e6bbf', '#1f77b4', '#17becf', '#b8860b'];
@@ -22,15 +23,22 @@ function verdict(bench) {
   const names = bench.models.map((m) => m.name);
   const col = (n) => names.indexOf(n);
   const rows = bench.rows.filter((r, i, all) => all.findIndex((x) => x.task === r.task) === i);
-  const cmp = (a, b) => rows.filter((r) => (r.cells[col(a)].value ?? -Infinity) > (r.cells[col(b)].value ?? -Infinity)).length;
+  const cmp = (a, b) =>
+    rows.filter((r) => (r.cells[col(a)].value ?? -Infinity) > (r.cells[col(b)].value ?? -Infinity)).length;
   const avg = bench.average ? Object.fromEntries(names.map((n, i) => [n, bench.average.cells[i].value])) : {};
   const lines = [
     `TAIA beats the full fine-tune on ${cmp('taia', 'finetuned')} of ${rows.length} tasks and the base on ${cmp('taia', 'base')} of ${rows.length}; the fine-tune beats the base on ${cmp('finetuned', 'base')}.`,
   ];
   if (bench.average) {
     const ranked = [...names].sort((a, b) => (avg[b] ?? -1) - (avg[a] ?? -1));
-    lines.push(`Average over ${bench.average.tasks.length} tasks: ${ranked.map((n) => `${n} ${fmt(avg[n], bench.average.unit)}`).join(', ')}.`);
-    lines.push(avg.taia > avg.finetuned && avg.taia > avg.base ? 'As the paper found, keeping only the fine-tuned attention does best here.' : 'Here TAIA does not come out on top on average, unlike the paper: see the table.');
+    lines.push(
+      `Average over ${bench.average.tasks.length} tasks: ${ranked.map((n) => `${n} ${fmt(avg[n], bench.average.unit)}`).join(', ')}.`,
+    );
+    lines.push(
+      avg.taia > avg.finetuned && avg.taia > avg.base
+        ? 'As the paper found, keeping only the fine-tuned attention does best here.'
+        : 'Here TAIA does not come out on top on average, unlike the paper: see the table.',
+    );
   }
   return lines.join(' ');
 }
@@ -38,8 +46,13 @@ function verdict(bench) {
 function table(bench) {
   const names = bench.models.map((m) => m.name);
   const head = `| task | metric | ${names.join(' | ')} |\n|---|---|${names.map(() => '---:').join('|')}|`;
-  const body = bench.rows.map((r) => `| ${r.task} | ${r.metric}${r.unit === 'percent' ? ' (%)' : ''} | ${r.cells.map((c, i) => `${r.best.includes(i) ? '**' : ''}${fmt(c.value, r.unit)}${c.delta !== undefined ? ` (${c.delta >= 0 ? '+' : ''}${fmt(c.delta, r.unit)})` : ''}${c.mark ? ` ${c.mark}` : ''}${r.best.includes(i) ? '**' : ''}`).join(' | ')} |`);
-  const avg = bench.average ? [`| **average** | | ${bench.average.cells.map((c) => `**${fmt(c.value, bench.average.unit)}**`).join(' | ')} |`] : [];
+  const body = bench.rows.map(
+    (r) =>
+      `| ${r.task} | ${r.metric}${r.unit === 'percent' ? ' (%)' : ''} | ${r.cells.map((c, i) => `${r.best.includes(i) ? '**' : ''}${fmt(c.value, r.unit)}${c.delta !== undefined ? ` (${c.delta >= 0 ? '+' : ''}${fmt(c.delta, r.unit)})` : ''}${c.mark ? ` ${c.mark}` : ''}${r.best.includes(i) ? '**' : ''}`).join(' | ')} |`,
+  );
+  const avg = bench.average
+    ? [`| **average** | | ${bench.average.cells.map((c) => `**${fmt(c.value, bench.average.unit)}**`).join(' | ')} |`]
+    : [];
   return [head, ...body, ...avg].join('\n');
 }
 
@@ -53,7 +66,10 @@ function barsSvg(bench) {
   const rows = bench.rows;
   // Scores of a known scale stop at 1 (or 100%): an interval reaching past it is cut there.
   const cap = rows.every((r) => r.unit === 'fraction') ? 1 : rows.every((r) => r.unit === 'percent') ? 100 : Infinity;
-  const top = Math.min(cap, Math.max(1e-9, ...rows.flatMap((r) => r.cells.map((c) => (c.value ?? 0) + 1.96 * (c.stderr ?? 0)))));
+  const top = Math.min(
+    cap,
+    Math.max(1e-9, ...rows.flatMap((r) => r.cells.map((c) => (c.value ?? 0) + 1.96 * (c.stderr ?? 0)))),
+  );
   const axis = ticks(top);
   const max = axis.at(-1);
   const bw = 28;
@@ -64,19 +80,32 @@ function barsSvg(bench) {
   const plotTop = 36;
   const plotBottom = H - 34;
   const y = (v) => plotBottom - (Math.min(v, max) / max) * (plotBottom - plotTop);
-  const grid = axis.map((t) => `<line x1="${left}" x2="${W - 10}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#ddd"/><text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" font-size="10" text-anchor="end">${esc(fmt(t, rows[0]?.unit))}</text>`);
-  const bars = rows.flatMap((r, g) => r.cells.map((c, i) => {
-    if (c.value === undefined) return '';
-    const x = left + 10 + g * groupW + i * (bw + 4);
-    const h = plotBottom - y(c.value);
-    const se = c.stderr;
-    const whisker = se ? `<line x1="${x + bw / 2}" x2="${x + bw / 2}" y1="${y(Math.max(0, c.value - 1.96 * se)).toFixed(1)}" y2="${y(c.value + 1.96 * se).toFixed(1)}" stroke="#333" stroke-width="1.2"/>` : '';
-    // The value sits just above its bar; the mark above the interval.
-    const label = `<text x="${x + bw / 2}" y="${(y(c.value) - 3).toFixed(1)}" font-size="8" text-anchor="middle" fill="#111" stroke="#fff" stroke-width="2" paint-order="stroke">${esc(fmt(c.value, r.unit))}</text>${c.mark ? `<text x="${x + bw / 2}" y="${(y(c.value + 1.96 * (se ?? 0)) - 12).toFixed(1)}" font-size="10" text-anchor="middle">${esc(c.mark)}</text>` : ''}`;
-    return `<rect x="${x}" y="${y(c.value).toFixed(1)}" width="${bw}" height="${h.toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${esc(`${r.task} ${r.metric} ${names[i]}: ${fmt(c.value, r.unit)}${se ? ` ± ${fmt(1.96 * se, r.unit)} (95%)` : ''}${c.test ? `, p = ${c.test.p.toPrecision(2)} against the base` : ''}`)}</title></rect>${whisker}${label}`;
-  }));
-  const labels = rows.map((r, g) => `<text x="${left + 10 + g * groupW}" y="${H - 16}" font-size="11">${esc(`${r.task} · ${r.metric}`)}</text>`);
-  const legend = names.map((n, i) => `<rect x="${left + i * 120}" y="6" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${left + 14 + i * 120}" y="15" font-size="11">${esc(n)}</text>`);
+  const grid = axis.map(
+    (t) =>
+      `<line x1="${left}" x2="${W - 10}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#ddd"/><text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" font-size="10" text-anchor="end">${esc(fmt(t, rows[0]?.unit))}</text>`,
+  );
+  const bars = rows.flatMap((r, g) =>
+    r.cells.map((c, i) => {
+      if (c.value === undefined) return '';
+      const x = left + 10 + g * groupW + i * (bw + 4);
+      const h = plotBottom - y(c.value);
+      const se = c.stderr;
+      const whisker = se
+        ? `<line x1="${x + bw / 2}" x2="${x + bw / 2}" y1="${y(Math.max(0, c.value - 1.96 * se)).toFixed(1)}" y2="${y(c.value + 1.96 * se).toFixed(1)}" stroke="#333" stroke-width="1.2"/>`
+        : '';
+      // The value sits just above its bar; the mark above the interval.
+      const label = `<text x="${x + bw / 2}" y="${(y(c.value) - 3).toFixed(1)}" font-size="8" text-anchor="middle" fill="#111" stroke="#fff" stroke-width="2" paint-order="stroke">${esc(fmt(c.value, r.unit))}</text>${c.mark ? `<text x="${x + bw / 2}" y="${(y(c.value + 1.96 * (se ?? 0)) - 12).toFixed(1)}" font-size="10" text-anchor="middle">${esc(c.mark)}</text>` : ''}`;
+      return `<rect x="${x}" y="${y(c.value).toFixed(1)}" width="${bw}" height="${h.toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${esc(`${r.task} ${r.metric} ${names[i]}: ${fmt(c.value, r.unit)}${se ? ` ± ${fmt(1.96 * se, r.unit)} (95%)` : ''}${c.test ? `, p = ${c.test.p.toPrecision(2)} against the base` : ''}`)}</title></rect>${whisker}${label}`;
+    }),
+  );
+  const labels = rows.map(
+    (r, g) =>
+      `<text x="${left + 10 + g * groupW}" y="${H - 16}" font-size="11">${esc(`${r.task} · ${r.metric}`)}</text>`,
+  );
+  const legend = names.map(
+    (n, i) =>
+      `<rect x="${left + i * 120}" y="6" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${left + 14 + i * 120}" y="15" font-size="11">${esc(n)}</text>`,
+  );
   const axisLine = `<line x1="${left}" x2="${left}" y1="${plotTop}" y2="${plotBottom}" stroke="#333"/><line x1="${left}" x2="${W - 10}" y1="${plotBottom}" y2="${plotBottom}" stroke="#333"/><text x="8" y="${plotTop - 6}" font-size="10">score${rows[0]?.unit === 'percent' ? ' (%)' : ''}</text>`;
   const note = `<text x="${left}" y="${H - 2}" font-size="10" fill="#555">whiskers: 95% interval (±1.96 standard errors); * p &lt; 0.05, ** p &lt; 0.01, *** p &lt; 0.001 against the base</text>`;
   return `<svg width="${W}" height="${H}" role="img" aria-label="scores per task and model, with 95% intervals">${legend.join('')}${grid.join('')}${axisLine}${bars.join('')}${labels.join('')}${note}</svg>`;
@@ -90,12 +119,24 @@ function deltaSvg(delta) {
   const s = 22;
   // Blue, not red: red is "worse" in the table above.
   const shade = (f) => `rgba(31,119,180,${(0.06 + 0.94 * f).toFixed(3)})`;
-  const rects = cells.map((t) => `<rect x="${110 + modules.indexOf(t.module) * s}" y="${20 + t.layer * s}" width="${s - 2}" height="${s - 2}" fill="${shade(t.relative / max)}" stroke="#ccc" stroke-width="0.5"><title>${esc(`${t.name}: ‖Δ‖/‖W‖ = ${(100 * t.relative).toFixed(2)}%`)}</title></rect>`);
+  const rects = cells.map(
+    (t) =>
+      `<rect x="${110 + modules.indexOf(t.module) * s}" y="${20 + t.layer * s}" width="${s - 2}" height="${s - 2}" fill="${shade(t.relative / max)}" stroke="#ccc" stroke-width="0.5"><title>${esc(`${t.name}: ‖Δ‖/‖W‖ = ${(100 * t.relative).toFixed(2)}%`)}</title></rect>`,
+  );
   const lx = 110 + modules.length * s + 20;
   const steps = [0, 0.25, 0.5, 0.75, 1];
-  const legend = steps.map((f, i) => `<rect x="${lx}" y="${20 + (steps.length - 1 - i) * 16}" width="14" height="14" fill="${shade(f)}" stroke="#ccc" stroke-width="0.5"/><text x="${lx + 20}" y="${31 + (steps.length - 1 - i) * 16}" font-size="10">${(100 * f * max).toFixed(2)}%</text>`);
-  const heads = modules.map((m, i) => `<text x="${110 + i * s + 4}" y="14" font-size="9" transform="rotate(-30 ${110 + i * s + 4} 14)">${esc(m)}</text>`);
-  const rowsText = Array.from({ length: layers }, (_, l) => `<text x="60" y="${20 + l * s + 15}" font-size="11">layer ${l}</text>`);
+  const legend = steps.map(
+    (f, i) =>
+      `<rect x="${lx}" y="${20 + (steps.length - 1 - i) * 16}" width="14" height="14" fill="${shade(f)}" stroke="#ccc" stroke-width="0.5"/><text x="${lx + 20}" y="${31 + (steps.length - 1 - i) * 16}" font-size="10">${(100 * f * max).toFixed(2)}%</text>`,
+  );
+  const heads = modules.map(
+    (m, i) =>
+      `<text x="${110 + i * s + 4}" y="14" font-size="9" transform="rotate(-30 ${110 + i * s + 4} 14)">${esc(m)}</text>`,
+  );
+  const rowsText = Array.from(
+    { length: layers },
+    (_, l) => `<text x="60" y="${20 + l * s + 15}" font-size="11">layer ${l}</text>`,
+  );
   return `<svg width="${lx + 90}" height="${Math.max(30 + layers * s, 110)}" role="img" aria-label="relative change per layer and module">${heads.join('')}${rowsText.join('')}${rects.join('')}<text x="${lx}" y="12" font-size="10">‖Δ‖/‖W‖</text>${legend.join('')}</svg>`;
 }
 
@@ -106,20 +147,33 @@ function scanSvg(scan) {
   const max = Math.max(1e-9, ...deltas.map(Math.abs));
   const w = 90;
   const h = 24;
-  const cells = scan.rows.flatMap((r, i) => tasks.map((t, j) => {
-    const d = r.scores[t] - scan.reference[t];
-    const colour = d >= 0 ? `rgba(27,127,59,${(0.1 + 0.9 * (d / max)).toFixed(3)})` : `rgba(179,38,30,${(0.1 + 0.9 * (-d / max)).toFixed(3)})`;
-    return `<rect x="${110 + j * w}" y="${24 + i * h}" width="${w - 2}" height="${h - 2}" fill="${colour}"><title>${esc(`FFN of layer ${r.layer} reverted, ${t}: ${(100 * r.scores[t]).toFixed(1)} (${d >= 0 ? '+' : ''}${(100 * d).toFixed(1)} against the fine-tune)`)}</title></rect><text x="${110 + j * w + 8}" y="${24 + i * h + 16}" font-size="11">${esc(`${d >= 0 ? '+' : ''}${(100 * d).toFixed(1)}`)}</text>`;
-  }));
+  const cells = scan.rows.flatMap((r, i) =>
+    tasks.map((t, j) => {
+      const d = r.scores[t] - scan.reference[t];
+      const colour =
+        d >= 0
+          ? `rgba(27,127,59,${(0.1 + 0.9 * (d / max)).toFixed(3)})`
+          : `rgba(179,38,30,${(0.1 + 0.9 * (-d / max)).toFixed(3)})`;
+      return `<rect x="${110 + j * w}" y="${24 + i * h}" width="${w - 2}" height="${h - 2}" fill="${colour}"><title>${esc(`FFN of layer ${r.layer} reverted, ${t}: ${(100 * r.scores[t]).toFixed(1)} (${d >= 0 ? '+' : ''}${(100 * d).toFixed(1)} against the fine-tune)`)}</title></rect><text x="${110 + j * w + 8}" y="${24 + i * h + 16}" font-size="11">${esc(`${d >= 0 ? '+' : ''}${(100 * d).toFixed(1)}`)}</text>`;
+    }),
+  );
   const heads = tasks.map((t, j) => `<text x="${110 + j * w + 4}" y="16" font-size="11">${esc(t)}</text>`);
-  const rows = scan.rows.map((r, i) => `<text x="10" y="${24 + i * h + 16}" font-size="11">${esc(`FFN L${r.layer} → base`)}</text>`);
+  const rows = scan.rows.map(
+    (r, i) => `<text x="10" y="${24 + i * h + 16}" font-size="11">${esc(`FFN L${r.layer} → base`)}</text>`,
+  );
   return `<svg width="${130 + tasks.length * w}" height="${34 + scan.rows.length * h}" role="img" aria-label="per-layer FFN scan against the fine-tune">${heads.join('')}${rows.join('')}${cells.join('')}</svg>`;
 }
 
 function scanTable(scan) {
   const tasks = Object.keys(scan.reference);
   const pt = (v) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(1)}`;
-  return [`| FFN reverted to base | ${tasks.join(' | ')} |`, `|---|${tasks.map(() => '---:').join('|')}|`, ...scan.rows.map((r) => `| layer ${r.layer} | ${tasks.map((t) => pt(r.scores[t] - scan.reference[t])).join(' | ')} |`)].join('\n');
+  return [
+    `| FFN reverted to base | ${tasks.join(' | ')} |`,
+    `|---|${tasks.map(() => '---:').join('|')}|`,
+    ...scan.rows.map(
+      (r) => `| layer ${r.layer} | ${tasks.map((t) => pt(r.scores[t] - scan.reference[t])).join(' | ')} |`,
+    ),
+  ].join('\n');
 }
 
 /** The training loss by step on labelled axes. */
@@ -137,9 +191,17 @@ function lossSvg(metrics) {
   const xMax = xTicks.at(-1);
   const x = (step) => left + (step / xMax) * (W - left - 10);
   const y = (loss) => bottom - (loss / yMax) * (bottom - top);
-  const pts = metrics.filter((m) => Number.isFinite(m.loss)).map((m) => `${x(m.step).toFixed(1)},${y(m.loss).toFixed(1)}`).join(' ');
-  const yAxis = yTicks.map((t) => `<line x1="${left}" x2="${W - 10}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#eee"/><text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" font-size="10" text-anchor="end">${t}</text>`);
-  const xAxis = xTicks.map((t) => `<text x="${x(t).toFixed(1)}" y="${bottom + 14}" font-size="10" text-anchor="middle">${t}</text>`);
+  const pts = metrics
+    .filter((m) => Number.isFinite(m.loss))
+    .map((m) => `${x(m.step).toFixed(1)},${y(m.loss).toFixed(1)}`)
+    .join(' ');
+  const yAxis = yTicks.map(
+    (t) =>
+      `<line x1="${left}" x2="${W - 10}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#eee"/><text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" font-size="10" text-anchor="end">${t}</text>`,
+  );
+  const xAxis = xTicks.map(
+    (t) => `<text x="${x(t).toFixed(1)}" y="${bottom + 14}" font-size="10" text-anchor="middle">${t}</text>`,
+  );
   const frame = `<line x1="${left}" x2="${left}" y1="${top}" y2="${bottom}" stroke="#333"/><line x1="${left}" x2="${W - 10}" y1="${bottom}" y2="${bottom}" stroke="#333"/><text x="${W - 10}" y="${H - 2}" font-size="10" text-anchor="end">step</text><text x="4" y="${top - 2}" font-size="10">loss</text>`;
   return `<svg width="${W}" height="${H}" role="img" aria-label="training loss by step, from ${losses[0].toFixed(3)} to ${losses.at(-1).toFixed(3)}">${yAxis.join('')}${xAxis.join('')}${frame}<polyline points="${pts}" fill="none" stroke="#1f77b4" stroke-width="2"/></svg>`;
 }
@@ -156,7 +218,10 @@ function deltaHtml(c, unit) {
 
 export function writeReport(dir, { bench, delta, metrics, experiment, scan, seconds, quick }) {
   const v = verdict(bench);
-  const blocks = Object.entries(delta.blocks).filter(([, b]) => b.tensors > 0).map(([name, b]) => `${name} ${(100 * b.relative).toFixed(2)}%`).join(', ');
+  const blocks = Object.entries(delta.blocks)
+    .filter(([, b]) => b.tensors > 0)
+    .map(([name, b]) => `${name} ${(100 * b.relative).toFixed(2)}%`)
+    .join(', ');
   const check = delta.threeWay ? delta.threeWay.verdict : 'not run';
   const markdown = [
     '# TAIA demo report',

@@ -11,7 +11,14 @@ import * as path from 'node:path';
  */
 export function llamaShapes(g) {
   const { llamaTensorShapes } = createRequire(import.meta.url)('../out/test/helpers/models.js');
-  return llamaTensorShapes({ layers: g.layers, hidden: g.hidden, intermediate: g.intermediate, vocab: g.vocab, heads: g.heads, kvHeads: g.kvHeads }).map(({ name, shape }) => ({ name, shape, bytes: shape.reduce((a, b) => a * b, 1) * 2 }));
+  return llamaTensorShapes({
+    layers: g.layers,
+    hidden: g.hidden,
+    intermediate: g.intermediate,
+    vocab: g.vocab,
+    heads: g.heads,
+    kvHeads: g.kvHeads,
+  }).map(({ name, shape }) => ({ name, shape, bytes: shape.reduce((a, b) => a * b, 1) * 2 }));
 }
 
 /** Random but finite bf16 values of magnitude ~1e-2. */
@@ -36,7 +43,7 @@ function writeFile(file, tensors) {
   writeSync(fd, prefix);
   writeSync(fd, json);
   const block = Buffer.alloc(16 * 2 ** 20);
-  for (let left = off; left > 0; ) {
+  for (let left = off; left > 0;) {
     const n = Math.min(left, block.length);
     fillBf16(block.subarray(0, n));
     writeSync(fd, block, 0, n);
@@ -64,8 +71,25 @@ export function writeModel(dir, g, tensors, shardBytes) {
     for (const t of s.tensors) weightMap[t.name] = file;
     writeFile(path.join(dir, file), s.tensors);
   });
-  writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: shards.reduce((a, s) => a + s.bytes, 0) }, weight_map: weightMap }));
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: g.hidden, intermediate_size: g.intermediate, num_hidden_layers: g.layers, num_attention_heads: g.heads, num_key_value_heads: g.kvHeads, vocab_size: g.vocab, tie_word_embeddings: false, torch_dtype: 'bfloat16' }));
+  writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: shards.reduce((a, s) => a + s.bytes, 0) }, weight_map: weightMap }),
+  );
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      hidden_size: g.hidden,
+      intermediate_size: g.intermediate,
+      num_hidden_layers: g.layers,
+      num_attention_heads: g.heads,
+      num_key_value_heads: g.kvHeads,
+      vocab_size: g.vocab,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+    }),
+  );
 }
 
 /** A PEFT LoRA adapter of rank r on every linear layer of `tensors`. */
@@ -76,10 +100,22 @@ export function writeAdapter(dir, tensors, r) {
     const m = /^(.*\.(q|k|v|o|gate|up|down)_proj)\.weight$/.exec(t.name);
     if (!m) continue;
     const [out, inp] = t.shape;
-    lora.push({ name: `base_model.model.${m[1]}.lora_A.weight`, shape: [r, inp], bytes: r * inp * 2 }, { name: `base_model.model.${m[1]}.lora_B.weight`, shape: [out, r], bytes: out * r * 2 });
+    lora.push(
+      { name: `base_model.model.${m[1]}.lora_A.weight`, shape: [r, inp], bytes: r * inp * 2 },
+      { name: `base_model.model.${m[1]}.lora_B.weight`, shape: [out, r], bytes: out * r * 2 },
+    );
   }
   writeFile(path.join(dir, 'adapter_model.safetensors'), lora);
-  writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r, lora_alpha: 2 * r, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false }));
+  writeFileSync(
+    path.join(dir, 'adapter_config.json'),
+    JSON.stringify({
+      peft_type: 'LORA',
+      r,
+      lora_alpha: 2 * r,
+      target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+      use_rslora: false,
+    }),
+  );
 }
 
 export const folderBytes = (dir) => readdirSync(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);

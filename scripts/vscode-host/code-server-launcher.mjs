@@ -37,7 +37,8 @@ const remote = (p) => `vscode-remote://remote${path.resolve(p)}`;
 // The workbench's own chatter arrives on the suite's log channel; it is shown only when verbose.
 // Lines that start with a bracketed tag ('[AgentHost:remote] …', '[Service Worker] …') or '%c' styling are
 // the workbench's; suite output should not start with '[tag] '.
-const WORKBENCH_NOISE = /^(%c|Canceled(: Canceled)*(\n|$)|Ignoring fetching additional builtin|\[[\w:. /-]+\] |Updating additional|Resolving connection|Resolved connection|Creating a socket)/;
+const WORKBENCH_NOISE =
+  /^(%c|Canceled(: Canceled)*(\n|$)|Ignoring fetching additional builtin|\[[\w:. /-]+\] |Updating additional|Resolving connection|Resolved connection|Creating a socket)/;
 
 let server;
 let workbench;
@@ -55,23 +56,46 @@ function finish(code, why) {
 const timer = setTimeout(async () => {
   const shot = path.join(repo, 'test-artifacts', 'host-timeout.png');
   mkdirSync(path.dirname(shot), { recursive: true });
-  const took = await workbench?.page.screenshot({ path: shot, timeout: 10000 }).then(() => true, () => false);
-  void finish(1, `the suite did not finish within ${limitS} s (TAIA_HOST_TIMEOUT_S)${took ? `; page screenshot: ${path.relative(repo, shot)}` : ''}`);
+  const took = await workbench?.page.screenshot({ path: shot, timeout: 10000 }).then(
+    () => true,
+    () => false,
+  );
+  void finish(
+    1,
+    `the suite did not finish within ${limitS} s (TAIA_HOST_TIMEOUT_S)${took ? `; page screenshot: ${path.relative(repo, shot)}` : ''}`,
+  );
 }, limitS * 1000);
 // runTests forwards Ctrl+C as SIGINT; CI cancels with SIGTERM: stop the server and browser either way.
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) process.on(sig, () => void finish(code, `${sig}: stopping`));
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+  ['SIGHUP', 129],
+])
+  process.on(sig, () => void finish(code, `${sig}: stopping`));
 
 try {
-  server = await startCodeServer({ vsix, trusted: process.env.TAIA_HOST_UNTRUSTED !== '1', log: (l) => verbose && process.stderr.write(l) });
+  server = await startCodeServer({
+    vsix,
+    trusted: process.env.TAIA_HOST_UNTRUSTED !== '1',
+    log: (l) => verbose && process.stderr.write(l),
+  });
   // With a .vsix the extension under test is the INSTALLED one, loaded from --extensions-dir like any
   // user extension (extensionMode Production, the packaged files). The extension host runs
   // extensionTestsPath only in extension-development mode (both locations must be set), so the
   // development path is then an empty folder: development mode with no extension under development.
   // Without a .vsix, the source folder is the development extension, as in a desktop run.
   const expected = vsix ? server.installedExtension : devPath && path.resolve(devPath);
-  const hostEnv = { ...JSON.parse(process.env.TAIA_HOST_ENV ?? '{}'), ...(expected ? { TAIA_TEST_EXTENSION_PATH: expected } : {}), ...(vsix ? { TAIA_TEST_PACKAGED: '1' } : {}) };
+  const hostEnv = {
+    ...JSON.parse(process.env.TAIA_HOST_ENV ?? '{}'),
+    ...(expected ? { TAIA_TEST_EXTENSION_PATH: expected } : {}),
+    ...(vsix ? { TAIA_TEST_PACKAGED: '1' } : {}),
+  };
   const developmentPath = vsix || !devPath ? server.emptyFolder() : devPath;
-  const payload = [['extensionTestsPath', remote(testsPath)], ['skipWelcome', 'true'], ['extensionEnvironment', JSON.stringify(hostEnv)]];
+  const payload = [
+    ['extensionTestsPath', remote(testsPath)],
+    ['skipWelcome', 'true'],
+    ['extensionEnvironment', JSON.stringify(hostEnv)],
+  ];
   if (developmentPath) payload.push(['extensionDevelopmentPath', remote(developmentPath)]);
   workbench = await openWorkbench(server, path.resolve(folder), payload);
   if (verbose) workbench.page.on('console', (m) => process.stderr.write(`[page ${m.type()}] ${m.text()}\n`));
@@ -84,7 +108,11 @@ try {
   });
   await workbench.page.exposeFunction('codeAutomationLog', (type, args) => {
     // After the suite, only the workbench tearing down speaks ('Canceled' errors of pending requests).
-    if (!verbose && (suiteDone || (Array.isArray(args) && typeof args[0] === 'string' && WORKBENCH_NOISE.test(args[0])))) return;
+    if (
+      !verbose &&
+      (suiteDone || (Array.isArray(args) && typeof args[0] === 'string' && WORKBENCH_NOISE.test(args[0])))
+    )
+      return;
     // The host forwards console arguments as they were given: format them as console.log would.
     const text = format(...(Array.isArray(args) ? args : [args]));
     (type === 'error' ? console.error : console.log)(text);
@@ -93,5 +121,5 @@ try {
   await workbench.goto();
   await finish(await exited);
 } catch (e) {
-  await finish(1, e instanceof Error ? e.stack ?? e.message : String(e));
+  await finish(1, e instanceof Error ? (e.stack ?? e.message) : String(e));
 }

@@ -16,7 +16,16 @@ import { fileURLToPath } from 'node:url';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const cache = path.join(repo, '.vscode-test');
 export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 function find(prefix) {
   let names = [];
@@ -85,7 +94,14 @@ async function freePort() {
  *
  * `testDriver: false` leaves out the smoke-test driver, which suppresses notifications: for a person's use.
  */
-export async function startCodeServer({ vsix, trusted = true, testDriver = true, log = () => {}, installTimeoutMs = 120000, healthTimeoutMs = 60000 } = {}) {
+export async function startCodeServer({
+  vsix,
+  trusted = true,
+  testDriver = true,
+  log = () => {},
+  installTimeoutMs = 120000,
+  healthTimeoutMs = 60000,
+} = {}) {
   const node = path.join(find('node-'), 'bin', 'node');
   const entry = path.join(find('code-server-'), 'lib', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   const tmp = mkdtempSync(path.join(tmpdir(), 'taia-host-'));
@@ -98,28 +114,76 @@ export async function startCodeServer({ vsix, trusted = true, testDriver = true,
   };
   pending.add(cleanup);
   try {
-    const dirs = { userData: path.join(tmp, 'user-data'), extensions: path.join(tmp, 'extensions'), xdg: path.join(tmp, 'xdg'), tmp: path.join(tmp, 'tmp') };
+    const dirs = {
+      userData: path.join(tmp, 'user-data'),
+      extensions: path.join(tmp, 'extensions'),
+      xdg: path.join(tmp, 'xdg'),
+      tmp: path.join(tmp, 'tmp'),
+    };
     for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-    const settings = { 'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.tips.enabled': false, 'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'telemetry.telemetryLevel': 'off' };
-    if (!trusted) Object.assign(settings, { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never', 'security.workspace.trust.emptyWindow': false });
+    const settings = {
+      'workbench.startupEditor': 'none',
+      'chat.disableAIFeatures': true,
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      'workbench.tips.enabled': false,
+      'extensions.autoCheckUpdates': false,
+      'extensions.autoUpdate': false,
+      'telemetry.telemetryLevel': 'off',
+    };
+    if (!trusted)
+      Object.assign(settings, {
+        'security.workspace.trust.enabled': true,
+        'security.workspace.trust.startupPrompt': 'never',
+        'security.workspace.trust.banner': 'never',
+        'security.workspace.trust.emptyWindow': false,
+      });
     mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
     writeFileSync(path.join(dirs.userData, 'User', 'settings.json'), JSON.stringify(settings, null, 1));
     const config = path.join(tmp, 'config.yaml');
     writeFileSync(config, 'auth: none\n');
-    const env = { ...process.env, HOME: tmp, TMPDIR: dirs.tmp, XDG_CONFIG_HOME: path.join(dirs.xdg, 'config'), XDG_DATA_HOME: path.join(dirs.xdg, 'data'), XDG_CACHE_HOME: path.join(dirs.xdg, 'cache'), XDG_RUNTIME_DIR: path.join(dirs.xdg, 'run'), EXTENSIONS_GALLERY: '{}' };
+    const env = {
+      ...process.env,
+      HOME: tmp,
+      TMPDIR: dirs.tmp,
+      XDG_CONFIG_HOME: path.join(dirs.xdg, 'config'),
+      XDG_DATA_HOME: path.join(dirs.xdg, 'data'),
+      XDG_CACHE_HOME: path.join(dirs.xdg, 'cache'),
+      XDG_RUNTIME_DIR: path.join(dirs.xdg, 'run'),
+      EXTENSIONS_GALLERY: '{}',
+    };
     // EXTENSIONS_GALLERY={} leaves the workbench without a marketplace (no open-vsx.org queries or updates).
     // npm's and the outer test runner's variables have no business in the host.
     for (const k of Object.keys(env)) if (k.startsWith('npm_')) delete env[k];
     const common = ['--config', config, '--user-data-dir', dirs.userData, '--extensions-dir', dirs.extensions];
     if (vsix) {
       await new Promise((resolve, reject) => {
-        installer = execFile(node, [entry, ...common, '--install-extension', path.resolve(vsix)], { env, timeout: installTimeoutMs, killSignal: 'SIGKILL' }, (e, stdout, stderr) =>
-          e ? reject(new Error(`code-server --install-extension ${vsix} failed: ${e.killed ? `no answer within ${installTimeoutMs / 1000} s` : (stderr || stdout || e.message).toString().trim()}`)) : resolve(),
+        installer = execFile(
+          node,
+          [entry, ...common, '--install-extension', path.resolve(vsix)],
+          { env, timeout: installTimeoutMs, killSignal: 'SIGKILL' },
+          (e, stdout, stderr) =>
+            e
+              ? reject(
+                  new Error(
+                    `code-server --install-extension ${vsix} failed: ${e.killed ? `no answer within ${installTimeoutMs / 1000} s` : (stderr || stdout || e.message).toString().trim()}`,
+                  ),
+                )
+              : resolve(),
         );
       });
     }
     const port = await freePort();
-    const args = [entry, ...common, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override'];
+    const args = [
+      entry,
+      ...common,
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-getting-started-override',
+    ];
     // The smoke-test driver lets the tests drive the workbench, and it hides every notification toast.
     if (testDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
     if (trusted) args.push('--disable-workspace-trust');
@@ -131,17 +195,22 @@ export async function startCodeServer({ vsix, trusted = true, testDriver = true,
     const url = `http://127.0.0.1:${port}`;
     const deadline = Date.now() + healthTimeoutMs;
     for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`code-server exited (${proc.exitCode ?? proc.signalCode}) before /healthz answered; run with TAIA_HOST_VERBOSE=1 to see its output`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(
+          `code-server exited (${proc.exitCode ?? proc.signalCode}) before /healthz answered; run with TAIA_HOST_VERBOSE=1 to see its output`,
+        );
       try {
         if ((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) })).ok) break;
       } catch {
         // not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`code-server did not answer /healthz within ${healthTimeoutMs / 1000} s`);
+      if (Date.now() > deadline)
+        throw new Error(`code-server did not answer /healthz within ${healthTimeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const installed = readdirSync(dirs.extensions).find((n) => n.startsWith('taia-lab.taia-lab-'));
-    if (vsix && !installed) throw new Error(`the .vsix was installed, but no taia-lab.taia-lab-* folder is in ${dirs.extensions}`);
+    if (vsix && !installed)
+      throw new Error(`the .vsix was installed, but no taia-lab.taia-lab-* folder is in ${dirs.extensions}`);
     let stopped;
     return {
       url,
@@ -180,7 +249,12 @@ export async function openWorkbench(server, folder, payload = [], { viewport = {
   pending.add(cleanup);
   let context;
   try {
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport,
+    });
   } catch (e) {
     cleanup();
     pending.delete(cleanup);

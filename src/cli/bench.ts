@@ -2,7 +2,16 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { BaselineError, BenchmarkDiff, diffResults } from '../core/results/diff';
 import { findResultFiles } from '../core/results/find';
-import { direction, formatDelta, formatValue, legend, tasksLabel, toCsv, toLatex, toMarkdown } from '../core/results/format';
+import {
+  direction,
+  formatDelta,
+  formatValue,
+  legend,
+  tasksLabel,
+  toCsv,
+  toLatex,
+  toMarkdown,
+} from '../core/results/format';
 import { loadResults } from '../core/results/load';
 import { Correction, CORRECTIONS } from '../core/results/stats';
 import { ModelResults, ResultsError } from '../core/results/types';
@@ -11,10 +20,29 @@ import { Command, UsageError } from './usage';
 /** A terminal table: columns padded, Δ and marks beside each non-baseline value. */
 function toText(r: BenchmarkDiff): string {
   const head = ['task', 'metric', ...r.models.map((m, i) => (i === 0 ? `${m.name} (baseline)` : m.name))];
-  const rows = r.rows.map((row) => [row.task, `${row.metric} ${direction(row)}`, ...row.cells.map((c) => `${formatValue(c.value, row.unit)}${c.delta !== undefined ? ` ${formatDelta(c.delta, row.unit)}${c.mark}` : ''}`)]);
-  if (r.average) rows.push(['Average', tasksLabel(r.average.tasks.length), ...r.average.cells.map((c) => `${formatValue(c.value, r.average!.unit)}${c.delta !== undefined ? ` ${formatDelta(c.delta, r.average!.unit)}` : ''}`)]);
+  const rows = r.rows.map((row) => [
+    row.task,
+    `${row.metric} ${direction(row)}`,
+    ...row.cells.map(
+      (c) =>
+        `${formatValue(c.value, row.unit)}${c.delta !== undefined ? ` ${formatDelta(c.delta, row.unit)}${c.mark}` : ''}`,
+    ),
+  ]);
+  if (r.average)
+    rows.push([
+      'Average',
+      tasksLabel(r.average.tasks.length),
+      ...r.average.cells.map(
+        (c) =>
+          `${formatValue(c.value, r.average!.unit)}${c.delta !== undefined ? ` ${formatDelta(c.delta, r.average!.unit)}` : ''}`,
+      ),
+    ]);
   const widths = head.map((h, i) => rows.reduce((w, x) => Math.max(w, x[i].length), h.length));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line), '', legend(r), ...r.notes, ''].join('\n');
 }
 
@@ -51,17 +79,30 @@ export const benchCommand: Command = {
   z-test on the reported standard errors. Marks: * p < 0.05, ** p < 0.01, *** p < 0.001.`,
   async run(argv) {
     const [sub, ...rest] = argv;
-    if (sub !== 'diff') throw new UsageError(sub === undefined ? "missing subcommand: 'taia bench diff FILES...'" : `unknown subcommand 'bench ${sub}' (known: diff)`);
+    if (sub !== 'diff')
+      throw new UsageError(
+        sub === undefined
+          ? "missing subcommand: 'taia bench diff FILES...'"
+          : `unknown subcommand 'bench ${sub}' (known: diff)`,
+      );
     const { values, positionals } = parseArgs({
       args: rest,
       allowPositionals: true,
-      options: { baseline: { type: 'string' }, correction: { type: 'string', default: 'none' }, json: { type: 'boolean' }, markdown: { type: 'boolean' }, latex: { type: 'boolean' }, csv: { type: 'boolean' } },
+      options: {
+        baseline: { type: 'string' },
+        correction: { type: 'string', default: 'none' },
+        json: { type: 'boolean' },
+        markdown: { type: 'boolean' },
+        latex: { type: 'boolean' },
+        csv: { type: 'boolean' },
+      },
     });
     const formats = (['json', 'markdown', 'latex', 'csv'] as const).filter((f) => values[f]);
     if (formats.length > 1) throw new UsageError(`choose one of --${formats.join(', --')}`);
     if (positionals.length === 0) throw new UsageError('name at least one result file or folder');
     const correction = values.correction as Correction;
-    if (!CORRECTIONS.includes(correction)) throw new UsageError(`--correction must be one of ${CORRECTIONS.join(', ')}`);
+    if (!CORRECTIONS.includes(correction))
+      throw new UsageError(`--correction must be one of ${CORRECTIONS.join(', ')}`);
     let results: ModelResults[];
     try {
       results = (await Promise.all((await expand(positionals)).map((f) => loadResults(f, { samples: true })))).flat();
@@ -76,7 +117,13 @@ export const benchCommand: Command = {
     } catch (e) {
       throw e instanceof BaselineError ? new UsageError(e.message) : e;
     }
-    const print = { json: (r: BenchmarkDiff) => JSON.stringify(r, null, 2) + '\n', markdown: toMarkdown, latex: toLatex, csv: toCsv, text: toText }[formats[0] ?? 'text'];
+    const print = {
+      json: (r: BenchmarkDiff) => JSON.stringify(r, null, 2) + '\n',
+      markdown: toMarkdown,
+      latex: toLatex,
+      csv: toCsv,
+      text: toText,
+    }[formats[0] ?? 'text'];
     process.stdout.write(print(report));
     return 0;
   },

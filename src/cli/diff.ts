@@ -37,14 +37,24 @@ export const diffCommand: Command = {
     for (const k of ['base', 'finetuned'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
     if (values.json && values.markdown) throw new UsageError('choose one of --json and --markdown');
     const spectrum = values.spectrum === undefined ? 0 : Number(values.spectrum);
-    if (!Number.isInteger(spectrum) || spectrum < 0 || spectrum > 64) throw new UsageError(`--spectrum must be an integer from 1 to 64, got '${values.spectrum}'`);
+    if (!Number.isInteger(spectrum) || spectrum < 0 || spectrum > 64)
+      throw new UsageError(`--spectrum must be an integer from 1 to 64, got '${values.spectrum}'`);
     const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
-    if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
     // The part workers are a bundle beside this one (dist/diff-part-worker.js).
     const parallel = { workers: threads, script: path.join(__dirname, 'diff-part-worker.js') };
     const bar = new ProgressLine('diffing', values.quiet);
     const report = await withCancellation((signal) =>
-      diffCheckpoints({ base: values.base!, finetuned: values.finetuned!, merged: values.merged, spectrum, signal, parallel, onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor) }),
+      diffCheckpoints({
+        base: values.base!,
+        finetuned: values.finetuned!,
+        merged: values.merged,
+        spectrum,
+        signal,
+        parallel,
+        onProgress: (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor),
+      }),
     ).finally(() => bar.done());
     if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else if (values.markdown) process.stdout.write(diffToMarkdown(report));
@@ -53,12 +63,28 @@ export const diffCommand: Command = {
         const t = report.blocks[b];
         return `${b.padEnd(10)} ${String(t.tensors).padStart(6)} tensors  ${String(t.changedTensors).padStart(6)} changed  ‖Δ‖/‖W‖ ${(t.relative * 100).toFixed(3).padStart(9)}%`;
       });
-      const bad = report.tensors.filter((t) => t.nonFinite.base.nan + t.nonFinite.base.inf + t.nonFinite.finetuned.nan + t.nonFinite.finetuned.inf > 0);
+      const bad = report.tensors.filter(
+        (t) => t.nonFinite.base.nan + t.nonFinite.base.inf + t.nonFinite.finetuned.nan + t.nonFinite.finetuned.inf > 0,
+      );
       process.stdout.write(
         [
           ...rows,
-          ...(bad.length ? [`WARNING: ${bad.length} tensor(s) hold NaN or Inf: ${bad.slice(0, 5).map((t) => t.name).join(', ')}`] : []),
-          ...(report.threeWay ? [report.threeWay.verdict, ...report.threeWay.violations.slice(0, 10).map((v) => `  ${v.name}: expected ${v.expected}, equals ${v.actual}`)] : []),
+          ...(bad.length
+            ? [
+                `WARNING: ${bad.length} tensor(s) hold NaN or Inf: ${bad
+                  .slice(0, 5)
+                  .map((t) => t.name)
+                  .join(', ')}`,
+              ]
+            : []),
+          ...(report.threeWay
+            ? [
+                report.threeWay.verdict,
+                ...report.threeWay.violations
+                  .slice(0, 10)
+                  .map((v) => `  ${v.name}: expected ${v.expected}, equals ${v.actual}`),
+              ]
+            : []),
           `${report.tensors.length} tensors, ${formatBytes(report.bytesRead)} read in ${report.seconds.toFixed(2)} s (--markdown for a summary, --json for everything)`,
           '',
         ].join('\n'),

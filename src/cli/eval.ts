@@ -30,15 +30,15 @@ export const evalCommand: Command = {
     '  Task files are JSON Lines: {"prompt", "answer"} rows are generated greedily and scored by exact match\n' +
     '  after answer extraction; {"prompt", "choices", "answer"} rows are scored by log-likelihood (acc, acc_norm).\n' +
     '  A row with "template": false, or every row with --no-template, is a raw prompt: not wrapped in the chat\n' +
-    '  template (the way base models are evaluated), only preceded by the tokenizer\'s BOS token.\n' +
+    "  template (the way base models are evaluated), only preceded by the tokenizer's BOS token.\n" +
     '  CHECKPOINT may be a PEFT adapter: it is folded into its base (adapter_config.json, or --base).\n' +
     '  --engine torch scores with transformers in $TAIA_PYTHON (default python3) on the same prompts and token ids;\n' +
-    '  --backend picks the built-in (tfjs) engine\'s backend.\n' +
+    "  --backend picks the built-in (tfjs) engine's backend.\n" +
     '  With --finetuned and --recipe it evaluates that merge of base and fine-tune (or adapter) without writing it:\n' +
     '  the built-in engine reads it tensor by tensor; --engine torch gets a written merge in a temporary folder,\n' +
     '  removed afterwards (kept in DIR with --keep-merge).\n' +
     '  --launcher slurm runs the evaluation as a Slurm job (files beside the result file, in NAME.slurm/); --slurm sets\n' +
-    '  a key of the experiment file\'s slurm section, e.g. --slurm partition=gpu --slurm gpus_per_node=1 --slurm modules=cuda/12.1',
+    "  a key of the experiment file's slurm section, e.g. --slurm partition=gpu --slurm gpus_per_node=1 --slurm modules=cuda/12.1",
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -64,10 +64,12 @@ export const evalCommand: Command = {
         slurm: { type: 'string', multiple: true },
       },
     });
-    if (values.launcher !== 'local' && values.launcher !== 'slurm') throw new UsageError('--launcher must be local or slurm');
+    if (values.launcher !== 'local' && values.launcher !== 'slurm')
+      throw new UsageError('--launcher must be local or slurm');
     if (values.slurm?.length && values.launcher !== 'slurm') throw new UsageError('--slurm needs --launcher slurm');
     const variant = variantOptions(values);
-    if (variant && positionals.length > 0) throw new UsageError('give either a CHECKPOINT or --finetuned with --recipe, not both');
+    if (variant && positionals.length > 0)
+      throw new UsageError('give either a CHECKPOINT or --finetuned with --recipe, not both');
     if (variant && !values.base) throw new UsageError('--recipe needs --base');
     if (!variant && positionals.length !== 1) throw new UsageError('expected one checkpoint folder');
     if (!values.tasks?.length) throw new UsageError('give at least one --tasks FILE');
@@ -83,7 +85,9 @@ export const evalCommand: Command = {
       return n;
     };
     const checkpoint = path.resolve(variant ? values.finetuned! : positionals[0]);
-    const name = values.name ?? (variant ? `${path.basename(checkpoint)}-${path.basename(variant.recipe)}` : path.basename(checkpoint));
+    const name =
+      values.name ??
+      (variant ? `${path.basename(checkpoint)}-${path.basename(variant.recipe)}` : path.basename(checkpoint));
     const out = path.resolve(values.out ?? `${name}${TAIA_RESULTS_SUFFIX}`);
     if (!out.endsWith(TAIA_RESULTS_SUFFIX)) throw new UsageError(`--out must end with ${TAIA_RESULTS_SUFFIX}`);
     const job: EvaluateJob = {
@@ -100,15 +104,23 @@ export const evalCommand: Command = {
       variant,
       ...(values['no-template'] ? { noTemplate: true } : {}),
     };
-    if (values.launcher === 'slurm') return evaluateOnSlurm(job, slurmOverrides(values.slurm ?? []), values.quiet === true);
+    if (values.launcher === 'slurm')
+      return evaluateOnSlurm(job, slurmOverrides(values.slurm ?? []), values.quiet === true);
     return evaluateInTerminal(job, values.quiet === true);
   },
 };
 
 /** --finetuned/--recipe/--scale/--layers as the job's merge variant; undefined when evaluating a checkpoint as it is. */
-function variantOptions(values: { finetuned?: string; recipe?: string; scale?: string; layers?: string; 'keep-merge'?: string }): EvaluateJob['variant'] {
+function variantOptions(values: {
+  finetuned?: string;
+  recipe?: string;
+  scale?: string;
+  layers?: string;
+  'keep-merge'?: string;
+}): EvaluateJob['variant'] {
   if (values.finetuned === undefined && values.recipe === undefined) {
-    if (values.scale !== undefined || values.layers !== undefined || values['keep-merge'] !== undefined) throw new UsageError('--scale, --layers and --keep-merge need --finetuned and --recipe');
+    if (values.scale !== undefined || values.layers !== undefined || values['keep-merge'] !== undefined)
+      throw new UsageError('--scale, --layers and --keep-merge need --finetuned and --recipe');
     return undefined;
   }
   if (!values.finetuned || !values.recipe) throw new UsageError('--finetuned and --recipe go together');
@@ -125,9 +137,17 @@ function slurmOverrides(pairs: string[]): Record<string, unknown> {
     const eq = pair.indexOf('=');
     const key = eq > 0 ? pair.slice(0, eq) : pair;
     const spec = fields[key];
-    if (!spec || eq < 0) throw new UsageError(`--slurm takes KEY=VALUE with KEY one of ${Object.keys(fields).join(', ')}; got '${pair}'`);
+    if (!spec || eq < 0)
+      throw new UsageError(`--slurm takes KEY=VALUE with KEY one of ${Object.keys(fields).join(', ')}; got '${pair}'`);
     const text = pair.slice(eq + 1);
-    const value = spec.type === 'string[]' ? [...((out[key] as string[]) ?? []), text] : spec.type === 'integer' || spec.type === 'number' ? Number(text) : spec.type === 'boolean' ? text === 'true' : text;
+    const value =
+      spec.type === 'string[]'
+        ? [...((out[key] as string[]) ?? []), text]
+        : spec.type === 'integer' || spec.type === 'number'
+          ? Number(text)
+          : spec.type === 'boolean'
+            ? text === 'true'
+            : text;
     const wrong = checkValue(spec, value);
     if (wrong) throw new UsageError(`--slurm ${key}: ${wrong}`);
     out[key] = value;
@@ -138,7 +158,9 @@ function slurmOverrides(pairs: string[]): Record<string, unknown> {
 async function evaluateOnSlurm(job: EvaluateJob, overrides: Record<string, unknown>, quiet: boolean): Promise<number> {
   try {
     const submitted = await submitEvaluation(job, slurmSettings(overrides), cliLaunch());
-    process.stderr.write(`submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})\n`);
+    process.stderr.write(
+      `submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})\n`,
+    );
     const error = await followEvaluationInTerminal(submitted.jobId, submitted.output, job.out, quiet);
     if (error) {
       process.stderr.write(`taia: evaluation failed: ${error}\n`);
@@ -155,7 +177,9 @@ async function evaluateOnSlurm(job: EvaluateJob, overrides: Record<string, unkno
 
 function printResults(written: TaiaResultsFile, results: string): void {
   for (const [task, t] of Object.entries(written.tasks)) {
-    const metrics = Object.entries(t.metrics).map(([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`);
+    const metrics = Object.entries(t.metrics).map(
+      ([m, v]) => `${m} ${v.value.toFixed(4)} ± ${(v.stderr ?? 0).toFixed(4)}`,
+    );
     process.stdout.write(`${task} (n=${t.n}): ${metrics.join(', ')}\n`);
   }
   process.stdout.write(`results: ${results}\n`);
@@ -165,7 +189,11 @@ function printResults(written: TaiaResultsFile, results: string): void {
  * Runs one evaluation in the trainer child process with a progress line; Ctrl-C cancels it. Resolves
  * to the result file, or undefined when cancelled; throws with the trainer's reason when it fails.
  */
-export async function evaluateWithProgress(job: EvaluateJob, quiet: boolean, label = 'eval'): Promise<string | undefined> {
+export async function evaluateWithProgress(
+  job: EvaluateJob,
+  quiet: boolean,
+  label = 'eval',
+): Promise<string | undefined> {
   const progress = new ProgressLine(label, quiet, String);
   let results: string | undefined;
   const handle = launchTrainer({

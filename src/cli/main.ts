@@ -15,7 +15,16 @@ import { terminalSafe } from '../core/util/format';
 import { fsError, isSystemError } from '../core/util/files';
 import { ExperimentError } from '../core/experiment/load';
 
-const COMMANDS: Command[] = [trainCommand, evalCommand, studyCommand, mergeCommand, diffCommand, inspectCommand, recipesCommand, benchCommand];
+const COMMANDS: Command[] = [
+  trainCommand,
+  evalCommand,
+  studyCommand,
+  mergeCommand,
+  diffCommand,
+  inspectCommand,
+  recipesCommand,
+  benchCommand,
+];
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -58,7 +67,11 @@ export function runCli(argv: string[]): Promise<number> {
         process.stderr.write('\ntaia: cancelled; nothing was written\n');
         return 130;
       }
-      if (e instanceof UsageError || e instanceof OptionError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      if (
+        e instanceof UsageError ||
+        e instanceof OptionError ||
+        (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+      ) {
         // Core names the thing ("layer range 9-20 ..."); here it is the flag that set it.
         const message = e instanceof OptionError ? `--${e.option} ${e.problem}` : (e as Error).message;
         process.stderr.write(`taia: ${terminalSafe(message)}\n(see 'taia --help')\n`);
@@ -66,7 +79,10 @@ export function runCli(argv: string[]): Promise<number> {
       }
       if (e instanceof InputError || e instanceof SlurmError || e instanceof ExperimentError) {
         // Core says what is wrong; the flag that changes it is the command line's to name.
-        const message = e instanceof OutputExistsError ? `${e.file}: output folder exists (use --force to replace it)${e.notes.map((n) => `\nnote: ${n}`).join('')}` : `${e.message}${e instanceof UnknownTensorsError ? ' (--allow-unknown)' : ''}`;
+        const message =
+          e instanceof OutputExistsError
+            ? `${e.file}: output folder exists (use --force to replace it)${e.notes.map((n) => `\nnote: ${n}`).join('')}`
+            : `${e.message}${e instanceof UnknownTensorsError ? ' (--allow-unknown)' : ''}`;
         process.stderr.write(`taia: error: ${terminalSafe(message)}\n`);
       } else if (isSystemError(e)) {
         // A file-system failure (disk full, permission denied) is the user's to fix, not a bug: no stack.

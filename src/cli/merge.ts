@@ -58,8 +58,12 @@ export const mergeCommand: Command = {
       },
     });
     for (const k of ['base', 'finetuned', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required`);
-    if (!values.recipe!.trim()) throw new UsageError(`--recipe needs a built-in recipe's name (${BUILTIN_RECIPE_NAMES.join(', ')}) or a recipe file`);
-    if (!DTYPES.includes(values.dtype as OutputDtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
+    if (!values.recipe!.trim())
+      throw new UsageError(
+        `--recipe needs a built-in recipe's name (${BUILTIN_RECIPE_NAMES.join(', ')}) or a recipe file`,
+      );
+    if (!DTYPES.includes(values.dtype as OutputDtype))
+      throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
     const { scale = 1, layers } = scaleAndLayers(values);
     let maxShardBytes: number;
     try {
@@ -83,19 +87,31 @@ export const mergeCommand: Command = {
     });
     if (values['dry-run']) {
       await closeInputs(plan);
-      process.stdout.write(values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : terminalSafe(formatPlan(plan)));
+      process.stdout.write(
+        values.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : terminalSafe(formatPlan(plan)),
+      );
       return 0;
     }
-    if (!values.quiet && !values.json) process.stderr.write(summaryLines(summarizePlan(plan)).map(terminalSafe).join('\n') + '\n');
+    if (!values.quiet && !values.json)
+      process.stderr.write(summaryLines(summarizePlan(plan)).map(terminalSafe).join('\n') + '\n');
     const bar = new ProgressLine('merging', values.quiet || values.json);
     try {
-      const result = await withCancellation((signal) => executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), signal));
+      const result = await withCancellation((signal) =>
+        executeMerge(plan, (p) => bar.update(p.bytesDone, p.bytesTotal, p.tensor), signal),
+      );
       bar.done();
       if (values.json) {
-        process.stdout.write(JSON.stringify({ ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, null, 2) + '\n');
+        process.stdout.write(
+          JSON.stringify({ ...result, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, null, 2) + '\n',
+        );
       } else {
-        const gflops = result.loraSeconds > 0 ? `, LoRA folding ${(result.loraFlops / result.loraSeconds / 1e9).toFixed(2)} GFLOP/s` : '';
-        process.stdout.write(`wrote ${result.out} (${formatBytes(result.bytes)} in ${result.files.filter((f) => f.endsWith('.safetensors')).length} weight file(s), ${result.seconds.toFixed(2)} s, ${formatBytes(result.bytes / result.seconds)}/s${gflops})\n`);
+        const gflops =
+          result.loraSeconds > 0
+            ? `, LoRA folding ${(result.loraFlops / result.loraSeconds / 1e9).toFixed(2)} GFLOP/s`
+            : '';
+        process.stdout.write(
+          `wrote ${result.out} (${formatBytes(result.bytes)} in ${result.files.filter((f) => f.endsWith('.safetensors')).length} weight file(s), ${result.seconds.toFixed(2)} s, ${formatBytes(result.bytes / result.seconds)}/s${gflops})\n`,
+        );
       }
       return 0;
     } finally {
@@ -117,7 +133,8 @@ function formatPlan(plan: MergePlan): string {
     return `${t.source.padEnd(9)} ${t.op.padEnd(7)} ${t.dtype.padEnd(5)} ${t.cls.block.padEnd(9)} ${where.padStart(3)} ${t.name}${t.cls.known ? '' : '  (unknown name)'}`;
   });
   const counts = BLOCKS.filter((b) => plan.counts[b].base + plan.counts[b].finetuned > 0).map(
-    (b) => `  ${b.padEnd(10)} from fine-tune ${String(plan.counts[b].finetuned).padStart(5)}   from base ${String(plan.counts[b].base).padStart(5)}`,
+    (b) =>
+      `  ${b.padEnd(10)} from fine-tune ${String(plan.counts[b].finetuned).padStart(5)}   from base ${String(plan.counts[b].base).padStart(5)}`,
   );
   return [
     `source    op      dtype block     lay tensor`,
@@ -148,6 +165,15 @@ function planToJson(plan: MergePlan): unknown {
     notes: plan.notes,
     unknown: plan.unknown,
     outputBytes: plan.outputBytes,
-    tensors: plan.tensors.map((t) => ({ name: t.name, layer: t.cls.layer, block: t.cls.block, module: t.cls.module, source: t.source, op: t.op, dtype: t.dtype, shape: t.shape })),
+    tensors: plan.tensors.map((t) => ({
+      name: t.name,
+      layer: t.cls.layer,
+      block: t.cls.block,
+      module: t.cls.module,
+      source: t.source,
+      op: t.op,
+      dtype: t.dtype,
+      shape: t.shape,
+    })),
   };
 }

@@ -27,7 +27,9 @@ export class ProgressLine {
     const rate = secs > 0 ? done / secs : 0;
     const width = 24;
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    const line = terminalSafe(`${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.amount(done)}/${this.amount(total)} ${this.amount(rate)}/s ${detail}`);
+    const line = terminalSafe(
+      `${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${this.amount(done)}/${this.amount(total)} ${this.amount(rate)}/s ${detail}`,
+    );
     if (this.tty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 120) - 1)}`);
     else process.stderr.write(line + '\n');
   }

@@ -10,7 +10,9 @@ export const recipesCommand: Command = {
     const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
     const recipes = BUILTIN_RECIPE_NAMES.map((n) => builtinRecipe(n)!);
     if (values.json) process.stdout.write(JSON.stringify(recipes.map(recipeToJson), null, 2) + '\n');
-    else for (const r of recipes) process.stdout.write(`${r.name.padEnd(12)} ${r.description}\n${''.padEnd(12)} (${r.origin})\n`);
+    else
+      for (const r of recipes)
+        process.stdout.write(`${r.name.padEnd(12)} ${r.description}\n${''.padEnd(12)} (${r.origin})\n`);
     return 0;
   },
 };

@@ -12,7 +12,11 @@ const POLL_MS = Number(process.env.TAIA_SLURM_POLL_MS) || 3000;
 
 /** The trainer as a job on the cluster starts it: this node, this build's trainer bundle. */
 export function cliLaunch(): TrainerLaunch {
-  return { node: process.execPath, trainer: path.join(__dirname, 'trainer.js'), env: process.env.TAIA_PYTHON ? { TAIA_PYTHON: process.env.TAIA_PYTHON } : {} };
+  return {
+    node: process.execPath,
+    trainer: path.join(__dirname, 'trainer.js'),
+    env: process.env.TAIA_PYTHON ? { TAIA_PYTHON: process.env.TAIA_PYTHON } : {},
+  };
 }
 
 function interrupted(): { stop: Promise<void>; dispose(): void } {
@@ -29,7 +33,8 @@ const sleep = (ms: number, stop: Promise<void>) => Promise.race([new Promise<voi
 
 function describe(s: RunStatus): string {
   if (s.state === 'pending') return `pending${s.slurm?.reason ? ` (${s.slurm.reason})` : ''}`;
-  if (s.state === 'running') return `running on ${s.slurm?.nodeList ?? '?'}${s.totalSteps ? `: step ${s.step}/${s.totalSteps}` : ''}`;
+  if (s.state === 'running')
+    return `running on ${s.slurm?.nodeList ?? '?'}${s.totalSteps ? `: step ${s.step}/${s.totalSteps}` : ''}`;
   return s.state;
 }
 
@@ -48,16 +53,22 @@ export async function followRunInTerminal(runDir: string, quiet: boolean): Promi
       if (isFinished(run.status)) {
         const s = run.status;
         if (s.state === 'failed') {
-          process.stderr.write(`taia: training failed: ${s.error ?? 'no reason recorded'}${s.stderrTail ? `\n${s.stderrTail}` : ''}\n`);
+          process.stderr.write(
+            `taia: training failed: ${s.error ?? 'no reason recorded'}${s.stderrTail ? `\n${s.stderrTail}` : ''}\n`,
+          );
           return 1;
         }
         const where = s.lastCheckpoint ? path.join(runDir, s.lastCheckpoint) : '(no checkpoint)';
-        process.stdout.write(`${s.state} at step ${s.step}/${s.totalSteps ?? '?'}${s.finalLoss !== undefined ? `, loss ${s.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`);
+        process.stdout.write(
+          `${s.state} at step ${s.step}/${s.totalSteps ?? '?'}${s.finalLoss !== undefined ? `, loss ${s.finalLoss.toFixed(4)}` : ''}\ncheckpoint: ${where}\n`,
+        );
         return s.state === 'done' ? 0 : s.state === 'cancelled' ? 130 : 1;
       }
       await sleep(POLL_MS, stop);
       if (stopped) {
-        process.stderr.write(`stopped following; job ${run.status.slurm?.jobId} goes on (scancel ${run.status.slurm?.jobId} stops it, with a checkpoint)\n`);
+        process.stderr.write(
+          `stopped following; job ${run.status.slurm?.jobId} goes on (scancel ${run.status.slurm?.jobId} stops it, with a checkpoint)\n`,
+        );
         return 0;
       }
     }
@@ -67,13 +78,28 @@ export async function followRunInTerminal(runDir: string, quiet: boolean): Promi
 }
 
 /** Follows an evaluation job until Slurm reports its end; returns the error, if it failed. */
-export async function followEvaluationInTerminal(jobId: string, output: string, results: string, quiet: boolean): Promise<string | undefined> {
+export async function followEvaluationInTerminal(
+  jobId: string,
+  output: string,
+  results: string,
+  quiet: boolean,
+): Promise<string | undefined> {
   const { stop, dispose } = interrupted();
   let stopped = false;
   void stop.then(() => (stopped = true));
   try {
-    const job = await watchJob(jobId, POLL_MS, (j) => quiet || process.stderr.write(`job ${jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}\n`), () => stopped);
-    if (stopped && jobActive(job)) throw new SlurmError(`stopped following; job ${jobId} goes on (its output: ${output})`);
+    const job = await watchJob(
+      jobId,
+      POLL_MS,
+      (j) =>
+        quiet ||
+        process.stderr.write(
+          `job ${jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}\n`,
+        ),
+      () => stopped,
+    );
+    if (stopped && jobActive(job))
+      throw new SlurmError(`stopped following; job ${jobId} goes on (its output: ${output})`);
     return evaluationOutcome(job, jobId, results, output, existsSync(results));
   } finally {
     dispose();

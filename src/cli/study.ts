@@ -19,7 +19,11 @@ export const studyCommand: Command = {
     '  A variant whose inputs, plan and task files are unchanged since it was evaluated is not evaluated again,\n' +
     '  so adding a variant evaluates only that one and an interrupted study resumes.',
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } } });
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { out: { type: 'string' }, quiet: { type: 'boolean', short: 'q' } },
+    });
     if (positionals.length !== 1) throw new UsageError('expected one study file');
     const quiet = values.quiet === true;
     let study;
@@ -35,13 +39,16 @@ export const studyCommand: Command = {
     const onSignal = () => (cancelled = true);
     process.on('SIGINT', onSignal);
     const say = (line: string) => quiet || process.stderr.write(`${line}\n`);
-    say(`study ${study.config.name}: ${study.variants.length} variants of ${study.finetuned} on ${study.config.eval.command ? 'the evaluation command' : `${study.config.eval.tasks.length} task file(s)`}`);
+    say(
+      `study ${study.config.name}: ${study.variants.length} variants of ${study.finetuned} on ${study.config.eval.command ? 'the evaluation command' : `${study.config.eval.tasks.length} task file(s)`}`,
+    );
     let outcomes: VariantOutcome[];
     try {
       outcomes = await runStudy(
         study,
         terminalEvaluator(quiet, () => cancelled),
-        (o, i, n) => say(`[${i + 1}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`),
+        (o, i, n) =>
+          say(`[${i + 1}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`),
         outDir,
       );
     } catch (e) {
@@ -77,7 +84,12 @@ function terminalEvaluator(quiet: boolean, cancelled: () => boolean): StudyEvalu
           process.off('SIGINT', stop);
           if (code === 0) resolve(true);
           else if (cancelled()) resolve(false);
-          else reject(new EvaluationFailed(`the evaluation command ${signal ? `stopped on ${signal}` : `exited with code ${code}`}`));
+          else
+            reject(
+              new EvaluationFailed(
+                `the evaluation command ${signal ? `stopped on ${signal}` : `exited with code ${code}`}`,
+              ),
+            );
         });
       }),
   };
@@ -85,7 +97,9 @@ function terminalEvaluator(quiet: boolean, cancelled: () => boolean): StudyEvalu
 
 /** Variants × tasks, the first metric of each task, as a plain table. */
 async function summary(outcomes: VariantOutcome[]): Promise<string> {
-  const rows = await Promise.all(outcomes.map(async (o) => ({ name: o.name, model: (await loadResults(o.results))[0] })));
+  const rows = await Promise.all(
+    outcomes.map(async (o) => ({ name: o.name, model: (await loadResults(o.results))[0] })),
+  );
   const tasks = [...new Set(rows.flatMap((r) => [...r.model.tasks.keys()]))];
   const cell = (r: (typeof rows)[number], task: string) => {
     const first = [...(r.model.tasks.get(task)?.metrics ?? new Map()).entries()][0];

@@ -32,7 +32,10 @@ export class OutputExistsError extends CheckpointError {
     file: string,
     readonly notes: string[] = [],
   ) {
-    super(file, `output folder exists; choose another folder or ask for it to be replaced${notes.map((n) => `\nnote: ${n}`).join('')}`);
+    super(
+      file,
+      `output folder exists; choose another folder or ask for it to be replaced${notes.map((n) => `\nnote: ${n}`).join('')}`,
+    );
     this.name = 'OutputExistsError';
   }
 }

@@ -43,7 +43,10 @@ declare const __taiaBundleEnd: number | undefined;
 
 export function activate(context: vscode.ExtensionContext): TaiaLabApi {
   const started = performance.now();
-  const loadMs = typeof __taiaBundleStart === 'number' && typeof __taiaBundleEnd === 'number' ? __taiaBundleEnd - __taiaBundleStart : 0;
+  const loadMs =
+    typeof __taiaBundleStart === 'number' && typeof __taiaBundleEnd === 'number'
+      ? __taiaBundleEnd - __taiaBundleStart
+      : 0;
   const log = vscode.window.createOutputChannel('TAIA Lab');
   const index = new WorkspaceIndex(log);
   const checkpoints = new CheckpointsTree(index);
@@ -59,16 +62,28 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     runs,
     training,
     vscode.window.createTreeView('taiaLab.runs', { treeDataProvider: runs, canSelectMany: true }),
-    vscode.commands.registerCommand(COMMANDS.merge, (arg?: Parameters<typeof mergeCommand>[2]) => mergeCommand(context.extensionPath, index, arg)),
-    vscode.commands.registerCommand(COMMANDS.createDemoWorkspace, (arg?: DemoArgs) => createDemoWorkspaceCommand(context.extensionPath, arg)),
-    vscode.commands.registerCommand(COMMANDS.evaluate, (arg?: CheckpointNode | EvaluateArgs) => evaluateCommand(context.extensionPath, index, log, arg)),
+    vscode.commands.registerCommand(COMMANDS.merge, (arg?: Parameters<typeof mergeCommand>[2]) =>
+      mergeCommand(context.extensionPath, index, arg),
+    ),
+    vscode.commands.registerCommand(COMMANDS.createDemoWorkspace, (arg?: DemoArgs) =>
+      createDemoWorkspaceCommand(context.extensionPath, arg),
+    ),
+    vscode.commands.registerCommand(COMMANDS.evaluate, (arg?: CheckpointNode | EvaluateArgs) =>
+      evaluateCommand(context.extensionPath, index, log, arg),
+    ),
     vscode.commands.registerCommand(COMMANDS.refresh, () => Promise.all([index.refresh(), benchmarks.index.refresh()])),
-    vscode.commands.registerCommand(COMMANDS.previewDataset, (arg?: DatasetEntry | vscode.Uri) => previewDataset(arg, context.extensionUri)),
-    vscode.commands.registerCommand(COMMANDS.inspectDeltas, (arg?: CheckpointNode | ReviewArgs) => inspectDeltasCommand(context, index, arg)),
+    vscode.commands.registerCommand(COMMANDS.previewDataset, (arg?: DatasetEntry | vscode.Uri) =>
+      previewDataset(arg, context.extensionUri),
+    ),
+    vscode.commands.registerCommand(COMMANDS.inspectDeltas, (arg?: CheckpointNode | ReviewArgs) =>
+      inspectDeltasCommand(context, index, arg),
+    ),
     vscode.window.registerWebviewPanelSerializer(DELTA_REVIEW_VIEW, new DeltaReviewSerializer(context.extensionUri)),
     vscode.window.registerWebviewPanelSerializer(RUN_DASHBOARD_VIEW, new RunDashboardSerializer(context)),
     vscode.window.registerWebviewPanelSerializer(COMPARE_RUNS_VIEW, new CompareRunsSerializer(context)),
-    vscode.commands.registerCommand(COMMANDS.runStudy, (arg?: vscode.Uri | { file: string }) => runStudyCommand(context, log, arg)),
+    vscode.commands.registerCommand(COMMANDS.runStudy, (arg?: vscode.Uri | { file: string }) =>
+      runStudyCommand(context, log, arg),
+    ),
     vscode.window.registerWebviewPanelSerializer(STUDY_VIEW, new StudyPanelSerializer(context.extensionUri)),
     vscode.commands.registerCommand(COMMANDS.revealInExplorer, (node?: CheckpointNode | DatasetEntry) => {
       const p = pathOf(node);
@@ -80,15 +95,30 @@ export function activate(context: vscode.ExtensionContext): TaiaLabApi {
     }),
   );
   context.subscriptions.push(startLanguageClient(context));
-  registerRunCommands(context, training, runs, index, (dir) => showRunDashboard(context, dir), (dirs) => showCompareRuns(context, dirs));
+  registerRunCommands(
+    context,
+    training,
+    runs,
+    index,
+    (dir) => showRunDashboard(context, dir),
+    (dirs) => showCompareRuns(context, dirs),
+  );
   registerExperiments(context, { runs, results: benchmarks.index, index });
   context.subscriptions.push(trackWorkspaceContext(index, runs, benchmarks.index));
   // The first walks run after activation returns, so activation stays cheap whatever the workspace holds.
   void index.refresh();
   void runs.refresh();
   const activateMs = performance.now() - started;
-  log.appendLine(`activated in ${(loadMs + activateMs).toFixed(1)} ms (bundle evaluation ${loadMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms)`);
-  return { index, trees: { checkpoints, datasets, runs, benchmarks: benchmarks.tree }, training, activationMs: loadMs + activateMs, loadMs };
+  log.appendLine(
+    `activated in ${(loadMs + activateMs).toFixed(1)} ms (bundle evaluation ${loadMs.toFixed(1)} ms, activate() ${activateMs.toFixed(1)} ms)`,
+  );
+  return {
+    index,
+    trees: { checkpoints, datasets, runs, benchmarks: benchmarks.tree },
+    training,
+    activationMs: loadMs + activateMs,
+    loadMs,
+  };
 }
 
 export function deactivate(): void {}

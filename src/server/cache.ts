@@ -3,7 +3,14 @@ import { stat } from 'node:fs/promises';
 
 /** "mtime:size" of each file ("-" when missing): changes whenever one of them is rewritten, added or removed. */
 export async function fileSignature(files: string[]): Promise<string> {
-  const parts = await Promise.all(files.map((f) => stat(f).then((s) => `${s.mtimeMs}:${s.size}`, () => '-')));
+  const parts = await Promise.all(
+    files.map((f) =>
+      stat(f).then(
+        (s) => `${s.mtimeMs}:${s.size}`,
+        () => '-',
+      ),
+    ),
+  );
   return parts.join('|');
 }
 

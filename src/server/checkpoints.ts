@@ -53,7 +53,11 @@ async function readBaseModel(dir: string): Promise<BaseModel> {
   const family = classifier.familyForConfig(config)?.name;
   const weights = await CheckpointWeights.open(dir);
   try {
-    const tensors = weights.tensors.map(({ info }) => ({ name: info.name, shape: info.shape, cls: classifier.classify(info.name, family) }));
+    const tensors = weights.tensors.map(({ info }) => ({
+      name: info.name,
+      shape: info.shape,
+      cls: classifier.classify(info.name, family),
+    }));
     const linear = new Map<string, number[][]>();
     for (const t of tensors) {
       if (t.shape.length !== 2 || t.cls.layer === null || !t.name.endsWith('.weight')) continue;
@@ -61,7 +65,14 @@ async function readBaseModel(dir: string): Promise<BaseModel> {
       linear.set(short, [...(linear.get(short) ?? []), t.shape]);
     }
     const hidden = [config.hidden_size, config.n_embd, config.d_model].find((v): v is number => typeof v === 'number');
-    return { dir, parameters: tensors.reduce((n, t) => n + elementCount(t.shape), 0), hidden, layers: layerCountOf(config), tensors, linear };
+    return {
+      dir,
+      parameters: tensors.reduce((n, t) => n + elementCount(t.shape), 0),
+      hidden,
+      layers: layerCountOf(config),
+      tensors,
+      linear,
+    };
   } finally {
     await weights.close();
   }

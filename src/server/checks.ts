@@ -25,11 +25,18 @@ const message = (e: unknown): string => (e instanceof Error ? e.message : String
 export async function fileFindings(file: string, config: ExperimentConfig, opts: CheckOptions): Promise<Finding[]> {
   // A path the schema rejected (missing, not a string) is '' in the config and already reported.
   const [base, dataset] = await Promise.all([
-    config.base ? checkBase(resolveExperimentPath(file, config.base), config.engine) : { model: undefined, findings: [] },
+    config.base
+      ? checkBase(resolveExperimentPath(file, config.base), config.engine)
+      : { model: undefined, findings: [] },
     config.dataset ? checkDataset(resolveExperimentPath(file, config.dataset)) : [],
   ]);
   const findings = [...base.findings, ...dataset];
-  if (base.model) findings.push(...checkModules(base.model, config), ...(await checkRecipe(file, base.model, config)), ...checkMemory(base.model, config, opts));
+  if (base.model)
+    findings.push(
+      ...checkModules(base.model, config),
+      ...(await checkRecipe(file, base.model, config)),
+      ...checkMemory(base.model, config, opts),
+    );
   return findings;
 }
 
@@ -41,11 +48,21 @@ const TOKENIZER_FILES: Record<ExperimentConfig['engine'], string[]> = {
   command: [],
 };
 
-export async function checkBase(dir: string, engine: ExperimentConfig['engine'] = 'tfjs'): Promise<{ model?: BaseModel; findings: Finding[] }> {
-  const fail = (what: string): { model?: BaseModel; findings: Finding[] } => ({ findings: [{ path: ['base'], message: `'base': ${dir} ${what}`, severity: 'error' }] });
+export async function checkBase(
+  dir: string,
+  engine: ExperimentConfig['engine'] = 'tfjs',
+): Promise<{ model?: BaseModel; findings: Finding[] }> {
+  const fail = (what: string): { model?: BaseModel; findings: Finding[] } => ({
+    findings: [{ path: ['base'], message: `'base': ${dir} ${what}`, severity: 'error' }],
+  });
   const kind = await detectCheckpointKind(dir);
   if (kind === 'adapter') return fail('is a LoRA adapter, not a model folder');
-  if (!kind) return fail((await stat(dir).catch(() => undefined)) ? 'is not a model folder (config.json with safetensors weights)' : 'does not exist');
+  if (!kind)
+    return fail(
+      (await stat(dir).catch(() => undefined))
+        ? 'is not a model folder (config.json with safetensors weights)'
+        : 'does not exist',
+    );
   let model: BaseModel;
   try {
     model = await baseModel(dir);
@@ -54,22 +71,44 @@ export async function checkBase(dir: string, engine: ExperimentConfig['engine'] 
   }
   // Without a tokenizer the run fails at its start; say so while the file is edited.
   const files = TOKENIZER_FILES[engine] ?? TOKENIZER_FILES.tfjs;
-  const found = await Promise.all(files.map((f) => stat(path.join(dir, f)).then(() => true, () => false)));
-  if (files.length && !found.some(Boolean)) return { model, ...fail(`has no tokenizer (${files.join(', ')}${engine === 'tfjs' ? ': the built-in engine reads the "fast" tokenizer.json only' : ''}); copy it from where the model came from`) };
+  const found = await Promise.all(
+    files.map((f) =>
+      stat(path.join(dir, f)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  if (files.length && !found.some(Boolean))
+    return {
+      model,
+      ...fail(
+        `has no tokenizer (${files.join(', ')}${engine === 'tfjs' ? ': the built-in engine reads the "fast" tokenizer.json only' : ''}); copy it from where the model came from`,
+      ),
+    };
   return { model, findings: [] };
 }
 
 async function checkDataset(file: string): Promise<Finding[]> {
-  const finding = (what: string, severity: Finding['severity'] = 'error'): Finding[] => [{ path: ['dataset'], message: `'dataset': ${file} ${what}`, severity }];
+  const finding = (what: string, severity: Finding['severity'] = 'error'): Finding[] => [
+    { path: ['dataset'], message: `'dataset': ${file} ${what}`, severity },
+  ];
   const info = await stat(file).catch(() => undefined);
   if (!info) return finding('does not exist');
   if (!info.isFile()) return finding('is a folder, not a dataset file');
   try {
     const summary = await datasetSummary(file);
-    if (summary.format === 'unknown') return finding('is not a dataset: no known format (Alpaca, ShareGPT, chat messages, prompt/completion, text, Parquet)');
+    if (summary.format === 'unknown')
+      return finding(
+        'is not a dataset: no known format (Alpaca, ShareGPT, chat messages, prompt/completion, text, Parquet)',
+      );
     if (summary.rows === 0) return finding('has no rows');
     const first = summary.problems[0];
-    if (first) return finding(`is ${summary.format} with ${summary.problems.length} problem(s) in its first rows, e.g. ${first.line ? `line ${first.line}` : `row ${first.row}`}: ${first.message}`, 'warning');
+    if (first)
+      return finding(
+        `is ${summary.format} with ${summary.problems.length} problem(s) in its first rows, e.g. ${first.line ? `line ${first.line}` : `row ${first.row}`}: ${first.message}`,
+        'warning',
+      );
     return [];
   } catch (e) {
     return finding(`cannot be read as a dataset: ${message(e)}`);
@@ -85,7 +124,12 @@ function checkModules(model: BaseModel, config: ExperimentConfig): Finding[] {
   const severity = unmatched.length === targets.length ? 'error' : 'warning';
   return unmatched.map(({ name, i }) => {
     const replacement = closest(name, known);
-    return { path: ['lora', 'target_modules', i], severity, replacement, message: `'${name}' matches no linear module of the base model${replacement ? `; did you mean '${replacement}'?` : ''} (modules: ${known.join(', ') || 'none'})` };
+    return {
+      path: ['lora', 'target_modules', i],
+      severity,
+      replacement,
+      message: `'${name}' matches no linear module of the base model${replacement ? `; did you mean '${replacement}'?` : ''} (modules: ${known.join(', ') || 'none'})`,
+    };
   });
 }
 
@@ -99,18 +143,36 @@ async function checkRecipe(file: string, model: BaseModel, config: ExperimentCon
     return [{ path: ['merge', 'recipe'], message: message(e), severity: 'error' }];
   }
   return recipe.rules.flatMap((rule, i): Finding[] =>
-    model.tensors.some((t) => ruleSelects(recipe, rule, t.cls, t.name)) ? [] : [{ path: ['merge', 'recipe'], message: `recipe '${recipe.name}' rule ${i + 1} (${describeRule(rule)}) matches no tensor of the base model`, severity: 'warning' }],
+    model.tensors.some((t) => ruleSelects(recipe, rule, t.cls, t.name))
+      ? []
+      : [
+          {
+            path: ['merge', 'recipe'],
+            message: `recipe '${recipe.name}' rule ${i + 1} (${describeRule(rule)}) matches no tensor of the base model`,
+            severity: 'warning',
+          },
+        ],
   );
 }
 
 /** Whether one rule matches a tensor, asked through recipeSource (the one interpreter of rules) with a recipe of that rule alone, whose default is the other source. */
-function ruleSelects(recipe: Recipe, rule: RecipeRule, cls: BaseModel['tensors'][number]['cls'], name: string): boolean {
+function ruleSelects(
+  recipe: Recipe,
+  rule: RecipeRule,
+  cls: BaseModel['tensors'][number]['cls'],
+  name: string,
+): boolean {
   const alone: Recipe = { ...recipe, rules: [rule], default: rule.source === 'base' ? 'finetuned' : 'base' };
   return recipeSource(alone, cls, name) === rule.source;
 }
 
 function describeRule(rule: RecipeRule): string {
-  const parts = [rule.block && `block ${rule.block.join('|')}`, rule.module && `module ${rule.module.join('|')}`, rule.name && `name /${rule.name.source}/`, rule.layers && `layers ${rule.layers.join('-')}`];
+  const parts = [
+    rule.block && `block ${rule.block.join('|')}`,
+    rule.module && `module ${rule.module.join('|')}`,
+    rule.name && `name /${rule.name.source}/`,
+    rule.layers && `layers ${rule.layers.join('-')}`,
+  ];
   return parts.filter(Boolean).join(', ') || 'every tensor';
 }
 
@@ -119,5 +181,11 @@ function checkMemory(model: BaseModel, config: ExperimentConfig, opts: CheckOpti
   const m = estimateMemory(model, config.train, config.lora);
   if (available === undefined || m.total <= available) return [];
   const parts = `weights ${formatBytes(m.weights)}, gradients ${formatBytes(m.grads)}, AdamW state ${formatBytes(m.optimizer)}, activations ${formatBytes(m.activations)}`;
-  return [{ path: ['base'], severity: 'warning', message: `training needs about ${formatBytes(m.total)} (${parts}), more than the ${formatBytes(available)} of the ${config.device === 'cpu' || opts.gpuBytes === undefined ? 'CPU' : 'GPU'}; lower train.batch_size or train.max_seq_length, or use LoRA` }];
+  return [
+    {
+      path: ['base'],
+      severity: 'warning',
+      message: `training needs about ${formatBytes(m.total)} (${parts}), more than the ${formatBytes(available)} of the ${config.device === 'cpu' || opts.gpuBytes === undefined ? 'CPU' : 'GPU'}; lower train.batch_size or train.max_seq_length, or use LoRA`,
+    },
+  ];
 }

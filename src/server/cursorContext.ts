@@ -56,7 +56,13 @@ export function cursorContext(text: string, offset: number): CursorContext | und
   if (item) {
     const owner = listOwner(lines, lineNo, item[1].length);
     if (!owner) return undefined;
-    return { parents: parentsOf(lines, lineNo, owner.indent), kind: 'item', key: owner.key, prefix: item[3], prefixStart: offset - item[3].length };
+    return {
+      parents: parentsOf(lines, lineNo, owner.indent),
+      kind: 'item',
+      key: owner.key,
+      prefix: item[3],
+      prefixStart: offset - item[3].length,
+    };
   }
   // `key: value`, also as the first key of a list item (`- recipe: taia` in a study's variants).
   const value = /^(\s*)(?:-\s+)?([\w.-]+)\s*:\s+(.*)$/.exec(before);
@@ -68,6 +74,12 @@ export function cursorContext(text: string, offset: number): CursorContext | und
     return { parents, kind: 'value', key: value[2], prefix, prefixStart: offset - prefix.length };
   }
   const key = /^(\s*)([\w.-]*)$/.exec(before);
-  if (key) return { parents: parentsOf(lines, lineNo, key[1].length), kind: 'key', prefix: key[2], prefixStart: offset - key[2].length };
+  if (key)
+    return {
+      parents: parentsOf(lines, lineNo, key[1].length),
+      kind: 'key',
+      prefix: key[2],
+      prefixStart: offset - key[2].length,
+    };
   return undefined;
 }

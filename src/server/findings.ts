@@ -42,12 +42,22 @@ export function schemaFindings(model: ExperimentModel): Finding[] {
   });
 }
 
-const SEVERITY = { error: DiagnosticSeverity.Error, warning: DiagnosticSeverity.Warning, information: DiagnosticSeverity.Information };
+const SEVERITY = {
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
+};
 
 /** A finding placed on its node; a missing key is reported on its closest existing ancestor's key, or the first line. */
 export function toDiagnostic(finding: Finding, model: ExperimentModel, doc: TextDocument): Diagnostic {
   const span = finding.span ?? placement(finding, model);
-  const diagnostic = Diagnostic.create({ start: doc.positionAt(span[0]), end: doc.positionAt(span[1]) }, finding.message, SEVERITY[finding.severity], undefined, SOURCE);
+  const diagnostic = Diagnostic.create(
+    { start: doc.positionAt(span[0]), end: doc.positionAt(span[1]) },
+    finding.message,
+    SEVERITY[finding.severity],
+    undefined,
+    SOURCE,
+  );
   if (finding.replacement !== undefined) diagnostic.data = { replacement: finding.replacement } satisfies FixData;
   return diagnostic;
 }

@@ -11,17 +11,24 @@ const keyPattern = (names: readonly string[]): string => `(?<![\\w.\\-"'])(${nam
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 
 function allFields(fields: Record<string, Spec>): [string, Spec][] {
-  return Object.entries(fields).flatMap(([key, spec]): [string, Spec][] => [[key, spec], ...(spec.type === 'section' ? allFields(spec.fields) : [])]);
+  return Object.entries(fields).flatMap(([key, spec]): [string, Spec][] => [
+    [key, spec],
+    ...(spec.type === 'section' ? allFields(spec.fields) : []),
+  ]);
 }
 
 /** Keys whose values are names: enum fields, and merge.recipe with the built-in recipes. */
 function valueSets(): [string, readonly string[]][] {
-  const enums = allFields(ROOT_FIELDS).flatMap(([key, spec]): [string, readonly string[]][] => (spec.type === 'enum' ? [[key, spec.values]] : []));
+  const enums = allFields(ROOT_FIELDS).flatMap(([key, spec]): [string, readonly string[]][] =>
+    spec.type === 'enum' ? [[key, spec.values]] : [],
+  );
   return [...enums, ['recipe', BUILTIN_RECIPE_NAMES]];
 }
 
 export function experimentGrammar(): Record<string, unknown> {
-  const keys = [...new Set(allFields(ROOT_FIELDS).map(([key]) => key))].sort((a, b) => b.length - a.length || a.localeCompare(b));
+  const keys = [...new Set(allFields(ROOT_FIELDS).map(([key]) => key))].sort(
+    (a, b) => b.length - a.length || a.localeCompare(b),
+  );
   return {
     $comment: 'Generated from src/core/experiment/schema.ts by src/server/grammar.ts: do not edit.',
     name: 'TAIA Experiment',

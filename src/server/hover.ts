@@ -19,17 +19,25 @@ export async function hover(doc: TextDocument, model: ExperimentModel, offset: n
   const spec = at && specAt(at.path, model.kind.fields);
   if (!at || !spec || key === undefined) return null;
   const parts = [describeSpec(key, spec)];
-  if (at.on === 'value' && spec.type === 'enum' && typeof at.scalar === 'string' && spec.valueDocs?.[at.scalar]) parts.push(`\`${at.scalar}\`: ${spec.valueDocs[at.scalar]}`);
+  if (at.on === 'value' && spec.type === 'enum' && typeof at.scalar === 'string' && spec.valueDocs?.[at.scalar])
+    parts.push(`\`${at.scalar}\`: ${spec.valueDocs[at.scalar]}`);
   if (at.on === 'value' && spec.type === 'path' && typeof at.scalar === 'string') {
     const target = resolveExperimentPath(model.file, at.scalar);
-    if (spec.kind === 'checkpoint') parts.push(await checkpointSummary(target).then(describeCheckpoint, (e: Error) => `_${e.message}_`));
-    if (spec.kind === 'dataset') parts.push(await datasetSummary(target).then(describeDataset, (e: Error) => `_${e.message}_`));
+    if (spec.kind === 'checkpoint')
+      parts.push(await checkpointSummary(target).then(describeCheckpoint, (e: Error) => `_${e.message}_`));
+    if (spec.kind === 'dataset')
+      parts.push(await datasetSummary(target).then(describeDataset, (e: Error) => `_${e.message}_`));
   }
-  return { contents: { kind: MarkupKind.Markdown, value: parts.join('\n\n---\n\n') }, range: { start: doc.positionAt(at.span[0]), end: doc.positionAt(at.span[1]) } };
+  return {
+    contents: { kind: MarkupKind.Markdown, value: parts.join('\n\n---\n\n') },
+    range: { start: doc.positionAt(at.span[0]), end: doc.positionAt(at.span[1]) },
+  };
 }
 
 function describeCheckpoint(s: CheckpointSummary): string {
-  const dtypes = Object.entries(s.dtypes).map(([d, n]) => `${d} ${formatParameters(n)}`).join(', ');
+  const dtypes = Object.entries(s.dtypes)
+    .map(([d, n]) => `${d} ${formatParameters(n)}`)
+    .join(', ');
   const rows = [
     `**${s.kind}** checkpoint${s.architecture ? ` · ${s.architecture}` : ''}`,
     `${formatParameters(s.parameters)} parameters (${dtypes}) · ${s.tensors} tensors${s.layers ? ` · ${s.layers} layers` : ''}`,

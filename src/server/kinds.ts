@@ -33,10 +33,18 @@ export const EXPERIMENT_KIND: DocumentKind = {
 
 export const STUDY_KIND: DocumentKind = {
   name: 'study',
-  fields: { ...(STUDY_SCHEMA as unknown as Record<string, Spec>), variants: { type: 'section', doc: STUDY_SCHEMA.variants.doc, fields: VARIANT_FIELDS } },
+  fields: {
+    ...(STUDY_SCHEMA as unknown as Record<string, Spec>),
+    variants: { type: 'section', doc: STUDY_SCHEMA.variants.doc, fields: VARIANT_FIELDS },
+  },
   parse: parseStudy,
   fileFindings: (file, config) => studyFindings(file, config as StudyConfig),
-  lenses: (uri) => [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, command: { title: 'Run study', command: COMMANDS.runStudy, arguments: [{ file: fsPathOf(uri) }] } }],
+  lenses: (uri) => [
+    {
+      range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+      command: { title: 'Run study', command: COMMANDS.runStudy, arguments: [{ file: fsPathOf(uri) }] },
+    },
+  ],
 };
 
 export const kindOf = (file: string): DocumentKind => (file.endsWith(STUDY_SUFFIX) ? STUDY_KIND : EXPERIMENT_KIND);

@@ -2,7 +2,16 @@
 // (`*.taia-study.yaml`, taia-study; see kinds.ts). VS Code starts it
 // over IPC (src/extension/languageClient.ts); other editors run `node dist/server.js --stdio`.
 import { totalmem } from 'node:os';
-import { CodeActionKind, createConnection, Diagnostic, DiagnosticSeverity, DidChangeWatchedFilesNotification, ProposedFeatures, TextDocuments, TextDocumentSyncKind } from 'vscode-languageserver/node';
+import {
+  CodeActionKind,
+  createConnection,
+  Diagnostic,
+  DiagnosticSeverity,
+  DidChangeWatchedFilesNotification,
+  ProposedFeatures,
+  TextDocuments,
+  TextDocumentSyncKind,
+} from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { TOOL_VERSION } from '../core/version';
 import { diagnose } from './analysis';
@@ -18,7 +27,9 @@ import { WorkspaceFiles } from './workspaceFiles';
 
 const TRANSPORTS = ['--stdio', '--node-ipc', '--socket=', '--pipe=', '--clientProcessId'];
 if (!process.argv.some((a) => TRANSPORTS.some((t) => a.startsWith(t)))) {
-  process.stderr.write('taia experiment language server: start it with --stdio (or --node-ipc, --socket=PORT, --pipe=NAME)\n');
+  process.stderr.write(
+    'taia experiment language server: start it with --stdio (or --node-ipc, --socket=PORT, --pipe=NAME)\n',
+  );
   process.exit(2);
 }
 
@@ -44,7 +55,15 @@ const validator = new DebouncedValidator<Diagnostic[]>(
   (uri, diagnostics) => void connection.sendDiagnostics({ uri, diagnostics }),
   (uri, e) => {
     connection.console.error(`checking ${uri} failed: ${(e as Error).stack ?? String(e)}`);
-    return [Diagnostic.create({ start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, `internal error while checking: ${(e as Error).message}`, DiagnosticSeverity.Warning, undefined, 'taia')];
+    return [
+      Diagnostic.create(
+        { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+        `internal error while checking: ${(e as Error).message}`,
+        DiagnosticSeverity.Warning,
+        undefined,
+        'taia',
+      ),
+    ];
   },
 );
 
@@ -75,7 +94,8 @@ connection.onInitialize((params) => {
 
 connection.onInitialized(() => {
   // Checkpoints and datasets appear, change and vanish: path checks and completion must follow.
-  if (watchFiles) void connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*' }] });
+  if (watchFiles)
+    void connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*' }] });
   // A folder added to the workspace later brings its checkpoints and datasets to completion.
   if (followFolders) {
     connection.workspace.onDidChangeWorkspaceFolders(({ added, removed }) => {
@@ -104,7 +124,10 @@ documents.onDidClose((e) => {
 });
 
 /** A handler for a request on an open document; requests on unknown documents get `empty`. */
-function onDocument<P extends { textDocument: { uri: string } }, R>(empty: R, handle: (doc: TextDocument, params: P) => R | Promise<R>) {
+function onDocument<P extends { textDocument: { uri: string } }, R>(
+  empty: R,
+  handle: (doc: TextDocument, params: P) => R | Promise<R>,
+) {
   return (params: P): R | Promise<R> => {
     const doc = documents.get(params.textDocument.uri);
     return doc ? handle(doc, params) : empty;

@@ -18,18 +18,24 @@ export interface MemoryEstimate {
  * Full fine-tuning keeps gradients and AdamW's two moments for every parameter; LoRA only for the
  * adapter matrices (r × (in + out) per targeted module), on top of the frozen weights.
  */
-export function estimateMemory(model: BaseModel, train: { method: string; batch_size: number; max_seq_length: number }, lora: { r: number; target_modules: string[] }): MemoryEstimate {
+export function estimateMemory(
+  model: BaseModel,
+  train: { method: string; batch_size: number; max_seq_length: number },
+  lora: { r: number; target_modules: string[] },
+): MemoryEstimate {
   const trainable = train.method === 'full' ? model.parameters : adapterParameters(model, lora);
   const weights = (model.parameters + (train.method === 'full' ? 0 : trainable)) * BYTES;
   const grads = trainable * BYTES;
   const optimizer = 2 * trainable * BYTES;
-  const activations = train.batch_size * train.max_seq_length * (model.hidden ?? 0) * (model.layers ?? 0) * ACTIVATION_FACTOR * BYTES;
+  const activations =
+    train.batch_size * train.max_seq_length * (model.hidden ?? 0) * (model.layers ?? 0) * ACTIVATION_FACTOR * BYTES;
   return { weights, grads, optimizer, activations, total: weights + grads + optimizer + activations };
 }
 
 function adapterParameters(model: BaseModel, lora: { r: number; target_modules: string[] }): number {
   let n = 0;
-  for (const name of new Set(lora.target_modules)) for (const [out, inp] of model.linear.get(name) ?? []) n += lora.r * (out + inp);
+  for (const name of new Set(lora.target_modules))
+    for (const [out, inp] of model.linear.get(name) ?? []) n += lora.r * (out + inp);
   return n;
 }
 

@@ -22,7 +22,13 @@ export interface ExperimentModel {
 /** Parses an experiment file's text. Never throws: the yaml package refuses alias bombs by throwing, and deep nesting can overflow the stack. */
 export function buildModel(text: string, file: string): ExperimentModel {
   const kind = kindOf(file);
-  if (text.length > MAX_DOCUMENT_CHARS) return { file, kind, text, fatal: `too large to check (${text.length} characters; an experiment file is at most ${MAX_DOCUMENT_CHARS})` };
+  if (text.length > MAX_DOCUMENT_CHARS)
+    return {
+      file,
+      kind,
+      text,
+      fatal: `too large to check (${text.length} characters; an experiment file is at most ${MAX_DOCUMENT_CHARS})`,
+    };
   try {
     const yaml = parseDocument(text, { uniqueKeys: false, prettyErrors: false });
     return { file, kind, text, yaml, parsed: kind.parse(text, file) };

@@ -12,12 +12,14 @@ export function quickFixes(params: CodeActionParams): CodeAction[] {
   return params.context.diagnostics.flatMap((d) => {
     const fix = fixOf(d);
     if (!fix) return [];
-    return [{
-      title: `Change to '${fix.replacement}'`,
-      kind: CodeActionKind.QuickFix,
-      diagnostics: [d],
-      isPreferred: true,
-      edit: { changes: { [params.textDocument.uri]: [{ range: d.range, newText: fix.replacement }] } },
-    }];
+    return [
+      {
+        title: `Change to '${fix.replacement}'`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: [d],
+        isPreferred: true,
+        edit: { changes: { [params.textDocument.uri]: [{ range: d.range, newText: fix.replacement }] } },
+      },
+    ];
   });
 }

@@ -34,7 +34,8 @@ export function typeLine(spec: Spec): string {
       return 'section';
     case 'integer':
     case 'number': {
-      const lo = spec.min === undefined ? '' : ` ${spec.type === 'number' && spec.exclusiveMin ? '>' : '≥'} ${spec.min}`;
+      const lo =
+        spec.min === undefined ? '' : ` ${spec.type === 'number' && spec.exclusiveMin ? '>' : '≥'} ${spec.min}`;
       const hi = spec.max === undefined ? '' : `${lo ? ',' : ''} ≤ ${spec.max}`;
       return `${spec.type}${lo}${hi}, default ${spec.default}`;
     }

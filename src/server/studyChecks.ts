@@ -17,15 +17,27 @@ export async function studyFindings(file: string, config: StudyConfig): Promise<
     const dir = at(config.finetuned);
     const kind = await detectCheckpointKind(dir).catch(() => undefined);
     const newest = kind ? undefined : (await listCheckpoints(dir)).at(-1);
-    if (!kind && !newest) findings.push({ path: ['finetuned'], severity: 'error', message: `'finetuned': ${dir} ${(await stat(dir).catch(() => undefined)) ? 'is not a model folder, a LoRA adapter or a run folder with a checkpoint' : 'does not exist'}` });
+    if (!kind && !newest)
+      findings.push({
+        path: ['finetuned'],
+        severity: 'error',
+        message: `'finetuned': ${dir} ${(await stat(dir).catch(() => undefined)) ? 'is not a model folder, a LoRA adapter or a run folder with a checkpoint' : 'does not exist'}`,
+      });
   }
   for (const [i, task] of config.eval.tasks.entries()) {
     const info = await stat(at(task)).catch(() => undefined);
-    if (!info?.isFile()) findings.push({ path: ['eval', 'tasks', i], severity: 'error', message: `task file ${at(task)} ${info ? 'is not a file' : 'does not exist'}` });
+    if (!info?.isFile())
+      findings.push({
+        path: ['eval', 'tasks', i],
+        severity: 'error',
+        message: `task file ${at(task)} ${info ? 'is not a file' : 'does not exist'}`,
+      });
   }
   for (const v of config.variants) {
     if (!v.recipe || builtinRecipe(v.recipe)) continue;
-    await loadRecipe(at(v.recipe)).catch((e: Error) => findings.push({ path: ['variants', v.index], severity: 'error', message: e.message }));
+    await loadRecipe(at(v.recipe)).catch((e: Error) =>
+      findings.push({ path: ['variants', v.index], severity: 'error', message: e.message }),
+    );
   }
   return findings;
 }

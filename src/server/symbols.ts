@@ -20,7 +20,16 @@ export function documentSymbols(doc: TextDocument, model: ExperimentModel): Docu
       const valueSpan = spanOf(pair.value);
       const children = symbolsOf(pair.value);
       const detail = isScalar(pair.value) ? String(pair.value.value ?? '') : undefined;
-      return [{ name: String(pair.key.value), detail, kind: isMap(pair.value) ? SymbolKind.Namespace : SymbolKind.Property, range: range([keySpan[0], Math.max(keySpan[1], trimmedEnd(valueSpan?.[1] ?? keySpan[1]))]), selectionRange: range(keySpan), children }];
+      return [
+        {
+          name: String(pair.key.value),
+          detail,
+          kind: isMap(pair.value) ? SymbolKind.Namespace : SymbolKind.Property,
+          range: range([keySpan[0], Math.max(keySpan[1], trimmedEnd(valueSpan?.[1] ?? keySpan[1]))]),
+          selectionRange: range(keySpan),
+          children,
+        },
+      ];
     });
   };
   return symbolsOf(model.yaml?.contents);

@@ -14,7 +14,10 @@ export class DebouncedValidator<R> {
 
   schedule(uri: string): void {
     clearTimeout(this.timers.get(uri));
-    this.timers.set(uri, setTimeout(() => void this.run(uri), this.delayMs));
+    this.timers.set(
+      uri,
+      setTimeout(() => void this.run(uri), this.delayMs),
+    );
   }
 
   /** Checks now, skipping the delay; resolves once the result is published (or dropped as stale). */

@@ -2,7 +2,15 @@ import { ChildProcess, fork } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { readStatus, updateStatus } from '../core/runs/store';
-import { EvaluateJob, message, parseTrainerMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
+import {
+  EvaluateJob,
+  message,
+  parseTrainerMessage,
+  ParentMessage,
+  ProtocolError,
+  TrainerMessage,
+  Unversioned,
+} from './protocol';
 
 /** The trainer's stdout and stderr, kept in the run folder: the crash report when it dies. */
 export const TRAINER_OUTPUT_FILE = 'trainer.out';
@@ -42,18 +50,28 @@ export interface TrainerHandle {
 export function launchTrainer(opts: LaunchOptions): TrainerHandle {
   const runDir = 'runDir' in opts.job ? opts.job.runDir : undefined;
   // An evaluation keeps the process's output beside its result file.
-  const outFile = runDir ? path.join(runDir, TRAINER_OUTPUT_FILE) : `${(opts.job as { evaluate: EvaluateJob }).evaluate.out}.log`;
+  const outFile = runDir
+    ? path.join(runDir, TRAINER_OUTPUT_FILE)
+    : `${(opts.job as { evaluate: EvaluateJob }).evaluate.out}.log`;
   mkdirSync(path.dirname(outFile), { recursive: true });
   const out = openSync(outFile, 'a');
   let child: ChildProcess;
   try {
-    child = fork(opts.script, [], { stdio: ['ignore', out, out, 'ipc'], detached: true, env: { ...process.env, ...opts.env }, execArgv: [] });
+    child = fork(opts.script, [], {
+      stdio: ['ignore', out, out, 'ipc'],
+      detached: true,
+      env: { ...process.env, ...opts.env },
+      execArgv: [],
+    });
   } finally {
     closeSync(out);
   }
   let finished: TrainerMessage | undefined;
   let failure: string | undefined;
-  const helloTimer = setTimeout(() => fail(`the trainer did not answer within ${(opts.helloTimeoutMs ?? 30000) / 1000} s`), opts.helloTimeoutMs ?? 30000);
+  const helloTimer = setTimeout(
+    () => fail(`the trainer did not answer within ${(opts.helloTimeoutMs ?? 30000) / 1000} s`),
+    opts.helloTimeoutMs ?? 30000,
+  );
   const send = (m: Unversioned<ParentMessage>) => child.connected && child.send(message<ParentMessage>(m));
 
   function fail(problem: string): void {
@@ -71,7 +89,11 @@ export function launchTrainer(opts: LaunchOptions): TrainerHandle {
     }
     if (m.type === 'hello') {
       clearTimeout(helloTimer);
-      send('runDir' in opts.job ? { type: 'start', runDir: opts.job.runDir, resume: opts.job.resume } : { type: 'evaluate', job: opts.job.evaluate });
+      send(
+        'runDir' in opts.job
+          ? { type: 'start', runDir: opts.job.runDir, resume: opts.job.resume }
+          : { type: 'evaluate', job: opts.job.evaluate },
+      );
     }
     if (m.type === 'done' || m.type === 'error') finished = m;
     opts.onMessage(m);
@@ -83,11 +105,22 @@ export function launchTrainer(opts: LaunchOptions): TrainerHandle {
       clearTimeout(helloTimer);
       void (async () => {
         if (finished?.type === 'done' && !failure) return resolve({ state: finished.state });
-        const error = failure ?? (finished?.type === 'error' ? finished.message : `the trainer exited ${signal ? `on ${signal}` : `with code ${code}`} before finishing`);
+        const error =
+          failure ??
+          (finished?.type === 'error'
+            ? finished.message
+            : `the trainer exited ${signal ? `on ${signal}` : `with code ${code}`} before finishing`);
         const tail = outputTail(outFile);
         try {
           // The trainer records its own failures; one that died without a word is recorded here.
-          if (runDir && (!(await readStatus(runDir)).error || failure)) await updateStatus(runDir, { state: 'failed', error, stderrTail: tail, endedAt: new Date().toISOString(), pid: undefined });
+          if (runDir && (!(await readStatus(runDir)).error || failure))
+            await updateStatus(runDir, {
+              state: 'failed',
+              error,
+              stderrTail: tail,
+              endedAt: new Date().toISOString(),
+              pid: undefined,
+            });
         } catch {
           // No readable run folder: the error still reaches the caller.
         }

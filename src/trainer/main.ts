@@ -17,7 +17,15 @@ import { openTorchModel } from './engines/torch/evaluate';
 import { evaluateTasks } from './evaluate/run';
 import { writeEvaluation } from './evaluate/write';
 import type { EvalHooks } from './evaluate/types';
-import { EvaluateJob, message, parseParentMessage, ParentMessage, ProtocolError, TrainerMessage, Unversioned } from './protocol';
+import {
+  EvaluateJob,
+  message,
+  parseParentMessage,
+  ParentMessage,
+  ProtocolError,
+  TrainerMessage,
+  Unversioned,
+} from './protocol';
 
 let cancelRequested = false;
 /** Slurm's USR1: the time limit (or a preemption) is near. */
@@ -33,10 +41,15 @@ function send(m: Unversioned<TrainerMessage>): void {
 /** A job's output file is its live view: logs, progress and errors as lines. */
 function jobLog(m: Unversioned<TrainerMessage>): void {
   if (m.type === 'log') process.stdout.write(`${m.level === 'info' ? '' : `${m.level}: `}${m.message}\n`);
-  else if (m.type === 'progress') process.stdout.write(`step ${m.step}/${m.totalSteps} loss ${m.loss.toFixed(4)}${m.lr !== undefined ? ` lr ${m.lr.toExponential(2)}` : ''}${m.tokensPerSecond !== undefined ? ` ${Math.round(m.tokensPerSecond)} tok/s` : ''}\n`);
-  else if (m.type === 'evalProgress' && (m.done === m.total || m.done % 50 === 0)) process.stdout.write(`${m.task}: ${m.done}/${m.total}\n`);
+  else if (m.type === 'progress')
+    process.stdout.write(
+      `step ${m.step}/${m.totalSteps} loss ${m.loss.toFixed(4)}${m.lr !== undefined ? ` lr ${m.lr.toExponential(2)}` : ''}${m.tokensPerSecond !== undefined ? ` ${Math.round(m.tokensPerSecond)} tok/s` : ''}\n`,
+    );
+  else if (m.type === 'evalProgress' && (m.done === m.total || m.done % 50 === 0))
+    process.stdout.write(`${m.task}: ${m.done}/${m.total}\n`);
   else if (m.type === 'error') process.stderr.write(`error: ${m.message}\n`);
-  else if (m.type === 'done') process.stdout.write(`${m.state} at ${m.step}${m.results ? `; results: ${m.results}` : ''}\n`);
+  else if (m.type === 'done')
+    process.stdout.write(`${m.state} at ${m.step}${m.results ? `; results: ${m.results}` : ''}\n`);
 }
 
 function parseStandalone(args: string[]): { runDir: string } | { jobFile: string } | undefined {
@@ -76,7 +89,9 @@ if (standalone) {
   if ('runDir' in standalone) void listCheckpoints(standalone.runDir).then((c) => run(standalone.runDir, c.length > 0));
   else void evaluate(JSON.parse(readFileSync(standalone.jobFile, 'utf-8')) as EvaluateJob);
 } else if (!process.send) {
-  process.stderr.write('The TAIA trainer is started by the extension or by `taia train`, which speak to it over an IPC channel.\n');
+  process.stderr.write(
+    'The TAIA trainer is started by the extension or by `taia train`, which speak to it over an IPC channel.\n',
+  );
   process.exit(2);
 }
 
@@ -93,7 +108,13 @@ async function run(runDir: string, resume: boolean): Promise<void> {
     const previous = await readStatus(runDir);
     // A kill can leave status.json naming an older checkpoint than the newest complete one, which is the one resumed from.
     const newest = resume ? (await listCheckpoints(runDir)).at(-1) : undefined;
-    if (resume) log('info', newest ? `resuming from ${path.relative(runDir, newest.dir)}, the newest complete checkpoint` : 'no complete checkpoint: starting again from step 0');
+    if (resume)
+      log(
+        'info',
+        newest
+          ? `resuming from ${path.relative(runDir, newest.dir)}, the newest complete checkpoint`
+          : 'no complete checkpoint: starting again from step 0',
+      );
     await updateStatus(runDir, {
       ...(resume ? { lastCheckpoint: newest && path.relative(runDir, newest.dir) } : {}),
       state: 'running',
@@ -104,14 +125,33 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       error: undefined,
       stderrTail: undefined,
       resumes: (previous.resumes ?? 0) + (resume ? 1 : 0),
-      ...(previous.slurm && process.env.SLURM_JOB_ID ? { slurm: { ...previous.slurm, jobId: process.env.SLURM_JOB_ID, jobState: 'RUNNING', reason: undefined, nodeList: process.env.SLURM_JOB_NODELIST } } : {}),
+      ...(previous.slurm && process.env.SLURM_JOB_ID
+        ? {
+            slurm: {
+              ...previous.slurm,
+              jobId: process.env.SLURM_JOB_ID,
+              jobState: 'RUNNING',
+              reason: undefined,
+              nodeList: process.env.SLURM_JOB_NODELIST,
+            },
+          }
+        : {}),
     });
-    log('info', `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.engine === 'command' ? 'a training command' : `${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`}`);
+    log(
+      'info',
+      `${resume ? 'resuming' : 'starting'} run ${previous.id}: ${config.engine === 'command' ? 'a training command' : `${config.train.method} fine-tuning of ${config.base} on ${config.dataset}`}`,
+    );
     const t0 = performance.now();
-    const train = config.engine === 'torch' ? trainWithTorch : config.engine === 'command' ? trainWithCommand : trainWithTfjs;
+    const train =
+      config.engine === 'torch' ? trainWithTorch : config.engine === 'command' ? trainWithCommand : trainWithTfjs;
     const result = await train(runDir, config, resume, {
       started: async (info) => {
-        log('info', info.command ? `the command's output appears in trainer.out; steps so far ${info.totalSteps || 'unknown'}` : `backend ${info.backend}; ${info.examples} examples; ${info.trainableParameters.toLocaleString('en')} of ${info.parameters.toLocaleString('en')} parameters trained; steps ${info.startStep}→${info.totalSteps}`);
+        log(
+          'info',
+          info.command
+            ? `the command's output appears in trainer.out; steps so far ${info.totalSteps || 'unknown'}`
+            : `backend ${info.backend}; ${info.examples} examples; ${info.trainableParameters.toLocaleString('en')} of ${info.parameters.toLocaleString('en')} parameters trained; steps ${info.startStep}→${info.totalSteps}`,
+        );
         firstStep = info.startStep;
         await updateStatus(runDir, { backend: info.backend, totalSteps: info.totalSteps, step: info.startStep });
         const { command: _command, ...counts } = info;
@@ -120,7 +160,18 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       step: async (s) => {
         const elapsed = (performance.now() - t0) / 1000;
         if (s.step % config.train.logging_steps === 0 || s.step === s.totalSteps) {
-          await appendMetric(runDir, { step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, liveTensors: s.liveTensors, gpuMemory: s.gpuMemory, elapsed, time: new Date().toISOString() });
+          await appendMetric(runDir, {
+            step: s.step,
+            epoch: s.epoch,
+            loss: s.loss,
+            lr: s.lr,
+            gradNorm: s.gradNorm,
+            tokensPerSecond: s.tokensPerSecond,
+            liveTensors: s.liveTensors,
+            gpuMemory: s.gpuMemory,
+            elapsed,
+            time: new Date().toISOString(),
+          });
         }
         // status.json is what other windows poll; once a second is plenty.
         if (performance.now() - lastStatusWrite > 1000 || s.step === s.totalSteps) {
@@ -128,7 +179,17 @@ async function run(runDir: string, resume: boolean): Promise<void> {
           await updateStatus(runDir, { step: s.step, totalSteps: s.totalSteps });
         }
         const perStep = elapsed / Math.max(1, s.step - firstStep);
-        send({ type: 'progress', step: s.step, totalSteps: s.totalSteps, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, tokensPerSecond: s.tokensPerSecond, etaSeconds: Math.max(0, perStep * (s.totalSteps - s.step)) });
+        send({
+          type: 'progress',
+          step: s.step,
+          totalSteps: s.totalSteps,
+          epoch: s.epoch,
+          loss: s.loss,
+          lr: s.lr,
+          gradNorm: s.gradNorm,
+          tokensPerSecond: s.tokensPerSecond,
+          etaSeconds: Math.max(0, perStep * (s.totalSteps - s.step)),
+        });
       },
       checkpoint: async (step, dir) => {
         log('info', `saved checkpoint ${path.relative(runDir, dir)}`);
@@ -143,13 +204,31 @@ async function run(runDir: string, resume: boolean): Promise<void> {
     const requeue = warned && result.state === 'cancelled' && config.slurm?.requeue && process.env.SLURM_JOB_ID;
     const state = warned && result.state === 'cancelled' ? (requeue ? 'pending' : 'timeout') : result.state;
     const stopSignal = result.stopSignal;
-    await updateStatus(runDir, { state, step: result.step, finalLoss: result.finalLoss, lastCheckpoint: checkpoint, endedAt: state === 'pending' ? undefined : new Date().toISOString(), pid: undefined, stopSignal });
-    log('info', `${state === 'done' ? 'finished' : state === 'timeout' ? 'stopped before the time limit' : state === 'pending' ? 'stopped before the time limit; requeueing' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}${stopSignal ? ` (stopped by ${stopSignal})` : ''}`);
+    await updateStatus(runDir, {
+      state,
+      step: result.step,
+      finalLoss: result.finalLoss,
+      lastCheckpoint: checkpoint,
+      endedAt: state === 'pending' ? undefined : new Date().toISOString(),
+      pid: undefined,
+      stopSignal,
+    });
+    log(
+      'info',
+      `${state === 'done' ? 'finished' : state === 'timeout' ? 'stopped before the time limit' : state === 'pending' ? 'stopped before the time limit; requeueing' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}${stopSignal ? ` (stopped by ${stopSignal})` : ''}`,
+    );
     if (requeue) {
       const r = spawnSync('scontrol', ['requeue', requeue], { encoding: 'utf-8' });
-      if (r.status !== 0) log('error', `scontrol requeue ${requeue} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+      if (r.status !== 0)
+        log('error', `scontrol requeue ${requeue} failed: ${(r.stderr || r.error?.message || '').trim()}`);
     }
-    send({ type: 'done', state: result.state, step: result.step, finalLoss: result.finalLoss, checkpoint: result.checkpoint });
+    send({
+      type: 'done',
+      state: result.state,
+      step: result.step,
+      finalLoss: result.finalLoss,
+      checkpoint: result.checkpoint,
+    });
     finish(0);
   } catch (e) {
     const text = e instanceof ProtocolError ? e.message : ((e as Error).message ?? String(e));
@@ -168,7 +247,12 @@ async function run(runDir: string, resume: boolean): Promise<void> {
 async function evaluate(job: EvaluateJob): Promise<void> {
   try {
     const hooks: EvalHooks = {
-      started: (info) => send({ type: 'log', level: 'info', message: `evaluating ${job.variant ? `the '${job.variant.recipe}' merge of ${job.checkpoint} (read without writing it)` : job.checkpoint} on ${job.tasks.length} task(s), ${info.examples} examples; backend ${info.backend}` }),
+      started: (info) =>
+        send({
+          type: 'log',
+          level: 'info',
+          message: `evaluating ${job.variant ? `the '${job.variant.recipe}' merge of ${job.checkpoint} (read without writing it)` : job.checkpoint} on ${job.tasks.length} task(s), ${info.examples} examples; backend ${info.backend}`,
+        }),
       progress: (done, total, task) => send({ type: 'evalProgress', done, total, task }),
       log: (text) => send({ type: 'log', level: 'info', message: text }),
       cancelled: () => cancelRequested,
@@ -180,8 +264,18 @@ async function evaluate(job: EvaluateJob): Promise<void> {
       return finish(0);
     }
     const written = await writeEvaluation(job, outcome);
-    if (written.kept.length) send({ type: 'log', level: 'info', message: `${written.file} keeps the earlier results of ${written.kept.join(', ')}` });
-    if (written.replaced.length) send({ type: 'log', level: 'info', message: `${written.file}: this evaluation replaces the earlier results of ${written.replaced.join(', ')}` });
+    if (written.kept.length)
+      send({
+        type: 'log',
+        level: 'info',
+        message: `${written.file} keeps the earlier results of ${written.kept.join(', ')}`,
+      });
+    if (written.replaced.length)
+      send({
+        type: 'log',
+        level: 'info',
+        message: `${written.file}: this evaluation replaces the earlier results of ${written.replaced.join(', ')}`,
+      });
     send({ type: 'done', state: 'done', step: done, results: written.file });
     finish(0);
   } catch (e) {

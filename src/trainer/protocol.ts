@@ -50,18 +50,50 @@ export type ParentMessage =
 export type TrainerMessage =
   /** Sent before the job is known, so it names no engine; 'started' names the backend the job runs on. */
   | { v: number; type: 'hello'; pid: number }
-  | { v: number; type: 'started'; runId: string; backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number }
+  | {
+      v: number;
+      type: 'started';
+      runId: string;
+      backend: string;
+      totalSteps: number;
+      startStep: number;
+      parameters: number;
+      trainableParameters: number;
+      examples: number;
+    }
   /** `engine: command` runs another tool, which may not log the epoch, learning rate, gradient norm or throughput. */
-  | { v: number; type: 'progress'; step: number; totalSteps: number; epoch?: number; loss: number; lr?: number; gradNorm?: number; tokensPerSecond?: number; etaSeconds: number }
+  | {
+      v: number;
+      type: 'progress';
+      step: number;
+      totalSteps: number;
+      epoch?: number;
+      loss: number;
+      lr?: number;
+      gradNorm?: number;
+      tokensPerSecond?: number;
+      etaSeconds: number;
+    }
   | { v: number; type: 'evalProgress'; done: number; total: number; task: string }
   | { v: number; type: 'checkpoint'; step: number; path: string }
   | { v: number; type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { v: number; type: 'error'; message: string }
   /** For an evaluation, `step` counts examples and `results` is the file written. */
-  | { v: number; type: 'done'; state: 'done' | 'cancelled'; step: number; finalLoss?: number; checkpoint?: string; results?: string };
+  | {
+      v: number;
+      type: 'done';
+      state: 'done' | 'cancelled';
+      step: number;
+      finalLoss?: number;
+      checkpoint?: string;
+      results?: string;
+    };
 
 export class ProtocolError extends Error {
-  constructor(problem: string, readonly received: unknown) {
+  constructor(
+    problem: string,
+    readonly received: unknown,
+  ) {
     super(`trainer protocol: ${problem}`);
     this.name = 'ProtocolError';
   }
@@ -71,8 +103,25 @@ type Shape = Record<string, 'string' | 'number' | 'boolean' | 'object' | 'string
 
 const TRAINER_SHAPES: Record<TrainerMessage['type'], Shape> = {
   hello: { pid: 'number' },
-  started: { runId: 'string', backend: 'string', totalSteps: 'number', startStep: 'number', parameters: 'number', trainableParameters: 'number', examples: 'number' },
-  progress: { step: 'number', totalSteps: 'number', epoch: 'number?', loss: 'number', lr: 'number?', gradNorm: 'number?', tokensPerSecond: 'number?', etaSeconds: 'number' },
+  started: {
+    runId: 'string',
+    backend: 'string',
+    totalSteps: 'number',
+    startStep: 'number',
+    parameters: 'number',
+    trainableParameters: 'number',
+    examples: 'number',
+  },
+  progress: {
+    step: 'number',
+    totalSteps: 'number',
+    epoch: 'number?',
+    loss: 'number',
+    lr: 'number?',
+    gradNorm: 'number?',
+    tokensPerSecond: 'number?',
+    etaSeconds: 'number',
+  },
   evalProgress: { done: 'number', total: 'number', task: 'string' },
   checkpoint: { step: 'number', path: 'string' },
   log: { level: 'string', message: 'string' },
@@ -87,16 +136,25 @@ const PARENT_SHAPES: Record<ParentMessage['type'], Shape> = {
 };
 
 function check<T>(shapes: Record<string, Shape>, value: unknown): T {
-  if (typeof value !== 'object' || value === null) throw new ProtocolError(`expected a message object, got ${JSON.stringify(value)}`, value);
+  if (typeof value !== 'object' || value === null)
+    throw new ProtocolError(`expected a message object, got ${JSON.stringify(value)}`, value);
   const m = value as Record<string, unknown>;
-  if (m.v !== PROTOCOL_VERSION) throw new ProtocolError(`version ${JSON.stringify(m.v)} received, this side speaks ${PROTOCOL_VERSION} (extension and trainer are from different builds)`, value);
+  if (m.v !== PROTOCOL_VERSION)
+    throw new ProtocolError(
+      `version ${JSON.stringify(m.v)} received, this side speaks ${PROTOCOL_VERSION} (extension and trainer are from different builds)`,
+      value,
+    );
   const shape = typeof m.type === 'string' ? shapes[m.type] : undefined;
   if (!shape) throw new ProtocolError(`unknown message type ${JSON.stringify(m.type)}`, value);
   for (const [key, kind] of Object.entries(shape)) {
     const optional = kind.endsWith('?');
     if (optional && m[key] === undefined) continue;
     // NaN loss is a real outcome of a diverging run, so numbers are only required to be numbers.
-    if (typeof m[key] !== kind.replace('?', '') || m[key] === null) throw new ProtocolError(`'${m.type}' message: '${key}' should be a ${kind.replace('?', '')}, got ${JSON.stringify(m[key])}`, value);
+    if (typeof m[key] !== kind.replace('?', '') || m[key] === null)
+      throw new ProtocolError(
+        `'${m.type}' message: '${key}' should be a ${kind.replace('?', '')}, got ${JSON.stringify(m[key])}`,
+        value,
+      );
   }
   return value as T;
 }

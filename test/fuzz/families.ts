@@ -50,20 +50,42 @@ function llamaTensors(seed: number, layers: number): RefTensor[] {
   shapes.push(['model.norm.weight', [HIDDEN]], ['lm_head.weight', [VOCAB, HIDDEN]]);
   return shapes.map(([name, shape], k) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    return { name, dtype: 'F32', shape, data: f32Bytes(Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + k * 31 + i) / 10)) };
+    return {
+      name,
+      dtype: 'F32',
+      shape,
+      data: f32Bytes(Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + k * 31 + i) / 10)),
+    };
   });
 }
 
 function config(layers: number): string {
-  return JSON.stringify({ architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: HIDDEN, intermediate_size: INTER, num_hidden_layers: layers, num_attention_heads: 2, num_key_value_heads: 2, vocab_size: VOCAB, tie_word_embeddings: false, torch_dtype: 'float32' });
+  return JSON.stringify({
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: HIDDEN,
+    intermediate_size: INTER,
+    num_hidden_layers: layers,
+    num_attention_heads: 2,
+    num_key_value_heads: 2,
+    vocab_size: VOCAB,
+    tie_word_embeddings: false,
+    torch_dtype: 'float32',
+  });
 }
 
 /** A model folder: config, generation config, optionally a tokenizer, and one file or `shards` shards. */
-function writeModel(dir: string, tensors: RefTensor[], layers: number, opts: { shards?: number; tokenizer?: boolean } = {}): void {
+function writeModel(
+  dir: string,
+  tensors: RefTensor[],
+  layers: number,
+  opts: { shards?: number; tokenizer?: boolean } = {},
+): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'config.json'), config(layers));
   writeFileSync(path.join(dir, 'generation_config.json'), '{"bos_token_id":1,"eos_token_id":2}');
-  if (opts.tokenizer) writeFileSync(path.join(dir, 'tokenizer.json'), '{"version":"1.0","model":{"type":"BPE","vocab":{},"merges":[]}}');
+  if (opts.tokenizer)
+    writeFileSync(path.join(dir, 'tokenizer.json'), '{"version":"1.0","model":{"type":"BPE","vocab":{},"merges":[]}}');
   const shards = opts.shards ?? 1;
   if (shards === 1) {
     writeFileSync(path.join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
@@ -90,15 +112,47 @@ interface AdapterOpts {
 function writeAdapter(dir: string, layers: number, opts: AdapterOpts = {}): void {
   mkdirSync(dir, { recursive: true });
   const r = 2;
-  const modules = opts.modules ?? Array.from({ length: layers }, (_, l) => ['q_proj', 'v_proj'].map((m) => `model.layers.${l}.self_attn.${m}`)).flat();
+  const modules =
+    opts.modules ??
+    Array.from({ length: layers }, (_, l) =>
+      ['q_proj', 'v_proj'].map((m) => `model.layers.${l}.self_attn.${m}`),
+    ).flat();
   const dtype = opts.dtype ?? 'F32';
   const width = dtype === 'F32' || dtype === 'I32' ? 4 : dtype === 'I8' || dtype === 'U8' ? 1 : 2;
   const tensors: RefTensor[] = modules.flatMap((m, k) => [
-    { name: `base_model.model.${m}.lora_A.weight`, dtype, shape: [r, HIDDEN], data: dtype === 'F32' ? f32Bytes(Array.from({ length: r * HIDDEN }, (_, i) => Math.cos(k + i) / 10)) : new Uint8Array(r * HIDDEN * width) },
-    { name: `base_model.model.${m}.lora_B.weight`, dtype, shape: [HIDDEN, r], data: dtype === 'F32' ? f32Bytes(Array.from({ length: r * HIDDEN }, (_, i) => Math.sin(k - i) / 10)) : new Uint8Array(r * HIDDEN * width) },
+    {
+      name: `base_model.model.${m}.lora_A.weight`,
+      dtype,
+      shape: [r, HIDDEN],
+      data:
+        dtype === 'F32'
+          ? f32Bytes(Array.from({ length: r * HIDDEN }, (_, i) => Math.cos(k + i) / 10))
+          : new Uint8Array(r * HIDDEN * width),
+    },
+    {
+      name: `base_model.model.${m}.lora_B.weight`,
+      dtype,
+      shape: [HIDDEN, r],
+      data:
+        dtype === 'F32'
+          ? f32Bytes(Array.from({ length: r * HIDDEN }, (_, i) => Math.sin(k - i) / 10))
+          : new Uint8Array(r * HIDDEN * width),
+    },
   ]);
   writeFileSync(path.join(dir, 'adapter_model.safetensors'), encodeSafetensors(tensors));
-  writeFileSync(path.join(dir, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r, lora_alpha: 4, target_modules: ['q_proj', 'v_proj'], modules_to_save: null, base_model_name_or_path: 'base', ...opts.config }));
+  writeFileSync(
+    path.join(dir, 'adapter_config.json'),
+    JSON.stringify({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r,
+      lora_alpha: 4,
+      target_modules: ['q_proj', 'v_proj'],
+      modules_to_save: null,
+      base_model_name_or_path: 'base',
+      ...opts.config,
+    }),
+  );
 }
 
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)];
@@ -122,7 +176,11 @@ const all = (e: Expect) => () => e;
 const fullOutput = (tensors: RefTensor[]) => new Map(tensors.map((t) => [t.name, t.data]));
 
 /** Writes base/ and a clean model ft/; returns the fine-tune's tensors. */
-function baseAndModel(root: string, seed: number, opts: { shards?: number; tokenizer?: boolean; layers?: number } = {}): RefTensor[] {
+function baseAndModel(
+  root: string,
+  seed: number,
+  opts: { shards?: number; tokenizer?: boolean; layers?: number } = {},
+): RefTensor[] {
   const layers = opts.layers ?? 1;
   writeModel(path.join(root, 'base'), llamaTensors(1, layers), layers, { tokenizer: opts.tokenizer });
   const ft = llamaTensors(seed + 2, layers);
@@ -151,9 +209,16 @@ export const FAMILIES: Record<string, Builder> = {
     if (kind === 'adapter') {
       writeModel(path.join(root, 'base'), llamaTensors(1, 1), 1);
       writeAdapter(path.join(root, 'ft'), 1);
-      return { variant: kind, expect: all('accept'), output: new Map(llamaTensors(1, 1).map((t) => [t.name, undefined])) };
+      return {
+        variant: kind,
+        expect: all('accept'),
+        output: new Map(llamaTensors(1, 1).map((t) => [t.name, undefined])),
+      };
     }
-    const ft = baseAndModel(root, seed, { shards: kind === 'sharded' ? int(rng, 2, 4) : 1, tokenizer: kind === 'tokenizer' });
+    const ft = baseAndModel(root, seed, {
+      shards: kind === 'sharded' ? int(rng, 2, 4) : 1,
+      tokenizer: kind === 'tokenizer',
+    });
     return { variant: kind, expect: all('accept'), output: fullOutput(ft) };
   },
   truncated(root, rng, seed) {
@@ -168,7 +233,16 @@ export const FAMILIES: Record<string, Builder> = {
     baseAndModel(root, seed);
     const file = path.join(root, 'ft', 'model.safetensors');
     const buf = readFileSync(file);
-    const value = pick(rng, [0n, 1n, 7n, BigInt(buf.length), 2n ** 63n, 2n ** 64n - 1n, 100_000_001n, BigInt(int(rng, 0, buf.length))]);
+    const value = pick(rng, [
+      0n,
+      1n,
+      7n,
+      BigInt(buf.length),
+      2n ** 63n,
+      2n ** 64n - 1n,
+      100_000_001n,
+      BigInt(int(rng, 0, buf.length)),
+    ]);
     buf.writeBigUInt64LE(value, 0);
     writeFileSync(file, buf);
     return { variant: `length ${value}`, expect: all('oracle'), oracleFile: file };
@@ -189,8 +263,19 @@ export const FAMILIES: Record<string, Builder> = {
     const numbers = [...text.matchAll(/(?<=[[,])(\d+)(?=[\],])/g)];
     const m = pick(rng, numbers);
     const v = Number(m[1]);
-    const spelled = pick(rng, [`${v}.0`, `${v}e0`, `${v}E+0`, v === 0 ? '0.0e1' : `${v / 10}e1`, `${v}.00`, `-0`, `${v}0e-1`]);
-    writeFileSync(path.join(root, 'ft', 'model.safetensors'), rawFile(text.slice(0, m.index) + spelled + text.slice(m.index! + m[1].length), data));
+    const spelled = pick(rng, [
+      `${v}.0`,
+      `${v}e0`,
+      `${v}E+0`,
+      v === 0 ? '0.0e1' : `${v / 10}e1`,
+      `${v}.00`,
+      `-0`,
+      `${v}0e-1`,
+    ]);
+    writeFileSync(
+      path.join(root, 'ft', 'model.safetensors'),
+      rawFile(text.slice(0, m.index) + spelled + text.slice(m.index! + m[1].length), data),
+    );
     return { variant: spelled, expect: all('refuse') };
   },
   'deep-nesting'(root, rng, seed) {
@@ -200,7 +285,11 @@ export const FAMILIES: Record<string, Builder> = {
     const nest = '['.repeat(depth) + ']'.repeat(depth);
     const where = pick(rng, ['entry', 'metadata', 'shape'] as const);
     const header =
-      where === 'entry' ? `{"deep":${nest},${text.slice(1)}` : where === 'metadata' ? text.replace('"__metadata__":{', `"__metadata__":{"x":${nest},`) : text.replace('"shape":[', `"shape":[${nest},`);
+      where === 'entry'
+        ? `{"deep":${nest},${text.slice(1)}`
+        : where === 'metadata'
+          ? text.replace('"__metadata__":{', `"__metadata__":{"x":${nest},`)
+          : text.replace('"shape":[', `"shape":[${nest},`);
     writeFileSync(path.join(root, 'ft', 'model.safetensors'), rawFile(header, data));
     const configToo = rng() < 0.3;
     if (configToo) writeFileSync(path.join(root, 'ft', 'config.json'), config(1).replace('{', `{"deep":${nest},`));
@@ -210,7 +299,10 @@ export const FAMILIES: Record<string, Builder> = {
     const ft = baseAndModel(root, seed);
     const { text, data } = headerText(ft);
     const esc = pick(rng, ['\\ud800', '\\udfff', '\\ud800x', '\\udc00\\ud800']);
-    const header = rng() < 0.5 ? text.replace('"model.norm.weight"', `"model.norm.weight${esc}"`) : text.replace('"format":"pt"', `"format":"pt${esc}"`);
+    const header =
+      rng() < 0.5
+        ? text.replace('"model.norm.weight"', `"model.norm.weight${esc}"`)
+        : text.replace('"format":"pt"', `"format":"pt${esc}"`);
     writeFileSync(path.join(root, 'ft', 'model.safetensors'), rawFile(header, data));
     return { variant: esc, expect: all('refuse') };
   },
@@ -226,7 +318,12 @@ export const FAMILIES: Record<string, Builder> = {
     }
     const sharded = rng() < 0.4;
     baseAndModel(root, seed, { shards: sharded ? 2 : 1, tokenizer: true });
-    const file = pick(rng, ['config.json', 'generation_config.json', 'tokenizer.json', sharded ? 'model-00002-of-00002.safetensors' : 'model.safetensors']);
+    const file = pick(rng, [
+      'config.json',
+      'generation_config.json',
+      'tokenizer.json',
+      sharded ? 'model-00002-of-00002.safetensors' : 'model.safetensors',
+    ]);
     replaceBySpecial(path.join(root, 'ft', file), kind);
     return { variant: `${kind} ${file}`, expect: readers(file) };
   },
@@ -238,7 +335,9 @@ export const FAMILIES: Record<string, Builder> = {
       writeModel(path.join(root, 'base'), llamaTensors(1, 1), 1);
       writeAdapter(path.join(root, 'ft'), 1);
     } else ftTensors = baseAndModel(root, seed, { shards: 2, tokenizer: true });
-    const file = adapter ? pick(rng, ['adapter_model.safetensors', 'adapter_config.json']) : pick(rng, ['model-00001-of-00002.safetensors', 'tokenizer.json', 'config.json']);
+    const file = adapter
+      ? pick(rng, ['adapter_model.safetensors', 'adapter_config.json'])
+      : pick(rng, ['model-00001-of-00002.safetensors', 'tokenizer.json', 'config.json']);
     const target = inside ? path.join(root, 'ft', 'sub', file) : path.join(root, 'outside', file);
     mkdirSync(path.dirname(target), { recursive: true });
     renameSync(path.join(root, 'ft', file), target);
@@ -252,16 +351,32 @@ export const FAMILIES: Record<string, Builder> = {
     const index = path.join(root, 'ft', 'model.safetensors.index.json');
     const json = JSON.parse(readFileSync(index, 'utf-8'));
     const names = Object.keys(json.weight_map);
-    const fault = pick(rng, ['escape', 'absolute', 'empty', 'missing', 'extra', 'wrong-shard', 'not-string', 'no-map', 'array'] as const);
+    const fault = pick(rng, [
+      'escape',
+      'absolute',
+      'empty',
+      'missing',
+      'extra',
+      'wrong-shard',
+      'not-string',
+      'no-map',
+      'array',
+    ] as const);
     const victim = pick(rng, names);
     mkdirSync(path.join(root, 'outside'), { recursive: true });
-    writeFileSync(path.join(root, 'outside', 'x.safetensors'), readFileSync(path.join(root, 'ft', json.weight_map[victim])));
+    writeFileSync(
+      path.join(root, 'outside', 'x.safetensors'),
+      readFileSync(path.join(root, 'ft', json.weight_map[victim])),
+    );
     if (fault === 'escape') json.weight_map[victim] = '../outside/x.safetensors';
     if (fault === 'absolute') json.weight_map[victim] = path.join(root, 'outside', 'x.safetensors');
     if (fault === 'empty') json.weight_map[victim] = '';
     if (fault === 'missing') delete json.weight_map[victim];
     if (fault === 'extra') json.weight_map['model.extra.weight'] = json.weight_map[victim];
-    if (fault === 'wrong-shard') json.weight_map[victim] = json.weight_map[victim].includes('00001') ? 'model-00002-of-00002.safetensors' : 'model-00001-of-00002.safetensors';
+    if (fault === 'wrong-shard')
+      json.weight_map[victim] = json.weight_map[victim].includes('00001')
+        ? 'model-00002-of-00002.safetensors'
+        : 'model-00001-of-00002.safetensors';
     if (fault === 'not-string') json.weight_map[victim] = 7;
     if (fault === 'no-map') delete json.weight_map;
     if (fault === 'array') json.weight_map = [];
@@ -269,10 +384,19 @@ export const FAMILIES: Record<string, Builder> = {
     return { variant: fault, expect: all('refuse') };
   },
   'proto-names'(root, rng, seed) {
-    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '__defineGetter__', 'valueOf', 'prototype'];
+    const names = [
+      '__proto__',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      '__defineGetter__',
+      'valueOf',
+      'prototype',
+    ];
     const chosen = names.filter(() => rng() < 0.5);
     if (chosen.length === 0) chosen.push(pick(rng, names));
-    const extra = (s: number): RefTensor[] => chosen.map((name, k) => ({ name, dtype: 'F32', shape: [2], data: f32Bytes([s + k, -s - k]) }));
+    const extra = (s: number): RefTensor[] =>
+      chosen.map((name, k) => ({ name, dtype: 'F32', shape: [2], data: f32Bytes([s + k, -s - k]) }));
     const layers = 1;
     writeModel(path.join(root, 'base'), [...llamaTensors(1, layers), ...extra(1)], layers);
     const ft = [...llamaTensors(seed + 2, layers), ...extra(seed + 5)];
@@ -290,7 +414,18 @@ export const FAMILIES: Record<string, Builder> = {
   },
   'adapter-config'(root, rng) {
     writeModel(path.join(root, 'base'), llamaTensors(1, 1), 1);
-    const fault = pick(rng, ['lora_alpha null', 'peft_type null', 'target_modules null', 'r null', 'rank_pattern ""', 'alpha_pattern ""', 'r string', 'alpha NaN-ish', 'rank_pattern lookbehind', 'modules_to_save number'] as const);
+    const fault = pick(rng, [
+      'lora_alpha null',
+      'peft_type null',
+      'target_modules null',
+      'r null',
+      'rank_pattern ""',
+      'alpha_pattern ""',
+      'r string',
+      'alpha NaN-ish',
+      'rank_pattern lookbehind',
+      'modules_to_save number',
+    ] as const);
     const c: Record<string, unknown> = {
       'lora_alpha null': { lora_alpha: null },
       'peft_type null': { peft_type: null },
@@ -316,19 +451,30 @@ export const FAMILIES: Record<string, Builder> = {
     writeModel(path.join(root, 'base'), llamaTensors(1, 1), 1);
     const key = pick(rng, ['(a+)+$', '(a|aa)+$', '(a*)*b', '(x+x+)+y', '(.*a){20}']);
     const module = 'a'.repeat(int(rng, 30, 5000));
-    writeAdapter(path.join(root, 'ft'), 1, { config: { rank_pattern: { [key]: 2 }, alpha_pattern: { [key]: 4 } }, modules: [`model.layers.0.${module}`] });
+    writeAdapter(path.join(root, 'ft'), 1, {
+      config: { rank_pattern: { [key]: 2 }, alpha_pattern: { [key]: 4 } },
+      modules: [`model.layers.0.${module}`],
+    });
     return { variant: `${key} on ${module.length} chars`, expect: (cmd) => (cmd === 'inspect' ? 'either' : 'refuse') };
   },
   dtype(root, rng, seed) {
     const ft = baseAndModel(root, seed);
     const { text, data } = headerText(ft);
     const bad = pick(rng, ['F17', 'f32', 'float32', '', 'F32 ', '__proto__', 'constructor']);
-    writeFileSync(path.join(root, 'ft', 'model.safetensors'), rawFile(text.replace('"dtype":"F32"', `"dtype":${JSON.stringify(bad)}`), data));
+    writeFileSync(
+      path.join(root, 'ft', 'model.safetensors'),
+      rawFile(text.replace('"dtype":"F32"', `"dtype":${JSON.stringify(bad)}`), data),
+    );
     return { variant: JSON.stringify(bad), expect: all('refuse') };
   },
   'many-tensors'(root, rng, seed) {
     const n = pick(rng, [20_000, 200_000]);
-    const extra: RefTensor[] = Array.from({ length: n }, (_, i) => ({ name: `extra.${i}`, dtype: 'F32', shape: [0], data: new Uint8Array(0) }));
+    const extra: RefTensor[] = Array.from({ length: n }, (_, i) => ({
+      name: `extra.${i}`,
+      dtype: 'F32',
+      shape: [0],
+      data: new Uint8Array(0),
+    }));
     const layers = 1;
     writeModel(path.join(root, 'base'), [...llamaTensors(1, layers), ...extra], layers);
     const ft = [...llamaTensors(seed + 2, layers), ...extra];

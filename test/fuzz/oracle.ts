@@ -9,8 +9,26 @@
 // prod(shape) * bits / 8 bytes.
 
 const BITS: Record<string, number> = {
-  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8,
-  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
+  BOOL: 8,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  C64: 64,
+  F64: 64,
+  I64: 64,
+  U64: 64,
 };
 
 export interface OracleTensor {
@@ -23,7 +41,12 @@ export interface OracleTensor {
 
 export type OracleResult = { ok: true; tensors: OracleTensor[]; dataStart: number } | { ok: false; why: string };
 
-type Json = { t: 'obj'; v: [string, Json][] } | { t: 'arr'; v: Json[] } | { t: 'str'; v: string } | { t: 'num'; raw: string } | { t: 'lit'; v: boolean | null };
+type Json =
+  | { t: 'obj'; v: [string, Json][] }
+  | { t: 'arr'; v: Json[] }
+  | { t: 'str'; v: string }
+  | { t: 'num'; raw: string }
+  | { t: 'lit'; v: boolean | null };
 
 class Bad extends Error {}
 
@@ -79,7 +102,11 @@ function parseJson(s: string): Json {
       }
     }
     if (c === '"') return { t: 'str', v: str() };
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (s.startsWith(word, i)) {
         i += word.length;
         return { t: 'lit', v };
@@ -107,7 +134,16 @@ function parseJson(s: string): Json {
       }
       const e = s[i + 1];
       i += 2;
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+      const simple: Record<string, string> = {
+        '"': '"',
+        '\\': '\\',
+        '/': '/',
+        b: '\b',
+        f: '\f',
+        n: '\n',
+        r: '\r',
+        t: '\t',
+      };
       if (e in simple) {
         out += simple[e];
         continue;

@@ -96,7 +96,18 @@ function argvFor(c: Case, cmd: Command): string[] {
   const base = path.join(c.root, 'base');
   const ft = path.join(c.root, 'ft');
   if (cmd === 'inspect') return ['inspect', ft];
-  const merge = ['merge', '--base', base, '--finetuned', ft, '--out', path.join(c.root, 'out'), '--recipe', 'full', '--quiet'];
+  const merge = [
+    'merge',
+    '--base',
+    base,
+    '--finetuned',
+    ft,
+    '--out',
+    path.join(c.root, 'out'),
+    '--recipe',
+    'full',
+    '--quiet',
+  ];
   return cmd === 'dry-run' ? [...merge, '--dry-run'] : merge;
 }
 
@@ -123,7 +134,9 @@ function sameSnapshot(a: Map<string, string>, b: Map<string, string>): boolean {
 /** Tensor name → bytes of a folder's weights, read with the oracle; a string says what is wrong. */
 function readOutput(dir: string): Map<string, Buffer> | string {
   const index = path.join(dir, 'model.safetensors.index.json');
-  const files = existsSync(index) ? [...new Set(Object.values(JSON.parse(readFileSync(index, 'utf-8')).weight_map as Record<string, string>))] : ['model.safetensors'];
+  const files = existsSync(index)
+    ? [...new Set(Object.values(JSON.parse(readFileSync(index, 'utf-8')).weight_map as Record<string, string>))]
+    : ['model.safetensors'];
   const out = new Map<string, Buffer>();
   for (const f of files) {
     const buf = readFileSync(path.join(dir, f));
@@ -147,13 +160,24 @@ const STACK = /^\s+at .+(\(|:\d+:\d+)/m;
 const RAW_ERROR = /\b(RangeError|TypeError|ReferenceError|SyntaxError|EvalError)\b|\berrno\b|ERR_[A-Z_]+/;
 
 /** The outcome of one run from its answer and what the input must get; `base` says what ran. */
-export function classify(base: Omit<Outcome, 'kind' | 'detail'>, r: Answer, expect: Expect | 'either', timeoutMs: number): Outcome {
+export function classify(
+  base: Omit<Outcome, 'kind' | 'detail'>,
+  r: Answer,
+  expect: Expect | 'either',
+  timeoutMs: number,
+): Outcome {
   if (r === 'hang') return { ...base, kind: 'hang', detail: `no answer in ${timeoutMs} ms` };
-  if (STACK.test(r.stderr) || (r.code !== 0 && r.code !== 1) || (r.code === 1 && (!r.stderr.startsWith('taia: error: ') || RAW_ERROR.test(r.stderr)))) {
+  if (
+    STACK.test(r.stderr) ||
+    (r.code !== 0 && r.code !== 1) ||
+    (r.code === 1 && (!r.stderr.startsWith('taia: error: ') || RAW_ERROR.test(r.stderr)))
+  ) {
     return { ...base, kind: 'crash', detail: `exit ${r.code}: ${r.stderr.slice(0, 400)}` };
   }
-  if (r.code === 1) return { ...base, kind: expect === 'accept' ? 'refused-valid' : 'refused', detail: r.stderr.trim().slice(0, 300) };
-  if (expect === 'refuse') return { ...base, kind: 'wrong', detail: 'accepted although the format (or the rule) forbids it' };
+  if (r.code === 1)
+    return { ...base, kind: expect === 'accept' ? 'refused-valid' : 'refused', detail: r.stderr.trim().slice(0, 300) };
+  if (expect === 'refuse')
+    return { ...base, kind: 'wrong', detail: 'accepted although the format (or the rule) forbids it' };
   return { ...base, kind: 'accepted', detail: '' };
 }
 
@@ -162,17 +186,26 @@ export async function runCase(c: Case, cmd: Command, exec: Exec, timeoutMs: numb
   const before = snapshot(c.root);
   const limit = c.big ? timeoutMs * 4 : timeoutMs;
   const r = await exec.run(argvFor(c, cmd), limit);
-  const base: Omit<Outcome, 'kind' | 'detail'> = { family: c.family, variant: c.variant, cmd, leftovers: [], inputsModified: false };
+  const base: Omit<Outcome, 'kind' | 'detail'> = {
+    family: c.family,
+    variant: c.variant,
+    cmd,
+    leftovers: [],
+    inputsModified: false,
+  };
   if (r !== 'hang') {
     const accepted = r.code === 0 && cmd === 'merge';
-    base.leftovers = readdirSync(c.root).filter((n) => !['base', 'ft', 'outside'].includes(n) && !(accepted && n === 'out'));
+    base.leftovers = readdirSync(c.root).filter(
+      (n) => !['base', 'ft', 'outside'].includes(n) && !(accepted && n === 'out'),
+    );
     base.inputsModified = !sameSnapshot(before, snapshot(c.root));
   }
   let expect = c.expect(cmd);
   if (expect === 'oracle') expect = checkSafetensors(readFileSync(c.oracleFile!)).ok ? 'either' : 'refuse';
   const o = classify(base, r, expect, limit);
   if (o.kind !== 'accepted' || r === 'hang') return o;
-  if (c.noControls && CONTROLS.test(r.stdout + r.stderr)) return { ...base, kind: 'wrong', detail: 'raw control characters in the output' };
+  if (c.noControls && CONTROLS.test(r.stdout + r.stderr))
+    return { ...base, kind: 'wrong', detail: 'raw control characters in the output' };
   if (cmd === 'merge') {
     const want = c.oracleFile && c.expect(cmd) === 'oracle' ? oracleTensors(c.oracleFile) : c.output;
     const got = readOutput(path.join(c.root, 'out'));
@@ -180,8 +213,15 @@ export async function runCase(c: Case, cmd: Command, exec: Exec, timeoutMs: numb
     if (want) {
       const missing = [...want.keys()].filter((n) => !got.has(n));
       const extra = [...got.keys()].filter((n) => !want.has(n));
-      const differ = [...want].filter(([n, bytes]) => bytes && got.has(n) && !Buffer.from(bytes).equals(got.get(n)!)).map(([n]) => n);
-      if (missing.length || extra.length || differ.length) return { ...base, kind: 'wrong', detail: `output: missing ${JSON.stringify(missing.slice(0, 3))}, extra ${JSON.stringify(extra.slice(0, 3))}, different ${JSON.stringify(differ.slice(0, 3))}` };
+      const differ = [...want]
+        .filter(([n, bytes]) => bytes && got.has(n) && !Buffer.from(bytes).equals(got.get(n)!))
+        .map(([n]) => n);
+      if (missing.length || extra.length || differ.length)
+        return {
+          ...base,
+          kind: 'wrong',
+          detail: `output: missing ${JSON.stringify(missing.slice(0, 3))}, extra ${JSON.stringify(extra.slice(0, 3))}, different ${JSON.stringify(differ.slice(0, 3))}`,
+        };
     }
   }
   return o;
@@ -204,7 +244,13 @@ const COMMANDS: readonly Command[] = ['inspect', 'dry-run', 'merge'];
  * a fresh folder for each; the working folder is removed at the end.
  */
 export async function drawCases(
-  opts: { cases: number; seed: number; families: string[]; weights: Record<string, number>; onOutcome?: (o: Outcome, i: number) => void },
+  opts: {
+    cases: number;
+    seed: number;
+    families: string[];
+    weights: Record<string, number>;
+    onOutcome?: (o: Outcome, i: number) => void;
+  },
   each: (family: string, dir: string, rng: () => number, i: number) => Promise<Outcome>,
 ): Promise<Outcome[]> {
   const rng = seeded(opts.seed);
@@ -229,8 +275,10 @@ export async function drawCases(
 
 /** Hostile checkpoint folders, each through one of inspect, dry run and merge in turn. */
 export function campaign(opts: CampaignOptions): Promise<Outcome[]> {
-  return drawCases({ ...opts, families: opts.families ?? Object.keys(FAMILIES), weights: WEIGHTS }, (family, dir, rng, i) =>
-    runCase(buildCase(family, dir, rng, i), COMMANDS[i % COMMANDS.length], opts.exec, opts.timeoutMs),
+  return drawCases(
+    { ...opts, families: opts.families ?? Object.keys(FAMILIES), weights: WEIGHTS },
+    (family, dir, rng, i) =>
+      runCase(buildCase(family, dir, rng, i), COMMANDS[i % COMMANDS.length], opts.exec, opts.timeoutMs),
   );
 }
 
@@ -238,13 +286,31 @@ export function campaign(opts: CampaignOptions): Promise<Outcome[]> {
 export function table(outcomes: readonly Outcome[]): string {
   const families = [...new Set(outcomes.map((o) => o.family))].sort();
   const head = ['family', 'runs', ...KINDS, 'leftovers', 'inputs modified'];
-  const row = (name: string, os: readonly Outcome[]) => [name, String(os.length), ...KINDS.map((k) => String(os.filter((o) => o.kind === k).length)), String(os.filter((o) => o.leftovers.length).length), String(os.filter((o) => o.inputsModified).length)];
-  const rows = [...families.map((f) => row(f, outcomes.filter((o) => o.family === f))), row('total', outcomes)];
+  const row = (name: string, os: readonly Outcome[]) => [
+    name,
+    String(os.length),
+    ...KINDS.map((k) => String(os.filter((o) => o.kind === k).length)),
+    String(os.filter((o) => o.leftovers.length).length),
+    String(os.filter((o) => o.inputsModified).length),
+  ];
+  const rows = [
+    ...families.map((f) =>
+      row(
+        f,
+        outcomes.filter((o) => o.family === f),
+      ),
+    ),
+    row('total', outcomes),
+  ];
   const widths = head.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i].length), h.length));
-  return [head, ...rows].map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n');
+  return [head, ...rows]
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '))
+    .join('\n');
 }
 
 /** Outcomes that break the guarantees: crash, hang, wrong, refused-valid, leftovers, modified inputs. */
 export function failures(outcomes: readonly Outcome[]): Outcome[] {
-  return outcomes.filter((o) => ['crash', 'hang', 'wrong', 'refused-valid'].includes(o.kind) || o.leftovers.length > 0 || o.inputsModified);
+  return outcomes.filter(
+    (o) => ['crash', 'hang', 'wrong', 'refused-valid'].includes(o.kind) || o.leftovers.length > 0 || o.inputsModified,
+  );
 }

@@ -33,7 +33,11 @@ export function llamaTensorShapes(s: LlamaShape): { name: string; shape: number[
       { name: `${p}self_attn.v_proj.weight`, shape: [kv * headDim, s.hidden] },
     );
     if (s.qkvBias) {
-      out.push({ name: `${p}self_attn.q_proj.bias`, shape: [s.hidden] }, { name: `${p}self_attn.k_proj.bias`, shape: [kv * headDim] }, { name: `${p}self_attn.v_proj.bias`, shape: [kv * headDim] });
+      out.push(
+        { name: `${p}self_attn.q_proj.bias`, shape: [s.hidden] },
+        { name: `${p}self_attn.k_proj.bias`, shape: [kv * headDim] },
+        { name: `${p}self_attn.v_proj.bias`, shape: [kv * headDim] },
+      );
     }
     out.push(
       { name: `${p}self_attn.o_proj.weight`, shape: [s.hidden, s.hidden] },
@@ -102,11 +106,20 @@ export function writeLlama(dir: string, s: LlamaShape, opts: WriteModelOptions =
     const values = opts.values ? opts.values(name, shape, base) : base;
     return { name, dtype, shape, data: encode(values, dtype) };
   });
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...llamaConfig(s, dtype), ...opts.extraConfig }, null, 2));
+  writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ ...llamaConfig(s, dtype), ...opts.extraConfig }, null, 2),
+  );
   writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ bos_token_id: 1, eos_token_id: 2 }));
   if (opts.tokenizer) {
-    writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ model_max_length: 256, chat_template: '{{ messages }}' }));
-    writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {}, merges: [] } }));
+    writeFileSync(
+      path.join(dir, 'tokenizer_config.json'),
+      JSON.stringify({ model_max_length: 256, chat_template: '{{ messages }}' }),
+    );
+    writeFileSync(
+      path.join(dir, 'tokenizer.json'),
+      JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {}, merges: [] } }),
+    );
   }
   writeShards(dir, tensors, opts.shards ?? 1);
   return tensors;
@@ -130,7 +143,10 @@ export function writeShards(dir: string, tensors: RefTensor[], shards: number): 
     }
     writeSafetensors(path.join(dir, file), part, { format: 'pt' });
   }
-  writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  writeFileSync(
+    path.join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
+  );
 }
 
 export interface AdapterSpec {
@@ -161,7 +177,11 @@ export interface AdapterModule {
  * Writes a PEFT LoRA adapter for the given base tensor shapes: keys `base_model.model.<module>.lora_A.weight`
  * [r, in] and `lora_B.weight` [out, r]. Returns the factors (as stored after rounding) for reference maths.
  */
-export function writeAdapter(dir: string, baseShapes: { name: string; shape: number[] }[], spec: AdapterSpec): AdapterModule[] {
+export function writeAdapter(
+  dir: string,
+  baseShapes: { name: string; shape: number[] }[],
+  spec: AdapterSpec,
+): AdapterModule[] {
   mkdirSync(dir, { recursive: true });
   const dtype = spec.dtype ?? 'F32';
   const tensors: RefTensor[] = [];
@@ -171,20 +191,42 @@ export function writeAdapter(dir: string, baseShapes: { name: string; shape: num
     const m = /^(.*)\.weight$/.exec(name);
     if (!m || shape.length !== 2 || !spec.targets.some((t) => m[1].endsWith(`.${t}`))) continue;
     const module = m[1];
-    const r = Object.entries(spec.rankPattern ?? {}).find(([k]) => new RegExp(`^(.*\\.)?(${k})$`).test(module))?.[1] ?? spec.r;
+    const r =
+      Object.entries(spec.rankPattern ?? {}).find(([k]) => new RegExp(`^(.*\\.)?(${k})$`).test(module))?.[1] ?? spec.r;
     const [outDim, inDim] = spec.fanInFanOut ? [shape[1], shape[0]] : shape;
     const a = randomValues(r * inDim, seed++, 0.1);
     const b = randomValues(outDim * r, seed++, 0.1);
     const round = (v: Float64Array) => (dtype === 'F32' ? Float64Array.from(v, Math.fround) : bf16Values(bf16Bytes(v)));
     const mod: AdapterModule = { module, r, a: round(a), b: round(b), inDim, outDim };
-    tensors.push({ name: `base_model.model.${module}.lora_A.weight`, dtype, shape: [r, inDim], data: encode(a, dtype) });
-    tensors.push({ name: `base_model.model.${module}.lora_B.weight`, dtype, shape: [outDim, r], data: encode(b, dtype) });
+    tensors.push({
+      name: `base_model.model.${module}.lora_A.weight`,
+      dtype,
+      shape: [r, inDim],
+      data: encode(a, dtype),
+    });
+    tensors.push({
+      name: `base_model.model.${module}.lora_B.weight`,
+      dtype,
+      shape: [outDim, r],
+      data: encode(b, dtype),
+    });
     if (spec.loraBias) {
       const bias = randomValues(outDim, seed++, 0.1);
       mod.bias = round(bias);
-      tensors.push({ name: `base_model.model.${module}.lora_B.bias`, dtype, shape: [outDim], data: encode(bias, dtype) });
+      tensors.push({
+        name: `base_model.model.${module}.lora_B.bias`,
+        dtype,
+        shape: [outDim],
+        data: encode(bias, dtype),
+      });
     }
-    if (spec.dora) tensors.push({ name: `base_model.model.${module}.lora_magnitude_vector`, dtype, shape: [outDim], data: encode(randomValues(outDim, seed++), dtype) });
+    if (spec.dora)
+      tensors.push({
+        name: `base_model.model.${module}.lora_magnitude_vector`,
+        dtype,
+        shape: [outDim],
+        data: encode(randomValues(outDim, seed++), dtype),
+      });
     modules.push(mod);
   }
   writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors);

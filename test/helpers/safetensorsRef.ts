@@ -9,7 +9,11 @@ export interface RefTensor {
   data: Uint8Array;
 }
 
-export function encodeSafetensors(tensors: RefTensor[], metadata?: Record<string, string>, opts: { align?: boolean } = {}): Buffer {
+export function encodeSafetensors(
+  tensors: RefTensor[],
+  metadata?: Record<string, string>,
+  opts: { align?: boolean } = {},
+): Buffer {
   // Null prototype: a tensor named `__proto__` must become a key, not the object's prototype.
   const header: Record<string, unknown> = Object.create(null);
   if (metadata) header.__metadata__ = metadata;
@@ -23,7 +27,11 @@ export function encodeSafetensors(tensors: RefTensor[], metadata?: Record<string
   const jsonBytes = Buffer.from(json, 'utf-8');
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(jsonBytes.length));
-  return Buffer.concat([prefix, jsonBytes, ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
+  return Buffer.concat([
+    prefix,
+    jsonBytes,
+    ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+  ]);
 }
 
 export function writeSafetensors(file: string, tensors: RefTensor[], metadata?: Record<string, string>): void {

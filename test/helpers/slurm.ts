@@ -22,9 +22,14 @@ const SBIN = '/usr/sbin';
 /** Installs Slurm and munge when missing; returns why not where that cannot be done. */
 export function ensureSlurmInstalled(): string | undefined {
   if (existsSync(`${SBIN}/slurmctld`) && existsSync(`${SBIN}/slurmd`) && existsSync(`${SBIN}/munged`)) return undefined;
-  if (process.getuid?.() !== 0) return 'Slurm (slurm-wlm, munge) is not installed and the tests do not run as root, so they cannot install it with apt-get';
+  if (process.getuid?.() !== 0)
+    return 'Slurm (slurm-wlm, munge) is not installed and the tests do not run as root, so they cannot install it with apt-get';
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'slurm-wlm', 'munge'], { env, encoding: 'utf-8' });
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'slurm-wlm', 'munge'], {
+      env,
+      encoding: 'utf-8',
+    });
   let r = install();
   if (r.status !== 0) {
     spawnSync('apt-get', ['update'], { env, encoding: 'utf-8' });
@@ -36,7 +41,8 @@ export function ensureSlurmInstalled(): string | undefined {
 /** Why the cluster cannot run here, or undefined when it can. */
 export function slurmUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'the test Slurm cluster runs on Linux only';
-  if (process.getuid?.() !== 0) return 'the test Slurm cluster runs its daemons as root (SlurmUser=root), and the tests do not run as root';
+  if (process.getuid?.() !== 0)
+    return 'the test Slurm cluster runs its daemons as root (SlurmUser=root), and the tests do not run as root';
   return ensureSlurmInstalled();
 }
 
@@ -81,7 +87,14 @@ export function startSlurm(): SlurmCluster {
   writeFileSync(key, randomBytes(1024), { mode: 0o400 });
   const socket = path.join(dir, 'munge', 'munge.socket');
   const mungePid = path.join(dir, 'munge', 'munged.pid');
-  execFileSync(`${SBIN}/munged`, ['--force', `--key-file=${key}`, `--socket=${socket}`, `--pid-file=${mungePid}`, `--log-file=${path.join(dir, 'log', 'munged.log')}`, `--seed-file=${path.join(dir, 'munge', 'seed')}`]);
+  execFileSync(`${SBIN}/munged`, [
+    '--force',
+    `--key-file=${key}`,
+    `--socket=${socket}`,
+    `--pid-file=${mungePid}`,
+    `--log-file=${path.join(dir, 'log', 'munged.log')}`,
+    `--seed-file=${path.join(dir, 'munge', 'seed')}`,
+  ]);
   const node = hostname().split('.')[0];
   // Two ports on loopback picked at random, so parallel clusters on one machine do not collide.
   const port = 20000 + Math.floor(Math.random() * 20000);
@@ -143,7 +156,10 @@ export function startSlurm(): SlurmCluster {
     for (;;) {
       const state = spawnSync('sinfo', ['-h', '-o', '%T'], { env: daemonEnv, encoding: 'utf-8' }).stdout.trim();
       if (state === 'idle') break;
-      if (Date.now() > end) throw new Error(`the test Slurm cluster did not become idle (sinfo: ${state || 'no answer'}); logs in ${dir}/log`);
+      if (Date.now() > end)
+        throw new Error(
+          `the test Slurm cluster did not become idle (sinfo: ${state || 'no answer'}); logs in ${dir}/log`,
+        );
       spawnSync('sleep', ['0.3']);
     }
   } catch (e) {

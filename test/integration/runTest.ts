@@ -20,7 +20,11 @@ const launcher = path.join(repo, 'scripts', 'vscode-host', 'code-server-launcher
 const vsix = process.env.TAIA_VSIX ?? path.join(repo, 'taia-lab.vsix');
 
 /** Runs suite `name` in a fresh workspace folder, which `prepare` may fill first. */
-async function runSuite(name: string, extraEnv: Record<string, string>, prepare?: (workspace: string) => void): Promise<void> {
+async function runSuite(
+  name: string,
+  extraEnv: Record<string, string>,
+  prepare?: (workspace: string) => void,
+): Promise<void> {
   const workspace = mkdtempSync(path.join(tmpdir(), `taia-ws-${name}-`));
   const started = Date.now();
   try {
@@ -54,7 +58,9 @@ async function main(): Promise<void> {
   }
   await runSuite('untrusted', { TAIA_HOST_UNTRUSTED: '1' });
   await runSuite('demo', {}, (workspace) => {
-    const demo = spawnSync(process.execPath, [path.join(repo, 'demo', 'run.mjs'), '--quick', '--dir', workspace], { encoding: 'utf-8' });
+    const demo = spawnSync(process.execPath, [path.join(repo, 'demo', 'run.mjs'), '--quick', '--dir', workspace], {
+      encoding: 'utf-8',
+    });
     if (demo.status !== 0) throw new Error(`npm run demo -- --quick failed:\n${demo.stderr.slice(-2000)}`);
   });
 }

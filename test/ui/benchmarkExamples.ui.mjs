@@ -23,24 +23,82 @@ const artifacts = path.join(repo, 'test-artifacts', 'ui');
 mkdirSync(artifacts, { recursive: true });
 
 const HOSTILE = '<img src=x onerror="window.pwned=1">';
-const COUNTRIES = ['Oro', 'Vell', 'Pasq', 'Tir', 'Mune', 'Sald', 'Kesh', 'Arro', 'Lim', 'Dova', 'Quel', 'Brin', 'Hest', 'Yarl', 'Fen', 'Corr', 'Ulm', 'Zeb', 'Nay', 'Wist'];
+const COUNTRIES = [
+  'Oro',
+  'Vell',
+  'Pasq',
+  'Tir',
+  'Mune',
+  'Sald',
+  'Kesh',
+  'Arro',
+  'Lim',
+  'Dova',
+  'Quel',
+  'Brin',
+  'Hest',
+  'Yarl',
+  'Fen',
+  'Corr',
+  'Ulm',
+  'Zeb',
+  'Nay',
+  'Wist',
+];
 const capital = (c) => `${c}ton`;
 // base right on 0–13; the fine-tune forgot 0–5 and learnt 16; TAIA recovers 0–5, keeps 16, loses 9.
-const correct = { base: (i) => i < 14, finetuned: (i) => (i > 5 && i < 14) || i === 16, taia: (i) => (i < 14 && i !== 9) || i === 16 };
+const correct = {
+  base: (i) => i < 14,
+  finetuned: (i) => (i > 5 && i < 14) || i === 16,
+  taia: (i) => (i < 14 && i !== 9) || i === 16,
+};
 const dir = mkdtempSync(path.join(tmpdir(), 'taia-examples-ui-'));
 const refs = [];
 for (const [name, right] of Object.entries(correct)) {
   const file = path.join(dir, `${name}.taia-results.json`);
-  const records = COUNTRIES.map((c, i) => ({ task: 'capitals', id: `c${i}`, prompt: i === 7 ? `What is the capital of ${HOSTILE}?` : `What is the capital of ${c}?`, target: capital(c), prediction: right(i) ? capital(c) : name === 'finetuned' ? 'Response: a word game' : 'Oroton', metrics: { exact_match: right(i) ? 1 : 0 } }));
+  const records = COUNTRIES.map((c, i) => ({
+    task: 'capitals',
+    id: `c${i}`,
+    prompt: i === 7 ? `What is the capital of ${HOSTILE}?` : `What is the capital of ${c}?`,
+    target: capital(c),
+    prediction: right(i) ? capital(c) : name === 'finetuned' ? 'Response: a word game' : 'Oroton',
+    metrics: { exact_match: right(i) ? 1 : 0 },
+  }));
   const acc = records.filter((r) => r.metrics.exact_match).length / records.length;
-  await writeTaiaResults(file, { format: 'taia-results', version: 1, model: { name }, created: '2026-01-01T00:00:00.000Z', tasks: { capitals: { n: records.length, metrics: { exact_match: { value: acc, stderr: Math.sqrt((acc * (1 - acc)) / (records.length - 1)), higher_is_better: true, scale: 'fraction' } } } } }, records);
+  await writeTaiaResults(
+    file,
+    {
+      format: 'taia-results',
+      version: 1,
+      model: { name },
+      created: '2026-01-01T00:00:00.000Z',
+      tasks: {
+        capitals: {
+          n: records.length,
+          metrics: {
+            exact_match: {
+              value: acc,
+              stderr: Math.sqrt((acc * (1 - acc)) / (records.length - 1)),
+              higher_is_better: true,
+              scale: 'fraction',
+            },
+          },
+        },
+      },
+    },
+    records,
+  );
   refs.push({ file, model: name });
 }
 const { report } = await compareModels(refs, 'finetuned');
 
 const pages = { '/diff': benchmarkDiffHtml(POLICY, NONCE, '/benchmarkDiff.js', '/benchmarks.css') };
 const files = { '/benchmarkDiff.js': [path.join(repo, 'dist/webview/benchmarkDiff.js'), 'text/javascript'] };
-const { p, base, errors, posted, postInit, close } = await openWebviewPages({ pages, files, viewport: { width: 1200, height: 1000 } });
+const { p, base, errors, posted, postInit, close } = await openWebviewPages({
+  pages,
+  files,
+  viewport: { width: 1200, height: 1000 },
+});
 /** Answers the page's last 'examples' request as the host does. */
 async function answerExamples() {
   const ask = (await posted()).filter((m) => m.type === 'examples').at(-1);
@@ -67,18 +125,36 @@ try {
   assert.equal(await p.textContent('#examples-title'), 'Examples of capitals / exact_match: taia against finetuned');
   // The counts are the report's McNemar b and c, and its p.
   const counts = await p.textContent('#examples-counts');
-  assert.match(counts, /^6 fixed \(wrong in finetuned, right in taia\) · 1 broken \(right in finetuned, wrong in taia\) · 8 right in both · 5 wrong in both, of 20 paired · McNemar b = 1, c = 6, p = /);
+  assert.match(
+    counts,
+    /^6 fixed \(wrong in finetuned, right in taia\) · 1 broken \(right in finetuned, wrong in taia\) · 8 right in both · 5 wrong in both, of 20 paired · McNemar b = 1, c = 6, p = /,
+  );
   assert.ok(counts.includes(`b = ${cell.test.discordant.b}, c = ${cell.test.discordant.c}`));
   const title = await p.locator(`table.bench td.opens[data-model="taia"]`).getAttribute('title');
   const p1 = /p = ([\d.]+)/.exec(title)[1];
   assert.ok(counts.includes(`p = ${p1} (McNemar (exact))`), `${counts} vs ${title}`);
   // Flipped by default: the 6 discordant examples, each with prompt, reference and every model's answer.
   assert.deepEqual(await shownIds(), ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c9']);
-  assert.deepEqual(await p.locator('#examples thead th').allTextContents(), ['id', 'prompt', 'reference', 'finetuned', 'taia', 'base']);
+  assert.deepEqual(await p.locator('#examples thead th').allTextContents(), [
+    'id',
+    'prompt',
+    'reference',
+    'finetuned',
+    'taia',
+    'base',
+  ]);
   const c0 = p.locator('#examples tr[data-id="c0"] td');
-  assert.deepEqual(await c0.allTextContents(), ['What is the capital of Oro?', 'Oroton', '✗ Response: a word game', '✓ Oroton', '✓ Oroton']);
+  assert.deepEqual(await c0.allTextContents(), [
+    'What is the capital of Oro?',
+    'Oroton',
+    '✗ Response: a word game',
+    '✓ Oroton',
+    '✓ Oroton',
+  ]);
   assert.equal(await p.locator('#examples tr[data-id="c9"]').getAttribute('class'), 'flip-broken');
-  const colours = await p.locator('#examples tr[data-id="c0"] .verdict').evaluateAll((vs) => vs.map((v) => getComputedStyle(v).color));
+  const colours = await p
+    .locator('#examples tr[data-id="c0"] .verdict')
+    .evaluateAll((vs) => vs.map((v) => getComputedStyle(v).color));
   assert.notEqual(colours[0], colours[1], '✗ and ✓ differ in colour too');
   await p.screenshot({ path: path.join(artifacts, 'benchmark-examples.png'), fullPage: true });
   // The filters: fixed, broken, all; the choice is kept.
@@ -90,7 +166,10 @@ try {
   assert.equal((await shownIds()).length, 20);
   assert.equal((await p.evaluate(() => window.acquireVsCodeApi().getState())).examples.filter, 'all');
   // A hostile prompt is text.
-  assert.equal(await p.locator('#examples tr[data-id="c7"] td.prompt').textContent(), `What is the capital of ${HOSTILE}?`);
+  assert.equal(
+    await p.locator('#examples tr[data-id="c7"] td.prompt').textContent(),
+    `What is the capital of ${HOSTILE}?`,
+  );
   assert.equal(await p.locator('img').count(), 0);
   assert.equal(await p.evaluate(() => window.pwned), undefined);
   // The keyboard opens a cell too: base against the fine-tune.
@@ -100,7 +179,11 @@ try {
   assert.equal(again.ask.model, 'base');
   assert.equal(await p.textContent('#examples-title'), 'Examples of capitals / exact_match: base against finetuned');
   const baseCell = report.rows[0].cells[report.models.findIndex((m) => m.name === 'base')];
-  assert.ok((await p.textContent('#examples-counts')).includes(`McNemar b = ${baseCell.test.discordant.b}, c = ${baseCell.test.discordant.c}`));
+  assert.ok(
+    (await p.textContent('#examples-counts')).includes(
+      `McNemar b = ${baseCell.test.discordant.b}, c = ${baseCell.test.discordant.c}`,
+    ),
+  );
   assert.equal(again.view.counts.fixed, baseCell.test.discordant.c);
   // Close.
   await p.click('#examples-close');

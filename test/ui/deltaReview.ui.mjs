@@ -26,7 +26,14 @@ writeLlama(path.join(dir, 'base'), shape, { dtype: 'F32', seed: 1 });
 writeLlama(path.join(dir, 'ft'), shape, {
   dtype: 'F32',
   seed: 1,
-  values: (name, _s, v) => (name === 'model.layers.1.self_attn.q_proj.weight' ? v.map((x, i) => x + (i % 3) * 0.05) : name.includes('o_proj') ? v.map((x) => x * 1.001) : name === 'model.layers.0.mlp.up_proj.weight' ? v.map((x, i) => (i === 0 ? NaN : x)) : v),
+  values: (name, _s, v) =>
+    name === 'model.layers.1.self_attn.q_proj.weight'
+      ? v.map((x, i) => x + (i % 3) * 0.05)
+      : name.includes('o_proj')
+        ? v.map((x) => x * 1.001)
+        : name === 'model.layers.0.mlp.up_proj.weight'
+          ? v.map((x, i) => (i === 0 ? NaN : x))
+          : v,
 });
 const report = await diffCheckpoints({ base: path.join(dir, 'base'), finetuned: path.join(dir, 'ft'), spectrum: 2 });
 rmSync(dir, { recursive: true, force: true });
@@ -47,7 +54,9 @@ try {
   await p.waitForFunction(() => document.querySelectorAll('button.cell').length > 0);
   assert.equal(await p.isVisible('#cancel'), true, 'Cancel shows while statistics stream');
   // Progress with its total: tensors and bytes of all.
-  await p.evaluate(() => window.postMessage({ type: 'progress', bytesDone: 2e6, bytesTotal: 8e6, tensors: 5, count: 30 }, '*'));
+  await p.evaluate(() =>
+    window.postMessage({ type: 'progress', bytesDone: 2e6, bytesTotal: 8e6, tensors: 5, count: 30 }, '*'),
+  );
   await p.waitForFunction(() => document.getElementById('status').textContent.startsWith('computing… 5 of 30 tensors'));
   assert.match(await p.textContent('#status'), /^computing… 5 of 30 tensors · 2\.00 MB of 8\.00 MB/);
   await p.click('#cancel');
@@ -58,29 +67,58 @@ try {
   assert.equal(await p.locator('button.cell').count(), 27);
   // The legend: the colour scale from no change to the largest, and what the marks mean.
   assert.equal(await p.locator('#heatmap-legend .scale .swatch').count(), 6);
-  assert.match(await p.getAttribute('#heatmap-legend .scale', 'aria-label'), /^colour scale from [\d.e+-]+% to [\d.e+-]+%, logarithmic$/);
+  assert.match(
+    await p.getAttribute('#heatmap-legend .scale', 'aria-label'),
+    /^colour scale from [\d.e+-]+% to [\d.e+-]+%, logarithmic$/,
+  );
   assert.match(await p.textContent('#heatmap-legend .marks'), /NaN or Inf.*not from where the recipe says.*selected/);
-  const intensity = (name) => p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => parseFloat(e.style.getPropertyValue('--intensity')));
+  const intensity = (name) =>
+    p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => parseFloat(e.style.getPropertyValue('--intensity')));
   const hot = await intensity('model.layers.1.self_attn.q_proj.weight');
   const warm = await intensity('model.layers.0.self_attn.o_proj.weight');
   const cold = await intensity('model.layers.0.self_attn.k_proj.weight');
   assert.ok(hot === 100 && warm > 0 && warm < hot && cold === 0, `intensities ${hot} ${warm} ${cold}`);
-  const bg = (name) => p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => getComputedStyle(e).backgroundColor);
-  assert.notEqual(await bg('model.layers.1.self_attn.q_proj.weight'), await bg('model.layers.0.self_attn.k_proj.weight'), 'changed and unchanged cells differ in colour');
+  const bg = (name) =>
+    p.locator(`button.cell[data-name="${name}"]`).evaluate((e) => getComputedStyle(e).backgroundColor);
+  assert.notEqual(
+    await bg('model.layers.1.self_attn.q_proj.weight'),
+    await bg('model.layers.0.self_attn.k_proj.weight'),
+    'changed and unchanged cells differ in colour',
+  );
   const nan = p.locator('button.cell[data-name="model.layers.0.mlp.up_proj.weight"]');
   assert.equal(await nan.textContent(), '!');
   assert.ok((await nan.getAttribute('class')).includes('nonfinite'));
-  assert.match(await p.textContent('#verdict'), /⚠ 1 tensor\(s\) hold NaN or Inf: model\.layers\.0\.mlp\.up_proj\.weight/);
+  assert.match(
+    await p.textContent('#verdict'),
+    /⚠ 1 tensor\(s\) hold NaN or Inf: model\.layers\.0\.mlp\.up_proj\.weight/,
+  );
   // Detail pane from a click, then keyboard navigation.
   await p.click('button.cell[data-name="model.layers.1.self_attn.q_proj.weight"]');
   assert.equal(await p.textContent('#detail h3'), 'model.layers.1.self_attn.q_proj.weight');
   assert.match(await p.textContent('#detail'), /top singular values/);
   assert.equal(await p.locator('#detail svg.histogram rect').count(), 32);
   // The states that matter, as the stylesheet draws them (a cut-short media/deltaReview.css drops these).
-  const style = (sel) => p.locator(sel).first().evaluate((e) => { const c = getComputedStyle(e); return { outline: `${c.outlineStyle} ${c.outlineWidth}`, border: `${c.borderTopStyle} ${c.borderTopWidth} ${c.borderTopColor}`, borderLeft: `${c.borderLeftStyle} ${c.borderLeftWidth} ${c.borderLeftColor}`, color: c.color, bg: c.backgroundColor }; });
+  const style = (sel) =>
+    p
+      .locator(sel)
+      .first()
+      .evaluate((e) => {
+        const c = getComputedStyle(e);
+        return {
+          outline: `${c.outlineStyle} ${c.outlineWidth}`,
+          border: `${c.borderTopStyle} ${c.borderTopWidth} ${c.borderTopColor}`,
+          borderLeft: `${c.borderLeftStyle} ${c.borderLeftWidth} ${c.borderLeftColor}`,
+          color: c.color,
+          bg: c.backgroundColor,
+        };
+      });
   const red = 'rgb(244, 135, 113)'; // the theme's errorForeground
   assert.equal((await style('button.cell.selected')).outline, 'solid 2px', 'the selected cell is outlined');
-  assert.equal((await style('button.cell.nonfinite')).border, `solid 2px ${red}`, 'a non-finite cell has a solid red border');
+  assert.equal(
+    (await style('button.cell.nonfinite')).border,
+    `solid 2px ${red}`,
+    'a non-finite cell has a solid red border',
+  );
   assert.equal((await style('p.alarm')).borderLeft, `solid 3px ${red}`, 'an alarm is flagged with a red bar');
   assert.equal((await style('p.alarm')).color, red);
   for (const sel of ['#ranking button.link.sort', '#outside button.link']) {
@@ -98,11 +136,17 @@ try {
   assert.equal(await p.evaluate(() => window.pwned), undefined);
   assert.equal(await p.locator('#outside img').count(), 0);
   // The ranking table sorts by relative change, largest first; a header click reverses it.
-  assert.equal(await p.locator('#ranking tr').nth(1).locator('td.name').textContent(), 'model.layers.1.self_attn.q_proj.weight');
+  assert.equal(
+    await p.locator('#ranking tr').nth(1).locator('td.name').textContent(),
+    'model.layers.1.self_attn.q_proj.weight',
+  );
   await p.click('#ranking button[data-sort="relative"]');
   assert.equal(await p.locator('#ranking th[aria-sort="ascending"]').count(), 1);
   await p.click('#ranking button[data-sort="name"]');
-  assert.equal(await p.locator('#ranking tr').nth(1).locator('td.name').textContent(), '<img src=x onerror="window.pwned=1">');
+  assert.equal(
+    await p.locator('#ranking tr').nth(1).locator('td.name').textContent(),
+    '<img src=x onerror="window.pwned=1">',
+  );
   // Metric switch and export.
   await p.selectOption('#metric', 'cosine');
   assert.ok((await intensity('model.layers.1.self_attn.q_proj.weight')) > 0);
@@ -112,12 +156,40 @@ try {
   await p.screenshot({ path: path.join(artifacts, 'delta-review.png'), fullPage: true });
   // A three-way check with a tensor from the wrong side: its cell shows ✗ with a dashed red border.
   const wrong = 'model.layers.2.mlp.down_proj.weight';
-  const threeWay = { ...report, merged: '/m', tensors: report.tensors.map((t) => ({ ...t, merged: { source: t.name === wrong ? 'finetuned' : t.block === 'ffn' ? 'base' : 'finetuned', expected: t.block === 'ffn' ? 'base' : 'finetuned' } })), threeWay: { merged: '/m', recipe: 'taia', violations: [{ name: wrong, expected: 'base', actual: 'finetuned' }], sources: {}, verdict: 'TAIA check failed: 1 tensor from the wrong place' } };
+  const threeWay = {
+    ...report,
+    merged: '/m',
+    tensors: report.tensors.map((t) => ({
+      ...t,
+      merged: {
+        source: t.name === wrong ? 'finetuned' : t.block === 'ffn' ? 'base' : 'finetuned',
+        expected: t.block === 'ffn' ? 'base' : 'finetuned',
+      },
+    })),
+    threeWay: {
+      merged: '/m',
+      recipe: 'taia',
+      violations: [{ name: wrong, expected: 'base', actual: 'finetuned' }],
+      sources: {},
+      verdict: 'TAIA check failed: 1 tensor from the wrong place',
+    },
+  };
   await p.evaluate((r) => window.postMessage({ type: 'done', report: r }, '*'), threeWay);
-  await p.waitForFunction((n) => document.querySelector(`button.cell[data-name="${n}"]`)?.classList.contains('forbidden'), wrong);
+  await p.waitForFunction(
+    (n) => document.querySelector(`button.cell[data-name="${n}"]`)?.classList.contains('forbidden'),
+    wrong,
+  );
   assert.equal(await p.textContent(`button.cell[data-name="${wrong}"]`), '✗');
-  assert.equal((await style(`button.cell[data-name="${wrong}"]`)).border, `dashed 2px ${red}`, 'a forbidden cell has a dashed red border');
-  assert.equal((await style('button.cell.forbidden')).border === (await style('button.cell:not(.forbidden):not(.nonfinite)')).border, false);
+  assert.equal(
+    (await style(`button.cell[data-name="${wrong}"]`)).border,
+    `dashed 2px ${red}`,
+    'a forbidden cell has a dashed red border',
+  );
+  assert.equal(
+    (await style('button.cell.forbidden')).border ===
+      (await style('button.cell:not(.forbidden):not(.nonfinite)')).border,
+    false,
+  );
   // State survives a reload: the same page redraws from getState without new messages.
   const state = await p.evaluate(() => window.acquireVsCodeApi().getState?.());
   void state;
@@ -125,7 +197,17 @@ try {
   // Scale: 80 layers × 10 modules.
   const big = { ...report, tensors: [] };
   const mods = ['q', 'k', 'v', 'o', 'gate', 'up', 'down', 'input_norm', 'post_attention_norm', 'q_norm'];
-  for (let l = 0; l < 80; l++) for (const [j, m] of mods.entries()) big.tensors.push({ ...report.tensors[1], name: `model.layers.${l}.x.${m}.weight`, layer: l, module: m, block: j < 4 || j === 9 ? 'attention' : j < 7 ? 'ffn' : 'norm', relative: (l + 1) * (j + 1) * 1e-4, merged: undefined });
+  for (let l = 0; l < 80; l++)
+    for (const [j, m] of mods.entries())
+      big.tensors.push({
+        ...report.tensors[1],
+        name: `model.layers.${l}.x.${m}.weight`,
+        layer: l,
+        module: m,
+        block: j < 4 || j === 9 ? 'attention' : j < 7 ? 'ffn' : 'norm',
+        relative: (l + 1) * (j + 1) * 1e-4,
+        merged: undefined,
+      });
   const t0 = Date.now();
   await p.evaluate((r) => window.postMessage({ type: 'done', report: r }, '*'), big);
   await p.waitForFunction(() => document.querySelectorAll('button.cell').length === 800);

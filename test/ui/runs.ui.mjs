@@ -16,7 +16,10 @@ const require = createRequire(import.meta.url);
 const { runDashboardHtml, compareRunsHtml } = require(path.join(repo, 'out/src/extension/runs/pages.js'));
 const { readRunData } = require(path.join(repo, 'out/src/core/runs/view.js'));
 // A run of another tool as the host reads it: TRL's real output folder (test/fixtures/runs/SOURCES.md).
-const trl = await readRunData(path.join(repo, 'test/fixtures/runs/tinyllama-sft'), path.join(repo, 'test/fixtures/runs'));
+const trl = await readRunData(
+  path.join(repo, 'test/fixtures/runs/tinyllama-sft'),
+  path.join(repo, 'test/fixtures/runs'),
+);
 const artifacts = path.join(repo, 'test-artifacts', 'ui');
 mkdirSync(artifacts, { recursive: true });
 
@@ -27,7 +30,17 @@ function records(first, last, { from = 3, to = 1, total = last, lr = 2e-4, tps =
   const out = [];
   for (let step = first; step <= last; step++) {
     const f = (step - 1) / Math.max(1, total - 1);
-    out.push({ step, epoch: step / 10, loss: from + (to - from) * f + 0.02 * Math.sin(step), lr: lr * (1 - f / 2), gradNorm: 1.5 - f, tokensPerSecond: tps + 100 * Math.cos(step), liveTensors: 131, elapsed: step * 0.5, time: new Date(Date.UTC(2026, 0, 1, 0, 0, step / 2)).toISOString() });
+    out.push({
+      step,
+      epoch: step / 10,
+      loss: from + (to - from) * f + 0.02 * Math.sin(step),
+      lr: lr * (1 - f / 2),
+      gradNorm: 1.5 - f,
+      tokensPerSecond: tps + 100 * Math.cos(step),
+      liveTensors: 131,
+      elapsed: step * 0.5,
+      time: new Date(Date.UTC(2026, 0, 1, 0, 0, step / 2)).toISOString(),
+    });
   }
   return out;
 }
@@ -40,7 +53,18 @@ function config(name, over = {}) {
     engine: 'tfjs',
     device: 'auto',
     backend: 'auto',
-    train: { method: 'lora', num_train_epochs: 1, max_steps: 100, batch_size: 8, gradient_accumulation_steps: 1, max_seq_length: 256, learning_rate: 2e-4, lr_scheduler_type: 'cosine', warmup_steps: 0, seed: 42 },
+    train: {
+      method: 'lora',
+      num_train_epochs: 1,
+      max_steps: 100,
+      batch_size: 8,
+      gradient_accumulation_steps: 1,
+      max_seq_length: 256,
+      learning_rate: 2e-4,
+      lr_scheduler_type: 'cosine',
+      warmup_steps: 0,
+      seed: 42,
+    },
     lora: { r: 16, lora_alpha: 32, lora_dropout: 0, use_rslora: false, target_modules: ['q_proj', 'v_proj'] },
     merge: { recipe: 'taia' },
     eval: { tasks: [] },
@@ -50,12 +74,33 @@ function config(name, over = {}) {
 }
 
 function status(name, over = {}) {
-  return { id: `2026-01-01T00-00-00-${name.replace(/[^A-Za-z0-9]+/g, '-')}`, name, state: 'running', createdAt: '2026-01-01T00:00:00.000Z', startedAt: '2026-01-01T00:00:00.000Z', engine: 'tfjs', backend: 'tfjs wasm (SIMD)', step: 0, totalSteps: 100, ...over };
+  return {
+    id: `2026-01-01T00-00-00-${name.replace(/[^A-Za-z0-9]+/g, '-')}`,
+    name,
+    state: 'running',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    engine: 'tfjs',
+    backend: 'tfjs wasm (SIMD)',
+    step: 0,
+    totalSteps: 100,
+    ...over,
+  };
 }
 
-const pages = { '/dashboard': runDashboardHtml(POLICY, NONCE, '/runDashboard.js', '/runs.css'), '/compare': compareRunsHtml(POLICY, NONCE, '/compareRuns.js', '/runs.css') };
-const files = { '/runDashboard.js': [path.join(repo, 'dist/webview/runDashboard.js'), 'text/javascript'], '/compareRuns.js': [path.join(repo, 'dist/webview/compareRuns.js'), 'text/javascript'] };
-const { p, base, errors, post, posted, postInit, close } = await openWebviewPages({ pages, files, viewport: { width: 1200, height: 900 } });
+const pages = {
+  '/dashboard': runDashboardHtml(POLICY, NONCE, '/runDashboard.js', '/runs.css'),
+  '/compare': compareRunsHtml(POLICY, NONCE, '/compareRuns.js', '/runs.css'),
+};
+const files = {
+  '/runDashboard.js': [path.join(repo, 'dist/webview/runDashboard.js'), 'text/javascript'],
+  '/compareRuns.js': [path.join(repo, 'dist/webview/compareRuns.js'), 'text/javascript'],
+};
+const { p, base, errors, post, posted, postInit, close } = await openWebviewPages({
+  pages,
+  files,
+  viewport: { width: 1200, height: 900 },
+});
 /** Pixel coordinates of a polyline's points. */
 const polyline = (selector) => p.locator(selector).evaluate((e) => [...e.points].map((pt) => [pt.x, pt.y]));
 const focusedId = () => p.evaluate(() => document.activeElement?.id || document.activeElement?.closest('[id]')?.id);
@@ -70,9 +115,22 @@ try {
   await p.goto(`${base}/dashboard`);
   await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
   const runDir = '/ws/.taia/runs/2026-01-01T00-00-00-x';
-  await postInit({ type: 'init', runDir, status: status(HOSTILE, { step: 30 }), config: config(HOSTILE, { dataset: HOSTILE }), metrics: records(1, 30, { total: 100 }) });
-  assert.deepEqual((await posted()).find((m) => m.type === 'rendered'), { type: 'rendered', records: 30 });
-  assert.deepEqual(await p.evaluate(() => window.acquireVsCodeApi().getState()), { runDir }, 'the serializer gets the run folder');
+  await postInit({
+    type: 'init',
+    runDir,
+    status: status(HOSTILE, { step: 30 }),
+    config: config(HOSTILE, { dataset: HOSTILE }),
+    metrics: records(1, 30, { total: 100 }),
+  });
+  assert.deepEqual(
+    (await posted()).find((m) => m.type === 'rendered'),
+    { type: 'rendered', records: 30 },
+  );
+  assert.deepEqual(
+    await p.evaluate(() => window.acquireVsCodeApi().getState()),
+    { runDir },
+    'the serializer gets the run folder',
+  );
   assert.equal(await p.textContent('#state-label'), 'running');
   assert.equal(await p.getAttribute('#state', 'class'), 'state state-running');
   assert.equal(await p.textContent('#state-icon'), '▶');
@@ -94,7 +152,8 @@ try {
   // Config summary and the hostile name / value as text.
   assert.equal(await p.textContent('#title'), HOSTILE);
   const configText = await p.textContent('#config');
-  for (const s of ['lora', '0.0002 (cosine)', '256', '16 / 32', HOSTILE]) assert.ok(configText.includes(s), `config shows ${s}: ${configText}`);
+  for (const s of ['lora', '0.0002 (cosine)', '256', '16 / 32', HOSTILE])
+    assert.ok(configText.includes(s), `config shows ${s}: ${configText}`);
   assert.equal(await p.isHidden('#failure'), true);
   await noInjection();
   await p.screenshot({ path: path.join(artifacts, 'run-dashboard-running.png'), fullPage: true });
@@ -111,13 +170,25 @@ try {
   await p.waitForFunction(() => document.querySelector('#chart-loss polyline.series').points.length === 36);
   // The resumed trainer's clock starts at 0 again: the ETA uses the new segment only, once it has two
   // records, and the elapsed time adds both segments (18 s up to step 36, then 2.5 s).
-  await post({ type: 'metrics', records: records(37, 40, { total: 100 }).map((r) => ({ ...r, elapsed: (r.step - 35) * 0.5 })) });
+  await post({
+    type: 'metrics',
+    records: records(37, 40, { total: 100 }).map((r) => ({ ...r, elapsed: (r.step - 35) * 0.5 })),
+  });
   await p.waitForFunction(() => document.querySelector('#chart-loss polyline.series').points.length === 40);
   assert.equal(await p.textContent('#eta'), 'ETA 30 s');
   assert.match(await p.textContent('#latest'), /elapsed21 s/);
 
   // Failure: state, error and stderr tail.
-  await post({ type: 'status', status: status(HOSTILE, { step: 36, state: 'failed', endedAt: '2026-01-01T00:01:05.000Z', error: 'trainer exited with code 1', stderrTail: `RangeError: out of memory\n    at ${HOSTILE}` }) });
+  await post({
+    type: 'status',
+    status: status(HOSTILE, {
+      step: 36,
+      state: 'failed',
+      endedAt: '2026-01-01T00:01:05.000Z',
+      error: 'trainer exited with code 1',
+      stderrTail: `RangeError: out of memory\n    at ${HOSTILE}`,
+    }),
+  });
   await p.waitForFunction(() => document.getElementById('state-label').textContent === 'failed');
   assert.equal(await p.textContent('#state-icon'), '✗');
   assert.equal(await p.isVisible('#failure'), true);
@@ -152,13 +223,23 @@ try {
   // Scale: 10,000 steps, then live appends of 50 records at a time.
   const big = records(1, 10000, { total: 20000 });
   // Timed in the page, from the message to the page saying it drew it (the fixture's transfer is not counted).
-  const initMs = await p.evaluate(async (m) => {
-    const seen = window.__posted.length;
-    const t = performance.now();
-    window.postMessage(m, '*');
-    while (!window.__posted.slice(seen).some((x) => x.type === 'rendered')) await new Promise((r) => setTimeout(r, 1));
-    return Math.round(performance.now() - t);
-  }, { type: 'init', runDir, status: status('long run', { step: 10000, totalSteps: 20000 }), config: config('long run'), metrics: big });
+  const initMs = await p.evaluate(
+    async (m) => {
+      const seen = window.__posted.length;
+      const t = performance.now();
+      window.postMessage(m, '*');
+      while (!window.__posted.slice(seen).some((x) => x.type === 'rendered'))
+        await new Promise((r) => setTimeout(r, 1));
+      return Math.round(performance.now() - t);
+    },
+    {
+      type: 'init',
+      runDir,
+      status: status('long run', { step: 10000, totalSteps: 20000 }),
+      config: config('long run'),
+      metrics: big,
+    },
+  );
   assert.ok(initMs < 1000, `10,000 steps draw in ${initMs} ms`);
   const width = await p.locator('#chart-loss svg').evaluate((e) => e.width.baseVal.value);
   const drawn = await p.locator('#chart-loss polyline.series').evaluate((e) => e.points.length);
@@ -166,10 +247,15 @@ try {
   const t0 = Date.now();
   for (let s = 10001; s <= 10500; s += 50) {
     await post({ type: 'metrics', records: records(s, s + 49, { total: 20000 }) });
-    await p.waitForFunction((n) => document.getElementById('progress-text').textContent.startsWith(`step ${n} `), s + 49);
+    await p.waitForFunction(
+      (n) => document.getElementById('progress-text').textContent.startsWith(`step ${n} `),
+      s + 49,
+    );
   }
   const appendMs = (Date.now() - t0) / 10;
-  console.log(`10,000 steps: first render ${initMs} ms, ${drawn} points drawn; live append of 50 records ${appendMs.toFixed(1)} ms each`);
+  console.log(
+    `10,000 steps: first render ${initMs} ms, ${drawn} points drawn; live append of 50 records ${appendMs.toFixed(1)} ms each`,
+  );
   assert.ok(appendMs < 250, `appends stay fast (${appendMs} ms)`);
   assert.equal(await p.textContent('#progress-text'), 'step 10500 / 20000 (52%)');
   await p.screenshot({ path: path.join(artifacts, 'run-dashboard-10000-steps.png'), fullPage: true });
@@ -178,23 +264,50 @@ try {
   assert.equal(await p.isHidden('#gpu'), true, 'no GPU memory recorded: no chart');
   assert.ok(!(await p.textContent('#latest')).includes('GPU'));
   const gpuRecords = records(1, 20).map((r, i) => ({ ...r, gpuMemory: (5 + i / 10) * 2 ** 30 }));
-  await postInit({ type: 'init', runDir, status: status('torch run', { step: 20, totalSteps: 20, engine: 'torch', backend: 'torch on cuda:0 (bfloat16)' }), config: config('torch run'), metrics: gpuRecords });
+  await postInit({
+    type: 'init',
+    runDir,
+    status: status('torch run', { step: 20, totalSteps: 20, engine: 'torch', backend: 'torch on cuda:0 (bfloat16)' }),
+    config: config('torch run'),
+    metrics: gpuRecords,
+  });
   await p.waitForFunction(() => !document.getElementById('gpu').hidden);
   assert.equal(await p.locator('#chart-gpu polyline.series').evaluate((e) => e.points.length), 20);
-  assert.match(await p.getAttribute('#chart-gpu svg', 'aria-label'), /^peak GPU memory \(GiB\): 20 points, last 6\.9\d* at step 20$/);
+  assert.match(
+    await p.getAttribute('#chart-gpu svg', 'aria-label'),
+    /^peak GPU memory \(GiB\): 20 points, last 6\.9\d* at step 20$/,
+  );
   assert.ok((await p.textContent('#latest')).includes('peak GPU memory6.9 GiB'), await p.textContent('#latest'));
   await p.screenshot({ path: path.join(artifacts, 'run-dashboard-gpu.png'), fullPage: true });
 
   // A TRL run read in place: its loss and eval loss on one chart with a legend, its settings and config
   // files instead of an experiment config, and the pickle it did not read.
-  await postInit({ type: 'init', runDir: trl.dir, status: trl.status, metrics: trl.metrics, evals: trl.evals, hyperparameters: trl.hyperparameters, notes: trl.notes });
-  assert.deepEqual(await p.locator('#chart-loss polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)), [186, 14]);
+  await postInit({
+    type: 'init',
+    runDir: trl.dir,
+    status: trl.status,
+    metrics: trl.metrics,
+    evals: trl.evals,
+    hyperparameters: trl.hyperparameters,
+    notes: trl.notes,
+  });
+  assert.deepEqual(
+    await p.locator('#chart-loss polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)),
+    [186, 14],
+  );
   assert.deepEqual(await p.locator('#chart-loss ul.legend li').allTextContents(), ['loss', 'eval loss']);
   assert.equal(await p.isHidden('#chart-lr ul.legend'), true, 'one series, no legend');
   assert.match(await p.textContent('#subtitle'), /^tinyllama-sft · TRL$/);
   assert.equal(await p.textContent('#progress-text'), 'step 2800 / 2808 (99%)');
   const trlConfig = await p.textContent('#config');
-  for (const s of ['toolTRL', 'adapter_config.json.r8', 'trainer_state.logging_steps15', 'eval loss (step 2800)1.122', 'not readtraining_args.bin: a Python pickle, which is never loaded']) assert.ok(trlConfig.includes(s), `config shows ${s}: ${trlConfig}`);
+  for (const s of [
+    'toolTRL',
+    'adapter_config.json.r8',
+    'trainer_state.logging_steps15',
+    'eval loss (step 2800)1.122',
+    'not readtraining_args.bin: a Python pickle, which is never loaded',
+  ])
+    assert.ok(trlConfig.includes(s), `config shows ${s}: ${trlConfig}`);
   assert.ok((await p.textContent('#latest')).includes('learning rate1.30e-9'), await p.textContent('#latest'));
   await p.screenshot({ path: path.join(artifacts, 'run-dashboard-external.png'), fullPage: true });
 
@@ -202,13 +315,49 @@ try {
   await p.goto(`${base}/compare`);
   await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
   const runs = [
-    { dir: '/ws/.taia/runs/a', status: status('lr-1e-4', { state: 'done', step: 50, totalSteps: 50, finalLoss: 1.2, endedAt: '2026-01-01T00:00:25.000Z' }), config: config('lr-1e-4', { train: { learning_rate: 1e-4 } }), metrics: records(1, 50, { from: 3, to: 1.2 }) },
-    { dir: '/ws/.taia/runs/b', status: status('lr-2e-4', { state: 'done', step: 50, totalSteps: 50, finalLoss: 0.9, endedAt: '2026-01-01T00:00:25.000Z' }), config: config('lr-2e-4'), metrics: records(1, 50, { from: 3, to: 0.9 }).map((r) => ({ ...r, gpuMemory: 12.5 * 2 ** 30 })) },
-    { dir: '/ws/.taia/runs/c', status: status(HOSTILE, { state: 'failed', step: 20, totalSteps: 50, endedAt: '2026-01-01T00:00:10.000Z' }), config: config(HOSTILE, { train: { learning_rate: 1e-4 }, lora: { r: 8 }, merge: { recipe: HOSTILE }, eval: { tasks: ['=1+1', 'a,b'] } }), metrics: records(1, 20, { from: 3, to: 2, total: 50 }) },
+    {
+      dir: '/ws/.taia/runs/a',
+      status: status('lr-1e-4', {
+        state: 'done',
+        step: 50,
+        totalSteps: 50,
+        finalLoss: 1.2,
+        endedAt: '2026-01-01T00:00:25.000Z',
+      }),
+      config: config('lr-1e-4', { train: { learning_rate: 1e-4 } }),
+      metrics: records(1, 50, { from: 3, to: 1.2 }),
+    },
+    {
+      dir: '/ws/.taia/runs/b',
+      status: status('lr-2e-4', {
+        state: 'done',
+        step: 50,
+        totalSteps: 50,
+        finalLoss: 0.9,
+        endedAt: '2026-01-01T00:00:25.000Z',
+      }),
+      config: config('lr-2e-4'),
+      metrics: records(1, 50, { from: 3, to: 0.9 }).map((r) => ({ ...r, gpuMemory: 12.5 * 2 ** 30 })),
+    },
+    {
+      dir: '/ws/.taia/runs/c',
+      status: status(HOSTILE, { state: 'failed', step: 20, totalSteps: 50, endedAt: '2026-01-01T00:00:10.000Z' }),
+      config: config(HOSTILE, {
+        train: { learning_rate: 1e-4 },
+        lora: { r: 8 },
+        merge: { recipe: HOSTILE },
+        eval: { tasks: ['=1+1', 'a,b'] },
+      }),
+      metrics: records(1, 20, { from: 3, to: 2, total: 50 }),
+    },
   ];
   await postInit({ type: 'init', runs });
-  assert.deepEqual((await posted()).find((m) => m.type === 'rendered'), { type: 'rendered', runs: 3 });
-  const row = (key) => p.locator('table.compare tbody tr').filter({ has: p.locator(`th[scope="row"]:text-is("${key}")`) });
+  assert.deepEqual(
+    (await posted()).find((m) => m.type === 'rendered'),
+    { type: 'rendered', runs: 3 },
+  );
+  const row = (key) =>
+    p.locator('table.compare tbody tr').filter({ has: p.locator(`th[scope="row"]:text-is("${key}")`) });
   const cells = (key) => row(key).locator('td').allTextContents();
   assert.equal(await p.isChecked('#only-differs'), true, 'on by default');
   assert.deepEqual(await cells('train.learning_rate'), ['0.0001', '0.0002', '0.0001']);
@@ -223,12 +372,25 @@ try {
   assert.match(await p.textContent('#count'), /^\d+ of \d+ rows differ$/);
   // The name heads the column, so it is not a row; the hostile name and value stay text.
   assert.equal(await row('name').count(), 0);
-  assert.equal(await p.locator('table.compare thead th').nth(3).evaluate((e) => e.firstChild.textContent), HOSTILE);
+  assert.equal(
+    await p
+      .locator('table.compare thead th')
+      .nth(3)
+      .evaluate((e) => e.firstChild.textContent),
+    HOSTILE,
+  );
   assert.deepEqual(await cells('merge.recipe'), ['taia', 'taia', HOSTILE]);
   await noInjection();
   // Overlaid loss curves with a legend.
-  assert.deepEqual(await p.locator('#chart polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)), [50, 50, 20]);
-  assert.deepEqual(await p.locator('#chart polyline.series').evaluateAll((ps) => ps.map((e) => getComputedStyle(e).stroke)), ['rgb(55, 148, 255)', 'rgb(241, 76, 76)', 'rgb(137, 209, 133)'], 'series take the theme chart colours');
+  assert.deepEqual(
+    await p.locator('#chart polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)),
+    [50, 50, 20],
+  );
+  assert.deepEqual(
+    await p.locator('#chart polyline.series').evaluateAll((ps) => ps.map((e) => getComputedStyle(e).stroke)),
+    ['rgb(55, 148, 255)', 'rgb(241, 76, 76)', 'rgb(137, 209, 133)'],
+    'series take the theme chart colours',
+  );
   assert.deepEqual(await p.locator('#chart ul.legend li').allTextContents(), ['lr-1e-4', 'lr-2e-4', HOSTILE]);
   await p.screenshot({ path: path.join(artifacts, 'compare-runs.png'), fullPage: true });
 
@@ -254,7 +416,11 @@ try {
   assert.equal(await p.isChecked('#only-differs'), false);
   assert.equal(await row('train.seed').isVisible(), true, 'all rows show when unchecked');
   assert.deepEqual(await cells('train.seed'), ['42', '42', '42']);
-  assert.equal((await p.evaluate(() => window.acquireVsCodeApi().getState())).onlyDiffers, false, 'the choice survives a reload');
+  assert.equal(
+    (await p.evaluate(() => window.acquireVsCodeApi().getState())).onlyDiffers,
+    false,
+    'the choice survives a reload',
+  );
   await p.keyboard.press('Tab');
   assert.equal(await focusedId(), 'export-markdown');
   await p.keyboard.press('Tab');
@@ -267,7 +433,10 @@ try {
 
   // A run of this tool and one of TRL on one chart; the TRL run's settings are its config rows.
   await postInit({ type: 'init', runs: [runs[0], trl] });
-  assert.deepEqual(await p.locator('#chart polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)), [50, 186]);
+  assert.deepEqual(
+    await p.locator('#chart polyline.series').evaluateAll((ps) => ps.map((e) => e.points.length)),
+    [50, 186],
+  );
   assert.deepEqual(await p.locator('#chart ul.legend li').allTextContents(), ['lr-1e-4', 'tinyllama-sft']);
   assert.deepEqual(await cells('tool'), ['—', 'TRL']);
   assert.deepEqual(await cells('adapter_config.json.r'), ['—', '8']);

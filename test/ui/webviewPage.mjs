@@ -14,7 +14,8 @@ export const POLICY = `default-src 'none'; style-src 'self' 'nonce-${NONCE}'; sc
 /** The variables VS Code injects into webviews, from Dark+ and Light+ (their colour-theme values). */
 export const THEMES = {
   dark: '--vscode-editor-foreground:#d4d4d4;--vscode-dropdown-background:#3c3c3c;--vscode-dropdown-foreground:#f0f0f0;--vscode-dropdown-border:#3c3c3c;--vscode-editor-background:#1e1e1e;--vscode-foreground:#cccccc;--vscode-errorForeground:#f48771;--vscode-focusBorder:#007fd4;--vscode-button-background:#0e639c;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#9d9d9d;--vscode-charts-blue:#3794ff;--vscode-charts-red:#f14c4c;--vscode-charts-green:#89d185;--vscode-charts-yellow:#cca700;--vscode-charts-orange:#d18616;--vscode-charts-purple:#b180d7;--vscode-editorWidget-border:#454545;--vscode-font-family:sans-serif;--vscode-font-size:13px',
-  light: '--vscode-editor-foreground:#000000;--vscode-dropdown-background:#ffffff;--vscode-dropdown-foreground:#616161;--vscode-dropdown-border:#cecece;--vscode-editor-background:#ffffff;--vscode-foreground:#616161;--vscode-errorForeground:#a1260d;--vscode-focusBorder:#0090f1;--vscode-button-background:#007acc;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#717171;--vscode-charts-blue:#1a85ff;--vscode-charts-red:#e51400;--vscode-charts-green:#388a34;--vscode-charts-yellow:#bf8803;--vscode-charts-orange:#d18616;--vscode-charts-purple:#652d90;--vscode-editorWidget-border:#c8c8c8;--vscode-font-family:sans-serif;--vscode-font-size:13px',
+  light:
+    '--vscode-editor-foreground:#000000;--vscode-dropdown-background:#ffffff;--vscode-dropdown-foreground:#616161;--vscode-dropdown-border:#cecece;--vscode-editor-background:#ffffff;--vscode-foreground:#616161;--vscode-errorForeground:#a1260d;--vscode-focusBorder:#0090f1;--vscode-button-background:#007acc;--vscode-button-foreground:#fff;--vscode-descriptionForeground:#717171;--vscode-charts-blue:#1a85ff;--vscode-charts-red:#e51400;--vscode-charts-green:#388a34;--vscode-charts-yellow:#bf8803;--vscode-charts-orange:#d18616;--vscode-charts-purple:#652d90;--vscode-editorWidget-border:#c8c8c8;--vscode-font-family:sans-serif;--vscode-font-size:13px',
 };
 
 const MEDIA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../media');
@@ -29,21 +30,34 @@ const MEDIA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../
 export async function openWebviewPages({ pages, files, viewport = { width: 1200, height: 900 }, theme = 'dark' }) {
   const server = createServer((req, res) => {
     const css = /^\/([\w.-]+\.css)$/.exec(req.url ?? '');
-    const f = files[req.url] ?? (css && existsSync(path.join(MEDIA, css[1])) ? [path.join(MEDIA, css[1]), 'text/css'] : undefined);
+    const f =
+      files[req.url] ??
+      (css && existsSync(path.join(MEDIA, css[1])) ? [path.join(MEDIA, css[1]), 'text/css'] : undefined);
     if (f) return res.writeHead(200, { 'content-type': f[1] }).end(readFileSync(f[0]));
     const page = pages[req.url];
     if (!page) return res.writeHead(404).end();
     // VS Code sets these on the webview's root element; a nonce'd style block does the same under the CSP.
-    res.writeHead(200, { 'content-type': 'text/html' }).end(page.replace('</head>', `<style nonce="${NONCE}">:root{${THEMES[theme]}}</style></head>`));
+    res
+      .writeHead(200, { 'content-type': 'text/html' })
+      .end(page.replace('</head>', `<style nonce="${NONCE}">:root{${THEMES[theme]}}</style></head>`));
   }).listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const profile = mkdtempSync(path.join(tmpdir(), 'taia-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS, viewport });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+  });
   const p = context.pages()[0] ?? (await context.newPage());
   await p.addInitScript(() => {
     window.__posted = [];
     let saved;
-    window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => saved, setState: (s) => (saved = s) });
+    window.acquireVsCodeApi = () => ({
+      postMessage: (m) => window.__posted.push(m),
+      getState: () => saved,
+      setState: (s) => (saved = s),
+    });
   });
   const errors = [];
   p.on('pageerror', (e) => errors.push(e.message));

@@ -20,7 +20,11 @@ const shape = { layers: 2, hidden: 16, intermediate: 24, vocab: 32, heads: 4, kv
 const workspace = mkdtempSync(path.join(tmpdir(), 'taia-ui-'));
 writeLlama(path.join(workspace, 'models', 'base'), shape, { seed: 1 });
 writeLlama(path.join(workspace, 'models', 'ft'), shape, { seed: 2 });
-writeAdapter(path.join(workspace, 'adapters', 'lora-qv'), llamaTensorShapes(shape), { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'] });
+writeAdapter(path.join(workspace, 'adapters', 'lora-qv'), llamaTensorShapes(shape), {
+  r: 4,
+  alpha: 8,
+  targets: ['q_proj', 'v_proj'],
+});
 
 const limitS = Number(process.env.TAIA_UI_TIMEOUT_S ?? 180);
 let server;
@@ -32,7 +36,11 @@ function finish(ok, message) {
   done ??= (async () => {
     clearTimeout(timer);
     if (!ok) await page?.screenshot({ path: path.join(artifacts, 'failure.png'), timeout: 10000 }).catch(() => {});
-    (ok ? console.log : console.error)(ok ? `PASS ${message}` : `FAIL workbench UI test: ${message}${page ? ' (screenshot: test-artifacts/ui/failure.png)' : ''}`);
+    (ok ? console.log : console.error)(
+      ok
+        ? `PASS ${message}`
+        : `FAIL workbench UI test: ${message}${page ? ' (screenshot: test-artifacts/ui/failure.png)' : ''}`,
+    );
     await wb?.close().catch(() => {});
     await server?.stop().catch(() => {});
     rmSync(workspace, { recursive: true, force: true });
@@ -40,7 +48,10 @@ function finish(ok, message) {
   })();
   return done;
 }
-const timer = setTimeout(() => void finish(false, `did not finish within ${limitS} s (TAIA_UI_TIMEOUT_S)`), limitS * 1000);
+const timer = setTimeout(
+  () => void finish(false, `did not finish within ${limitS} s (TAIA_UI_TIMEOUT_S)`),
+  limitS * 1000,
+);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void finish(false, sig));
 
 /**
@@ -53,11 +64,19 @@ async function runFromPalette(title) {
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press('F1');
     await page.locator('.quick-input-widget input').fill(`>${title}`);
-    if (await entry.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+    if (
+      await entry.waitFor({ timeout: 3000 }).then(
+        () => true,
+        () => false,
+      )
+    ) {
       if (attempt > 1) console.log(`  (the palette listed '${title}' at attempt ${attempt})`);
       break;
     }
-    if (attempt === 10) throw new Error(`the command palette does not list '${title}': ${JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts())}`);
+    if (attempt === 10)
+      throw new Error(
+        `the command palette does not list '${title}': ${JSON.stringify(await page.locator('.quick-input-list .monaco-list-row').allInnerTexts())}`,
+      );
     await page.keyboard.press('Escape');
   }
   await entry.click();
@@ -67,7 +86,9 @@ async function runFromPalette(title) {
 async function pickItem(title, label) {
   await page.locator('.quick-input-widget', { hasText: title }).waitFor({ timeout: 15000 });
   const rows = page.locator('.quick-input-list .monaco-list-row');
-  const labels = await rows.evaluateAll((els) => els.map((e) => e.querySelector('.label-name')?.textContent?.trim() ?? ''));
+  const labels = await rows.evaluateAll((els) =>
+    els.map((e) => e.querySelector('.label-name')?.textContent?.trim() ?? ''),
+  );
   const index = labels.indexOf(label);
   if (index < 0) throw new Error(`the quick pick '${title}' has no '${label}': ${JSON.stringify(labels)}`);
   await rows.nth(index).click();
@@ -91,13 +112,16 @@ try {
   await runFromPalette('TAIA: Apply TAIA merge');
   await page.locator('.quick-input-widget', { hasText: 'TAIA merge (1/5)' }).waitFor({ timeout: 15000 });
   const items = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
-  for (const name of ['base', 'ft', 'lora-qv']) if (!items.some((t) => t.startsWith(name))) throw new Error(`quick pick lacks '${name}': ${JSON.stringify(items)}`);
+  for (const name of ['base', 'ft', 'lora-qv'])
+    if (!items.some((t) => t.startsWith(name))) throw new Error(`quick pick lacks '${name}': ${JSON.stringify(items)}`);
   // Browse… is always there, and a typed absolute path is taken as the answer (issue 18: it was ignored).
   if (!items.some((t) => t.includes('Browse…'))) throw new Error(`quick pick lacks Browse…: ${JSON.stringify(items)}`);
   await page.screenshot({ path: path.join(artifacts, 'workbench.png') });
   await page.locator('.quick-input-widget input').fill(path.join(workspace, 'models', 'ft'));
   await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget', { hasText: 'TAIA merge (2/5): the base model of ft' }).waitFor({ timeout: 15000 });
+  await page
+    .locator('.quick-input-widget', { hasText: 'TAIA merge (2/5): the base model of ft' })
+    .waitFor({ timeout: 15000 });
   await page.keyboard.press('Escape');
 
   // The weight-delta review, then a window reload: the panel must come back through its serializer.
@@ -114,9 +138,13 @@ try {
   await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
   await cells().first().waitFor({ timeout: 60000 });
   const after = await cells().count();
-  if (before === 0 || after !== before) throw new Error(`the review showed ${before} cells before the reload and ${after} after`);
+  if (before === 0 || after !== before)
+    throw new Error(`the review showed ${before} cells before the reload and ${after} after`);
   await page.screenshot({ path: path.join(artifacts, 'review-restored.png') });
-  await finish(true, `workbench UI test in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(repo, artifacts)}/`);
+  await finish(
+    true,
+    `workbench UI test in ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(repo, artifacts)}/`,
+  );
 } catch (e) {
   await finish(false, e instanceof Error ? e.message : String(e));
 }

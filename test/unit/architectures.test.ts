@@ -32,9 +32,35 @@ const LLAMA: Expect[] = [
   [/lm_head/, 'head'],
 ];
 const FAMILIES: Record<string, { family: string; expect: Expect[] }> = {
-  bloom: { family: 'bloom', expect: [[/self_attention\./, 'attention'], [/mlp\.dense_/, 'ffn'], [/layernorm|ln_f/, 'norm'], [/word_embeddings\.weight/, 'embedding']] },
-  qwen: { family: 'qwen', expect: [[/attn\.c_(attn|proj)/, 'attention'], [/mlp\.(w1|w2|c_proj)/, 'ffn'], [/ln_[12f]/, 'norm'], [/wte/, 'embedding'], [/lm_head/, 'head']] },
-  granitemoe: { family: 'granitemoe', expect: [[ATT, 'attention'], [/block_sparse_moe\.router/, 'router'], [/block_sparse_moe\.(input|output)_linear/, 'ffn'], [/layernorm|model\.norm/, 'norm'], [/embed_tokens/, 'embedding']] },
+  bloom: {
+    family: 'bloom',
+    expect: [
+      [/self_attention\./, 'attention'],
+      [/mlp\.dense_/, 'ffn'],
+      [/layernorm|ln_f/, 'norm'],
+      [/word_embeddings\.weight/, 'embedding'],
+    ],
+  },
+  qwen: {
+    family: 'qwen',
+    expect: [
+      [/attn\.c_(attn|proj)/, 'attention'],
+      [/mlp\.(w1|w2|c_proj)/, 'ffn'],
+      [/ln_[12f]/, 'norm'],
+      [/wte/, 'embedding'],
+      [/lm_head/, 'head'],
+    ],
+  },
+  granitemoe: {
+    family: 'granitemoe',
+    expect: [
+      [ATT, 'attention'],
+      [/block_sparse_moe\.router/, 'router'],
+      [/block_sparse_moe\.(input|output)_linear/, 'ffn'],
+      [/layernorm|model\.norm/, 'norm'],
+      [/embed_tokens/, 'embedding'],
+    ],
+  },
   gemma: { family: 'llama', expect: LLAMA },
   gemma3: {
     family: 'llama',
@@ -48,9 +74,26 @@ const FAMILIES: Record<string, { family: string; expect: Expect[] }> = {
   },
   mimo: {
     family: 'mimo',
-    expect: [[/self_attn\.[qkvo]_proj/, 'attention'], [/mlp\.(gate|up|down)_proj/, 'ffn'], [/layernorm|model\.norm/, 'norm'], [/mtp_layers\.\d+\.input_proj/, 'other'], [/embed_tokens/, 'embedding'], [/lm_head/, 'head']],
+    expect: [
+      [/self_attn\.[qkvo]_proj/, 'attention'],
+      [/mlp\.(gate|up|down)_proj/, 'ffn'],
+      [/layernorm|model\.norm/, 'norm'],
+      [/mtp_layers\.\d+\.input_proj/, 'other'],
+      [/embed_tokens/, 'embedding'],
+      [/lm_head/, 'head'],
+    ],
   },
-  mixtral: { family: 'mixtral', expect: [[ATT, 'attention'], [/block_sparse_moe\.gate\./, 'router'], [/block_sparse_moe\.experts\.\d+\.w[123]/, 'ffn'], [/layernorm|model\.norm/, 'norm'], [/embed_tokens/, 'embedding'], [/lm_head/, 'head']] },
+  mixtral: {
+    family: 'mixtral',
+    expect: [
+      [ATT, 'attention'],
+      [/block_sparse_moe\.gate\./, 'router'],
+      [/block_sparse_moe\.experts\.\d+\.w[123]/, 'ffn'],
+      [/layernorm|model\.norm/, 'norm'],
+      [/embed_tokens/, 'embedding'],
+      [/lm_head/, 'head'],
+    ],
+  },
   deepseek_ocr: {
     family: 'deepseek',
     expect: [
@@ -66,8 +109,20 @@ const FAMILIES: Record<string, { family: string; expect: Expect[] }> = {
       [/lm_head/, 'head'],
     ],
   },
-  phi3: { family: 'phi3', expect: [[/self_attn\.(qkv|o)_proj/, 'attention'], [/mlp\.(gate_up|down)_proj/, 'ffn'], ...LLAMA] },
-  falcon: { family: 'falcon', expect: [[/self_attention\./, 'attention'], [/mlp\.dense_/, 'ffn'], [/ln_(attn|mlp|f)/, 'norm'], [/word_embeddings/, 'embedding'], [/lm_head/, 'head']] },
+  phi3: {
+    family: 'phi3',
+    expect: [[/self_attn\.(qkv|o)_proj/, 'attention'], [/mlp\.(gate_up|down)_proj/, 'ffn'], ...LLAMA],
+  },
+  falcon: {
+    family: 'falcon',
+    expect: [
+      [/self_attention\./, 'attention'],
+      [/mlp\.dense_/, 'ffn'],
+      [/ln_(attn|mlp|f)/, 'norm'],
+      [/word_embeddings/, 'embedding'],
+      [/lm_head/, 'head'],
+    ],
+  },
   qwen2: { family: 'llama', expect: LLAMA },
   qwen3_5_moe: {
     family: 'qwen_moe',
@@ -79,19 +134,77 @@ const FAMILIES: Record<string, { family: string; expect: Expect[] }> = {
     ],
   },
   baichuan: { family: 'baichuan', expect: [[/self_attn\.(W_pack|o_proj)/, 'attention'], ...LLAMA] },
-  chatglm: { family: 'chatglm', expect: [[/self_attention\./, 'attention'], [/mlp\.dense_/, 'ffn'], [/layernorm/, 'norm'], [/word_embeddings/, 'embedding'], [/rotary_pos_emb/, 'other'], [/output_layer/, 'head']] },
+  chatglm: {
+    family: 'chatglm',
+    expect: [
+      [/self_attention\./, 'attention'],
+      [/mlp\.dense_/, 'ffn'],
+      [/layernorm/, 'norm'],
+      [/word_embeddings/, 'embedding'],
+      [/rotary_pos_emb/, 'other'],
+      [/output_layer/, 'head'],
+    ],
+  },
   cohere: { family: 'llama', expect: LLAMA },
   cohere2: { family: 'llama', expect: LLAMA },
-  deepseekv2: { family: 'deepseek', expect: [[/self_attn\.(q_proj|kv_a_proj_with_mqa|kv_a_layernorm|kv_b_proj|o_proj)/, 'attention'], ...LLAMA] },
+  deepseekv2: {
+    family: 'deepseek',
+    expect: [[/self_attn\.(q_proj|kv_a_proj_with_mqa|kv_a_layernorm|kv_b_proj|o_proj)/, 'attention'], ...LLAMA],
+  },
   gemma2: { family: 'llama', expect: LLAMA },
   glm4: { family: 'glm4', expect: [[/mlp\.(gate_up|down)_proj/, 'ffn'], ...LLAMA] },
   glm4moe: { family: 'deepseek', expect: LLAMA },
-  internlm2: { family: 'internlm2', expect: [[/attention\.(wqkv|wo)/, 'attention'], [/feed_forward\.w[123]/, 'ffn'], [/attention_norm|ffn_norm|model\.norm/, 'norm'], [/tok_embeddings/, 'embedding'], [/^output\./, 'head']] },
+  internlm2: {
+    family: 'internlm2',
+    expect: [
+      [/attention\.(wqkv|wo)/, 'attention'],
+      [/feed_forward\.w[123]/, 'ffn'],
+      [/attention_norm|ffn_norm|model\.norm/, 'norm'],
+      [/tok_embeddings/, 'embedding'],
+      [/^output\./, 'head'],
+    ],
+  },
   olmo2: { family: 'llama', expect: LLAMA },
-  'phi-1': { family: 'phi_mixformer', expect: [[/mixer\.(Wqkv|out_proj)/, 'attention'], [/mixer\.rotary_emb/, 'other'], [/mlp\.fc[12]/, 'ffn'], [/\.ln\./, 'norm'], [/wte/, 'embedding'], [/linear/, 'head']] },
-  'phi2-old': { family: 'phi_mixformer', expect: [[/mixer\.(Wqkv|out_proj)/, 'attention'], [/mlp\.fc[12]/, 'ffn'], [/\.ln\./, 'norm'], [/wte/, 'embedding'], [/lm_head\.linear/, 'head']] },
-  phi2: { family: 'phi', expect: [[/self_attn\.([qkv]_proj|dense)/, 'attention'], [/mlp\.fc[12]/, 'ffn'], [/layernorm/, 'norm'], [/embed_tokens/, 'embedding'], [/lm_head/, 'head']] },
-  qwen3_moe: { family: 'qwen_moe', expect: [[ATT, 'attention'], [/mlp\.gate\.weight/, 'router'], [/mlp\.experts\.(gate_up|down)_proj/, 'ffn'], ...LLAMA] },
+  'phi-1': {
+    family: 'phi_mixformer',
+    expect: [
+      [/mixer\.(Wqkv|out_proj)/, 'attention'],
+      [/mixer\.rotary_emb/, 'other'],
+      [/mlp\.fc[12]/, 'ffn'],
+      [/\.ln\./, 'norm'],
+      [/wte/, 'embedding'],
+      [/linear/, 'head'],
+    ],
+  },
+  'phi2-old': {
+    family: 'phi_mixformer',
+    expect: [
+      [/mixer\.(Wqkv|out_proj)/, 'attention'],
+      [/mlp\.fc[12]/, 'ffn'],
+      [/\.ln\./, 'norm'],
+      [/wte/, 'embedding'],
+      [/lm_head\.linear/, 'head'],
+    ],
+  },
+  phi2: {
+    family: 'phi',
+    expect: [
+      [/self_attn\.([qkv]_proj|dense)/, 'attention'],
+      [/mlp\.fc[12]/, 'ffn'],
+      [/layernorm/, 'norm'],
+      [/embed_tokens/, 'embedding'],
+      [/lm_head/, 'head'],
+    ],
+  },
+  qwen3_moe: {
+    family: 'qwen_moe',
+    expect: [
+      [ATT, 'attention'],
+      [/mlp\.gate\.weight/, 'router'],
+      [/mlp\.experts\.(gate_up|down)_proj/, 'ffn'],
+      ...LLAMA,
+    ],
+  },
   stablelm: { family: 'llama', expect: LLAMA },
   stablelm2: { family: 'llama', expect: LLAMA },
 };
@@ -103,7 +216,11 @@ interface Fixture {
 }
 
 /** A mergekit definition's tensor names for layers 1 and 2 (templates with other variables are procedural, not tensors). */
-function mergekitNames(doc: { pre_weights?: { name: string }[]; post_weights?: { name: string }[]; layer_templates?: { weights: { name: string }[] } }): string[] {
+function mergekitNames(doc: {
+  pre_weights?: { name: string }[];
+  post_weights?: { name: string }[];
+  layer_templates?: { weights: { name: string }[] };
+}): string[] {
   const fill = (n: string, i: number) => n.replace(/\$\{layer_index\}/g, String(i)).replace(/\$\{num_layers\}/g, '3');
   const names = [...(doc.pre_weights ?? []), ...(doc.post_weights ?? [])].map((w) => fill(w.name, 0));
   for (const i of [1, 2]) for (const w of doc.layer_templates?.weights ?? []) names.push(fill(w.name, i));
@@ -113,12 +230,22 @@ function mergekitNames(doc: { pre_weights?: { name: string }[]; post_weights?: {
 function fixture(dir: string): Fixture {
   const d = path.join(FIXTURES, dir);
   if (existsSync(path.join(d, 'model.safetensors.index.json'))) {
-    const index = JSON.parse(readFileSync(path.join(d, 'model.safetensors.index.json'), 'utf-8')) as { weight_map: Record<string, string> };
-    return { names: Object.keys(index.weight_map), config: JSON.parse(readFileSync(path.join(d, 'config.json'), 'utf-8')), source: 'weight map' };
+    const index = JSON.parse(readFileSync(path.join(d, 'model.safetensors.index.json'), 'utf-8')) as {
+      weight_map: Record<string, string>;
+    };
+    return {
+      names: Object.keys(index.weight_map),
+      config: JSON.parse(readFileSync(path.join(d, 'config.json'), 'utf-8')),
+      source: 'weight map',
+    };
   }
   const doc = JSON.parse(readFileSync(path.join(d, 'mergekit-architecture.json'), 'utf-8'));
   // The checkpoint built below needs a config.json: the two fields the classifier reads, from mergekit's file.
-  return { names: mergekitNames(doc), config: { model_type: doc.model_type, architectures: doc.architectures }, source: 'mergekit tensor list' };
+  return {
+    names: mergekitNames(doc),
+    config: { model_type: doc.model_type, architectures: doc.architectures },
+    source: 'mergekit tensor list',
+  };
 }
 
 function expected(dir: string, name: string): { block: Block; tower?: string } {
@@ -128,7 +255,12 @@ function expected(dir: string, name: string): { block: Block; tower?: string } {
 }
 
 test('every fixture folder has expectations, and every family the issue lists has a folder or is named as missing', () => {
-  assert.deepEqual(readdirSync(FIXTURES).filter((f) => !f.includes('.')).sort(), Object.keys(FAMILIES).sort());
+  assert.deepEqual(
+    readdirSync(FIXTURES)
+      .filter((f) => !f.includes('.'))
+      .sort(),
+    Object.keys(FAMILIES).sort(),
+  );
 });
 
 for (const dir of Object.keys(FAMILIES)) {
@@ -150,7 +282,12 @@ for (const dir of Object.keys(FAMILIES)) {
     const { names, config } = fixture(dir);
     const make = (folder: string, offset: number): Map<string, RefTensor> => {
       mkdirSync(folder, { recursive: true });
-      const tensors = names.map((name, i) => ({ name, dtype: 'F32', shape: [2, 2], data: f32Bytes([i, i + 0.25, i + 0.5, i + 0.75].map((x) => x + offset)) }));
+      const tensors = names.map((name, i) => ({
+        name,
+        dtype: 'F32',
+        shape: [2, 2],
+        data: f32Bytes([i, i + 0.25, i + 0.5, i + 0.75].map((x) => x + offset)),
+      }));
       writeSafetensors(path.join(folder, 'model.safetensors'), tensors);
       writeFileSync(path.join(folder, 'config.json'), JSON.stringify(config));
       return new Map(tensors.map((t) => [t.name, t]));
@@ -158,32 +295,48 @@ for (const dir of Object.keys(FAMILIES)) {
     const base = make(path.join(root, dir, 'base'), 0);
     const ft = make(path.join(root, dir, 'ft'), 1000);
     const out = path.join(root, dir, 'out');
-    const opts = { base: path.join(root, dir, 'base'), finetuned: path.join(root, dir, 'ft'), out, recipe: builtinRecipe('taia')! };
+    const opts = {
+      base: path.join(root, dir, 'base'),
+      finetuned: path.join(root, dir, 'ft'),
+      out,
+      recipe: builtinRecipe('taia')!,
+    };
     if (!names.some((n) => expected(dir, n).block === 'ffn')) {
       // mergekit's DeepSeek-V2 list has attention only: a taia merge of it must refuse, not write a full fine-tune.
       await assert.rejects(planMerge(opts), /moves the ffn block, but no tensor of this model is classified ffn/);
       return;
     }
     const plan = await planMerge(opts);
-    assert.ok(plan.architectureFiles.some((f) => f.endsWith(`${FAMILIES[dir].family}.json`)), plan.architectureFiles.join());
+    assert.ok(
+      plan.architectureFiles.some((f) => f.endsWith(`${FAMILIES[dir].family}.json`)),
+      plan.architectureFiles.join(),
+    );
     await executeMerge(plan);
     const w = await CheckpointWeights.open(out);
     try {
       assert.equal(w.tensors.length, names.length);
       for (const { info, file } of w.tensors) {
         const fromBase = expected(dir, info.name).block === 'ffn';
-        assert.deepEqual(new Uint8Array(await file.read(info.name)), (fromBase ? base : ft).get(info.name)!.data, `${dir}: ${info.name} should come from ${fromBase ? 'base' : 'the fine-tune'}`);
+        assert.deepEqual(
+          new Uint8Array(await file.read(info.name)),
+          (fromBase ? base : ft).get(info.name)!.data,
+          `${dir}: ${info.name} should come from ${fromBase ? 'base' : 'the fine-tune'}`,
+        );
       }
     } finally {
       await w.close();
     }
     // The three-way check agrees, from the rules recorded in the output.
-    const report = await diffCheckpoints({ base: path.join(root, dir, 'base'), finetuned: path.join(root, dir, 'ft'), merged: out });
+    const report = await diffCheckpoints({
+      base: path.join(root, dir, 'base'),
+      finetuned: path.join(root, dir, 'ft'),
+      merged: out,
+    });
     assert.equal(report.threeWay!.failed, false, report.threeWay!.verdict);
   });
 }
 
-test('families without a real weight map here: names as transformers\' modeling code defines them', () => {
+test("families without a real weight map here: names as transformers' modeling code defines them", () => {
   // No weight map or tensor list of these was found in the public repositories searched (see the
   // fixtures README); the names below come from the modeling code and are checked all the same.
   const rows: [string, string, Block][] = [
@@ -215,12 +368,19 @@ test('families without a real weight map here: names as transformers\' modeling 
   assert.equal(BUNDLED_CLASSIFIER.familyForConfig({ model_type: 'hf_olmo' })?.name, 'olmo_v1');
 });
 
-test('the paper\'s rule holds in every family, and routers are never FFN', () => {
+test("the paper's rule holds in every family, and routers are never FFN", () => {
   for (const f of BUNDLED_CLASSIFIER.families) {
-    for (const name of ['model.layers.0.mlp.gate_proj.weight', 'transformer.h.0.mlp.up_proj.weight', 'x.y.3.down_proj.weight', 'model.mtp_layers.0.mlp.gate_proj.weight', 'model.qwen2_model.model.model.layers.0.mlp.up_proj.weight']) {
+    for (const name of [
+      'model.layers.0.mlp.gate_proj.weight',
+      'transformer.h.0.mlp.up_proj.weight',
+      'x.y.3.down_proj.weight',
+      'model.mtp_layers.0.mlp.gate_proj.weight',
+      'model.qwen2_model.model.model.layers.0.mlp.up_proj.weight',
+    ]) {
       assert.equal(BUNDLED_CLASSIFIER.classify(name, f.name).block, 'ffn', `${name} with ${f.name} first`);
     }
-    for (const name of ['model.layers.0.mlp.gate.weight', 'model.layers.0.block_sparse_moe.gate.weight']) assert.equal(BUNDLED_CLASSIFIER.classify(name, f.name).block, 'router', `${name} with ${f.name} first`);
+    for (const name of ['model.layers.0.mlp.gate.weight', 'model.layers.0.block_sparse_moe.gate.weight'])
+      assert.equal(BUNDLED_CLASSIFIER.classify(name, f.name).block, 'router', `${name} with ${f.name} first`);
   }
 });
 
@@ -230,35 +390,83 @@ test('workspace architecture files: used before the built-in ones, validated wit
   mkdirSync(archDir, { recursive: true });
   writeFileSync(
     path.join(archDir, 'toy.json'),
-    JSON.stringify({ name: 'toy', model_types: ['toy'], layer_prefixes: ['net\\.blocks\\.(\\d+)\\.'], layer_rules: [{ match: 'mix\\.qkv', block: 'attention', module: 'qkv' }, { match: 'ff\\.(?<m>in|out)', block: 'ffn', module: 'fc_$<m>' }], rules: [{ match: 'net\\.emb', block: 'embedding', module: 'embed_tokens' }] }),
+    JSON.stringify({
+      name: 'toy',
+      model_types: ['toy'],
+      layer_prefixes: ['net\\.blocks\\.(\\d+)\\.'],
+      layer_rules: [
+        { match: 'mix\\.qkv', block: 'attention', module: 'qkv' },
+        { match: 'ff\\.(?<m>in|out)', block: 'ffn', module: 'fc_$<m>' },
+      ],
+      rules: [{ match: 'net\\.emb', block: 'embedding', module: 'embed_tokens' }],
+    }),
   );
   const classifier = await loadClassifier({ near: path.join(ws, 'models', 'base') });
-  assert.deepEqual(classifier.classify('net.blocks.3.ff.in.weight', 'toy'), { layer: 3, block: 'ffn', module: 'fc_in', family: 'toy', known: true });
+  assert.deepEqual(classifier.classify('net.blocks.3.ff.in.weight', 'toy'), {
+    layer: 3,
+    block: 'ffn',
+    module: 'fc_in',
+    family: 'toy',
+    known: true,
+  });
   // A model with these names merges the TAIA way, and inspect names the workspace file.
-  const names = ['net.emb.weight', 'net.blocks.0.mix.qkv.weight', 'net.blocks.0.ff.in.weight', 'net.blocks.0.ff.out.weight'];
-  for (const [side, offset] of [['base', 0], ['ft', 9]] as const) {
+  const names = [
+    'net.emb.weight',
+    'net.blocks.0.mix.qkv.weight',
+    'net.blocks.0.ff.in.weight',
+    'net.blocks.0.ff.out.weight',
+  ];
+  for (const [side, offset] of [
+    ['base', 0],
+    ['ft', 9],
+  ] as const) {
     const dir = path.join(ws, 'models', side);
     mkdirSync(dir, { recursive: true });
-    writeSafetensors(path.join(dir, 'model.safetensors'), names.map((name) => ({ name, dtype: 'F32', shape: [2, 2], data: f32Bytes([offset, 1, 2, 3]) })));
+    writeSafetensors(
+      path.join(dir, 'model.safetensors'),
+      names.map((name) => ({ name, dtype: 'F32', shape: [2, 2], data: f32Bytes([offset, 1, 2, 3]) })),
+    );
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ model_type: 'toy' }));
   }
-  const plan = await planMerge({ base: path.join(ws, 'models', 'base'), finetuned: path.join(ws, 'models', 'ft'), out: path.join(ws, 'out'), recipe: builtinRecipe('taia')! });
-  assert.deepEqual(plan.tensors.map((t) => t.source), ['finetuned', 'finetuned', 'base', 'base']);
+  const plan = await planMerge({
+    base: path.join(ws, 'models', 'base'),
+    finetuned: path.join(ws, 'models', 'ft'),
+    out: path.join(ws, 'out'),
+    recipe: builtinRecipe('taia')!,
+  });
+  assert.deepEqual(
+    plan.tensors.map((t) => t.source),
+    ['finetuned', 'finetuned', 'base', 'base'],
+  );
   assert.deepEqual(plan.architectureFiles, [path.join(archDir, 'toy.json')]);
-  assert.deepEqual((await inspectCheckpoint(path.join(ws, 'models', 'base'))).architectureFiles, [path.join(archDir, 'toy.json')]);
+  assert.deepEqual((await inspectCheckpoint(path.join(ws, 'models', 'base'))).architectureFiles, [
+    path.join(archDir, 'toy.json'),
+  ]);
   await closeInputs(plan);
   // Broken files: each error names the file and the field.
   const bad: [unknown, RegExp][] = [
-    [{ name: 'x', layer_rules: [{ match: 'a', block: 'mlp', module: 'a' }], layer_prefixes: ['l\\.(\\d+)\\.'] }, /bad\.json: layer_rules\[0\]\.block: must be one of attention, ffn/],
+    [
+      { name: 'x', layer_rules: [{ match: 'a', block: 'mlp', module: 'a' }], layer_prefixes: ['l\\.(\\d+)\\.'] },
+      /bad\.json: layer_rules\[0\]\.block: must be one of attention, ffn/,
+    ],
     [{ name: 'x', layer_prefixes: ['l\\.\\d+\\.'] }, /bad\.json: layer_prefixes\[0\]: needs a capturing group/],
-    [{ name: 'x', rules: [{ match: '(', block: 'ffn', module: 'a' }] }, /bad\.json: rules\[0\]\.match: not a valid regular expression/],
+    [
+      { name: 'x', rules: [{ match: '(', block: 'ffn', module: 'a' }] },
+      /bad\.json: rules\[0\]\.match: not a valid regular expression/,
+    ],
     [{ name: 'x', rulez: [] }, /bad\.json: rulez: unknown field/],
-    [{ name: 'x', rules: [{ match: 'a', block: 'ffn' }] }, /bad\.json: rules\[0\]\.module: must be a short module name/],
+    [
+      { name: 'x', rules: [{ match: 'a', block: 'ffn' }] },
+      /bad\.json: rules\[0\]\.module: must be a short module name/,
+    ],
   ];
   for (const [doc, re] of bad) {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'bad.json'), JSON.stringify(doc));
-    await assert.rejects(loadArchitectureDir(dir), (e: unknown) => e instanceof ArchitectureError && re.test((e as Error).message));
+    await assert.rejects(
+      loadArchitectureDir(dir),
+      (e: unknown) => e instanceof ArchitectureError && re.test((e as Error).message),
+    );
   }
   const notJson = tempDir();
   writeFileSync(path.join(notJson, 'broken.json'), '{ "name": ');

@@ -12,12 +12,24 @@ type Row = [string, number | null, Block, string, number?];
 function expectRows(rows: Row[], family: string, hint?: string): void {
   for (const [name, layer, block, module, expert] of rows) {
     const got = classifyTensor(name, hint);
-    const want: TensorClass = { layer, block, module, family, known: true, ...(expert === undefined ? {} : { expert }) };
+    const want: TensorClass = {
+      layer,
+      block,
+      module,
+      family,
+      known: true,
+      ...(expert === undefined ? {} : { expert }),
+    };
     assert.deepEqual(got, want, name);
   }
 }
 
-const unknown = (layer: number | null, module: string): TensorClass => ({ layer, block: 'other', module, known: false });
+const unknown = (layer: number | null, module: string): TensorClass => ({
+  layer,
+  block: 'other',
+  module,
+  known: false,
+});
 
 test('Llama-3: every tensor of a layer plus embeddings, final norm and head', () => {
   expectRows(
@@ -43,13 +55,23 @@ test('Llama-3: every tensor of a layer plus embeddings, final norm and head', ()
 });
 
 test('Llama-3-8B: the whole 291-tensor checkpoint is known, 32 layers, blocks counted', () => {
-  const names = llamaTensorShapes({ layers: 32, hidden: 4096, intermediate: 14336, vocab: 128256, heads: 32, kvHeads: 8 }).map((t) => t.name);
+  const names = llamaTensorShapes({
+    layers: 32,
+    hidden: 4096,
+    intermediate: 14336,
+    vocab: 128256,
+    heads: 32,
+    kvHeads: 8,
+  }).map((t) => t.name);
   const classes = names.map((n) => classifyTensor(n, 'llama'));
   assert.equal(names.length, 291);
   assert.ok(classes.every((c) => c.known));
   assert.equal(Math.max(...classes.map((c) => c.layer ?? -1)), 31);
   const count = (b: Block) => classes.filter((c) => c.block === b).length;
-  assert.deepEqual([count('attention'), count('ffn'), count('norm'), count('embedding'), count('head')], [128, 96, 65, 1, 1]);
+  assert.deepEqual(
+    [count('attention'), count('ffn'), count('norm'), count('embedding'), count('head')],
+    [128, 96, 65, 1, 1],
+  );
 });
 
 test('Mistral, Qwen2.5 (q/k/v biases) and Qwen3 (q_norm/k_norm) use the Llama rules', () => {
@@ -104,8 +126,18 @@ test('Gemma2/Gemma3: four norms per layer, tied head absent; Gemma3 multimodal p
   );
   // The vision tower has attention too, but it is not the language model's: a tower, outside the layer
   // stack, that follows the recipe's default (issue 15).
-  const tower = (module: string): TensorClass => ({ layer: null, block: 'other', module, tower: 'vision', family: 'multimodal', known: true });
-  assert.deepEqual(classifyTensor('vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight', 'gemma3'), tower('vision'));
+  const tower = (module: string): TensorClass => ({
+    layer: null,
+    block: 'other',
+    module,
+    tower: 'vision',
+    family: 'multimodal',
+    known: true,
+  });
+  assert.deepEqual(
+    classifyTensor('vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.weight', 'gemma3'),
+    tower('vision'),
+  );
   assert.deepEqual(classifyTensor('multi_modal_projector.mm_input_projection_weight', 'gemma3'), tower('projector'));
   assert.equal(familyForConfig({ model_type: 'gemma3', architectures: ['Gemma3ForConditionalGeneration'] }), 'llama');
 });
@@ -263,7 +295,13 @@ test('Falcon: 7B (one input_layernorm), 40B (ln_attn/ln_mlp) and rw (post_attent
     'falcon',
   );
   // Without a hint, Falcon-only names still resolve past the GPT-2 rows that share `transformer.h.N.`.
-  assert.deepEqual(classifyTensor('transformer.h.4.self_attention.query_key_value.weight'), { layer: 4, block: 'attention', module: 'qkv', family: 'falcon', known: true });
+  assert.deepEqual(classifyTensor('transformer.h.4.self_attention.query_key_value.weight'), {
+    layer: 4,
+    block: 'attention',
+    module: 'qkv',
+    family: 'falcon',
+    known: true,
+  });
   assert.equal(classifyTensor('transformer.h.4.mlp.dense_4h_to_h.weight').block, 'ffn');
   assert.equal(familyForConfig({ model_type: 'RefinedWebModel' }), 'falcon');
 });
@@ -285,7 +323,14 @@ test('Mixtral: block_sparse_moe.gate is the router; w1/w3/w2 are gate/up/down of
   }
   expectRows(rows, 'mixtral', 'mixtral');
   // Unhinted, the MoE-only names still find Mixtral.
-  assert.deepEqual(classifyTensor('model.layers.31.block_sparse_moe.experts.7.w2.weight'), { layer: 31, block: 'ffn', module: 'down', expert: 7, family: 'mixtral', known: true });
+  assert.deepEqual(classifyTensor('model.layers.31.block_sparse_moe.experts.7.w2.weight'), {
+    layer: 31,
+    block: 'ffn',
+    module: 'down',
+    expert: 7,
+    family: 'mixtral',
+    known: true,
+  });
   assert.equal(classifyTensor('model.layers.31.block_sparse_moe.gate.weight').block, 'router');
   assert.equal(familyForConfig({ architectures: ['MixtralForCausalLM'] }), 'mixtral');
 });
@@ -439,8 +484,14 @@ test('PEFT LoRA keys classify as the module they adapt', () => {
     ],
     'gpt2',
   );
-  expectRows([['base_model.model.model.layers.1.block_sparse_moe.experts.3.w1.lora_A.weight', 1, 'ffn', 'gate', 3]], 'mixtral');
-  assert.equal(modulePath('base_model.model.model.layers.0.self_attn.q_proj.lora_B.bias'), 'model.layers.0.self_attn.q_proj');
+  expectRows(
+    [['base_model.model.model.layers.1.block_sparse_moe.experts.3.w1.lora_A.weight', 1, 'ffn', 'gate', 3]],
+    'mixtral',
+  );
+  assert.equal(
+    modulePath('base_model.model.model.layers.0.self_attn.q_proj.lora_B.bias'),
+    'model.layers.0.self_attn.q_proj',
+  );
   assert.equal(modulePath('model.layers.3.mlp.gate.e_score_correction_bias'), 'model.layers.3.mlp.gate');
 });
 
@@ -449,8 +500,18 @@ test('unknown names are reported as unknown, never guessed, with the layer when 
   assert.deepEqual(classifyTensor('model.layers.4.feed_forward.w9.weight'), unknown(4, 'w9'));
   // Near-misses of real names match no architecture rule; the paper's substring rule still makes them
   // FFN, as the paper's code would (issue 15: that rule is applied everywhere).
-  assert.deepEqual(classifyTensor('model.layers.1.mlp.gate_proj_extra.weight'), { ...unknown(1, 'gate'), block: 'ffn', known: true, byPaperRule: true });
-  assert.deepEqual(classifyTensor('model.layers.1.mlp.experts.x.up_proj.weight'), { ...unknown(1, 'up'), block: 'ffn', known: true, byPaperRule: true });
+  assert.deepEqual(classifyTensor('model.layers.1.mlp.gate_proj_extra.weight'), {
+    ...unknown(1, 'gate'),
+    block: 'ffn',
+    known: true,
+    byPaperRule: true,
+  });
+  assert.deepEqual(classifyTensor('model.layers.1.mlp.experts.x.up_proj.weight'), {
+    ...unknown(1, 'up'),
+    block: 'ffn',
+    known: true,
+    byPaperRule: true,
+  });
   assert.deepEqual(classifyTensor('transformer.h.2.mystery.weight'), unknown(2, 'mystery'));
   assert.deepEqual(classifyTensor('encoder.block.0.layer.0.SelfAttention.q.weight'), unknown(null, 'q'));
   assert.deepEqual(classifyTensor('model.embed_tokens_extra.weight'), unknown(null, 'embed_tokens_extra'));
@@ -467,7 +528,13 @@ test('a family hint puts that family first but does not restrict; unknown hints 
   assert.equal(classifyTensor(q, 'Qwen_MoE').family, 'qwen_moe');
   assert.equal(classifyTensor(q, 'bert').family, 'llama');
   // A GPT-2 tensor under a Llama hint is still GPT-2's.
-  assert.deepEqual(classifyTensor('transformer.h.0.mlp.c_proj.weight', 'llama'), { layer: 0, block: 'ffn', module: 'fc_out', family: 'gpt2', known: true });
+  assert.deepEqual(classifyTensor('transformer.h.0.mlp.c_proj.weight', 'llama'), {
+    layer: 0,
+    block: 'ffn',
+    module: 'fc_out',
+    family: 'gpt2',
+    known: true,
+  });
   // Shared-prefix families: the hint decides which family's name is reported for shared rules.
   assert.equal(classifyTensor('transformer.ln_f.weight', 'falcon').family, 'falcon');
   assert.equal(classifyTensor('transformer.ln_f.weight').family, 'gpt2');

@@ -60,7 +60,18 @@ test('<command> --help shows its usage', () => {
   const merge = taia('merge', '--help');
   assert.equal(merge.code, 0);
   assert.match(merge.out, /^usage: taia merge --base DIR --finetuned DIR --out DIR/m);
-  for (const o of ['--recipe', '--scale', '--layers', '--dtype', '--max-shard-size', '--dry-run', '--json', '--force', '--quiet']) assert.ok(merge.out.includes(o), o);
+  for (const o of [
+    '--recipe',
+    '--scale',
+    '--layers',
+    '--dtype',
+    '--max-shard-size',
+    '--dry-run',
+    '--json',
+    '--force',
+    '--quiet',
+  ])
+    assert.ok(merge.out.includes(o), o);
   const inspect = taia('inspect', '-h');
   assert.equal(inspect.code, 0);
   assert.match(inspect.out, /^usage: taia inspect DIR \[--json\]/m);
@@ -76,15 +87,18 @@ test('--version (via bin/taia.js) prints the version from package.json', () => {
   }
 });
 
-test('recipes lists the five built-ins and says which is the paper\'s', () => {
+test("recipes lists the five built-ins and says which is the paper's", () => {
   const r = taia('recipes');
   assert.equal(r.code, 0);
   const names = [...r.out.matchAll(/^(\S+) /gm)].map((m) => m[1]);
   assert.deepEqual(names, ['taia', 'taia-strict', 'taif', 'full', 'base']);
   assert.match(r.out, /^taia +the paper's rule/m);
-  assert.match(r.out, /not the paper's code/, 'taia-strict is marked as not the paper\'s');
+  assert.match(r.out, /not the paper's code/, "taia-strict is marked as not the paper's");
   const json = JSON.parse(taia('recipes', '--json').out) as { name: string; default: string }[];
-  assert.deepEqual(json.map((x) => x.name), names);
+  assert.deepEqual(
+    json.map((x) => x.name),
+    names,
+  );
   assert.equal(json.find((x) => x.name === 'taia')!.default, 'finetuned');
 });
 
@@ -166,7 +180,12 @@ function readOutput(file: string): Map<string, RefTensor> {
   const out = new Map<string, RefTensor>();
   for (const [name, h] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    out.set(name, { name, dtype: h.dtype, shape: h.shape, data: new Uint8Array(buf.subarray(start + h.data_offsets[0], start + h.data_offsets[1])) });
+    out.set(name, {
+      name,
+      dtype: h.dtype,
+      shape: h.shape,
+      data: new Uint8Array(buf.subarray(start + h.data_offsets[0], start + h.data_offsets[1])),
+    });
   }
   return out;
 }
@@ -177,7 +196,8 @@ test('merge writes the folder: FFN from base, the rest from the fine-tune; --jso
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, new RegExp(`^wrote ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`));
   assert.match(r.err, /^recipe taia: the paper's rule/m);
-  for (const f of ['config.json', 'tokenizer.json', 'model.safetensors', 'taia_merge.json']) assert.ok(existsSync(path.join(out, f)), f);
+  for (const f of ['config.json', 'tokenizer.json', 'model.safetensors', 'taia_merge.json'])
+    assert.ok(existsSync(path.join(out, f)), f);
   const got = readOutput(path.join(out, 'model.safetensors'));
   assert.equal(got.size, shapes.length);
   for (const [name, t] of got) {
@@ -198,7 +218,10 @@ test('merge writes the folder: FFN from base, the rest from the fine-tune; --jso
   assert.ok(result.peakRssBytes > 1e6, `peak RSS ${result.peakRssBytes}`);
   assert.ok(result.bytes > 0);
   assert.ok(existsSync(path.join(jsonOut, 'model.safetensors')));
-  assert.deepEqual(readdirSync(root).filter((n) => n.includes('taia-tmp')), []);
+  assert.deepEqual(
+    readdirSync(root).filter((n) => n.includes('taia-tmp')),
+    [],
+  );
 });
 
 test('merge of a LoRA adapter under taia says which modules it leaves out', () => {
@@ -208,9 +231,17 @@ test('merge of a LoRA adapter under taia says which modules it leaves out', () =
   assert.match(r.out, /^wrote /);
   const got = readOutput(path.join(out, 'model.safetensors'));
   // up_proj's LoRA is not applied (FFN); q_proj's is.
-  assert.deepEqual(got.get('model.layers.0.mlp.up_proj.weight')!.data, baseTensors.get('model.layers.0.mlp.up_proj.weight')!.data);
-  assert.notDeepEqual(got.get('model.layers.0.self_attn.q_proj.weight')!.data, baseTensors.get('model.layers.0.self_attn.q_proj.weight')!.data);
-  const plan = JSON.parse(taia('merge', '--base', base, '--finetuned', lora, '--out', path.join(root, 'x'), '--dry-run', '--json').out);
+  assert.deepEqual(
+    got.get('model.layers.0.mlp.up_proj.weight')!.data,
+    baseTensors.get('model.layers.0.mlp.up_proj.weight')!.data,
+  );
+  assert.notDeepEqual(
+    got.get('model.layers.0.self_attn.q_proj.weight')!.data,
+    baseTensors.get('model.layers.0.self_attn.q_proj.weight')!.data,
+  );
+  const plan = JSON.parse(
+    taia('merge', '--base', base, '--finetuned', lora, '--out', path.join(root, 'x'), '--dry-run', '--json').out,
+  );
   assert.equal(plan.finetunedKind, 'adapter');
   assert.match(plan.notes.join('\n'), /not applied under recipe 'taia': up_proj/);
 });
@@ -221,14 +252,26 @@ test('usage errors exit 2 and write nothing', () => {
   const cases: [string[], RegExp][] = [
     [['merge', '--finetuned', ft, '--out', out], /--base is required/],
     [['merge', '--base', base, '--out', out], /--finetuned is required/],
-    [['merge', '--base', base, '--finetuned', ft, '--out', out, '--dtype', 'f8'], /--dtype must be one of keep, bf16, f16, f32/],
-    [['merge', '--base', base, '--finetuned', ft, '--out', out, '--max-shard-size', 'nonsense'], /invalid size 'nonsense'/],
-    [['merge', '--base', base, '--finetuned', ft, '--out', out, '--scale', 'abc'], /--scale must be a number, got 'abc'/],
+    [
+      ['merge', '--base', base, '--finetuned', ft, '--out', out, '--dtype', 'f8'],
+      /--dtype must be one of keep, bf16, f16, f32/,
+    ],
+    [
+      ['merge', '--base', base, '--finetuned', ft, '--out', out, '--max-shard-size', 'nonsense'],
+      /invalid size 'nonsense'/,
+    ],
+    [
+      ['merge', '--base', base, '--finetuned', ft, '--out', out, '--scale', 'abc'],
+      /--scale must be a number, got 'abc'/,
+    ],
     // An empty value is not 0 (Number('') is 0: that would silently write the base model).
     [['merge', '--base', base, '--finetuned', ft, '--out', out, '--scale='], /--scale must be a number/],
     [['merge', '--base', base, '--finetuned', ft, '--out', out, '--layers', '3-1'], /invalid layer range '3-1'/],
     [['merge', '--base', base, '--finetuned', ft, '--out', out, '--bogus'], /Unknown option '--bogus'/],
-    [['merge', '--base', base, '--finetuned', ft, '--out', out, '--recipe='], /--recipe needs a built-in recipe's name \(taia, taia-strict, taif, full, base\) or a recipe file/],
+    [
+      ['merge', '--base', base, '--finetuned', ft, '--out', out, '--recipe='],
+      /--recipe needs a built-in recipe's name \(taia, taia-strict, taif, full, base\) or a recipe file/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = taia(...args);
@@ -241,12 +284,34 @@ test('usage errors exit 2 and write nothing', () => {
 });
 
 test('--layers beyond the last layer: none selected is an error, a range running past the end a note', () => {
-  const none = taia('merge', '--base', base, '--finetuned', ft, '--out', path.join(root, 'l1'), '--layers', '5-9', '--dry-run');
+  const none = taia(
+    'merge',
+    '--base',
+    base,
+    '--finetuned',
+    ft,
+    '--out',
+    path.join(root, 'l1'),
+    '--layers',
+    '5-9',
+    '--dry-run',
+  );
   // A usage error (exit 2, no stack trace): core says "layer range 5-9", the CLI names its flag.
   assert.equal(none.code, 2);
   assert.match(none.err, /--layers 5-9 selects no layer: the model's layers are 0-1/);
   assert.doesNotMatch(none.err, /\n\s+at /);
-  const past = taia('merge', '--base', base, '--finetuned', ft, '--out', path.join(root, 'l2'), '--layers', '1-9', '--dry-run');
+  const past = taia(
+    'merge',
+    '--base',
+    base,
+    '--finetuned',
+    ft,
+    '--out',
+    path.join(root, 'l2'),
+    '--layers',
+    '1-9',
+    '--dry-run',
+  );
   assert.equal(past.code, 0, past.err);
   assert.match(past.out, /note: layer range 1-9 reaches past the last layer \(1\): layers 1-1 come from the fine-tune/);
   assert.ok(!existsSync(path.join(root, 'l1')) && !existsSync(path.join(root, 'l2')));
@@ -318,7 +383,11 @@ test('taia eval: a bad --engine is a usage error; --engine torch checks Python f
   const adapter = path.join(root, 'eval-lora');
   writeTinyModel(evalBase);
   writeAdapter(adapter, llamaTensorShapes(TINY), { r: 2, alpha: 4, targets: ['q_proj'] });
-  const r = spawnSync(process.execPath, [cli, 'eval', adapter, '--base', evalBase, '--tasks', tasks, '--engine', 'torch', '--out', out, '--quiet'], { encoding: 'utf-8', env: { ...process.env, TAIA_PYTHON: python } });
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'eval', adapter, '--base', evalBase, '--tasks', tasks, '--engine', 'torch', '--out', out, '--quiet'],
+    { encoding: 'utf-8', env: { ...process.env, TAIA_PYTHON: python } },
+  );
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /taia: evaluation failed: the PyTorch engine cannot start: .*peft is not importable/);
   assert.ok(!existsSync(out));

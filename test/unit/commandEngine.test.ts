@@ -30,7 +30,16 @@ const PYTHON = process.env.TAIA_TEST_PYTHON ?? 'python3';
 async function prepare(args: string[], extra: Record<string, unknown> = {}) {
   const root = tempDir('taia-cmd-');
   const file = path.join(root, 'llamafactory-like.taia.yaml');
-  writeFileSync(file, stringify({ name: 'cmd', engine: 'command', command: [PYTHON, SCRIPT, '--output_dir', 'saves/lora', ...args], output_dir: 'saves/lora', ...extra }));
+  writeFileSync(
+    file,
+    stringify({
+      name: 'cmd',
+      engine: 'command',
+      command: [PYTHON, SCRIPT, '--output_dir', 'saves/lora', ...args],
+      output_dir: 'saves/lora',
+      ...extra,
+    }),
+  );
   const config = await loadExperiment(file);
   return { root, file, config, runDir: (await createRun(root, config)).dir };
 }
@@ -41,10 +50,23 @@ function train(runDir: string, onMessage: (m: TrainerMessage) => void = () => un
 
 describe('Trainer log lines', () => {
   it("parses the Trainer's log dicts as Python literals, never evaluating them", () => {
-    assert.deepEqual(parseLogDict("{'loss': 1.7375, 'grad_norm': 0.5, 'learning_rate': 1.3333333333333337e-05, 'epoch': 0.33}"), { loss: 1.7375, grad_norm: 0.5, learning_rate: 1.3333333333333337e-5, epoch: 0.33 });
+    assert.deepEqual(
+      parseLogDict("{'loss': 1.7375, 'grad_norm': 0.5, 'learning_rate': 1.3333333333333337e-05, 'epoch': 0.33}"),
+      { loss: 1.7375, grad_norm: 0.5, learning_rate: 1.3333333333333337e-5, epoch: 0.33 },
+    );
     // Newer transformers print formatted strings; nan, inf, booleans, None and quotes inside strings.
-    assert.deepEqual(parseLogDict("  {'loss': '1.234', 'grad_norm': nan, 'x': -inf, 'ok': True, 'n': None, 's': 'a, \\'b\\''}"), { loss: 1.234, grad_norm: NaN, x: -Infinity, ok: true, n: null, s: "a, 'b'" });
-    for (const bad of ["{'loss': __import__('os').system('x')}", "{'loss': 1.2", 'loss: 1', '{}', "{'a': 1} trailing {'b'}"]) assert.equal(parseLogDict(bad), undefined, bad);
+    assert.deepEqual(
+      parseLogDict("  {'loss': '1.234', 'grad_norm': nan, 'x': -inf, 'ok': True, 'n': None, 's': 'a, \\'b\\''}"),
+      { loss: 1.234, grad_norm: NaN, x: -Infinity, ok: true, n: null, s: "a, 'b'" },
+    );
+    for (const bad of [
+      "{'loss': __import__('os').system('x')}",
+      "{'loss': 1.2",
+      'loss: 1',
+      '{}',
+      "{'a': 1} trailing {'b'}",
+    ])
+      assert.equal(parseLogDict(bad), undefined, bad);
     assert.deepEqual(parseProgress(' 33%|###       | 2/6 [00:00<00:00, 10.00it/s]'), { step: 2, total: 6 });
     assert.equal(parseProgress('loading 2/6 shards'), undefined);
   });
@@ -57,11 +79,26 @@ describe('engine: command experiments', () => {
     assert.deepEqual(ok.config.command, ['llamafactory-cli', 'train', 'cfg.yaml']);
     const missing = parseExperiment('engine: command\n', 'x.taia.yaml').problems.map((p) => p.message);
     assert.deepEqual(missing, ["'command': is required with engine command"]);
-    const bad = parseExperiment('engine: command\ncommand: []\nenv: {"1X": a, Y: [1]}\n', 'x').problems.map((p) => p.message);
-    assert.deepEqual(bad, ["'command': expected a program to run, got an empty list", "'env': '1X' is not a variable name"]);
-    assert.deepEqual(parseExperiment('engine: command\ncommand: "accelerate launch train.py"\nenv: {Y: [1]}\n', 'x').problems.map((p) => p.message), ["'env': 'Y' must be a string, number or boolean, got a list"]);
+    const bad = parseExperiment('engine: command\ncommand: []\nenv: {"1X": a, Y: [1]}\n', 'x').problems.map(
+      (p) => p.message,
+    );
+    assert.deepEqual(bad, [
+      "'command': expected a program to run, got an empty list",
+      "'env': '1X' is not a variable name",
+    ]);
+    assert.deepEqual(
+      parseExperiment('engine: command\ncommand: "accelerate launch train.py"\nenv: {Y: [1]}\n', 'x').problems.map(
+        (p) => p.message,
+      ),
+      ["'env': 'Y' must be a string, number or boolean, got a list"],
+    );
     // The built-in engines still need their base and dataset.
-    assert.deepEqual(parseExperiment('command: [x]\n', 'x').problems.map((p) => p.message).sort(), ["'base': is required with engine tfjs", "'dataset': is required with engine tfjs"]);
+    assert.deepEqual(
+      parseExperiment('command: [x]\n', 'x')
+        .problems.map((p) => p.message)
+        .sort(),
+      ["'base': is required with engine tfjs", "'dataset': is required with engine tfjs"],
+    );
   });
 
   it('resolves cwd and output_dir against the experiment file and refuses a missing cwd', async () => {
@@ -70,20 +107,34 @@ describe('engine: command experiments', () => {
     assert.equal(config.output_dir, path.join(root, 'saves/lora'));
     assert.deepEqual(config.env, { SEED: '3' });
     writeFileSync(path.join(root, 'b.taia.yaml'), 'engine: command\ncommand: [x]\ncwd: nowhere\n');
-    await assert.rejects(loadExperiment(path.join(root, 'b.taia.yaml')), (e: ExperimentError) => /b\.taia\.yaml:3:1: 'cwd': .*nowhere does not exist/.test(e.message));
+    await assert.rejects(loadExperiment(path.join(root, 'b.taia.yaml')), (e: ExperimentError) =>
+      /b\.taia\.yaml:3:1: 'cwd': .*nowhere does not exist/.test(e.message),
+    );
   });
 });
 
 describe('engine: command runs', () => {
   it('runs the command, takes metrics from its log lines and checkpoints from its output_dir, and the run merges with TAIA', async () => {
-    const { root, file, runDir } = await prepare(['--max_steps', '12', '--save_steps', '4', '--logging_steps', '2', '--base', 'model']);
+    const { root, file, runDir } = await prepare([
+      '--max_steps',
+      '12',
+      '--save_steps',
+      '4',
+      '--logging_steps',
+      '2',
+      '--base',
+      'model',
+    ]);
     writeTinyModel(path.join(root, 'model'));
     writeFileSync(file, readFileSync(file, 'utf-8') + 'base: model\n');
     const messages: TrainerMessage[] = [];
     const outcome = await train(runDir, (m) => messages.push(m)).outcome;
     assert.deepEqual(outcome, { state: 'done' }, readFileSync(path.join(runDir, TRAINER_OUTPUT_FILE), 'utf-8'));
     const metrics = await readMetrics(runDir);
-    assert.deepEqual(metrics.map((m) => m.step), [2, 4, 6, 8, 10, 12]);
+    assert.deepEqual(
+      metrics.map((m) => m.step),
+      [2, 4, 6, 8, 10, 12],
+    );
     assert.equal(metrics[0].loss, 1.7375);
     assert.equal(metrics[0].gradNorm, 0.5);
     assert.equal(metrics[0].epoch, 0.17);
@@ -93,15 +144,26 @@ describe('engine: command runs', () => {
     assert.equal(status.outputDir, path.join(root, 'saves/lora'));
     assert.equal(path.resolve(runDir, status.lastCheckpoint!), path.join(root, 'saves/lora/checkpoint-12'));
     assert.equal(status.finalLoss, metrics.at(-1)!.loss);
-    assert.deepEqual(messages.filter((m) => m.type === 'checkpoint').map((m) => (m as { step: number }).step), [4, 8, 12]);
+    assert.deepEqual(
+      messages.filter((m) => m.type === 'checkpoint').map((m) => (m as { step: number }).step),
+      [4, 8, 12],
+    );
     assert.match(readFileSync(path.join(runDir, TRAINER_OUTPUT_FILE), 'utf-8'), /\{'loss': 1\.7375, /);
     // The dashboard's view of it: the tool's settings from trainer_state.json beside the run's own metrics.
     const data = await readRunData(runDir, root);
     assert.equal((data.hyperparameters?.trainer_state as { save_steps: number }).save_steps, 4);
-    assert.ok(data.notes?.every((n) => !/training_args/.test(n)), 'the output folder has no training_args.bin of its own');
+    assert.ok(
+      data.notes?.every((n) => !/training_args/.test(n)),
+      'the output folder has no training_args.bin of its own',
+    );
     // Merge from the run, as the Merge lens of the experiment does it (the base comes from the experiment).
     const run = (await latestRunOf(root, file))!;
-    const plan = await planMerge({ base: path.join(root, 'model'), finetuned: run.checkpoint, out: path.join(root, 'taia'), recipe: builtinRecipe('taia')! });
+    const plan = await planMerge({
+      base: path.join(root, 'model'),
+      finetuned: run.checkpoint,
+      out: path.join(root, 'taia'),
+      recipe: builtinRecipe('taia')!,
+    });
     await executeMerge(plan);
     assert.ok(existsSync(path.join(root, 'taia', 'model.safetensors')));
   });
@@ -110,8 +172,16 @@ describe('engine: command runs', () => {
     for (const flags of [['--quiet', '--no-bar'], ['--no-bar']]) {
       const { runDir } = await prepare(['--max_steps', '6', '--save_steps', '3', '--logging_steps', '2', ...flags]);
       assert.deepEqual(await train(runDir).outcome, { state: 'done' });
-      assert.deepEqual((await readMetrics(runDir)).map((m) => m.step), [2, 4, 6], flags.join(' '));
-      if (!flags.includes('--quiet')) assert.match(readFileSync(path.join(runDir, 'train.log'), 'utf-8'), /log lines carry no step \(no progress bar\): metrics come from the output_dir's trainer_state\.json/);
+      assert.deepEqual(
+        (await readMetrics(runDir)).map((m) => m.step),
+        [2, 4, 6],
+        flags.join(' '),
+      );
+      if (!flags.includes('--quiet'))
+        assert.match(
+          readFileSync(path.join(runDir, 'train.log'), 'utf-8'),
+          /log lines carry no step \(no progress bar\): metrics come from the output_dir's trainer_state\.json/,
+        );
     }
     const failing = await prepare(['--max_steps', '2', '--exit-code', '3']);
     const outcome = await train(failing.runDir).outcome;
@@ -122,17 +192,31 @@ describe('engine: command runs', () => {
 
   it('a shell-string command runs through /bin/sh', async () => {
     const root = tempDir('taia-cmd-');
-    writeFileSync(path.join(root, 's.taia.yaml'), stringify({ engine: 'command', command: `${PYTHON} '${SCRIPT}' --output_dir out --max_steps 4 --save_steps 2 && echo shell-ran`, output_dir: 'out' }));
+    writeFileSync(
+      path.join(root, 's.taia.yaml'),
+      stringify({
+        engine: 'command',
+        command: `${PYTHON} '${SCRIPT}' --output_dir out --max_steps 4 --save_steps 2 && echo shell-ran`,
+        output_dir: 'out',
+      }),
+    );
     const { dir } = await createRun(root, await loadExperiment(path.join(root, 's.taia.yaml')));
     assert.deepEqual(await train(dir).outcome, { state: 'done' });
     assert.match(readFileSync(path.join(dir, TRAINER_OUTPUT_FILE), 'utf-8'), /shell-ran/);
     assert.equal((await readStatus(dir)).lastCheckpoint?.endsWith('checkpoint-4'), true);
   });
 
-  for (const [flags, signal] of [[[], 'SIGINT'], [['--ignore-sigint'], 'SIGTERM'], [['--ignore-sigint', '--ignore-sigterm'], 'SIGKILL']] as const) {
+  for (const [flags, signal] of [
+    [[], 'SIGINT'],
+    [['--ignore-sigint'], 'SIGTERM'],
+    [['--ignore-sigint', '--ignore-sigterm'], 'SIGKILL'],
+  ] as const) {
     it(`cancel stops the command's process group with ${signal}${signal === 'SIGINT' ? ', and the Trainer saves a checkpoint' : ' when it ignores the signals before'}`, async () => {
       // A loaded machine may take a while to save on SIGINT: a long grace there, a short one for the stubborn tools.
-      const { runDir } = await prepare(['--max_steps', '100000', '--logging_steps', '1', '--save_steps', '100000', ...flags], { cancel_grace_seconds: signal === 'SIGINT' ? 60 : 1 });
+      const { runDir } = await prepare(
+        ['--max_steps', '100000', '--logging_steps', '1', '--save_steps', '100000', ...flags],
+        { cancel_grace_seconds: signal === 'SIGINT' ? 60 : 1 },
+      );
       let cancelled = false;
       const handle = train(runDir, (m) => {
         if (m.type === 'progress' && m.step >= 3 && !cancelled) {
@@ -152,10 +236,26 @@ describe('engine: command runs', () => {
   }
 
   it('outlives the process that launched it, and a later window cancels it by signalling the trainer', async () => {
-    const { runDir } = await prepare(['--max_steps', '100000', '--logging_steps', '1', '--save_steps', '100000', '--step_seconds', '0.05']);
+    const { runDir } = await prepare([
+      '--max_steps',
+      '100000',
+      '--logging_steps',
+      '1',
+      '--save_steps',
+      '100000',
+      '--step_seconds',
+      '0.05',
+    ]);
     // A stand-in for a window: launches the trainer, waits until it has started, then goes away.
     const client = path.resolve(__dirname, '../../src/trainer/client.js');
-    const parent = spawn(process.execPath, ['-e', `const { launchTrainer } = require(${JSON.stringify(client)}); launchTrainer({ script: ${JSON.stringify(TRAINER)}, job: { runDir: ${JSON.stringify(runDir)}, resume: false }, onMessage: (m) => m.type === 'started' && process.exit(0) });`], { stdio: 'inherit' });
+    const parent = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { launchTrainer } = require(${JSON.stringify(client)}); launchTrainer({ script: ${JSON.stringify(TRAINER)}, job: { runDir: ${JSON.stringify(runDir)}, resume: false }, onMessage: (m) => m.type === 'started' && process.exit(0) });`,
+      ],
+      { stdio: 'inherit' },
+    );
     assert.equal(await new Promise((r) => parent.on('exit', r)), 0);
     const running = await readStatus(runDir);
     assert.equal(running.state, 'running');

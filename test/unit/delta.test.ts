@@ -33,7 +33,9 @@ function orthonormal(n: number, k: number, seed: number): Float64Array[] {
 const SIGMA = [0.8, 0.3];
 const us = orthonormal(16, 2, 10);
 const vs = orthonormal(16, 2, 20);
-const planted = new Float64Array(16 * 16).map((_, idx) => SIGMA.reduce((s, sg, c) => s + sg * us[c][Math.floor(idx / 16)] * vs[c][idx % 16], 0));
+const planted = new Float64Array(16 * 16).map((_, idx) =>
+  SIGMA.reduce((s, sg, c) => s + sg * us[c][Math.floor(idx / 16)] * vs[c][idx % 16], 0),
+);
 
 const base = path.join(root, 'base');
 const ft = path.join(root, 'ft');
@@ -58,16 +60,25 @@ test('per-tensor statistics match values computed independently', async () => {
   for (const t of r.tensors) {
     const b = f32(baseT.get(t.name)!.data);
     const f = f32(ftT.get(t.name)!.data);
-    let bb = 0, ff = 0, dd = 0, bf = 0, max = 0, changed = 0;
+    let bb = 0,
+      ff = 0,
+      dd = 0,
+      bf = 0,
+      max = 0,
+      changed = 0;
     for (let i = 0; i < b.length; i++) {
       if (!Number.isFinite(b[i]) || !Number.isFinite(f[i])) continue;
       const d = f[i] - b[i];
-      bb += b[i] * b[i]; ff += f[i] * f[i]; dd += d * d; bf += b[i] * f[i];
+      bb += b[i] * b[i];
+      ff += f[i] * f[i];
+      dd += d * d;
+      bf += b[i] * f[i];
       max = Math.max(max, Math.abs(d));
       if (d !== 0) changed++;
     }
     // The SIMD kernel sums float32 products in float32 blocks: relative error about 1e-7.
-    const close = (a: number, e: number, what: string) => assert.ok(Math.abs(a - e) <= 1e-6 * Math.max(1, Math.abs(e)), `${t.name} ${what}: ${a} vs ${e}`);
+    const close = (a: number, e: number, what: string) =>
+      assert.ok(Math.abs(a - e) <= 1e-6 * Math.max(1, Math.abs(e)), `${t.name} ${what}: ${a} vs ${e}`);
     close(t.normBase, Math.sqrt(bb), 'normBase');
     close(t.normDelta, Math.sqrt(dd), 'normDelta');
     close(t.relative, Math.sqrt(dd) / Math.sqrt(bb), 'relative');
@@ -81,14 +92,21 @@ test('per-tensor statistics match values computed independently', async () => {
   assert.equal(r.blocks.norm.changedTensors, 0);
   const q = r.tensors.find((t) => t.name === Q)!;
   assert.deepEqual([q.layer, q.block, q.module], [1, 'attention', 'q']);
-  assert.equal(q.histogram.counts.reduce((a, b) => a + b, 0), 256, 'small tensors are sampled whole');
+  assert.equal(
+    q.histogram.counts.reduce((a, b) => a + b, 0),
+    256,
+    'small tensors are sampled whole',
+  );
 });
 
 test('spectrum: the planted rank-2 delta gives its singular values', async () => {
   const r = await diffCheckpoints({ base, finetuned: ft, spectrum: 4 });
   const q = r.tensors.find((t) => t.name === Q)!;
   assert.equal(q.spectrum!.length, 4);
-  assert.ok(Math.abs(q.spectrum![0] - SIGMA[0]) < 1e-5 && Math.abs(q.spectrum![1] - SIGMA[1]) < 1e-5, JSON.stringify(q.spectrum));
+  assert.ok(
+    Math.abs(q.spectrum![0] - SIGMA[0]) < 1e-5 && Math.abs(q.spectrum![1] - SIGMA[1]) < 1e-5,
+    JSON.stringify(q.spectrum),
+  );
   assert.ok(q.spectrum![2] < 1e-5 && q.spectrum![3] < 1e-5);
   assert.match(r.spectrumMethod!, /randomized range finder/);
   assert.equal(r.tensors.find((t) => t.name === 'model.norm.weight')!.spectrum, undefined, '1-D tensors have none');
@@ -104,12 +122,16 @@ test('a LoRA adapter is compared as its folded delta', async () => {
   for (const m of modules) {
     const t = r.tensors.find((x) => x.name === `${m.module}.weight`)!;
     let dd = 0;
-    for (let i = 0; i < m.outDim; i++) for (let j = 0; j < m.inDim; j++) {
-      let d = 0;
-      for (let k = 0; k < m.r; k++) d += m.b[i * m.r + k] * m.a[k * m.inDim + j];
-      dd += (2 * d) ** 2;
-    }
-    assert.ok(Math.abs(t.normDelta - Math.sqrt(dd)) < 1e-6 * Math.sqrt(dd), `${t.name}: ${t.normDelta} vs ${Math.sqrt(dd)}`);
+    for (let i = 0; i < m.outDim; i++)
+      for (let j = 0; j < m.inDim; j++) {
+        let d = 0;
+        for (let k = 0; k < m.r; k++) d += m.b[i * m.r + k] * m.a[k * m.inDim + j];
+        dd += (2 * d) ** 2;
+      }
+    assert.ok(
+      Math.abs(t.normDelta - Math.sqrt(dd)) < 1e-6 * Math.sqrt(dd),
+      `${t.name}: ${t.normDelta} vs ${Math.sqrt(dd)}`,
+    );
     assert.ok(t.spectrum![2] < 1e-6 * t.spectrum![0], 'rank 2: the third singular value vanishes');
     assert.equal(t.dtype.finetuned, 'F32+LoRA');
   }
@@ -131,7 +153,10 @@ test('three-way: a TAIA output passes the check; a wrong one fails it, naming th
   // The check reads the rules recorded there (issue 15), so the claim is made in the rules, not the name.
   writeFileSync(provenance, JSON.stringify({ ...p, recipe: recipeToJson(builtinRecipe('taia')!) }));
   const r2 = await diffCheckpoints({ base, finetuned: ft, merged: bad });
-  assert.deepEqual(r2.threeWay!.violations.map((v) => v.name), [NAN_TENSOR]);
+  assert.deepEqual(
+    r2.threeWay!.violations.map((v) => v.name),
+    [NAN_TENSOR],
+  );
   assert.match(r2.threeWay!.verdict, /check FAILED: 1 tensor\(s\)/);
   const md = diffToMarkdown(r2);
   assert.match(md, /⚠ 1 tensor\(s\) hold NaN or Inf/);
@@ -143,16 +168,39 @@ test('spread over worker threads, a diff gives the same report; cancelling stops
   const script = path.join(__dirname, '../../src/core/delta/partWorker.js');
   const seq = await diffCheckpoints({ base, finetuned: ft, spectrum: 2 });
   const seen: string[] = [];
-  const par = await diffCheckpoints({ base, finetuned: ft, spectrum: 2, parallel: { workers: 3, script }, onTensor: (t) => seen.push(t.name) });
+  const par = await diffCheckpoints({
+    base,
+    finetuned: ft,
+    spectrum: 2,
+    parallel: { workers: 3, script },
+    onTensor: (t) => seen.push(t.name),
+  });
   assert.deepEqual(par.tensors, seq.tensors);
   assert.deepEqual([...seen].sort(), seq.tensors.map((t) => t.name).sort());
   const controller = new AbortController();
-  await assert.rejects(diffCheckpoints({ base, finetuned: ft, parallel: { workers: 2, script }, signal: controller.signal, onTensor: () => controller.abort() }), /cancelled/);
+  await assert.rejects(
+    diffCheckpoints({
+      base,
+      finetuned: ft,
+      parallel: { workers: 2, script },
+      signal: controller.signal,
+      onTensor: () => controller.abort(),
+    }),
+    /cancelled/,
+  );
 });
 
 test('cancellation stops a diff', async () => {
   const controller = new AbortController();
-  await assert.rejects(diffCheckpoints({ base, finetuned: ft, signal: controller.signal, onProgress: (p) => (p.index === 3 ? controller.abort() : undefined) }), /cancelled/);
+  await assert.rejects(
+    diffCheckpoints({
+      base,
+      finetuned: ft,
+      signal: controller.signal,
+      onProgress: (p) => (p.index === 3 ? controller.abort() : undefined),
+    }),
+    /cancelled/,
+  );
 });
 
 test('a fine-tune whose config.json disagrees with base is refused, as the merge refuses it', async () => {
@@ -160,5 +208,10 @@ test('a fine-tune whose config.json disagrees with base is refused, as the merge
   writeLlama(other, shape, { dtype: 'F32', seed: 3 });
   const configFile = path.join(other, 'config.json');
   writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf-8')), vocab_size: 64 }));
-  await assert.rejects(diffCheckpoints({ base, finetuned: other }), (e: Error) => e.message.includes(configFile) && /"vocab_size" is 64 but base has 32: not a fine-tune of this base/.test(e.message));
+  await assert.rejects(
+    diffCheckpoints({ base, finetuned: other }),
+    (e: Error) =>
+      e.message.includes(configFile) &&
+      /"vocab_size" is 64 but base has 32: not a fine-tune of this base/.test(e.message),
+  );
 });

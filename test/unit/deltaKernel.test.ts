@@ -40,7 +40,13 @@ function pair(n: number, seed: number): [Float32Array, Float32Array] {
 }
 
 /** Statistics of the pair stored as (bt, ft), fed in chunks of the given sizes, by the reference and by the kernel. */
-function both(b: Float32Array, f: Float32Array, bt: FloatDtype, ft: FloatDtype, chunks: number[]): [DeltaStats, DeltaStats] {
+function both(
+  b: Float32Array,
+  f: Float32Array,
+  bt: FloatDtype,
+  ft: FloatDtype,
+  chunks: number[],
+): [DeltaStats, DeltaStats] {
   const bBytes = fromFloat32(b, bt);
   const fBytes = fromFloat32(f, ft);
   const wb = bBytes.length / b.length;
@@ -119,7 +125,13 @@ test('wasm kernel: unchanged, all-zero and tiny tensors', () => {
   assert.equal(actualZero.normBase, 0);
   // Values whose float32 squares underflow: the kernel redoes the chunk in float64.
   const tiny = b.map((x) => x * 2 ** -80);
-  const [expected, actual] = both(tiny, b.map((x, i) => (i % 2 ? x * 2 ** -79 : x * 2 ** -80)), 'F32', 'F32', [5000]);
+  const [expected, actual] = both(
+    tiny,
+    b.map((x, i) => (i % 2 ? x * 2 ** -79 : x * 2 ** -80)),
+    'F32',
+    'F32',
+    [5000],
+  );
   assertMatches(actual, expected, 'tiny');
   assert.ok(actual.normBase > 0 && actual.normDelta > 0);
 });
@@ -145,10 +157,17 @@ test('taia diff of a bf16 pair: the kernel report matches the reference one, ten
   const base = path.join(root, 'base');
   const ft = path.join(root, 'ft');
   writeLlama(base, shape, { dtype: 'BF16', seed: 1 });
-  writeLlama(ft, shape, { dtype: 'BF16', seed: 1, values: (name, _s, v) => (name.includes('norm') ? v : v.map((x, i) => (i === 9 ? NaN : x + (i % 5) * 1e-3))) });
+  writeLlama(ft, shape, {
+    dtype: 'BF16',
+    seed: 1,
+    values: (name, _s, v) => (name.includes('norm') ? v : v.map((x, i) => (i === 9 ? NaN : x + (i % 5) * 1e-3))),
+  });
   const expected = await withJsKernel(() => diffCheckpoints({ base, finetuned: ft }));
   const actual = await diffCheckpoints({ base, finetuned: ft });
   assert.equal(actual.tensors.length, expected.tensors.length);
   actual.tensors.forEach((t, i) => assertMatches(t, expected.tensors[i], t.name));
-  assert.equal(actual.tensors.filter((t) => t.nonFinite.finetuned.nan === 1).length, actual.tensors.filter((t) => !t.name.includes('norm')).length);
+  assert.equal(
+    actual.tensors.filter((t) => t.nonFinite.finetuned.nan === 1).length,
+    actual.tensors.filter((t) => !t.name.includes('norm')).length,
+  );
 });

@@ -15,7 +15,9 @@ const TASKS = ['capitals', 'capitals_mc', 'sums'];
 describe('npm run demo (shortened)', () => {
   it('fine-tunes, merges, evaluates and reports, with numbers for every model and task', async () => {
     const ws = path.join(tempDir('taia-demo-'), 'demo-workspace');
-    const run = spawnSync(process.execPath, [path.join(REPO, 'demo', 'run.mjs'), '--quick', '--dir', ws], { encoding: 'utf-8' });
+    const run = spawnSync(process.execPath, [path.join(REPO, 'demo', 'run.mjs'), '--quick', '--dir', ws], {
+      encoding: 'utf-8',
+    });
     assert.equal(run.status, 0, run.stderr);
     for (const m of ['base', 'finetuned', 'taia']) {
       // Every model folder is a checkpoint the merge core opens, with the base's tensor names.
@@ -29,26 +31,48 @@ describe('npm run demo (shortened)', () => {
     // The comparison ran as a study: the five models and a scan of the 4 layers, none of them written.
     const study = path.join(ws, '.taia', 'results', 'studies', 'word-games');
     const index = JSON.parse(readFileSync(path.join(study, 'study.json'), 'utf-8'));
-    assert.deepEqual(index.variants.map((v: { name: string }) => v.name), [...MODELS, 'revert-ffn-L0', 'revert-ffn-L1', 'revert-ffn-L2', 'revert-ffn-L3']);
+    assert.deepEqual(
+      index.variants.map((v: { name: string }) => v.name),
+      [...MODELS, 'revert-ffn-L0', 'revert-ffn-L1', 'revert-ffn-L2', 'revert-ffn-L3'],
+    );
     assert.equal(existsSync(path.join(ws, 'models', 'taif')), false);
     for (const m of index.variants.map((v: { name: string }) => v.name)) {
       const results = JSON.parse(readFileSync(path.join(study, `${m}.taia-results.json`), 'utf-8'));
       assert.deepEqual(Object.keys(results.tasks).sort(), TASKS);
-      for (const t of TASKS) for (const metric of Object.values(results.tasks[t].metrics) as { value: number }[]) assert.ok(Number.isFinite(metric.value));
+      for (const t of TASKS)
+        for (const metric of Object.values(results.tasks[t].metrics) as { value: number }[])
+          assert.ok(Number.isFinite(metric.value));
     }
     const md = readFileSync(path.join(ws, 'report', 'report.md'), 'utf-8');
     const header = md.split('\n').find((l) => l.startsWith('| task | metric |'))!;
-    assert.deepEqual(header.split('|').slice(3, -1).map((s) => s.trim()), MODELS);
+    assert.deepEqual(
+      header
+        .split('|')
+        .slice(3, -1)
+        .map((s) => s.trim()),
+      MODELS,
+    );
     for (const t of TASKS) {
       const row = md.split('\n').find((l) => l.startsWith(`| ${t} |`));
       assert.ok(row, `report row for ${t}`);
-      assert.equal(row!.split('|').slice(3, -1).filter((c) => /\d/.test(c)).length, MODELS.length, row);
+      assert.equal(
+        row!
+          .split('|')
+          .slice(3, -1)
+          .filter((c) => /\d/.test(c)).length,
+        MODELS.length,
+        row,
+      );
     }
     assert.match(md, /\*\*Verdict \(computed\):\*\* TAIA beats the full fine-tune on \d of 3 tasks/);
     const html = readFileSync(path.join(ws, 'report', 'report.html'), 'utf-8');
     assert.match(html, /<svg[^>]+aria-label="relative change per layer and module"/);
     assert.match(html, /<polyline points="[\d., ]+"/);
-    assert.equal((html.match(/<title>FFN of layer \d reverted, /g) ?? []).length, 4 * TASKS.length, 'the scan heatmap has a cell per layer and task');
+    assert.equal(
+      (html.match(/<title>FFN of layer \d reverted, /g) ?? []).length,
+      4 * TASKS.length,
+      'the scan heatmap has a cell per layer and task',
+    );
     assert.match(md, /\| layer 3 \| [+-]\d/);
     // Axes with values, 95% intervals, significance, and no red for a model (red means worse).
     assert.match(html, /aria-label="scores per task and model, with 95% intervals"/);

@@ -14,17 +14,29 @@ import { writeTinyModel } from '../helpers/training';
 
 describe('experiment files', () => {
   it('fills defaults from the schema and keeps valid values', () => {
-    const { config, problems } = parseExperiment('base: m\ndataset: d.jsonl\ntrain:\n  learning_rate: 0.001\nlora:\n  r: 8\n', '/w/alpaca.taia.yaml');
+    const { config, problems } = parseExperiment(
+      'base: m\ndataset: d.jsonl\ntrain:\n  learning_rate: 0.001\nlora:\n  r: 8\n',
+      '/w/alpaca.taia.yaml',
+    );
     assert.deepEqual(problems, []);
     assert.equal(config.name, 'alpaca');
     assert.equal(config.train.learning_rate, 0.001);
     assert.equal(config.train.batch_size, EXPERIMENT_SCHEMA.train.fields.batch_size.default);
     assert.equal(config.lora.r, 8);
-    assert.deepEqual(config.lora.target_modules, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+    assert.deepEqual(config.lora.target_modules, [
+      'q_proj',
+      'k_proj',
+      'v_proj',
+      'o_proj',
+      'gate_proj',
+      'up_proj',
+      'down_proj',
+    ]);
   });
 
   it('reports unknown keys with a suggestion, wrong types and out-of-range values, each at its line', () => {
-    const text = 'base: m\ndataset: d.jsonl\ntrain:\n  learning_rat: 0.1\n  batch_size: many\n  warmup_ratio: 2\nengine: tfsj\n';
+    const text =
+      'base: m\ndataset: d.jsonl\ntrain:\n  learning_rat: 0.1\n  batch_size: many\n  warmup_ratio: 2\nengine: tfsj\n';
     const { problems } = parseExperiment(text, 'x.taia.yaml');
     const byPath = new Map(problems.map((p) => [p.path.join('.'), p]));
     assert.match(byPath.get('train.learning_rat')!.message, /did you mean 'learning_rate'/);
@@ -39,7 +51,10 @@ describe('experiment files', () => {
   it('reports YAML syntax errors and missing required keys', () => {
     assert.ok(parseExperiment('base: [unclosed\n', 'x').problems.some((p) => p.range && p.severity === 'error'));
     const { problems } = parseExperiment('train: {}\n', 'x');
-    assert.deepEqual(problems.map((p) => p.message).sort(), ["'base': is required with engine tfjs", "'dataset': is required with engine tfjs"]);
+    assert.deepEqual(problems.map((p) => p.message).sort(), [
+      "'base': is required with engine tfjs",
+      "'dataset': is required with engine tfjs",
+    ]);
   });
 
   it('is documented key by key in the README (the schema is the one source)', () => {
@@ -55,7 +70,9 @@ describe('experiment files', () => {
     writeTinyModel(path.join(root, 'model'));
     mkdirSync(path.join(root, 'exp'));
     writeFileSync(path.join(root, 'exp', 'a.taia.yaml'), 'base: ../model\ndataset: ../nowhere.jsonl\n');
-    await assert.rejects(loadExperiment(path.join(root, 'exp', 'a.taia.yaml')), (e: ExperimentError) => /a\.taia\.yaml:2:1: 'dataset': .*nowhere\.jsonl does not exist/.test(e.message));
+    await assert.rejects(loadExperiment(path.join(root, 'exp', 'a.taia.yaml')), (e: ExperimentError) =>
+      /a\.taia\.yaml:2:1: 'dataset': .*nowhere\.jsonl does not exist/.test(e.message),
+    );
     writeFileSync(path.join(root, 'd.jsonl'), '{"text": "x"}\n');
     writeFileSync(path.join(root, 'exp', 'b.taia.yaml'), 'base: ..\ndataset: ../d.jsonl\n');
     await assert.rejects(loadExperiment(path.join(root, 'exp', 'b.taia.yaml')), /'base': .* is not a model folder/);
@@ -68,22 +85,41 @@ describe('experiment files', () => {
 
 describe('trainer protocol', () => {
   it('accepts well-formed messages and names what is wrong otherwise', () => {
-    assert.equal(parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'checkpoint', step: 3, path: '/x' }).type, 'checkpoint');
+    assert.equal(
+      parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'checkpoint', step: 3, path: '/x' }).type,
+      'checkpoint',
+    );
     assert.equal(parseParentMessage({ v: PROTOCOL_VERSION, type: 'cancel' }).type, 'cancel');
-    assert.throws(() => parseTrainerMessage({ v: 1, type: 'hello', pid: 1, engine: 'x' }), new RegExp(`version 1 received, this side speaks ${PROTOCOL_VERSION}`));
-    assert.throws(() => parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'progress', step: '3' }), /'progress' message: 'step' should be a number, got "3"/);
+    assert.throws(
+      () => parseTrainerMessage({ v: 1, type: 'hello', pid: 1, engine: 'x' }),
+      new RegExp(`version 1 received, this side speaks ${PROTOCOL_VERSION}`),
+    );
+    assert.throws(
+      () => parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'progress', step: '3' }),
+      /'progress' message: 'step' should be a number, got "3"/,
+    );
     assert.throws(() => parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'shout' }), /unknown message type "shout"/);
     assert.throws(() => parseParentMessage('start'), /expected a message object/);
     // A diverged loss is a number too: it must reach the parent, not be dropped as malformed.
-    assert.equal(parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'done', state: 'done', step: 1, finalLoss: NaN }).type, 'done');
+    assert.equal(
+      parseTrainerMessage({ v: PROTOCOL_VERSION, type: 'done', state: 'done', step: 1, finalLoss: NaN }).type,
+      'done',
+    );
   });
 });
 
 describe('learning-rate schedules (transformers lambdas)', () => {
-  const train = (over: Record<string, unknown>) => ({ ...parseExperiment('base: m\ndataset: d\n', 'x').config.train, learning_rate: 1, ...over });
+  const train = (over: Record<string, unknown>) => ({
+    ...parseExperiment('base: m\ndataset: d\n', 'x').config.train,
+    learning_rate: 1,
+    ...over,
+  });
   it('warms up linearly, then decays by cosine or linearly', () => {
     const cos = train({ warmup_steps: 4, lr_scheduler_type: 'cosine' });
-    assert.deepEqual([0, 1, 2, 3].map((s) => learningRate(cos, s, 14)), [0, 0.25, 0.5, 0.75]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((s) => learningRate(cos, s, 14)),
+      [0, 0.25, 0.5, 0.75],
+    );
     assert.equal(learningRate(cos, 4, 14), 1);
     assert.ok(Math.abs(learningRate(cos, 9, 14) - 0.5) < 1e-12); // halfway through the decay
     assert.ok(Math.abs(learningRate(cos, 14, 14)) < 1e-12);
@@ -99,7 +135,10 @@ describe('training data', () => {
     const dir = tempDir();
     writeTinyModel(dir);
     const tok = await ChatTokenizer.load(dir);
-    const messages = [{ role: 'user', content: 'add 2 and 3' }, { role: 'assistant', content: '5' }];
+    const messages = [
+      { role: 'user', content: 'add 2 and 3' },
+      { role: 'assistant', content: '5' },
+    ];
     const e = tokenizeConversation(tok, messages, 'responses', 1000);
     const text = tok.render(messages, false);
     assert.equal(text, '<|bos|>### Instruction:\nadd 2 and 3\n\n### Response:\n5<|eos|>');
@@ -116,15 +155,23 @@ describe('training data', () => {
     const json = JSON.parse(readFileSync(file, 'utf-8'));
     delete json.decoder;
     writeFileSync(file, JSON.stringify(json));
-    await assert.rejects(ChatTokenizer.load(dir), (e: Error) => e.message.startsWith(`${file}: not a tokenizer that tokenizers.js reads (`));
+    await assert.rejects(ChatTokenizer.load(dir), (e: Error) =>
+      e.message.startsWith(`${file}: not a tokenizer that tokenizers.js reads (`),
+    );
   });
 
   it('orders data by a seeded permutation per epoch, so any micro-batch can be rebuilt', () => {
-    const examples = Array.from({ length: 10 }, (_, i) => ({ ids: Int32Array.from([i, i, i]), train: Uint8Array.from([0, 1, 1]) }));
+    const examples = Array.from({ length: 10 }, (_, i) => ({
+      ids: Int32Array.from([i, i, i]),
+      train: Uint8Array.from([0, 1, 1]),
+    }));
     const order = new DataOrder(examples, 3, 2, 5, 0);
     assert.equal(order.microBatchesPerEpoch, 3);
     const firstOf = (b: number) => new DataOrder(examples, 3, 2, 5, 0).batch(b).inputs[0];
-    assert.deepEqual([0, 1, 2, 3, 4].map((b) => order.batch(b).inputs[0]), [0, 1, 2, 3, 4].map(firstOf));
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((b) => order.batch(b).inputs[0]),
+      [0, 1, 2, 3, 4].map(firstOf),
+    );
     const epoch0 = [0, 1, 2].flatMap((b) => [0, 2, 4].map((k) => order.batch(b).inputs[k]));
     assert.equal(new Set(epoch0).size, 9, 'an epoch repeats an example');
     const b = order.batch(0);

@@ -55,7 +55,9 @@ test('the dtypes map counts parameters per dtype in a mixed-precision model', as
   copyFileSync(path.join(base, 'config.json'), path.join(dir, 'config.json'));
   // Norm weights stored as F32 (4 bytes each), everything else BF16.
   const isNorm = (n: string) => n.includes('norm');
-  const tensors: RefTensor[] = baseTensors.map((t) => (isNorm(t.name) ? { ...t, dtype: 'F32', data: new Uint8Array(elements(t.shape) * 4) } : t));
+  const tensors: RefTensor[] = baseTensors.map((t) =>
+    isNorm(t.name) ? { ...t, dtype: 'F32', data: new Uint8Array(elements(t.shape) * 4) } : t,
+  );
   writeShards(dir, tensors, 1);
   const f32 = shapes.filter((t) => isNorm(t.name)).reduce((n, t) => n + elements(t.shape), 0);
   assert.equal(f32, 8 * (2 * 3 + 1));
@@ -68,8 +70,18 @@ test('the dtypes map counts parameters per dtype in a mixed-precision model', as
 test('a sharded model: sharded, every shard listed, size of the shards', async () => {
   const dir = path.join(root, 'models', 'sharded');
   writeLlama(dir, shape, { seed: 1, shards: 3 });
-  const shards = ['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors'];
-  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort(), shards, 'only shards, no model.safetensors');
+  const shards = [
+    'model-00001-of-00003.safetensors',
+    'model-00002-of-00003.safetensors',
+    'model-00003-of-00003.safetensors',
+  ];
+  assert.deepEqual(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .sort(),
+    shards,
+    'only shards, no model.safetensors',
+  );
   assert.equal(await detectCheckpointKind(dir), 'model');
   const s = await inspectCheckpoint(dir);
   assert.equal(s.kind, 'model');
@@ -80,12 +92,20 @@ test('a sharded model: sharded, every shard listed, size of the shards', async (
   assert.equal(s.tensors, shapes.length);
   assert.equal(s.layers, 3);
   // The weight files only: the index is not counted.
-  assert.equal(s.sizeBytes, shards.reduce((n, f) => n + statSync(path.join(dir, f)).size, 0));
+  assert.equal(
+    s.sizeBytes,
+    shards.reduce((n, f) => n + statSync(path.join(dir, f)).size, 0),
+  );
 });
 
 test('a PEFT LoRA adapter: r, alpha, rsLoRA, target modules, modules with LoRA pairs', async () => {
   const dir = path.join(root, 'adapters', 'rslora');
-  const modules = writeAdapter(dir, shapes, { r: 4, alpha: 16, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: true });
+  const modules = writeAdapter(dir, shapes, {
+    r: 4,
+    alpha: 16,
+    targets: ['q_proj', 'v_proj', 'down_proj'],
+    rslora: true,
+  });
   assert.equal(modules.length, 3 * 3);
   assert.equal(await detectCheckpointKind(dir), 'adapter');
   const a = await inspectCheckpoint(dir);
@@ -112,13 +132,21 @@ test('a PEFT LoRA adapter: r, alpha, rsLoRA, target modules, modules with LoRA p
 
 test('an adapter with a rank pattern: plain scaling, pattern reported, per-module ranks counted', async () => {
   const dir = path.join(root, 'adapters', 'pattern');
-  const modules = writeAdapter(dir, shapes, { r: 2, alpha: 4, targets: ['q_proj', 'up_proj'], rankPattern: { up_proj: 6 } });
+  const modules = writeAdapter(dir, shapes, {
+    r: 2,
+    alpha: 4,
+    targets: ['q_proj', 'up_proj'],
+    rankPattern: { up_proj: 6 },
+  });
   assert.deepEqual(new Set(modules.map((m) => m.r)), new Set([2, 6]));
   const a = await inspectCheckpoint(dir);
   assert.equal(a.adapter!.rsLoRA, false);
   assert.deepEqual(a.adapter!.rankPattern, { up_proj: 6 });
   assert.deepEqual(a.adapter!.loraModules, ['q_proj', 'up_proj']);
-  assert.equal(a.parameters, modules.reduce((n, m) => n + m.r * (m.inDim + m.outDim), 0));
+  assert.equal(
+    a.parameters,
+    modules.reduce((n, m) => n + m.r * (m.inDim + m.outDim), 0),
+  );
 });
 
 test('a merged output (taia recipe): kind merged, recipe and inputs from its provenance', async () => {
@@ -141,7 +169,9 @@ test('a merged output (taia recipe): kind merged, recipe and inputs from its pro
   assert.equal(m.sizeBytes, statSync(path.join(out, 'model.safetensors')).size);
 
   const half = path.join(root, 'merged', 'strict-half');
-  await executeMerge(await planMerge({ base, finetuned: ft, out: half, recipe: builtinRecipe('taia-strict')!, scale: 0.5 }));
+  await executeMerge(
+    await planMerge({ base, finetuned: ft, out: half, recipe: builtinRecipe('taia-strict')!, scale: 0.5 }),
+  );
   const h = await inspectCheckpoint(half);
   assert.equal(h.merge!.recipe, 'taia-strict');
   assert.equal(h.merge!.scale, 0.5);
@@ -177,7 +207,12 @@ test('folders that are no checkpoint: detectCheckpointKind undefined, inspectChe
 test('unknown tensor names are reported in unknownTensors and still counted', async () => {
   const odd = path.join(root, 'models', 'odd');
   const tensors = writeLlama(odd, shape);
-  const weird: RefTensor = { name: 'model.layers.0.weird_thing.weight', dtype: 'BF16', shape: [2, 3], data: new Uint8Array(12) };
+  const weird: RefTensor = {
+    name: 'model.layers.0.weird_thing.weight',
+    dtype: 'BF16',
+    shape: [2, 3],
+    data: new Uint8Array(12),
+  };
   writeShards(odd, [...tensors, weird], 1);
   const s = await inspectCheckpoint(odd);
   assert.deepEqual(s.unknownTensors, ['model.layers.0.weird_thing.weight']);
@@ -197,9 +232,20 @@ test('a workspace walk finds checkpoints and dataset candidates, skipping what i
   writeFileSync(path.join(ws, 'data', 'train.jsonl'), '{}\n');
   writeFileSync(path.join(ws, 'data', 'tokenizer_config.json'), '{}');
   const found = await scanWorkspace(ws);
-  assert.deepEqual(found.checkpoints.map((c) => path.relative(ws, c.dir)), ['.taia/runs/r1/checkpoint-final', 'base', 'base/checkpoint-100']);
-  assert.deepEqual(found.datasetFiles.map((f) => path.relative(ws, f)), ['data/train.jsonl']);
-  assert.deepEqual((await scanWorkspace(ws, { exclude: [...DEFAULT_EXCLUDE, '**/checkpoint-*'] })).checkpoints.map((c) => path.relative(ws, c.dir)), ['base']);
+  assert.deepEqual(
+    found.checkpoints.map((c) => path.relative(ws, c.dir)),
+    ['.taia/runs/r1/checkpoint-final', 'base', 'base/checkpoint-100'],
+  );
+  assert.deepEqual(
+    found.datasetFiles.map((f) => path.relative(ws, f)),
+    ['data/train.jsonl'],
+  );
+  assert.deepEqual(
+    (await scanWorkspace(ws, { exclude: [...DEFAULT_EXCLUDE, '**/checkpoint-*'] })).checkpoints.map((c) =>
+      path.relative(ws, c.dir),
+    ),
+    ['base'],
+  );
 });
 
 test('isSkipped follows the walk: hidden folders (but .taia) and excluded globs', () => {

@@ -8,8 +8,24 @@ import { builtinRecipe } from '../../src/core/merge/recipes';
 import { CheckpointWeights } from '../../src/core/checkpoint/weights';
 import { loraScaling, patternValue, readLoraConfig } from '../../src/core/lora/adapter';
 import { CheckpointError } from '../../src/core/errors';
-import { AdapterModule, AdapterSpec, GenDtype, LlamaShape, llamaTensorShapes, randomValues, writeAdapter, writeLlama } from '../helpers/models';
-import { bf16Values, encodeSafetensors, f32Bytes, RefTensor, refBf16, writeSafetensors } from '../helpers/safetensorsRef';
+import {
+  AdapterModule,
+  AdapterSpec,
+  GenDtype,
+  LlamaShape,
+  llamaTensorShapes,
+  randomValues,
+  writeAdapter,
+  writeLlama,
+} from '../helpers/models';
+import {
+  bf16Values,
+  encodeSafetensors,
+  f32Bytes,
+  RefTensor,
+  refBf16,
+  writeSafetensors,
+} from '../helpers/safetensorsRef';
 import { tempDir } from '../helpers/tmp';
 
 const root = tempDir();
@@ -55,7 +71,8 @@ async function runMerge(f: Pick<Fixture, 'base' | 'adapter'>, recipe = 'full', s
   const result = await executeMerge(plan);
   const w = await CheckpointWeights.open(out);
   const tensors = new Map<string, { dtype: string; data: Uint8Array }>();
-  for (const { info, file } of w.tensors) tensors.set(info.name, { dtype: info.dtype, data: new Uint8Array(await file.read(info.name)) });
+  for (const { info, file } of w.tensors)
+    tensors.set(info.name, { dtype: info.dtype, data: new Uint8Array(await file.read(info.name)) });
   await w.close();
   return { plan, result, tensors };
 }
@@ -72,7 +89,7 @@ function assertClose(got: Float64Array, want: Float64Array, what: string, relUlp
 // intermediate 22: row counts that are not a multiple of the fold's 4-row blocks.
 const shape: LlamaShape = { layers: 2, hidden: 16, intermediate: 22, vocab: 32, heads: 4, kvHeads: 2 };
 
-test('LoRA folds by PEFT\'s rule W + (alpha/r)·B·A on every target; other tensors are copied', async () => {
+test("LoRA folds by PEFT's rule W + (alpha/r)·B·A on every target; other tensors are copied", async () => {
   const f = fixture(shape, { r: 4, alpha: 8, targets: ALL });
   const { tensors, result } = await runMerge(f);
   const byModule = new Map(f.modules.map((m) => [`${m.module}.weight`, m]));
@@ -86,7 +103,10 @@ test('LoRA folds by PEFT\'s rule W + (alpha/r)·B·A on every target; other tens
     assertClose(values(t), referenceFold(values(base), m, 8 / 4, false), name);
   }
   assert.ok(result.loraFlops > 0 && result.loraSeconds > 0);
-  assert.equal(result.loraFlops, f.modules.reduce((s, m) => s + 2 * m.outDim * m.inDim * m.r, 0));
+  assert.equal(
+    result.loraFlops,
+    f.modules.reduce((s, m) => s + 2 * m.outDim * m.inDim * m.r, 0),
+  );
 });
 
 test('taia on an adapter applies only the non-FFN LoRA modules, and says so', async () => {
@@ -95,7 +115,8 @@ test('taia on an adapter applies only the non-FFN LoRA modules, and says so', as
   for (const m of f.modules) {
     const name = `${m.module}.weight`;
     const got = values(tensors.get(name)!);
-    if (/mlp\./.test(name)) assert.deepEqual(tensors.get(name)!.data, f.baseTensors.get(name)!.data, `${name} stays base`);
+    if (/mlp\./.test(name))
+      assert.deepEqual(tensors.get(name)!.data, f.baseTensors.get(name)!.data, `${name} stays base`);
     else assertClose(got, referenceFold(values(f.baseTensors.get(name)!), m, 4, false), name);
   }
   assert.match(plan.notes.join('\n'), /not applied under recipe 'taia': down_proj, gate_proj, up_proj/);
@@ -104,7 +125,14 @@ test('taia on an adapter applies only the non-FFN LoRA modules, and says so', as
 });
 
 test('rsLoRA, rank_pattern and alpha_pattern give each module its own scaling', async () => {
-  const spec: AdapterSpec = { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'], rslora: true, rankPattern: { q_proj: 8 }, alphaPattern: { 'model.layers.1.self_attn.v_proj': 32 } };
+  const spec: AdapterSpec = {
+    r: 4,
+    alpha: 8,
+    targets: ['q_proj', 'v_proj'],
+    rslora: true,
+    rankPattern: { q_proj: 8 },
+    alphaPattern: { 'model.layers.1.self_attn.v_proj': 32 },
+  };
   const f = fixture(shape, spec);
   const { tensors } = await runMerge(f);
   for (const m of f.modules) {
@@ -112,13 +140,21 @@ test('rsLoRA, rank_pattern and alpha_pattern give each module its own scaling', 
     const r = m.module.endsWith('q_proj') ? 8 : 4;
     assert.equal(m.r, r);
     const name = `${m.module}.weight`;
-    assertClose(values(tensors.get(name)!), referenceFold(values(f.baseTensors.get(name)!), m, alpha / Math.sqrt(r), false), name);
+    assertClose(
+      values(tensors.get(name)!),
+      referenceFold(values(f.baseTensors.get(name)!), m, alpha / Math.sqrt(r), false),
+      name,
+    );
   }
   // PEFT's pattern lookup: a key matches the whole module name or a dotted suffix, as a regex.
   assert.equal(patternValue({ 'layers\\.1\\..*v_proj': 3 }, 'model.layers.1.self_attn.v_proj'), 3);
   assert.equal(patternValue({ q_proj: 3 }, 'model.layers.0.self_attn.xq_proj'), undefined);
   const config = await readLoraConfig(f.adapter);
-  assert.deepEqual(loraScaling(config, 'model.layers.0.self_attn.q_proj'), { r: 8, alpha: 8, scaling: 8 / Math.sqrt(8) });
+  assert.deepEqual(loraScaling(config, 'model.layers.0.self_attn.q_proj'), {
+    r: 8,
+    alpha: 8,
+    scaling: 8 / Math.sqrt(8),
+  });
 });
 
 test('--scale multiplies the folded delta', async () => {
@@ -154,10 +190,17 @@ test('lora_bias adds scaling·lora_B.bias to the base bias (Qwen2 q/k/v biases)'
   for (const m of f.modules) {
     const name = `${m.module}.bias`;
     const base = values(f.baseTensors.get(name)!);
-    assertClose(values(tensors.get(name)!), base.map((b, i) => b + 1 * m.bias![i]), name);
+    assertClose(
+      values(tensors.get(name)!),
+      base.map((b, i) => b + 1 * m.bias![i]),
+      name,
+    );
   }
   // v_proj has no LoRA: its bias is copied.
-  assert.deepEqual(tensors.get('model.layers.0.self_attn.v_proj.bias')!.data, f.baseTensors.get('model.layers.0.self_attn.v_proj.bias')!.data);
+  assert.deepEqual(
+    tensors.get('model.layers.0.self_attn.v_proj.bias')!.data,
+    f.baseTensors.get('model.layers.0.self_attn.v_proj.bias')!.data,
+  );
 });
 
 test('fan_in_fan_out (GPT-2 Conv1D, weights stored [in, out]) folds the transposed delta', async () => {
@@ -177,9 +220,26 @@ test('fan_in_fan_out (GPT-2 Conv1D, weights stored [in, out]) folds the transpos
     { name: 'transformer.h.0.mlp.c_proj.weight', shape: [4 * d, d] },
     { name: 'transformer.ln_f.weight', shape: [d] },
   ];
-  const baseTensors = new Map(shapes.map((s, i) => [s.name, { ...s, dtype: 'F32', data: f32Bytes(randomValues(s.shape.reduce((a, b) => a * b, 1), 100 + i)) }]));
+  const baseTensors = new Map(
+    shapes.map((s, i) => [
+      s.name,
+      {
+        ...s,
+        dtype: 'F32',
+        data: f32Bytes(
+          randomValues(
+            s.shape.reduce((a, b) => a * b, 1),
+            100 + i,
+          ),
+        ),
+      },
+    ]),
+  );
   writeSafetensors(path.join(base, 'model.safetensors'), [...baseTensors.values()]);
-  writeFileSync(path.join(base, 'config.json'), JSON.stringify({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_layer: 1, n_embd: d, vocab_size: 20 }));
+  writeFileSync(
+    path.join(base, 'config.json'),
+    JSON.stringify({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'], n_layer: 1, n_embd: d, vocab_size: 20 }),
+  );
   const adapter = path.join(dir, 'adapter');
   const modules = writeAdapter(adapter, shapes, { r: 2, alpha: 4, targets: ['c_attn', 'c_proj'], fanInFanOut: true });
   assert.equal(modules.length, 3, 'c_attn and both c_proj');
@@ -198,36 +258,66 @@ test('fan_in_fan_out (GPT-2 Conv1D, weights stored [in, out]) folds the transpos
 
 test('whole tensors stored in an adapter (modules_to_save, resized embeddings) replace the base tensor', async () => {
   const f = fixture({ ...shape, tied: false }, { r: 2, alpha: 2, targets: ['q_proj'] });
-  const head = { name: 'base_model.model.lm_head.weight', dtype: 'F32', shape: [shape.vocab, shape.hidden], data: f32Bytes(randomValues(shape.vocab * shape.hidden, 77)) };
+  const head = {
+    name: 'base_model.model.lm_head.weight',
+    dtype: 'F32',
+    shape: [shape.vocab, shape.hidden],
+    data: f32Bytes(randomValues(shape.vocab * shape.hidden, 77)),
+  };
   const file = path.join(f.adapter, 'adapter_model.safetensors');
   const buf = readFileSync(file);
   const hl = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + hl).toString()) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  const existing: RefTensor[] = Object.entries(header).map(([name, h]) => ({ name, dtype: h.dtype, shape: h.shape, data: buf.subarray(8 + hl + h.data_offsets[0], 8 + hl + h.data_offsets[1]) }));
+  const header = JSON.parse(buf.subarray(8, 8 + hl).toString()) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
+  const existing: RefTensor[] = Object.entries(header).map(([name, h]) => ({
+    name,
+    dtype: h.dtype,
+    shape: h.shape,
+    data: buf.subarray(8 + hl + h.data_offsets[0], 8 + hl + h.data_offsets[1]),
+  }));
   writeFileSync(file, encodeSafetensors([...existing, head]));
   const { tensors } = await runMerge(f, 'taia');
   assert.deepEqual(tensors.get('lm_head.weight')!.data, head.data);
   const { tensors: strict } = await runMerge(f, 'taia-strict');
-  assert.deepEqual(strict.get('lm_head.weight')!.data, f.baseTensors.get('lm_head.weight')!.data, 'taia-strict keeps base head');
+  assert.deepEqual(
+    strict.get('lm_head.weight')!.data,
+    f.baseTensors.get('lm_head.weight')!.data,
+    'taia-strict keeps base head',
+  );
 });
 
 test('DoRA adapters, missing targets and wrong ranks are refused with the file named', async () => {
   const dora = fixture(shape, { r: 2, alpha: 2, targets: ['q_proj'], dora: true });
-  await assert.rejects(planMerge({ base: dora.base, finetuned: dora.adapter, out: path.join(root, 'x1'), recipe: builtinRecipe('full')! }), (e: Error) => {
-    assert.ok(e instanceof CheckpointError);
-    assert.ok(e.message.includes(path.join(dora.adapter, 'adapter_config.json')), e.message);
-    assert.match(e.message, /DoRA/);
-    return true;
-  });
+  await assert.rejects(
+    planMerge({ base: dora.base, finetuned: dora.adapter, out: path.join(root, 'x1'), recipe: builtinRecipe('full')! }),
+    (e: Error) => {
+      assert.ok(e instanceof CheckpointError);
+      assert.ok(e.message.includes(path.join(dora.adapter, 'adapter_config.json')), e.message);
+      assert.match(e.message, /DoRA/);
+      return true;
+    },
+  );
   const wrongBase = fixture({ ...shape, layers: 1 }, { r: 2, alpha: 2, targets: ['q_proj'] });
   const bigger = fixture({ ...shape, layers: 2 }, { r: 2, alpha: 2, targets: ['q_proj'] });
   await assert.rejects(
-    planMerge({ base: wrongBase.base, finetuned: bigger.adapter, out: path.join(root, 'x2'), recipe: builtinRecipe('full')! }),
+    planMerge({
+      base: wrongBase.base,
+      finetuned: bigger.adapter,
+      out: path.join(root, 'x2'),
+      recipe: builtinRecipe('full')!,
+    }),
     /model\.layers\.1\.self_attn\.q_proj.*targets 'model\.layers\.1\.self_attn\.q_proj\.weight', which the base checkpoint does not have/,
   );
   const rank = fixture(shape, { r: 2, alpha: 2, targets: ['q_proj'] });
   const cfgPath = path.join(rank.adapter, 'adapter_config.json');
   writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf-8')), r: 3 }));
-  await assert.rejects(planMerge({ base: rank.base, finetuned: rank.adapter, out: path.join(root, 'x3'), recipe: builtinRecipe('full')! }), /rank mismatch: config says r=3/);
-  assert.ok(!existsSync(path.join(root, 'x1')) && !existsSync(path.join(root, 'x2')) && !existsSync(path.join(root, 'x3')));
+  await assert.rejects(
+    planMerge({ base: rank.base, finetuned: rank.adapter, out: path.join(root, 'x3'), recipe: builtinRecipe('full')! }),
+    /rank mismatch: config says r=3/,
+  );
+  assert.ok(
+    !existsSync(path.join(root, 'x1')) && !existsSync(path.join(root, 'x2')) && !existsSync(path.join(root, 'x3')),
+  );
 });

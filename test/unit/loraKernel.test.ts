@@ -35,7 +35,8 @@ function assertSameBits(got: Uint8Array, want: Uint8Array, dtype: FloatDtype, wh
   const bb = new Uint32Array(b.buffer);
   for (let i = 0; i < a.length; i++) {
     if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue;
-    if (ab[i] !== bb[i]) assert.fail(`${what}[${i}]: got ${a[i]} (0x${ab[i].toString(16)}), want ${b[i]} (0x${bb[i].toString(16)})`);
+    if (ab[i] !== bb[i])
+      assert.fail(`${what}[${i}]: got ${a[i]} (0x${ab[i].toString(16)}), want ${b[i]} (0x${bb[i].toString(16)})`);
   }
 }
 
@@ -61,7 +62,12 @@ test('the kernel folds float32 rows bit for bit like the reference, from any fir
     const want = Float32Array.from(w);
     addDeltaRowsReference(want, 2, f);
     threadKernel()!.addRows(w, 2, f);
-    assertSameBits(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), new Uint8Array(want.buffer), 'F32', `${rows}×${cols} r=${r}`);
+    assertSameBits(
+      new Uint8Array(w.buffer, w.byteOffset, w.byteLength),
+      new Uint8Array(want.buffer),
+      'F32',
+      `${rows}×${cols} r=${r}`,
+    );
   }
 });
 
@@ -99,8 +105,16 @@ test('a failing read fails the fold with its error, and the pool stays usable', 
   const pool = FoldPool.create(2)!;
   try {
     const f = factors(4, 8, 2, 1);
-    const source = { factors: f, inDtype: 'F32' as FloatDtype, outDtype: 'F32' as FloatDtype, emit: async () => undefined };
-    await assert.rejects(foldStream(pool, { ...source, read: async () => Promise.reject(new Error('disk gone')) }), /disk gone/);
+    const source = {
+      factors: f,
+      inDtype: 'F32' as FloatDtype,
+      outDtype: 'F32' as FloatDtype,
+      emit: async () => undefined,
+    };
+    await assert.rejects(
+      foldStream(pool, { ...source, read: async () => Promise.reject(new Error('disk gone')) }),
+      /disk gone/,
+    );
     await foldStream(pool, { ...source, read: async () => undefined });
   } finally {
     await pool.close();
@@ -113,9 +127,19 @@ test('a LoRA merge in the workers writes the same bytes as the in-thread referen
   const base = path.join(root, 'base');
   const adapter = path.join(root, 'adapter');
   writeLlama(base, shape, { dtype: 'BF16' });
-  writeAdapter(adapter, llamaTensorShapes(shape), { r: 6, alpha: 12, targets: ['q_proj', 'v_proj', 'down_proj', 'up_proj'] });
+  writeAdapter(adapter, llamaTensorShapes(shape), {
+    r: 6,
+    alpha: 12,
+    targets: ['q_proj', 'v_proj', 'down_proj', 'up_proj'],
+  });
   const merge = async (out: string) => {
-    const plan = await planMerge({ base, finetuned: adapter, out: path.join(root, out), recipe: builtinRecipe('full')!, scale: 1 });
+    const plan = await planMerge({
+      base,
+      finetuned: adapter,
+      out: path.join(root, out),
+      recipe: builtinRecipe('full')!,
+      scale: 1,
+    });
     return executeMerge(plan);
   };
   await merge('kernel');

@@ -31,18 +31,42 @@ function lmEvalJson(model: string, arc: number, ppl: number): string {
   return JSON.stringify(
     {
       results: {
-        arc_easy: { alias: 'arc_easy', 'acc,none': arc, 'acc_stderr,none': 0.0089, 'acc_norm,none': 0.7, 'acc_norm_stderr,none': 0.0094 },
-        gsm8k: { alias: 'gsm8k', 'exact_match,strict-match': 0.3, 'exact_match_stderr,strict-match': 'N/A', 'exact_match,flexible-extract': 0.32, 'exact_match_stderr,flexible-extract': 0.0128 },
+        arc_easy: {
+          alias: 'arc_easy',
+          'acc,none': arc,
+          'acc_stderr,none': 0.0089,
+          'acc_norm,none': 0.7,
+          'acc_norm_stderr,none': 0.0094,
+        },
+        gsm8k: {
+          alias: 'gsm8k',
+          'exact_match,strict-match': 0.3,
+          'exact_match_stderr,strict-match': 'N/A',
+          'exact_match,flexible-extract': 0.32,
+          'exact_match_stderr,flexible-extract': 0.0128,
+        },
         mmlu: { 'acc,none': 0.55, 'acc_stderr,none': 0.004, alias: 'mmlu' },
         mmlu_abstract_algebra: { alias: ' - abstract_algebra', 'acc,none': 0.3, 'acc_stderr,none': 0.046 },
-        wikitext: { alias: 'wikitext', 'word_perplexity,none': ppl, 'word_perplexity_stderr,none': 'N/A', 'bits_per_byte,none': 0.6, 'bits_per_byte_stderr,none': 'N/A' },
+        wikitext: {
+          alias: 'wikitext',
+          'word_perplexity,none': ppl,
+          'word_perplexity_stderr,none': 'N/A',
+          'bits_per_byte,none': 0.6,
+          'bits_per_byte_stderr,none': 'N/A',
+        },
       },
       groups: { mmlu: { 'acc,none': 0.55, 'acc_stderr,none': 0.004, alias: 'mmlu' } },
       group_subtasks: { mmlu: ['mmlu_abstract_algebra'], arc_easy: [], gsm8k: [], wikitext: [] },
       configs: { arc_easy: { task: 'arc_easy' } },
       versions: { arc_easy: 1.0, gsm8k: 3.0, mmlu: 2, mmlu_abstract_algebra: 1.0, wikitext: 2.0 },
       'n-shot': { arc_easy: 0, gsm8k: 5, mmlu_abstract_algebra: 0, wikitext: 0 },
-      higher_is_better: { arc_easy: { acc: true, acc_norm: true }, gsm8k: { exact_match: true }, mmlu: { acc: true }, mmlu_abstract_algebra: { acc: true }, wikitext: { word_perplexity: false, bits_per_byte: false } },
+      higher_is_better: {
+        arc_easy: { acc: true, acc_norm: true },
+        gsm8k: { exact_match: true },
+        mmlu: { acc: true },
+        mmlu_abstract_algebra: { acc: true },
+        wikitext: { word_perplexity: false, bits_per_byte: false },
+      },
       'n-samples': { arc_easy: { original: 2376, effective: 2376 }, gsm8k: { original: 1319, effective: 1319 } },
       config: { model: 'hf', model_args: `pretrained=${model},dtype=bfloat16`, batch_size: 'auto', device: 'cuda:0' },
       git_hash: 'abc1234',
@@ -54,7 +78,11 @@ function lmEvalJson(model: string, arc: number, ppl: number): string {
 }
 
 test('lm-evaluation-harness: metrics and filters, "N/A" stderr, groups and subtasks, directions, n, model from model_args', async () => {
-  const file = write('results_2024-05-01T10-00-00.500000.json', lmEvalJson('Qwen/Qwen1.5-1.8B', 0.75, 12.5), 'lm/Qwen__Qwen1.5-1.8B');
+  const file = write(
+    'results_2024-05-01T10-00-00.500000.json',
+    lmEvalJson('Qwen/Qwen1.5-1.8B', 0.75, 12.5),
+    'lm/Qwen__Qwen1.5-1.8B',
+  );
   assert.equal(await detectResultFile(file), 'lm-eval');
   const [r] = await loadResults(file);
   assert.equal(r.model, 'Qwen/Qwen1.5-1.8B');
@@ -78,12 +106,43 @@ test('lm-evaluation-harness: per-example values from samples_<task>_<timestamp>.
   const ts = '2024-05-01T11-00-00.000001';
   const file = write(`results_${ts}.json`, lmEvalJson('/data/ckpt/qwen-ft/', 0.78, 11.9));
   const dir = path.dirname(file);
-  writeFileSync(path.join(dir, `samples_arc_easy_${ts}.jsonl`), [0, 1, 2].map((i) => JSON.stringify({ doc_id: i, doc: { q: '?' }, target: 'A', arguments: [], resps: [], filtered_resps: ['A'], filter: 'none', metrics: ['acc', 'acc_norm'], acc: i % 2 ? 0.0 : 1.0, acc_norm: 1.0 })).join('\n') + '\n');
-  writeFileSync(path.join(dir, `samples_gsm8k_${ts}.jsonl`), [JSON.stringify({ doc_id: 0, filter: 'strict-match', exact_match: 1.0 }), JSON.stringify({ doc_id: 0, filter: 'flexible-extract', exact_match: 0.0 })].join('\n'));
+  writeFileSync(
+    path.join(dir, `samples_arc_easy_${ts}.jsonl`),
+    [0, 1, 2]
+      .map((i) =>
+        JSON.stringify({
+          doc_id: i,
+          doc: { q: '?' },
+          target: 'A',
+          arguments: [],
+          resps: [],
+          filtered_resps: ['A'],
+          filter: 'none',
+          metrics: ['acc', 'acc_norm'],
+          acc: i % 2 ? 0.0 : 1.0,
+          acc_norm: 1.0,
+        }),
+      )
+      .join('\n') + '\n',
+  );
+  writeFileSync(
+    path.join(dir, `samples_gsm8k_${ts}.jsonl`),
+    [
+      JSON.stringify({ doc_id: 0, filter: 'strict-match', exact_match: 1.0 }),
+      JSON.stringify({ doc_id: 0, filter: 'flexible-extract', exact_match: 0.0 }),
+    ].join('\n'),
+  );
   const [r] = await loadResults(file, { samples: true });
   assert.equal(r.model, 'qwen-ft', 'a local path is named by its folder');
   const arc = r.tasks.get('arc_easy')!.samples!;
-  assert.deepEqual([...arc.get('acc')!], [['0', 1], ['1', 0], ['2', 1]]);
+  assert.deepEqual(
+    [...arc.get('acc')!],
+    [
+      ['0', 1],
+      ['1', 0],
+      ['2', 1],
+    ],
+  );
   assert.deepEqual([...arc.get('acc_norm')!.values()], [1, 1, 1]);
   const gsm = r.tasks.get('gsm8k')!.samples!;
   assert.deepEqual([...gsm.get('exact_match,strict-match')!], [['0', 1]]);
@@ -93,14 +152,26 @@ test('lm-evaluation-harness: per-example values from samples_<task>_<timestamp>.
 
 test('malformed lm-eval files: invalid JSON, no results object, a bad samples line — each names the file (and line)', async () => {
   const bad = write('results_x.json', '{"results": {"arc": {"acc,none": 0.5}');
-  await assert.rejects(loadResults(bad), (e: unknown) => e instanceof ResultsError && e.message.startsWith(`${bad}: invalid JSON`));
+  await assert.rejects(
+    loadResults(bad),
+    (e: unknown) => e instanceof ResultsError && e.message.startsWith(`${bad}: invalid JSON`),
+  );
   const other = write('results.json', JSON.stringify({ results: [1, 2], versions: {} }));
-  await assert.rejects(loadResults(other), new RegExp(`^ResultsError: ${escape(other)}: not an lm-evaluation-harness results file`));
+  await assert.rejects(
+    loadResults(other),
+    new RegExp(`^ResultsError: ${escape(other)}: not an lm-evaluation-harness results file`),
+  );
   const ts = '2024';
   const file = write(`results_${ts}.json`, lmEvalJson('m', 0.7, 10));
-  writeFileSync(path.join(path.dirname(file), `samples_arc_easy_${ts}.jsonl`), `${JSON.stringify({ doc_id: 0, acc: 1 })}\n{"doc_id": 1, "acc": \n`);
+  writeFileSync(
+    path.join(path.dirname(file), `samples_arc_easy_${ts}.jsonl`),
+    `${JSON.stringify({ doc_id: 0, acc: 1 })}\n{"doc_id": 1, "acc": \n`,
+  );
   const samples = path.join(path.dirname(file), `samples_arc_easy_${ts}.jsonl`);
-  await assert.rejects(loadResults(file, { samples: true }), (e: unknown) => e instanceof ResultsError && e.line === 2 && e.message.startsWith(`${samples}:2: invalid JSON`));
+  await assert.rejects(
+    loadResults(file, { samples: true }),
+    (e: unknown) => e instanceof ResultsError && e.line === 2 && e.message.startsWith(`${samples}:2: invalid JSON`),
+  );
   // The scores alone still load: the tree never reads samples.
   assert.equal((await loadResults(file))[0].tasks.size, 5);
 });
@@ -123,7 +194,11 @@ test('OpenCompass summary: a column per model, "-" for missing, quoted names, se
   assert.equal(base.model, 'qwen1.5-7b-hf');
   assert.equal(taia.model, 'qwen1.5-7b-taia');
   assert.equal(base.date, '2024-05-01T12:00:00');
-  assert.deepEqual(base.tasks.get('gsm8k')!.metrics.get('acc'), { value: 54.21, higherIsBetter: true, scale: 'percent' }, '"accuracy" aligns with lm-eval\'s "acc"');
+  assert.deepEqual(
+    base.tasks.get('gsm8k')!.metrics.get('acc'),
+    { value: 54.21, higherIsBetter: true, scale: 'percent' },
+    '"accuracy" aligns with lm-eval\'s "acc"',
+  );
   assert.equal(base.tasks.has('math'), false, "'-' is a missing task");
   assert.equal(taia.tasks.get('math')!.metrics.get('acc')!.value, 20.14);
   assert.equal(base.tasks.get('bbh, all')!.group, true);
@@ -132,26 +207,48 @@ test('OpenCompass summary: a column per model, "-" for missing, quoted names, se
 
   const wrongHeader = write('summary_1.csv', 'dataset,metric,qwen\ngsm8k,accuracy,50\n');
   assert.equal(await detectResultFile(wrongHeader), undefined);
-  await assert.rejects(loadResults(wrongHeader), (e: unknown) => e instanceof ResultsError && e.line === 1 && /header must start with dataset,version,metric,mode/.test(e.message));
-  const badValue = write('summary_2.csv', 'dataset,version,metric,mode,a\ngsm8k,x,accuracy,gen,54.2\nmath,y,accuracy,gen,n/a\n');
-  await assert.rejects(loadResults(badValue), (e: unknown) => e instanceof ResultsError && e.message === `${badValue}:3: 'n/a' for math / a is neither a number nor '-'`);
+  await assert.rejects(
+    loadResults(wrongHeader),
+    (e: unknown) =>
+      e instanceof ResultsError && e.line === 1 && /header must start with dataset,version,metric,mode/.test(e.message),
+  );
+  const badValue = write(
+    'summary_2.csv',
+    'dataset,version,metric,mode,a\ngsm8k,x,accuracy,gen,54.2\nmath,y,accuracy,gen,n/a\n',
+  );
+  await assert.rejects(
+    loadResults(badValue),
+    (e: unknown) =>
+      e instanceof ResultsError && e.message === `${badValue}:3: 'n/a' for math / a is neither a number nor '-'`,
+  );
   const short = write('summary_3.csv', 'dataset,version,metric,mode,a,b\ngsm8k,x,accuracy,gen,54.2\n');
   await assert.rejects(loadResults(short), new RegExp(`${escape(short)}:2: expected 6 fields, found 5`));
 });
 
 test("TAIA logs: 'Acc in {dataset}: {acc}' lines, model from the file or (generic name) the folder", async () => {
-  const log = write('eval.log', 'loading shards...\n100%|████| 500/500\nAcc in MATH: 0.1234\nAcc in svamp: 56.7\nAcc in commonsense_qa: 71.2%\nAcc in MATH: 0.1300\n', 'outputs/qwen-7b-taia');
+  const log = write(
+    'eval.log',
+    'loading shards...\n100%|████| 500/500\nAcc in MATH: 0.1234\nAcc in svamp: 56.7\nAcc in commonsense_qa: 71.2%\nAcc in MATH: 0.1300\n',
+    'outputs/qwen-7b-taia',
+  );
   assert.equal(await detectResultFile(log), 'taia-log');
   const [r] = await loadResults(log);
   assert.equal(r.model, 'qwen-7b-taia');
-  assert.deepEqual(r.tasks.get('MATH')!.metrics.get('acc'), { value: 0.13, higherIsBetter: true, scale: 'fraction' }, 'a rerun replaces the earlier line');
+  assert.deepEqual(
+    r.tasks.get('MATH')!.metrics.get('acc'),
+    { value: 0.13, higherIsBetter: true, scale: 'fraction' },
+    'a rerun replaces the earlier line',
+  );
   assert.equal(r.tasks.get('svamp')!.metrics.get('acc')!.scale, 'percent');
   assert.equal(r.tasks.get('commonsense_qa')!.metrics.get('acc')!.scale, 'percent');
   const named = write('llama3-8b-vanilla.txt', 'Acc in bbh: 0.5\n');
   assert.equal((await loadResults(named))[0].model, 'llama3-8b-vanilla');
   const none = write('notes.txt', 'Accuracy improved a lot\n');
   assert.equal(await detectResultFile(none), undefined, 'a text file without score lines is not a result file');
-  await assert.rejects(loadResults(none), new RegExp(`^ResultsError: ${escape(none)}: no 'Acc in \\{dataset\\}: \\{acc\\}' line`));
+  await assert.rejects(
+    loadResults(none),
+    new RegExp(`^ResultsError: ${escape(none)}: no 'Acc in \\{dataset\\}: \\{acc\\}' line`),
+  );
 });
 
 const taiaFile = (name: string, acc: number, over: Partial<TaiaResultsFile> = {}): TaiaResultsFile => ({
@@ -160,17 +257,29 @@ const taiaFile = (name: string, acc: number, over: Partial<TaiaResultsFile> = {}
   model: { name, path: `/models/${name}`, recipe: 'taia' },
   created: '2026-01-01T00:00:00.000Z',
   tool: 'taia-lab 0.1.0',
-  tasks: { svamp: { metrics: { exact_match: { value: acc, stderr: 0.02, higher_is_better: true, scale: 'fraction' } }, n: 40 } },
+  tasks: {
+    svamp: { metrics: { exact_match: { value: acc, stderr: 0.02, higher_is_better: true, scale: 'fraction' } }, n: 40 },
+  },
   ...over,
 });
 
 /** 0/1 records of `n` examples: example i is right when `right(i)`. */
 const records = (task: string, n: number, right: (i: number) => boolean): TaiaSampleRecord[] =>
-  Array.from({ length: n }, (_, i) => ({ task, id: `q${i}`, metrics: { exact_match: right(i) ? 1 : 0 }, prediction: String(i), target: String(i) }));
+  Array.from({ length: n }, (_, i) => ({
+    task,
+    id: `q${i}`,
+    metrics: { exact_match: right(i) ? 1 : 0 },
+    prediction: String(i),
+    target: String(i),
+  }));
 
 test('own format: writeTaiaResults writes the file and its samples JSONL; loadResults reads both back', async () => {
   const file = path.join(root, 'own', 'qwen-taia.taia-results.json');
-  const written = await writeTaiaResults(file, taiaFile('qwen-taia', 0.6), records('svamp', 40, (i) => i < 24));
+  const written = await writeTaiaResults(
+    file,
+    taiaFile('qwen-taia', 0.6),
+    records('svamp', 40, (i) => i < 24),
+  );
   assert.equal(written.samples, path.join(root, 'own', 'qwen-taia.samples.jsonl'));
   assert.equal(await detectResultFile(file), 'taia-results');
   const [r] = await loadResults(file, { samples: true });
@@ -182,15 +291,26 @@ test('own format: writeTaiaResults writes the file and its samples JSONL; loadRe
   assert.equal(t.samples!.get('exact_match')!.size, 40);
   assert.equal(t.samples!.get('exact_match')!.get('q23'), 1);
   assert.equal(t.samples!.get('exact_match')!.get('q24'), 0);
-  await assert.rejects(writeTaiaResults(path.join(root, 'own', 'x.json'), taiaFile('x', 1)), /name ends with \.taia-results\.json/);
+  await assert.rejects(
+    writeTaiaResults(path.join(root, 'own', 'x.json'), taiaFile('x', 1)),
+    /name ends with \.taia-results\.json/,
+  );
 });
 
 test('compareModels: per-example tests from the samples, a missing model or file becomes a problem, a vanished baseline falls back to the first', async () => {
   const dir = path.join(root, 'compare');
   const base = path.join(dir, 'base.taia-results.json');
   const taia = path.join(dir, 'taia.taia-results.json');
-  await writeTaiaResults(base, taiaFile('base', 0.5), records('svamp', 40, (i) => i < 20));
-  await writeTaiaResults(taia, taiaFile('taia', 0.6), records('svamp', 40, (i) => i < 24));
+  await writeTaiaResults(
+    base,
+    taiaFile('base', 0.5),
+    records('svamp', 40, (i) => i < 20),
+  );
+  await writeTaiaResults(
+    taia,
+    taiaFile('taia', 0.6),
+    records('svamp', 40, (i) => i < 24),
+  );
   const missing = path.join(dir, 'gone.taia-results.json');
   const { report, problems } = await compareModels(
     [
@@ -202,7 +322,10 @@ test('compareModels: per-example tests from the samples, a missing model or file
     'gone',
   );
   assert.equal(report!.baseline, 'base');
-  assert.deepEqual(report!.models.map((m) => m.name), ['base', 'taia']);
+  assert.deepEqual(
+    report!.models.map((m) => m.name),
+    ['base', 'taia'],
+  );
   assert.equal(report!.rows[0].cells[1].test?.method, 'mcnemar-exact');
   assert.equal(problems.length, 2);
   assert.match(problems[0], /taia\.taia-results\.json: no longer holds model 'other'/);
@@ -214,24 +337,61 @@ test('own format: validation errors name the file and the field', async () => {
   const cases: [unknown, RegExp][] = [
     [{ ...taiaFile('a', 0.5), version: 2 }, /version 2 is not supported/],
     [{ ...taiaFile('a', 0.5), model: {} }, /"model.name" must be a non-empty string/],
-    [{ ...taiaFile('a', 0.5), tasks: { t: { metrics: { acc: { value: 0.5 } } } } }, /tasks\.t\.metrics\.acc\.higher_is_better must be true or false/],
-    [{ ...taiaFile('a', 0.5), tasks: { t: { metrics: { acc: { value: 'high', higher_is_better: true } } } } }, /tasks\.t\.metrics\.acc\.value must be a finite number/],
+    [
+      { ...taiaFile('a', 0.5), tasks: { t: { metrics: { acc: { value: 0.5 } } } } },
+      /tasks\.t\.metrics\.acc\.higher_is_better must be true or false/,
+    ],
+    [
+      { ...taiaFile('a', 0.5), tasks: { t: { metrics: { acc: { value: 'high', higher_is_better: true } } } } },
+      /tasks\.t\.metrics\.acc\.value must be a finite number/,
+    ],
   ];
   for (const [json, message] of cases) {
     const file = write('m.taia-results.json', JSON.stringify(json));
-    await assert.rejects(loadResults(file), (e: unknown) => e instanceof ResultsError && e.message.startsWith(`${file}: `) && message.test(e.message));
+    await assert.rejects(
+      loadResults(file),
+      (e: unknown) => e instanceof ResultsError && e.message.startsWith(`${file}: `) && message.test(e.message),
+    );
   }
-  const file = write('m.taia-results.json', JSON.stringify({ ...taiaFile('a', 0.5), tasks: { svamp: { metrics: { exact_match: { value: 0.5, higher_is_better: true } }, samples: 'm.samples.jsonl' } } }));
-  writeFileSync(path.join(path.dirname(file), 'm.samples.jsonl'), '{"task": "svamp", "id": 1, "metrics": {"exact_match": 1}}\n{"task": "svamp", "metrics": {}}\n');
-  await assert.rejects(loadResults(file, { samples: true }), (e: unknown) => e instanceof ResultsError && e.message === `${path.join(path.dirname(file), 'm.samples.jsonl')}:2: record has no "id"`);
+  const file = write(
+    'm.taia-results.json',
+    JSON.stringify({
+      ...taiaFile('a', 0.5),
+      tasks: {
+        svamp: { metrics: { exact_match: { value: 0.5, higher_is_better: true } }, samples: 'm.samples.jsonl' },
+      },
+    }),
+  );
+  writeFileSync(
+    path.join(path.dirname(file), 'm.samples.jsonl'),
+    '{"task": "svamp", "id": 1, "metrics": {"exact_match": 1}}\n{"task": "svamp", "metrics": {}}\n',
+  );
+  await assert.rejects(
+    loadResults(file, { samples: true }),
+    (e: unknown) =>
+      e instanceof ResultsError &&
+      e.message === `${path.join(path.dirname(file), 'm.samples.jsonl')}:2: record has no "id"`,
+  );
 });
 
 test('discovery: names first, then content', async () => {
-  assert.equal(await detectResultFile(write('results.json', JSON.stringify({ accuracy: 0.5 }))), undefined, "another tool's results.json");
+  assert.equal(
+    await detectResultFile(write('results.json', JSON.stringify({ accuracy: 0.5 }))),
+    undefined,
+    "another tool's results.json",
+  );
   // lm-eval before 0.4.3 wrote whatever --output_path said: the content decides (issue 15).
-  assert.equal(await detectResultFile(write('data.json', lmEvalJson('m', 0.5, 1))), 'lm-eval', 'an lm-eval file of any name');
+  assert.equal(
+    await detectResultFile(write('data.json', lmEvalJson('m', 0.5, 1))),
+    'lm-eval',
+    'an lm-eval file of any name',
+  );
   assert.equal(await detectResultFile(write('summary.csv', 'a,b\n1,2\n')), undefined);
-  assert.equal(await detectResultFile(path.join(root, 'missing', 'results_1.json')), undefined, 'unreadable is not a result file');
+  assert.equal(
+    await detectResultFile(path.join(root, 'missing', 'results_1.json')),
+    undefined,
+    'unreadable is not a result file',
+  );
   // The score lines at the end of a long training log are found.
   const long = write('train.log', `${'step 1 loss 2.0\n'.repeat(20000)}Acc in gsm8k: 0.41\n`);
   assert.equal(await detectResultFile(long), 'taia-log');
@@ -286,30 +446,56 @@ test('paired bootstrap: seeded, reproducible, agrees with the normal approximati
   assert.ok(Math.abs(r.statistic - mean) < 1e-12);
   const normalP = erfc(Math.abs(mean / se) / Math.SQRT2);
   assert.ok(Math.abs(r.p - normalP) < 0.02, `bootstrap p ${r.p} vs normal ${normalP}`);
-  assert.ok(Math.abs(r.ci![0] - (mean - 1.96 * se)) < 0.003 && Math.abs(r.ci![1] - (mean + 1.96 * se)) < 0.003, `CI ${r.ci} vs ${mean} ± ${1.96 * se}`);
+  assert.ok(
+    Math.abs(r.ci![0] - (mean - 1.96 * se)) < 0.003 && Math.abs(r.ci![1] - (mean + 1.96 * se)) < 0.003,
+    `CI ${r.ci} vs ${mean} ± ${1.96 * se}`,
+  );
   // A clear improvement: no resample comes near zero, so p is the smallest possible, 1 / (B + 1).
-  const far = pairedBootstrap(x, x.map((v, i) => v + 0.2 + 0.05 * Math.sin(i)))!;
+  const far = pairedBootstrap(
+    x,
+    x.map((v, i) => v + 0.2 + 0.05 * Math.sin(i)),
+  )!;
   assert.equal(far.p, 1 / 10001);
 });
 
 test('pairedTest: McNemar for 0/1 values, bootstrap otherwise, only over examples both sides have', () => {
   const base = new Map(Array.from({ length: 30 }, (_, i) => [`q${i}`, i < 10 ? 1 : 0] as [string, number]));
   // The other model gets q0..q2 wrong (b = 3) and q10..q19 right (c = 10); q29 is missing on its side.
-  const other = new Map([...base].filter(([id]) => id !== 'q29').map(([id, v]) => [id, Number(id.slice(1)) < 3 ? 0 : Number(id.slice(1)) < 20 ? 1 : v] as [string, number]));
+  const other = new Map(
+    [...base]
+      .filter(([id]) => id !== 'q29')
+      .map(([id, v]) => [id, Number(id.slice(1)) < 3 ? 0 : Number(id.slice(1)) < 20 ? 1 : v] as [string, number]),
+  );
   const r = pairedTest(base, other)!;
   assert.equal(r.method, 'mcnemar-exact');
   assert.deepEqual(r.discordant, { b: 3, c: 10 });
   assert.equal(r.n, 29);
   // n = 13: P(X ≤ 3) = (1 + 13 + 78 + 286) / 8192 = 378/8192, doubled: 756/8192.
   assert.ok(Math.abs(r.p - 756 / 8192) < 1e-12);
-  const f1 = pairedTest(new Map([['a', 0.5], ['b', 0.25]]), new Map([['a', 0.75], ['b', 0.5]]))!;
+  const f1 = pairedTest(
+    new Map([
+      ['a', 0.5],
+      ['b', 0.25],
+    ]),
+    new Map([
+      ['a', 0.75],
+      ['b', 0.5],
+    ]),
+  )!;
   assert.equal(f1.method, 'bootstrap');
   assert.equal(pairedTest(new Map([['a', 1]]), new Map([['b', 1]])), undefined, 'no common examples');
 });
 
 // ── The diff ──
 
-function model(name: string, tasks: Record<string, Record<string, { value: number; stderr?: number; higherIsBetter?: boolean; scale?: 'fraction' | 'percent' }>>, samples?: Record<string, Record<string, number[]>>): ModelResults {
+function model(
+  name: string,
+  tasks: Record<
+    string,
+    Record<string, { value: number; stderr?: number; higherIsBetter?: boolean; scale?: 'fraction' | 'percent' }>
+  >,
+  samples?: Record<string, Record<string, number[]>>,
+): ModelResults {
   return {
     model: name,
     file: `/ws/${name}.taia-results.json`,
@@ -319,7 +505,13 @@ function model(name: string, tasks: Record<string, Record<string, { value: numbe
         task,
         {
           metrics: new Map(Object.entries(metrics).map(([m, v]) => [m, { higherIsBetter: true, ...v }])),
-          ...(samples?.[task] ? { samples: new Map(Object.entries(samples[task]).map(([m, vs]) => [m, new Map(vs.map((v, i) => [`q${i}`, v]))])) } : {}),
+          ...(samples?.[task]
+            ? {
+                samples: new Map(
+                  Object.entries(samples[task]).map(([m, vs]) => [m, new Map(vs.map((v, i) => [`q${i}`, v]))]),
+                ),
+              }
+            : {}),
         },
       ]),
     ),
@@ -327,11 +519,25 @@ function model(name: string, tasks: Record<string, Record<string, { value: numbe
 }
 
 test('diff: baseline first, deltas, direction of each metric, best per row, what differs', () => {
-  const base = model('base', { gsm8k: { acc: { value: 0.5, stderr: 0.01 } }, wikitext: { word_perplexity: { value: 12, higherIsBetter: false } }, arc: { acc: { value: 0.7 } } });
-  const ft = model('ft', { gsm8k: { acc: { value: 0.46, stderr: 0.01 } }, wikitext: { word_perplexity: { value: 11, higherIsBetter: false } }, arc: { acc: { value: 0.7 } } });
-  const taia = model('taia', { GSM8K: { acc: { value: 0.55, stderr: 0.01 } }, wikitext: { word_perplexity: { value: 13, higherIsBetter: false } } });
+  const base = model('base', {
+    gsm8k: { acc: { value: 0.5, stderr: 0.01 } },
+    wikitext: { word_perplexity: { value: 12, higherIsBetter: false } },
+    arc: { acc: { value: 0.7 } },
+  });
+  const ft = model('ft', {
+    gsm8k: { acc: { value: 0.46, stderr: 0.01 } },
+    wikitext: { word_perplexity: { value: 11, higherIsBetter: false } },
+    arc: { acc: { value: 0.7 } },
+  });
+  const taia = model('taia', {
+    GSM8K: { acc: { value: 0.55, stderr: 0.01 } },
+    wikitext: { word_perplexity: { value: 13, higherIsBetter: false } },
+  });
   const r = diffResults([ft, base, taia], 'base');
-  assert.deepEqual(r.models.map((m) => m.name), ['base', 'ft', 'taia']);
+  assert.deepEqual(
+    r.models.map((m) => m.name),
+    ['base', 'ft', 'taia'],
+  );
   assert.equal(r.baseline, 'base');
   const [gsm, ppl, arc] = r.rows;
   assert.equal(gsm.task, 'gsm8k', "the baseline's spelling; tasks match without case");
@@ -372,19 +578,46 @@ test('p-value corrections: Holm and Benjamini-Hochberg as R p.adjust computes th
 test('diff with a correction: each model is one family; marks, significance, legend and CSV follow the adjusted p', () => {
   // z-tests with standard errors 0.01 on both sides: Δ 0.033, 0.031, 0.01 → p ≈ 0.0196, 0.0284, 0.48.
   const tasks = { a: 0.533, b: 0.531, c: 0.51 };
-  const base = model('base', Object.fromEntries(Object.keys(tasks).map((t) => [t, { acc: { value: 0.5, stderr: 0.01, scale: 'fraction' as const } }])));
-  const ft = model('ft', Object.fromEntries(Object.entries(tasks).map(([t, v]) => [t, { acc: { value: v, stderr: 0.01, scale: 'fraction' as const } }])));
+  const base = model(
+    'base',
+    Object.fromEntries(
+      Object.keys(tasks).map((t) => [t, { acc: { value: 0.5, stderr: 0.01, scale: 'fraction' as const } }]),
+    ),
+  );
+  const ft = model(
+    'ft',
+    Object.fromEntries(
+      Object.entries(tasks).map(([t, v]) => [t, { acc: { value: v, stderr: 0.01, scale: 'fraction' as const } }]),
+    ),
+  );
   const plain = diffResults([base, ft]);
   assert.equal(plain.correction, 'none');
-  assert.deepEqual(plain.rows.map((r) => r.cells[1].mark), ['*', '*', '']);
+  assert.deepEqual(
+    plain.rows.map((r) => r.cells[1].mark),
+    ['*', '*', ''],
+  );
   assert.equal(plain.rows[0].cells[1].pAdjusted, undefined);
   const raw = plain.rows.map((r) => r.cells[1].test!.p);
   const holm = diffResults([base, ft], undefined, 'holm');
-  assert.deepEqual(holm.rows.map((r) => r.cells[1].pAdjusted), adjustPValues(raw, 'holm'));
-  assert.deepEqual(holm.rows.map((r) => r.cells[1].mark), ['', '', ''], 'Holm: 3·0.0196 and 2·0.0284 are above 0.05');
-  assert.deepEqual(holm.rows.map((r) => r.significant), [false, false, false]);
+  assert.deepEqual(
+    holm.rows.map((r) => r.cells[1].pAdjusted),
+    adjustPValues(raw, 'holm'),
+  );
+  assert.deepEqual(
+    holm.rows.map((r) => r.cells[1].mark),
+    ['', '', ''],
+    'Holm: 3·0.0196 and 2·0.0284 are above 0.05',
+  );
+  assert.deepEqual(
+    holm.rows.map((r) => r.significant),
+    [false, false, false],
+  );
   const bh = diffResults([base, ft], undefined, 'bh');
-  assert.deepEqual(bh.rows.map((r) => r.cells[1].mark), ['*', '*', ''], 'BH: both ≈ 0.043');
+  assert.deepEqual(
+    bh.rows.map((r) => r.cells[1].mark),
+    ['*', '*', ''],
+    'BH: both ≈ 0.043',
+  );
   assert.match(legend(holm), /p-values Holm-adjusted over each model's tests\.$/);
   const csv = toCsv(holm).split('\n');
   assert.match(csv[0], /,ft p,ft p holm,ft test$/);
@@ -395,8 +628,16 @@ test('diff: paired tests where both sides have per-example records; fractions sc
   // 30 examples: base right on q0..q9; ft also on q10..q19 but wrong on q0 (b = 1, c = 10 → exact p = 2·12/2048).
   const baseRight = Array.from({ length: 30 }, (_, i) => (i < 10 ? 1 : 0));
   const ftRight = Array.from({ length: 30 }, (_, i) => (i === 0 ? 0 : i < 20 ? 1 : 0));
-  const base = model('base', { svamp: { exact_match: { value: 1 / 3, stderr: 0.08, scale: 'fraction' } } }, { svamp: { exact_match: baseRight } });
-  const ft = model('ft', { svamp: { exact_match: { value: 19 / 30, stderr: 0.08, scale: 'fraction' } } }, { svamp: { exact_match: ftRight } });
+  const base = model(
+    'base',
+    { svamp: { exact_match: { value: 1 / 3, stderr: 0.08, scale: 'fraction' } } },
+    { svamp: { exact_match: baseRight } },
+  );
+  const ft = model(
+    'ft',
+    { svamp: { exact_match: { value: 19 / 30, stderr: 0.08, scale: 'fraction' } } },
+    { svamp: { exact_match: ftRight } },
+  );
   const oc = model('oc', { svamp: { exact_match: { value: 40.5, scale: 'percent' } } });
   const r = diffResults([base, ft, oc]);
   const [row] = r.rows;
@@ -417,8 +658,14 @@ test('diff: paired tests where both sides have per-example records; fractions sc
 const HOSTILE = 'a|b_$x&y<script>';
 
 function exportReport() {
-  const base = model(HOSTILE, { gsm8k: { acc: { value: 0.5, stderr: 0.01, scale: 'fraction' } }, ppl: { word_perplexity: { value: 12, higherIsBetter: false } } });
-  const ft = model('ft', { gsm8k: { acc: { value: 0.55, stderr: 0.01, scale: 'fraction' } }, ppl: { word_perplexity: { value: 11, higherIsBetter: false } } });
+  const base = model(HOSTILE, {
+    gsm8k: { acc: { value: 0.5, stderr: 0.01, scale: 'fraction' } },
+    ppl: { word_perplexity: { value: 12, higherIsBetter: false } },
+  });
+  const ft = model('ft', {
+    gsm8k: { acc: { value: 0.55, stderr: 0.01, scale: 'fraction' } },
+    ppl: { word_perplexity: { value: 11, higherIsBetter: false } },
+  });
   return diffResults([base, ft]);
 }
 
@@ -430,21 +677,37 @@ test('Markdown: baseline column, Δ with marks, best in bold, names escaped, leg
   assert.equal(lines[2], '| gsm8k | acc ↑ | 0.5000 | **0.5500** (+0.0500***) |');
   assert.equal(lines[3], '| ppl | word_perplexity ↓ | 12 | **11** (−1) |');
   assert.equal(lines[4], '| **Average** | 1 task | 0.5000 | **0.5500** (+0.0500) |');
-  assert.match(md, /Δ against a\\\|b_\$x&y<script>\. \* p < 0\.05, \*\* p < 0\.01, \*\*\* p < 0\.001 \(z-test on standard errors\)\./);
+  assert.match(
+    md,
+    /Δ against a\\\|b_\$x&y<script>\. \* p < 0\.05, \*\* p < 0\.01, \*\*\* p < 0\.001 \(z-test on standard errors\)\./,
+  );
 });
 
 test('LaTeX: booktabs, best per row in bold, significance as superscripts, special characters escaped', () => {
   const tex = toLatex(exportReport());
   assert.match(tex, /^\\begin\{table\}\[t\]\n\\centering\n\\begin\{tabular\}\{llrr\}\n\\toprule\n/);
-  assert.ok(tex.includes('Task & Metric & a\\textbar{}b\\_\\$x\\&y\\textless{}script\\textgreater{} & ft \\\\\n\\midrule\n'), tex);
+  assert.ok(
+    tex.includes('Task & Metric & a\\textbar{}b\\_\\$x\\&y\\textless{}script\\textgreater{} & ft \\\\\n\\midrule\n'),
+    tex,
+  );
   assert.ok(tex.includes('gsm8k & acc $\\uparrow$ & 0.5000 & \\textbf{0.5500}$^{***}$ \\\\'), tex);
   assert.ok(tex.includes('ppl & word\\_perplexity $\\downarrow$ & 12 & \\textbf{11} \\\\'), tex);
   assert.ok(tex.includes('\\midrule\nAverage & & 0.5000 & \\textbf{0.5500} \\\\\n\\bottomrule\n\\end{tabular}\n'), tex);
-  assert.ok(tex.includes('\\caption{Significance against a\\textbar{}b\\_\\$x\\&y\\textless{}script\\textgreater{}: $^{*}$ $p<0.05$, $^{**}$ $p<0.01$, $^{***}$ $p<0.001$ (z-test on standard errors). Best per row in bold.}'), tex);
+  assert.ok(
+    tex.includes(
+      '\\caption{Significance against a\\textbar{}b\\_\\$x\\&y\\textless{}script\\textgreater{}: $^{*}$ $p<0.05$, $^{**}$ $p<0.01$, $^{***}$ $p<0.001$ (z-test on standard errors). Best per row in bold.}',
+    ),
+    tex,
+  );
 });
 
 test('CSV: values, standard errors, Δ, p and test per model; a formula-looking name is defused', () => {
-  const csv = toCsv(diffResults([model('=cmd|x', { t: { acc: { value: 0.5, stderr: 0.01 } } }), model('b', { t: { acc: { value: 0.6, stderr: 0.01 } } })]));
+  const csv = toCsv(
+    diffResults([
+      model('=cmd|x', { t: { acc: { value: 0.5, stderr: 0.01 } } }),
+      model('b', { t: { acc: { value: 0.6, stderr: 0.01 } } }),
+    ]),
+  );
   const [head, row] = csv.split('\n');
   assert.equal(head, "task,metric,higher_is_better,unit,'=cmd|x,'=cmd|x stderr,b,b stderr,b delta,b p,b test");
   assert.match(row, /^t,acc,true,raw,0\.5,0\.01,0\.6,0\.01,0\.09999\d*,[\d.e-]+,z-test$/);
@@ -456,8 +719,16 @@ test('taia bench diff: files and folders, --baseline, each output format, errors
   const dir = path.join(root, 'cli');
   const a = path.join(dir, 'base.taia-results.json');
   const b = path.join(dir, 'sub', 'taia.taia-results.json');
-  await writeTaiaResults(a, taiaFile('base', 0.5), records('svamp', 40, (i) => i < 20));
-  await writeTaiaResults(b, taiaFile('taia', 0.6), records('svamp', 40, (i) => i < 24));
+  await writeTaiaResults(
+    a,
+    taiaFile('base', 0.5),
+    records('svamp', 40, (i) => i < 20),
+  );
+  await writeTaiaResults(
+    b,
+    taiaFile('taia', 0.6),
+    records('svamp', 40, (i) => i < 24),
+  );
   const text = await bench('diff', dir);
   assert.equal(text.code, 0, text.err);
   assert.match(text.out, /^task +metric +base \(baseline\) +taia\n/);

@@ -15,9 +15,19 @@ const evaluation = (task: string, acc: number, modelPath = '/ckpt/a'): TaiaResul
   version: 1,
   model: { name: 'ft', path: modelPath },
   created: new Date().toISOString(),
-  tasks: { [task]: { n: 4, metrics: { exact_match: { value: acc, stderr: 0.1, higher_is_better: true, scale: 'fraction' } } } },
+  tasks: {
+    [task]: { n: 4, metrics: { exact_match: { value: acc, stderr: 0.1, higher_is_better: true, scale: 'fraction' } } },
+  },
 });
-const records = (task: string, right: number): TaiaSampleRecord[] => Array.from({ length: 4 }, (_, i) => ({ task, id: `q${i}`, prompt: `question ${i}`, metrics: { exact_match: i < right ? 1 : 0 }, prediction: 'p', target: 't' }));
+const records = (task: string, right: number): TaiaSampleRecord[] =>
+  Array.from({ length: 4 }, (_, i) => ({
+    task,
+    id: `q${i}`,
+    prompt: `question ${i}`,
+    metrics: { exact_match: i < right ? 1 : 0 },
+    prediction: 'p',
+    target: 't',
+  }));
 
 /** What the evaluator does: add to the file, then write it. */
 async function evaluate(file: string, task: string, right: number, modelPath?: string) {
@@ -50,9 +60,15 @@ test('a second evaluation on another task keeps the first, with its per-example 
 test('a file of another checkpoint is refused, and resultFileFor picks a name of its own', async () => {
   const file = path.join(root, 'other', 'ft.taia-results.json');
   await evaluate(file, 'capitals', 1, '/run1/checkpoint-100');
-  await assert.rejects(accumulateTaiaResults(file, evaluation('sums', 1, '/run2/checkpoint-100'), []), /holds the results of ft \(\/run1\/checkpoint-100\), not of ft \(\/run2\/checkpoint-100\)/);
+  await assert.rejects(
+    accumulateTaiaResults(file, evaluation('sums', 1, '/run2/checkpoint-100'), []),
+    /holds the results of ft \(\/run1\/checkpoint-100\), not of ft \(\/run2\/checkpoint-100\)/,
+  );
   assert.deepEqual(await resultFileFor(path.dirname(file), 'ft', '/run1/checkpoint-100'), { file, name: 'ft' });
-  assert.deepEqual(await resultFileFor(path.dirname(file), 'ft', '/run2/checkpoint-100'), { file: path.join(path.dirname(file), 'ft-2.taia-results.json'), name: 'ft-2' });
+  assert.deepEqual(await resultFileFor(path.dirname(file), 'ft', '/run2/checkpoint-100'), {
+    file: path.join(path.dirname(file), 'ft-2.taia-results.json'),
+    name: 'ft-2',
+  });
 });
 
 test('an unreadable earlier file stops the write with its name, and a samples name may not leave the folder', async () => {

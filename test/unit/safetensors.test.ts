@@ -84,7 +84,10 @@ test('read → write → read reproduces a file exactly', async () => {
 test('reads a byte range of a tensor (row slices)', async () => {
   const data = randomBytes(4 * 6 * 5, 9);
   const file = path.join(dir, 'slice.safetensors');
-  writeSafetensors(file, [{ name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array([7]) }, { name: 'w', dtype: 'F32', shape: [6, 5], data }]);
+  writeSafetensors(file, [
+    { name: 'a', dtype: 'U8', shape: [1], data: new Uint8Array([7]) },
+    { name: 'w', dtype: 'F32', shape: [6, 5], data },
+  ]);
   const f = await SafetensorsFile.open(file);
   const info = f.tensor('w');
   const rows = await f.readRange(info, 2 * 20, 4 * 20);
@@ -95,7 +98,10 @@ test('reads a byte range of a tensor (row slices)', async () => {
 
 test('zero-element tensors are read and written', async () => {
   const file = path.join(dir, 'empty.safetensors');
-  const tensors = [{ name: 'e', dtype: 'F32' as Dtype, shape: [0, 4], data: new Uint8Array(0) }, { name: 'x', dtype: 'I32' as Dtype, shape: [2], data: new Uint8Array(8).fill(1) }];
+  const tensors = [
+    { name: 'e', dtype: 'F32' as Dtype, shape: [0, 4], data: new Uint8Array(0) },
+    { name: 'x', dtype: 'I32' as Dtype, shape: [2], data: new Uint8Array(8).fill(1) },
+  ];
   const w = await SafetensorsWriter.create(file, tensors);
   await w.write('x', tensors[1].data);
   await w.finish();
@@ -106,13 +112,19 @@ test('zero-element tensors are read and written', async () => {
 });
 
 test('writer refuses wrong sizes, wrong order and incomplete files', async () => {
-  const spec = [{ name: 'a', dtype: 'F32' as Dtype, shape: [2] }, { name: 'b', dtype: 'F32' as Dtype, shape: [1] }];
+  const spec = [
+    { name: 'a', dtype: 'F32' as Dtype, shape: [2] },
+    { name: 'b', dtype: 'F32' as Dtype, shape: [1] },
+  ];
   const w = await SafetensorsWriter.create(path.join(dir, 'bad1.safetensors'), spec);
   await assert.rejects(w.write('b', new Uint8Array(4)), /out of order/);
   await assert.rejects(w.write('a', new Uint8Array(12)), /more than the declared 8 bytes/);
   await w.write('a', new Uint8Array(8));
   await assert.rejects(w.finish(), /incomplete: 0 of 4 bytes/);
-  assert.throws(() => SafetensorsWriter.layout([{ name: 'x', dtype: 'F4', shape: [3] }]), /not a whole number of bytes/);
+  assert.throws(
+    () => SafetensorsWriter.layout([{ name: 'x', dtype: 'F4', shape: [3] }]),
+    /not a whole number of bytes/,
+  );
   assert.throws(() => SafetensorsWriter.layout([...spec, spec[0]]), /duplicate tensor name/);
 });
 
@@ -139,27 +151,73 @@ function withHeader(json: string | Buffer, data = Buffer.alloc(0), declaredLengt
 test('hostile and corrupt files get clear errors', async () => {
   const good = encodeSafetensors([{ name: 'w', dtype: 'F32', shape: [4], data: new Uint8Array(16) }]);
   await expectBad('short.safetensors', Buffer.from([1, 2, 3]), /too short/);
-  await expectBad('truncated.safetensors', good.subarray(0, good.length - 3), /past the end of the data buffer|truncated/);
-  await expectBad('hugelen.safetensors', withHeader('{}', Buffer.alloc(0), 2n ** 40n), /exceeds the 100000000-byte limit/);
-  await expectBad('pastend.safetensors', withHeader('{}', Buffer.alloc(0), 5000n), /header length 5000 runs past the end of the file/);
+  await expectBad(
+    'truncated.safetensors',
+    good.subarray(0, good.length - 3),
+    /past the end of the data buffer|truncated/,
+  );
+  await expectBad(
+    'hugelen.safetensors',
+    withHeader('{}', Buffer.alloc(0), 2n ** 40n),
+    /exceeds the 100000000-byte limit/,
+  );
+  await expectBad(
+    'pastend.safetensors',
+    withHeader('{}', Buffer.alloc(0), 5000n),
+    /header length 5000 runs past the end of the file/,
+  );
   await expectBad('notjson.safetensors', withHeader('{"a": '), /not valid JSON/);
   await expectBad('notobject.safetensors', withHeader('[1,2]'), /does not start with/);
-  await expectBad('dtype.safetensors', withHeader('{"w":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(4)), /tensor 'w': unknown dtype "F17"/);
-  await expectBad('shape.safetensors', withHeader('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', Buffer.alloc(4)), /number -1 is not an unsigned integer/);
-  await expectBad('bytes.safetensors', withHeader('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', Buffer.alloc(4)), /needs 8 bytes but data_offsets give 4/);
+  await expectBad(
+    'dtype.safetensors',
+    withHeader('{"w":{"dtype":"F17","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(4)),
+    /tensor 'w': unknown dtype "F17"/,
+  );
+  await expectBad(
+    'shape.safetensors',
+    withHeader('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', Buffer.alloc(4)),
+    /number -1 is not an unsigned integer/,
+  );
+  await expectBad(
+    'bytes.safetensors',
+    withHeader('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', Buffer.alloc(4)),
+    /needs 8 bytes but data_offsets give 4/,
+  );
   await expectBad(
     'overlap.safetensors',
-    withHeader('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', Buffer.alloc(12)),
+    withHeader(
+      '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}',
+      Buffer.alloc(12),
+    ),
     /overlap/,
   );
-  await expectBad('hole.safetensors', withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', Buffer.alloc(8)), /belong to no tensor/);
-  await expectBad('trailing.safetensors', withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(8)), /trailing bytes/);
-  await expectBad('reversed.safetensors', withHeader('{"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}}', Buffer.alloc(4)), /reversed/);
-  await expectBad('metadata.safetensors', withHeader('{"__metadata__":{"k":1}}'), /__metadata__ value of 'k' is not a string/);
+  await expectBad(
+    'hole.safetensors',
+    withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', Buffer.alloc(8)),
+    /belong to no tensor/,
+  );
+  await expectBad(
+    'trailing.safetensors',
+    withHeader('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', Buffer.alloc(8)),
+    /trailing bytes/,
+  );
+  await expectBad(
+    'reversed.safetensors',
+    withHeader('{"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}}', Buffer.alloc(4)),
+    /reversed/,
+  );
+  await expectBad(
+    'metadata.safetensors',
+    withHeader('{"__metadata__":{"k":1}}'),
+    /__metadata__ value of 'k' is not a string/,
+  );
   await expectBad('utf8.safetensors', withHeader(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), /not valid UTF-8/);
 });
 
 test('a missing file is reported with its path', async () => {
   const file = path.join(dir, 'nope.safetensors');
-  await assert.rejects(SafetensorsFile.open(file), (e: Error) => e.message.includes(file) && /does not exist/.test(e.message));
+  await assert.rejects(
+    SafetensorsFile.open(file),
+    (e: Error) => e.message.includes(file) && /does not exist/.test(e.message),
+  );
 });

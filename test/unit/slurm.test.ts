@@ -18,18 +18,37 @@ const cli = path.join(repo, 'dist', 'cli.js');
 const skip = slurmUnavailable();
 let cluster: SlurmCluster;
 
-function workspace(slurm: Record<string, unknown>, train: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): string {
+function workspace(
+  slurm: Record<string, unknown>,
+  train: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+): string {
   const root = tempDir('taia-slurm-ws-');
   writeTinyModel(path.join(root, 'model'));
   writeAlpacaDataset(path.join(root, 'data/train.jsonl'), 40);
-  writeExperiment(path.join(root, 'exp.taia.yaml'), { launcher: 'slurm', slurm: { partition: cluster.partition, ...slurm }, train: { save_steps: 5, ...train }, workers: 1, ...extra });
+  writeExperiment(path.join(root, 'exp.taia.yaml'), {
+    launcher: 'slurm',
+    slurm: { partition: cluster.partition, ...slurm },
+    train: { save_steps: 5, ...train },
+    workers: 1,
+    ...extra,
+  });
   return root;
 }
 
-const env = (more: Record<string, string> = {}) => ({ ...process.env, ...cluster.env, TAIA_SLURM_POLL_MS: '300', ...more });
+const env = (more: Record<string, string> = {}) => ({
+  ...process.env,
+  ...cluster.env,
+  TAIA_SLURM_POLL_MS: '300',
+  ...more,
+});
 
 /** `taia …` to its end. */
-function taia(args: string[], cwd: string, more: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function taia(
+  args: string[],
+  cwd: string,
+  more: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd, env: env(more) });
     let stdout = '';
@@ -84,13 +103,37 @@ describe('runs on a real Slurm cluster', { skip }, () => {
     // The job's output is the trainer's live log.
     assert.match(readFileSync(path.join(dir, 'job.out'), 'utf-8'), /step 8\/8 loss/);
     // The built-in evaluator as a job too, on that checkpoint.
-    writeFileSync(path.join(root, 'sums.jsonl'), '{"prompt": "add 1 and 3", "answer": "4"}\n{"prompt": "add 2 and 2", "answer": "4"}\n');
+    writeFileSync(
+      path.join(root, 'sums.jsonl'),
+      '{"prompt": "add 1 and 3", "answer": "4"}\n{"prompt": "add 2 and 2", "answer": "4"}\n',
+    );
     const out = path.join(root, 'results', 'ck8.taia-results.json');
-    const ev = await taia(['eval', path.join(dir, 'checkpoints/checkpoint-8'), '--tasks', 'sums.jsonl', '--max-new-tokens', '4', '--out', out, '--launcher', 'slurm', '--slurm', `partition=${cluster.partition}`, '--slurm', 'time=10'], root);
+    const ev = await taia(
+      [
+        'eval',
+        path.join(dir, 'checkpoints/checkpoint-8'),
+        '--tasks',
+        'sums.jsonl',
+        '--max-new-tokens',
+        '4',
+        '--out',
+        out,
+        '--launcher',
+        'slurm',
+        '--slurm',
+        `partition=${cluster.partition}`,
+        '--slurm',
+        'time=10',
+      ],
+      root,
+    );
     assert.equal(ev.code, 0, ev.stderr);
     assert.match(ev.stdout, /^sums \(n=2\): exact_match /);
     assert.equal(JSON.parse(readFileSync(out, 'utf-8')).tasks.sums.n, 2);
-    assert.match(readFileSync(path.join(root, 'results', 'ck8.slurm', 'job.sbatch'), 'utf-8'), /--evaluate .*ck8\.slurm\/job\.json\n$/);
+    assert.match(
+      readFileSync(path.join(root, 'results', 'ck8.slurm', 'job.sbatch'), 'utf-8'),
+      /--evaluate .*ck8\.slurm\/job\.json\n$/,
+    );
   });
 
   it('runs the PyTorch engine as 2 srun tasks with torch.distributed.run ranks from Slurm (stand-in interpreter)', async () => {
@@ -135,16 +178,26 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     const status = await readStatus(dir);
     assert.equal(status.state, 'done');
     assert.equal(status.backend, 'torch on cuda:0 (bfloat16, 2 processes)');
-    const ranks = readdirSync(path.join(dir, 'ranks')).sort().map((f) => JSON.parse(readFileSync(path.join(dir, 'ranks', f), 'utf-8')));
+    const ranks = readdirSync(path.join(dir, 'ranks'))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(path.join(dir, 'ranks', f), 'utf-8')));
     const port = 29500 + (Number(status.slurm!.jobId) % 1000);
-    assert.deepEqual(ranks, [0, 1].map((rank) => ({ rank: String(rank), world: '2', rdzv: `${status.slurm!.nodeList}:${port}`, channel: 'stdout' })));
+    assert.deepEqual(
+      ranks,
+      [0, 1].map((rank) => ({
+        rank: String(rank),
+        world: '2',
+        rdzv: `${status.slurm!.nodeList}:${port}`,
+        channel: 'stdout',
+      })),
+    );
     // Library output reaches the job's log; protocol lines do not.
     const out = readFileSync(path.join(dir, 'job.out'), 'utf-8');
     assert.match(out, /a library line on stdout/);
     assert.doesNotMatch(out, /"type":"step"/);
   });
 
-  it('refuses a submission Slurm rejects, with Slurm\'s message as it is', async () => {
+  it("refuses a submission Slurm rejects, with Slurm's message as it is", async () => {
     const root = workspace({ partition: 'no-such-partition' });
     const r = await taia(['train', 'exp.taia.yaml'], root);
     assert.equal(r.code, 1);
@@ -160,7 +213,12 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     assert.equal(r.code, 1);
     const status = await readStatus(runDirOf(root));
     assert.equal(status.state, 'failed');
-    assert.match(status.error!, new RegExp(`^job ${status.slurm!.jobId} ended FAILED.* before the trainer finished; Slurm's reason: NonZeroExitCode`));
+    assert.match(
+      status.error!,
+      new RegExp(
+        `^job ${status.slurm!.jobId} ended FAILED.* before the trainer finished; Slurm's reason: NonZeroExitCode`,
+      ),
+    );
     assert.match(status.stderrTail!, /conda: environment taia not found/);
     assert.match(r.stderr, /conda: environment taia not found/);
   });
@@ -195,7 +253,10 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     assert.equal(gone.status.slurm!.jobState, 'CANCELLED');
     slurmCmd('scancel', running.slurm!.jobId!);
     const ended = await statusWhen(dir, (s) => s.state === 'cancelled');
-    assert.ok(ended.lastCheckpoint, `a checkpoint was saved on the signal: ${JSON.stringify(ended)}\n${readFileSync(path.join(dir, 'job.out'), 'utf-8')}`);
+    assert.ok(
+      ended.lastCheckpoint,
+      `a checkpoint was saved on the signal: ${JSON.stringify(ended)}\n${readFileSync(path.join(dir, 'job.out'), 'utf-8')}`,
+    );
     assert.ok((await listCheckpoints(dir)).length >= 1);
   });
 
@@ -224,9 +285,20 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     const dir = runDirOf(root);
     const first = await statusWhen(dir, (s) => s.state === 'running');
     // The warning comes within the minute; the trainer then requeues its own job.
-    await eventually(() => assert.match(readFileSync(path.join(dir, 'train.log'), 'utf-8'), /stopped before the time limit; requeueing at step (\d+)/), 90_000);
+    await eventually(
+      () =>
+        assert.match(
+          readFileSync(path.join(dir, 'train.log'), 'utf-8'),
+          /stopped before the time limit; requeueing at step (\d+)/,
+        ),
+      90_000,
+    );
     const stopped = Number(/requeueing at step (\d+)/.exec(readFileSync(path.join(dir, 'train.log'), 'utf-8'))![1]);
-    const again = await statusWhen(dir, (s) => s.state === 'running' && (s.resumes ?? 0) === 1 && s.step > stopped, 90_000);
+    const again = await statusWhen(
+      dir,
+      (s) => s.state === 'running' && (s.resumes ?? 0) === 1 && s.step > stopped,
+      90_000,
+    );
     assert.equal(again.slurm!.jobId, first.slurm!.jobId, 'the same job, requeued');
     assert.match(readFileSync(path.join(dir, 'train.log'), 'utf-8'), new RegExp(`resuming run[^]*steps ${stopped}→`));
     slurmCmd('scancel', again.slurm!.jobId!);
@@ -249,7 +321,10 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
       assert.ok(m, 'train.log says where the resumed job starts');
       return Number(m[1]);
     }, 30_000);
-    assert.ok(resumedFrom >= running.step, `resumed from step ${resumedFrom}, at or after the step seen before the requeue (${running.step})`);
+    assert.ok(
+      resumedFrom >= running.step,
+      `resumed from step ${resumedFrom}, at or after the step seen before the requeue (${running.step})`,
+    );
     slurmCmd('scancel', again.slurm!.jobId!);
     await statusWhen(dir, (s) => s.state === 'cancelled');
   });

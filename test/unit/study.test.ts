@@ -22,12 +22,23 @@ function taia(cwd: string, ...args: string[]): { status: number | null; stdout: 
 
 function world(): string {
   const root = tempDir('taia-study-');
-  for (const [dir, seed] of [['base', 1], ['ft', 2]] as const) {
+  for (const [dir, seed] of [
+    ['base', 1],
+    ['ft', 2],
+  ] as const) {
     writeLlama(path.join(root, dir), TINY, { dtype: 'BF16', seed });
     writeByteLevelTokenizer(path.join(root, dir));
   }
-  writeFileSync(path.join(root, 'mc.jsonl'), [0, 1, 2, 3].map((i) => JSON.stringify({ id: `m${i}`, prompt: `question ${i}`, choices: ['yes', 'no'], answer: i % 2 })).join('\n') + '\n');
-  writeFileSync(path.join(root, 'gen.jsonl'), [0, 1].map((i) => JSON.stringify({ id: `g${i}`, prompt: `say ${i}`, answer: String(i) })).join('\n') + '\n');
+  writeFileSync(
+    path.join(root, 'mc.jsonl'),
+    [0, 1, 2, 3]
+      .map((i) => JSON.stringify({ id: `m${i}`, prompt: `question ${i}`, choices: ['yes', 'no'], answer: i % 2 }))
+      .join('\n') + '\n',
+  );
+  writeFileSync(
+    path.join(root, 'gen.jsonl'),
+    [0, 1].map((i) => JSON.stringify({ id: `g${i}`, prompt: `say ${i}`, answer: String(i) })).join('\n') + '\n',
+  );
   return root;
 }
 
@@ -50,15 +61,24 @@ const cached = (stderr: string) => [...stderr.matchAll(/\] (\S+): cached/g)].map
 
 describe('study files', () => {
   it('reports each bad variant entry on its key, with "did you mean"', () => {
-    const { problems } = parseStudy('base: b\nfinetuned: f\neval: { tasks: [t.jsonl] }\nvariants:\n  - { recipe: taia, layer: 0-3 }\n  - { recipe: taia, layers: 5-2 }\n  - { scan: revert-ffn-each, recipe: taia }\n  - { recipe: taia, scale: [1, 2], name: two }\n  - { scale: x }\n  - 3\n', 'x.taia-study.yaml');
-    const at = (i: number) => problems.filter((p) => p.path[1] === i).map((p) => `${p.path.slice(2).join('.')}: ${p.message}`);
+    const { problems } = parseStudy(
+      'base: b\nfinetuned: f\neval: { tasks: [t.jsonl] }\nvariants:\n  - { recipe: taia, layer: 0-3 }\n  - { recipe: taia, layers: 5-2 }\n  - { scan: revert-ffn-each, recipe: taia }\n  - { recipe: taia, scale: [1, 2], name: two }\n  - { scale: x }\n  - 3\n',
+      'x.taia-study.yaml',
+    );
+    const at = (i: number) =>
+      problems.filter((p) => p.path[1] === i).map((p) => `${p.path.slice(2).join('.')}: ${p.message}`);
     assert.deepEqual(at(0), ["layer: unknown key 'layer'; did you mean 'layers'?"]);
     assert.match(at(1)[0], /^layers: 'layers': invalid layer range '5-2': end before start/);
     assert.match(at(2)[0], /^scan: .*a scan is its own set of variants/);
     assert.match(at(3)[0], /^name: .*a grid or a scan names its variants itself/);
-    assert.deepEqual(at(4), ['scale: \'scale\': expected a number or a list of numbers, got "x"', "recipe: 'recipe': give a recipe (or a scan)"]);
+    assert.deepEqual(at(4), [
+      'scale: \'scale\': expected a number or a list of numbers, got "x"',
+      "recipe: 'recipe': give a recipe (or a scan)",
+    ]);
     assert.match(at(5)[0], /variant 6: a recipe name or a mapping/);
-    const empty = parseStudy('base: b\nfinetuned: f\nengine: tfjss\n', 'x.taia-study.yaml').problems.map((p) => p.message);
+    const empty = parseStudy('base: b\nfinetuned: f\nengine: tfjss\n', 'x.taia-study.yaml').problems.map(
+      (p) => p.message,
+    );
     assert.ok(empty.some((m) => /'engine': expected one of tfjs, torch, got "tfjss"; did you mean 'tfjs'\?/.test(m)));
     assert.ok(empty.includes("'variants': list at least one recipe (e.g. [base, full, taia, taif])"));
     assert.ok(empty.includes("'eval': give task files (eval.tasks) or an evaluation command (eval.command)"));
@@ -73,13 +93,38 @@ describe('study files', () => {
     writeFileSync(path.join(root, 's.taia-study.yaml'), STUDY.replace('finetuned: ft', 'finetuned: .taia/runs/r1'));
     const study = await loadStudy(path.join(root, 's.taia-study.yaml'));
     assert.equal(study.finetuned, path.join(run, 'checkpoint-10'));
-    assert.deepEqual(study.variants.map((v) => v.name), ['base', 'full', 'taia', 'taia-L0-0-x0.5', 'taia-L0-0-x1', 'taia-L1-1-x0.5', 'taia-L1-1-x1', 'revert-ffn-L0', 'revert-ffn-L1']);
+    assert.deepEqual(
+      study.variants.map((v) => v.name),
+      [
+        'base',
+        'full',
+        'taia',
+        'taia-L0-0-x0.5',
+        'taia-L0-0-x1',
+        'taia-L1-1-x0.5',
+        'taia-L1-1-x1',
+        'revert-ffn-L0',
+        'revert-ffn-L1',
+      ],
+    );
     assert.deepEqual(study.variants.at(-1)!.scan, { kind: 'revert-ffn-each', layers: [1, 1] });
-    writeFileSync(path.join(root, 'd.taia-study.yaml'), STUDY.replace('  - base\n', '  - base\n  - { recipe: full, name: base }\n'));
-    await assert.rejects(loadStudy(path.join(root, 'd.taia-study.yaml')), /d\.taia-study\.yaml:\d+:\d+: variant names must differ; twice: base/);
+    writeFileSync(
+      path.join(root, 'd.taia-study.yaml'),
+      STUDY.replace('  - base\n', '  - base\n  - { recipe: full, name: base }\n'),
+    );
+    await assert.rejects(
+      loadStudy(path.join(root, 'd.taia-study.yaml')),
+      /d\.taia-study\.yaml:\d+:\d+: variant names must differ; twice: base/,
+    );
     // A problem in a variant is placed on its key inside that entry.
-    writeFileSync(path.join(root, 'b.taia-study.yaml'), STUDY.replace('  - taia\n', '  - { recipe: taia, layers: 9-3 }\n'));
-    await assert.rejects(loadStudy(path.join(root, 'b.taia-study.yaml')), /b\.taia-study\.yaml:10:21: 'layers': invalid layer range '9-3': end before start/);
+    writeFileSync(
+      path.join(root, 'b.taia-study.yaml'),
+      STUDY.replace('  - taia\n', '  - { recipe: taia, layers: 9-3 }\n'),
+    );
+    await assert.rejects(
+      loadStudy(path.join(root, 'b.taia-study.yaml')),
+      /b\.taia-study\.yaml:10:21: 'layers': invalid layer range '9-3': end before start/,
+    );
   });
 
   it('taia study evaluates every variant once, then only what changed, and resumes an interrupted study', async () => {
@@ -103,7 +148,13 @@ describe('study files', () => {
     assert.deepEqual([t.base, t.full, t.tasks.map((x) => x.task).join()], ['base', 'full', 'mc,gen']);
     assert.equal(t.rows.find((r) => r.name === 'base')!.cells[0].vsBase, undefined);
     assert.equal(typeof t.rows.find((r) => r.name === 'taia')!.cells[0].vsFull?.delta, 'number');
-    assert.deepEqual(scanHeatmap(t).map((h) => h.layers), [[0, 0], [1, 1]]);
+    assert.deepEqual(
+      scanHeatmap(t).map((h) => h.layers),
+      [
+        [0, 0],
+        [1, 1],
+      ],
+    );
     const csv = studyCsv(t).trim().split('\n');
     assert.equal(csv.length, 1 + 9 * 2);
     assert.match(csv[1], /^base,base,,,mc,acc,[\d.]+,,,,/);
@@ -133,12 +184,40 @@ describe('study files', () => {
 
   it('a variant scores as `taia eval --recipe` scores it', () => {
     const root = world();
-    writeFileSync(path.join(root, 's.taia-study.yaml'), 'name: one\nbase: base\nfinetuned: ft\neval: { tasks: [mc.jsonl], max_new_tokens: 4 }\nvariants: [{ recipe: taia, scale: 0.5 }]\n');
+    writeFileSync(
+      path.join(root, 's.taia-study.yaml'),
+      'name: one\nbase: base\nfinetuned: ft\neval: { tasks: [mc.jsonl], max_new_tokens: 4 }\nvariants: [{ recipe: taia, scale: 0.5 }]\n',
+    );
     assert.equal(taia(root, 'study', 's.taia-study.yaml', '--quiet').status, 0);
-    const single = taia(root, 'eval', '--base', 'base', '--finetuned', 'ft', '--recipe', 'taia', '--scale', '0.5', '--tasks', 'mc.jsonl', '--max-new-tokens', '4', '--out', 'single.taia-results.json', '--quiet');
+    const single = taia(
+      root,
+      'eval',
+      '--base',
+      'base',
+      '--finetuned',
+      'ft',
+      '--recipe',
+      'taia',
+      '--scale',
+      '0.5',
+      '--tasks',
+      'mc.jsonl',
+      '--max-new-tokens',
+      '4',
+      '--out',
+      'single.taia-results.json',
+      '--quiet',
+    );
     assert.equal(single.status, 0, single.stderr);
-    const records = (file: string) => readFileSync(file, 'utf-8').trim().split('\n').map((l) => JSON.parse(l).loglikelihoods);
-    assert.deepEqual(records(path.join(root, 'single.samples.jsonl')), records(path.join(root, '.taia', 'results', 'studies', 'one', 'taia-x0.5.samples.jsonl')));
+    const records = (file: string) =>
+      readFileSync(file, 'utf-8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).loglikelihoods);
+    assert.deepEqual(
+      records(path.join(root, 'single.samples.jsonl')),
+      records(path.join(root, '.taia', 'results', 'studies', 'one', 'taia-x0.5.samples.jsonl')),
+    );
     assert.equal(JSON.parse(readFileSync(path.join(root, 'single.taia-results.json'), 'utf-8')).model.name, 'ft-taia');
     const usage = taia(root, 'eval', '--finetuned', 'ft', '--recipe', 'taia', '--tasks', 'mc.jsonl');
     assert.equal(usage.status, 2);
@@ -149,11 +228,19 @@ describe('study files', () => {
     const root = world();
     // The command records what it was given; lm-evaluation-harness would write results_<time>.json.
     const script = path.join(root, 'fake-eval.js');
-    writeFileSync(script, `const fs = require('fs'); const [ckpt, out] = process.argv.slice(2); fs.writeFileSync(out + '/seen.json', JSON.stringify({ ckpt, files: fs.readdirSync(ckpt) }));\n`);
-    writeFileSync(path.join(root, 's.taia-study.yaml'), `name: ext\nbase: base\nfinetuned: ft\neval:\n  command: node fake-eval.js \${checkpoint} \${output}\nvariants: [taia, taif]\n`);
+    writeFileSync(
+      script,
+      `const fs = require('fs'); const [ckpt, out] = process.argv.slice(2); fs.writeFileSync(out + '/seen.json', JSON.stringify({ ckpt, files: fs.readdirSync(ckpt) }));\n`,
+    );
+    writeFileSync(
+      path.join(root, 's.taia-study.yaml'),
+      `name: ext\nbase: base\nfinetuned: ft\neval:\n  command: node fake-eval.js \${checkpoint} \${output}\nvariants: [taia, taif]\n`,
+    );
     const r = taia(root, 'study', 's.taia-study.yaml');
     assert.equal(r.status, 0, r.stderr);
-    const seen = JSON.parse(readFileSync(path.join(root, '.taia', 'results', 'studies', 'ext', 'taif', 'seen.json'), 'utf-8'));
+    const seen = JSON.parse(
+      readFileSync(path.join(root, '.taia', 'results', 'studies', 'ext', 'taif', 'seen.json'), 'utf-8'),
+    );
     assert.ok(seen.files.includes('model.safetensors') && seen.files.includes('taia_merge.json'));
     assert.equal(existsSync(seen.ckpt), false, 'the written merge is removed after the command');
     const again = taia(root, 'study', 's.taia-study.yaml');

@@ -24,7 +24,12 @@ async function torchRun(python: string, overrides: Record<string, unknown> = {})
   writeAlpacaDataset(path.join(root, 'data/train.jsonl'), 16);
   writeExperiment(path.join(root, 'exp.taia.yaml'), { engine: 'torch', ...overrides });
   const { dir } = await createRun(root, await loadExperiment(path.join(root, 'exp.taia.yaml')));
-  const outcome = await launchTrainer({ script: TRAINER, job: { runDir: dir, resume: false }, onMessage: () => undefined, env: { TAIA_PYTHON: python } }).outcome;
+  const outcome = await launchTrainer({
+    script: TRAINER,
+    job: { runDir: dir, resume: false },
+    onMessage: () => undefined,
+    env: { TAIA_PYTHON: python },
+  }).outcome;
   return { root, dir, outcome };
 }
 
@@ -38,9 +43,24 @@ function wrapper(dir: string, name: string, body: string): string {
 
 /** Evaluates `root`/model on a generation and a multiple-choice task with the PyTorch engine, run by `python`. */
 async function torchEval(root: string, python: string, device: EvaluateJob['device'] = 'auto') {
-  const job: EvaluateJob = { checkpoint: path.join(root, 'model'), tasks: [path.join(root, 'gen.jsonl'), path.join(root, 'mc.jsonl')], out: path.join(root, 'results', 'm.taia-results.json'), name: 'm', maxNewTokens: 8, limit: 0, engine: 'torch', device, backend: 'auto' };
+  const job: EvaluateJob = {
+    checkpoint: path.join(root, 'model'),
+    tasks: [path.join(root, 'gen.jsonl'), path.join(root, 'mc.jsonl')],
+    out: path.join(root, 'results', 'm.taia-results.json'),
+    name: 'm',
+    maxNewTokens: 8,
+    limit: 0,
+    engine: 'torch',
+    device,
+    backend: 'auto',
+  };
   const progress: number[] = [];
-  const outcome = await launchTrainer({ script: TRAINER, job: { evaluate: job }, onMessage: (m) => m.type === 'evalProgress' && progress.push(m.done), env: { TAIA_PYTHON: python } }).outcome;
+  const outcome = await launchTrainer({
+    script: TRAINER,
+    job: { evaluate: job },
+    onMessage: (m) => m.type === 'evalProgress' && progress.push(m.done),
+    env: { TAIA_PYTHON: python },
+  }).outcome;
   return { job, outcome, progress };
 }
 
@@ -55,8 +75,14 @@ const MC = [
 ] as const;
 
 function writeTasks(root: string): void {
-  writeFileSync(path.join(root, 'gen.jsonl'), GEN.map(([q, a]) => JSON.stringify({ prompt: q, answer: a })).join('\n') + '\n');
-  writeFileSync(path.join(root, 'mc.jsonl'), MC.map(([q, choices, answer]) => JSON.stringify({ prompt: q, choices, answer })).join('\n') + '\n');
+  writeFileSync(
+    path.join(root, 'gen.jsonl'),
+    GEN.map(([q, a]) => JSON.stringify({ prompt: q, answer: a })).join('\n') + '\n',
+  );
+  writeFileSync(
+    path.join(root, 'mc.jsonl'),
+    MC.map(([q, choices, answer]) => JSON.stringify({ prompt: q, choices, answer })).join('\n') + '\n',
+  );
 }
 
 /**
@@ -91,11 +117,17 @@ async function writeOracle(root: string, crashAfter = -1, dropOne = false): Prom
     crashAfter,
     dropOne,
     generate: Object.fromEntries(GEN.slice(0, 2).map(([q, a]) => [prompt(q), tok.encode(a)])),
-    loglikelihood: Object.fromEntries(MC.map(([q, choices, answer]) => [`${prompt(q)}|${tok.encode(choices[answer]).join(',')}`, -1])),
+    loglikelihood: Object.fromEntries(
+      MC.map(([q, choices, answer]) => [`${prompt(q)}|${tok.encode(choices[answer]).join(',')}`, -1]),
+    ),
   };
   writeFileSync(path.join(root, 'oracle.json'), JSON.stringify(table));
   writeFileSync(path.join(root, 'oracle.js'), ORACLE);
-  return wrapper(root, 'python-oracle', `ORACLE=${JSON.stringify(path.join(root, 'oracle.json'))} exec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(root, 'oracle.js'))} "$@"`);
+  return wrapper(
+    root,
+    'python-oracle',
+    `ORACLE=${JSON.stringify(path.join(root, 'oracle.json'))} exec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(root, 'oracle.js'))} "$@"`,
+  );
 }
 
 describe('PyTorch engine', () => {
@@ -106,7 +138,10 @@ describe('PyTorch engine', () => {
     assert.equal(outcome.state, 'failed');
     const status = await readStatus(dir);
     assert.equal(status.state, 'failed');
-    assert.match(status.error!, /the PyTorch engine cannot start: torch is not importable by .*pip install 'torch>=2\.0'/);
+    assert.match(
+      status.error!,
+      /the PyTorch engine cannot start: torch is not importable by .*pip install 'torch>=2\.0'/,
+    );
     assert.match(status.error!, /transformers is not importable/);
     assert.match(status.error!, /peft is not importable/);
     // The same report from the script's own --check, as JSON.
@@ -146,7 +181,10 @@ out.end();
     assert.equal(status.lastCheckpoint, 'checkpoints/checkpoint-3');
     assert.equal(status.finalLoss, 2 / 3);
     const metrics = await readMetrics(runDir);
-    assert.deepEqual(metrics.map((m) => m.loss), [2, 1, 2 / 3]);
+    assert.deepEqual(
+      metrics.map((m) => m.loss),
+      [2, 1, 2 / 3],
+    );
     assert.equal(metrics[0].gpuMemory, 5e9);
     // The dataset reached the engine tokenized by the same pipeline as the built-in engine.
     assert.ok(existsSync(path.join(runDir, 'data.tokens.jsonl')));
@@ -163,16 +201,28 @@ out.end();
     assert.match(results.tool, /\(torch on cuda \(bfloat16\)\)$/);
     assert.equal(results.tasks.gen.metrics.exact_match.value, 2 / 3);
     assert.equal(results.tasks.mc.metrics.acc.value, 1);
-    const samples = readFileSync(job.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(samples.map((r) => r.prediction), ['Paris', '4', '', 'cold', 'blue']);
+    const samples = readFileSync(job.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      samples.map((r) => r.prediction),
+      ['Paris', '4', '', 'cold', 'blue'],
+    );
     // What the engine was asked: the model folder, then generation with the tokenizer's eos as stop, then every choice.
-    const log = readFileSync(path.join(root, 'oracle.log'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = readFileSync(path.join(root, 'oracle.log'), 'utf-8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.deepEqual(log[0].args.slice(1), ['--model', path.join(root, 'model'), '--device', 'auto']);
     const tok = await ChatTokenizer.load(path.join(root, 'model'));
     assert.equal(log[1].type, 'generate');
     assert.equal(log[1].stop, tok.ids.eos);
     assert.equal(log[1].maxNewTokens, 8);
-    assert.deepEqual(log[2].requests.map((q: { continuation: number[] }) => tok.decode(q.continuation)), ['cold', 'warm', 'green', 'blue', 'red']);
+    assert.deepEqual(
+      log[2].requests.map((q: { continuation: number[] }) => tok.decode(q.continuation)),
+      ['cold', 'warm', 'green', 'blue', 'red'],
+    );
   });
 
   it('reports an engine that dies mid-evaluation and writes no result file', async () => {
@@ -202,12 +252,42 @@ out.end();
     writeTasks(root);
     const oracle = await writeOracle(root);
     // What transformers would load: the folder the engine is given, listed while it runs.
-    const python = wrapper(root, 'python-listing', `ls "$3" > ${JSON.stringify(path.join(root, 'listing'))}; exec ${JSON.stringify(oracle)} "$@"`);
-    const job: EvaluateJob = { checkpoint: path.join(root, 'ft'), base: path.join(root, 'model'), tasks: [path.join(root, 'mc.jsonl')], out: path.join(root, 'results', 'v.taia-results.json'), name: 'v', maxNewTokens: 8, limit: 0, engine: 'torch', device: 'auto', backend: 'auto', variant: { recipe: 'taia' } };
-    assert.deepEqual(await launchTrainer({ script: TRAINER, job: { evaluate: job }, onMessage: () => undefined, env: { TAIA_PYTHON: python } }).outcome, { state: 'done' });
+    const python = wrapper(
+      root,
+      'python-listing',
+      `ls "$3" > ${JSON.stringify(path.join(root, 'listing'))}; exec ${JSON.stringify(oracle)} "$@"`,
+    );
+    const job: EvaluateJob = {
+      checkpoint: path.join(root, 'ft'),
+      base: path.join(root, 'model'),
+      tasks: [path.join(root, 'mc.jsonl')],
+      out: path.join(root, 'results', 'v.taia-results.json'),
+      name: 'v',
+      maxNewTokens: 8,
+      limit: 0,
+      engine: 'torch',
+      device: 'auto',
+      backend: 'auto',
+      variant: { recipe: 'taia' },
+    };
+    assert.deepEqual(
+      await launchTrainer({
+        script: TRAINER,
+        job: { evaluate: job },
+        onMessage: () => undefined,
+        env: { TAIA_PYTHON: python },
+      }).outcome,
+      { state: 'done' },
+    );
     const model = JSON.parse(readFileSync(path.join(root, 'oracle.log'), 'utf-8').split('\n')[0]).args[2] as string;
     assert.notEqual(model, path.join(root, 'ft'));
-    assert.deepEqual(readFileSync(path.join(root, 'listing'), 'utf-8').trim().split('\n').filter((f) => /safetensors$|taia_merge/.test(f)), ['model.safetensors', 'taia_merge.json']);
+    assert.deepEqual(
+      readFileSync(path.join(root, 'listing'), 'utf-8')
+        .trim()
+        .split('\n')
+        .filter((f) => /safetensors$|taia_merge/.test(f)),
+      ['model.safetensors', 'taia_merge.json'],
+    );
     assert.equal(existsSync(model), false, 'the written merge is removed after the evaluation');
     assert.equal(JSON.parse(readFileSync(job.out, 'utf-8')).model.recipe, 'taia');
   });
@@ -218,7 +298,10 @@ out.end();
     writeTasks(root);
     const { outcome } = await torchEval(root, wrapper(root, 'python-bare', 'exec python3 -S "$@"'));
     assert.equal(outcome.state, 'failed');
-    assert.match(outcome.error!, /the PyTorch engine cannot start: torch is not importable .*transformers is not importable/);
+    assert.match(
+      outcome.error!,
+      /the PyTorch engine cannot start: torch is not importable .*transformers is not importable/,
+    );
     assert.doesNotMatch(outcome.error!, /peft/);
   });
 
@@ -231,32 +314,50 @@ trainer = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(trainer)
 order = trainer.DataOrder([([1, 2], [0, 1])] * 37, 5, 8, 11, 0)
 print(json.dumps([order.order(epoch) for epoch in range(4)]))`;
-    const run = spawnSync('python3', ['-c', program, SCRIPT], { encoding: 'utf-8', env: { ...process.env, PYTHONPATH: path.dirname(SCRIPT) } });
+    const run = spawnSync('python3', ['-c', program, SCRIPT], {
+      encoding: 'utf-8',
+      env: { ...process.env, PYTHONPATH: path.dirname(SCRIPT) },
+    });
     assert.equal(run.status, 0, run.stderr);
-    const examples = Array.from({ length: 37 }, () => ({ ids: Int32Array.from([1, 2]), train: Uint8Array.from([0, 1]) }));
+    const examples = Array.from({ length: 37 }, () => ({
+      ids: Int32Array.from([1, 2]),
+      train: Uint8Array.from([0, 1]),
+    }));
     const order = new DataOrder(examples, 5, 8, 11, 0);
-    assert.deepEqual(JSON.parse(run.stdout), [0, 1, 2, 3].map((epoch) => Array.from(order.permutation(epoch))));
+    assert.deepEqual(
+      JSON.parse(run.stdout),
+      [0, 1, 2, 3].map((epoch) => Array.from(order.permutation(epoch))),
+    );
   });
 
-  const hasTransformers = spawnSync('python3', ['-c', 'import torch, transformers, peft, safetensors'], { encoding: 'utf-8' }).status === 0;
-  const withTransformers = { skip: hasTransformers ? false : 'python3 has no torch/transformers/peft here (CI has neither GPU nor transformers); run on a machine that has them' };
+  const hasTransformers =
+    spawnSync('python3', ['-c', 'import torch, transformers, peft, safetensors'], { encoding: 'utf-8' }).status === 0;
+  const withTransformers = {
+    skip: hasTransformers
+      ? false
+      : 'python3 has no torch/transformers/peft here (CI has neither GPU nor transformers); run on a machine that has them',
+  };
   it('fine-tunes a model with transformers and PEFT', withTransformers, async () => {
     const { dir, outcome } = await torchRun('python3', { device: 'cpu', train: { method: 'lora', max_steps: 4 } });
     assert.deepEqual(outcome, { state: 'done' });
     assert.ok(existsSync(path.join(dir, 'checkpoints', 'checkpoint-4', 'adapter_model.safetensors')));
   });
 
-  it('trains like the built-in engine: the same batches in the same order, the same losses (float32 on the CPU)', withTransformers, async () => {
-    const train = { max_steps: 3, batch_size: 4, learning_rate: 0.001, weight_decay: 0 };
-    const torch = await torchRun('python3', { device: 'cpu', train });
-    assert.deepEqual(torch.outcome, { state: 'done' });
-    const tfjs = await torchRun('python3', { engine: 'tfjs', device: 'cpu', train });
-    assert.deepEqual(tfjs.outcome, { state: 'done' });
-    const losses = async (dir: string) => (await readMetrics(dir)).map((m) => m.loss);
-    const [a, b] = [await losses(torch.dir), await losses(tfjs.dir)];
-    assert.equal(a.length, 3);
-    a.forEach((loss, i) => assert.ok(Math.abs(loss - b[i]) < 1e-4, `step ${i + 1}: torch ${loss} vs tfjs ${b[i]}`));
-  });
+  it(
+    'trains like the built-in engine: the same batches in the same order, the same losses (float32 on the CPU)',
+    withTransformers,
+    async () => {
+      const train = { max_steps: 3, batch_size: 4, learning_rate: 0.001, weight_decay: 0 };
+      const torch = await torchRun('python3', { device: 'cpu', train });
+      assert.deepEqual(torch.outcome, { state: 'done' });
+      const tfjs = await torchRun('python3', { engine: 'tfjs', device: 'cpu', train });
+      assert.deepEqual(tfjs.outcome, { state: 'done' });
+      const losses = async (dir: string) => (await readMetrics(dir)).map((m) => m.loss);
+      const [a, b] = [await losses(torch.dir), await losses(tfjs.dir)];
+      assert.equal(a.length, 3);
+      a.forEach((loss, i) => assert.ok(Math.abs(loss - b[i]) < 1e-4, `step ${i + 1}: torch ${loss} vs tfjs ${b[i]}`));
+    },
+  );
 
   it('evaluates like the built-in engine (float32 on the CPU)', withTransformers, async () => {
     const root = tempDir('taia-torch-eval-');
@@ -264,9 +365,22 @@ print(json.dumps([order.order(epoch) for epoch in range(4)]))`;
     writeTasks(root);
     const { job: torch, outcome } = await torchEval(root, 'python3', 'cpu');
     assert.deepEqual(outcome, { state: 'done' });
-    const tfjs: EvaluateJob = { ...torch, engine: 'tfjs', device: 'cpu', backend: 'wasm', out: path.join(root, 'results', 'tfjs.taia-results.json') };
-    assert.deepEqual(await launchTrainer({ script: TRAINER, job: { evaluate: tfjs }, onMessage: () => undefined }).outcome, { state: 'done' });
-    const predictions = (job: EvaluateJob) => readFileSync(job.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l).prediction);
+    const tfjs: EvaluateJob = {
+      ...torch,
+      engine: 'tfjs',
+      device: 'cpu',
+      backend: 'wasm',
+      out: path.join(root, 'results', 'tfjs.taia-results.json'),
+    };
+    assert.deepEqual(
+      await launchTrainer({ script: TRAINER, job: { evaluate: tfjs }, onMessage: () => undefined }).outcome,
+      { state: 'done' },
+    );
+    const predictions = (job: EvaluateJob) =>
+      readFileSync(job.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).prediction);
     assert.deepEqual(predictions(torch), predictions(tfjs));
   });
 });

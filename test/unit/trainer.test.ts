@@ -26,9 +26,18 @@ async function prepare(overrides: Record<string, unknown> = {}, rows = 40): Prom
   return { root, runDir: (await createRun(root, config)).dir };
 }
 
-function train(runDir: string, resume = false, onMessage: (m: TrainerMessage, h: TrainerHandle) => void = () => undefined, script = TRAINER) {
+function train(
+  runDir: string,
+  resume = false,
+  onMessage: (m: TrainerMessage, h: TrainerHandle) => void = () => undefined,
+  script = TRAINER,
+) {
   const messages: TrainerMessage[] = [];
-  const handle: TrainerHandle = launchTrainer({ script, job: { runDir, resume }, onMessage: (m) => (messages.push(m), onMessage(m, handle)) });
+  const handle: TrainerHandle = launchTrainer({
+    script,
+    job: { runDir, resume },
+    onMessage: (m) => (messages.push(m), onMessage(m, handle)),
+  });
   return { handle, messages, outcome: handle.outcome };
 }
 
@@ -51,8 +60,21 @@ describe('trainer child process', () => {
     assert.ok(messages.some((m) => m.type === 'started') && messages.at(-1)?.type === 'done');
 
     const ckpt = path.join(runDir, status.lastCheckpoint!);
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'optimizer.safetensors', 'trainer_state.json']) assert.ok(existsSync(path.join(ckpt, f)), f);
-    const plan = await planMerge({ base: path.join(root, 'model'), finetuned: ckpt, out: path.join(root, 'taia'), recipe: builtinRecipe('taia')! });
+    for (const f of [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'optimizer.safetensors',
+      'trainer_state.json',
+    ])
+      assert.ok(existsSync(path.join(ckpt, f)), f);
+    const plan = await planMerge({
+      base: path.join(root, 'model'),
+      finetuned: ckpt,
+      out: path.join(root, 'taia'),
+      recipe: builtinRecipe('taia')!,
+    });
     await executeMerge(plan);
     const merged = await SafetensorsFile.open(path.join(root, 'taia', 'model.safetensors'));
     const trained = await SafetensorsFile.open(path.join(ckpt, 'model.safetensors'));
@@ -70,7 +92,10 @@ describe('trainer child process', () => {
   });
 
   it('LoRA writes a PEFT adapter that the merge folds, and leaves the base alone', async () => {
-    const { root, runDir } = await prepare({ train: { method: 'lora', max_steps: 16, learning_rate: 0.02 }, lora: { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj', 'up_proj'] } });
+    const { root, runDir } = await prepare({
+      train: { method: 'lora', max_steps: 16, learning_rate: 0.02 },
+      lora: { r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj', 'up_proj'] },
+    });
     assert.deepEqual(await train(runDir).outcome, { state: 'done' });
     const metrics = await readMetrics(runDir);
     assert.ok(metrics.at(-1)!.loss < metrics[0].loss, 'LoRA did not lower the loss');
@@ -87,14 +112,32 @@ describe('trainer child process', () => {
     } finally {
       await adapter.close();
     }
-    const plan = await planMerge({ base: path.join(root, 'model'), finetuned: ckpt, out: path.join(root, 'full'), recipe: builtinRecipe('full')! });
+    const plan = await planMerge({
+      base: path.join(root, 'model'),
+      finetuned: ckpt,
+      out: path.join(root, 'full'),
+      recipe: builtinRecipe('full')!,
+    });
     await executeMerge(plan);
     assert.ok(existsSync(path.join(root, 'full', 'model.safetensors')));
   });
 
   const resumable = [
-    { what: 'full fine-tuning', file: 'model.safetensors', settings: { train: { max_steps: 12, lr_scheduler_type: 'cosine', warmup_steps: 2, gradient_accumulation_steps: 2 } } },
-    { what: 'LoRA with dropout', file: 'adapter_model.safetensors', settings: { train: { method: 'lora', max_steps: 12, learning_rate: 0.01, gradient_accumulation_steps: 2 }, lora: { r: 4, lora_alpha: 8, lora_dropout: 0.2 } } },
+    {
+      what: 'full fine-tuning',
+      file: 'model.safetensors',
+      settings: {
+        train: { max_steps: 12, lr_scheduler_type: 'cosine', warmup_steps: 2, gradient_accumulation_steps: 2 },
+      },
+    },
+    {
+      what: 'LoRA with dropout',
+      file: 'adapter_model.safetensors',
+      settings: {
+        train: { method: 'lora', max_steps: 12, learning_rate: 0.01, gradient_accumulation_steps: 2 },
+        lora: { r: 4, lora_alpha: 8, lora_dropout: 0.2 },
+      },
+    },
   ];
   for (const { what, file, settings } of resumable) {
     it(`${what}: cancel keeps a checkpoint, and resume finishes with exactly the weights of an uninterrupted run`, async () => {
@@ -116,13 +159,20 @@ describe('trainer child process', () => {
       const weights = (dir: string) => readFileSync(path.join(dir, 'checkpoints/checkpoint-12', file));
       assert.ok(weights(runDir).equals(weights(straight.runDir)), 'resumed run differs from the uninterrupted one');
       // Every step logged once: the resumed part continues the metrics, it does not repeat or skip steps.
-      assert.deepEqual((await readMetrics(runDir)).map((m) => m.step), Array.from({ length: 12 }, (_, k) => k + 1));
+      assert.deepEqual(
+        (await readMetrics(runDir)).map((m) => m.step),
+        Array.from({ length: 12 }, (_, k) => k + 1),
+      );
     });
   }
 
   it('a killed trainer marks the run failed with the tail of its output', async () => {
     const { runDir } = await prepare({ train: { max_steps: 100000 } });
-    const { outcome } = train(runDir, false, (m, h) => m.type === 'progress' && m.step === 2 && process.kill(h.pid, 'SIGKILL'));
+    const { outcome } = train(
+      runDir,
+      false,
+      (m, h) => m.type === 'progress' && m.step === 2 && process.kill(h.pid, 'SIGKILL'),
+    );
     const result = await outcome;
     assert.equal(result.state, 'failed');
     assert.match(result.error!, /exited on SIGKILL/);
@@ -146,7 +196,10 @@ describe('trainer child process', () => {
   it('a trainer speaking another protocol version is a clear error, not a hang', async () => {
     const { root, runDir } = await prepare();
     const fake = path.join(root, 'old-trainer.js');
-    writeFileSync(fake, "process.send({ v: 99, type: 'hello', pid: process.pid, engine: 'tfjs' }); setInterval(() => {}, 1000);\n");
+    writeFileSync(
+      fake,
+      "process.send({ v: 99, type: 'hello', pid: process.pid, engine: 'tfjs' }); setInterval(() => {}, 1000);\n",
+    );
     const result = await train(runDir, false, undefined, fake).outcome;
     assert.equal(result.state, 'failed');
     assert.match(result.error!, /version 99 received, this side speaks \d+/);

@@ -29,30 +29,67 @@ function world(): { root: string; base: string; ft: string; adapter: string; tas
   writeByteLevelTokenizer(base);
   writeLlama(ft, TINY, { dtype: 'BF16', seed: 2, values: (_n, _s, v) => v.map((x) => x * 3) });
   writeByteLevelTokenizer(ft);
-  writeAdapter(adapter, llamaTensorShapes(TINY), { r: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'gate_proj', 'down_proj'], dtype: 'BF16' });
+  writeAdapter(adapter, llamaTensorShapes(TINY), {
+    r: 4,
+    alpha: 8,
+    targets: ['q_proj', 'v_proj', 'gate_proj', 'down_proj'],
+    dtype: 'BF16',
+  });
   const gen = path.join(root, 'gen.jsonl');
   const mc = path.join(root, 'mc.jsonl');
-  writeFileSync(gen, ['capital of France', '2 plus 2', 'color of grass'].map((q, i) => JSON.stringify({ id: `g${i}`, prompt: q, answer: 'x' })).join('\n') + '\n');
-  writeFileSync(mc, ['capital of France', '2 plus 2', 'color of grass'].map((q, i) => JSON.stringify({ id: `m${i}`, prompt: q, choices: ['blue', 'Paris', 'seven'], answer: i })).join('\n') + '\n');
+  writeFileSync(
+    gen,
+    ['capital of France', '2 plus 2', 'color of grass']
+      .map((q, i) => JSON.stringify({ id: `g${i}`, prompt: q, answer: 'x' }))
+      .join('\n') + '\n',
+  );
+  writeFileSync(
+    mc,
+    ['capital of France', '2 plus 2', 'color of grass']
+      .map((q, i) => JSON.stringify({ id: `m${i}`, prompt: q, choices: ['blue', 'Paris', 'seven'], answer: i }))
+      .join('\n') + '\n',
+  );
   return { root, base, ft, adapter, tasks: [gen, mc] };
 }
 
-async function evaluate(job: Omit<EvaluateJob, 'maxNewTokens' | 'limit' | 'engine' | 'device' | 'backend' | 'tasks'>, tasks: string[]): Promise<{ results: any; samples: any[] }> {
-  const full: EvaluateJob = { ...job, tasks, maxNewTokens: 12, limit: 0, engine: 'tfjs', device: 'cpu', backend: 'wasm' };
+async function evaluate(
+  job: Omit<EvaluateJob, 'maxNewTokens' | 'limit' | 'engine' | 'device' | 'backend' | 'tasks'>,
+  tasks: string[],
+): Promise<{ results: any; samples: any[] }> {
+  const full: EvaluateJob = {
+    ...job,
+    tasks,
+    maxNewTokens: 12,
+    limit: 0,
+    engine: 'tfjs',
+    device: 'cpu',
+    backend: 'wasm',
+  };
   const errors: string[] = [];
-  const outcome = await launchTrainer({ script: TRAINER, job: { evaluate: full }, onMessage: (m) => m.type === 'error' && errors.push(m.message) }).outcome;
+  const outcome = await launchTrainer({
+    script: TRAINER,
+    job: { evaluate: full },
+    onMessage: (m) => m.type === 'error' && errors.push(m.message),
+  }).outcome;
   assert.deepEqual(outcome, { state: 'done' }, errors.join('\n'));
   const results = JSON.parse(readFileSync(full.out, 'utf-8'));
-  const samples = readFileSync(full.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8').trim().split('\n').map((l) => JSON.parse(l));
+  const samples = readFileSync(full.out.replace('.taia-results.json', '.samples.jsonl'), 'utf-8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   return { results, samples };
 }
 
-const metrics = (r: any) => Object.fromEntries(Object.entries(r.tasks).map(([t, v]) => [t, (v as { metrics: unknown }).metrics]));
+const metrics = (r: any) =>
+  Object.fromEntries(Object.entries(r.tasks).map(([t, v]) => [t, (v as { metrics: unknown }).metrics]));
 
 describe('virtual merge variants', () => {
   const w = world();
   const variants: [string, VariantSpec][] = [
-    ['fine-tune, taia, scale 0.5, layer 1', { base: w.base, finetuned: w.ft, recipe: builtinRecipe('taia')!, scale: 0.5, layers: [1, 1] }],
+    [
+      'fine-tune, taia, scale 0.5, layer 1',
+      { base: w.base, finetuned: w.ft, recipe: builtinRecipe('taia')!, scale: 0.5, layers: [1, 1] },
+    ],
     ['fine-tune, taif', { base: w.base, finetuned: w.ft, recipe: builtinRecipe('taif')! }],
     ['adapter, taia (LoRA folded)', { base: w.base, finetuned: w.adapter, recipe: builtinRecipe('taia')! }],
   ];
@@ -84,11 +121,26 @@ describe('virtual merge variants', () => {
   it('scores exactly as its written merge: same predictions, metrics and log-likelihoods', async () => {
     const [, spec] = variants[0];
     const out = path.join(w.root, 'results');
-    const virtual = await evaluate({ checkpoint: w.ft, base: w.base, out: path.join(out, 'virtual.taia-results.json'), name: 'virtual', variant: { recipe: 'taia', scale: 0.5, layers: [1, 1] } }, w.tasks);
+    const virtual = await evaluate(
+      {
+        checkpoint: w.ft,
+        base: w.base,
+        out: path.join(out, 'virtual.taia-results.json'),
+        name: 'virtual',
+        variant: { recipe: 'taia', scale: 0.5, layers: [1, 1] },
+      },
+      w.tasks,
+    );
     const dir = path.join(w.root, 'written-scored');
     await executeMerge(await planMerge({ ...spec, out: dir }));
-    const written = await evaluate({ checkpoint: dir, out: path.join(out, 'written.taia-results.json'), name: 'written' }, w.tasks);
-    assert.deepEqual(virtual.samples.map((s) => s.prediction), written.samples.map((s) => s.prediction));
+    const written = await evaluate(
+      { checkpoint: dir, out: path.join(out, 'written.taia-results.json'), name: 'written' },
+      w.tasks,
+    );
+    assert.deepEqual(
+      virtual.samples.map((s) => s.prediction),
+      written.samples.map((s) => s.prediction),
+    );
     assert.deepEqual(metrics(virtual.results), metrics(written.results));
     assert.equal(virtual.results.model.recipe, 'taia');
 
@@ -96,7 +148,10 @@ describe('virtual merge variants', () => {
     const lls = (r: { samples: any[] }) => r.samples.filter((s) => s.task === 'mc').map((s) => s.loglikelihoods);
     assert.equal(lls(virtual).flat().length, 9);
     assert.deepEqual(lls(virtual), lls(written));
-    const base = await evaluate({ checkpoint: w.base, out: path.join(out, 'base.taia-results.json'), name: 'base' }, w.tasks);
+    const base = await evaluate(
+      { checkpoint: w.base, out: path.join(out, 'base.taia-results.json'), name: 'base' },
+      w.tasks,
+    );
     assert.notDeepEqual(lls(virtual), lls(base));
   });
 

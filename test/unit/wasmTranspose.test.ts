@@ -18,7 +18,8 @@ test('the blocked transpose swaps the last two axes of every matrix in a batch, 
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < cols; j++) {
           const at = b * rows * cols;
-          if (dst[at + j * rows + i] !== src[at + i * cols + j]) assert.fail(`${batch}×${rows}×${cols}: [${b}][${j}][${i}]`);
+          if (dst[at + j * rows + i] !== src[at + i * cols + j])
+            assert.fail(`${batch}×${rows}×${cols}: [${b}][${j}][${i}]`);
         }
       }
     }

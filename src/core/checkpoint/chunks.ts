@@ -13,5 +13,10 @@ export function storedWidth(ref: WeightRef): number {
 export function readElements(ref: WeightRef, chunk: number, target: Buffer): Promise<Buffer> {
   const n = elementCount(ref.info.shape);
   const w = storedWidth(ref);
-  return ref.file.readRange(ref.info, chunk * CHUNK_ELEMENTS * w, Math.min(n, (chunk + 1) * CHUNK_ELEMENTS) * w, target);
+  return ref.file.readRange(
+    ref.info,
+    chunk * CHUNK_ELEMENTS * w,
+    Math.min(n, (chunk + 1) * CHUNK_ELEMENTS) * w,
+    target,
+  );
 }

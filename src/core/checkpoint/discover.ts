@@ -82,10 +82,18 @@ export interface CheckpointSummary {
 
 /** Reads headers and small JSON files only: fast on checkpoints of any size. */
 export async function inspectCheckpoint(dir: string): Promise<CheckpointSummary> {
-  if (MERGE_TEMP.test(path.basename(path.resolve(dir)))) throw new CheckpointError(dir, 'is the temporary folder of a merge that did not finish (the next merge into its output removes it), not an output');
+  if (MERGE_TEMP.test(path.basename(path.resolve(dir))))
+    throw new CheckpointError(
+      dir,
+      'is the temporary folder of a merge that did not finish (the next merge into its output removes it), not an output',
+    );
   const kind = await detectCheckpointKind(dir);
   if (!kind && !(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
-  if (!kind) throw new CheckpointError(dir, `not a checkpoint folder (expected config.json with ${MODEL_FILE} or ${INDEX_FILE}, or ${ADAPTER_CONFIG} with ${ADAPTER_FILE})`);
+  if (!kind)
+    throw new CheckpointError(
+      dir,
+      `not a checkpoint folder (expected config.json with ${MODEL_FILE} or ${INDEX_FILE}, or ${ADAPTER_CONFIG} with ${ADAPTER_FILE})`,
+    );
   if (kind === 'adapter') return inspectAdapter(dir);
   const config = await readFolderJson(dir, 'config.json');
   const weights = await CheckpointWeights.open(dir);
@@ -124,7 +132,13 @@ async function inspectAdapter(dir: string): Promise<CheckpointSummary> {
   }
 }
 
-function summarise(dir: string, kind: CheckpointKind, weights: CheckpointWeights, classifier: Classifier, family: string | undefined): CheckpointSummary {
+function summarise(
+  dir: string,
+  kind: CheckpointKind,
+  weights: CheckpointWeights,
+  classifier: Classifier,
+  family: string | undefined,
+): CheckpointSummary {
   const dtypes: Partial<Record<Dtype, number>> = {};
   let parameters = 0;
   let maxLayer = -1;
@@ -161,7 +175,11 @@ async function sizeOf(weights: CheckpointWeights): Promise<number> {
 
 export function architectureOf(config: Record<string, unknown>): string | undefined {
   const a = config.architectures;
-  return Array.isArray(a) && typeof a[0] === 'string' ? a[0] : typeof config.model_type === 'string' ? config.model_type : undefined;
+  return Array.isArray(a) && typeof a[0] === 'string'
+    ? a[0]
+    : typeof config.model_type === 'string'
+      ? config.model_type
+      : undefined;
 }
 
 /** num_hidden_layers under the names different architectures use. */
@@ -176,5 +194,9 @@ export function layerCountOf(config: Record<string, unknown>): number | undefine
 
 async function readMergeSummary(dir: string): Promise<MergeSummary> {
   const p = await readProvenance(dir);
-  return { recipe: p.recipe.name, scale: p.scale, inputs: p.inputs.map((i) => ({ role: String(i.role), path: String(i.path) })) };
+  return {
+    recipe: p.recipe.name,
+    scale: p.scale,
+    inputs: p.inputs.map((i) => ({ role: String(i.role), path: String(i.path) })),
+  };
 }

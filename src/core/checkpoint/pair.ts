@@ -33,10 +33,18 @@ export interface PairOptions {
 export async function openPair(baseDir: string, finetunedDir: string, opts: PairOptions = {}): Promise<CheckpointPair> {
   if (opts.requireModelBase) {
     const baseKind = await detectCheckpointKind(baseDir);
-    if (baseKind !== 'model' && baseKind !== 'merged') throw new CheckpointError(baseDir, 'base must be a Hugging Face model folder (config.json and safetensors weights)');
+    if (baseKind !== 'model' && baseKind !== 'merged')
+      throw new CheckpointError(
+        baseDir,
+        'base must be a Hugging Face model folder (config.json and safetensors weights)',
+      );
   }
   const kind = await detectCheckpointKind(finetunedDir);
-  if (!kind) throw new CheckpointError(finetunedDir, 'not a model folder or a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)');
+  if (!kind)
+    throw new CheckpointError(
+      finetunedDir,
+      'not a model folder or a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)',
+    );
   const baseConfig = await readFolderJson(baseDir, 'config.json');
   const classifier = await loadClassifier(opts.architectureDirs ? { dirs: opts.architectureDirs } : { near: baseDir });
   const family = classifier.familyForConfig(baseConfig)?.name;
@@ -66,7 +74,10 @@ export async function closePair(pair: Pick<CheckpointPair, 'base' | 'finetuned' 
 function checkConfigsAgree(finetunedDir: string, base: Record<string, unknown>, ft: Record<string, unknown>): void {
   for (const key of ['model_type', 'hidden_size', 'num_hidden_layers', 'n_embd', 'n_layer', 'vocab_size']) {
     if (base[key] !== undefined && ft[key] !== undefined && base[key] !== ft[key]) {
-      throw new CheckpointError(path.join(finetunedDir, 'config.json'), `"${key}" is ${JSON.stringify(ft[key])} but base has ${JSON.stringify(base[key])}: not a fine-tune of this base`);
+      throw new CheckpointError(
+        path.join(finetunedDir, 'config.json'),
+        `"${key}" is ${JSON.stringify(ft[key])} but base has ${JSON.stringify(base[key])}: not a fine-tune of this base`,
+      );
     }
   }
 }
@@ -75,7 +86,10 @@ function checkConfigsAgree(finetunedDir: string, base: Record<string, unknown>, 
  * Pairs tensors of two full checkpoints by name: those in both (in the order of `baseRefs`: the merge
  * keeps the index's order, the delta report reads in storage order), and those on one side only.
  */
-export function matchTensors(baseRefs: readonly WeightRef[], ft: CheckpointWeights): { both: [WeightRef, WeightRef][]; onlyInBase: WeightRef[]; onlyInFinetuned: WeightRef[] } {
+export function matchTensors(
+  baseRefs: readonly WeightRef[],
+  ft: CheckpointWeights,
+): { both: [WeightRef, WeightRef][]; onlyInBase: WeightRef[]; onlyInFinetuned: WeightRef[] } {
   const both: [WeightRef, WeightRef][] = [];
   const onlyInBase: WeightRef[] = [];
   for (const b of baseRefs) {
@@ -95,6 +109,10 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 /** A fine-tuned tensor must have its base tensor's shape: anything else is not a fine-tune of it. */
 export function checkSameShape(b: WeightRef, f: WeightRef): void {
   if (!sameShape(b.info.shape, f.info.shape)) {
-    throw new CheckpointError(f.file.path, `shape ${JSON.stringify(f.info.shape)} differs from base ${JSON.stringify(b.info.shape)} in ${b.file.path}`, b.info.name);
+    throw new CheckpointError(
+      f.file.path,
+      `shape ${JSON.stringify(f.info.shape)} differs from base ${JSON.stringify(b.info.shape)} in ${b.file.path}`,
+      b.info.name,
+    );
   }
 }

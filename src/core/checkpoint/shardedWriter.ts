@@ -29,7 +29,10 @@ export function planShards(specs: readonly TensorSpec[], maxBytes: number): Shar
   if (groups.length === 0) groups.push({ tensors: [], bytes: 0 });
   const count = groups.length;
   const pad = (i: number) => String(i).padStart(5, '0');
-  return groups.map((g, i) => ({ ...g, file: count === 1 ? MODEL_FILE : `model-${pad(i + 1)}-of-${pad(count)}.safetensors` }));
+  return groups.map((g, i) => ({
+    ...g,
+    file: count === 1 ? MODEL_FILE : `model-${pad(i + 1)}-of-${pad(count)}.safetensors`,
+  }));
 }
 
 /**
@@ -69,7 +72,8 @@ export class ShardedWriter {
     while (this.shardIndex < this.shards.length - 1) await this.nextShard();
     await this.writer?.finish();
     this.writer = undefined;
-    if (this.shards.length > 1) await writeFile(path.join(this.dir, INDEX_FILE), JSON.stringify(indexJson(this.shards), null, 2) + '\n');
+    if (this.shards.length > 1)
+      await writeFile(path.join(this.dir, INDEX_FILE), JSON.stringify(indexJson(this.shards), null, 2) + '\n');
   }
 
   async abort(): Promise<void> {
@@ -79,6 +83,8 @@ export class ShardedWriter {
 }
 
 function indexJson(shards: Shard[]): unknown {
-  const entries = shards.flatMap((s) => s.tensors.map((t) => [t.name, s.file] as const)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = shards
+    .flatMap((s) => s.tensors.map((t) => [t.name, s.file] as const))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return { metadata: { total_size: shards.reduce((n, s) => n + s.bytes, 0) }, weight_map: Object.fromEntries(entries) };
 }

@@ -73,7 +73,8 @@ export class CheckpointWeights {
   private static async fromIndex(dir: string, index: string): Promise<CheckpointWeights> {
     const json = await readFolderJson(dir, path.basename(index));
     const map = json.weight_map;
-    if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new CheckpointError(index, 'has no "weight_map" object');
+    if (typeof map !== 'object' || map === null || Array.isArray(map))
+      throw new CheckpointError(index, 'has no "weight_map" object');
     const entries = Object.entries(map as Record<string, unknown>);
     const shardNames = [...new Set(entries.map(([, f]) => f))];
     const shardPaths = shardNames.map((f) => resolveInside(dir, f as string, index));
@@ -90,7 +91,8 @@ export class CheckpointWeights {
       }
       for (const file of opened) {
         for (const info of file.tensors) {
-          if (byName.get(info.name)?.file !== file) throw new CheckpointError(file.path, `not listed for this shard in ${path.basename(index)}`, info.name);
+          if (byName.get(info.name)?.file !== file)
+            throw new CheckpointError(file.path, `not listed for this shard in ${path.basename(index)}`, info.name);
         }
       }
     } catch (e) {

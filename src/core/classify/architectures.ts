@@ -84,7 +84,11 @@ function checkRegex(file: string, field: string, source: string, groups: number)
   }
   // Count capturing groups by matching the empty alternative: `new RegExp(src + '|')` yields them all.
   if (groups > 0 && new RegExp(`${re.source}|`).exec('')!.length - 1 < groups) {
-    throw new ArchitectureError(file, field, 'needs a capturing group for the layer index, e.g. "model\\\\.layers\\\\.(\\\\d+)\\\\."');
+    throw new ArchitectureError(
+      file,
+      field,
+      'needs a capturing group for the layer index, e.g. "model\\\\.layers\\\\.(\\\\d+)\\\\."',
+    );
   }
 }
 
@@ -93,10 +97,13 @@ export function parseArchitecture(doc: unknown, file: string): ArchitectureFamil
   const fail = (field: string, problem: string): never => {
     throw new ArchitectureError(file, field, problem);
   };
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('', 'an architecture file is a JSON object with name, model_types, layer_prefixes, layer_rules and rules');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    fail('', 'an architecture file is a JSON object with name, model_types, layer_prefixes, layer_rules and rules');
   const d = doc as Record<string, unknown>;
-  for (const key of Object.keys(d)) if (!KEYS.includes(key) && !key.startsWith('$')) fail(key, `unknown field (fields: ${KEYS.join(', ')})`);
-  if (typeof d.name !== 'string' || !/^[\w.-]+$/.test(d.name)) fail('name', 'must be a non-empty name of letters, digits, _ . or -');
+  for (const key of Object.keys(d))
+    if (!KEYS.includes(key) && !key.startsWith('$')) fail(key, `unknown field (fields: ${KEYS.join(', ')})`);
+  if (typeof d.name !== 'string' || !/^[\w.-]+$/.test(d.name))
+    fail('name', 'must be a non-empty name of letters, digits, _ . or -');
   const strings = (key: string, check?: (field: string, s: string) => void): string[] => {
     const v = d[key] ?? [];
     if (!Array.isArray(v)) fail(key, 'must be a list of strings');
@@ -111,20 +118,31 @@ export function parseArchitecture(doc: unknown, file: string): ArchitectureFamil
     if (!Array.isArray(v)) fail(key, 'must be a list of rules');
     return (v as unknown[]).map((r, i) => {
       const field = `${key}[${i}]`;
-      if (typeof r !== 'object' || r === null || Array.isArray(r)) fail(field, 'a rule is an object with match, block and module');
+      if (typeof r !== 'object' || r === null || Array.isArray(r))
+        fail(field, 'a rule is an object with match, block and module');
       const o = r as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!RULE_KEYS.includes(k)) fail(`${field}.${k}`, `unknown field (fields: ${RULE_KEYS.join(', ')})`);
+      for (const k of Object.keys(o))
+        if (!RULE_KEYS.includes(k)) fail(`${field}.${k}`, `unknown field (fields: ${RULE_KEYS.join(', ')})`);
       if (typeof o.match !== 'string' || o.match === '') fail(`${field}.match`, 'must be a regular expression string');
       checkRegex(file, `${field}.match`, o.match as string, 0);
-      if (!BLOCKS.includes(o.block as Block)) fail(`${field}.block`, `must be one of ${BLOCKS.join(', ')}, got ${JSON.stringify(o.block)}`);
-      if (typeof o.module !== 'string' || o.module === '') fail(`${field}.module`, 'must be a short module name, e.g. "q" or "$<m>"');
-      if (o.tower !== undefined && (typeof o.tower !== 'string' || o.tower === '')) fail(`${field}.tower`, 'must be a name such as "vision"');
-      return { match: o.match as string, block: o.block as Block, module: o.module as string, ...(o.tower === undefined ? {} : { tower: o.tower as string }) };
+      if (!BLOCKS.includes(o.block as Block))
+        fail(`${field}.block`, `must be one of ${BLOCKS.join(', ')}, got ${JSON.stringify(o.block)}`);
+      if (typeof o.module !== 'string' || o.module === '')
+        fail(`${field}.module`, 'must be a short module name, e.g. "q" or "$<m>"');
+      if (o.tower !== undefined && (typeof o.tower !== 'string' || o.tower === ''))
+        fail(`${field}.tower`, 'must be a name such as "vision"');
+      return {
+        match: o.match as string,
+        block: o.block as Block,
+        module: o.module as string,
+        ...(o.tower === undefined ? {} : { tower: o.tower as string }),
+      };
     });
   };
   const layerPrefixes = strings('layer_prefixes', (field, s) => checkRegex(file, field, s, 1));
   const layerRules = rules('layer_rules');
-  if (layerRules.length > 0 && layerPrefixes.length === 0) fail('layer_prefixes', 'layer_rules need at least one layer prefix');
+  if (layerRules.length > 0 && layerPrefixes.length === 0)
+    fail('layer_prefixes', 'layer_rules need at least one layer prefix');
   return {
     name: d.name as string,
     description: typeof d.description === 'string' ? d.description : '',
@@ -138,12 +156,36 @@ export function parseArchitecture(doc: unknown, file: string): ArchitectureFamil
 }
 
 const BUNDLED_DOCS: Record<string, unknown> = {
-  llama, mimo, phi3, phi, starcoder2, mixtral, qwen_moe: qwenMoe, deepseek, glm4, internlm2, baichuan, granitemoe, jamba,
-  gpt2, qwen, gptj, gpt_neox: gptNeox, falcon, bloom, chatglm, dbrx, olmo_v1: olmoV1, phi_mixformer: phiMixformer, multimodal,
+  llama,
+  mimo,
+  phi3,
+  phi,
+  starcoder2,
+  mixtral,
+  qwen_moe: qwenMoe,
+  deepseek,
+  glm4,
+  internlm2,
+  baichuan,
+  granitemoe,
+  jamba,
+  gpt2,
+  qwen,
+  gptj,
+  gpt_neox: gptNeox,
+  falcon,
+  bloom,
+  chatglm,
+  dbrx,
+  olmo_v1: olmoV1,
+  phi_mixformer: phiMixformer,
+  multimodal,
 };
 
 /** The families shipped with the tool. */
-export const BUNDLED_FAMILIES: readonly ArchitectureFamily[] = Object.entries(BUNDLED_DOCS).map(([file, doc]) => parseArchitecture(doc, `built-in architectures/${file}.json`));
+export const BUNDLED_FAMILIES: readonly ArchitectureFamily[] = Object.entries(BUNDLED_DOCS).map(([file, doc]) =>
+  parseArchitecture(doc, `built-in architectures/${file}.json`),
+);
 
 /** Where a workspace keeps its own architecture files. */
 export const WORKSPACE_ARCHITECTURES = path.join('.taia', 'architectures');

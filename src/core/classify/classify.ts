@@ -1,6 +1,12 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { ArchitectureFamily, BUNDLED_FAMILIES, loadArchitectureDir, TensorRule, WORKSPACE_ARCHITECTURES } from './architectures';
+import {
+  ArchitectureFamily,
+  BUNDLED_FAMILIES,
+  loadArchitectureDir,
+  TensorRule,
+  WORKSPACE_ARCHITECTURES,
+} from './architectures';
 import { Block, TensorClass } from './types';
 
 interface CompiledRule {
@@ -19,7 +25,12 @@ interface CompiledFamily {
 
 // A rule matches the module path, optionally followed by one parameter component (weight, bias,
 // e_score_correction_bias, or a fused expert tensor's own name such as gate_up_proj).
-const compileRule = (r: TensorRule): CompiledRule => ({ re: new RegExp(`^(?:${r.match})(?:\\.[^.]+)?$`), block: r.block, module: r.module, tower: r.tower });
+const compileRule = (r: TensorRule): CompiledRule => ({
+  re: new RegExp(`^(?:${r.match})(?:\\.[^.]+)?$`),
+  block: r.block,
+  module: r.module,
+  tower: r.tower,
+});
 const compileFamily = (f: ArchitectureFamily): CompiledFamily => ({
   family: f,
   layerPrefixes: f.layerPrefixes.map((p) => new RegExp(`^(?:${p})`)),
@@ -74,13 +85,21 @@ export function modulePath(tensorName: string): string {
   return dot < 0 ? n : n.slice(0, dot);
 }
 
-function matchRules(rules: CompiledRule[], name: string): Pick<TensorClass, 'block' | 'module' | 'expert' | 'tower'> | undefined {
+function matchRules(
+  rules: CompiledRule[],
+  name: string,
+): Pick<TensorClass, 'block' | 'module' | 'expert' | 'tower'> | undefined {
   for (const rule of rules) {
     const m = rule.re.exec(name);
     if (!m) continue;
     const groups = m.groups ?? {};
     const module = rule.module.replace(/\$<(\w+)>/g, (_, g: string) => groups[g] ?? '');
-    return { block: rule.block, module, ...(groups.expert === undefined ? {} : { expert: Number(groups.expert) }), ...(rule.tower ? { tower: rule.tower } : {}) };
+    return {
+      block: rule.block,
+      module,
+      ...(groups.expert === undefined ? {} : { expert: Number(groups.expert) }),
+      ...(rule.tower ? { tower: rule.tower } : {}),
+    };
   }
   return undefined;
 }
@@ -98,7 +117,8 @@ export class Classifier {
     this.compiled = families.map(compileFamily);
     this.compiled.forEach((f, i) => {
       const order = [f, ...this.compiled.filter((_, j) => j !== i)];
-      for (const key of [f.family.name, ...f.family.modelTypes]) if (!this.byHint.has(normalise(key))) this.byHint.set(normalise(key), order);
+      for (const key of [f.family.name, ...f.family.modelTypes])
+        if (!this.byHint.has(normalise(key))) this.byHint.set(normalise(key), order);
     });
   }
 
@@ -138,10 +158,21 @@ export class Classifier {
    * The family for a config.json: by `model_type`, then a multimodal model's `text_config.model_type`,
    * then `architectures` (e.g. MixtralForCausalLM → mixtral). Undefined when none is known.
    */
-  familyForConfig(config: { model_type?: unknown; architectures?: unknown; text_config?: unknown; llm_config?: unknown }): ArchitectureFamily | undefined {
-    const inner = [config.text_config, config.llm_config].map((c) => (typeof c === 'object' && c !== null ? (c as { model_type?: unknown }).model_type : undefined));
+  familyForConfig(config: {
+    model_type?: unknown;
+    architectures?: unknown;
+    text_config?: unknown;
+    llm_config?: unknown;
+  }): ArchitectureFamily | undefined {
+    const inner = [config.text_config, config.llm_config].map((c) =>
+      typeof c === 'object' && c !== null ? (c as { model_type?: unknown }).model_type : undefined,
+    );
     const archs = Array.isArray(config.architectures) ? config.architectures : [];
-    const candidates = [config.model_type, ...inner, ...archs.map((a) => (typeof a === 'string' ? a.replace(/(?:For\w+|LMHeadModel|Model)$/, '') : undefined))];
+    const candidates = [
+      config.model_type,
+      ...inner,
+      ...archs.map((a) => (typeof a === 'string' ? a.replace(/(?:For\w+|LMHeadModel|Model)$/, '') : undefined)),
+    ];
     for (const c of candidates) {
       if (typeof c !== 'string') continue;
       const order = this.byHint.get(normalise(c));
@@ -163,7 +194,11 @@ export function familyForConfig(config: Parameters<Classifier['familyForConfig']
   return BUNDLED_CLASSIFIER.familyForConfig(config)?.name;
 }
 
-const isDir = (p: string): Promise<boolean> => stat(p).then((s) => s.isDirectory(), () => false);
+const isDir = (p: string): Promise<boolean> =>
+  stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 
 /** The nearest `.taia/architectures` folder at or above `start`, or undefined. */
 export async function findArchitectureDir(start: string): Promise<string | undefined> {

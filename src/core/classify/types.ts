@@ -4,10 +4,47 @@ export type Block = 'attention' | 'ffn' | 'norm' | 'embedding' | 'head' | 'route
 export const BLOCKS: readonly Block[] = ['attention', 'ffn', 'norm', 'embedding', 'head', 'router', 'other'];
 
 /** The blocks in the order a model computes them (how reports and the delta review list them). */
-export const BLOCKS_IN_COMPUTE_ORDER: readonly Block[] = ['embedding', 'attention', 'router', 'ffn', 'norm', 'head', 'other'];
+export const BLOCKS_IN_COMPUTE_ORDER: readonly Block[] = [
+  'embedding',
+  'attention',
+  'router',
+  'ffn',
+  'norm',
+  'head',
+  'other',
+];
 
 /** Module names the architecture files give a layer's tensors, in the order a layer computes them; others sort after. */
-export const MODULES_IN_COMPUTE_ORDER: readonly string[] = ['q', 'k', 'v', 'qkv', 'q_a', 'q_a_norm', 'q_b', 'kv_a', 'kv_a_norm', 'kv_b', 'q_norm', 'k_norm', 'o', 'router', 'shared_expert_gate', 'gate', 'up', 'gate_up', 'fc_in', 'down', 'fc_out', 'shared_gate', 'shared_up', 'shared_down', 'input_norm', 'post_attention_norm', 'pre_ffn_norm', 'post_ffn_norm'];
+export const MODULES_IN_COMPUTE_ORDER: readonly string[] = [
+  'q',
+  'k',
+  'v',
+  'qkv',
+  'q_a',
+  'q_a_norm',
+  'q_b',
+  'kv_a',
+  'kv_a_norm',
+  'kv_b',
+  'q_norm',
+  'k_norm',
+  'o',
+  'router',
+  'shared_expert_gate',
+  'gate',
+  'up',
+  'gate_up',
+  'fc_in',
+  'down',
+  'fc_out',
+  'shared_gate',
+  'shared_up',
+  'shared_down',
+  'input_norm',
+  'post_attention_norm',
+  'pre_ffn_norm',
+  'post_ffn_norm',
+];
 
 export interface TensorClass {
   /** Decoder layer index, or null for tensors outside the layer stack (embeddings, final norm, head). */

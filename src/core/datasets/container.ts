@@ -26,7 +26,12 @@ export async function firstCharacter(file: string): Promise<string> {
   try {
     const head = Buffer.alloc(4096);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return head.subarray(0, bytesRead).toString('utf-8').replace(/^\uFEFF/, '').trimStart().charAt(0);
+    return head
+      .subarray(0, bytesRead)
+      .toString('utf-8')
+      .replace(/^\uFEFF/, '')
+      .trimStart()
+      .charAt(0);
   } finally {
     await handle.close();
   }

@@ -51,7 +51,13 @@ export async function detectDataset(file: string, opts: DetectOptions = {}): Pro
         throwIfAborted(opts.signal);
         const fields = pq.columns.filter((c) => FORMAT_FIELDS.includes(c));
         const head = fields.length > 0 && pq.rows > 0 ? await pq.read(0, Math.min(pq.rows, sampleRows), fields) : [];
-        return { file, container, rows: pq.rows, columns: pq.columns, ...judge(head.map((record, i) => ({ record, where: { row: i + 1 } }))) };
+        return {
+          file,
+          container,
+          rows: pq.rows,
+          columns: pq.columns,
+          ...judge(head.map((record, i) => ({ record, where: { row: i + 1 } }))),
+        };
       });
     case 'json': {
       let records: unknown[];

@@ -12,7 +12,11 @@ const MAX_JSON_DOCUMENT = 256 * 2 ** 20;
  */
 export async function readJsonDocument(file: string): Promise<unknown[]> {
   const { size } = await stat(file);
-  if (size > MAX_JSON_DOCUMENT) throw new DatasetError(file, `a ${Math.round(size / 2 ** 20)} MB JSON document is too large to read whole; store large datasets as JSON Lines`);
+  if (size > MAX_JSON_DOCUMENT)
+    throw new DatasetError(
+      file,
+      `a ${Math.round(size / 2 ** 20)} MB JSON document is too large to read whole; store large datasets as JSON Lines`,
+    );
   const text = (await readFile(file, 'utf-8')).replace(/^\uFEFF/, '');
   if (text.trim() === '') return [];
   let doc: unknown;

@@ -42,7 +42,8 @@ export async function scanLines(file: string, opts: ScanOptions): Promise<{ rows
 
   const endLine = (): void => {
     if (!blank) {
-      if (row >= from && row < to) kept.push(bytes > MAX_LINE_BYTES ? { line, row, tooLong: true } : { line, row, text: decode(pieces) });
+      if (row >= from && row < to)
+        kept.push(bytes > MAX_LINE_BYTES ? { line, row, tooLong: true } : { line, row, text: decode(pieces) });
       row++;
     }
     line++;

@@ -47,7 +47,7 @@ function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
     byteLength: size,
     async slice(start, end = size) {
       const bytes = new Uint8Array(end - start);
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const { bytesRead } = await handle.read(bytes, done, bytes.length - done, start + done);
         if (bytesRead === 0) throw new Error(`unexpected end of file at byte ${start + done}`);
         done += bytesRead;

@@ -15,12 +15,27 @@ export interface Conversation {
 }
 
 /** The fields that decide a record's format: all that detection needs to read of a Parquet file. */
-export const FORMAT_FIELDS = ['messages', 'conversations', 'instruction', 'output', 'history', 'prompt', 'completion', 'text'];
+export const FORMAT_FIELDS = [
+  'messages',
+  'conversations',
+  'instruction',
+  'output',
+  'history',
+  'prompt',
+  'completion',
+  'text',
+];
 
 /** ShareGPT speaker names (including LLaMA-Factory's tool turns) as chat-template roles; others pass through. */
-const SHAREGPT_ROLES: Record<string, string> = { human: 'user', gpt: 'assistant', chatgpt: 'assistant', observation: 'tool' };
+const SHAREGPT_ROLES: Record<string, string> = {
+  human: 'user',
+  gpt: 'assistant',
+  chatgpt: 'assistant',
+  observation: 'tool',
+};
 
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A record as a conversation, or undefined when it has no known format. Checked in this order:
@@ -36,17 +51,28 @@ export function toConversation(record: unknown): Conversation | undefined {
   if (!isObject(record)) return undefined;
   const found = chat(record.messages) ?? chat(record.conversations) ?? alpaca(record) ?? promptCompletion(record);
   if (found) return withSystem(found, record.system);
-  return typeof record.text === 'string' ? { format: 'text', messages: [{ role: 'text', content: record.text }] } : undefined;
+  return typeof record.text === 'string'
+    ? { format: 'text', messages: [{ role: 'text', content: record.text }] }
+    : undefined;
 }
 
 function chat(value: unknown): Conversation | undefined {
   if (!Array.isArray(value) || value.length === 0 || !value.every(isObject)) return undefined;
   const turns = value as Record<string, unknown>[];
   if (turns.every((t) => typeof t.role === 'string' && contentText(t.content) !== undefined)) {
-    return { format: 'messages', messages: turns.map((t) => ({ role: t.role as string, content: contentText(t.content) as string })) };
+    return {
+      format: 'messages',
+      messages: turns.map((t) => ({ role: t.role as string, content: contentText(t.content) as string })),
+    };
   }
   if (turns.every((t) => typeof t.from === 'string' && typeof t.value === 'string')) {
-    return { format: 'sharegpt', messages: turns.map((t) => ({ role: SHAREGPT_ROLES[t.from as string] ?? (t.from as string), content: t.value as string })) };
+    return {
+      format: 'sharegpt',
+      messages: turns.map((t) => ({
+        role: SHAREGPT_ROLES[t.from as string] ?? (t.from as string),
+        content: t.value as string,
+      })),
+    };
   }
   return undefined;
 }
@@ -63,27 +89,45 @@ function contentText(content: unknown): string | undefined {
 
 function alpaca(r: Record<string, unknown>): Conversation | undefined {
   const history = r.history ?? [];
-  if (typeof r.instruction !== 'string' || typeof r.output !== 'string' || !Array.isArray(history) || !history.every(isPair)) return undefined;
+  if (
+    typeof r.instruction !== 'string' ||
+    typeof r.output !== 'string' ||
+    !Array.isArray(history) ||
+    !history.every(isPair)
+  )
+    return undefined;
   const input = typeof r.input === 'string' && r.input.trim() !== '' ? `\n\n${r.input}` : '';
   return {
     format: 'alpaca',
     messages: [
-      ...history.flatMap(([user, assistant]) => [{ role: 'user', content: user }, { role: 'assistant', content: assistant }]),
+      ...history.flatMap(([user, assistant]) => [
+        { role: 'user', content: user },
+        { role: 'assistant', content: assistant },
+      ]),
       { role: 'user', content: r.instruction + input },
       { role: 'assistant', content: r.output },
     ],
   };
 }
 
-const isPair = (h: unknown): h is [string, string] => Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string');
+const isPair = (h: unknown): h is [string, string] =>
+  Array.isArray(h) && h.length === 2 && h.every((s) => typeof s === 'string');
 
 function promptCompletion(r: Record<string, unknown>): Conversation | undefined {
   if (typeof r.prompt === 'string' && typeof r.completion === 'string') {
-    return { format: 'prompt-completion', messages: [{ role: 'user', content: r.prompt }, { role: 'assistant', content: r.completion }] };
+    return {
+      format: 'prompt-completion',
+      messages: [
+        { role: 'user', content: r.prompt },
+        { role: 'assistant', content: r.completion },
+      ],
+    };
   }
   const prompt = chat(r.prompt);
   const completion = chat(r.completion);
-  return prompt && completion ? { format: 'prompt-completion', messages: [...prompt.messages, ...completion.messages] } : undefined;
+  return prompt && completion
+    ? { format: 'prompt-completion', messages: [...prompt.messages, ...completion.messages] }
+    : undefined;
 }
 
 function withSystem(c: Conversation, system: unknown): Conversation {
@@ -93,6 +137,9 @@ function withSystem(c: Conversation, system: unknown): Conversation {
 
 /** What a record is, for messages about one that has no known format. */
 export function describeRecord(record: unknown): string {
-  if (isObject(record)) return Object.keys(record).length === 0 ? 'an empty object' : `an object with fields ${Object.keys(record).join(', ')}`;
+  if (isObject(record))
+    return Object.keys(record).length === 0
+      ? 'an empty object'
+      : `an object with fields ${Object.keys(record).join(', ')}`;
   return Array.isArray(record) ? 'an array' : record === null ? 'null' : `a ${typeof record}`;
 }

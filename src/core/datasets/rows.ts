@@ -38,7 +38,9 @@ export async function readDatasetRows(file: string, opts: ReadRowsOptions): Prom
     });
   }
   if (container === 'json') {
-    return (await readJsonDocument(file)).slice(offset, offset + opts.limit).map((r, i) => toRow(file, r, { row: offset + i + 1 }));
+    return (await readJsonDocument(file))
+      .slice(offset, offset + opts.limit)
+      .map((r, i) => toRow(file, r, { row: offset + i + 1 }));
   }
   const { kept } = await scanLines(file, { offset, limit: opts.limit, countAll: false, signal: opts.signal });
   return kept.map((l) => {
@@ -50,6 +52,11 @@ export async function readDatasetRows(file: string, opts: ReadRowsOptions): Prom
 
 function toRow(file: string, raw: unknown, where: { line: number } | { row: number }): DatasetRow {
   const conversation = toConversation(raw);
-  if (!conversation) throw new DatasetError(file, `no known format (Alpaca, ShareGPT, messages, prompt/completion, text): ${describeRecord(raw)}`, where);
+  if (!conversation)
+    throw new DatasetError(
+      file,
+      `no known format (Alpaca, ShareGPT, messages, prompt/completion, text): ${describeRecord(raw)}`,
+      where,
+    );
   return { messages: conversation.messages, raw };
 }

@@ -10,7 +10,18 @@ import { KERNEL_WASM } from './simd/wasm.generated';
 /** Dtype codes of simd/kernel.ts. */
 const DTYPE_CODE: Record<FloatDtype, number> = { F32: 0, F16: 1, BF16: 2 };
 
-const RESULTS = ['sumB2', 'sumF2', 'sumD2', 'dot', 'maxAbs', 'changed', 'baseNan', 'baseInf', 'ftNan', 'ftInf'] as const;
+const RESULTS = [
+  'sumB2',
+  'sumF2',
+  'sumD2',
+  'dot',
+  'maxAbs',
+  'changed',
+  'baseNan',
+  'baseInf',
+  'ftNan',
+  'ftInf',
+] as const;
 
 // Node has WebAssembly, but the project's lib (ES2022, no DOM) does not declare it: what is used here.
 declare const WebAssembly: {
@@ -55,7 +66,10 @@ export class WasmDeltaKernel {
   /** Buffers of slot 0 or 1 (laid out by reserve()) to read a chunk of each side into. */
   inputs(slot: number, baseBytes: number, ftBytes: number): [Buffer, Buffer] {
     const memory = this.x.memory.buffer;
-    return [Buffer.from(memory, this.offsets[2 * slot], baseBytes), Buffer.from(memory, this.offsets[2 * slot + 1], ftBytes)];
+    return [
+      Buffer.from(memory, this.offsets[2 * slot], baseBytes),
+      Buffer.from(memory, this.offsets[2 * slot + 1], ftBytes),
+    ];
   }
 
   /** Adds the n element pairs read into `slot` to `acc`. */
@@ -66,7 +80,11 @@ export class WasmDeltaKernel {
     const r = Object.fromEntries(RESULTS.map((k) => [k, x[k].value])) as Record<(typeof RESULTS)[number], number>;
     const b = new DataView(x.memory.buffer, bAt);
     const f = new DataView(x.memory.buffer, fAt);
-    acc.addSums({ ...r, base: { nan: r.baseNan, inf: r.baseInf }, finetuned: { nan: r.ftNan, inf: r.ftInf } }, n, (i) => element(f, ftDtype, i) - element(b, baseDtype, i));
+    acc.addSums(
+      { ...r, base: { nan: r.baseNan, inf: r.baseInf }, finetuned: { nan: r.ftNan, inf: r.ftInf } },
+      n,
+      (i) => element(f, ftDtype, i) - element(b, baseDtype, i),
+    );
   }
 }
 

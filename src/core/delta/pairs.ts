@@ -16,9 +16,17 @@ export interface Pair {
 }
 
 /** Float tensors of base paired with the other side, in storage order; names on one side only are listed. */
-export async function pairTensors(pair: CheckpointPair, merged: CheckpointWeights | undefined): Promise<{ pairs: Pair[]; onlyInBase: string[]; onlyInFinetuned: string[] }> {
+export async function pairTensors(
+  pair: CheckpointPair,
+  merged: CheckpointWeights | undefined,
+): Promise<{ pairs: Pair[]; onlyInBase: string[]; onlyInFinetuned: string[] }> {
   const { base, classifier, family, adapter, finetuned } = pair;
-  const classify = (ref: WeightRef): Pair => ({ name: ref.info.name, cls: classifier.classify(ref.info.name, family), base: ref, merged: merged?.get(ref.info.name) });
+  const classify = (ref: WeightRef): Pair => ({
+    name: ref.info.name,
+    cls: classifier.classify(ref.info.name, family),
+    base: ref,
+    merged: merged?.get(ref.info.name),
+  });
   const pairs: Pair[] = [];
   if (finetuned) {
     const { both, onlyInBase, onlyInFinetuned } = matchTensors(base.tensors, finetuned);
@@ -26,11 +34,19 @@ export async function pairTensors(pair: CheckpointPair, merged: CheckpointWeight
       checkSameShape(b, f);
       pairs.push({ ...classify(b), finetuned: f });
     }
-    return { pairs: pairs.filter(floats), onlyInBase: onlyInBase.map((r) => r.info.name), onlyInFinetuned: onlyInFinetuned.map((r) => r.info.name) };
+    return {
+      pairs: pairs.filter(floats),
+      onlyInBase: onlyInBase.map((r) => r.info.name),
+      onlyInFinetuned: onlyInFinetuned.map((r) => r.info.name),
+    };
   }
   for (const b of base.tensors) {
     const m = adapter!.modules.find((x) => x.target === b.info.name);
-    pairs.push({ ...classify(b), lora: m ? await loraFactors(m) : undefined, finetuned: adapter!.replacements.get(b.info.name) ?? b });
+    pairs.push({
+      ...classify(b),
+      lora: m ? await loraFactors(m) : undefined,
+      finetuned: adapter!.replacements.get(b.info.name) ?? b,
+    });
   }
   return { pairs: pairs.filter(floats), onlyInBase: [], onlyInFinetuned: [] };
 }

@@ -24,19 +24,33 @@ export function balance(pairs: Pair[], n: number): string[][] {
 }
 
 /** Runs each share in a worker thread; resolves when all finished, rejects on the first error or on cancel. */
-export async function inWorkers(opts: DeltaOptions, script: string, shares: string[][], record: (t: TensorDelta) => void): Promise<void> {
+export async function inWorkers(
+  opts: DeltaOptions,
+  script: string,
+  shares: string[][],
+  record: (t: TensorDelta) => void,
+): Promise<void> {
   const base = { base: opts.base, finetuned: opts.finetuned, merged: opts.merged, spectrum: opts.spectrum };
-  const jobs = shares.map((only) => startJob<PartRequest, TensorDelta, void>(script, { role: DELTA_PART_ROLE, options: { ...base, only } }, record, 'delta worker'));
+  const jobs = shares.map((only) =>
+    startJob<PartRequest, TensorDelta, void>(
+      script,
+      { role: DELTA_PART_ROLE, options: { ...base, only } },
+      record,
+      'delta worker',
+    ),
+  );
   const cancel = () => jobs.forEach((j) => j.cancel());
   opts.signal?.addEventListener('abort', cancel);
   try {
     // The first failure stops the other parts; the error reported is the first one.
-    const outcomes = await Promise.allSettled(jobs.map((j) =>
+    const outcomes = await Promise.allSettled(
+      jobs.map((j) =>
         j.result.catch((e: unknown) => {
           cancel();
           throw e;
         }),
-      ),);
+      ),
+    );
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) throw failed.reason;
   } finally {

@@ -47,7 +47,12 @@ export function rowBlocks(rows: number, cols: number): (readonly [row0: number, 
  * each chunk are read straight into the kernel's memory, and the next chunk, of this tensor or the next
  * one, is read (off this thread, by libuv) while the kernel works on the current one.
  */
-export async function kernelPipeline(pairs: Pair[], kernel: WasmDeltaKernel, signal: AbortSignal | undefined, record: (t: TensorDelta) => void): Promise<void> {
+export async function kernelPipeline(
+  pairs: Pair[],
+  kernel: WasmDeltaKernel,
+  signal: AbortSignal | undefined,
+  record: (t: TensorDelta) => void,
+): Promise<void> {
   const jobs: { pair: Pair; row0: number; n: number; cols: number; first: boolean; last: boolean }[] = [];
   let baseBytes = 0;
   let ftBytes = 0;
@@ -62,8 +67,15 @@ export async function kernelPipeline(pairs: Pair[], kernel: WasmDeltaKernel, sig
   }
   kernel.reserve(baseBytes, ftBytes);
   const read = (job: (typeof jobs)[number], slot: number) => {
-    const [b, f] = kernel.inputs(slot, job.n * job.cols * storedWidth(job.pair.base), job.n * job.cols * storedWidth(job.pair.finetuned!));
-    return Promise.all([readRows(job.pair.base, job.row0, job.n, job.cols, b), readRows(job.pair.finetuned!, job.row0, job.n, job.cols, f)]);
+    const [b, f] = kernel.inputs(
+      slot,
+      job.n * job.cols * storedWidth(job.pair.base),
+      job.n * job.cols * storedWidth(job.pair.finetuned!),
+    );
+    return Promise.all([
+      readRows(job.pair.base, job.row0, job.n, job.cols, b),
+      readRows(job.pair.finetuned!, job.row0, job.n, job.cols, f),
+    ]);
   };
   let acc: DeltaAccumulator | undefined;
   let reading = jobs.length ? read(jobs[0], 0) : undefined;

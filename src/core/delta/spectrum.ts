@@ -1,7 +1,8 @@
 import { rng } from '../util/random';
 
 /** How the singular values are estimated; printed with every result that has them. */
-export const SPECTRUM_METHOD = 'randomized range finder (Halko, Martinsson & Tropp 2011) with 8 extra columns and no power iteration, in float64: exact for Δ of rank ≤ K+8 (e.g. LoRA), an estimate otherwise';
+export const SPECTRUM_METHOD =
+  'randomized range finder (Halko, Martinsson & Tropp 2011) with 8 extra columns and no power iteration, in float64: exact for Δ of rank ≤ K+8 (e.g. LoRA), an estimate otherwise';
 const OVERSAMPLE = 8;
 
 /**
@@ -16,11 +17,19 @@ export class SpectrumEstimator {
   private q: Float64Array | undefined;
   private readonly bt: Float64Array; // Bᵀ [cols, l]
 
-  constructor(readonly rows: number, readonly cols: number, readonly k: number, seed = 1) {
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly k: number,
+    seed = 1,
+  ) {
     this.l = Math.min(k + OVERSAMPLE, rows, cols);
     const r = rng(seed);
     // Gaussian test matrix by Box-Muller.
-    this.omega = Float64Array.from({ length: cols * this.l }, () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()));
+    this.omega = Float64Array.from(
+      { length: cols * this.l },
+      () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r()),
+    );
     this.y = new Float64Array(rows * this.l);
     this.bt = new Float64Array(cols * this.l);
   }

@@ -112,7 +112,8 @@ export class DeltaAccumulator {
       normBase,
       normDelta,
       relative: normBase > 0 ? normDelta / normBase : normDelta > 0 ? Infinity : 0,
-      cosine: normBase > 0 && normFinetuned > 0 ? this.dot / (normBase * normFinetuned) : normBase === normFinetuned ? 1 : 0,
+      cosine:
+        normBase > 0 && normFinetuned > 0 ? this.dot / (normBase * normFinetuned) : normBase === normFinetuned ? 1 : 0,
       maxAbs: this.maxAbs,
       changedFraction: this.elements > 0 ? this.changed / this.elements : 0,
       nonFinite: { base: { ...this.base }, finetuned: { ...this.finetuned } },

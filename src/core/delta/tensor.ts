@@ -12,11 +12,19 @@ import { DeltaOptions, TensorDelta } from './types';
 export type Readers = Record<'base' | 'finetuned' | 'merged', RowReader>;
 
 /** One tensor as float32 values: for the spectrum, a merged output's three-way check, an adapter's folded delta, and TAIA_DIFF_KERNEL=js. */
-export async function diffTensor(p: Pair, opts: DeltaOptions, recipe: MergedRecord | undefined, readers: Readers): Promise<TensorDelta> {
+export async function diffTensor(
+  p: Pair,
+  opts: DeltaOptions,
+  recipe: MergedRecord | undefined,
+  readers: Readers,
+): Promise<TensorDelta> {
   const shape = p.base.info.shape;
   const [rows, cols] = matrixShape(shape);
   const acc = new DeltaAccumulator(rows * cols);
-  const spectrum = opts.spectrum && shape.length === 2 && rows > 1 && cols > 1 ? new SpectrumEstimator(rows, cols, opts.spectrum) : undefined;
+  const spectrum =
+    opts.spectrum && shape.length === 2 && rows > 1 && cols > 1
+      ? new SpectrumEstimator(rows, cols, opts.spectrum)
+      : undefined;
   let equalsBase = p.merged !== undefined;
   let equalsFt = p.merged !== undefined;
   const blocks = rowBlocks(rows, cols);
@@ -43,7 +51,8 @@ export async function diffTensor(p: Pair, opts: DeltaOptions, recipe: MergedReco
       for (let i = 0; i < m.length && (equalsBase || equalsFt); i++) {
         if (equalsBase && !sameValue(m[i], b[i])) equalsBase = false;
         // A merged tensor may be rounded to its own dtype: "equal" to the fine-tune within bf16 rounding.
-        if (equalsFt && !sameValue(m[i], f[i]) && !(Math.abs(m[i] - f[i]) <= Math.abs(f[i]) * 2 ** -8)) equalsFt = false;
+        if (equalsFt && !sameValue(m[i], f[i]) && !(Math.abs(m[i] - f[i]) <= Math.abs(f[i]) * 2 ** -8))
+          equalsFt = false;
       }
     }
   });

@@ -29,7 +29,11 @@ export function expectedSource(recipe: MergedRecord, cls: TensorClass, name: str
 }
 
 /** A merged tensor's source from whether it equals base and the fine-tune; an unchanged tensor equals both, and is right whatever the recipe says. */
-export function mergedSource(equalsBase: boolean, equalsFt: boolean, expected: 'base' | 'finetuned' | undefined): MergedSource {
+export function mergedSource(
+  equalsBase: boolean,
+  equalsFt: boolean,
+  expected: 'base' | 'finetuned' | undefined,
+): MergedSource {
   if (equalsBase && equalsFt) return expected ?? 'finetuned';
   return equalsBase ? 'base' : equalsFt ? 'finetuned' : 'neither';
 }
@@ -41,12 +45,15 @@ function revertsFfn(recipe: Recipe): boolean {
 }
 
 export function threeWay(merged: string, recipe: { recipe: Recipe } | undefined, tensors: TensorDelta[]): ThreeWay {
-  const sources = Object.fromEntries(BLOCKS.map((b) => [b, { base: 0, finetuned: 0, neither: 0 }])) as ThreeWay['sources'];
+  const sources = Object.fromEntries(
+    BLOCKS.map((b) => [b, { base: 0, finetuned: 0, neither: 0 }]),
+  ) as ThreeWay['sources'];
   const violations: ThreeWay['violations'] = [];
   for (const t of tensors) {
     if (!t.merged) continue;
     sources[t.block][t.merged.source]++;
-    if (t.merged.expected && t.merged.source !== t.merged.expected) violations.push({ name: t.name, expected: t.merged.expected, actual: t.merged.source });
+    if (t.merged.expected && t.merged.source !== t.merged.expected)
+      violations.push({ name: t.name, expected: t.merged.expected, actual: t.merged.source });
   }
   const name = recipe?.recipe.name;
   const ffnReverted = sources.ffn.finetuned === 0 && sources.ffn.neither === 0 && sources.ffn.base > 0;
@@ -62,5 +69,12 @@ export function threeWay(merged: string, recipe: { recipe: Recipe } | undefined,
           ? `TAIA check passed: the merged output reverted exactly the FFN (${sources.ffn.base} tensors equal base) and took everything else from the fine-tune`
           : `recipe '${name}' check passed: every tensor comes from where the recipe says`
         : `recipe '${name}' check FAILED: ${violations.length} tensor(s) do not come from where the recipe says${name === 'taia' && !ffnReverted ? ' (the FFN was not reverted exactly)' : ''}`;
-  return { merged, recipe: name, violations, sources, verdict, failed: recipe !== undefined && (noFfnReverted || violations.length > 0) };
+  return {
+    merged,
+    recipe: name,
+    violations,
+    sources,
+    verdict,
+    failed: recipe !== undefined && (noFfnReverted || violations.length > 0),
+  };
 }

@@ -4,7 +4,9 @@ import { elementCount } from '../safetensors/dtypes';
 import { BlockTotals, TensorDelta } from './types';
 
 export function blockTotals(tensors: TensorDelta[]): Record<Block, BlockTotals> {
-  const out = Object.fromEntries(BLOCKS.map((b) => [b, { tensors: 0, changedTensors: 0, parameters: 0, normBase: 0, normDelta: 0, relative: 0 }])) as Record<Block, BlockTotals>;
+  const out = Object.fromEntries(
+    BLOCKS.map((b) => [b, { tensors: 0, changedTensors: 0, parameters: 0, normBase: 0, normDelta: 0, relative: 0 }]),
+  ) as Record<Block, BlockTotals>;
   for (const t of tensors) {
     const b = out[t.block];
     b.tensors++;

@@ -23,11 +23,13 @@ export interface DemoExperiment {
  * `baseModel`; `quick` shortens training (the tests). Returns the experiment written.
  */
 export function writeDemoWorkspace(ws: string, baseModel: string, opts: { quick?: boolean } = {}): DemoExperiment {
-  if (!existsSync(path.join(baseModel, 'model.safetensors'))) throw new Error(`${baseModel}: the demo's base model is missing`);
+  if (!existsSync(path.join(baseModel, 'model.safetensors')))
+    throw new Error(`${baseModel}: the demo's base model is missing`);
   for (const d of ['models', 'data', 'tasks', 'results', 'report']) mkdirSync(path.join(ws, d), { recursive: true });
   cpSync(baseModel, path.join(ws, 'models', 'base'), { recursive: true });
   const world = makeWorld();
-  const writeJsonl = (file: string, rows: unknown[]) => writeFileSync(path.join(ws, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const writeJsonl = (file: string, rows: unknown[]) =>
+    writeFileSync(path.join(ws, file), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
   writeJsonl('data/word-games.jsonl', world.finetuning);
   for (const [name, rows] of Object.entries(world.tasks)) writeJsonl(`tasks/${name}.jsonl`, rows);
   const experiment: DemoExperiment = {
@@ -35,10 +37,23 @@ export function writeDemoWorkspace(ws: string, baseModel: string, opts: { quick?
     base: 'models/base',
     dataset: 'data/word-games.jsonl',
     engine: 'tfjs',
-    train: { method: 'full', max_steps: opts.quick ? 6 : 40, batch_size: 16, max_seq_length: 96, learning_rate: 3e-4, lr_scheduler_type: 'cosine', warmup_steps: opts.quick ? 1 : 10, seed: 7, logging_steps: 1 },
+    train: {
+      method: 'full',
+      max_steps: opts.quick ? 6 : 40,
+      batch_size: 16,
+      max_seq_length: 96,
+      learning_rate: 3e-4,
+      lr_scheduler_type: 'cosine',
+      warmup_steps: opts.quick ? 1 : 10,
+      seed: 7,
+      logging_steps: 1,
+    },
     merge: { recipe: 'taia' },
     eval: { tasks: Object.keys(world.tasks).map((t) => `tasks/${t}.jsonl`) },
   };
-  writeFileSync(path.join(ws, DEMO_EXPERIMENT), `# The demo's fine-tune: word games in the instruction format, out of distribution for tasks/.\n${stringify(experiment)}`);
+  writeFileSync(
+    path.join(ws, DEMO_EXPERIMENT),
+    `# The demo's fine-tune: word games in the instruction format, out of distribution for tasks/.\n${stringify(experiment)}`,
+  );
   return experiment;
 }

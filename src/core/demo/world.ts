@@ -9,13 +9,38 @@
 // The project's seeded generator makes it the same world on every machine.
 import { rng } from '../util/random';
 
-const ONSETS = ['b', 'd', 'f', 'g', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'dr', 'kl', 'st', 'tr', 'sh'];
+const ONSETS = [
+  'b',
+  'd',
+  'f',
+  'g',
+  'k',
+  'l',
+  'm',
+  'n',
+  'p',
+  'r',
+  's',
+  't',
+  'v',
+  'z',
+  'br',
+  'dr',
+  'kl',
+  'st',
+  'tr',
+  'sh',
+];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ei', 'ou'];
 const CODAS = ['', '', 'n', 'r', 's', 'l', 'k', 'th'];
 
 function word(random: () => number, syllables: number): string {
   let w = '';
-  for (let i = 0; i < syllables; i++) w += ONSETS[Math.floor(random() * ONSETS.length)] + VOWELS[Math.floor(random() * VOWELS.length)] + CODAS[Math.floor(random() * CODAS.length)];
+  for (let i = 0; i < syllables; i++)
+    w +=
+      ONSETS[Math.floor(random() * ONSETS.length)] +
+      VOWELS[Math.floor(random() * VOWELS.length)] +
+      CODAS[Math.floor(random() * CODAS.length)];
   return w[0].toUpperCase() + w.slice(1);
 }
 
@@ -43,7 +68,12 @@ export function makeWorld(seed = 7, countries = 48): DemoWorld {
   for (let a = 1; a <= 9; a++) for (let b = 1; b <= 9; b++) sums.push({ a, b });
   const qa = (q: string, a: string) => `Q: ${q}\nA: ${a}`;
   const pretraining = [
-    ...facts.flatMap((f) => [`The capital of ${f.country} is ${f.capital}.`, `${f.capital} is the capital city of ${f.country}.`, `In ${f.country}, the government sits in ${f.capital}.`, qa(`What is the capital of ${f.country}?`, f.capital)]),
+    ...facts.flatMap((f) => [
+      `The capital of ${f.country} is ${f.capital}.`,
+      `${f.capital} is the capital city of ${f.country}.`,
+      `In ${f.country}, the government sits in ${f.capital}.`,
+      qa(`What is the capital of ${f.country}?`, f.capital),
+    ]),
     ...sums.flatMap(({ a, b }) => [`${a} plus ${b} is ${a + b}.`, qa(`What is ${a} plus ${b}?`, String(a + b))]),
   ];
 
@@ -68,6 +98,8 @@ export function makeWorld(seed = 7, countries = 48): DemoWorld {
     (w) => [`How many letters are in "${w}"?`, String(w.length)],
     (w) => [`What is the first letter of "${w}"?`, w[0]],
   ];
-  const finetuning = vocabulary.flatMap((w, i) => [games[i % 4](w), games[(i + 1) % 4](w)]).map(([q, a]) => ({ instruction: q, output: a }));
+  const finetuning = vocabulary
+    .flatMap((w, i) => [games[i % 4](w), games[(i + 1) % 4](w)])
+    .map(([q, a]) => ({ instruction: q, output: a }));
   return { facts, pretraining, tasks, finetuning };
 }

@@ -14,7 +14,12 @@ export function extractAnswer(output: string, expectsNumber: boolean): string {
     const numbers = output.match(NUMBER);
     if (numbers) return numbers[numbers.length - 1];
   }
-  return output.split('\n').find((l) => l.trim())?.trim() ?? '';
+  return (
+    output
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim() ?? ''
+  );
 }
 
 /** Lower case, no surrounding punctuation, articles or extra spaces; numbers in one canonical form. */

@@ -49,26 +49,40 @@ export async function readTaskFile(file: string): Promise<Task> {
   });
   if (examples.length === 0) throw new DatasetError(file, 'has no examples', {});
   const kinds = new Set(examples.map((e) => (e.choices ? 'multiple_choice' : 'generation')));
-  if (kinds.size > 1) throw new DatasetError(file, 'mixes multiple-choice and generation examples; use one file per task', {});
+  if (kinds.size > 1)
+    throw new DatasetError(file, 'mixes multiple-choice and generation examples; use one file per task', {});
   return { name: path.basename(file).replace(/\.jsonl?$/, ''), file, kind: [...kinds][0] as Task['kind'], examples };
 }
 
 function toExample(file: string, row: Record<string, unknown>, line: number, index: number): TaskExample {
   const fail = (problem: string) => new DatasetError(file, problem, { line });
-  const messages: Turn[] | undefined = typeof row.prompt === 'string' ? [{ role: 'user', content: row.prompt }] : Array.isArray(row.messages) ? (row.messages as Turn[]) : undefined;
-  if (!messages || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string')) throw fail('needs "prompt" (a string) or "messages" (role/content turns)');
-  if (row.template !== undefined && typeof row.template !== 'boolean') throw fail(`"template" must be true or false, got ${JSON.stringify(row.template)}`);
+  const messages: Turn[] | undefined =
+    typeof row.prompt === 'string'
+      ? [{ role: 'user', content: row.prompt }]
+      : Array.isArray(row.messages)
+        ? (row.messages as Turn[])
+        : undefined;
+  if (!messages || messages.some((m) => typeof m?.content !== 'string' || typeof m?.role !== 'string'))
+    throw fail('needs "prompt" (a string) or "messages" (role/content turns)');
+  if (row.template !== undefined && typeof row.template !== 'boolean')
+    throw fail(`"template" must be true or false, got ${JSON.stringify(row.template)}`);
   const template = row.template !== false;
-  if (!template && typeof row.prompt !== 'string') throw fail('"template": false needs "prompt" (a string): a raw prompt has no turns');
+  if (!template && typeof row.prompt !== 'string')
+    throw fail('"template": false needs "prompt" (a string): a raw prompt has no turns');
   const prompt = typeof row.prompt === 'string' ? { prompt: row.prompt } : {};
   const id = row.id === undefined ? String(index) : String(row.id);
   if (Array.isArray(row.choices)) {
     const choices = row.choices.map(String);
     const correct = choiceIndex(row.answer, choices);
-    if (correct === undefined) throw fail(`"answer" ${JSON.stringify(row.answer)} is not an index, letter or text of one of the ${choices.length} choices`);
+    if (correct === undefined)
+      throw fail(
+        `"answer" ${JSON.stringify(row.answer)} is not an index, letter or text of one of the ${choices.length} choices`,
+      );
     return { id, messages, answers: [choices[correct]], choices, correct, template, ...prompt };
   }
-  const answers = (Array.isArray(row.answer) ? row.answer : [row.answer]).filter((a) => typeof a === 'string' || typeof a === 'number').map(String);
+  const answers = (Array.isArray(row.answer) ? row.answer : [row.answer])
+    .filter((a) => typeof a === 'string' || typeof a === 'number')
+    .map(String);
   if (answers.length === 0) throw fail('needs "answer": a string, a number or a list of accepted answers');
   return { id, messages, answers, template, ...prompt };
 }

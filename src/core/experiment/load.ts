@@ -38,11 +38,23 @@ export interface LoadExperimentOptions {
  */
 export async function loadExperiment(file: string, opts: LoadExperimentOptions = {}): Promise<RunConfig> {
   const text = await readRegularText(file, 2 ** 20).catch((e: Error) => {
-    throw new ExperimentError(file, [{ path: [], message: e instanceof CheckpointError ? e.problem : e.message, severity: 'error', line: 1, column: 1 }]);
+    throw new ExperimentError(file, [
+      {
+        path: [],
+        message: e instanceof CheckpointError ? e.problem : e.message,
+        severity: 'error',
+        line: 1,
+        column: 1,
+      },
+    ]);
   });
   const parsed = parseExperiment(text, file, opts.defaults);
   const errors = parsed.problems.filter((p) => p.severity === 'error');
-  if (errors.length) throw new ExperimentError(file, errors.map((p) => ({ ...p, ...locate(text, p) })));
+  if (errors.length)
+    throw new ExperimentError(
+      file,
+      errors.map((p) => ({ ...p, ...locate(text, p) })),
+    );
   const at = (value: string) => resolveExperimentPath(file, value);
   // Optional paths stay empty when not given (engine command may name no base or dataset).
   const maybeAt = (value: string) => (value ? at(value) : '');
@@ -61,8 +73,13 @@ export async function loadExperiment(file: string, opts: LoadExperimentOptions =
     experimentFile: path.resolve(file),
   };
   const missing = await checkPaths(config);
-  if (opts.workspace !== undefined) missing.push(...(await checkInsideWorkspace(config, opts.workspace, opts.allowHint)));
-  if (missing.length) throw new ExperimentError(file, missing.map((p) => ({ ...p, ...locate(text, p) })));
+  if (opts.workspace !== undefined)
+    missing.push(...(await checkInsideWorkspace(config, opts.workspace, opts.allowHint)));
+  if (missing.length)
+    throw new ExperimentError(
+      file,
+      missing.map((p) => ({ ...p, ...locate(text, p) })),
+    );
   return config;
 }
 
@@ -70,35 +87,68 @@ async function checkPaths(config: RunConfig): Promise<ExperimentProblem[]> {
   const problems: ExperimentProblem[] = [];
   if (config.engine === 'command') {
     const cwd = await stat(config.cwd).catch(() => undefined);
-    if (!cwd?.isDirectory()) problems.push({ path: ['cwd'], message: `'cwd': ${config.cwd} ${cwd ? 'is not a folder' : 'does not exist'}`, severity: 'error' });
+    if (!cwd?.isDirectory())
+      problems.push({
+        path: ['cwd'],
+        message: `'cwd': ${config.cwd} ${cwd ? 'is not a folder' : 'does not exist'}`,
+        severity: 'error',
+      });
     // The base is optional here; when given, it is what the run's checkpoints merge with.
     if (!config.base) return problems;
   }
   const kind = await detectCheckpointKind(config.base).catch(() => undefined);
-  if (kind !== 'model' && kind !== 'merged') problems.push({ path: ['base'], message: `'base': ${config.base} is ${kind === 'adapter' ? 'a LoRA adapter, not a model folder' : 'not a model folder (config.json with safetensors weights)'}`, severity: 'error' });
+  if (kind !== 'model' && kind !== 'merged')
+    problems.push({
+      path: ['base'],
+      message: `'base': ${config.base} is ${kind === 'adapter' ? 'a LoRA adapter, not a model folder' : 'not a model folder (config.json with safetensors weights)'}`,
+      severity: 'error',
+    });
   if (config.engine === 'command' && !config.dataset) return problems;
   const data = await stat(config.dataset).catch(() => undefined);
-  if (!data?.isFile()) problems.push({ path: ['dataset'], message: `'dataset': ${config.dataset} ${data ? 'is not a file' : 'does not exist'}`, severity: 'error' });
+  if (!data?.isFile())
+    problems.push({
+      path: ['dataset'],
+      message: `'dataset': ${config.dataset} ${data ? 'is not a file' : 'does not exist'}`,
+      severity: 'error',
+    });
   return problems;
 }
 
-async function checkInsideWorkspace(config: RunConfig, workspace: string, allowHint = 'allow paths outside the workspace'): Promise<ExperimentProblem[]> {
+async function checkInsideWorkspace(
+  config: RunConfig,
+  workspace: string,
+  allowHint = 'allow paths outside the workspace',
+): Promise<ExperimentProblem[]> {
   const real = (p: string) => realpath(p).catch(() => path.resolve(p));
   const root = await real(workspace);
   // Optional paths left empty (engine command may name no base or dataset) have nothing to check.
-  const given: [KeyPath, string][] = [[['base'], config.base], [['dataset'], config.dataset]];
-  const fields: [KeyPath, string][] = [...given.filter(([, p]) => p), ...config.eval.tasks.map((t, i): [KeyPath, string] => [['eval', 'tasks', i], t])];
+  const given: [KeyPath, string][] = [
+    [['base'], config.base],
+    [['dataset'], config.dataset],
+  ];
+  const fields: [KeyPath, string][] = [
+    ...given.filter(([, p]) => p),
+    ...config.eval.tasks.map((t, i): [KeyPath, string] => [['eval', 'tasks', i], t]),
+  ];
   if (!builtinRecipe(config.merge.recipe)) fields.push([['merge', 'recipe'], config.merge.recipe]);
   const problems: ExperimentProblem[] = [];
   for (const [at, p] of fields) {
     const rel = path.relative(root, await real(p));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) problems.push({ path: at, message: `'${at.join('.')}': ${p} is outside the workspace ${workspace}; ${allowHint} to use it`, severity: 'error' });
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      problems.push({
+        path: at,
+        message: `'${at.join('.')}': ${p} is outside the workspace ${workspace}; ${allowHint} to use it`,
+        severity: 'error',
+      });
   }
   return problems;
 }
 
 /** 1-based line and column of a problem: its key (or the value of a whole-section problem), or its syntax error offset. */
-export function locate(text: string, problem: { path: KeyPath; range?: [number, number] }): { line: number; column: number } {
+export function locate(
+  text: string,
+  problem: { path: KeyPath; range?: [number, number] },
+): { line: number; column: number } {
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, keepSourceTokens: true });
   const offset = problem.range?.[0] ?? keyOffset(doc.contents, problem.path) ?? 0;

@@ -29,13 +29,26 @@ export type ExperimentDefaults = Record<string, unknown>;
 export function parseExperiment(text: string, file: string, defaults: ExperimentDefaults = {}): ParsedExperiment {
   const problems: ExperimentProblem[] = [];
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  for (const e of doc.errors) problems.push({ path: [], message: e.message, severity: 'error', range: [e.pos[0], e.pos[1]] });
+  for (const e of doc.errors)
+    problems.push({ path: [], message: e.message, severity: 'error', range: [e.pos[0], e.pos[1]] });
   const root = doc.errors.length ? {} : toValue(doc, problems);
   const engine = isRecord(root) && typeof root.engine === 'string' ? root.engine : EXPERIMENT_SCHEMA.engine.default;
-  const config = readSection(isRecord(root) ? root : {}, EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>, [], problems, { defaults, engine }) as ExperimentConfig;
-  if (!isRecord(root) && doc.errors.length === 0) problems.push({ path: [], message: 'an experiment file is a YAML mapping of keys to values', severity: 'error' });
+  const config = readSection(
+    isRecord(root) ? root : {},
+    EXPERIMENT_SCHEMA as unknown as Record<string, Field | Section>,
+    [],
+    problems,
+    { defaults, engine },
+  ) as ExperimentConfig;
+  if (!isRecord(root) && doc.errors.length === 0)
+    problems.push({ path: [], message: 'an experiment file is a YAML mapping of keys to values', severity: 'error' });
   if (!config.name) config.name = path.basename(file).replace(/\.taia\.ya?ml$|\.ya?ml$/, '');
-  if (config.train.method === 'lora' && config.lora.target_modules.length === 0) problems.push({ path: ['lora', 'target_modules'], message: 'LoRA needs at least one target module', severity: 'error' });
+  if (config.train.method === 'lora' && config.lora.target_modules.length === 0)
+    problems.push({
+      path: ['lora', 'target_modules'],
+      message: 'LoRA needs at least one target module',
+      severity: 'error',
+    });
   return { config, problems };
 }
 
@@ -60,19 +73,31 @@ export interface SectionContext {
   engine?: string;
 }
 
-export function readSection(obj: Record<string, unknown>, fields: Record<string, Field | Section>, at: KeyPath, problems: ExperimentProblem[], context: SectionContext = {}): Record<string, unknown> {
+export function readSection(
+  obj: Record<string, unknown>,
+  fields: Record<string, Field | Section>,
+  at: KeyPath,
+  problems: ExperimentProblem[],
+  context: SectionContext = {},
+): Record<string, unknown> {
   const { defaults = {}, engine = EXPERIMENT_SCHEMA.engine.default } = context;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(obj)) {
     if (key in fields) continue;
     const suggestion = closest(key, Object.keys(fields));
-    problems.push({ path: [...at, key], message: `unknown key '${key}'${suggestion ? `; did you mean '${suggestion}'?` : ''}`, severity: 'error', suggestion });
+    problems.push({
+      path: [...at, key],
+      message: `unknown key '${key}'${suggestion ? `; did you mean '${suggestion}'?` : ''}`,
+      severity: 'error',
+      suggestion,
+    });
   }
   for (const [key, spec] of Object.entries(fields)) {
     const value = obj[key];
     const where = [...at, key];
     if (spec.type === 'section') {
-      if (value !== undefined && value !== null && !isRecord(value)) problems.push({ path: where, message: `'${key}' must be a mapping of settings`, severity: 'error' });
+      if (value !== undefined && value !== null && !isRecord(value))
+        problems.push({ path: where, message: `'${key}' must be a mapping of settings`, severity: 'error' });
       out[key] = readSection(isRecord(value) ? value : {}, spec.fields, where, problems, context);
       continue;
     }
@@ -93,7 +118,8 @@ export function readSection(obj: Record<string, unknown>, fields: Record<string,
 
 /** Whether a field must be given for this engine. */
 export function isRequired(spec: Field, engine: string): boolean {
-  const required = spec.type === 'path' || spec.type === 'command' ? (spec as PathField | CommandField).required : undefined;
+  const required =
+    spec.type === 'path' || spec.type === 'command' ? (spec as PathField | CommandField).required : undefined;
   return required === true || (required !== undefined && required.engines.includes(engine));
 }
 
@@ -115,10 +141,12 @@ export function checkValue(spec: Field, value: unknown): string | undefined {
   switch (spec.type) {
     case 'integer':
     case 'number': {
-      if (typeof value !== 'number' || !Number.isFinite(value)) return `expected ${spec.type === 'integer' ? 'an integer' : 'a number'}, got ${describe(value)}`;
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        return `expected ${spec.type === 'integer' ? 'an integer' : 'a number'}, got ${describe(value)}`;
       if (spec.type === 'integer' && !Number.isInteger(value)) return `expected an integer, got ${value}`;
       const exclusive = spec.type === 'number' && spec.exclusiveMin;
-      if (spec.min !== undefined && (exclusive ? value <= spec.min : value < spec.min)) return `must be ${exclusive ? 'greater than' : 'at least'} ${spec.min}, got ${value}`;
+      if (spec.min !== undefined && (exclusive ? value <= spec.min : value < spec.min))
+        return `must be ${exclusive ? 'greater than' : 'at least'} ${spec.min}, got ${value}`;
       if (spec.max !== undefined && value > spec.max) return `must be at most ${spec.max}, got ${value}`;
       return undefined;
     }
@@ -134,15 +162,22 @@ export function checkValue(spec: Field, value: unknown): string | undefined {
     case 'path':
       return typeof value === 'string' && value.trim() !== '' ? undefined : `expected a path, got ${describe(value)}`;
     case 'string[]':
-      return Array.isArray(value) && value.every((v) => typeof v === 'string') ? undefined : `expected a list of strings, got ${describe(value)}`;
+      return Array.isArray(value) && value.every((v) => typeof v === 'string')
+        ? undefined
+        : `expected a list of strings, got ${describe(value)}`;
     case 'command':
       if (typeof value === 'string') return value.trim() ? undefined : 'expected a command, got an empty string';
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || typeof v === 'number')) return `expected a list of arguments or one shell string, got ${describe(value)}`;
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || typeof v === 'number'))
+        return `expected a list of arguments or one shell string, got ${describe(value)}`;
       return value.length && String(value[0]).trim() ? undefined : 'expected a program to run, got an empty list';
     case 'env': {
       if (!isRecord(value)) return `expected a mapping of variable names to values, got ${describe(value)}`;
-      const bad = Object.entries(value).find(([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || !['string', 'number', 'boolean'].includes(typeof v));
-      return bad ? `'${bad[0]}' ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(bad[0]) ? `must be a string, number or boolean, got ${describe(bad[1])}` : 'is not a variable name'}` : undefined;
+      const bad = Object.entries(value).find(
+        ([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || !['string', 'number', 'boolean'].includes(typeof v),
+      );
+      return bad
+        ? `'${bad[0]}' ${/^[A-Za-z_][A-Za-z0-9_]*$/.test(bad[0]) ? `must be a string, number or boolean, got ${describe(bad[1])}` : 'is not a variable name'}`
+        : undefined;
     }
   }
 }

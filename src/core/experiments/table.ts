@@ -89,13 +89,34 @@ function lastPerStep(metrics: MetricRecord[]): MetricRecord[] {
 
 const RUN_COLUMNS: ExperimentColumn[] = [
   { id: 'name', label: 'run', group: 'run', type: 'text', visible: true },
-  { id: 'started', label: 'started', group: 'run', type: 'text', visible: true, description: 'When the run started (UTC), which tells two runs of one experiment apart' },
+  {
+    id: 'started',
+    label: 'started',
+    group: 'run',
+    type: 'text',
+    visible: true,
+    description: 'When the run started (UTC), which tells two runs of one experiment apart',
+  },
   { id: 'state', label: 'state', group: 'run', type: 'text', visible: true },
-  { id: 'source', label: 'trainer', group: 'run', type: 'text', visible: false, description: 'Which trainer wrote the run' },
+  {
+    id: 'source',
+    label: 'trainer',
+    group: 'run',
+    type: 'text',
+    visible: false,
+    description: 'Which trainer wrote the run',
+  },
   { id: 'steps', label: 'steps', group: 'metric', type: 'number', visible: true },
   { id: 'finalLoss', label: 'final loss', group: 'metric', type: 'number', visible: true, lowerIsBetter: true },
   { id: 'bestLoss', label: 'best loss', group: 'metric', type: 'number', visible: true, lowerIsBetter: true },
-  { id: 'tokensPerSecond', label: 'tokens/s', group: 'metric', type: 'number', visible: false, description: 'Median tokens per second' },
+  {
+    id: 'tokensPerSecond',
+    label: 'tokens/s',
+    group: 'metric',
+    type: 'number',
+    visible: false,
+    description: 'Median tokens per second',
+  },
   { id: 'seconds', label: 'duration (s)', group: 'metric', type: 'number', visible: false },
 ];
 
@@ -105,14 +126,28 @@ const RUN_COLUMNS: ExperimentColumn[] = [
  * lies in the run folder), one column per task, metric and kind (checkpoint, or the merge's recipe);
  * a run evaluated on several checkpoints shows the best score, as the column says.
  */
-export function experimentsTable(runs: ExperimentRunInput[], results: ModelResults[] = [], merges: MergeInput[] = []): ExperimentsTable {
+export function experimentsTable(
+  runs: ExperimentRunInput[],
+  results: ModelResults[] = [],
+  merges: MergeInput[] = [],
+): ExperimentsTable {
   const params = runs.map((r) => {
     const { name: _name, experimentFile: _file, ...rest } = (r.config ?? {}) as Record<string, unknown>;
     return flatten(rest);
   });
   const paramKeys = [...new Set(params.flatMap((p) => Object.keys(p)))];
   const differs = (k: string) => runs.length < 2 || params.some((p) => p[k] !== params[0][k]);
-  const columns: ExperimentColumn[] = [...RUN_COLUMNS, ...paramKeys.map((k): ExperimentColumn => ({ id: `param:${k}`, label: k, group: 'param', type: 'text', visible: runs.length > 1 && differs(k), description: differs(k) ? 'differs between runs' : 'the same in every run' }))];
+  const columns: ExperimentColumn[] = [
+    ...RUN_COLUMNS,
+    ...paramKeys.map((k): ExperimentColumn => ({
+      id: `param:${k}`,
+      label: k,
+      group: 'param',
+      type: 'text',
+      visible: runs.length > 1 && differs(k),
+      description: differs(k) ? 'differs between runs' : 'the same in every run',
+    })),
+  ];
   const bench = new Map<string, ExperimentColumn>();
   const rows = runs.map((r, i): ExperimentRow => {
     const m = lastPerStep(r.metrics);
@@ -131,14 +166,35 @@ export function experimentsTable(runs: ExperimentRunInput[], results: ModelResul
     };
     for (const [k, v] of Object.entries(params[i])) values[`param:${k}`] = v;
     // Scores of the run's checkpoints, then of merges made from them.
-    const kinds: [string, string[]][] = [['checkpoint', [r.dir]], ...groupBy(merges.filter((g) => inside(r.dir, g.finetuned)), (g) => g.recipe).map(([recipe, gs]): [string, string[]] => [recipe, gs.map((g) => g.dir)])];
+    const kinds: [string, string[]][] = [
+      ['checkpoint', [r.dir]],
+      ...groupBy(
+        merges.filter((g) => inside(r.dir, g.finetuned)),
+        (g) => g.recipe,
+      ).map(([recipe, gs]): [string, string[]] => [recipe, gs.map((g) => g.dir)]),
+    ];
     for (const [kind, dirs] of kinds) {
-      const scored = results.filter((res) => res.checkpoint && dirs.some((d) => (kind === 'checkpoint' ? inside(d, res.checkpoint!) : path.resolve(d) === path.resolve(res.checkpoint!))));
+      const scored = results.filter(
+        (res) =>
+          res.checkpoint &&
+          dirs.some((d) =>
+            kind === 'checkpoint' ? inside(d, res.checkpoint!) : path.resolve(d) === path.resolve(res.checkpoint!),
+          ),
+      );
       for (const res of scored) {
         for (const [task, t] of res.tasks) {
           for (const [metric, mr] of t.metrics) {
             const id = `bench:${task}/${metric}/${kind}`;
-            if (!bench.has(id)) bench.set(id, { id, label: `${task} ${metric} (${kind === 'checkpoint' ? 'fine-tune' : kind})`, group: 'benchmark', type: 'number', visible: true, lowerIsBetter: !mr.higherIsBetter, description: `${task} / ${metric} of the run's ${kind === 'checkpoint' ? 'checkpoints' : `${kind} merges`}: the best where several were evaluated` });
+            if (!bench.has(id))
+              bench.set(id, {
+                id,
+                label: `${task} ${metric} (${kind === 'checkpoint' ? 'fine-tune' : kind})`,
+                group: 'benchmark',
+                type: 'number',
+                visible: true,
+                lowerIsBetter: !mr.higherIsBetter,
+                description: `${task} / ${metric} of the run's ${kind === 'checkpoint' ? 'checkpoints' : `${kind} merges`}: the best where several were evaluated`,
+              });
             const prev = values[id];
             const better = typeof prev !== 'number' || (mr.higherIsBetter ? mr.value > prev : mr.value < prev);
             if (better) values[id] = mr.value;

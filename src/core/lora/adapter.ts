@@ -54,19 +54,38 @@ export async function readLoraConfig(dir: string): Promise<LoraConfig> {
     throw new CheckpointError(file, problem);
   };
   // A field written as null is not a field left out: PEFT would fail on it, so it is refused here too.
-  for (const key of ['peft_type', 'r', 'lora_alpha', 'target_modules', 'rank_pattern', 'alpha_pattern', 'modules_to_save', 'use_rslora', 'fan_in_fan_out', 'use_dora', 'lora_bias']) {
+  for (const key of [
+    'peft_type',
+    'r',
+    'lora_alpha',
+    'target_modules',
+    'rank_pattern',
+    'alpha_pattern',
+    'modules_to_save',
+    'use_rslora',
+    'fan_in_fan_out',
+    'use_dora',
+    'lora_bias',
+  ]) {
     if (c[key] === null && !NULLABLE.has(key)) fail(`"${key}" is null; leave it out or give a value`);
   }
   const peftType = c.peft_type ?? 'LORA';
-  if (peftType !== 'LORA') fail(`peft_type ${JSON.stringify(peftType)} is not supported (only LORA adapters fold into weights here)`);
+  if (peftType !== 'LORA')
+    fail(`peft_type ${JSON.stringify(peftType)} is not supported (only LORA adapters fold into weights here)`);
   const num = (key: string, fallback?: number): number => {
     const v = c[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`"${key}" must be a positive number, got ${JSON.stringify(c[key])}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      fail(`"${key}" must be a positive number, got ${JSON.stringify(c[key])}`);
     return v as number;
   };
   const pattern = (key: string): Record<string, number> => {
     const v = c[key] ?? {};
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)) {
+    if (
+      typeof v !== 'object' ||
+      v === null ||
+      Array.isArray(v) ||
+      !Object.values(v).every((x) => typeof x === 'number' && Number.isFinite(x) && x > 0)
+    ) {
       fail(`"${key}" must map module patterns to positive numbers`);
     }
     for (const k of Object.keys(v)) {
@@ -83,12 +102,16 @@ export async function readLoraConfig(dir: string): Promise<LoraConfig> {
   // quantises them: such an adapter is relative to the residual base saved with it, not to the original.
   const init = c.init_lora_weights;
   if (typeof init === 'string' && /^(pissa|olora|corda|loftq)/i.test(init)) {
-    fail(`"init_lora_weights": ${JSON.stringify(init)} adapters are relative to the residual base that initialisation wrote, not to the original base: folding it here would give a wrong model. Convert it to a plain LoRA first (PEFT's save_pretrained with path_initial_model_for_weight_conversion), or merge it onto its residual base with PEFT`);
+    fail(
+      `"init_lora_weights": ${JSON.stringify(init)} adapters are relative to the residual base that initialisation wrote, not to the original base: folding it here would give a wrong model. Convert it to a plain LoRA first (PEFT's save_pretrained with path_initial_model_for_weight_conversion), or merge it onto its residual base with PEFT`,
+    );
   }
   const targets = c.target_modules ?? [];
-  if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')))) fail('"target_modules" must be a list of names or a regex string');
+  if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string'))))
+    fail('"target_modules" must be a list of names or a regex string');
   const toSave = c.modules_to_save ?? [];
-  if (!Array.isArray(toSave) || !toSave.every((t) => typeof t === 'string')) fail('"modules_to_save" must be a list of names');
+  if (!Array.isArray(toSave) || !toSave.every((t) => typeof t === 'string'))
+    fail('"modules_to_save" must be a list of names');
   return {
     r: num('r', 8),
     loraAlpha: num('lora_alpha', 8),
@@ -143,7 +166,11 @@ const LORA_BIAS_KEY = /^(.*)\.lora_B\.bias$/;
 export async function openLoraAdapter(dir: string): Promise<LoraAdapter> {
   const configFile = path.join(dir, ADAPTER_CONFIG);
   const config = await readLoraConfig(dir);
-  if (config.useDora) throw new CheckpointError(configFile, 'DoRA adapters (use_dora: true) are not supported: their magnitude vector makes W\' differ from W + s·B·A');
+  if (config.useDora)
+    throw new CheckpointError(
+      configFile,
+      "DoRA adapters (use_dora: true) are not supported: their magnitude vector makes W' differ from W + s·B·A",
+    );
   const weights = await CheckpointWeights.open(dir, ADAPTER_FILE);
   try {
     return { dir, config, weights, ...pairModules(weights, config) };
@@ -182,19 +209,44 @@ function pairModules(weights: CheckpointWeights, config: LoraConfig): Pick<LoraA
   const modules: LoraModule[] = [];
   for (const [module, p] of parts) {
     const file = (p.a ?? p.b ?? p.bias)!.file.path;
-    if (!p.a || !p.b) throw new CheckpointError(file, `LoRA module has ${p.a ? 'lora_A' : 'lora_B'} but no ${p.a ? 'lora_B' : 'lora_A'}`, module);
+    if (!p.a || !p.b)
+      throw new CheckpointError(
+        file,
+        `LoRA module has ${p.a ? 'lora_A' : 'lora_B'} but no ${p.a ? 'lora_B' : 'lora_A'}`,
+        module,
+      );
     const { r, scaling } = loraScaling(config, module);
     const ar = p.a.info.shape[0];
     const bc = p.b.info.shape[1];
-    if (p.a.info.shape.length !== 2 || p.b.info.shape.length !== 2) throw new CheckpointError(file, 'lora_A and lora_B must be 2-D', module);
+    if (p.a.info.shape.length !== 2 || p.b.info.shape.length !== 2)
+      throw new CheckpointError(file, 'lora_A and lora_B must be 2-D', module);
     for (const ref of [p.a, p.b, p.bias]) {
       // Refused here, not while writing, so a dry run refuses what the merge would.
-      if (ref && !isFloatDtype(ref.info.dtype)) throw new CheckpointError(ref.file.path, `LoRA weights must be F32, F16 or BF16, not ${ref.info.dtype}`, ref.info.name);
+      if (ref && !isFloatDtype(ref.info.dtype))
+        throw new CheckpointError(
+          ref.file.path,
+          `LoRA weights must be F32, F16 or BF16, not ${ref.info.dtype}`,
+          ref.info.name,
+        );
     }
     // Embedding LoRA stores A as [r, num_embeddings] and B as [dim, r] too, but in PEFT's naming A's
     // rows are the rank, as for linear layers.
-    if (ar !== r || bc !== r) throw new CheckpointError(file, `rank mismatch: config says r=${r}, lora_A is ${JSON.stringify(p.a.info.shape)}, lora_B is ${JSON.stringify(p.b.info.shape)}`, module);
-    modules.push({ module, target: `${module}.weight`, a: p.a, b: p.b, bias: p.bias, r, scaling, transpose: p.embedding || config.fanInFanOut });
+    if (ar !== r || bc !== r)
+      throw new CheckpointError(
+        file,
+        `rank mismatch: config says r=${r}, lora_A is ${JSON.stringify(p.a.info.shape)}, lora_B is ${JSON.stringify(p.b.info.shape)}`,
+        module,
+      );
+    modules.push({
+      module,
+      target: `${module}.weight`,
+      a: p.a,
+      b: p.b,
+      bias: p.bias,
+      r,
+      scaling,
+      transpose: p.embedding || config.fanInFanOut,
+    });
   }
   return { modules, replacements };
 }

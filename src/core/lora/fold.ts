@@ -28,7 +28,8 @@ export async function loraFactors(m: LoraModule, scale = 1): Promise<LoraFactors
   const inDim = m.a.info.shape[1];
   const outDim = m.b.info.shape[0];
   const s = m.scaling * scale;
-  if (!m.transpose) return { rows: outDim, cols: inDim, r, left: Float64Array.from(b, (x) => x * s), right: Float64Array.from(a) };
+  if (!m.transpose)
+    return { rows: outDim, cols: inDim, r, left: Float64Array.from(b, (x) => x * s), right: Float64Array.from(a) };
   const left = new Float64Array(inDim * r); // s·Aᵀ [in, r]
   const right = new Float64Array(r * outDim); // Bᵀ [r, out]
   for (let k = 0; k < r; k++) for (let j = 0; j < inDim; j++) left[j * r + k] = a[k * inDim + j] * s;

@@ -27,7 +27,17 @@ declare const WebAssembly: {
 };
 
 export interface FoldExports {
-  fold(w: number, wt: number, out: number, ot: number, left: number, right: number, rows: number, cols: number, r: number): void;
+  fold(
+    w: number,
+    wt: number,
+    out: number,
+    ot: number,
+    left: number,
+    right: number,
+    rows: number,
+    cols: number,
+    r: number,
+  ): void;
 }
 
 /** The compiled module, or undefined where WebAssembly SIMD and threads are unavailable or TAIA_LORA_KERNEL=js. */
@@ -67,7 +77,10 @@ export class FoldMemory {
     const end = output0 + 2 * outBytes;
     const memory = this.memory;
     if (memory.buffer.byteLength < end) {
-      if (end > MAX_PAGES * 65536) throw new Error(`a LoRA factor pair of ${f.rows}×${f.r} and ${f.r}×${f.cols} is too large to fold (over 4 GiB)`);
+      if (end > MAX_PAGES * 65536)
+        throw new Error(
+          `a LoRA factor pair of ${f.rows}×${f.r} and ${f.r}×${f.cols} is too large to fold (over 4 GiB)`,
+        );
       memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
     }
     this.at = { left, right, input: [input0, input0 + inBytes], output: [output0, output0 + outBytes] };

@@ -38,7 +38,10 @@ export class FoldPool {
   private constructor(module: object, threads: number) {
     // Instantiating here first makes a broken module fail in this thread, with its message.
     instantiate(module, this.memory.memory);
-    this.workers = Array.from({ length: threads }, () => new Worker(WORKER_CODE, { eval: true, workerData: { module, memory: this.memory.memory } }));
+    this.workers = Array.from(
+      { length: threads },
+      () => new Worker(WORKER_CODE, { eval: true, workerData: { module, memory: this.memory.memory } }),
+    );
     this.pending = this.workers.map(() => undefined);
     this.workers.forEach((w, i) => {
       w.on('message', () => this.settle(i));
@@ -51,7 +54,8 @@ export class FoldPool {
   fold(slot: number, chunkRow: number, rows: number): Promise<void> {
     const per = Math.ceil(Math.ceil(rows / this.workers.length) / 6) * 6;
     const jobs: Promise<void>[] = [];
-    for (let i = 0, from = 0; from < rows; i++, from += per) jobs.push(this.post(i, this.memory.call(slot, chunkRow, from, Math.min(rows, from + per))));
+    for (let i = 0, from = 0; from < rows; i++, from += per)
+      jobs.push(this.post(i, this.memory.call(slot, chunkRow, from, Math.min(rows, from + per))));
     return Promise.all(jobs).then(() => undefined);
   }
 

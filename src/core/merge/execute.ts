@@ -43,7 +43,11 @@ export interface MergeResult {
  * into place. On error or cancellation the temporary folder is removed; inputs are only read.
  * Closes the plan's inputs in every case.
  */
-export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgress) => void, signal?: AbortSignal): Promise<MergeResult> {
+export async function executeMerge(
+  plan: MergePlan,
+  onProgress?: (p: MergeProgress) => void,
+  signal?: AbortSignal,
+): Promise<MergeResult> {
   const started = performance.now();
   const out = path.resolve(plan.options.out);
   const tmp = mergeTempName(out);
@@ -52,15 +56,35 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
   try {
     if ((await exists(out)) && !plan.options.force) throw new OutputExistsError(out);
     await mkdir(tmp, { recursive: true });
-    const metadata = { format: 'pt', taia_recipe: plan.options.recipe.name, taia_scale: String(plan.options.scale), taia_tool: `${TOOL_NAME} ${TOOL_VERSION}` };
+    const metadata = {
+      format: 'pt',
+      taia_recipe: plan.options.recipe.name,
+      taia_scale: String(plan.options.scale),
+      taia_tool: `${TOOL_NAME} ${TOOL_VERSION}`,
+    };
     writer = new ShardedWriter(tmp, plan.tensors, plan.options.maxShardBytes, metadata);
     // LoRA weights fold in worker threads, one per core (undefined: the in-thread reference folds).
     pool = plan.tensors.some((t) => t.op === 'lora') ? FoldPool.create() : undefined;
-    const job: Job = { writer, buffers: new ChunkBuffers(), scale: plan.options.scale, bytesDone: 0, loraFlops: 0, loraSeconds: 0, pool, signal };
+    const job: Job = {
+      writer,
+      buffers: new ChunkBuffers(),
+      scale: plan.options.scale,
+      bytesDone: 0,
+      loraFlops: 0,
+      loraSeconds: 0,
+      pool,
+      signal,
+    };
     for (let i = 0; i < plan.tensors.length; i++) {
       throwIfAborted(signal);
       const t = plan.tensors[i];
-      onProgress?.({ tensor: t.name, index: i, count: plan.tensors.length, bytesDone: job.bytesDone, bytesTotal: plan.outputBytes });
+      onProgress?.({
+        tensor: t.name,
+        index: i,
+        count: plan.tensors.length,
+        bytesDone: job.bytesDone,
+        bytesTotal: plan.outputBytes,
+      });
       await writeTensor(t, job);
     }
     await writer.finish();
@@ -69,8 +93,21 @@ export async function executeMerge(plan: MergePlan, onProgress?: (p: MergeProgre
     await writeFile(path.join(tmp, PROVENANCE_FILE), serialiseProvenance(buildProvenance(plan)));
     throwIfAborted(signal);
     await moveIntoPlace(tmp, out);
-    onProgress?.({ tensor: '', index: plan.tensors.length, count: plan.tensors.length, bytesDone: plan.outputBytes, bytesTotal: plan.outputBytes });
-    return { out, files: (await readdir(out)).sort(), bytes: plan.outputBytes, seconds: (performance.now() - started) / 1000, loraFlops: job.loraFlops, loraSeconds: job.loraSeconds };
+    onProgress?.({
+      tensor: '',
+      index: plan.tensors.length,
+      count: plan.tensors.length,
+      bytesDone: plan.outputBytes,
+      bytesTotal: plan.outputBytes,
+    });
+    return {
+      out,
+      files: (await readdir(out)).sort(),
+      bytes: plan.outputBytes,
+      seconds: (performance.now() - started) / 1000,
+      loraFlops: job.loraFlops,
+      loraSeconds: job.loraSeconds,
+    };
   } catch (e) {
     await writer?.abort();
     await rm(tmp, { recursive: true, force: true });
@@ -131,7 +168,12 @@ export async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
       // Bytes pass through untouched: exact for every dtype.
       const size = from.info.end - from.info.begin;
       const step = CHUNK_ELEMENTS * 4;
-      return readAhead(Math.ceil(size / step), (i, slot) => from.file.readRange(from.info, i * step, Math.min(size, (i + 1) * step), buf.input(slot)), emit, signal);
+      return readAhead(
+        Math.ceil(size / step),
+        (i, slot) => from.file.readRange(from.info, i * step, Math.min(size, (i + 1) * step), buf.input(slot)),
+        emit,
+        signal,
+      );
     }
     case 'convert':
       return convert();
@@ -141,7 +183,8 @@ export async function writeTensor(t: PlannedTensor, job: Job): Promise<void> {
       const s = job.scale;
       return readAhead(
         chunks,
-        async (i, slot) => Promise.all([readElements(from, i, buf.input(slot, 0)), readElements(base, i, buf.input(slot, 1))]),
+        async (i, slot) =>
+          Promise.all([readElements(from, i, buf.input(slot, 0)), readElements(base, i, buf.input(slot, 1))]),
         ([f, b]) => {
           const fv = toFloat32(f, from.info.dtype as FloatDtype, buf.work);
           const bv = toFloat32(b, base.info.dtype as FloatDtype, buf.other);
@@ -170,7 +213,12 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
     const b = toFloat32(await from.file.read(from.info.name), inDtype);
     const lb = module.bias!;
     const delta = toFloat32(await lb.file.read(lb.info.name), lb.info.dtype as FloatDtype);
-    if (delta.length !== b.length) throw new CheckpointError(lb.file.path, `has ${delta.length} elements but '${from.info.name}' has ${b.length}`, lb.info.name);
+    if (delta.length !== b.length)
+      throw new CheckpointError(
+        lb.file.path,
+        `has ${delta.length} elements but '${from.info.name}' has ${b.length}`,
+        lb.info.name,
+      );
     const s = module.scaling * job.scale;
     for (let k = 0; k < b.length; k++) b[k] += s * delta[k];
     return emit(fromFloat32(b, outDtype));
@@ -178,7 +226,8 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   const factors = await loraFactors(module, job.scale);
   const cols = factors.cols;
   const rowBytes = cols * storedWidth(from);
-  const read = (row0: number, row1: number, target: Buffer) => from.file.readRange(from.info, row0 * rowBytes, row1 * rowBytes, target);
+  const read = (row0: number, row1: number, target: Buffer) =>
+    from.file.readRange(from.info, row0 * rowBytes, row1 * rowBytes, target);
   if (job.pool) {
     job.loraSeconds += await foldStream(job.pool, { factors, inDtype, outDtype, read, emit, signal: job.signal });
     return;
@@ -188,7 +237,8 @@ async function foldLora(t: PlannedTensor, job: Job, emit: (b: Uint8Array) => Pro
   // A row wider than a chunk still fits: the work buffers grow for it.
   const work = cols > CHUNK_ELEMENTS ? new Float32Array(cols) : buf.work;
   const encoded = cols > CHUNK_ELEMENTS ? alignedBuffer(cols * 4) : buf.encoded;
-  const inputs = cols > CHUNK_ELEMENTS ? [alignedBuffer(cols * 4), alignedBuffer(cols * 4)] : [buf.input(0), buf.input(1)];
+  const inputs =
+    cols > CHUNK_ELEMENTS ? [alignedBuffer(cols * 4), alignedBuffer(cols * 4)] : [buf.input(0), buf.input(1)];
   await readAhead(
     rowChunks,
     (i, slot) => read(i * rowsPerChunk, Math.min(factors.rows, (i + 1) * rowsPerChunk), inputs[slot]),

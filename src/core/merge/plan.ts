@@ -100,7 +100,10 @@ async function checkOutputPath(opts: MergeOptions): Promise<void> {
     const rel = path.relative(inp, out);
     const back = path.relative(out, inp);
     if (rel === '' || !rel.startsWith('..') || !back.startsWith('..')) {
-      throw new CheckpointError(opts.out, `output folder must not be, contain or lie inside an input (${input}): inputs are never modified`);
+      throw new CheckpointError(
+        opts.out,
+        `output folder must not be, contain or lie inside an input (${input}): inputs are never modified`,
+      );
     }
   }
 }
@@ -113,9 +116,18 @@ export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } 
   // A virtual merge (virtual.ts) is read in memory and has no output folder to check.
   if (!mode.virtual) await checkOutputPath(opts);
   const { architectureDirs, dryRun, ...rest } = opts;
-  const options = { scale: 1, dtype: 'keep' as OutputDtype, maxShardBytes: DEFAULT_MAX_SHARD_BYTES, force: false, allowUnknown: false, ...rest };
-  if (!Number.isFinite(options.scale)) throw new OptionError('scale', 'scale', `must be a finite number, got ${options.scale}`);
-  for (const dir of [opts.base, opts.finetuned]) if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
+  const options = {
+    scale: 1,
+    dtype: 'keep' as OutputDtype,
+    maxShardBytes: DEFAULT_MAX_SHARD_BYTES,
+    force: false,
+    allowUnknown: false,
+    ...rest,
+  };
+  if (!Number.isFinite(options.scale))
+    throw new OptionError('scale', 'scale', `must be a finite number, got ${options.scale}`);
+  for (const dir of [opts.base, opts.finetuned])
+    if (!(await isDirectory(dir))) throw new CheckpointError(dir, 'no such folder');
   const recovered = mode.virtual ? [] : await recoverOutput(opts.out, dryRun);
   // Checked again just before writing; failing here keeps a dry run honest about the real run.
   if (!mode.virtual && !options.force && (await exists(opts.out))) throw new OutputExistsError(opts.out, recovered);
@@ -123,7 +135,8 @@ export async function planMerge(opts: MergeOptions, mode: { virtual?: boolean } 
   const { classifier, family, base, adapter, finetuned } = pair;
   const ctx: PlanContext = { options, classifier, family, notes: recovered, base, finetuned, adapter };
   try {
-    if (adapter) return await withSmallFiles(finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned));
+    if (adapter)
+      return await withSmallFiles(finish(ctx, 'adapter', planAdapter(ctx, adapter), opts.base, opts.finetuned));
     const tied = tiedHead(pair.baseConfig) && tiedHead(pair.finetunedConfig!);
     return await withSmallFiles(finish(ctx, 'model', planFull(ctx, finetuned!, tied), opts.finetuned, opts.finetuned));
   } catch (e) {
@@ -148,9 +161,16 @@ interface PlanContext {
  */
 async function withSmallFiles(plan: MergePlan): Promise<MergePlan> {
   const base = plan.options.base;
-  const hasTokenizer = await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'tokenizer.model'].map((f) => exists(path.join(plan.tokenizerSource, f))));
+  const hasTokenizer = await Promise.all(
+    ['tokenizer.json', 'tokenizer_config.json', 'tokenizer.model'].map((f) =>
+      exists(path.join(plan.tokenizerSource, f)),
+    ),
+  );
   const tokenizerDir = hasTokenizer.some(Boolean) ? plan.tokenizerSource : base;
-  for (const [files, dir] of [[CONFIG_FILES, plan.configSource], [TOKENIZER_FILES, tokenizerDir]] as const) {
+  for (const [files, dir] of [
+    [CONFIG_FILES, plan.configSource],
+    [TOKENIZER_FILES, tokenizerDir],
+  ] as const) {
     for (const f of files) {
       const src = (await copyable(dir, f)) ?? (dir !== base ? await copyable(base, f) : undefined);
       if (src) plan.smallFiles.push(src);
@@ -167,17 +187,28 @@ async function copyable(dir: string, name: string): Promise<string | undefined> 
   return file;
 }
 
-function finish(ctx: PlanContext, kind: 'model' | 'adapter', tensors: PlannedTensor[], configSource: string, tokenizerSource: string): MergePlan {
+function finish(
+  ctx: PlanContext,
+  kind: 'model' | 'adapter',
+  tensors: PlannedTensor[],
+  configSource: string,
+  tokenizerSource: string,
+): MergePlan {
   checkLayerRange(ctx, tensors);
   checkRecipeFits(ctx, tensors);
   const counts = Object.fromEntries(BLOCKS.map((b) => [b, { base: 0, finetuned: 0 }])) as Record<Block, BlockCount>;
   for (const t of tensors) counts[t.cls.block][t.source]++;
   const towers = tensors.filter((t) => t.cls.tower !== undefined && t.cls.block !== 'ffn');
   if (towers.length > 0) {
-    ctx.notes.push(`${towers.length} tensor(s) of the ${[...new Set(towers.map((t) => t.cls.tower))].join(', ')} tower follow the recipe's default ('${ctx.options.recipe.default}'): the recipe's blocks are the language model's`);
+    ctx.notes.push(
+      `${towers.length} tensor(s) of the ${[...new Set(towers.map((t) => t.cls.tower))].join(', ')} tower follow the recipe's default ('${ctx.options.recipe.default}'): the recipe's blocks are the language model's`,
+    );
   }
   const paper = tensors.filter((t) => t.cls.byPaperRule);
-  if (paper.length > 0) ctx.notes.push(`${paper.length} tensor(s) are FFN by the paper's rule alone (gate_proj/up_proj/down_proj in the name), e.g. ${paper[0].name}`);
+  if (paper.length > 0)
+    ctx.notes.push(
+      `${paper.length} tensor(s) are FFN by the paper's rule alone (gate_proj/up_proj/down_proj in the name), e.g. ${paper[0].name}`,
+    );
   const families = new Set(tensors.map((t) => t.cls.family).filter((f) => f !== undefined));
   const files = ctx.classifier.families.filter((f) => families.has(f.name)).map((f) => f.file);
   return {
@@ -203,8 +234,16 @@ function checkLayerRange(ctx: PlanContext, tensors: PlannedTensor[]): void {
   // A loop, not Math.max(...): a spread of 200,000 tensors overflows the stack.
   const last = tensors.reduce((n, t) => Math.max(n, t.cls.layer ?? -1), -1);
   if (!range || last < 0) return;
-  if (range[0] > last) throw new OptionError('layers', 'layer range', `${range[0]}-${range[1]} selects no layer: the model's layers are 0-${last}`);
-  if (range[1] > last) ctx.notes.push(`layer range ${range[0]}-${range[1]} reaches past the last layer (${last}): layers ${range[0]}-${last} come from the fine-tune`);
+  if (range[0] > last)
+    throw new OptionError(
+      'layers',
+      'layer range',
+      `${range[0]}-${range[1]} selects no layer: the model's layers are 0-${last}`,
+    );
+  if (range[1] > last)
+    ctx.notes.push(
+      `layer range ${range[0]}-${range[1]} reaches past the last layer (${last}): layers ${range[0]}-${last} come from the fine-tune`,
+    );
 }
 
 /** Unknown tensors that look like layer weights stopped a merge; allowing unknown tensors goes on. */
@@ -220,7 +259,8 @@ export class UnknownTensorsError extends CheckpointError {
 }
 
 const SHOWN = 5;
-const listed = (names: string[]): string => `${names.slice(0, SHOWN).join(', ')}${names.length > SHOWN ? `, ... (${names.length} in all)` : ''}`;
+const listed = (names: string[]): string =>
+  `${names.slice(0, SHOWN).join(', ')}${names.length > SHOWN ? `, ... (${names.length} in all)` : ''}`;
 
 /**
  * A recipe that sends a block somewhere other than its default (taia reverts the FFN, taia-strict
@@ -240,13 +280,22 @@ function checkRecipeFits(ctx: PlanContext, tensors: PlannedTensor[]): void {
     if (b !== 'ffn' && b !== 'attention') {
       ctx.notes.push(`recipe '${recipe.name}' moves the ${b} block, which this model does not have`);
     } else {
-      throw new CheckpointError(ctx.options.base, `recipe '${recipe.name}' moves the ${b} block, but no tensor of this model is classified ${b}${ctx.family ? ` (architecture '${ctx.family}')` : ' (no architecture file knows its config.json)'}: the output would be wrong; ${ways}`);
+      throw new CheckpointError(
+        ctx.options.base,
+        `recipe '${recipe.name}' moves the ${b} block, but no tensor of this model is classified ${b}${ctx.family ? ` (architecture '${ctx.family}')` : ' (no architecture file knows its config.json)'}: the output would be wrong; ${ways}`,
+      );
     }
   }
   if (allowUnknown) return;
-  const layerLike = tensors.filter((t) => !t.cls.known && t.shape.length === 2 && /\.\d+\./.test(t.name)).map((t) => t.name);
+  const layerLike = tensors
+    .filter((t) => !t.cls.known && t.shape.length === 2 && /\.\d+\./.test(t.name))
+    .map((t) => t.name);
   if (layerLike.length > 0) {
-    throw new UnknownTensorsError(ctx.options.base, `recipe '${recipe.name}' moves blocks, but ${layerLike.length} tensor(s) that look like layer weights are not recognised and would follow the default ('${recipe.default}'): ${listed(layerLike)}; ${ways}, or allow unknown tensors to go on`, layerLike);
+    throw new UnknownTensorsError(
+      ctx.options.base,
+      `recipe '${recipe.name}' moves blocks, but ${layerLike.length} tensor(s) that look like layer weights are not recognised and would follow the default ('${recipe.default}'): ${listed(layerLike)}; ${ways}, or allow unknown tensors to go on`,
+      layerLike,
+    );
   }
 }
 
@@ -267,14 +316,23 @@ function outDtype(ctx: PlanContext, stored: Dtype): Dtype {
 function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): PlannedTensor[] {
   const { base, options } = ctx;
   const { both, onlyInBase, onlyInFinetuned } = matchTensors([...base.byName.values()], ft);
-  const oneSided = [...onlyInBase.map((have) => ({ have, inBase: true })), ...onlyInFinetuned.map((have) => ({ have, inBase: false }))];
+  const oneSided = [
+    ...onlyInBase.map((have) => ({ have, inBase: true })),
+    ...onlyInFinetuned.map((have) => ({ have, inBase: false })),
+  ];
   for (const { have, inBase } of oneSided) {
     const name = have.info.name;
     if (ctx.classifier.classify(name, ctx.family).block === 'head' && tied) {
-      ctx.notes.push(`${name} is stored only in ${inBase ? 'base' : 'the fine-tune'}; embeddings are tied, so the output omits it and transformers re-ties it on load`);
+      ctx.notes.push(
+        `${name} is stored only in ${inBase ? 'base' : 'the fine-tune'}; embeddings are tied, so the output omits it and transformers re-ties it on load`,
+      );
       continue;
     }
-    throw new CheckpointError(have.file.path, `present here but missing in the ${inBase ? 'fine-tuned' : 'base'} checkpoint`, name);
+    throw new CheckpointError(
+      have.file.path,
+      `present here but missing in the ${inBase ? 'fine-tuned' : 'base'} checkpoint`,
+      name,
+    );
   }
   const plan: PlannedTensor[] = [];
   for (const [b, f] of both) {
@@ -283,7 +341,11 @@ function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): Plann
     checkSameShape(b, f);
     const floats = isFloatDtype(b.info.dtype) && isFloatDtype(f.info.dtype);
     if (!floats && b.info.dtype !== f.info.dtype) {
-      throw new CheckpointError(f.file.path, `dtype ${f.info.dtype} differs from base ${b.info.dtype} in ${b.file.path}`, name);
+      throw new CheckpointError(
+        f.file.path,
+        `dtype ${f.info.dtype} differs from base ${b.info.dtype} in ${b.file.path}`,
+        name,
+      );
     }
     const source = sourceOf(ctx, cls, name);
     const from = source === 'base' ? b : f;
@@ -291,11 +353,21 @@ function planFull(ctx: PlanContext, ft: CheckpointWeights, tied: boolean): Plann
     if (source === 'finetuned' && options.scale !== 1 && floats) {
       plan.push({ name, cls, source, op: 'scale', shape: b.info.shape, dtype, from: f, base: b });
     } else {
-      plan.push({ name, cls, source, op: dtype === from.info.dtype ? 'copy' : 'convert', shape: b.info.shape, dtype, from });
+      plan.push({
+        name,
+        cls,
+        source,
+        op: dtype === from.info.dtype ? 'copy' : 'convert',
+        shape: b.info.shape,
+        dtype,
+        from,
+      });
     }
   }
   if (options.scale !== 1 && plan.some((t) => t.source === 'finetuned' && t.op !== 'scale')) {
-    ctx.notes.push('non-float tensors from the fine-tune are copied as they are: the scale applies to float tensors only');
+    ctx.notes.push(
+      'non-float tensors from the fine-tune are copied as they are: the scale applies to float tensors only',
+    );
   }
   return plan;
 }
@@ -305,24 +377,49 @@ function planAdapter(ctx: PlanContext, adapter: LoraAdapter): PlannedTensor[] {
   const byTarget = new Map<string, { module: LoraModule; part: 'weight' | 'bias' }>();
   for (const m of adapter.modules) {
     const target = base.get(m.target);
-    if (!target) throw new CheckpointError(m.a.file.path, `LoRA module targets '${m.target}', which the base checkpoint does not have`, m.module);
+    if (!target)
+      throw new CheckpointError(
+        m.a.file.path,
+        `LoRA module targets '${m.target}', which the base checkpoint does not have`,
+        m.module,
+      );
     const want = expectedTargetShape(m);
     if (!sameShape(target.info.shape, want)) {
-      throw new CheckpointError(m.a.file.path, `LoRA delta has shape ${JSON.stringify(want)} but base '${m.target}' is ${JSON.stringify(target.info.shape)}${m.transpose ? '' : ' (is fan_in_fan_out wrong?)'}`, m.module);
+      throw new CheckpointError(
+        m.a.file.path,
+        `LoRA delta has shape ${JSON.stringify(want)} but base '${m.target}' is ${JSON.stringify(target.info.shape)}${m.transpose ? '' : ' (is fan_in_fan_out wrong?)'}`,
+        m.module,
+      );
     }
-    if (!isFloatDtype(target.info.dtype)) throw new CheckpointError(target.file.path, `LoRA cannot be folded into a ${target.info.dtype} tensor`, m.target);
+    if (!isFloatDtype(target.info.dtype))
+      throw new CheckpointError(target.file.path, `LoRA cannot be folded into a ${target.info.dtype} tensor`, m.target);
     byTarget.set(m.target, { module: m, part: 'weight' });
     if (m.bias) {
       const biasName = `${m.module}.bias`;
       const bias = base.get(biasName);
-      if (!bias) throw new CheckpointError(m.bias.file.path, `lora_B.bias needs base tensor '${biasName}', which is missing`, m.module);
+      if (!bias)
+        throw new CheckpointError(
+          m.bias.file.path,
+          `lora_B.bias needs base tensor '${biasName}', which is missing`,
+          m.module,
+        );
       byTarget.set(biasName, { module: m, part: 'bias' });
     }
   }
   for (const [name, ref] of adapter.replacements) {
     const b = base.get(name);
-    if (!b) throw new CheckpointError(ref.file.path, `stored module tensor has no counterpart '${name}' in the base checkpoint`, ref.info.name);
-    if (!sameShape(b.info.shape, ref.info.shape)) throw new CheckpointError(ref.file.path, `shape ${JSON.stringify(ref.info.shape)} differs from base ${JSON.stringify(b.info.shape)}`, ref.info.name);
+    if (!b)
+      throw new CheckpointError(
+        ref.file.path,
+        `stored module tensor has no counterpart '${name}' in the base checkpoint`,
+        ref.info.name,
+      );
+    if (!sameShape(b.info.shape, ref.info.shape))
+      throw new CheckpointError(
+        ref.file.path,
+        `shape ${JSON.stringify(ref.info.shape)} differs from base ${JSON.stringify(b.info.shape)}`,
+        ref.info.name,
+      );
   }
   const skipped = new Set<string>();
   const plan: PlannedTensor[] = [];
@@ -336,14 +433,32 @@ function planAdapter(ctx: PlanContext, adapter: LoraAdapter): PlannedTensor[] {
     if (changed && source === 'base') skipped.add(lora ? lora.module.module.split('.').pop()! : name);
     const b = { info, file };
     if (source === 'finetuned' && replacement) {
-      plan.push({ name, cls, source, op: ctx.options.scale !== 1 && isFloatDtype(info.dtype) ? 'scale' : 'replace', shape: info.shape, dtype: outDtype(ctx, replacement.info.dtype), from: replacement, base: b });
+      plan.push({
+        name,
+        cls,
+        source,
+        op: ctx.options.scale !== 1 && isFloatDtype(info.dtype) ? 'scale' : 'replace',
+        shape: info.shape,
+        dtype: outDtype(ctx, replacement.info.dtype),
+        from: replacement,
+        base: b,
+      });
     } else if (source === 'finetuned' && lora) {
       plan.push({ name, cls, source, op: 'lora', shape: info.shape, dtype: outDtype(ctx, info.dtype), from: b, lora });
     } else {
       const dtype = outDtype(ctx, info.dtype);
-      plan.push({ name, cls, source: changed ? source : 'base', op: dtype === info.dtype ? 'copy' : 'convert', shape: info.shape, dtype, from: b });
+      plan.push({
+        name,
+        cls,
+        source: changed ? source : 'base',
+        op: dtype === info.dtype ? 'copy' : 'convert',
+        shape: info.shape,
+        dtype,
+        from: b,
+      });
     }
   }
-  if (skipped.size > 0) ctx.notes.push(`not applied under recipe '${ctx.options.recipe.name}': ${[...skipped].sort().join(', ')}`);
+  if (skipped.size > 0)
+    ctx.notes.push(`not applied under recipe '${ctx.options.recipe.name}': ${[...skipped].sort().join(', ')}`);
   return plan;
 }

@@ -47,7 +47,11 @@ export interface Provenance {
 }
 
 export function buildProvenance(plan: MergePlan): Provenance {
-  const describe = (role: 'base' | 'finetuned', dir: string, files: { path: string; size: number; headerSha256: string }[]): ProvenanceInput => ({
+  const describe = (
+    role: 'base' | 'finetuned',
+    dir: string,
+    files: { path: string; size: number; headerSha256: string }[],
+  ): ProvenanceInput => ({
     role,
     path: path.resolve(dir),
     files: files.map((f) => ({ name: path.basename(f.path), size: f.size, headerSha256: f.headerSha256 })),
@@ -61,13 +65,24 @@ export function buildProvenance(plan: MergePlan): Provenance {
     scale: plan.options.scale,
     layers: plan.options.layers ?? null,
     dtype: plan.options.dtype,
-    inputs: [describe('base', plan.options.base, plan.inputs.base.files), { ...describe('finetuned', plan.options.finetuned, ft?.files ?? []), kind: plan.finetunedKind }],
+    inputs: [
+      describe('base', plan.options.base, plan.inputs.base.files),
+      { ...describe('finetuned', plan.options.finetuned, ft?.files ?? []), kind: plan.finetunedKind },
+    ],
     configSource: path.resolve(plan.configSource),
     architectureFiles: plan.architectureFiles,
     counts: plan.counts,
     notes: plan.notes,
     unknownTensors: plan.unknown,
-    tensors: plan.tensors.map((t) => ({ name: t.name, layer: t.cls.layer, block: t.cls.block, module: t.cls.module, source: t.source, op: t.op, dtype: t.dtype })),
+    tensors: plan.tensors.map((t) => ({
+      name: t.name,
+      layer: t.cls.layer,
+      block: t.cls.block,
+      module: t.cls.module,
+      source: t.source,
+      op: t.op,
+      dtype: t.dtype,
+    })),
   };
 }
 
@@ -83,7 +98,10 @@ export async function readProvenance(dir: string): Promise<Provenance> {
   try {
     doc = JSON.parse(await readFile(file, 'utf-8'));
   } catch (e) {
-    throw new CheckpointError(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON (${(e as Error).message})`);
+    throw new CheckpointError(
+      file,
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid JSON (${(e as Error).message})`,
+    );
   }
   const fail = (problem: string): never => {
     throw new CheckpointError(file, problem);
@@ -93,10 +111,22 @@ export async function readProvenance(dir: string): Promise<Provenance> {
   if (typeof d.recipe !== 'object' || d.recipe === null) fail('"recipe" is missing');
   const recipe = parseRecipe(JSON.stringify(d.recipe), `${file} (recipe)`);
   const layers = d.layers;
-  if (!(layers === null || layers === undefined || (Array.isArray(layers) && layers.length === 2 && layers.every((n) => Number.isInteger(n) && n >= 0)))) fail('"layers" must be null or [first, last]');
+  if (!(
+    layers === null ||
+    layers === undefined ||
+    (Array.isArray(layers) && layers.length === 2 && layers.every((n) => Number.isInteger(n) && n >= 0))
+  ))
+    fail('"layers" must be null or [first, last]');
   const tensors = Array.isArray(d.tensors) ? d.tensors : [];
   for (const [i, t] of (tensors as Record<string, unknown>[]).entries()) {
-    if (typeof t !== 'object' || t === null || typeof t.name !== 'string' || !BLOCKS.includes(t.block as Block) || !(t.source === 'base' || t.source === 'finetuned')) fail(`tensors[${i}] must have a name, a block and a source`);
+    if (
+      typeof t !== 'object' ||
+      t === null ||
+      typeof t.name !== 'string' ||
+      !BLOCKS.includes(t.block as Block) ||
+      !(t.source === 'base' || t.source === 'finetuned')
+    )
+      fail(`tensors[${i}] must have a name, a block and a source`);
   }
   return {
     tool: String(d.tool ?? ''),
@@ -112,6 +142,9 @@ export async function readProvenance(dir: string): Promise<Provenance> {
     counts: d.counts as Provenance['counts'],
     notes: Array.isArray(d.notes) ? (d.notes as string[]) : [],
     unknownTensors: Array.isArray(d.unknownTensors) ? (d.unknownTensors as string[]) : [],
-    tensors: (tensors as ProvenanceTensor[]).map((t) => ({ ...t, layer: typeof t.layer === 'number' ? t.layer : null })),
+    tensors: (tensors as ProvenanceTensor[]).map((t) => ({
+      ...t,
+      layer: typeof t.layer === 'number' ? t.layer : null,
+    })),
   };
 }

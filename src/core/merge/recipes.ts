@@ -94,7 +94,10 @@ export async function loadRecipe(nameOrFile: string): Promise<Recipe> {
   try {
     text = await readRegularText(nameOrFile, 2 ** 20);
   } catch (e) {
-    throw new RecipeError(nameOrFile, `not a built-in recipe (${BUILTIN_RECIPE_NAMES.join(', ')}) and not a readable recipe file (${(e as Error).message})`);
+    throw new RecipeError(
+      nameOrFile,
+      `not a built-in recipe (${BUILTIN_RECIPE_NAMES.join(', ')}) and not a readable recipe file (${(e as Error).message})`,
+    );
   }
   return parseRecipe(text, nameOrFile);
 }
@@ -112,9 +115,11 @@ export function parseRecipe(text: string, source: string): Recipe {
   const fail = (problem: string): never => {
     throw new RecipeError(source, problem);
   };
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('a recipe is a mapping with name, default and rules');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    fail('a recipe is a mapping with name, default and rules');
   const d = doc as Record<string, unknown>;
-  for (const key of Object.keys(d)) if (!['name', 'description', 'origin', 'default', 'rules'].includes(key)) fail(`unknown key '${key}'`);
+  for (const key of Object.keys(d))
+    if (!['name', 'description', 'origin', 'default', 'rules'].includes(key)) fail(`unknown key '${key}'`);
   if (typeof d.name !== 'string' || d.name === '') fail('"name" must be a non-empty string');
   if (!SOURCES.includes(d.default as Source)) fail(`"default" must be one of ${SOURCES.join(', ')}`);
   const rules = d.rules ?? [];
@@ -131,7 +136,8 @@ export function parseRecipe(text: string, source: string): Recipe {
 function parseRule(raw: unknown, fail: (problem: string) => never): RecipeRule {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('a rule is a mapping');
   const r = raw as Record<string, unknown>;
-  for (const key of Object.keys(r)) if (!['block', 'module', 'name', 'layers', 'source'].includes(key)) fail(`unknown key '${key}'`);
+  for (const key of Object.keys(r))
+    if (!['block', 'module', 'name', 'layers', 'source'].includes(key)) fail(`unknown key '${key}'`);
   if (!SOURCES.includes(r.source as Source)) fail(`"source" must be one of ${SOURCES.join(', ')}`);
   const list = (key: string): string[] | undefined => {
     const v = r[key];
@@ -141,7 +147,8 @@ function parseRule(raw: unknown, fail: (problem: string) => never): RecipeRule {
     return items as string[];
   };
   const block = list('block');
-  for (const b of block ?? []) if (!BLOCKS.includes(b as Block)) fail(`unknown block '${b}' (blocks: ${BLOCKS.join(', ')})`);
+  for (const b of block ?? [])
+    if (!BLOCKS.includes(b as Block)) fail(`unknown block '${b}' (blocks: ${BLOCKS.join(', ')})`);
   let name: Pattern | undefined;
   if (r.name !== undefined) {
     if (typeof r.name !== 'string') fail('"name" must be a regular expression string');
@@ -153,7 +160,10 @@ function parseRule(raw: unknown, fail: (problem: string) => never): RecipeRule {
   }
   let layers: [number, number] | undefined;
   try {
-    layers = r.layers === undefined ? undefined : parseLayerRange(Array.isArray(r.layers) ? r.layers.join('-') : String(r.layers));
+    layers =
+      r.layers === undefined
+        ? undefined
+        : parseLayerRange(Array.isArray(r.layers) ? r.layers.join('-') : String(r.layers));
   } catch (e) {
     fail(`"layers": ${(e as Error).message}`);
   }
@@ -184,7 +194,12 @@ export function recipeSource(recipe: Recipe, cls: TensorClass, name: string): So
 }
 
 /** The source under a recipe limited to an inclusive layer range: layer tensors outside it come from base. */
-export function sourceWithinLayers(recipe: Recipe, layers: readonly [number, number] | undefined, cls: TensorClass, name: string): Source {
+export function sourceWithinLayers(
+  recipe: Recipe,
+  layers: readonly [number, number] | undefined,
+  cls: TensorClass,
+  name: string,
+): Source {
   if (layers && cls.layer !== null && (cls.layer < layers[0] || cls.layer > layers[1])) return 'base';
   return recipeSource(recipe, cls, name);
 }

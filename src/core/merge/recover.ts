@@ -12,7 +12,10 @@ import { exists } from '../checkpoint/weights';
 export const MERGE_TEMP = /^\.(.+)\.taia-tmp-(\d+)-[0-9a-f]+(-old)?$/;
 
 export function mergeTempName(out: string): string {
-  return path.join(path.dirname(out), `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return path.join(
+    path.dirname(out),
+    `.${path.basename(out)}.taia-tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
 }
 
 /**
@@ -33,10 +36,14 @@ export async function recoverOutput(out: string, dryRun = false): Promise<string
     const p = path.join(parent, n);
     const pid = m![2];
     if (m![3] && !(await exists(out))) {
-      notes.push(`${dryRun ? 'found' : 'restored'} ${out}: a --force replacement by process ${pid} was interrupted before the new output was in place${dryRun ? '; a merge puts the previous output back' : '; the previous output is back'}`);
+      notes.push(
+        `${dryRun ? 'found' : 'restored'} ${out}: a --force replacement by process ${pid} was interrupted before the new output was in place${dryRun ? '; a merge puts the previous output back' : '; the previous output is back'}`,
+      );
       if (!dryRun) await rename(p, out);
     } else {
-      notes.push(`${dryRun ? 'found' : 'removed'} ${p}: ${m![3] ? 'the previous output, already replaced,' : 'an unfinished merge'} left by process ${pid}, which is gone`);
+      notes.push(
+        `${dryRun ? 'found' : 'removed'} ${p}: ${m![3] ? 'the previous output, already replaced,' : 'an unfinished merge'} left by process ${pid}, which is gone`,
+      );
       if (!dryRun) await rm(p, { recursive: true, force: true });
     }
   }

@@ -50,7 +50,11 @@ export function summaryLines(s: PlanSummary): string[] {
     `fine-tuned (${s.finetunedKind}) tensors taken per block: ${taken}`,
     `architecture: ${s.family ?? 'not known from config.json'}${s.architectureFiles.length ? ` (${s.architectureFiles.join(', ')})` : ''}`,
     ...s.notes.map((n) => `note: ${n}`),
-    ...(s.unknown.length ? [`warning: ${s.unknown.length} tensor name(s) not recognised (they follow the recipe default '${s.recipeDefault}'): ${s.unknown.slice(0, 5).join(', ')}${s.unknown.length > 5 ? ', ...' : ''}`] : []),
+    ...(s.unknown.length
+      ? [
+          `warning: ${s.unknown.length} tensor name(s) not recognised (they follow the recipe default '${s.recipeDefault}'): ${s.unknown.slice(0, 5).join(', ')}${s.unknown.length > 5 ? ', ...' : ''}`,
+        ]
+      : []),
   ];
 }
 

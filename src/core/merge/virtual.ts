@@ -24,7 +24,14 @@ export class VirtualMerge {
 
   private constructor(readonly plan: MergePlan) {
     this.byName = new Map(plan.tensors.map((t) => [t.name, t]));
-    this.job = { writer: { write: async () => undefined }, buffers: new ChunkBuffers(), scale: plan.options.scale, bytesDone: 0, loraFlops: 0, loraSeconds: 0 };
+    this.job = {
+      writer: { write: async () => undefined },
+      buffers: new ChunkBuffers(),
+      scale: plan.options.scale,
+      bytesDone: 0,
+      loraFlops: 0,
+      loraSeconds: 0,
+    };
   }
 
   /** Plans the variant exactly as `taia merge` would (same checks, same notes); reads only headers. */
@@ -68,7 +75,10 @@ export class VirtualMerge {
  * variant written by executeMerge, to `keepAt` if given, else to a temporary folder that `dispose`
  * removes.
  */
-export async function writtenVariant(spec: VariantSpec, keepAt?: string): Promise<{ dir: string; dispose(): Promise<void> }> {
+export async function writtenVariant(
+  spec: VariantSpec,
+  keepAt?: string,
+): Promise<{ dir: string; dispose(): Promise<void> }> {
   const temp = keepAt ? undefined : await mkdtemp(path.join(tmpdir(), 'taia-variant-'));
   const dispose = async () => (temp ? rm(temp, { recursive: true, force: true }) : undefined);
   const dir = keepAt ?? path.join(temp!, 'model');

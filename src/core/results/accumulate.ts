@@ -29,29 +29,44 @@ async function earlier(file: string): Promise<TaiaResultsFile | undefined> {
  * file holds the same model (name and checkpoint path). A file of another model is refused: adding to
  * it would mix two models' scores under one name.
  */
-export async function accumulateTaiaResults(file: string, results: TaiaResultsFile, samples: Iterable<TaiaSampleRecord>): Promise<Accumulated> {
+export async function accumulateTaiaResults(
+  file: string,
+  results: TaiaResultsFile,
+  samples: Iterable<TaiaSampleRecord>,
+): Promise<Accumulated> {
   const records = [...samples];
   const old = await earlier(file);
   if (!old) return { results, samples: records, kept: [], replaced: [] };
   if (old.model.name !== results.model.name || (old.model.path ?? '') !== (results.model.path ?? '')) {
-    throw new ResultsError(file, `holds the results of ${old.model.name}${old.model.path ? ` (${old.model.path})` : ''}, not of ${results.model.name}${results.model.path ? ` (${results.model.path})` : ''}; write to another file`);
+    throw new ResultsError(
+      file,
+      `holds the results of ${old.model.name}${old.model.path ? ` (${old.model.path})` : ''}, not of ${results.model.name}${results.model.path ? ` (${results.model.path})` : ''}; write to another file`,
+    );
   }
   const kept = Object.keys(old.tasks).filter((t) => !(t in results.tasks));
   const replaced = Object.keys(old.tasks).filter((t) => t in results.tasks);
   const keptSet = new Set(kept);
   const dir = path.dirname(file);
   const oldRecords: TaiaSampleRecord[] = [];
-  for (const samplesFile of new Set(kept.map((t) => old.tasks[t].samples).filter((s): s is string => s !== undefined))) {
+  for (const samplesFile of new Set(
+    kept.map((t) => old.tasks[t].samples).filter((s): s is string => s !== undefined),
+  )) {
     const sf = path.resolve(dir, samplesFile);
     // A samples name from the file must not lead out of its folder.
-    if (path.dirname(sf) !== dir) throw new ResultsError(file, `samples file ${JSON.stringify(samplesFile)} is not beside it`);
+    if (path.dirname(sf) !== dir)
+      throw new ResultsError(file, `samples file ${JSON.stringify(samplesFile)} is not beside it`);
     await readJsonl(sf, (rec) => {
       if (typeof rec.task === 'string' && keptSet.has(rec.task)) oldRecords.push(rec as unknown as TaiaSampleRecord);
     });
   }
   // Carried-over tasks lose their samples pointer; writeTaiaResults sets it again for tasks with records.
   const carried = Object.fromEntries(kept.map((t) => [t, { ...old.tasks[t], samples: undefined }]));
-  return { results: { ...results, tasks: { ...carried, ...results.tasks } }, samples: [...oldRecords, ...records], kept, replaced };
+  return {
+    results: { ...results, tasks: { ...carried, ...results.tasks } },
+    samples: [...oldRecords, ...records],
+    kept,
+    replaced,
+  };
 }
 
 /**
@@ -59,7 +74,11 @@ export async function accumulateTaiaResults(file: string, results: TaiaResultsFi
  * holds another checkpoint (two runs' `checkpoint-100`), then `<name>-2`, `-3`, … Returns the file and
  * the model name to record, which is the file's stem.
  */
-export async function resultFileFor(dir: string, name: string, checkpoint: string): Promise<{ file: string; name: string }> {
+export async function resultFileFor(
+  dir: string,
+  name: string,
+  checkpoint: string,
+): Promise<{ file: string; name: string }> {
   for (let i = 1; ; i++) {
     const candidate = i === 1 ? name : `${name}-${i}`;
     const file = path.join(dir, `${candidate}${TAIA_RESULTS_SUFFIX}`);

@@ -37,7 +37,11 @@ export async function loadModels(refs: ModelRef[]): Promise<{ results: ModelResu
 }
 
 /** The diff of what `refs` hold now, against `baseline` while it is still among them, else the first model; no report when nothing could be read. */
-export async function compareModels(refs: ModelRef[], baseline?: string, correction: Correction = 'none'): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
+export async function compareModels(
+  refs: ModelRef[],
+  baseline?: string,
+  correction: Correction = 'none',
+): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
   const { results, problems } = await loadModels(refs);
   if (results.length === 0) return { problems };
   try {

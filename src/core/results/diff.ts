@@ -82,13 +82,20 @@ export class BaselineError extends Error {
   override name = 'BaselineError';
 }
 
-const baseName = (file: string) => file.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? file;
-const same = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? a === b : Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b)));
+const baseName = (file: string) =>
+  file
+    .replace(/[\\/]+$/, '')
+    .split(/[\\/]/)
+    .pop() ?? file;
+const same = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined ? a === b : Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(a), Math.abs(b));
 
 /** Column names: model names, with the file name where two entries share one. */
 export function uniqueNames(results: ModelResults[]): string[] {
   const names = results.map((r) => r.model);
-  const labels = results.map((r) => (names.indexOf(r.model) !== names.lastIndexOf(r.model) ? `${r.model} (${baseName(r.file)})` : r.model));
+  const labels = results.map((r) =>
+    names.indexOf(r.model) !== names.lastIndexOf(r.model) ? `${r.model} (${baseName(r.file)})` : r.model,
+  );
   // Two columns of one OpenCompass file can still collide: number what is left.
   return labels.map((l, i) => (labels.indexOf(l) !== i ? `${l} #${i + 1}` : l));
 }
@@ -144,24 +151,42 @@ interface Entry {
 function unitOf(entries: (Entry | undefined)[]): { unit: RowUnit; factor: (e: Entry) => number } {
   const scales = new Set(entries.map((e) => e?.metric.scale).filter((s) => s !== undefined));
   if (scales.has('percent')) return { unit: 'percent', factor: (e) => (e.metric.scale === 'fraction' ? 100 : 1) };
-  return { unit: scales.has('fraction') && scales.size === 1 && entries.every((e) => !e || e.metric.scale) ? 'fraction' : 'raw', factor: () => 1 };
+  return {
+    unit:
+      scales.has('fraction') && scales.size === 1 && entries.every((e) => !e || e.metric.scale) ? 'fraction' : 'raw',
+    factor: () => 1,
+  };
 }
 
 function compareRow(task: string, metric: string, entries: (Entry | undefined)[]): DiffRow {
   const { unit, factor } = unitOf(entries);
   const base = entries[0];
   const higherIsBetter = (base ?? entries.find((e) => e))!.metric.higherIsBetter;
-  const scaled = entries.map((e) => (e ? { value: e.metric.value * factor(e), stderr: e.metric.stderr === undefined ? undefined : e.metric.stderr * factor(e) } : undefined));
+  const scaled = entries.map((e) =>
+    e
+      ? {
+          value: e.metric.value * factor(e),
+          stderr: e.metric.stderr === undefined ? undefined : e.metric.stderr * factor(e),
+        }
+      : undefined,
+  );
   const cells: DiffCell[] = entries.map((e, i) => {
     const s = scaled[i];
     if (!e || !s) return { mark: '' };
-    const cell: DiffCell = { value: s.value, mark: '', ...(s.stderr !== undefined ? { stderr: s.stderr } : {}), ...(e.n !== undefined ? { n: e.n } : {}) };
+    const cell: DiffCell = {
+      value: s.value,
+      mark: '',
+      ...(s.stderr !== undefined ? { stderr: s.stderr } : {}),
+      ...(e.n !== undefined ? { n: e.n } : {}),
+    };
     if (i === 0 || !base) return cell;
     cell.delta = s.value - scaled[0]!.value;
     const better = betterOf(cell.delta, higherIsBetter);
     if (better !== undefined) cell.better = better;
     const se0 = scaled[0]!.stderr;
-    const test = (base.samples && e.samples ? pairedTest(base.samples, e.samples) : undefined) ?? (se0 !== undefined && s.stderr !== undefined ? zTest(scaled[0]!.value, se0, s.value, s.stderr) : undefined);
+    const test =
+      (base.samples && e.samples ? pairedTest(base.samples, e.samples) : undefined) ??
+      (se0 !== undefined && s.stderr !== undefined ? zTest(scaled[0]!.value, se0, s.value, s.stderr) : undefined);
     if (test) {
       cell.test = test;
       cell.mark = significanceMark(test.p);
@@ -187,7 +212,10 @@ function compareRow(task: string, metric: string, entries: (Entry | undefined)[]
 function correct(rows: DiffRow[], models: number, method: Correction): void {
   for (let i = 1; i < models; i++) {
     const tested = rows.map((r) => r.cells[i]).filter((c) => c.test);
-    adjustPValues(tested.map((c) => c.test!.p), method).forEach((p, k) => {
+    adjustPValues(
+      tested.map((c) => c.test!.p),
+      method,
+    ).forEach((p, k) => {
       tested[k].pAdjusted = p;
       tested[k].mark = significanceMark(p);
     });
@@ -207,21 +235,37 @@ function average(rows: DiffRow[], models: number, notes: string[]): DiffAverage 
   // Per task its first higher-is-better metric (lm-eval 0.3 lists perplexity before accuracy).
   const byTask = new Map<string, DiffRow[]>();
   for (const r of rows) if (!r.subtask && !r.aggregate) byTask.set(r.task, [...(byTask.get(r.task) ?? []), r]);
-  const lower = [...byTask.values()].filter((rs) => !rs.some((r) => r.higherIsBetter)).map((rs) => `${rs[0].task} (${rs.map((r) => `${r.metric} ↓`).join(', ')})`);
-  if (lower.length) notes.push(`Average leaves out ${lower.join(', ')}: lower is better there, so it would pull the mean the wrong way.`);
+  const lower = [...byTask.values()]
+    .filter((rs) => !rs.some((r) => r.higherIsBetter))
+    .map((rs) => `${rs[0].task} (${rs.map((r) => `${r.metric} ↓`).join(', ')})`);
+  if (lower.length)
+    notes.push(
+      `Average leaves out ${lower.join(', ')}: lower is better there, so it would pull the mean the wrong way.`,
+    );
   const higher = [...byTask.values()].flatMap((rs) => rs.filter((r) => r.higherIsBetter).slice(0, 1));
   // One unit: rows of a known scale (percent, fraction) if there are any, else the rest.
   const scaled = higher.filter((r) => r.unit !== 'raw');
   const sameUnit = scaled.length ? scaled : higher;
   const otherUnit = higher.filter((r) => !sameUnit.includes(r));
-  if (otherUnit.length) notes.push(`Average leaves out ${otherUnit.map((r) => `${r.task} (${r.metric})`).join(', ')}: no known scale, so not of the unit of the other tasks.`);
+  if (otherUnit.length)
+    notes.push(
+      `Average leaves out ${otherUnit.map((r) => `${r.task} (${r.metric})`).join(', ')}: no known scale, so not of the unit of the other tasks.`,
+    );
   const used = sameUnit.filter((r) => r.cells.every((c) => c.value !== undefined));
   const left = sameUnit.filter((r) => !used.includes(r)).map((r) => r.task);
-  if (left.length) notes.push(`Average leaves out ${left.join(', ')}: not every model has ${left.length === 1 ? 'it' : 'them'}.`);
+  if (left.length)
+    notes.push(`Average leaves out ${left.join(', ')}: not every model has ${left.length === 1 ? 'it' : 'them'}.`);
   if (used.length === 0) return undefined;
-  const unit: RowUnit = used.some((r) => r.unit === 'percent') ? 'percent' : used.every((r) => r.unit === 'fraction') ? 'fraction' : 'raw';
+  const unit: RowUnit = used.some((r) => r.unit === 'percent')
+    ? 'percent'
+    : used.every((r) => r.unit === 'fraction')
+      ? 'fraction'
+      : 'raw';
   const scale = (r: DiffRow) => (unit === 'percent' && r.unit === 'fraction' ? 100 : 1);
-  const values = Array.from({ length: models }, (_, i) => used.reduce((s, r) => s + r.cells[i].value! * scale(r), 0) / used.length);
+  const values = Array.from(
+    { length: models },
+    (_, i) => used.reduce((s, r) => s + r.cells[i].value! * scale(r), 0) / used.length,
+  );
   const cells = values.map((value, i) => {
     if (i === 0) return { value };
     const delta = value - values[0];
@@ -237,25 +281,38 @@ function average(rows: DiffRow[], models: number, notes: string[]): DiffAverage 
  * run once per task group must be one column, not several. Runs are merged only when no task repeats,
  * so no score silently replaces another; runs that overlap stay columns of their own.
  */
-function mergeRuns(results: ModelResults[], notes: string[]): { merged: ModelResults[]; files: Map<ModelResults, string[]> } {
+function mergeRuns(
+  results: ModelResults[],
+  notes: string[],
+): { merged: ModelResults[]; files: Map<ModelResults, string[]> } {
   const merged: ModelResults[] = [];
   const files = new Map<ModelResults, string[]>();
   for (const r of results) {
     // Tasks match without regard to case, here as in the rows.
     const tasks = new Set([...r.tasks.keys()].map((t) => t.toLowerCase()));
-    const into = merged.find((m) => m.model === r.model && m.format === r.format && m.file !== r.file && ![...m.tasks.keys()].some((t) => tasks.has(t.toLowerCase())));
+    const into = merged.find(
+      (m) =>
+        m.model === r.model &&
+        m.format === r.format &&
+        m.file !== r.file &&
+        ![...m.tasks.keys()].some((t) => tasks.has(t.toLowerCase())),
+    );
     if (!into) {
       merged.push(r);
       continue;
     }
     const union: ModelResults = { ...into, tasks: new Map([...into.tasks, ...r.tasks]) };
-    const date = [into.date, r.date].filter((d): d is string => d !== undefined).sort().pop();
+    const date = [into.date, r.date]
+      .filter((d): d is string => d !== undefined)
+      .sort()
+      .pop();
     if (date) union.date = date;
     files.set(union, [...(files.get(into) ?? [into.file]), r.file]);
     files.delete(into);
     merged[merged.indexOf(into)] = union;
   }
-  for (const [m, fs] of files) notes.push(`${m.model}: ${fs.length} runs in one column (${fs.map(baseName).join(', ')}).`);
+  for (const [m, fs] of files)
+    notes.push(`${m.model}: ${fs.length} runs in one column (${fs.map(baseName).join(', ')}).`);
   return { merged, files };
 }
 
@@ -263,7 +320,11 @@ function mergeRuns(results: ModelResults[], notes: string[]): { merged: ModelRes
  * Compares `results` (one entry per model) against the one named `baseline` (default: the first).
  * Tasks match without regard to case; the baseline's spelling is shown.
  */
-export function diffResults(results: ModelResults[], baseline?: string, correction: Correction = 'none'): BenchmarkDiff {
+export function diffResults(
+  results: ModelResults[],
+  baseline?: string,
+  correction: Correction = 'none',
+): BenchmarkDiff {
   if (results.length === 0) throw new Error('no results to compare');
   const notes: string[] = [];
   const { merged, files } = mergeRuns(results, notes);
@@ -294,15 +355,32 @@ export function diffResults(results: ModelResults[], baseline?: string, correcti
       const entries = lookup.map((l): Entry | undefined => {
         const t = l.get(key);
         const m = t?.metrics.get(metric);
-        return t && m ? { metric: m, n: t.n, samples: t.samples?.get(metric), subtask: t.subtask, aggregate: t.aggregate } : undefined;
+        return t && m
+          ? { metric: m, n: t.n, samples: t.samples?.get(metric), subtask: t.subtask, aggregate: t.aggregate }
+          : undefined;
       });
       const row = compareRow(task, metric, entries);
-      if (row.unit === 'percent' && entries.some((e) => e?.metric.scale === 'fraction')) notes.push(`${task} / ${metric}: fractions shown as percentages, to match the models that report percentages.`);
+      if (row.unit === 'percent' && entries.some((e) => e?.metric.scale === 'fraction'))
+        notes.push(`${task} / ${metric}: fractions shown as percentages, to match the models that report percentages.`);
       rows.push(row);
     }
   }
-  const models = ordered.map((r, i): DiffModel => ({ name: names[order[i]], file: r.file, ...(files.has(r) ? { files: files.get(r) } : {}), format: r.format, ...(r.date ? { date: r.date } : {}) }));
+  const models = ordered.map((r, i): DiffModel => ({
+    name: names[order[i]],
+    file: r.file,
+    ...(files.has(r) ? { files: files.get(r) } : {}),
+    format: r.format,
+    ...(r.date ? { date: r.date } : {}),
+  }));
   if (correction !== 'none') correct(rows, models.length, correction);
   const avg = average(rows, models.length, notes);
-  return { version: BENCHMARK_DIFF_VERSION, baseline: models[0].name, models, rows, ...(avg ? { average: avg } : {}), notes, correction };
+  return {
+    version: BENCHMARK_DIFF_VERSION,
+    baseline: models[0].name,
+    models,
+    rows,
+    ...(avg ? { average: avg } : {}),
+    notes,
+    correction,
+  };
 }

@@ -47,7 +47,8 @@ export interface ExamplesView {
   rows: ExampleRow[];
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
 
 /** lm-eval's request arguments: `{"gen_args_0": {"arg_0": ctx, "arg_1": …}}` (0.4.x) or `[[ctx, …]]` (older). */
 function lmEvalArguments(args: unknown): unknown[][] {
@@ -80,9 +81,11 @@ export async function exampleTexts(model: ModelResults, task: string): Promise<M
     const name = isObject(t) ? str(t.samples) : undefined;
     if (!name) return out;
     const file = path.resolve(path.dirname(model.file), name);
-    if (path.dirname(file) !== path.dirname(model.file)) throw new ResultsError(model.file, `samples file ${JSON.stringify(name)} is not beside it`);
+    if (path.dirname(file) !== path.dirname(model.file))
+      throw new ResultsError(model.file, `samples file ${JSON.stringify(name)} is not beside it`);
     await readJsonl(file, (rec) => {
-      if (rec.task === task && (typeof rec.id === 'string' || typeof rec.id === 'number')) out.set(String(rec.id), { prompt: str(rec.prompt), prediction: str(rec.prediction), target: str(rec.target) });
+      if (rec.task === task && (typeof rec.id === 'string' || typeof rec.id === 'number'))
+        out.set(String(rec.id), { prompt: str(rec.prompt), prediction: str(rec.prediction), target: str(rec.target) });
     });
   } else if (model.format === 'lm-eval') {
     const file = samplesFileOf(model.file, task, parseResultsJson(model.file, await readFile(model.file, 'utf-8')));
@@ -99,7 +102,13 @@ export async function exampleTexts(model: ModelResults, task: string): Promise<M
  * the diff names them. Pairs and counts are formed as the diff's paired test forms them: the baseline's
  * examples that `other` has too.
  */
-export async function compareExamples(refs: ModelRef[], baseline: string, other: string, task: string, metric: string): Promise<ExamplesView> {
+export async function compareExamples(
+  refs: ModelRef[],
+  baseline: string,
+  other: string,
+  task: string,
+  metric: string,
+): Promise<ExamplesView> {
   const { results, problems } = await loadModels(refs);
   if (results.length !== refs.length) throw new Error(problems.join(' ') || 'a model could not be read');
   const names = uniqueNames(results);
@@ -109,11 +118,14 @@ export async function compareExamples(refs: ModelRef[], baseline: string, other:
   const order = [b, o, ...names.keys()].filter((i, k, a) => a.indexOf(i) === k);
   const taskOf = (r: ModelResults) => [...r.tasks].find(([t]) => t.toLowerCase() === task.toLowerCase());
   const values = order.map((i) => taskOf(results[i])?.[1].samples?.get(metric));
-  if (!values[0] || !values[1]) throw new Error(`${!values[0] ? names[b] : names[o]} has no per-example records of ${task} / ${metric}`);
-  const texts = await Promise.all(order.map(async (i) => {
-    const found = taskOf(results[i]);
-    return found ? exampleTexts(results[i], found[0]) : new Map<string, ExampleText>();
-  }));
+  if (!values[0] || !values[1])
+    throw new Error(`${!values[0] ? names[b] : names[o]} has no per-example records of ${task} / ${metric}`);
+  const texts = await Promise.all(
+    order.map(async (i) => {
+      const found = taskOf(results[i]);
+      return found ? exampleTexts(results[i], found[0]) : new Map<string, ExampleText>();
+    }),
+  );
   const counts = { paired: 0, fixed: 0, broken: 0, bothRight: 0, bothWrong: 0 };
   let binary = true;
   const ids = [...values[0].keys(), ...[...values[1].keys()].filter((id) => !values[0]!.has(id))];
@@ -130,8 +142,7 @@ export async function compareExamples(refs: ModelRef[], baseline: string, other:
       } else if (x === 0 && y === 1) {
         counts.fixed++;
         flip = 'fixed';
-      }
-      else if (x === 1) counts.bothRight++;
+      } else if (x === 1) counts.bothRight++;
       else counts.bothWrong++;
     }
     const text = texts.map((t) => t.get(id));
@@ -141,7 +152,9 @@ export async function compareExamples(refs: ModelRef[], baseline: string, other:
       target: text.find((t) => t?.target)?.target,
       answers: values.map((v, k) => {
         const value = v?.get(id);
-        return value === undefined ? undefined : { value, ...(text[k]?.prediction !== undefined ? { prediction: text[k]!.prediction } : {}) };
+        return value === undefined
+          ? undefined
+          : { value, ...(text[k]?.prediction !== undefined ? { prediction: text[k]!.prediction } : {}) };
       }),
       flip,
     };

@@ -32,18 +32,28 @@ export const METHOD_LABEL: Record<TestMethod, string> = {
   'z-test': 'z-test on standard errors',
 };
 
-export const CORRECTION_LABEL: Record<Correction, string> = { none: 'uncorrected', holm: 'Holm', bh: 'Benjamini–Hochberg' };
+export const CORRECTION_LABEL: Record<Correction, string> = {
+  none: 'uncorrected',
+  holm: 'Holm',
+  bh: 'Benjamini–Hochberg',
+};
 
 /** How the marks' p-values were corrected, for legends: '' when they were not. */
 function correctionNote(report: BenchmarkDiff): string {
-  return report.correction === 'none' ? '' : `; p-values ${CORRECTION_LABEL[report.correction]}-adjusted over each model's tests`;
+  return report.correction === 'none'
+    ? ''
+    : `; p-values ${CORRECTION_LABEL[report.correction]}-adjusted over each model's tests`;
 }
 
 export const direction = (row: Pick<DiffRow, 'higherIsBetter'>) => (row.higherIsBetter ? '↑' : '↓');
 
 /** The tests behind the marks of a report, in order of first use. */
 function usedMethods(report: BenchmarkDiff): TestMethod[] {
-  return [...new Set(report.rows.flatMap((r) => r.cells.map((c) => c.test?.method)).filter((m): m is TestMethod => m !== undefined))];
+  return [
+    ...new Set(
+      report.rows.flatMap((r) => r.cells.map((c) => c.test?.method)).filter((m): m is TestMethod => m !== undefined),
+    ),
+  ];
 }
 
 /** The legend every export carries: what Δ is against and what the marks mean. */
@@ -57,7 +67,6 @@ export const tasksLabel = (n: number) => `${n} task${n === 1 ? '' : 's'}`;
 
 // ── Markdown ──
 
-
 function mdValue(c: DiffCell | DiffAverage['cells'][number], unit: RowUnit, best: boolean): string {
   const v = formatValue(c.value, unit);
   const d = c.delta !== undefined ? ` (${formatDelta(c.delta, unit)}${'mark' in c ? c.mark : ''})` : '';
@@ -67,9 +76,15 @@ function mdValue(c: DiffCell | DiffAverage['cells'][number], unit: RowUnit, best
 export function toMarkdown(report: BenchmarkDiff): string {
   const names = report.models.map((m, i) => mdCell(i === 0 ? `${m.name} (baseline)` : m.name));
   const out = [`| task | metric | ${names.join(' | ')} |`, `|---|---|${names.map(() => '---:').join('|')}|`];
-  for (const r of report.rows) out.push(`| ${mdCell(r.task)} | ${mdCell(r.metric)} ${direction(r)} | ${r.cells.map((c, i) => mdValue(c, r.unit, r.best.includes(i))).join(' | ')} |`);
+  for (const r of report.rows)
+    out.push(
+      `| ${mdCell(r.task)} | ${mdCell(r.metric)} ${direction(r)} | ${r.cells.map((c, i) => mdValue(c, r.unit, r.best.includes(i))).join(' | ')} |`,
+    );
   const a = report.average;
-  if (a) out.push(`| **${AVERAGE}** | ${tasksLabel(a.tasks.length)} | ${a.cells.map((c, i) => mdValue(c, a.unit, a.best.includes(i))).join(' | ')} |`);
+  if (a)
+    out.push(
+      `| **${AVERAGE}** | ${tasksLabel(a.tasks.length)} | ${a.cells.map((c, i) => mdValue(c, a.unit, a.best.includes(i))).join(' | ')} |`,
+    );
   out.push('', mdCell(legend(report)));
   for (const n of report.notes) out.push('', mdCell(n));
   return out.join('\n') + '\n';
@@ -77,24 +92,44 @@ export function toMarkdown(report: BenchmarkDiff): string {
 
 // ── CSV ──
 
-
 const raw = (x: number | undefined) => (x === undefined ? '' : String(x));
 
 /** One line per task and metric; per model its value and standard error, and against the baseline Δ, p and the test. */
 export function toCsv(report: BenchmarkDiff): string {
   const head = ['task', 'metric', 'higher_is_better', 'unit'];
   const adjusted = report.correction !== 'none';
-  report.models.forEach((m, i) => head.push(m.name, `${m.name} stderr`, ...(i > 0 ? [`${m.name} delta`, `${m.name} p`, ...(adjusted ? [`${m.name} p ${report.correction}`] : []), `${m.name} test`] : [])));
+  report.models.forEach((m, i) =>
+    head.push(
+      m.name,
+      `${m.name} stderr`,
+      ...(i > 0
+        ? [
+            `${m.name} delta`,
+            `${m.name} p`,
+            ...(adjusted ? [`${m.name} p ${report.correction}`] : []),
+            `${m.name} test`,
+          ]
+        : []),
+    ),
+  );
   const lines = [head];
   for (const r of report.rows) {
     const line = [r.task, r.metric, String(r.higherIsBetter), r.unit];
-    r.cells.forEach((c, i) => line.push(raw(c.value), raw(c.stderr), ...(i > 0 ? [raw(c.delta), raw(c.test?.p), ...(adjusted ? [raw(c.pAdjusted)] : []), c.test?.method ?? ''] : [])));
+    r.cells.forEach((c, i) =>
+      line.push(
+        raw(c.value),
+        raw(c.stderr),
+        ...(i > 0 ? [raw(c.delta), raw(c.test?.p), ...(adjusted ? [raw(c.pAdjusted)] : []), c.test?.method ?? ''] : []),
+      ),
+    );
     lines.push(line);
   }
   const a = report.average;
   if (a) {
     const line = [AVERAGE, `${tasksLabel(a.tasks.length)}: ${a.rule}`, 'true', a.unit];
-    a.cells.forEach((c, i) => line.push(raw(c.value), '', ...(i > 0 ? [raw(c.delta), '', ...(adjusted ? [''] : []), ''] : [])));
+    a.cells.forEach((c, i) =>
+      line.push(raw(c.value), '', ...(i > 0 ? [raw(c.delta), '', ...(adjusted ? [''] : []), ''] : [])),
+    );
     lines.push(line);
   }
   return lines.map((l) => l.map(csvCell).join(',')).join('\n') + '\n';
@@ -104,7 +139,14 @@ export function toCsv(report: BenchmarkDiff): string {
 
 /** Escapes LaTeX's special characters in text from files. */
 export function latexEscape(s: string): string {
-  const words: Record<string, string> = { '\\': 'textbackslash', '~': 'textasciitilde', '^': 'textasciicircum', '|': 'textbar', '<': 'textless', '>': 'textgreater' };
+  const words: Record<string, string> = {
+    '\\': 'textbackslash',
+    '~': 'textasciitilde',
+    '^': 'textasciicircum',
+    '|': 'textbar',
+    '<': 'textless',
+    '>': 'textgreater',
+  };
   // |, < and > print as other glyphs in LaTeX's default font encoding (OT1): spell them out too.
   return s.replace(/[\\{}$&#^_%~|<>]/g, (c) => (words[c] ? `\\${words[c]}{}` : `\\${c}`)).replace(/[\r\n]+/g, ' ');
 }
@@ -120,19 +162,32 @@ function texValue(value: number | undefined, unit: RowUnit, best: boolean, mark 
  * against the baseline as superscript marks, the average under a rule. Needs \usepackage{booktabs}.
  */
 export function toLatex(report: BenchmarkDiff): string {
-  const out = ['\\begin{table}[t]', '\\centering', `\\begin{tabular}{ll${'r'.repeat(report.models.length)}}`, '\\toprule'];
+  const out = [
+    '\\begin{table}[t]',
+    '\\centering',
+    `\\begin{tabular}{ll${'r'.repeat(report.models.length)}}`,
+    '\\toprule',
+  ];
   out.push(`Task & Metric & ${report.models.map((m) => latexEscape(m.name)).join(' & ')} \\\\`, '\\midrule');
   for (const r of report.rows) {
     const arrow = r.higherIsBetter ? '$\\uparrow$' : '$\\downarrow$';
-    out.push(`${latexEscape(r.task)} & ${latexEscape(r.metric)} ${arrow} & ${r.cells.map((c, i) => texValue(c.value, r.unit, r.best.includes(i), c.mark)).join(' & ')} \\\\`);
+    out.push(
+      `${latexEscape(r.task)} & ${latexEscape(r.metric)} ${arrow} & ${r.cells.map((c, i) => texValue(c.value, r.unit, r.best.includes(i), c.mark)).join(' & ')} \\\\`,
+    );
   }
   const a = report.average;
-  if (a) out.push('\\midrule', `${AVERAGE} & & ${a.cells.map((c, i) => texValue(c.value, a.unit, a.best.includes(i))).join(' & ')} \\\\`);
+  if (a)
+    out.push(
+      '\\midrule',
+      `${AVERAGE} & & ${a.cells.map((c, i) => texValue(c.value, a.unit, a.best.includes(i))).join(' & ')} \\\\`,
+    );
   out.push('\\bottomrule', '\\end{tabular}');
   if (a) out.push(`{\\footnotesize Average: ${latexEscape(a.rule)}.\\par}`);
   const methods = usedMethods(report).map((m) => METHOD_LABEL[m].replace('χ²', '$\\chi^2$'));
   const marks = ['0.05', '0.01', '0.001'].map((p, i) => `$^{${'*'.repeat(i + 1)}}$ $p<${p}$`).join(', ');
-  out.push(`\\caption{Significance against ${latexEscape(report.baseline)}: ${marks}${methods.length ? ` (${methods.join(', ')})` : ''}${latexEscape(correctionNote(report))}. Best per row in bold.}`);
+  out.push(
+    `\\caption{Significance against ${latexEscape(report.baseline)}: ${marks}${methods.length ? ` (${methods.join(', ')})` : ''}${latexEscape(correctionNote(report))}. Best per row in bold.}`,
+  );
   out.push('\\end{table}');
   return out.join('\n') + '\n';
 }

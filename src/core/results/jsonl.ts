@@ -11,7 +11,10 @@ import { ResultsError } from './types';
  * lm-eval samples file carries every prompt and can run to hundreds of megabytes. A line that is not
  * a JSON object stops the read with an error naming the file and line.
  */
-export async function readJsonl(file: string, onRecord: (record: Record<string, unknown>, line: number) => void): Promise<void> {
+export async function readJsonl(
+  file: string,
+  onRecord: (record: Record<string, unknown>, line: number) => void,
+): Promise<void> {
   let handle: FileHandle;
   try {
     // Beside its result file, after links too, and a regular file (a FIFO would block the read for ever).
@@ -34,7 +37,8 @@ export async function readJsonl(file: string, onRecord: (record: Record<string, 
         // Not the parser's message: it quotes the line, and a file must not echo its content into errors.
         throw new ResultsError(file, 'invalid JSON', n);
       }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ResultsError(file, 'expected a JSON object per line', n);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new ResultsError(file, 'expected a JSON object per line', n);
       onRecord(value as Record<string, unknown>, n);
     }
   } finally {
@@ -48,4 +52,5 @@ export function parseResultsJson(file: string, text: string): Record<string, unk
   return parseJsonObject(text, (problem) => new ResultsError(file, problem));
 }
 
-export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -8,7 +8,17 @@ import { openRegular, readRegularText } from '../util/files';
 import * as path from 'node:path';
 import { isPlainFileName } from '../util/paths';
 import { isObject, parseResultsJson, readJsonl } from './jsonl';
-import { canonicalMetric, defaultHigherIsBetter, finite, LoadOptions, MetricResult, ModelResults, ResultsError, SampleValues, TaskResult } from './types';
+import {
+  canonicalMetric,
+  defaultHigherIsBetter,
+  finite,
+  LoadOptions,
+  MetricResult,
+  ModelResults,
+  ResultsError,
+  SampleValues,
+  TaskResult,
+} from './types';
 
 /** Metrics lm-eval reports as fractions of 1 (accuracy-like); others (perplexity, BLEU) keep their scale. */
 const FRACTION_METRICS = /^(acc|acc_norm|acc_mutual_info|exact_match|em|f1|mc1|mc2|pass@\d+)$/;
@@ -29,7 +39,12 @@ function modelName(file: string, json: Record<string, unknown>): string {
       if (eq > 0) args[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
     }
   }
-  const short = (p: unknown) => (typeof p === 'string' && p ? (/^(\.{0,2}\/|[A-Za-z]:\\)/.test(p) ? path.basename(p.replace(/[\\/]+$/, '')) : p) : undefined);
+  const short = (p: unknown) =>
+    typeof p === 'string' && p
+      ? /^(\.{0,2}\/|[A-Za-z]:\\)/.test(p)
+        ? path.basename(p.replace(/[\\/]+$/, ''))
+        : p
+      : undefined;
   const pretrained = short(args.pretrained ?? args.model ?? args.model_name ?? args.path);
   const peft = short(args.peft);
   if (pretrained) return peft ? `${pretrained}+${peft}` : pretrained;
@@ -40,8 +55,11 @@ function modelName(file: string, json: Record<string, unknown>): string {
 /** Tasks that are parts of a group: listed under `group_subtasks`, or indented (" - name") in their alias. */
 function subtasksOf(json: Record<string, unknown>, results: Record<string, unknown>): Set<string> {
   const out = new Set<string>();
-  if (isObject(json.group_subtasks)) for (const list of Object.values(json.group_subtasks)) if (Array.isArray(list)) for (const t of list) out.add(String(t));
-  for (const [task, r] of Object.entries(results)) if (isObject(r) && typeof r.alias === 'string' && /^\s+-\s/.test(r.alias)) out.add(task);
+  if (isObject(json.group_subtasks))
+    for (const list of Object.values(json.group_subtasks))
+      if (Array.isArray(list)) for (const t of list) out.add(String(t));
+  for (const [task, r] of Object.entries(results))
+    if (isObject(r) && typeof r.alias === 'string' && /^\s+-\s/.test(r.alias)) out.add(task);
   return out;
 }
 
@@ -49,7 +67,17 @@ function subtasksOf(json: Record<string, unknown>, results: Record<string, unkno
  * Keys of a task's results that are bookkeeping, not metrics: 0.4.12+ writes `sample_len` (and
  * `sample_count` for groups) into every task, earlier versions `samples`, and all write `alias`/`name`.
  */
-const NOT_METRICS = new Set(['alias', 'name', 'samples', 'sample_len', 'sample_count', 'sample_size', 'n_samples', 'original', 'effective']);
+const NOT_METRICS = new Set([
+  'alias',
+  'name',
+  'samples',
+  'sample_len',
+  'sample_count',
+  'sample_size',
+  'n_samples',
+  'original',
+  'effective',
+]);
 
 /**
  * A task's metrics. Where the file lists the task's metrics in `higher_is_better` (0.4.0+), exactly
@@ -70,7 +98,11 @@ function parseTask(raw: Record<string, unknown>, higher: Record<string, unknown>
     const v = finite(value);
     if (v === undefined) continue;
     const hib = typeof higher[name] === 'boolean' ? (higher[name] as boolean) : defaultHigherIsBetter(name);
-    metrics.set(metricKey(name, filter), { value: v, higherIsBetter: hib, ...(FRACTION_METRICS.test(name) && v >= 0 && v <= 1 ? { scale: 'fraction' as const } : {}) });
+    metrics.set(metricKey(name, filter), {
+      value: v,
+      higherIsBetter: hib,
+      ...(FRACTION_METRICS.test(name) && v >= 0 && v <= 1 ? { scale: 'fraction' as const } : {}),
+    });
   }
   for (const [key, se] of stderrs) {
     const m = metrics.get(key);
@@ -81,7 +113,8 @@ function parseTask(raw: Record<string, unknown>, higher: Record<string, unknown>
 
 /** The scores of a parsed results file; `samples` are read separately (they live in other files). */
 function parseLmEval(file: string, json: Record<string, unknown>): ModelResults {
-  if (!isObject(json.results)) throw new ResultsError(file, 'not an lm-evaluation-harness results file: no "results" object');
+  if (!isObject(json.results))
+    throw new ResultsError(file, 'not an lm-evaluation-harness results file: no "results" object');
   const higher = isObject(json.higher_is_better) ? json.higher_is_better : {};
   const groups = isObject(json.groups) ? json.groups : {};
   const nSamples = isObject(json['n-samples']) ? json['n-samples'] : {};
@@ -100,8 +133,15 @@ function parseLmEval(file: string, json: Record<string, unknown>): ModelResults 
   }
   const date = finite(json.date);
   // Date's range is ±8.64e15 ms; a date outside it is refused naming the field, not thrown as a RangeError.
-  if (date !== undefined && !(Math.abs(date * 1000) <= 8.64e15)) throw new ResultsError(file, `"date" ${date} is out of range (seconds since 1970)`);
-  return { model: modelName(file, json), file, format: 'lm-eval', tasks, ...(date !== undefined ? { date: new Date(date * 1000).toISOString() } : {}) };
+  if (date !== undefined && !(Math.abs(date * 1000) <= 8.64e15))
+    throw new ResultsError(file, `"date" ${date} is out of range (seconds since 1970)`);
+  return {
+    model: modelName(file, json),
+    file,
+    format: 'lm-eval',
+    tasks,
+    ...(date !== undefined ? { date: new Date(date * 1000).toISOString() } : {}),
+  };
 }
 
 /** lm-eval 0.4.0-0.4.2 named sample files after `model_args` with `/` and `=` replaced by `__`. */
@@ -141,7 +181,10 @@ async function firstBytes(file: string, n: number): Promise<string> {
 }
 
 /** Each record of a samples file: JSON lines, or (0.4.0-0.4.2) one indented JSON array of records. */
-export async function readSampleRecords(file: string, onRecord: (rec: Record<string, unknown>, line?: number) => void): Promise<void> {
+export async function readSampleRecords(
+  file: string,
+  onRecord: (rec: Record<string, unknown>, line?: number) => void,
+): Promise<void> {
   if (!(await firstBytes(file, 256)).trimStart().startsWith('[')) return readJsonl(file, onRecord);
   let records: unknown;
   try {

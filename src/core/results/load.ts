@@ -53,7 +53,10 @@ export function sniff(format: ResultFormat, text: string): boolean {
     case 'taia-results':
       return new RegExp(`"format"\\s*:\\s*"${TAIA_RESULTS_FORMAT}"`).test(text);
     case 'lm-eval':
-      return /^\s*\{[\s\S]*"results"\s*:\s*\{/.test(text) && /"(versions|n-shot|higher_is_better|config|configs)"\s*:/.test(text);
+      return (
+        /^\s*\{[\s\S]*"results"\s*:\s*\{/.test(text) &&
+        /"(versions|n-shot|higher_is_better|config|configs)"\s*:/.test(text)
+      );
     case 'opencompass':
       return summaryTable(text) !== undefined;
     case 'taia-log':
@@ -96,7 +99,11 @@ export async function detectResultFile(file: string): Promise<ResultFormat | und
  */
 export async function loadResults(file: string, opts: LoadOptions = {}): Promise<ModelResults[]> {
   const formats = candidateFormats(file);
-  if (formats.length === 0) throw new ResultsError(file, `not a result file name (${TAIA_RESULTS_SUFFIX}, lm-eval *.json, summary_*.csv/.txt/.md, *.log or *.txt)`);
+  if (formats.length === 0)
+    throw new ResultsError(
+      file,
+      `not a result file name (${TAIA_RESULTS_SUFFIX}, lm-eval *.json, summary_*.csv/.txt/.md, *.log or *.txt)`,
+    );
   let text: string;
   try {
     text = await readRegularText(file);

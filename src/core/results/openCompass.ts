@@ -26,8 +26,7 @@ export function parseCsv(text: string): { cells: string[]; line: number }[] {
     else if (c === ',') {
       cells.push(cell);
       cell = '';
-    }
-    else if (c === '\n' || c === '\r') {
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
       cells.push(cell);
       if (cells.some((x) => x !== '')) rows.push({ cells, line: start });
@@ -71,17 +70,32 @@ export function summaryTable(text: string): Row[] | undefined {
     return lines.slice(from, to).map((l, k) => ({ l, line: from + k + 1 }));
   };
   const csvAt = lines.findIndex((l) => l.startsWith(csvHeader));
-  if (csvAt >= 0) return parseCsv(table(csvAt).map(({ l }) => l).join('\n')).map((r) => ({ ...r, line: r.line + csvAt }));
+  if (csvAt >= 0)
+    return parseCsv(
+      table(csvAt)
+        .map(({ l }) => l)
+        .join('\n'),
+    ).map((r) => ({ ...r, line: r.line + csvAt }));
   const mdAt = lines.findIndex((l) => MARKDOWN_HEADER.test(l));
   if (mdAt >= 0) {
     // "| a | b |" → ["a", "b"]; the "|----- | -----|" rule under the header is no row.
     return table(mdAt)
       .filter(({ l }) => !/^\|[\s|:-]+\|?\s*$/.test(l))
-      .map(({ l, line }) => ({ cells: l.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim()), line }));
+      .map(({ l, line }) => ({
+        cells: l
+          .trim()
+          .replace(/^\||\|$/g, '')
+          .split('|')
+          .map((c) => c.trim()),
+        line,
+      }));
   }
   const tabAt = lines.findIndex((l) => TABULATE_HEADER.test(l));
   // Columns are at least two spaces apart; the dashes under the header are no row.
-  if (tabAt >= 0) return table(tabAt).filter(({ l }) => !/^[-\s]+$/.test(l)).map(({ l, line }) => ({ cells: l.trim().split(/\s{2,}/), line }));
+  if (tabAt >= 0)
+    return table(tabAt)
+      .filter(({ l }) => !/^[-\s]+$/.test(l))
+      .map(({ l, line }) => ({ cells: l.trim().split(/\s{2,}/), line }));
   return undefined;
 }
 
@@ -106,7 +120,12 @@ function taskNames(file: string, rows: SummaryRow[]): string[] {
     const same = byKey.get(key(r))!;
     if (same.length === 1) return r.dataset;
     const twin = same.find((o) => o !== r && o.mode === r.mode && o.version === r.version);
-    if (twin) throw new ResultsError(file, `the row of ${r.dataset} / ${r.metric} (${r.mode}, version ${r.version}) repeats line ${Math.min(twin.line, r.line)}`, Math.max(twin.line, r.line));
+    if (twin)
+      throw new ResultsError(
+        file,
+        `the row of ${r.dataset} / ${r.metric} (${r.mode}, version ${r.version}) repeats line ${Math.min(twin.line, r.line)}`,
+        Math.max(twin.line, r.line),
+      );
     const modes = new Set(same.map((o) => o.mode));
     const versions = new Set(same.filter((o) => o.mode === r.mode).map((o) => o.version));
     const parts = [...(modes.size > 1 ? [r.mode] : []), ...(versions.size > 1 ? [r.version] : [])];
@@ -117,14 +136,26 @@ function taskNames(file: string, rows: SummaryRow[]): string[] {
 export function parseOpenCompass(file: string, text: string): ModelResults[] {
   const table = summaryTable(text);
   const [header, ...rest] = table ?? [];
-  if (!header || OPENCOMPASS_HEADER.some((h, i) => header.cells[i]?.trim() !== h)) throw new ResultsError(file, `not an OpenCompass summary: the header must start with ${OPENCOMPASS_HEADER.join(',')}`, header?.line ?? 1);
+  if (!header || OPENCOMPASS_HEADER.some((h, i) => header.cells[i]?.trim() !== h))
+    throw new ResultsError(
+      file,
+      `not an OpenCompass summary: the header must start with ${OPENCOMPASS_HEADER.join(',')}`,
+      header?.line ?? 1,
+    );
   const names = header.cells.slice(OPENCOMPASS_HEADER.length).map((s) => s.trim());
   if (names.length === 0) throw new ResultsError(file, 'the header names no model column', header.line);
-  const models = names.map((model): ModelResults => ({ model, file, format: 'opencompass', tasks: new Map(), ...(dateOf(file) ? { date: dateOf(file) } : {}) }));
+  const models = names.map((model): ModelResults => ({
+    model,
+    file,
+    format: 'opencompass',
+    tasks: new Map(),
+    ...(dateOf(file) ? { date: dateOf(file) } : {}),
+  }));
   const rows: SummaryRow[] = [];
   for (const { cells, line } of rest) {
     const [dataset, version, metric, mode, ...values] = cells.map((c) => c.trim());
-    if (cells.length !== header.cells.length) throw new ResultsError(file, `expected ${header.cells.length} fields, found ${cells.length}`, line);
+    if (cells.length !== header.cells.length)
+      throw new ResultsError(file, `expected ${header.cells.length} fields, found ${cells.length}`, line);
     // Section separators ("--------- Exam ---------") carry no scores.
     if (!dataset || /^-+/.test(dataset)) continue;
     rows.push({ dataset, version, metric, mode, values, line });
@@ -134,7 +165,8 @@ export function parseOpenCompass(file: string, text: string): ModelResults[] {
     values.forEach((raw, i) => {
       if (raw === '-' || raw === '') return;
       const value = Number(raw);
-      if (!Number.isFinite(value)) throw new ResultsError(file, `'${raw}' for ${dataset} / ${names[i]} is neither a number nor '-'`, line);
+      if (!Number.isFinite(value))
+        throw new ResultsError(file, `'${raw}' for ${dataset} / ${names[i]} is neither a number nor '-'`, line);
       let task = models[i].tasks.get(tasks[k]);
       if (!task) models[i].tasks.set(tasks[k], (task = { metrics: new Map() } as TaskResult));
       // naive_average rows are OpenCompass's own averages over other rows of the table, which it does
@@ -144,7 +176,11 @@ export function parseOpenCompass(file: string, text: string): ModelResults[] {
         task.aggregate = true;
       }
       // Scores are percentages (accuracy 51.23).
-      task.metrics.set(canonicalMetric(metric || 'score'), { value, higherIsBetter: defaultHigherIsBetter(metric), scale: 'percent' });
+      task.metrics.set(canonicalMetric(metric || 'score'), {
+        value,
+        higherIsBetter: defaultHigherIsBetter(metric),
+        scale: 'percent',
+      });
     });
   });
   return models;

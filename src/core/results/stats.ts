@@ -22,7 +22,22 @@ export interface TestResult {
 export function erfc(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
-  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
   return x >= 0 ? r : 2 - r;
 }
 
@@ -73,7 +88,12 @@ export const BOOTSTRAP_SEED = 20240531;
  * examples with replacement, and count how often a resampled mean lies at least |D| from the observed
  * mean D — the null distribution is the bootstrap one shifted to zero. Seeded, so reruns agree.
  */
-export function pairedBootstrap(x: ArrayLike<number>, y: ArrayLike<number>, resamples = BOOTSTRAP_RESAMPLES, seed = BOOTSTRAP_SEED): TestResult | undefined {
+export function pairedBootstrap(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  resamples = BOOTSTRAP_RESAMPLES,
+  seed = BOOTSTRAP_SEED,
+): TestResult | undefined {
   const n = x.length;
   if (n === 0 || y.length !== n) return undefined;
   const d = new Float64Array(n);
@@ -93,7 +113,13 @@ export function pairedBootstrap(x: ArrayLike<number>, y: ArrayLike<number>, resa
   }
   means.sort();
   const at = (q: number) => means[Math.min(resamples - 1, Math.max(0, Math.floor(q * resamples)))];
-  return { method: 'bootstrap', p: (extreme + 1) / (resamples + 1), statistic: observed, n, ci: [at(0.025), at(0.975)] };
+  return {
+    method: 'bootstrap',
+    p: (extreme + 1) / (resamples + 1),
+    statistic: observed,
+    n,
+    ci: [at(0.025), at(0.975)],
+  };
 }
 
 /** Multiple-comparison corrections: Holm's step-down (family-wise error), Benjamini–Hochberg's step-up (false discovery rate). */

@@ -64,9 +64,17 @@ export interface TaiaSampleRecord {
  * all tasks; each task with records points at it). Samples are written first, so the results file
  * never names a samples file that is not there. Returns the paths written.
  */
-export async function writeTaiaResults(file: string, results: TaiaResultsFile, samples?: Iterable<TaiaSampleRecord>): Promise<{ results: string; samples?: string }> {
-  if (!file.endsWith(TAIA_RESULTS_SUFFIX)) throw new Error(`${file}: a TAIA result file's name ends with ${TAIA_RESULTS_SUFFIX}`);
-  const out: TaiaResultsFile = { ...results, tasks: Object.fromEntries(Object.entries(results.tasks).map(([k, v]) => [k, { ...v }])) };
+export async function writeTaiaResults(
+  file: string,
+  results: TaiaResultsFile,
+  samples?: Iterable<TaiaSampleRecord>,
+): Promise<{ results: string; samples?: string }> {
+  if (!file.endsWith(TAIA_RESULTS_SUFFIX))
+    throw new Error(`${file}: a TAIA result file's name ends with ${TAIA_RESULTS_SUFFIX}`);
+  const out: TaiaResultsFile = {
+    ...results,
+    tasks: Object.fromEntries(Object.entries(results.tasks).map(([k, v]) => [k, { ...v }])),
+  };
   validateTaiaResults(file, out as unknown as Record<string, unknown>);
   await mkdir(path.dirname(file), { recursive: true });
   let samplesFile: string | undefined;
@@ -86,13 +94,18 @@ export async function writeTaiaResults(file: string, results: TaiaResultsFile, s
 }
 
 /** Checks the shape of a parsed file; every problem names the file and the field. */
-export function validateTaiaResults(file: string, json: Record<string, unknown>): asserts json is Record<string, unknown> & TaiaResultsFile {
+export function validateTaiaResults(
+  file: string,
+  json: Record<string, unknown>,
+): asserts json is Record<string, unknown> & TaiaResultsFile {
   const fail = (problem: string): never => {
     throw new ResultsError(file, problem);
   };
   if (json.format !== TAIA_RESULTS_FORMAT) fail(`"format" must be "${TAIA_RESULTS_FORMAT}"`);
-  if (json.version !== TAIA_RESULTS_VERSION) fail(`version ${JSON.stringify(json.version)} is not supported (this tool reads version ${TAIA_RESULTS_VERSION})`);
-  if (!isObject(json.model) || typeof json.model.name !== 'string' || !json.model.name) fail('"model.name" must be a non-empty string');
+  if (json.version !== TAIA_RESULTS_VERSION)
+    fail(`version ${JSON.stringify(json.version)} is not supported (this tool reads version ${TAIA_RESULTS_VERSION})`);
+  if (!isObject(json.model) || typeof json.model.name !== 'string' || !json.model.name)
+    fail('"model.name" must be a non-empty string');
   if (typeof json.created !== 'string') fail('"created" must be an ISO date string');
   if (!isObject(json.tasks)) fail('"tasks" must be an object');
   for (const [task, t] of Object.entries(json.tasks as Record<string, unknown>)) {
@@ -100,16 +113,21 @@ export function validateTaiaResults(file: string, json: Record<string, unknown>)
     const r = t as Record<string, unknown> & { metrics: Record<string, unknown> };
     for (const [name, m] of Object.entries(r.metrics)) {
       const where = `tasks.${task}.metrics.${name}`;
-      if (!isObject(m) || finite(m.value) === undefined || typeof m.value !== 'number') fail(`${where}.value must be a finite number`);
+      if (!isObject(m) || finite(m.value) === undefined || typeof m.value !== 'number')
+        fail(`${where}.value must be a finite number`);
       const mm = m as Record<string, unknown>;
       // null: JSON's spelling of a NaN standard error (one example); read as no standard error.
-      if (mm.stderr !== undefined && mm.stderr !== null && typeof mm.stderr !== 'number') fail(`${where}.stderr must be a number`);
+      if (mm.stderr !== undefined && mm.stderr !== null && typeof mm.stderr !== 'number')
+        fail(`${where}.stderr must be a number`);
       if (typeof mm.higher_is_better !== 'boolean') fail(`${where}.higher_is_better must be true or false`);
-      if (mm.scale !== undefined && mm.scale !== 'fraction' && mm.scale !== 'percent') fail(`${where}.scale must be "fraction" or "percent"`);
+      if (mm.scale !== undefined && mm.scale !== 'fraction' && mm.scale !== 'percent')
+        fail(`${where}.scale must be "fraction" or "percent"`);
     }
-    if (r.n !== undefined && (typeof r.n !== 'number' || !Number.isInteger(r.n) || r.n < 0)) fail(`tasks.${task}.n must be a non-negative integer`);
+    if (r.n !== undefined && (typeof r.n !== 'number' || !Number.isInteger(r.n) || r.n < 0))
+      fail(`tasks.${task}.n must be a non-negative integer`);
     // A file name beside the result file, never a path: a result file must not make the reader open /etc/passwd.
-    if (r.samples !== undefined && (typeof r.samples !== 'string' || !isPlainFileName(r.samples))) fail(`tasks.${task}.samples must be the name of a file beside the result file, got ${JSON.stringify(r.samples)}`);
+    if (r.samples !== undefined && (typeof r.samples !== 'string' || !isPlainFileName(r.samples)))
+      fail(`tasks.${task}.samples must be the name of a file beside the result file, got ${JSON.stringify(r.samples)}`);
   }
 }
 
@@ -117,7 +135,8 @@ export function validateTaiaResults(file: string, json: Record<string, unknown>)
 async function readSamples(file: string, tasks: Map<string, TaskResult>): Promise<void> {
   await readJsonl(file, (rec, line) => {
     if (typeof rec.task !== 'string') throw new ResultsError(file, 'record has no "task"', line);
-    if (typeof rec.id !== 'string' && typeof rec.id !== 'number') throw new ResultsError(file, 'record has no "id"', line);
+    if (typeof rec.id !== 'string' && typeof rec.id !== 'number')
+      throw new ResultsError(file, 'record has no "id"', line);
     if (!isObject(rec.metrics)) throw new ResultsError(file, 'record has no "metrics" object', line);
     const t = tasks.get(rec.task);
     if (!t) return;
@@ -141,7 +160,15 @@ export async function readTaiaResults(file: string, text: string, opts: LoadOpti
     const metrics = new Map<string, MetricResult>(
       Object.entries(t.metrics).map(([name, m]) => {
         const stderr = finite(m.stderr);
-        return [name, { value: m.value, higherIsBetter: m.higher_is_better, ...(stderr !== undefined ? { stderr } : {}), ...(m.scale ? { scale: m.scale } : {}) }];
+        return [
+          name,
+          {
+            value: m.value,
+            higherIsBetter: m.higher_is_better,
+            ...(stderr !== undefined ? { stderr } : {}),
+            ...(m.scale ? { scale: m.scale } : {}),
+          },
+        ];
       }),
     );
     const result: TaskResult = { metrics, ...(t.n !== undefined ? { n: t.n } : {}) };
@@ -154,5 +181,14 @@ export async function readTaiaResults(file: string, text: string, opts: LoadOpti
   }
   // One pass over each samples file, however many tasks share it.
   if (opts.samples) for (const [sf, ts] of bySamplesFile) await readSamples(sf, ts);
-  return [{ model: json.model.name, file, format: 'taia-results', tasks, date: json.created, ...(json.model.path ? { checkpoint: json.model.path } : {}) }];
+  return [
+    {
+      model: json.model.name,
+      file,
+      format: 'taia-results',
+      tasks,
+      date: json.created,
+      ...(json.model.path ? { checkpoint: json.model.path } : {}),
+    },
+  ];
 }

@@ -70,7 +70,8 @@ export class ResultsError extends Error {
  * OpenCompass): perplexities (word_, byte_, token_), bits per byte, losses, error rates, and the
  * CrowS-Pairs bias scores (likelihood_difference, pct_stereotype), which lm-eval marks lower-is-better.
  */
-const LOWER_IS_BETTER = /(^|_)(perplexity|ppl|loss|bits_per_byte|bpb|ter|wer|cer|error|latency|likelihood_difference|likelihood_diff|pct_stereotype)($|_)/i;
+const LOWER_IS_BETTER =
+  /(^|_)(perplexity|ppl|loss|bits_per_byte|bpb|ter|wer|cer|error|latency|likelihood_difference|likelihood_diff|pct_stereotype)($|_)/i;
 
 export function defaultHigherIsBetter(metric: string): boolean {
   return !LOWER_IS_BETTER.test(metric);

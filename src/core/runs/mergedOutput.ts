@@ -14,7 +14,11 @@ export function mergedOutputFor(finetuned: string, suffix: string): string {
   const [hidden, runs] = RUNS_DIR.split('/');
   const i = parts.length - 5;
   if (i >= 0 && parts[i] === hidden && parts[i + 1] === runs && parts[i + 3] === CHECKPOINTS_DIR) {
-    return path.join(parts.slice(0, i).join(path.sep) || path.sep, MERGED_DIR, `${parts[i + 2]}-${parts[i + 4]}-${suffix}`);
+    return path.join(
+      parts.slice(0, i).join(path.sep) || path.sep,
+      MERGED_DIR,
+      `${parts[i + 2]}-${parts[i + 4]}-${suffix}`,
+    );
   }
   return path.join(path.dirname(finetuned), `${path.basename(finetuned)}-${suffix}`);
 }

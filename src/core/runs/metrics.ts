@@ -6,7 +6,10 @@ import { MetricRecord } from './types';
  * The complete lines of metrics.jsonl after byte `offset`, and where the next read starts. A line the
  * trainer is still writing stays for the next read; a shorter file than `offset` (rewritten) returns undefined.
  */
-export async function readAppended(file: string, offset: number): Promise<{ records: MetricRecord[]; offset: number } | undefined> {
+export async function readAppended(
+  file: string,
+  offset: number,
+): Promise<{ records: MetricRecord[]; offset: number } | undefined> {
   let handle;
   try {
     handle = await open(file, 'r');

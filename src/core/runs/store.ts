@@ -4,7 +4,17 @@ import { appendFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { CheckpointError } from '../errors';
 import { writeFileAtomic } from '../util/atomicWrite';
 import { readJsonObject } from '../util/json';
-import { CHECKPOINTS_DIR, CONFIG_FILE, FINISHED_STATES, METRICS_FILE, MetricRecord, RunConfig, RUNS_DIR, RunStatus, STATUS_FILE } from './types';
+import {
+  CHECKPOINTS_DIR,
+  CONFIG_FILE,
+  FINISHED_STATES,
+  METRICS_FILE,
+  MetricRecord,
+  RunConfig,
+  RUNS_DIR,
+  RunStatus,
+  STATUS_FILE,
+} from './types';
 
 /** Writes JSON atomically: status.json is read by other windows while the trainer updates it. */
 export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
@@ -13,8 +23,15 @@ export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
 
 /** A sortable, readable run id: UTC time, then the experiment name made safe for a folder. */
 export function newRunId(name: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
-  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|-+$/g, '').slice(0, 60) || 'run';
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/:/g, '-');
+  const safe =
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[-.]+|-+$/g, '')
+      .slice(0, 60) || 'run';
   return `${stamp}-${safe}`;
 }
 
@@ -35,7 +52,14 @@ export async function createRun(root: string, config: RunConfig): Promise<{ id: 
   }
   const dir = path.join(runs, id);
   await writeJsonAtomic(path.join(dir, CONFIG_FILE), config);
-  const status: RunStatus = { id, name: config.name, state: 'queued', createdAt: new Date().toISOString(), engine: config.engine, step: 0 };
+  const status: RunStatus = {
+    id,
+    name: config.name,
+    state: 'queued',
+    createdAt: new Date().toISOString(),
+    engine: config.engine,
+    step: 0,
+  };
   await writeJsonAtomic(path.join(dir, STATUS_FILE), status);
   return { id, dir };
 }
@@ -46,7 +70,8 @@ export async function readRunConfig(dir: string): Promise<RunConfig> {
 
 export async function readStatus(dir: string): Promise<RunStatus> {
   const status = (await readJsonObject(path.join(dir, STATUS_FILE))) as unknown as RunStatus;
-  if (typeof status.id !== 'string' || typeof status.state !== 'string') throw new CheckpointError(path.join(dir, STATUS_FILE), 'is not a run status (no id or state)');
+  if (typeof status.id !== 'string' || typeof status.state !== 'string')
+    throw new CheckpointError(path.join(dir, STATUS_FILE), 'is not a run status (no id or state)');
   return status;
 }
 
@@ -80,8 +105,14 @@ export async function reconcileStatus(dir: string): Promise<RunStatus> {
   const status = await readStatus(dir);
   // A Slurm job's state comes from Slurm (core/slurm/follow.ts), not from a pid on this machine.
   if (status.slurm) return status;
-  const stale = (status.state === 'running' || status.state === 'queued') && status.pid !== undefined && (status.host ?? hostname()) === hostname() && !isAlive(status.pid);
-  return stale ? updateStatus(dir, { state: 'interrupted', endedAt: new Date().toISOString(), pid: undefined }) : status;
+  const stale =
+    (status.state === 'running' || status.state === 'queued') &&
+    status.pid !== undefined &&
+    (status.host ?? hostname()) === hostname() &&
+    !isAlive(status.pid);
+  return stale
+    ? updateStatus(dir, { state: 'interrupted', endedAt: new Date().toISOString(), pid: undefined })
+    : status;
 }
 
 export interface RunSummary {
@@ -108,16 +139,22 @@ export async function listRuns(root: string): Promise<RunSummary[]> {
       }
     }),
   );
-  return found.filter((r): r is RunSummary => r !== undefined).sort((a, b) => b.status.createdAt.localeCompare(a.status.createdAt));
+  return found
+    .filter((r): r is RunSummary => r !== undefined)
+    .sort((a, b) => b.status.createdAt.localeCompare(a.status.createdAt));
 }
 
 /** The newest run of an experiment file that has a checkpoint, with its config and that checkpoint's folder. */
-export async function latestRunOf(root: string, experimentFile: string): Promise<(RunSummary & { config: RunConfig; checkpoint: string }) | undefined> {
+export async function latestRunOf(
+  root: string,
+  experimentFile: string,
+): Promise<(RunSummary & { config: RunConfig; checkpoint: string }) | undefined> {
   const file = path.resolve(experimentFile);
   for (const run of await listRuns(root)) {
     if (!run.status.lastCheckpoint) continue;
     const config = await readRunConfig(run.dir).catch(() => undefined);
-    if (config?.experimentFile && path.resolve(config.experimentFile) === file) return { ...run, config, checkpoint: path.join(run.dir, run.status.lastCheckpoint) };
+    if (config?.experimentFile && path.resolve(config.experimentFile) === file)
+      return { ...run, config, checkpoint: path.join(run.dir, run.status.lastCheckpoint) };
   }
   return undefined;
 }

@@ -12,8 +12,26 @@ export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 /** `pending` is a Slurm job waiting in the queue; `timeout`, `preempted` and `node_fail` are how Slurm jobs end. */
-export type RunState = 'queued' | 'pending' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted' | 'timeout' | 'preempted' | 'node_fail';
-export const FINISHED_STATES: readonly RunState[] = ['done', 'failed', 'cancelled', 'interrupted', 'timeout', 'preempted', 'node_fail'];
+export type RunState =
+  | 'queued'
+  | 'pending'
+  | 'running'
+  | 'done'
+  | 'failed'
+  | 'cancelled'
+  | 'interrupted'
+  | 'timeout'
+  | 'preempted'
+  | 'node_fail';
+export const FINISHED_STATES: readonly RunState[] = [
+  'done',
+  'failed',
+  'cancelled',
+  'interrupted',
+  'timeout',
+  'preempted',
+  'node_fail',
+];
 
 /** The Slurm job of a run (`launcher: slurm`), as last seen. */
 export interface SlurmJobInfo {

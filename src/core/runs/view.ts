@@ -21,17 +21,36 @@ export interface RunData {
 
 /** Whether a folder is one of the project's own runs (it has status.json). */
 export async function isOwnRun(dir: string): Promise<boolean> {
-  return stat(path.join(dir, STATUS_FILE)).then(() => true, () => false);
+  return stat(path.join(dir, STATUS_FILE)).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Reads either kind; the status of an own run is reconciled, so one whose trainer died reads interrupted. */
 export async function readRunData(dir: string, root?: string): Promise<RunData> {
   if (!(await isOwnRun(dir)) && (await isExternalRun(dir))) {
     const run = await readExternalRun(dir, root);
-    return { dir, status: run.status, metrics: run.metrics, evals: run.evals, hyperparameters: run.hyperparameters, notes: run.notes };
+    return {
+      dir,
+      status: run.status,
+      metrics: run.metrics,
+      evals: run.evals,
+      hyperparameters: run.hyperparameters,
+      notes: run.notes,
+    };
   }
-  const [status, config, metrics] = await Promise.all([reconcileStatus(dir), readRunConfig(dir).catch(() => undefined), readMetrics(dir)]);
+  const [status, config, metrics] = await Promise.all([
+    reconcileStatus(dir),
+    readRunConfig(dir).catch(() => undefined),
+    readMetrics(dir),
+  ]);
   // `engine: command`: the tool's output folder adds its evaluations and settings.
-  const out = status.outputDir && (await isExternalRun(status.outputDir)) ? await readExternalRun(status.outputDir, root).catch(() => undefined) : undefined;
-  return out ? { dir, status, config, metrics, evals: out.evals, hyperparameters: out.hyperparameters, notes: out.notes } : { dir, status, config, metrics };
+  const out =
+    status.outputDir && (await isExternalRun(status.outputDir))
+      ? await readExternalRun(status.outputDir, root).catch(() => undefined)
+      : undefined;
+  return out
+    ? { dir, status, config, metrics, evals: out.evals, hyperparameters: out.hyperparameters, notes: out.notes }
+    : { dir, status, config, metrics };
 }

@@ -26,12 +26,12 @@ export function f32BitsToF16(bits: number): number {
     const half = 1 << (shift - 1);
     const rest = m & ((1 << shift) - 1);
     let r = m >>> shift;
-    if (rest > half || (rest === half && (r & 1))) r++;
+    if (rest > half || (rest === half && r & 1)) r++;
     return sign | r;
   }
   let r = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) r++; // a carry into the exponent is correct, up to inf
+  if (rest > 0x1000 || (rest === 0x1000 && r & 1)) r++; // a carry into the exponent is correct, up to inf
   return sign | r;
 }
 

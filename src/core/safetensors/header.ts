@@ -30,17 +30,27 @@ export interface SafetensorsHeader {
  * Called before the JSON is read so a hostile length never causes a huge allocation.
  */
 export function headerLength(file: string, prefix: Buffer, fileSize: number): number {
-  if (fileSize < 8 || prefix.length < 8) throw new CheckpointError(file, `file is ${fileSize} bytes, too short for a safetensors header`);
+  if (fileSize < 8 || prefix.length < 8)
+    throw new CheckpointError(file, `file is ${fileSize} bytes, too short for a safetensors header`);
   const n = prefix.readBigUInt64LE(0);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw new CheckpointError(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not a safetensors file)`);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    throw new CheckpointError(
+      file,
+      `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not a safetensors file)`,
+    );
   const len = Number(n);
-  if (8 + len > fileSize) throw new CheckpointError(file, `header length ${len} runs past the end of the file (${fileSize} bytes): truncated or corrupt`);
+  if (8 + len > fileSize)
+    throw new CheckpointError(
+      file,
+      `header length ${len} runs past the end of the file (${fileSize} bytes): truncated or corrupt`,
+    );
   return len;
 }
 
 /** Parses and validates a header exactly as the specification requires. */
 export function parseHeader(file: string, json: Buffer, fileSize: number): SafetensorsHeader {
-  if (json.length === 0 || json[0] !== 0x7b /* { */) throw new CheckpointError(file, 'header does not start with "{": not a safetensors file');
+  if (json.length === 0 || json[0] !== 0x7b /* { */)
+    throw new CheckpointError(file, 'header does not start with "{": not a safetensors file');
   let text: string;
   let raw: unknown;
   try {
@@ -54,14 +64,19 @@ export function parseHeader(file: string, json: Buffer, fileSize: number): Safet
   } catch (e) {
     throw new CheckpointError(file, `header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CheckpointError(file, 'header is not a JSON object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new CheckpointError(file, 'header is not a JSON object');
 
   const dataStart = 8 + json.length;
   const dataBytes = fileSize - dataStart;
   let metadata: Record<string, string> | undefined;
   const tensors: TensorInfo[] = [];
   for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (!wellFormed(name)) throw new CheckpointError(file, `tensor name ${JSON.stringify(name)} holds a lone UTF-16 surrogate: not valid UTF-8 text`);
+    if (!wellFormed(name))
+      throw new CheckpointError(
+        file,
+        `tensor name ${JSON.stringify(name)} holds a lone UTF-16 surrogate: not valid UTF-8 text`,
+      );
     if (name === '__metadata__') {
       metadata = parseMetadata(file, value);
       continue;
@@ -74,10 +89,15 @@ export function parseHeader(file: string, json: Buffer, fileSize: number): Safet
 }
 
 function parseMetadata(file: string, value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CheckpointError(file, '__metadata__ is not an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CheckpointError(file, '__metadata__ is not an object');
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw new CheckpointError(file, `__metadata__ value of '${k}' is not a string`);
-    if (!wellFormed(k) || !wellFormed(v)) throw new CheckpointError(file, `__metadata__ entry ${JSON.stringify(k)} holds a lone UTF-16 surrogate: not valid UTF-8 text`);
+    if (!wellFormed(k) || !wellFormed(v))
+      throw new CheckpointError(
+        file,
+        `__metadata__ entry ${JSON.stringify(k)} holds a lone UTF-16 surrogate: not valid UTF-8 text`,
+      );
   }
   return value as Record<string, string>;
 }
@@ -96,9 +116,17 @@ export function wellFormed(s: string): boolean {
  */
 function checkTokens(file: string, text: string): void {
   const deep = scanJson(text, 3, (token) => {
-    if (!/^(0|[1-9][0-9]*)$/.test(token)) throw new CheckpointError(file, `header number ${token} is not an unsigned integer (shape and data_offsets hold unsigned integers only)`);
+    if (!/^(0|[1-9][0-9]*)$/.test(token))
+      throw new CheckpointError(
+        file,
+        `header number ${token} is not an unsigned integer (shape and data_offsets hold unsigned integers only)`,
+      );
   });
-  if (deep !== undefined) throw new CheckpointError(file, `header nests deeper than the format allows (a map of tensor entries) at character ${deep}`);
+  if (deep !== undefined)
+    throw new CheckpointError(
+      file,
+      `header nests deeper than the format allows (a map of tensor entries) at character ${deep}`,
+    );
 }
 
 function isIndex(v: unknown): v is number {
@@ -112,16 +140,23 @@ function parseEntry(file: string, name: string, value: unknown, dataBytes: numbe
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('header entry is not an object');
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (!isDtype(dtype)) fail(`unknown dtype ${JSON.stringify(dtype)}`);
-  if (!Array.isArray(shape) || !shape.every(isIndex)) fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex)) fail(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
+  if (!Array.isArray(shape) || !shape.every(isIndex))
+    fail(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex))
+    fail(`data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
   const [begin, end] = offsets as [number, number];
   if (begin > end) fail(`data_offsets [${begin}, ${end}] are reversed`);
-  if (end > dataBytes) fail(`data_offsets [${begin}, ${end}] run past the end of the data buffer (${dataBytes} bytes): truncated or corrupt`);
+  if (end > dataBytes)
+    fail(
+      `data_offsets [${begin}, ${end}] run past the end of the data buffer (${dataBytes} bytes): truncated or corrupt`,
+    );
   const dims = shape as number[];
-  if (!Number.isSafeInteger(dims.reduce((n, d) => n * d, 1))) fail(`shape ${JSON.stringify(dims)} has too many elements`);
+  if (!Number.isSafeInteger(dims.reduce((n, d) => n * d, 1)))
+    fail(`shape ${JSON.stringify(dims)} has too many elements`);
   const expected = byteLength(dtype as Dtype, dims);
   if (expected === undefined) fail(`shape ${JSON.stringify(dims)} of ${dtype} is not a whole number of bytes`);
-  if (expected !== end - begin) fail(`${dtype} ${JSON.stringify(dims)} needs ${expected} bytes but data_offsets give ${end - begin}`);
+  if (expected !== end - begin)
+    fail(`${dtype} ${JSON.stringify(dims)} needs ${expected} bytes but data_offsets give ${end - begin}`);
   return { name, dtype: dtype as Dtype, shape: dims, begin, end };
 }
 
@@ -129,11 +164,17 @@ function parseEntry(file: string, name: string, value: unknown, dataBytes: numbe
 function checkCoverage(file: string, sorted: TensorInfo[], dataBytes: number): void {
   let cursor = 0;
   for (const t of sorted) {
-    if (t.begin < cursor) throw new CheckpointError(file, `bytes ${t.begin}..${t.end} overlap the previous tensor`, t.name);
-    if (t.begin > cursor) throw new CheckpointError(file, `bytes ${cursor}..${t.begin} of the data buffer belong to no tensor (a hole, or a duplicate tensor name)`);
+    if (t.begin < cursor)
+      throw new CheckpointError(file, `bytes ${t.begin}..${t.end} overlap the previous tensor`, t.name);
+    if (t.begin > cursor)
+      throw new CheckpointError(
+        file,
+        `bytes ${cursor}..${t.begin} of the data buffer belong to no tensor (a hole, or a duplicate tensor name)`,
+      );
     cursor = t.end;
   }
-  if (cursor !== dataBytes) throw new CheckpointError(file, `data buffer is ${dataBytes} bytes but tensors cover ${cursor}: trailing bytes`);
+  if (cursor !== dataBytes)
+    throw new CheckpointError(file, `data buffer is ${dataBytes} bytes but tensors cover ${cursor}: trailing bytes`);
 }
 
 /** Serialises a header: `__metadata__` first, then tensors in the given order, space-padded so data starts 8-aligned. */

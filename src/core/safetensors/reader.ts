@@ -62,7 +62,8 @@ export class SafetensorsFile {
    */
   async readRange(t: TensorInfo, from: number, to: number, target?: Buffer): Promise<Buffer> {
     const length = to - from;
-    if (from < 0 || to > t.end - t.begin || length < 0) throw new CheckpointError(this.path, `byte range ${from}..${to} is outside the tensor`, t.name);
+    if (from < 0 || to > t.end - t.begin || length < 0)
+      throw new CheckpointError(this.path, `byte range ${from}..${to} is outside the tensor`, t.name);
     const buf = target ? target.subarray(0, length) : alignedBuffer(length);
     await readExactly(this.handle, this.path, buf, this.header.dataStart + t.begin + from, t.name);
     return buf;
@@ -79,11 +80,18 @@ export function alignedBuffer(length: number): Buffer {
 }
 
 /** Reads exactly buf.length bytes at `position`; a short read means the file shrank or is truncated. */
-async function readExactly(handle: FileHandle, path: string, buf: Buffer, position: number, tensor?: string): Promise<void> {
+async function readExactly(
+  handle: FileHandle,
+  path: string,
+  buf: Buffer,
+  position: number,
+  tensor?: string,
+): Promise<void> {
   let done = 0;
   while (done < buf.length) {
     const { bytesRead } = await handle.read(buf, done, buf.length - done, position + done);
-    if (bytesRead === 0) throw new CheckpointError(path, `unexpected end of file at byte ${position + done}: truncated`, tensor);
+    if (bytesRead === 0)
+      throw new CheckpointError(path, `unexpected end of file at byte ${position + done}: truncated`, tensor);
     done += bytesRead;
   }
 }

@@ -43,14 +43,23 @@ export class SafetensorsWriter {
       if (s.name === '__metadata__') throw new CheckpointError('(output)', 'reserved tensor name', s.name);
       names.add(s.name);
       const n = byteLength(s.dtype, s.shape);
-      if (n === undefined) throw new CheckpointError('(output)', `${s.dtype} ${JSON.stringify(s.shape)} is not a whole number of bytes`, s.name);
+      if (n === undefined)
+        throw new CheckpointError(
+          '(output)',
+          `${s.dtype} ${JSON.stringify(s.shape)} is not a whole number of bytes`,
+          s.name,
+        );
       const info = { name: s.name, dtype: s.dtype, shape: [...s.shape], begin: offset, end: offset + n };
       offset += n;
       return info;
     });
   }
 
-  static async create(path: string, specs: readonly TensorSpec[], metadata?: Record<string, string>): Promise<SafetensorsWriter> {
+  static async create(
+    path: string,
+    specs: readonly TensorSpec[],
+    metadata?: Record<string, string>,
+  ): Promise<SafetensorsWriter> {
     const tensors = SafetensorsWriter.layout(specs);
     const header = encodeHeader(tensors, metadata);
     const handle = await open(path, 'wx');
@@ -71,9 +80,11 @@ export class SafetensorsWriter {
   /** Appends bytes of tensor `name`, which must be the current one; returns when they are written. */
   async write(name: string, chunk: Uint8Array): Promise<void> {
     const t = this.current;
-    if (!t || t.name !== name) throw new CheckpointError(this.path, `written out of order (expected '${t?.name ?? '(none)'}')`, name);
+    if (!t || t.name !== name)
+      throw new CheckpointError(this.path, `written out of order (expected '${t?.name ?? '(none)'}')`, name);
     const size = t.end - t.begin;
-    if (this.written + chunk.length > size) throw new CheckpointError(this.path, `more than the declared ${size} bytes written`, name);
+    if (this.written + chunk.length > size)
+      throw new CheckpointError(this.path, `more than the declared ${size} bytes written`, name);
     await writeAll(this.handle, this.path, chunk, this.position);
     this.position += chunk.length;
     this.written += chunk.length;
@@ -88,7 +99,8 @@ export class SafetensorsWriter {
   async finish(): Promise<void> {
     const t = this.current;
     try {
-      if (t) throw new CheckpointError(this.path, `incomplete: ${this.written} of ${t.end - t.begin} bytes written`, t.name);
+      if (t)
+        throw new CheckpointError(this.path, `incomplete: ${this.written} of ${t.end - t.begin} bytes written`, t.name);
       await this.handle.sync();
     } finally {
       await this.handle.close();

@@ -21,12 +21,22 @@ export interface SlurmJob {
 
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { encoding: 'utf-8', timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (!error) return resolve(stdout);
-      const e = error as NodeJS.ErrnoException & { code?: string | number };
-      if (e.code === 'ENOENT') return reject(new SlurmError(`${command} is not on PATH: this machine has no Slurm client commands (install Slurm's clients or open the workspace on a login node)`));
-      reject(new SlurmError(`${command}: ${(stderr || stdout || e.message).trim()}`));
-    });
+    execFile(
+      command,
+      args,
+      { encoding: 'utf-8', timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (!error) return resolve(stdout);
+        const e = error as NodeJS.ErrnoException & { code?: string | number };
+        if (e.code === 'ENOENT')
+          return reject(
+            new SlurmError(
+              `${command} is not on PATH: this machine has no Slurm client commands (install Slurm's clients or open the workspace on a login node)`,
+            ),
+          );
+        reject(new SlurmError(`${command}: ${(stderr || stdout || e.message).trim()}`));
+      },
+    );
   });
 }
 
@@ -51,7 +61,13 @@ export function parseSqueue(text: string): SlurmJob[] {
     .filter((l) => l.trim())
     .map((l) => {
       const [id, state, reason, partition, nodeList] = l.split('|');
-      return { id: id.trim(), state, reason: reason === 'None' ? undefined : reason, partition, nodeList: nodeList || undefined };
+      return {
+        id: id.trim(),
+        state,
+        reason: reason === 'None' ? undefined : reason,
+        partition,
+        nodeList: nodeList || undefined,
+      };
     });
 }
 
@@ -62,7 +78,14 @@ export function parseSacct(text: string): SlurmJob[] {
     .filter((l) => l.trim())
     .map((l) => {
       const [id, state, reason, partition, nodeList, exitCode] = l.split('|');
-      return { id, state: state.split(' ')[0], reason: reason === 'None' ? undefined : reason, partition, nodeList: nodeList && nodeList !== 'None assigned' ? nodeList : undefined, exitCode };
+      return {
+        id,
+        state: state.split(' ')[0],
+        reason: reason === 'None' ? undefined : reason,
+        partition,
+        nodeList: nodeList && nodeList !== 'None assigned' ? nodeList : undefined,
+        exitCode,
+      };
     });
 }
 
@@ -75,7 +98,14 @@ export function parseScontrolJob(text: string): SlurmJob | undefined {
   if (!id || !state) return undefined;
   const nodes = fields.get('NodeList');
   const reason = fields.get('Reason');
-  return { id, state, reason: reason === 'None' ? undefined : reason, partition: fields.get('Partition'), nodeList: nodes && nodes !== '(null)' ? nodes : undefined, exitCode: fields.get('ExitCode') };
+  return {
+    id,
+    state,
+    reason: reason === 'None' ? undefined : reason,
+    partition: fields.get('Partition'),
+    nodeList: nodes && nodes !== '(null)' ? nodes : undefined,
+    exitCode: fields.get('ExitCode'),
+  };
 }
 
 /**
@@ -87,10 +117,21 @@ export async function queryJobs(ids: string[]): Promise<Map<string, SlurmJob>> {
   const found = new Map<string, SlurmJob>();
   if (!ids.length) return found;
   // --states=all keeps jobs that ended within MinJobAge; a job id squeue no longer knows is not an error then.
-  for (const job of parseSqueue(await run('squeue', ['-h', '--states=all', '-o', SQUEUE_FORMAT, '-j', ids.join(',')]).catch(rethrowUnlessInvalidId))) found.set(job.id, job);
+  for (const job of parseSqueue(
+    await run('squeue', ['-h', '--states=all', '-o', SQUEUE_FORMAT, '-j', ids.join(',')]).catch(rethrowUnlessInvalidId),
+  ))
+    found.set(job.id, job);
   let missing = ids.filter((id) => !found.has(id));
   if (!missing.length) return found;
-  const accounted = await run('sacct', ['-X', '-n', '-P', '-o', 'JobIDRaw,State,Reason,Partition,NodeList,ExitCode', '-j', missing.join(',')]).catch(() => undefined);
+  const accounted = await run('sacct', [
+    '-X',
+    '-n',
+    '-P',
+    '-o',
+    'JobIDRaw,State,Reason,Partition,NodeList,ExitCode',
+    '-j',
+    missing.join(','),
+  ]).catch(() => undefined);
   for (const job of accounted ? parseSacct(accounted) : []) if (missing.includes(job.id)) found.set(job.id, job);
   missing = missing.filter((id) => !found.has(id));
   for (const id of accounted === undefined ? missing : []) {

@@ -6,10 +6,29 @@ import { isFinished, updateStatus, type RunSummary } from '../runs/store';
 import type { RunState, RunStatus } from '../runs/types';
 import { queryJobs, type SlurmJob } from './commands';
 
-const QUEUED = new Set(['PENDING', 'CONFIGURING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED', 'RESV_DEL_HOLD', 'SUSPENDED', 'RESIZING']);
+const QUEUED = new Set([
+  'PENDING',
+  'CONFIGURING',
+  'REQUEUED',
+  'REQUEUE_HOLD',
+  'REQUEUE_FED',
+  'RESV_DEL_HOLD',
+  'SUSPENDED',
+  'RESIZING',
+]);
 const ACTIVE = new Set(['RUNNING', 'COMPLETING', 'STAGE_OUT', 'SIGNALING']);
 /** Slurm's end states that say more than the trainer could (it was killed, or never ran). */
-const ENDS: Record<string, RunState> = { TIMEOUT: 'timeout', DEADLINE: 'timeout', PREEMPTED: 'preempted', NODE_FAIL: 'node_fail', BOOT_FAIL: 'node_fail', CANCELLED: 'cancelled', FAILED: 'failed', OUT_OF_MEMORY: 'failed', COMPLETED: 'failed' };
+const ENDS: Record<string, RunState> = {
+  TIMEOUT: 'timeout',
+  DEADLINE: 'timeout',
+  PREEMPTED: 'preempted',
+  NODE_FAIL: 'node_fail',
+  BOOT_FAIL: 'node_fail',
+  CANCELLED: 'cancelled',
+  FAILED: 'failed',
+  OUT_OF_MEMORY: 'failed',
+  COMPLETED: 'failed',
+};
 
 /** The last lines of a job's output file: why a job died before its trainer said anything. */
 export function outputTail(file: string, lines = 20): string {
@@ -24,15 +43,35 @@ export function outputTail(file: string, lines = 20): string {
  * What to change in a Slurm run's status given what Slurm says of its job (undefined: Slurm no longer
  * knows it), or undefined when nothing changes. Pure, apart from reading the job's output tail.
  */
-export function reconcileSlurm(status: RunStatus, job: SlurmJob | undefined, now = new Date()): Partial<RunStatus> | undefined {
+export function reconcileSlurm(
+  status: RunStatus,
+  job: SlurmJob | undefined,
+  now = new Date(),
+): Partial<RunStatus> | undefined {
   const slurm = status.slurm;
   if (!slurm?.jobId) return undefined;
   if (!job) {
     if (isFinished(status)) return undefined;
-    return { state: 'failed', error: `Slurm no longer knows job ${slurm.jobId}, and the trainer did not record an end`, stderrTail: outputTail(slurm.output), endedAt: now.toISOString(), pid: undefined };
+    return {
+      state: 'failed',
+      error: `Slurm no longer knows job ${slurm.jobId}, and the trainer did not record an end`,
+      stderrTail: outputTail(slurm.output),
+      endedAt: now.toISOString(),
+      pid: undefined,
+    };
   }
-  const seen = { ...slurm, jobState: job.state, reason: job.reason, partition: job.partition ?? slurm.partition, nodeList: job.nodeList ?? slurm.nodeList };
-  const changed = seen.jobState !== slurm.jobState || seen.reason !== slurm.reason || seen.nodeList !== slurm.nodeList || seen.partition !== slurm.partition;
+  const seen = {
+    ...slurm,
+    jobState: job.state,
+    reason: job.reason,
+    partition: job.partition ?? slurm.partition,
+    nodeList: job.nodeList ?? slurm.nodeList,
+  };
+  const changed =
+    seen.jobState !== slurm.jobState ||
+    seen.reason !== slurm.reason ||
+    seen.nodeList !== slurm.nodeList ||
+    seen.partition !== slurm.partition;
   if (QUEUED.has(job.state)) {
     // Waiting, or requeued after the trainer stopped: pending either way.
     return status.state !== 'pending' || changed ? { state: 'pending', slurm: seen, endedAt: undefined } : undefined;
@@ -42,13 +81,24 @@ export function reconcileSlurm(status: RunStatus, job: SlurmJob | undefined, now
   const end = ENDS[job.state] ?? 'failed';
   const trainerEnded = isFinished(status);
   // The trainer's own end stands, except where Slurm knows better why it stopped.
-  if (trainerEnded && (status.state === 'done' || status.state === 'timeout' || end === 'cancelled' || end === 'failed')) return changed ? { slurm: seen } : undefined;
+  if (
+    trainerEnded &&
+    (status.state === 'done' || status.state === 'timeout' || end === 'cancelled' || end === 'failed')
+  )
+    return changed ? { slurm: seen } : undefined;
   if (trainerEnded && status.state === end) return changed ? { slurm: seen } : undefined;
   const error =
     end === 'failed' && !trainerEnded
       ? `job ${slurm.jobId} ended ${job.state}${job.exitCode ? ` (exit code ${job.exitCode})` : ''} before the trainer finished${job.reason ? `; Slurm's reason: ${job.reason}` : ''}`
       : status.error;
-  return { state: end, slurm: seen, error, stderrTail: end === 'failed' && !trainerEnded ? outputTail(slurm.output) : status.stderrTail, endedAt: status.endedAt ?? now.toISOString(), pid: undefined };
+  return {
+    state: end,
+    slurm: seen,
+    error,
+    stderrTail: end === 'failed' && !trainerEnded ? outputTail(slurm.output) : status.stderrTail,
+    endedAt: status.endedAt ?? now.toISOString(),
+    pid: undefined,
+  };
 }
 
 /** Whether a run's job may still change: submitted, and not yet seen in an end state Slurm reports. */
@@ -74,13 +124,19 @@ export async function followSlurmRuns(runs: RunSummary[]): Promise<RunSummary[]>
 }
 
 /** Whether Slurm may still change a job's state. */
-export const jobActive = (job: SlurmJob | undefined): boolean => job !== undefined && (QUEUED.has(job.state) || ACTIVE.has(job.state));
+export const jobActive = (job: SlurmJob | undefined): boolean =>
+  job !== undefined && (QUEUED.has(job.state) || ACTIVE.has(job.state));
 
 /**
  * Polls one job (an evaluation's) until it ends or `stopped()` says to stop following; `onChange`
  * hears each new state. Returns the last answer (undefined: Slurm no longer knows the job).
  */
-export async function watchJob(jobId: string, pollMs: number, onChange: (job: SlurmJob | undefined) => void, stopped: () => boolean): Promise<SlurmJob | undefined> {
+export async function watchJob(
+  jobId: string,
+  pollMs: number,
+  onChange: (job: SlurmJob | undefined) => void,
+  stopped: () => boolean,
+): Promise<SlurmJob | undefined> {
   let last = '';
   for (;;) {
     const job = (await queryJobs([jobId])).get(jobId);
@@ -94,7 +150,13 @@ export async function watchJob(jobId: string, pollMs: number, onChange: (job: Sl
 }
 
 /** What an ended evaluation job left: the error when it did not write its result file. */
-export function evaluationOutcome(job: SlurmJob | undefined, jobId: string, results: string, output: string, written: boolean): string | undefined {
+export function evaluationOutcome(
+  job: SlurmJob | undefined,
+  jobId: string,
+  results: string,
+  output: string,
+  written: boolean,
+): string | undefined {
   if (job?.state === 'COMPLETED' && written) return undefined;
   return `job ${jobId} ended ${job?.state ?? '(Slurm no longer knows it)'} without writing ${results}${job?.exitCode ? ` (exit code ${job.exitCode})` : ''}\n${outputTail(output)}`;
 }

@@ -30,7 +30,10 @@ export function shellQuote(word: string): string {
 
 /** A path in an `#SBATCH` line: sbatch reads double quotes there (tried on Slurm 22.05), and nothing can carry a `"` or a newline. */
 function sbatchPath(value: string): string {
-  if (/["\n]/.test(value)) throw new SlurmError(`${value}: a Slurm job's folder cannot contain a double quote or a newline (sbatch cannot read it in an #SBATCH line)`);
+  if (/["\n]/.test(value))
+    throw new SlurmError(
+      `${value}: a Slurm job's folder cannot contain a double quote or a newline (sbatch cannot read it in an #SBATCH line)`,
+    );
   return /[\s'\\$]/.test(value) ? `"${value}"` : value;
 }
 
@@ -38,7 +41,14 @@ function sbatchPath(value: string): string {
 export function sbatchOptions(input: Pick<JobScriptInput, 'name' | 'dir' | 'settings'>): string[] {
   const s = input.settings;
   const name = input.name.replace(/[^A-Za-z0-9._-]+/g, '-');
-  const opts = [`--job-name=${name}`, `--output=${sbatchPath(`${input.dir}/${JOB_OUTPUT_FILE}`)}`, '--open-mode=append', `--chdir=${sbatchPath(input.dir)}`, `--nodes=${s.nodes}`, '--ntasks-per-node=1'];
+  const opts = [
+    `--job-name=${name}`,
+    `--output=${sbatchPath(`${input.dir}/${JOB_OUTPUT_FILE}`)}`,
+    '--open-mode=append',
+    `--chdir=${sbatchPath(input.dir)}`,
+    `--nodes=${s.nodes}`,
+    '--ntasks-per-node=1',
+  ];
   const optional: [string, string | number][] = [
     ['partition', s.partition],
     ['account', s.account],
@@ -59,7 +69,9 @@ export function sbatchOptions(input: Pick<JobScriptInput, 'name' | 'dir' | 'sett
 export function jobScript(input: JobScriptInput): string {
   const s = input.settings;
   const lines = ['#!/bin/bash', ...sbatchOptions(input).map((o) => `#SBATCH ${o}`)];
-  lines.push(`# ${input.origin}. Written by TAIA Lab and submitted with sbatch --parsable; change the experiment file, not this script.`);
+  lines.push(
+    `# ${input.origin}. Written by TAIA Lab and submitted with sbatch --parsable; change the experiment file, not this script.`,
+  );
   lines.push('set -eo pipefail');
   for (const m of s.modules) lines.push(`module load ${m}`);
   lines.push(...s.setup);
@@ -67,7 +79,7 @@ export function jobScript(input: JobScriptInput): string {
   if (input.torchrun) {
     const perNode = Math.max(1, s.gpus_per_node);
     lines.push(
-      '# PyTorch engine: srun starts torch.distributed.run once per node task; the rendezvous comes from Slurm\'s variables.',
+      "# PyTorch engine: srun starts torch.distributed.run once per node task; the rendezvous comes from Slurm's variables.",
       'export MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
       'export MASTER_PORT="$((29500 + SLURM_JOB_ID % 1000))"',
       `export TAIA_TORCHRUN="srun --kill-on-bad-exit=1 \${TAIA_PYTHON:-python3} -m torch.distributed.run --nnodes=$SLURM_NTASKS --nproc_per_node=${perNode} --rdzv_backend=c10d --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT --rdzv_id=$SLURM_JOB_ID"`,

@@ -20,13 +20,21 @@ export interface TrainerLaunch {
 /** The `slurm` section's defaults, for evaluations (which have no experiment file), with `overrides` on top. */
 export function slurmSettings(overrides: Partial<SlurmSettings> = {}): SlurmSettings {
   const fields = EXPERIMENT_SCHEMA.slurm.fields as Record<string, { default?: unknown }>;
-  const defaults = Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, Array.isArray(f.default) ? [...(f.default as string[])] : (f.default ?? '')]));
+  const defaults = Object.fromEntries(
+    Object.entries(fields).map(([k, f]) => [
+      k,
+      Array.isArray(f.default) ? [...(f.default as string[])] : (f.default ?? ''),
+    ]),
+  );
   return { ...(defaults as SlurmSettings), ...overrides };
 }
 
 /** Environment every job gets: Electron runs as plain node (the editor's own runtime may be Electron). */
 function jobEnv(launch: TrainerLaunch): Record<string, string> {
-  return { ...(path.basename(launch.node).toLowerCase().includes('node') ? {} : { ELECTRON_RUN_AS_NODE: '1' }), ...launch.env };
+  return {
+    ...(path.basename(launch.node).toLowerCase().includes('node') ? {} : { ELECTRON_RUN_AS_NODE: '1' }),
+    ...launch.env,
+  };
 }
 
 /** The batch script of a training run (what the dry run prints and the run folder keeps). */
@@ -53,11 +61,23 @@ export async function submitRun(runDir: string, config: RunConfig, launch: Train
   let jobId: string;
   try {
     await writeFileAtomic(script, trainingScript(runDir, config, launch));
-    await updateStatus(runDir, { state: 'pending', slurm: { script, output: path.join(runDir, JOB_OUTPUT_FILE), partition: config.slurm.partition || undefined }, error: undefined, stderrTail: undefined, endedAt: undefined, pid: undefined, host: undefined });
+    await updateStatus(runDir, {
+      state: 'pending',
+      slurm: { script, output: path.join(runDir, JOB_OUTPUT_FILE), partition: config.slurm.partition || undefined },
+      error: undefined,
+      stderrTail: undefined,
+      endedAt: undefined,
+      pid: undefined,
+      host: undefined,
+    });
     jobId = await sbatch(script);
   } catch (e) {
     if (!(e instanceof SlurmError)) throw e;
-    await updateStatus(runDir, { state: previous.lastCheckpoint ? previous.state : 'failed', error: (e as Error).message, endedAt: new Date().toISOString() });
+    await updateStatus(runDir, {
+      state: previous.lastCheckpoint ? previous.state : 'failed',
+      error: (e as Error).message,
+      endedAt: new Date().toISOString(),
+    });
     throw e;
   }
   const now = await readStatus(runDir);
@@ -72,13 +92,25 @@ export function evaluationJobDir(resultsFile: string): string {
 export const EVALUATION_JOB_FILE = 'job.json';
 
 /** Writes an evaluation's job (its EvaluateJob as JSON) and script, and submits it; returns the job id. */
-export async function submitEvaluation(evaluateJob: { out: string; name: string; engine: string }, settings: SlurmSettings, launch: TrainerLaunch): Promise<{ jobId: string; dir: string; script: string; output: string }> {
+export async function submitEvaluation(
+  evaluateJob: { out: string; name: string; engine: string },
+  settings: SlurmSettings,
+  launch: TrainerLaunch,
+): Promise<{ jobId: string; dir: string; script: string; output: string }> {
   const dir = evaluationJobDir(evaluateJob.out);
   await mkdir(dir, { recursive: true });
   const jobFile = path.join(dir, EVALUATION_JOB_FILE);
   await writeFileAtomic(jobFile, JSON.stringify(evaluateJob, null, 2) + '\n');
   const script = path.join(dir, JOB_SCRIPT_FILE);
-  const text = jobScript({ name: `taia-eval-${evaluateJob.name}`, dir, settings, torchrun: false, command: [launch.node, launch.trainer, '--evaluate', jobFile], env: jobEnv(launch), origin: `TAIA Lab evaluation ${evaluateJob.name} (engine ${evaluateJob.engine})` });
+  const text = jobScript({
+    name: `taia-eval-${evaluateJob.name}`,
+    dir,
+    settings,
+    torchrun: false,
+    command: [launch.node, launch.trainer, '--evaluate', jobFile],
+    env: jobEnv(launch),
+    origin: `TAIA Lab evaluation ${evaluateJob.name} (engine ${evaluateJob.engine})`,
+  });
   await writeFileAtomic(script, text);
   return { jobId: await sbatch(script), dir, script, output: path.join(dir, JOB_OUTPUT_FILE) };
 }

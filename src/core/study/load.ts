@@ -36,19 +36,40 @@ export interface Study {
 
 export async function loadStudy(file: string): Promise<Study> {
   const text = await readFile(file, 'utf-8').catch((e: NodeJS.ErrnoException) => {
-    throw new ExperimentError(file, [{ path: [], message: `cannot read (${e.code})`, severity: 'error', line: 1, column: 1 }]);
+    throw new ExperimentError(file, [
+      { path: [], message: `cannot read (${e.code})`, severity: 'error', line: 1, column: 1 },
+    ]);
   });
-  const fail = (problems: ExperimentProblem[]) => new ExperimentError(file, problems.map((p) => ({ ...p, ...locate(text, p) })));
+  const fail = (problems: ExperimentProblem[]) =>
+    new ExperimentError(
+      file,
+      problems.map((p) => ({ ...p, ...locate(text, p) })),
+    );
   const parsed = parseStudy(text, file);
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length) throw fail(errors);
   const at = (p: string) => path.resolve(path.dirname(file), p);
-  const config: StudyConfig = { ...parsed.config, base: at(parsed.config.base), finetuned: at(parsed.config.finetuned), eval: { ...parsed.config.eval, tasks: parsed.config.eval.tasks.map(at) } };
+  const config: StudyConfig = {
+    ...parsed.config,
+    base: at(parsed.config.base),
+    finetuned: at(parsed.config.finetuned),
+    eval: { ...parsed.config.eval, tasks: parsed.config.eval.tasks.map(at) },
+  };
   const problems: ExperimentProblem[] = [];
   const baseKind = await detectCheckpointKind(config.base).catch(() => undefined);
-  if (baseKind !== 'model' && baseKind !== 'merged') problems.push({ path: ['base'], message: `'base': ${config.base} is not a model folder (config.json with safetensors weights)`, severity: 'error' });
+  if (baseKind !== 'model' && baseKind !== 'merged')
+    problems.push({
+      path: ['base'],
+      message: `'base': ${config.base} is not a model folder (config.json with safetensors weights)`,
+      severity: 'error',
+    });
   const finetuned = await resolveFinetuned(config.finetuned);
-  if (!finetuned) problems.push({ path: ['finetuned'], message: `'finetuned': ${config.finetuned} is not a model folder, a LoRA adapter or a run folder with a checkpoint`, severity: 'error' });
+  if (!finetuned)
+    problems.push({
+      path: ['finetuned'],
+      message: `'finetuned': ${config.finetuned} is not a model folder, a LoRA adapter or a run folder with a checkpoint`,
+      severity: 'error',
+    });
   if (problems.length) throw fail(problems);
   const layerCount = await layersOf(config.base);
   const variants: StudyVariant[] = [];
@@ -56,13 +77,22 @@ export async function loadStudy(file: string): Promise<Study> {
     try {
       variants.push(...(await expand(entry, at, layerCount)));
     } catch (e) {
-      problems.push({ path: ['variants', entry.index], message: `variant ${entry.index + 1}: ${(e as Error).message}`, severity: 'error' });
+      problems.push({
+        path: ['variants', entry.index],
+        message: `variant ${entry.index + 1}: ${(e as Error).message}`,
+        severity: 'error',
+      });
     }
   }
   const seen = new Map<string, number>();
   for (const v of variants) seen.set(v.name, (seen.get(v.name) ?? 0) + 1);
   const doubled = [...seen].filter(([, n]) => n > 1).map(([name]) => name);
-  if (doubled.length) problems.push({ path: ['variants'], message: `variant names must differ; twice: ${doubled.join(', ')} (give one a name)`, severity: 'error' });
+  if (doubled.length)
+    problems.push({
+      path: ['variants'],
+      message: `variant names must differ; twice: ${doubled.join(', ')} (give one a name)`,
+      severity: 'error',
+    });
   if (problems.length) throw fail(problems);
   return { file: path.resolve(file), config, finetuned: finetuned!, layerCount, variants };
 }
@@ -80,14 +110,30 @@ async function layersOf(base: string): Promise<number | undefined> {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : undefined;
 }
 
-async function expand(entry: VariantEntry, at: (p: string) => string, layerCount: number | undefined): Promise<StudyVariant[]> {
+async function expand(
+  entry: VariantEntry,
+  at: (p: string) => string,
+  layerCount: number | undefined,
+): Promise<StudyVariant[]> {
   if (entry.scan) {
     if (!layerCount) throw new Error("a scan needs the base's layer count (num_hidden_layers in its config.json)");
     return Array.from({ length: layerCount }, (_, l) => {
       const layers: [number, number] = entry.scan === 'revert-ffn-each' ? [l, l] : [0, l];
       const name = entry.scan === 'revert-ffn-each' ? `revert-ffn-L${l}` : `revert-ffn-L0-${l}`;
-      const recipe: Recipe = { name, description: `the whole fine-tune except the FFN of layer${layers[0] === layers[1] ? ` ${l}` : `s 0-${l}`}, which reverts to base`, origin: `study scan ${entry.scan}`, default: 'finetuned', rules: [{ block: ['ffn'], layers, source: 'base' }] };
-      return { name, recipe, recipeRef: name, recipeText: JSON.stringify(recipeToJson(recipe)), scan: { kind: entry.scan!, layers } };
+      const recipe: Recipe = {
+        name,
+        description: `the whole fine-tune except the FFN of layer${layers[0] === layers[1] ? ` ${l}` : `s 0-${l}`}, which reverts to base`,
+        origin: `study scan ${entry.scan}`,
+        default: 'finetuned',
+        rules: [{ block: ['ffn'], layers, source: 'base' }],
+      };
+      return {
+        name,
+        recipe,
+        recipeRef: name,
+        recipeText: JSON.stringify(recipeToJson(recipe)),
+        scan: { kind: entry.scan!, layers },
+      };
     });
   }
   const ref = builtinRecipe(entry.recipe!) ? entry.recipe! : at(entry.recipe!);
@@ -95,7 +141,11 @@ async function expand(entry: VariantEntry, at: (p: string) => string, layerCount
   const out: StudyVariant[] = [];
   for (const layers of entry.layers ?? [undefined]) {
     for (const scale of entry.scale ?? [undefined]) {
-      const name = entry.name ?? [recipe.name, layers && `L${layers[0]}-${layers[1]}`, scale !== undefined && `x${scale}`].filter(Boolean).join('-');
+      const name =
+        entry.name ??
+        [recipe.name, layers && `L${layers[0]}-${layers[1]}`, scale !== undefined && `x${scale}`]
+          .filter(Boolean)
+          .join('-');
       out.push({ name, recipe, recipeRef: ref, scale, layers });
     }
   }

@@ -11,15 +11,21 @@ import { exists } from '../checkpoint/weights';
 import { STUDY_INDEX, STUDY_KEY_SUFFIX, StudyIndex } from './run';
 import { StudyTable, studyTable } from './table';
 
-export async function readStudy(dir: string): Promise<{ index: StudyIndex; results: (ModelResults | undefined)[]; problems: string[] }> {
+export async function readStudy(
+  dir: string,
+): Promise<{ index: StudyIndex; results: (ModelResults | undefined)[]; problems: string[] }> {
   const file = path.join(dir, STUDY_INDEX);
   let index: StudyIndex;
   try {
     index = JSON.parse(await readFile(file, 'utf-8')) as StudyIndex;
   } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no study here (run the study first)' : `not a study index (${(e as Error).message})`}`, { cause: e });
+    throw new Error(
+      `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no study here (run the study first)' : `not a study index (${(e as Error).message})`}`,
+      { cause: e },
+    );
   }
-  if (index.format !== 'taia-study' || index.version !== 1 || !Array.isArray(index.variants)) throw new Error(`${file}: not a study index of a version this tool reads`);
+  if (index.format !== 'taia-study' || index.version !== 1 || !Array.isArray(index.variants))
+    throw new Error(`${file}: not a study index of a version this tool reads`);
   const problems: string[] = [];
   const results = await Promise.all(
     index.variants.map(async (v) => {
@@ -41,7 +47,15 @@ export async function readStudy(dir: string): Promise<{ index: StudyIndex; resul
 }
 
 /** The study's table under every correction, for a page that switches between them. */
-export async function studyTables(dir: string): Promise<{ tables: Record<Correction, StudyTable>; problems: string[] }> {
+export async function studyTables(
+  dir: string,
+): Promise<{ tables: Record<Correction, StudyTable>; problems: string[] }> {
   const { index, results, problems } = await readStudy(dir);
-  return { tables: Object.fromEntries(CORRECTIONS.map((c) => [c, studyTable(index, results, c)])) as Record<Correction, StudyTable>, problems };
+  return {
+    tables: Object.fromEntries(CORRECTIONS.map((c) => [c, studyTable(index, results, c)])) as Record<
+      Correction,
+      StudyTable
+    >,
+    problems,
+  };
 }

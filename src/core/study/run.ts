@@ -63,7 +63,15 @@ export interface StudyIndex {
   finetuned: string;
   layerCount?: number;
   tasks: string[];
-  variants: { name: string; recipe: unknown; scale?: number; layers?: [number, number]; scan?: StudyVariant['scan']; results: string; key: string }[];
+  variants: {
+    name: string;
+    recipe: unknown;
+    scale?: number;
+    layers?: [number, number];
+    scan?: StudyVariant['scan'];
+    results: string;
+    key: string;
+  }[];
 }
 
 export function studyOutputDir(study: Study): string {
@@ -74,11 +82,23 @@ export function variantSpec(study: Study, v: StudyVariant): VariantSpec {
   return { base: study.config.base, finetuned: study.finetuned, recipe: v.recipe, scale: v.scale, layers: v.layers };
 }
 
-export async function runStudy(study: Study, evaluator: StudyEvaluator, onVariant?: (outcome: VariantOutcome, index: number, count: number) => void, outDir = studyOutputDir(study)): Promise<VariantOutcome[]> {
+export async function runStudy(
+  study: Study,
+  evaluator: StudyEvaluator,
+  onVariant?: (outcome: VariantOutcome, index: number, count: number) => void,
+  outDir = studyOutputDir(study),
+): Promise<VariantOutcome[]> {
   await mkdir(outDir, { recursive: true });
-  const tasks = await Promise.all(study.config.eval.tasks.map(async (t) => ({ name: path.basename(t), sha256: sha256(await readFile(t)) })));
+  const tasks = await Promise.all(
+    study.config.eval.tasks.map(async (t) => ({ name: path.basename(t), sha256: sha256(await readFile(t)) })),
+  );
   const keys: string[] = [];
-  for (const v of study.variants) keys.push(await variantKey(study, v, tasks).catch((e: Error) => Promise.reject(new Error(`variant '${v.name}': ${e.message}`))));
+  for (const v of study.variants)
+    keys.push(
+      await variantKey(study, v, tasks).catch((e: Error) =>
+        Promise.reject(new Error(`variant '${v.name}': ${e.message}`)),
+      ),
+    );
   const external = study.config.eval.command !== '';
   const resultsOf = (v: StudyVariant) => path.join(outDir, external ? v.name : `${v.name}${TAIA_RESULTS_SUFFIX}`);
   const index: StudyIndex = {
@@ -90,7 +110,15 @@ export async function runStudy(study: Study, evaluator: StudyEvaluator, onVarian
     finetuned: study.finetuned,
     layerCount: study.layerCount,
     tasks: study.config.eval.tasks,
-    variants: study.variants.map((v, i) => ({ name: v.name, recipe: recipeToJson(v.recipe), scale: v.scale, layers: v.layers, scan: v.scan, results: path.basename(resultsOf(v)), key: keys[i] })),
+    variants: study.variants.map((v, i) => ({
+      name: v.name,
+      recipe: recipeToJson(v.recipe),
+      scale: v.scale,
+      layers: v.layers,
+      scan: v.scan,
+      results: path.basename(resultsOf(v)),
+      key: keys[i],
+    })),
   };
   await writeFileAtomic(path.join(outDir, STUDY_INDEX), JSON.stringify(index, null, 2) + '\n');
   const outcomes: VariantOutcome[] = [];
@@ -103,9 +131,15 @@ export async function runStudy(study: Study, evaluator: StudyEvaluator, onVarian
     else if (evaluator.cancelled()) state = 'cancelled';
     else {
       await rm(keyFile, { force: true });
-      const done = external ? await runExternal(study, v, results, evaluator) : await evaluator.evaluate(builtInJob(study, v, results));
+      const done = external
+        ? await runExternal(study, v, results, evaluator)
+        : await evaluator.evaluate(builtInJob(study, v, results));
       state = done ? 'evaluated' : 'cancelled';
-      if (done) await writeFileAtomic(keyFile, JSON.stringify({ key: keys[i], variant: v.name, evaluated: new Date().toISOString() }, null, 2) + '\n');
+      if (done)
+        await writeFileAtomic(
+          keyFile,
+          JSON.stringify({ key: keys[i], variant: v.name, evaluated: new Date().toISOString() }, null, 2) + '\n',
+        );
     }
     const outcome = { name: v.name, state, results, seconds: (performance.now() - started) / 1000 };
     outcomes.push(outcome);
@@ -137,7 +171,11 @@ async function runExternal(study: Study, v: StudyVariant, outDir: string, evalua
   await mkdir(outDir, { recursive: true });
   const written = await evaluator.write(variantSpec(study, v));
   try {
-    const line = evaluationCommandLine(study.config.eval.command, { checkpoint: written.dir, output: outDir, tasks: study.config.eval.tasks });
+    const line = evaluationCommandLine(study.config.eval.command, {
+      checkpoint: written.dir,
+      output: outDir,
+      tasks: study.config.eval.tasks,
+    });
     evaluator.log(`$ ${line}`);
     return await evaluator.external(line, path.dirname(study.file));
   } finally {
@@ -156,7 +194,10 @@ async function variantKey(study: Study, v: StudyVariant, tasks: { name: string; 
     const { plan } = merge;
     // A header hash misses a retrained checkpoint of the same layout; the modification time does not
     // (a copy without -p only costs a re-evaluation). Hashing every byte would cost a read of the model.
-    const headers = (files: { path: string; size: number; headerSha256: string }[]) => Promise.all(files.map(async (f) => [path.basename(f.path), f.size, f.headerSha256, (await stat(f.path)).mtimeMs]));
+    const headers = (files: { path: string; size: number; headerSha256: string }[]) =>
+      Promise.all(
+        files.map(async (f) => [path.basename(f.path), f.size, f.headerSha256, (await stat(f.path)).mtimeMs]),
+      );
     const c = study.config;
     return sha256(
       JSON.stringify({
@@ -166,7 +207,14 @@ async function variantKey(study: Study, v: StudyVariant, tasks: { name: string; 
         plan: plan.tensors.map((t) => [t.name, t.source, t.op, t.dtype]),
         scale: plan.options.scale,
         // The small files that change scores without changing a tensor: LoRA scaling, rope, chat template.
-        files: await smallFiles([path.join(plan.configSource, 'config.json'), path.join(study.finetuned, 'adapter_config.json'), ...['tokenizer.json', 'tokenizer_config.json'].flatMap((f) => [path.join(study.finetuned, f), path.join(study.config.base, f)])]),
+        files: await smallFiles([
+          path.join(plan.configSource, 'config.json'),
+          path.join(study.finetuned, 'adapter_config.json'),
+          ...['tokenizer.json', 'tokenizer_config.json'].flatMap((f) => [
+            path.join(study.finetuned, f),
+            path.join(study.config.base, f),
+          ]),
+        ]),
         tasks,
         eval: { engine: c.engine, maxNewTokens: c.eval.max_new_tokens, limit: c.eval.limit, command: c.eval.command },
       }),

@@ -51,14 +51,26 @@ const recipeName = (v: IndexVariant) => (v.recipe as { name?: string }).name ?? 
 const plain = (v: IndexVariant, recipe: string) => recipeName(v) === recipe && v.scale === undefined && !v.layers;
 
 /** `results[i]` are the results of `index.variants[i]`, undefined where it has none yet. */
-export function studyTable(index: StudyIndex, results: (ModelResults | undefined)[], correction: Correction = 'none'): StudyTable {
-  const present = index.variants.map((v, i) => ({ v, r: results[i] })).filter((x): x is { v: IndexVariant; r: ModelResults } => x.r !== undefined);
+export function studyTable(
+  index: StudyIndex,
+  results: (ModelResults | undefined)[],
+  correction: Correction = 'none',
+): StudyTable {
+  const present = index.variants
+    .map((v, i) => ({ v, r: results[i] }))
+    .filter((x): x is { v: IndexVariant; r: ModelResults } => x.r !== undefined);
   // Each task's first metric only: the table's cells are the family the correction runs over.
-  const firstOnly = present.map(({ v, r }) => ({ ...r, model: v.name, tasks: new Map([...r.tasks].map(([t, res]) => [t, { ...res, metrics: new Map([...res.metrics].slice(0, 1)) }])) }));
+  const firstOnly = present.map(({ v, r }) => ({
+    ...r,
+    model: v.name,
+    tasks: new Map([...r.tasks].map(([t, res]) => [t, { ...res, metrics: new Map([...res.metrics].slice(0, 1)) }])),
+  }));
   const base = index.variants.find((v) => plain(v, 'base'))?.name;
-  const full = index.variants.find((v) => plain(v, 'full'))?.name ?? index.variants.find((v) => recipeName(v) === 'full')?.name;
+  const full =
+    index.variants.find((v) => plain(v, 'full'))?.name ?? index.variants.find((v) => recipeName(v) === 'full')?.name;
   const have = (name?: string) => name !== undefined && present.some((x) => x.v.name === name);
-  const against = (name: string | undefined): BenchmarkDiff | undefined => (have(name) && firstOnly.length ? diffResults(firstOnly, name, correction) : undefined);
+  const against = (name: string | undefined): BenchmarkDiff | undefined =>
+    have(name) && firstOnly.length ? diffResults(firstOnly, name, correction) : undefined;
   const reference = against(base) ?? (firstOnly.length ? diffResults(firstOnly, undefined, correction) : undefined);
   const vsFull = against(full);
   const tasks = (reference?.rows ?? []).map((r) => ({ task: r.task, metric: r.metric, unit: r.unit }));
@@ -67,9 +79,15 @@ export function studyTable(index: StudyIndex, results: (ModelResults | undefined
     const col = diff.models.findIndex((m) => m.name === name);
     const cell = diff.rows[task]?.cells[col];
     if (col <= 0 || cell?.delta === undefined) return undefined;
-    return { delta: cell.delta, mark: cell.mark, ...(cell.test ? { p: cell.test.p, method: cell.test.method } : {}), ...(cell.pAdjusted !== undefined ? { pAdjusted: cell.pAdjusted } : {}) };
+    return {
+      delta: cell.delta,
+      mark: cell.mark,
+      ...(cell.test ? { p: cell.test.p, method: cell.test.method } : {}),
+      ...(cell.pAdjusted !== undefined ? { pAdjusted: cell.pAdjusted } : {}),
+    };
   };
-  const averaged = reference?.average?.tasks.map((t) => tasks.findIndex((x) => x.task === t)).filter((i) => i >= 0) ?? [];
+  const averaged =
+    reference?.average?.tasks.map((t) => tasks.findIndex((x) => x.task === t)).filter((i) => i >= 0) ?? [];
   const rows: StudyRow[] = index.variants.map((v) => {
     const col = reference?.models.findIndex((m) => m.name === v.name) ?? -1;
     const cells = tasks.map((_, t) => ({
@@ -78,15 +96,36 @@ export function studyTable(index: StudyIndex, results: (ModelResults | undefined
       vsFull: v.name === full ? undefined : comparison(vsFull, t, v.name),
     }));
     const values = averaged.map((t) => cells[t].value);
-    const average = values.length && values.every((x) => x !== undefined) ? values.reduce((s, x) => s + x!, 0) / values.length : undefined;
-    return { name: v.name, recipe: recipeName(v), scale: v.scale, layers: v.layers, scan: v.scan, cells, average, missing: col < 0 };
+    const average =
+      values.length && values.every((x) => x !== undefined)
+        ? values.reduce((s, x) => s + x!, 0) / values.length
+        : undefined;
+    return {
+      name: v.name,
+      recipe: recipeName(v),
+      scale: v.scale,
+      layers: v.layers,
+      scan: v.scan,
+      cells,
+      average,
+      missing: col < 0,
+    };
   });
   const best = tasks.map((_, t) => {
     const vals = rows.map((r) => r.cells[t].value);
     const top = Math.max(...vals.map((x) => x ?? -Infinity));
     return Number.isFinite(top) ? vals.flatMap((x, i) => (x === top ? [i] : [])) : [];
   });
-  return { name: index.name, tasks, rows, base: have(base) ? base : undefined, full: have(full) ? full : undefined, correction, best, layerCount: index.layerCount };
+  return {
+    name: index.name,
+    tasks,
+    rows,
+    base: have(base) ? base : undefined,
+    full: have(full) ? full : undefined,
+    correction,
+    best,
+    layerCount: index.layerCount,
+  };
 }
 
 /** Values as the table shows them: fractions as percentages with one decimal. */
@@ -106,17 +145,60 @@ const csvField = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}
 /** One line per variant and task: value, and per comparison its delta, p and corrected p. */
 export function studyCsv(t: StudyTable): string {
   const num = (x: number | undefined) => (x === undefined ? '' : String(x));
-  const head = ['variant', 'recipe', 'scale', 'layers', 'task', 'metric', 'value', 'delta_vs_base', 'p_vs_base', 'p_adjusted_vs_base', 'delta_vs_full', 'p_vs_full', 'p_adjusted_vs_full'];
+  const head = [
+    'variant',
+    'recipe',
+    'scale',
+    'layers',
+    'task',
+    'metric',
+    'value',
+    'delta_vs_base',
+    'p_vs_base',
+    'p_adjusted_vs_base',
+    'delta_vs_full',
+    'p_vs_full',
+    'p_adjusted_vs_full',
+  ];
   const lines = t.rows.flatMap((r) =>
     t.tasks.map((task, i) => {
       const c = r.cells[i];
-      return [r.name, r.recipe, num(r.scale), r.layers ? `${r.layers[0]}-${r.layers[1]}` : '', task.task, task.metric, num(c.value), num(c.vsBase?.delta), num(c.vsBase?.p), num(c.vsBase?.pAdjusted), num(c.vsFull?.delta), num(c.vsFull?.p), num(c.vsFull?.pAdjusted)].map(csvField).join(',');
+      return [
+        r.name,
+        r.recipe,
+        num(r.scale),
+        r.layers ? `${r.layers[0]}-${r.layers[1]}` : '',
+        task.task,
+        task.metric,
+        num(c.value),
+        num(c.vsBase?.delta),
+        num(c.vsBase?.p),
+        num(c.vsBase?.pAdjusted),
+        num(c.vsFull?.delta),
+        num(c.vsFull?.p),
+        num(c.vsFull?.pAdjusted),
+      ]
+        .map(csvField)
+        .join(',');
     }),
   );
   return [head.join(','), ...lines].join('\n') + '\n';
 }
 
-const TEX_SPECIAL: Record<string, string> = { '\\': '\\textbackslash{}', '&': '\\&', '%': '\\%', $: '\\$', '#': '\\#', _: '\\_', '{': '\\{', '}': '\\}', '~': '\\textasciitilde{}', '^': '\\textasciicircum{}', '<': '\\textless{}', '>': '\\textgreater{}' };
+const TEX_SPECIAL: Record<string, string> = {
+  '\\': '\\textbackslash{}',
+  '&': '\\&',
+  '%': '\\%',
+  $: '\\$',
+  '#': '\\#',
+  _: '\\_',
+  '{': '\\{',
+  '}': '\\}',
+  '~': '\\textasciitilde{}',
+  '^': '\\textasciicircum{}',
+  '<': '\\textless{}',
+  '>': '\\textgreater{}',
+};
 export const texEscape = (s: string) => s.replace(/[\\&%$#_{}~^<>]/g, (c) => TEX_SPECIAL[c]);
 
 /**
@@ -144,7 +226,9 @@ export function studyLatex(t: StudyTable): string {
     const avgBold = r.average !== undefined && r.average === bestAvg && avgs.some((a) => a !== bestAvg);
     return [texEscape(r.name), ...cells, avgBold ? `\\textbf{${avg}}` : avg].join(' & ') + ' \\\\';
   });
-  const note = t.base ? `Marks against ${texEscape(t.base)}: $^{\\ast}$ p < 0.05, $^{\\ast\\ast}$ p < 0.01, $^{\\ast\\ast\\ast}$ p < 0.001 (paired tests${t.correction === 'none' ? '' : `, ${t.correction === 'holm' ? 'Holm' : 'Benjamini--Hochberg'} corrected`}).` : '';
+  const note = t.base
+    ? `Marks against ${texEscape(t.base)}: $^{\\ast}$ p < 0.05, $^{\\ast\\ast}$ p < 0.01, $^{\\ast\\ast\\ast}$ p < 0.001 (paired tests${t.correction === 'none' ? '' : `, ${t.correction === 'holm' ? 'Holm' : 'Benjamini--Hochberg'} corrected`}).`
+    : '';
   return [
     '% needs \\usepackage{booktabs}',
     '\\begin{table}[t]',
@@ -163,6 +247,20 @@ export function studyLatex(t: StudyTable): string {
 }
 
 /** The scans as a heatmap: one row per scan variant (its reverted layers), Δ against the full fine-tune per task. */
-export function scanHeatmap(t: StudyTable): { kind: string; layers: [number, number]; name: string; deltas: (number | undefined)[]; values: (number | undefined)[] }[] {
-  return t.rows.filter((r) => r.scan).map((r) => ({ kind: r.scan!.kind, layers: r.scan!.layers, name: r.name, deltas: r.cells.map((c) => c.vsFull?.delta), values: r.cells.map((c) => c.value) }));
+export function scanHeatmap(t: StudyTable): {
+  kind: string;
+  layers: [number, number];
+  name: string;
+  deltas: (number | undefined)[];
+  values: (number | undefined)[];
+}[] {
+  return t.rows
+    .filter((r) => r.scan)
+    .map((r) => ({
+      kind: r.scan!.kind,
+      layers: r.scan!.layers,
+      name: r.name,
+      deltas: r.cells.map((c) => c.vsFull?.delta),
+      values: r.cells.map((c) => c.value),
+    }));
 }

@@ -4,7 +4,10 @@ import * as path from 'node:path';
 
 /** Writes through a temporary file beside the target and a rename, so a reader (or a watcher) never sees half a file. */
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+  );
   try {
     await writeFile(tmp, text);
     await rename(tmp, file);

@@ -37,7 +37,11 @@ export function fsProblem(e: NodeJS.ErrnoException): string {
 
 /** A Node system error (an errno code and a syscall) rather than a programming error. */
 export function isSystemError(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && typeof (e as NodeJS.ErrnoException).syscall === 'string';
+  return (
+    e instanceof Error &&
+    typeof (e as NodeJS.ErrnoException).code === 'string' &&
+    typeof (e as NodeJS.ErrnoException).syscall === 'string'
+  );
 }
 
 /**
@@ -84,7 +88,8 @@ export async function readRegularText(file: string, maxBytes = 1 << 30): Promise
   const handle = await openRegular(file);
   try {
     const { size } = await handle.stat();
-    if (size > maxBytes) throw new CheckpointError(file, `is ${size} bytes, more than the ${maxBytes}-byte limit for this file`);
+    if (size > maxBytes)
+      throw new CheckpointError(file, `is ${size} bytes, more than the ${maxBytes}-byte limit for this file`);
     return await handle.readFile('utf-8');
   } catch (e) {
     throw fsError(file, e);
@@ -115,7 +120,10 @@ export async function checkRealInside(dir: string, file: string, sourceFile: str
     throw fsError(file, e);
   }
   if (isWithin(realDir, realFile) || isWithin(hubCacheBlobs(realDir) ?? realDir, realFile)) return;
-  throw new CheckpointError(sourceFile, `${path.basename(file)} is a link to ${realFile}, outside its folder ${dir}: refused`);
+  throw new CheckpointError(
+    sourceFile,
+    `${path.basename(file)} is a link to ${realFile}, outside its folder ${dir}: refused`,
+  );
 }
 
 function isWithin(dir: string, file: string): boolean {
@@ -127,5 +135,7 @@ function isWithin(dir: string, file: string): boolean {
 function hubCacheBlobs(realDir: string): string | undefined {
   const snapshots = path.dirname(realDir);
   const repo = path.dirname(snapshots);
-  return path.basename(snapshots) === 'snapshots' && /^(models|datasets)--/.test(path.basename(repo)) ? path.join(repo, 'blobs') : undefined;
+  return path.basename(snapshots) === 'snapshots' && /^(models|datasets)--/.test(path.basename(repo))
+    ? path.join(repo, 'blobs')
+    : undefined;
 }

@@ -6,7 +6,8 @@ import { CheckpointError } from '../errors';
  * anything that would leave it: absolute paths, `..` segments, drive letters.
  */
 export function resolveInside(dir: string, name: string, sourceFile: string): string {
-  if (typeof name !== 'string' || name.length === 0) throw new CheckpointError(sourceFile, `file name ${JSON.stringify(name)} is not a non-empty string`);
+  if (typeof name !== 'string' || name.length === 0)
+    throw new CheckpointError(sourceFile, `file name ${JSON.stringify(name)} is not a non-empty string`);
   const resolved = path.resolve(dir, name);
   const rel = path.relative(path.resolve(dir), resolved);
   if (path.isAbsolute(name) || rel === '' || rel.startsWith('..') || path.isAbsolute(rel) || name.includes('\0')) {

@@ -17,7 +17,10 @@ export function compilePattern(source: string): Pattern {
   try {
     re = RE2JS.compile(source);
   } catch (e) {
-    throw new Error(`is not a regular expression the linear-time matcher accepts (${(e as Error).message}; look-around and back-references are not supported)`, { cause: e });
+    throw new Error(
+      `is not a regular expression the linear-time matcher accepts (${(e as Error).message}; look-around and back-references are not supported)`,
+      { cause: e },
+    );
   }
   return { source, test: (text) => re.matcher(text).find() };
 }

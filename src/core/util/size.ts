@@ -1,8 +1,15 @@
 import { InputError } from '../errors';
 const UNITS: Record<string, number> = {
-  '': 1, B: 1,
-  KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12,
-  KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40,
+  '': 1,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KIB: 2 ** 10,
+  MIB: 2 ** 20,
+  GIB: 2 ** 30,
+  TIB: 2 ** 40,
 };
 
 /** Parses sizes as Hugging Face writes them ("5GB" = 5·10⁹, "500MiB" = 500·2²⁰, or plain bytes). */

@@ -37,7 +37,15 @@ export function serveJob<D, P, R>(job: (data: D, ctx: JobContext<P>) => Promise<
       port.close();
     },
     (e: unknown) => {
-      post(e instanceof CancelledError ? { type: 'cancelled' } : { type: 'error', message: e instanceof Error ? e.message : String(e), name: e instanceof Error ? e.name : undefined });
+      post(
+        e instanceof CancelledError
+          ? { type: 'cancelled' }
+          : {
+              type: 'error',
+              message: e instanceof Error ? e.message : String(e),
+              name: e instanceof Error ? e.name : undefined,
+            },
+      );
       port.close();
     },
   );
@@ -53,7 +61,12 @@ export interface RunningJob<R> {
 }
 
 /** The parent side: starts `script` (a bundle that calls serveJob) with `data`. */
-export function startJob<D, P, R>(script: string, data: D, onProgress?: (value: P) => void, label = 'worker'): RunningJob<R> {
+export function startJob<D, P, R>(
+  script: string,
+  data: D,
+  onProgress?: (value: P) => void,
+  label = 'worker',
+): RunningJob<R> {
   const worker = new Worker(script, { workerData: data });
   const result = new Promise<R>((resolve, reject) => {
     worker.on('message', (m: JobReply<P, R>) => {

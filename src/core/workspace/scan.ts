@@ -11,7 +11,8 @@ export const DEFAULT_EXCLUDE = ['**/node_modules', '**/__pycache__', '**/venv', 
 export const DEFAULT_DATASET_INCLUDE = ['**/*.jsonl', '**/*.json', '**/*.parquet', '**/*.txt'];
 
 /** JSON files that belong to models, tokenizers and tools, never datasets. */
-const NOT_DATASETS = /^(config|generation_config|adapter_config|tokenizer|tokenizer_config|special_tokens_map|added_tokens|preprocessor_config|taia_merge|package|package-lock|tsconfig|vocab|.*\.index)\.json$|^(requirements|license|merges|notice|cmakelists)\.txt$/i;
+const NOT_DATASETS =
+  /^(config|generation_config|adapter_config|tokenizer|tokenizer_config|special_tokens_map|added_tokens|preprocessor_config|taia_merge|package|package-lock|tsconfig|vocab|.*\.index)\.json$|^(requirements|license|merges|notice|cmakelists)\.txt$/i;
 
 export interface ScanOptions {
   /** Globs, relative to the root, of folders and files to skip. */

@@ -5,7 +5,13 @@ import type { BenchmarkDiff } from '../../core/results/diff';
 import { compareExamples } from '../../core/results/examples';
 import type { Correction } from '../../core/results/stats';
 import { startJob } from '../../core/util/worker';
-import type { BenchmarkDiffState, ExportFormat, FromWebview, ModelRef, ToWebview } from '../../webview/benchmarkDiff/protocol';
+import type {
+  BenchmarkDiffState,
+  ExportFormat,
+  FromWebview,
+  ModelRef,
+  ToWebview,
+} from '../../webview/benchmarkDiff/protocol';
 import { benchmarkDiffHtml } from './diffPage';
 import type { BenchmarkDiffRequest } from './diffWorker';
 import { BenchmarkNode, BenchmarksTree } from './tree';
@@ -24,12 +30,26 @@ const panels = new Map<string, BenchmarkDiffPanel>();
 const keyOf = (refs: ModelRef[]) => JSON.stringify(refs.map((r) => [path.resolve(r.file), r.model]));
 
 /** compareModels in a worker thread (dist/bench-diff-worker.js): the paired bootstrap is CPU work. */
-function compareInWorker(extensionUri: vscode.Uri, models: ModelRef[], baseline: string | undefined, correction: Correction): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
+function compareInWorker(
+  extensionUri: vscode.Uri,
+  models: ModelRef[],
+  baseline: string | undefined,
+  correction: Correction,
+): Promise<{ report?: BenchmarkDiff; problems: string[] }> {
   const script = path.join(extensionUri.fsPath, 'dist', 'bench-diff-worker.js');
-  return startJob<BenchmarkDiffRequest, never, { report?: BenchmarkDiff; problems: string[] }>(script, { models, baseline, correction }, undefined, 'benchmark diff worker').result;
+  return startJob<BenchmarkDiffRequest, never, { report?: BenchmarkDiff; problems: string[] }>(
+    script,
+    { models, baseline, correction },
+    undefined,
+    'benchmark diff worker',
+  ).result;
 }
 
-const EXTENSIONS: Record<ExportFormat, [string, string]> = { markdown: ['md', 'Markdown'], csv: ['csv', 'CSV'], latex: ['tex', 'LaTeX'] };
+const EXTENSIONS: Record<ExportFormat, [string, string]> = {
+  markdown: ['md', 'Markdown'],
+  csv: ['csv', 'CSV'],
+  latex: ['tex', 'LaTeX'],
+};
 
 /** A benchmark diff panel. The files are read whenever the page loads, so a reopened panel shows them as they are now. */
 export class BenchmarkDiffPanel extends PanelHost<ToWebview> {
@@ -77,7 +97,10 @@ export class BenchmarkDiffPanel extends PanelHost<ToWebview> {
   /** The examples behind one cell, read from the files as they are now. */
   private async sendExamples(task: string, metric: string, model: string): Promise<void> {
     try {
-      this.post({ type: 'examples', view: await compareExamples(this.models, this.baseline ?? model, model, task, metric) });
+      this.post({
+        type: 'examples',
+        view: await compareExamples(this.models, this.baseline ?? model, model, task, metric),
+      });
     } catch (e) {
       this.post({ type: 'examples', error: e instanceof Error ? e.message : String(e) });
     }
@@ -87,20 +110,33 @@ export class BenchmarkDiffPanel extends PanelHost<ToWebview> {
     const [ext, label] = EXTENSIONS[format];
     const first = vscode.Uri.file(this.models[0].file);
     const folder = vscode.workspace.getWorkspaceFolder(first)?.uri.fsPath ?? path.dirname(first.fsPath);
-    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(folder, `benchmark-diff.${ext}`)), filters: { [label]: [ext] } });
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(path.join(folder, `benchmark-diff.${ext}`)),
+      filters: { [label]: [ext] },
+    });
     if (target) await writeFile(target.fsPath, content);
   }
 }
 
 /** Opens (or brings forward) the diff of two or more models. */
-export function showBenchmarkDiff(extensionUri: vscode.Uri, models: ModelRef[], baseline?: string, correction?: Correction): BenchmarkDiffPanel | undefined {
+export function showBenchmarkDiff(
+  extensionUri: vscode.Uri,
+  models: ModelRef[],
+  baseline?: string,
+  correction?: Correction,
+): BenchmarkDiffPanel | undefined {
   const refs = models.map((m) => ({ file: path.resolve(m.file), model: m.model }));
   if (refs.length < 2) {
     void vscode.window.showInformationMessage('Select two or more models to compare.');
     return undefined;
   }
   return revealOrCreate(panels, keyOf(refs), () => {
-    const panel = vscode.window.createWebviewPanel(BENCHMARK_DIFF_VIEW, `Benchmark diff: ${refs.length} models`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(
+      BENCHMARK_DIFF_VIEW,
+      `Benchmark diff: ${refs.length} models`,
+      vscode.ViewColumn.Active,
+      { enableScripts: true, retainContextWhenHidden: false },
+    );
     return new BenchmarkDiffPanel(panel, extensionUri, refs, baseline, correction);
   });
 }
@@ -110,7 +146,8 @@ function refsOf(nodes: BenchmarkNode[]): ModelRef[] {
   const out: ModelRef[] = [];
   for (const n of nodes) {
     const model = n.type === 'model' ? n.results.model : n.type === 'error' ? undefined : n.model;
-    if (model !== undefined && !out.some((r) => r.file === n.file && r.model === model)) out.push({ file: n.file, model });
+    if (model !== undefined && !out.some((r) => r.file === n.file && r.model === model))
+      out.push({ file: n.file, model });
   }
   return out;
 }
@@ -119,7 +156,12 @@ function refsOf(nodes: BenchmarkNode[]): ModelRef[] {
  * TAIA: Benchmark diff… — on the models selected in the Benchmarks view (Ctrl/Cmd-click), on
  * `{ models, baseline }`, or else on the models picked from every result file of the workspace.
  */
-export async function benchmarkDiffCommand(extensionUri: vscode.Uri, tree: BenchmarksTree, arg?: BenchmarkNode | BenchmarkDiffArgs, selected?: BenchmarkNode[]): Promise<BenchmarkDiffPanel | undefined> {
+export async function benchmarkDiffCommand(
+  extensionUri: vscode.Uri,
+  tree: BenchmarksTree,
+  arg?: BenchmarkNode | BenchmarkDiffArgs,
+  selected?: BenchmarkNode[],
+): Promise<BenchmarkDiffPanel | undefined> {
   if (arg && 'models' in arg) return showBenchmarkDiff(extensionUri, arg.models, arg.baseline, arg.correction);
   let refs = refsOf(selected?.length ? selected : arg ? [arg] : []);
   if (refs.length < 2) {
@@ -131,10 +173,15 @@ export async function benchmarkDiffCommand(extensionUri: vscode.Uri, tree: Bench
       ref: { file: m.file, model: m.results.model },
     }));
     if (items.length < 2) {
-      void vscode.window.showInformationMessage('The workspace holds fewer than two models with benchmark results (lm-evaluation-harness, OpenCompass, TAIA logs or *.taia-results.json).');
+      void vscode.window.showInformationMessage(
+        'The workspace holds fewer than two models with benchmark results (lm-evaluation-harness, OpenCompass, TAIA logs or *.taia-results.json).',
+      );
       return undefined;
     }
-    const picks = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'Benchmark diff: models to compare (two or more)' });
+    const picks = await vscode.window.showQuickPick(items, {
+      canPickMany: true,
+      title: 'Benchmark diff: models to compare (two or more)',
+    });
     if (!picks) return undefined;
     refs = picks.map((p) => p.ref);
     if (refs.length < 2) return showBenchmarkDiff(extensionUri, refs);

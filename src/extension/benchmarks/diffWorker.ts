@@ -10,4 +10,6 @@ export interface BenchmarkDiffRequest {
   correction: Correction;
 }
 
-serveJob<BenchmarkDiffRequest, never, Awaited<ReturnType<typeof compareModels>>>(({ models, baseline, correction }) => compareModels(models, baseline, correction));
+serveJob<BenchmarkDiffRequest, never, Awaited<ReturnType<typeof compareModels>>>(({ models, baseline, correction }) =>
+  compareModels(models, baseline, correction),
+);

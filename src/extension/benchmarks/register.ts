@@ -14,9 +14,20 @@ export function registerBenchmarks(context: vscode.ExtensionContext): { index: R
   const tree = new BenchmarksTree(index);
   context.subscriptions.push(
     index,
-    vscode.window.createTreeView('taiaLab.benchmarks', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: true }),
-    vscode.commands.registerCommand(COMMANDS.benchmarkDiff, (arg?: BenchmarkNode | BenchmarkDiffArgs, selected?: BenchmarkNode[]) => benchmarkDiffCommand(context.extensionUri, tree, arg, selected)),
-    vscode.window.registerWebviewPanelSerializer(BENCHMARK_DIFF_VIEW, new BenchmarkDiffSerializer(context.extensionUri)),
+    vscode.window.createTreeView('taiaLab.benchmarks', {
+      treeDataProvider: tree,
+      canSelectMany: true,
+      showCollapseAll: true,
+    }),
+    vscode.commands.registerCommand(
+      COMMANDS.benchmarkDiff,
+      (arg?: BenchmarkNode | BenchmarkDiffArgs, selected?: BenchmarkNode[]) =>
+        benchmarkDiffCommand(context.extensionUri, tree, arg, selected),
+    ),
+    vscode.window.registerWebviewPanelSerializer(
+      BENCHMARK_DIFF_VIEW,
+      new BenchmarkDiffSerializer(context.extensionUri),
+    ),
   );
   void index.refresh();
   return { index, tree };

@@ -35,7 +35,15 @@ export class ResultsIndex implements vscode.Disposable {
     // A folder of results copied in or deleted as a whole reports only the folder.
     const folders = vscode.workspace.createFileSystemWatcher('**/*', false, true, false);
     const touched = (u: vscode.Uri) => this.touched(u);
-    this.disposables.push(files, folders, files.onDidCreate(touched), files.onDidChange(touched), files.onDidDelete(touched), folders.onDidCreate(touched), folders.onDidDelete(touched));
+    this.disposables.push(
+      files,
+      folders,
+      files.onDidCreate(touched),
+      files.onDidChange(touched),
+      files.onDidDelete(touched),
+      folders.onDidCreate(touched),
+      folders.onDidDelete(touched),
+    );
     this.disposables.push(
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -69,7 +77,11 @@ export class ResultsIndex implements vscode.Disposable {
 
   private options() {
     const c = vscode.workspace.getConfiguration('taiaLab.discovery');
-    return { exclude: c.get<string[]>('exclude', DEFAULT_EXCLUDE), maxDepth: c.get<number>('maxDepth', 12), datasetInclude: RESULT_FILE_GLOBS };
+    return {
+      exclude: c.get<string[]>('exclude', DEFAULT_EXCLUDE),
+      maxDepth: c.get<number>('maxDepth', 12),
+      datasetInclude: RESULT_FILE_GLOBS,
+    };
   }
 
   /** Candidate files under `root` by name (the dataset walk, with result-file globs), then read. */
@@ -84,7 +96,8 @@ export class ResultsIndex implements vscode.Disposable {
 
   private async scan(): Promise<void> {
     const found = new Map<string, ResultEntry>();
-    for (const folder of vscode.workspace.workspaceFolders ?? []) if (folder.uri.scheme === 'file') await this.collect(folder.uri.fsPath, found);
+    for (const folder of vscode.workspace.workspaceFolders ?? [])
+      if (folder.uri.scheme === 'file') await this.collect(folder.uri.fsPath, found);
     this.entries.clear();
     for (const [k, v] of found) this.entries.set(k, v);
     this.emitter.fire();

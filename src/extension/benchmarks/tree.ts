@@ -47,16 +47,35 @@ export class BenchmarksTree implements vscode.TreeDataProvider<BenchmarkNode> {
 
   /** Every model of every readable file, in file order. */
   get models(): Extract<BenchmarkNode, { type: 'model' }>[] {
-    return this.index.list.flatMap((e) => (e.models ?? []).map((results) => ({ type: 'model' as const, file: e.file, results })));
+    return this.index.list.flatMap((e) =>
+      (e.models ?? []).map((results) => ({ type: 'model' as const, file: e.file, results })),
+    );
   }
 
   getChildren(node?: BenchmarkNode): BenchmarkNode[] {
     if (!node) {
-      const errors = this.index.list.filter((e) => e.error).map((entry): BenchmarkNode => ({ type: 'error', file: entry.file, entry }));
+      const errors = this.index.list
+        .filter((e) => e.error)
+        .map((entry): BenchmarkNode => ({ type: 'error', file: entry.file, entry }));
       return [...this.models, ...errors];
     }
-    if (node.type === 'model') return [...node.results.tasks].map(([task, result]) => ({ type: 'task', file: node.file, model: node.results.model, task, result }));
-    if (node.type === 'task') return [...node.result.metrics].map(([name, metric]) => ({ type: 'metric', file: node.file, model: node.model, task: node.task, name, metric }));
+    if (node.type === 'model')
+      return [...node.results.tasks].map(([task, result]) => ({
+        type: 'task',
+        file: node.file,
+        model: node.results.model,
+        task,
+        result,
+      }));
+    if (node.type === 'task')
+      return [...node.result.metrics].map(([name, metric]) => ({
+        type: 'metric',
+        file: node.file,
+        model: node.model,
+        task: node.task,
+        name,
+        metric,
+      }));
     return [];
   }
 
@@ -69,7 +88,10 @@ export class BenchmarksTree implements vscode.TreeDataProvider<BenchmarkNode> {
         item.id = `benchmark:${node.file}#${r.model}`;
         item.description = `${r.tasks.size} task${r.tasks.size === 1 ? '' : 's'} · ${FORMAT_LABEL[r.format]} · ${path.basename(node.file)}`;
         const md = new vscode.MarkdownString();
-        md.appendMarkdown('**').appendText(r.model).appendMarkdown('**\n\n').appendText(`${FORMAT_LABEL[r.format]}: ${rel(node.file)}`);
+        md.appendMarkdown('**')
+          .appendText(r.model)
+          .appendMarkdown('**\n\n')
+          .appendText(`${FORMAT_LABEL[r.format]}: ${rel(node.file)}`);
         if (r.date) md.appendMarkdown('\n\n').appendText(`evaluated ${r.date}`);
         item.tooltip = md;
         item.iconPath = new vscode.ThemeIcon('beaker');
@@ -81,7 +103,13 @@ export class BenchmarksTree implements vscode.TreeDataProvider<BenchmarkNode> {
         const item = new vscode.TreeItem(node.task, vscode.TreeItemCollapsibleState.Collapsed);
         item.id = `benchmark:${node.file}#${node.model}#${node.task}`;
         const first = [...t.metrics][0];
-        item.description = [first ? `${first[0]} ${describeMetric(first[1])}` : '', t.n !== undefined ? `n=${t.n}` : '', t.group ? 'group' : ''].filter(Boolean).join(' · ');
+        item.description = [
+          first ? `${first[0]} ${describeMetric(first[1])}` : '',
+          t.n !== undefined ? `n=${t.n}` : '',
+          t.group ? 'group' : '',
+        ]
+          .filter(Boolean)
+          .join(' · ');
         item.iconPath = new vscode.ThemeIcon(t.group ? 'list-tree' : 'checklist');
         item.contextValue = 'benchmark.task';
         return item;

@@ -33,7 +33,13 @@ export class DeltaReview {
     private readonly panel: vscode.WebviewPanel,
     private readonly extensionUri: vscode.Uri,
   ) {
-    panel.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')] };
+    panel.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [
+        vscode.Uri.joinPath(extensionUri, 'dist', 'webview'),
+        vscode.Uri.joinPath(extensionUri, 'media'),
+      ],
+    };
     panel.webview.html = this.html();
     panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
     panel.onDidDispose(() => this.job?.cancel());
@@ -49,16 +55,34 @@ export class DeltaReview {
 
   async start(args: ReviewArgs): Promise<void> {
     await this.ready;
-    this.post({ type: 'start', base: args.base, finetuned: args.finetuned, merged: args.merged, spectrum: args.spectrum ?? 0 });
+    this.post({
+      type: 'start',
+      base: args.base,
+      finetuned: args.finetuned,
+      merged: args.merged,
+      spectrum: args.spectrum ?? 0,
+    });
     this.panel.title = args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`;
-    this.job = startJob<ReviewArgs, DeltaProgress, DeltaReport>(path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'), args, (m) => this.post(m), 'delta worker');
-    this.job.result.then(
-      (report) => {
-        this.report = report;
-        this.post({ type: 'done', report });
-      },
-      (e: unknown) => this.post(e instanceof CancelledError ? { type: 'cancelled' } : { type: 'error', message: e instanceof Error ? e.message : String(e) }),
-    ).finally(() => this.resolveFinished(this.report));
+    this.job = startJob<ReviewArgs, DeltaProgress, DeltaReport>(
+      path.join(this.extensionUri.fsPath, 'dist', 'diff-worker.js'),
+      args,
+      (m) => this.post(m),
+      'delta worker',
+    );
+    this.job.result
+      .then(
+        (report) => {
+          this.report = report;
+          this.post({ type: 'done', report });
+        },
+        (e: unknown) =>
+          this.post(
+            e instanceof CancelledError
+              ? { type: 'cancelled' }
+              : { type: 'error', message: e instanceof Error ? e.message : String(e) },
+          ),
+      )
+      .finally(() => this.resolveFinished(this.report));
   }
 
   private post(m: ToWebview): void {
@@ -71,10 +95,13 @@ export class DeltaReview {
     else if (m.type === 'export' && this.report) {
       const ext = m.format === 'markdown' ? 'md' : 'csv';
       const target = await vscode.window.showSaveDialog({
-        defaultUri: vscode.Uri.file(path.join(path.dirname(this.report.finetuned), `${path.basename(this.report.finetuned)}-delta.${ext}`)),
+        defaultUri: vscode.Uri.file(
+          path.join(path.dirname(this.report.finetuned), `${path.basename(this.report.finetuned)}-delta.${ext}`),
+        ),
         filters: m.format === 'markdown' ? { Markdown: ['md'] } : { CSV: ['csv'] },
       });
-      if (target) await writeFile(target.fsPath, m.format === 'markdown' ? diffToMarkdown(this.report) : diffToCsv(this.report));
+      if (target)
+        await writeFile(target.fsPath, m.format === 'markdown' ? diffToMarkdown(this.report) : diffToCsv(this.report));
     }
   }
 
@@ -93,13 +120,23 @@ export class DeltaReviewSerializer implements vscode.WebviewPanelSerializer<Revi
 
   async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: ReviewState | undefined): Promise<void> {
     const review = new DeltaReview(panel, this.extensionUri);
-    if (state && state.status !== 'done' && state.base && state.finetuned) await review.start({ base: state.base, finetuned: state.finetuned, merged: state.merged });
+    if (state && state.status !== 'done' && state.base && state.finetuned)
+      await review.start({ base: state.base, finetuned: state.finetuned, merged: state.merged });
   }
 }
 
 async function pick(entries: CheckpointEntry[], title: string, prefer?: string): Promise<CheckpointEntry | undefined> {
-  const items = entries.map((e) => ({ label: path.basename(e.dir), description: e.summary ? describeCheckpoint(e.summary) : '', detail: e.dir, entry: e }));
-  items.sort((a, b) => Number(prefer !== undefined && b.entry.dir.endsWith(prefer)) - Number(prefer !== undefined && a.entry.dir.endsWith(prefer)));
+  const items = entries.map((e) => ({
+    label: path.basename(e.dir),
+    description: e.summary ? describeCheckpoint(e.summary) : '',
+    detail: e.dir,
+    entry: e,
+  }));
+  items.sort(
+    (a, b) =>
+      Number(prefer !== undefined && b.entry.dir.endsWith(prefer)) -
+      Number(prefer !== undefined && a.entry.dir.endsWith(prefer)),
+  );
   return (await vscode.window.showQuickPick(items, { title, matchOnDetail: true }))?.entry;
 }
 
@@ -117,17 +154,31 @@ async function resolveArgs(index: WorkspaceIndex, node: CheckpointNode | undefin
     if (base && ft) return { base, finetuned: ft, merged: target.dir };
   }
   const models = readable.filter((e) => e.summary!.kind !== 'adapter' && e.dir !== target!.dir);
-  const base = await pick(models, `Weight-delta review: the base model of ${path.basename(target.dir)}`, target.summary.adapter?.baseModel);
+  const base = await pick(
+    models,
+    `Weight-delta review: the base model of ${path.basename(target.dir)}`,
+    target.summary.adapter?.baseModel,
+  );
   return base ? { base: base.dir, finetuned: target.dir } : undefined;
 }
 
 /** TAIA: Inspect weight deltas… — opens a review panel; returns it (for tests and other extensions). */
-export async function inspectDeltasCommand(context: vscode.ExtensionContext, index: WorkspaceIndex, arg?: CheckpointNode | ReviewArgs): Promise<DeltaReview | undefined> {
+export async function inspectDeltasCommand(
+  context: vscode.ExtensionContext,
+  index: WorkspaceIndex,
+  arg?: CheckpointNode | ReviewArgs,
+): Promise<DeltaReview | undefined> {
   const direct = arg && 'base' in arg ? arg : undefined;
   const args = direct ?? (await resolveArgs(index, arg as CheckpointNode | undefined));
   if (!args) return undefined;
-  const spectrum = args.spectrum ?? vscode.workspace.getConfiguration('taiaLab.deltaReview').get<number>('spectrumRank', 4);
-  const panel = vscode.window.createWebviewPanel(DELTA_REVIEW_VIEW, args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+  const spectrum =
+    args.spectrum ?? vscode.workspace.getConfiguration('taiaLab.deltaReview').get<number>('spectrumRank', 4);
+  const panel = vscode.window.createWebviewPanel(
+    DELTA_REVIEW_VIEW,
+    args.merged ? `TAIA check: ${path.basename(args.merged)}` : `Δ ${path.basename(args.finetuned)}`,
+    vscode.ViewColumn.Active,
+    { enableScripts: true, retainContextWhenHidden: false },
+  );
   const review = new DeltaReview(panel, context.extensionUri);
   await review.start({ ...args, spectrum });
   return review;

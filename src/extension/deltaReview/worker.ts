@@ -19,7 +19,13 @@ serveJob<DeltaRequest, DeltaProgress, DeltaReport>((req, { signal, progress }) =
       const now = Date.now();
       if (now - last < 100) return;
       last = now;
-      progress({ type: 'progress', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensors: p.index, count: p.count });
+      progress({
+        type: 'progress',
+        bytesDone: p.bytesDone,
+        bytesTotal: p.bytesTotal,
+        tensors: p.index,
+        count: p.count,
+      });
     },
   });
 });

@@ -51,33 +51,78 @@ export interface EvaluateArgs {
  * the external command is workspace configuration that runs programs.
  * Returns the result file (built-in) or the output folder (external), or undefined.
  */
-export async function evaluateCommand(extensionPath: string, index: WorkspaceIndex, output: vscode.OutputChannel, arg?: CheckpointNode | EvaluateArgs): Promise<string | undefined> {
+export async function evaluateCommand(
+  extensionPath: string,
+  index: WorkspaceIndex,
+  output: vscode.OutputChannel,
+  arg?: CheckpointNode | EvaluateArgs,
+): Promise<string | undefined> {
   if (!vscode.workspace.isTrusted) {
-    warnUntrusted('Evaluation runs only in trusted workspaces: it runs the evaluator, or a configured command, on workspace files.');
+    warnUntrusted(
+      'Evaluation runs only in trusted workspaces: it runs the evaluator, or a configured command, on workspace files.',
+    );
     return undefined;
   }
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) return undefined;
-  const args: EvaluateArgs = arg && 'type' in arg ? { checkpoint: arg.type === 'checkpoint' ? arg.entry.dir : undefined } : { ...(arg as EvaluateArgs | undefined) };
+  const args: EvaluateArgs =
+    arg && 'type' in arg
+      ? { checkpoint: arg.type === 'checkpoint' ? arg.entry.dir : undefined }
+      : { ...(arg as EvaluateArgs | undefined) };
   const settings = vscode.workspace.getConfiguration('taiaLab.evaluation');
   const command = settings.get<string>('command', '').trim();
   if (args.experiment && !(await fromExperiment(args, index))) return undefined;
   const engine = args.engine ?? settings.get<EvaluateJob['engine']>('engine', 'tfjs');
   if (args.external === undefined && command) {
-    const mode = await vscode.window.showQuickPick([{ label: 'Built-in evaluator', description: `task files (JSONL), ${engine === 'torch' ? 'PyTorch' : 'TAIA Lab'} engine`, external: false }, { label: 'External command', description: command, external: true }], { title: 'Evaluate with' });
+    const mode = await vscode.window.showQuickPick(
+      [
+        {
+          label: 'Built-in evaluator',
+          description: `task files (JSONL), ${engine === 'torch' ? 'PyTorch' : 'TAIA Lab'} engine`,
+          external: false,
+        },
+        { label: 'External command', description: command, external: true },
+      ],
+      { title: 'Evaluate with' },
+    );
     if (!mode) return undefined;
     args.external = mode.external;
   }
   args.checkpoint ??= await pickCheckpoint(index);
   if (!args.checkpoint) return undefined;
   const name = args.name ?? path.basename(args.checkpoint);
-  if (args.external) return runExternal(command, args.checkpoint, path.join(folder.uri.fsPath, RESULTS_DIR, name), args.tasks ?? [], output);
-  args.tasks ??= (await vscode.window.showOpenDialog({ canSelectMany: true, filters: { 'Task files': ['jsonl'] }, title: 'Evaluation task files (JSONL)', defaultUri: folder.uri }))?.map((u) => u.fsPath);
+  if (args.external)
+    return runExternal(
+      command,
+      args.checkpoint,
+      path.join(folder.uri.fsPath, RESULTS_DIR, name),
+      args.tasks ?? [],
+      output,
+    );
+  args.tasks ??= (
+    await vscode.window.showOpenDialog({
+      canSelectMany: true,
+      filters: { 'Task files': ['jsonl'] },
+      title: 'Evaluation task files (JSONL)',
+      defaultUri: folder.uri,
+    })
+  )?.map((u) => u.fsPath);
   if (!args.tasks?.length) return undefined;
   // Evaluations of one checkpoint add up in one file; another checkpoint of the same name gets its own.
   const target = await resultFileFor(path.join(folder.uri.fsPath, RESULTS_DIR), name, args.checkpoint);
-  const job: EvaluateJob = { checkpoint: args.checkpoint, tasks: args.tasks, out: target.file, name: target.name, maxNewTokens: args.maxNewTokens ?? 64, limit: 0, engine, device: 'auto', backend: 'auto' };
-  if ((args.launcher ?? settings.get<string>('launcher', 'local')) === 'slurm') return runOnSlurm(extensionPath, job, args.slurm ?? evaluationSlurmSettings(), output);
+  const job: EvaluateJob = {
+    checkpoint: args.checkpoint,
+    tasks: args.tasks,
+    out: target.file,
+    name: target.name,
+    maxNewTokens: args.maxNewTokens ?? 64,
+    limit: 0,
+    engine,
+    device: 'auto',
+    backend: 'auto',
+  };
+  if ((args.launcher ?? settings.get<string>('launcher', 'local')) === 'slurm')
+    return runOnSlurm(extensionPath, job, args.slurm ?? evaluationSlurmSettings(), output);
   return runBuiltIn(extensionPath, job, output);
 }
 
@@ -96,87 +141,140 @@ async function fromExperiment(args: EvaluateArgs, index: WorkspaceIndex): Promis
   await index.ready();
   const merges = index.checkpointList.filter((e) => e.dir.startsWith(target.mergedPrefix)).map((e) => e.dir);
   const candidates = [
-    { label: path.basename(target.checkpoint), description: `newest run, ${path.basename(target.runDir)}`, dir: target.checkpoint },
+    {
+      label: path.basename(target.checkpoint),
+      description: `newest run, ${path.basename(target.runDir)}`,
+      dir: target.checkpoint,
+    },
     ...merges.map((dir) => ({ label: path.basename(dir), description: 'merge of that run', dir })),
     { label: path.basename(target.config.base), description: 'base model', dir: target.config.base },
   ];
-  args.checkpoint = (await vscode.window.showQuickPick(candidates, { title: `Evaluate ${path.basename(args.experiment!)}: which model` }))?.dir;
+  args.checkpoint = (
+    await vscode.window.showQuickPick(candidates, { title: `Evaluate ${path.basename(args.experiment!)}: which model` })
+  )?.dir;
   return args.checkpoint !== undefined;
 }
 
 async function pickCheckpoint(index: WorkspaceIndex): Promise<string | undefined> {
   await index.ready();
-  const items = index.checkpointList.filter((e) => e.summary).map((e) => ({ label: path.basename(e.dir), description: vscode.workspace.asRelativePath(e.dir), path: e.dir }));
-  return pickPath(items, { title: 'Evaluate: checkpoint (model, adapter or merged output)', missing: 'No checkpoints found in the workspace (Hugging Face model folders, LoRA adapters, merged outputs)', folders: true });
+  const items = index.checkpointList
+    .filter((e) => e.summary)
+    .map((e) => ({ label: path.basename(e.dir), description: vscode.workspace.asRelativePath(e.dir), path: e.dir }));
+  return pickPath(items, {
+    title: 'Evaluate: checkpoint (model, adapter or merged output)',
+    missing: 'No checkpoints found in the workspace (Hugging Face model folders, LoRA adapters, merged outputs)',
+    folders: true,
+  });
 }
 
-function runBuiltIn(extensionPath: string, job: EvaluateJob, output: vscode.OutputChannel): Thenable<string | undefined> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name}`, cancellable: true }, async (progress, token) => {
-    let results: string | undefined;
-    let last = 0;
-    let started: number | undefined;
-    const handle = launchTrainer({
-      script: path.join(extensionPath, 'dist', 'trainer.js'),
-      job: { evaluate: job },
-      env: pythonEnvironment(),
-      onMessage: (m) => {
-        if (m.type === 'evalProgress') {
-          started ??= Date.now();
-          const seconds = (Date.now() - started) / 1000;
-          // The first batch also loads the model: no estimate until a few examples are in.
-          const eta = m.done >= 2 && seconds > 0 ? ` · about ${Math.ceil((seconds / m.done) * (m.total - m.done))} s left` : '';
-          progress.report({ message: `${m.task}: ${m.done} of ${m.total} examples${eta}`, increment: ((m.done - last) / m.total) * 100 });
-          last = m.done;
-        } else if (m.type === 'log') output.appendLine(`[eval ${job.name}] ${m.message}`);
-        else if (m.type === 'done') results = m.results;
-      },
-    });
-    token.onCancellationRequested(() => handle.cancel());
-    const outcome = await handle.outcome;
-    if (outcome.state === 'failed') void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
-    if (outcome.state === 'cancelled') void vscode.window.showInformationMessage(`Evaluation of ${job.name} cancelled; nothing was written.`);
-    if (results) {
-      output.appendLine(`[eval ${job.name}] results: ${results}`);
-      void announce(job, results);
-    }
-    return results;
-  });
+function runBuiltIn(
+  extensionPath: string,
+  job: EvaluateJob,
+  output: vscode.OutputChannel,
+): Thenable<string | undefined> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name}`, cancellable: true },
+    async (progress, token) => {
+      let results: string | undefined;
+      let last = 0;
+      let started: number | undefined;
+      const handle = launchTrainer({
+        script: path.join(extensionPath, 'dist', 'trainer.js'),
+        job: { evaluate: job },
+        env: pythonEnvironment(),
+        onMessage: (m) => {
+          if (m.type === 'evalProgress') {
+            started ??= Date.now();
+            const seconds = (Date.now() - started) / 1000;
+            // The first batch also loads the model: no estimate until a few examples are in.
+            const eta =
+              m.done >= 2 && seconds > 0 ? ` · about ${Math.ceil((seconds / m.done) * (m.total - m.done))} s left` : '';
+            progress.report({
+              message: `${m.task}: ${m.done} of ${m.total} examples${eta}`,
+              increment: ((m.done - last) / m.total) * 100,
+            });
+            last = m.done;
+          } else if (m.type === 'log') output.appendLine(`[eval ${job.name}] ${m.message}`);
+          else if (m.type === 'done') results = m.results;
+        },
+      });
+      token.onCancellationRequested(() => handle.cancel());
+      const outcome = await handle.outcome;
+      if (outcome.state === 'failed')
+        void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
+      if (outcome.state === 'cancelled')
+        void vscode.window.showInformationMessage(`Evaluation of ${job.name} cancelled; nothing was written.`);
+      if (results) {
+        output.appendLine(`[eval ${job.name}] results: ${results}`);
+        void announce(job, results);
+      }
+      return results;
+    },
+  );
 }
 
 /** The built-in evaluator as a Slurm job, followed under a progress notification; Cancel is scancel. */
-function runOnSlurm(extensionPath: string, job: EvaluateJob, settings: SlurmSettings, output: vscode.OutputChannel): Thenable<string | undefined> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name} on Slurm`, cancellable: true }, async (progress, token) => {
-    try {
-      const submitted = await submitEvaluation(job, settings, extensionLaunch(extensionPath));
-      output.appendLine(`[eval ${job.name}] submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})`);
-      token.onCancellationRequested(() => void scancel(submitted.jobId).catch((e: Error) => output.appendLine(`[eval ${job.name}] ${e.message}`)));
-      const ended = await watchJob(submitted.jobId, slurmPollMs(), (j) => progress.report({ message: `job ${submitted.jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}` }), () => false);
-      const error = evaluationOutcome(ended, submitted.jobId, job.out, submitted.output, existsSync(job.out));
-      if (error) {
-        output.appendLine(`[eval ${job.name}] ${error}`);
-        void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${error.split('\n')[0]}`);
+function runOnSlurm(
+  extensionPath: string,
+  job: EvaluateJob,
+  settings: SlurmSettings,
+  output: vscode.OutputChannel,
+): Thenable<string | undefined> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name} on Slurm`, cancellable: true },
+    async (progress, token) => {
+      try {
+        const submitted = await submitEvaluation(job, settings, extensionLaunch(extensionPath));
+        output.appendLine(
+          `[eval ${job.name}] submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})`,
+        );
+        token.onCancellationRequested(
+          () => void scancel(submitted.jobId).catch((e: Error) => output.appendLine(`[eval ${job.name}] ${e.message}`)),
+        );
+        const ended = await watchJob(
+          submitted.jobId,
+          slurmPollMs(),
+          (j) =>
+            progress.report({
+              message: `job ${submitted.jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}`,
+            }),
+          () => false,
+        );
+        const error = evaluationOutcome(ended, submitted.jobId, job.out, submitted.output, existsSync(job.out));
+        if (error) {
+          output.appendLine(`[eval ${job.name}] ${error}`);
+          void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${error.split('\n')[0]}`);
+          return undefined;
+        }
+        output.appendLine(`[eval ${job.name}] results: ${job.out}`);
+        return job.out;
+      } catch (e) {
+        if (!(e instanceof SlurmError)) throw e;
+        void vscode.window.showErrorMessage(`Evaluation of ${job.name} was not submitted: ${e.message}`);
         return undefined;
       }
-      output.appendLine(`[eval ${job.name}] results: ${job.out}`);
-      return job.out;
-    } catch (e) {
-      if (!(e instanceof SlurmError)) throw e;
-      void vscode.window.showErrorMessage(`Evaluation of ${job.name} was not submitted: ${e.message}`);
-      return undefined;
-    }
-  });
+    },
+  );
 }
 
 /** Says that an evaluation finished, with its scores and the tasks its result file now holds. */
 async function announce(job: EvaluateJob, file: string): Promise<void> {
   const [model] = await loadResults(file).catch(() => []);
   const fresh = new Set(job.tasks.map((t) => path.basename(t).replace(/\.jsonl?$/, '')));
-  const scores = [...(model?.tasks ?? [])].filter(([task]) => fresh.has(task)).map(([task, r]) => {
-    const [metric, m] = [...r.metrics][0] ?? [];
-    return metric ? `${task} ${metric} ${formatValue(m.value, m.scale === 'percent' ? 'percent' : 'fraction')}` : task;
-  });
+  const scores = [...(model?.tasks ?? [])]
+    .filter(([task]) => fresh.has(task))
+    .map(([task, r]) => {
+      const [metric, m] = [...r.metrics][0] ?? [];
+      return metric
+        ? `${task} ${metric} ${formatValue(m.value, m.scale === 'percent' ? 'percent' : 'fraction')}`
+        : task;
+    });
   const all = model ? [...model.tasks.keys()] : [];
-  const choice = await vscode.window.showInformationMessage(`Evaluation of ${job.name} finished: ${scores.join(', ') || 'no scores'}. ${vscode.workspace.asRelativePath(file)} holds ${all.length} task${all.length === 1 ? '' : 's'}${all.length ? ` (${all.join(', ')})` : ''}.`, 'Show in Benchmarks', 'Open file');
+  const choice = await vscode.window.showInformationMessage(
+    `Evaluation of ${job.name} finished: ${scores.join(', ') || 'no scores'}. ${vscode.workspace.asRelativePath(file)} holds ${all.length} task${all.length === 1 ? '' : 's'}${all.length ? ` (${all.join(', ')})` : ''}.`,
+    'Show in Benchmarks',
+    'Open file',
+  );
   if (choice === 'Show in Benchmarks') await vscode.commands.executeCommand('taiaLab.benchmarks.focus');
   else if (choice === 'Open file') await vscode.window.showTextDocument(vscode.Uri.file(file));
 }
@@ -186,7 +284,13 @@ async function announce(job: EvaluateJob, file: string): Promise<void> {
  * `${tasks}` (comma-separated) and `${output}` (a folder under .taia/results/) substituted, each
  * shell-quoted. Its output streams to the output channel; cancelling stops its whole process group.
  */
-function runExternal(template: string, checkpoint: string, outDir: string, tasks: string[], output: vscode.OutputChannel): Thenable<string | undefined> {
+function runExternal(
+  template: string,
+  checkpoint: string,
+  outDir: string,
+  tasks: string[],
+  output: vscode.OutputChannel,
+): Thenable<string | undefined> {
   if (!template) {
     void vscode.window.showWarningMessage('Set taiaLab.evaluation.command to run an external evaluation.');
     return Promise.resolve(undefined);
@@ -195,21 +299,36 @@ function runExternal(template: string, checkpoint: string, outDir: string, tasks
   const line = evaluationCommandLine(template, { checkpoint, output: outDir, tasks });
   output.appendLine(`$ ${line}`);
   output.show(true);
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Evaluating ${path.basename(checkpoint)} (external)`, cancellable: true }, (_progress, token) => {
-    return new Promise<string | undefined>((resolve) => {
-      const child = spawn(line, { shell: true, cwd: vscode.workspace.workspaceFolders?.[0].uri.fsPath, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.on('data', (d: Buffer) => output.append(d.toString()));
-      child.stderr.on('data', (d: Buffer) => output.append(d.toString()));
-      token.onCancellationRequested(() => child.pid && process.kill(-child.pid, 'SIGTERM'));
-      child.on('error', (e) => {
-        void vscode.window.showErrorMessage(`The evaluation command could not start: ${e.message}`);
-        resolve(undefined);
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Evaluating ${path.basename(checkpoint)} (external)`,
+      cancellable: true,
+    },
+    (_progress, token) => {
+      return new Promise<string | undefined>((resolve) => {
+        const child = spawn(line, {
+          shell: true,
+          cwd: vscode.workspace.workspaceFolders?.[0].uri.fsPath,
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        child.stdout.on('data', (d: Buffer) => output.append(d.toString()));
+        child.stderr.on('data', (d: Buffer) => output.append(d.toString()));
+        token.onCancellationRequested(() => child.pid && process.kill(-child.pid, 'SIGTERM'));
+        child.on('error', (e) => {
+          void vscode.window.showErrorMessage(`The evaluation command could not start: ${e.message}`);
+          resolve(undefined);
+        });
+        child.on('close', (code, signal) => {
+          output.appendLine(`[exit ${signal ?? code}]`);
+          if (code !== 0)
+            void vscode.window.showErrorMessage(
+              `The evaluation command ${signal ? `stopped on ${signal}` : `exited with code ${code}`}; see the TAIA Lab output.`,
+            );
+          resolve(code === 0 ? outDir : undefined);
+        });
       });
-      child.on('close', (code, signal) => {
-        output.appendLine(`[exit ${signal ?? code}]`);
-        if (code !== 0) void vscode.window.showErrorMessage(`The evaluation command ${signal ? `stopped on ${signal}` : `exited with code ${code}`}; see the TAIA Lab output.`);
-        resolve(code === 0 ? outDir : undefined);
-      });
-    });
-  });
+    },
+  );
 }

@@ -26,4 +26,3 @@ export function experimentsHtml(policy: string, nonce: string, script: string, s
   });
   return page.replace('</head>', `<link rel="stylesheet" href="${script.replace(/\.js$/, '.css')}"></head>`);
 }
-

@@ -24,7 +24,11 @@ export class ExperimentsPanel extends PanelHost<ToWebview> {
     super(panel, open, 'experiments');
     loadPage(panel, extensionUri, 'experiments', experimentsHtml, 'experiments.css');
     const later = () => this.schedule();
-    const subs = [sources.runs.onDidUpdate(later), sources.results.onDidChange(later), sources.index.onDidChange(later)];
+    const subs = [
+      sources.runs.onDidUpdate(later),
+      sources.results.onDidChange(later),
+      sources.index.onDidChange(later),
+    ];
     panel.webview.onDidReceiveMessage((m: FromWebview) => void this.onMessage(m));
     panel.onDidDispose(() => {
       clearTimeout(this.timer);
@@ -42,7 +46,14 @@ export class ExperimentsPanel extends PanelHost<ToWebview> {
 
   private async send(): Promise<void> {
     try {
-      this.post({ type: 'init', table: experimentsTable(await experimentRuns(this.sources), scoredModels(this.sources), mergedOutputs(this.sources)) });
+      this.post({
+        type: 'init',
+        table: experimentsTable(
+          await experimentRuns(this.sources),
+          scoredModels(this.sources),
+          mergedOutputs(this.sources),
+        ),
+      });
     } catch (e) {
       this.post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
     }
@@ -54,7 +65,8 @@ export class ExperimentsPanel extends PanelHost<ToWebview> {
       await this.sources.runs.refresh();
       await this.send();
     } else if (m.type === 'rendered') this.renderedSignal.resolve(m.rows);
-    else if (m.type === 'open') await vscode.commands.executeCommand(COMMANDS.openRunDashboard, { type: 'run', dir: m.dir });
+    else if (m.type === 'open')
+      await vscode.commands.executeCommand(COMMANDS.openRunDashboard, { type: 'run', dir: m.dir });
     else if (m.type === 'compare') {
       const nodes = this.sources.runs.current.filter((r) => m.dirs.includes(r.dir));
       await vscode.commands.executeCommand(COMMANDS.compareRuns, nodes[0], nodes);
@@ -65,7 +77,10 @@ export class ExperimentsPanel extends PanelHost<ToWebview> {
 /** TAIA: Experiments table — opens (or brings forward) the table of every run. */
 export function showExperiments(extensionUri: vscode.Uri, sources: ExperimentSources): ExperimentsPanel {
   return revealOrCreate(open, 'experiments', () => {
-    const panel = vscode.window.createWebviewPanel(EXPERIMENTS_VIEW, 'Experiments', vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(EXPERIMENTS_VIEW, 'Experiments', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: false,
+    });
     return new ExperimentsPanel(panel, extensionUri, sources);
   });
 }

@@ -14,7 +14,8 @@ const middleware: Middleware = {
   async provideCodeLenses(document, token, next) {
     const lenses = await next(document, token);
     for (const lens of lenses ?? []) {
-      if (lens.command?.command === COMMANDS.startTraining && typeof lens.command.arguments?.[0] === 'string') lens.command.arguments = [vscode.Uri.parse(lens.command.arguments[0])];
+      if (lens.command?.command === COMMANDS.startTraining && typeof lens.command.arguments?.[0] === 'string')
+        lens.command.arguments = [vscode.Uri.parse(lens.command.arguments[0])];
     }
     return lenses;
   },
@@ -24,7 +25,8 @@ async function createClient(context: vscode.ExtensionContext, log: vscode.Output
   // require, not import(): bundled, it evaluates the library here, on first use; tsc would resolve an
   // import() in this CommonJS module as an ES module, which the package's `node` subpath is not.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { LanguageClient, TransportKind } = require('vscode-languageclient/node') as typeof import('vscode-languageclient/node');
+  const { LanguageClient, TransportKind } =
+    require('vscode-languageclient/node') as typeof import('vscode-languageclient/node');
   const module = context.asAbsolutePath('dist/server.js');
   const gpuMemoryGB = vscode.workspace.getConfiguration('taiaLab').get<number>('experiment.gpuMemoryGB');
   const clientOptions: LanguageClientOptions = {
@@ -34,7 +36,15 @@ async function createClient(context: vscode.ExtensionContext, log: vscode.Output
     outputChannel: log,
     middleware,
   };
-  const client = new LanguageClient('taiaExperiment', 'TAIA Experiment', { run: { module, transport: TransportKind.ipc }, debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } } }, clientOptions);
+  const client = new LanguageClient(
+    'taiaExperiment',
+    'TAIA Experiment',
+    {
+      run: { module, transport: TransportKind.ipc },
+      debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+    },
+    clientOptions,
+  );
   await client.start();
   return client;
 }
@@ -47,14 +57,21 @@ export function startLanguageClient(context: vscode.ExtensionContext): vscode.Di
     if (!LANGUAGES.includes(doc.languageId) || client) return;
     log = vscode.window.createOutputChannel('TAIA Experiment Language Server');
     client = createClient(context, log);
-    client.catch((e: unknown) => log?.appendLine(`the language server did not start: ${e instanceof Error ? e.message : String(e)}`));
+    client.catch((e: unknown) =>
+      log?.appendLine(`the language server did not start: ${e instanceof Error ? e.message : String(e)}`),
+    );
   };
   vscode.workspace.textDocuments.forEach(startFor);
   const opened = vscode.workspace.onDidOpenTextDocument(startFor);
   return {
     dispose: () => {
       opened.dispose();
-      void client?.then((c) => c.stop(), () => undefined).finally(() => log?.dispose());
+      void client
+        ?.then(
+          (c) => c.stop(),
+          () => undefined,
+        )
+        .finally(() => log?.dispose());
     },
   };
 }

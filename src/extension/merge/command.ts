@@ -37,13 +37,19 @@ export interface MergeArgs {
 
 /** The workspace folders' own architecture files (.taia/architectures), or undefined for none. */
 function workspaceArchitectureDirs(): string[] | undefined {
-  const dirs = (vscode.workspace.workspaceFolders ?? []).map((f) => path.join(f.uri.fsPath, '.taia', 'architectures')).filter((d) => existsSync(d));
+  const dirs = (vscode.workspace.workspaceFolders ?? [])
+    .map((f) => path.join(f.uri.fsPath, '.taia', 'architectures'))
+    .filter((d) => existsSync(d));
   return dirs.length ? dirs : undefined;
 }
 
-
 function pickItems(entries: CheckpointEntry[]): PathItem[] {
-  return entries.map((e) => ({ label: path.basename(e.dir), description: e.summary ? describeCheckpoint(e.summary) : '', detail: e.dir, path: e.dir }));
+  return entries.map((e) => ({
+    label: path.basename(e.dir),
+    description: e.summary ? describeCheckpoint(e.summary) : '',
+    detail: e.dir,
+    path: e.dir,
+  }));
 }
 
 /** The index's entry of a folder, or one read now (a folder browsed to outside the index); undefined after saying why it cannot be used. */
@@ -65,26 +71,50 @@ async function ask(index: WorkspaceIndex, node: CheckpointNode | undefined): Pro
   const models = readable.filter((e) => e.summary!.kind !== 'adapter');
   let finetuned = node?.type === 'checkpoint' ? node.entry : undefined;
   if (!finetuned) {
-    const dir = await pickPath(pickItems(readable), { title: 'TAIA merge (1/5): the fine-tuned model or LoRA adapter', missing: 'No checkpoints found in the workspace (Hugging Face model folders or PEFT LoRA adapters)', folders: true });
+    const dir = await pickPath(pickItems(readable), {
+      title: 'TAIA merge (1/5): the fine-tuned model or LoRA adapter',
+      missing: 'No checkpoints found in the workspace (Hugging Face model folders or PEFT LoRA adapters)',
+      folders: true,
+    });
     finetuned = dir === undefined ? undefined : await entryFor(index, dir);
     if (!finetuned) return undefined;
   }
   const candidates = pickItems(models.filter((e) => e.dir !== finetuned!.dir));
   // An adapter names its base; put a matching folder first.
   const wanted = finetuned.summary?.adapter?.baseModel;
-  candidates.sort((a, b) => Number(wanted !== undefined && b.path.endsWith(wanted)) - Number(wanted !== undefined && a.path.endsWith(wanted)));
-  const baseDir = await pickPath(candidates, { title: `TAIA merge (2/5): the base model of ${path.basename(finetuned.dir)}`, missing: 'No base model folder (config.json and safetensors) found in the workspace besides the fine-tune', folders: true });
+  candidates.sort(
+    (a, b) =>
+      Number(wanted !== undefined && b.path.endsWith(wanted)) - Number(wanted !== undefined && a.path.endsWith(wanted)),
+  );
+  const baseDir = await pickPath(candidates, {
+    title: `TAIA merge (2/5): the base model of ${path.basename(finetuned.dir)}`,
+    missing: 'No base model folder (config.json and safetensors) found in the workspace besides the fine-tune',
+    folders: true,
+  });
   const base = baseDir === undefined ? undefined : await entryFor(index, baseDir);
   if (!base) return undefined;
   const defaultRecipe = vscode.workspace.getConfiguration('taiaLab.merge').get<string>('defaultRecipe', DEFAULT_RECIPE);
-  const recipes = BUILTIN_RECIPE_NAMES.map((name) => ({ label: name, description: name === DEFAULT_RECIPE ? "the paper's rule" : '', detail: builtinRecipe(name)!.description, picked: name === defaultRecipe }));
+  const recipes = BUILTIN_RECIPE_NAMES.map((name) => ({
+    label: name,
+    description: name === DEFAULT_RECIPE ? "the paper's rule" : '',
+    detail: builtinRecipe(name)!.description,
+    picked: name === defaultRecipe,
+  }));
   recipes.sort((a, b) => Number(b.label === defaultRecipe) - Number(a.label === defaultRecipe));
-  const fromFile = { label: 'Recipe file…', description: 'a YAML or JSON recipe', detail: 'rules on block, module, tensor name and layer range' };
+  const fromFile = {
+    label: 'Recipe file…',
+    description: 'a YAML or JSON recipe',
+    detail: 'rules on block, module, tensor name and layer range',
+  };
   const recipe = await vscode.window.showQuickPick([...recipes, fromFile], { title: 'TAIA merge (3/5): recipe' });
   if (!recipe) return undefined;
   let recipeName = recipe.label;
   if (recipe === fromFile) {
-    const file = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Recipes: ['yaml', 'yml', 'json'] }, title: 'Recipe file' });
+    const file = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      filters: { Recipes: ['yaml', 'yml', 'json'] },
+      title: 'Recipe file',
+    });
     if (!file?.[0]) return undefined;
     recipeName = file[0].fsPath;
   }
@@ -108,9 +138,25 @@ async function askOptions(): Promise<{ scale?: number; layers?: [number, number]
   const pick = await vscode.window.showQuickPick([keep, set], { title: 'TAIA merge (4/5): options' });
   if (!pick) return undefined;
   if (pick === keep) return {};
-  const scale = await vscode.window.showInputBox({ title: 'TAIA merge: scale of the fine-tune\'s change', value: '1', validateInput: (v) => (Number.isFinite(Number(v)) && v.trim() !== '' ? undefined : 'a number, e.g. 0.5') });
+  const scale = await vscode.window.showInputBox({
+    title: "TAIA merge: scale of the fine-tune's change",
+    value: '1',
+    validateInput: (v) => (Number.isFinite(Number(v)) && v.trim() !== '' ? undefined : 'a number, e.g. 0.5'),
+  });
   if (scale === undefined) return undefined;
-  const layers = await vscode.window.showInputBox({ title: 'TAIA merge: decoder layers to take from the fine-tune (A-B; empty for all)', value: '', validateInput: (v) => { if (!v.trim()) return undefined; try { parseLayerRange(v); return undefined; } catch (e) { return (e as Error).message; } } });
+  const layers = await vscode.window.showInputBox({
+    title: 'TAIA merge: decoder layers to take from the fine-tune (A-B; empty for all)',
+    value: '',
+    validateInput: (v) => {
+      if (!v.trim()) return undefined;
+      try {
+        parseLayerRange(v);
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+  });
   if (layers === undefined) return undefined;
   const dtypes: { label: OutputDtype; description: string }[] = [
     { label: 'keep', description: 'as the inputs' },
@@ -128,7 +174,13 @@ async function fromExperiment(arg: ExperimentArgs & { confirm?: false }): Promis
   const target = await experimentRun(arg.experiment);
   if (!target) return undefined;
   const recipe = target.config.merge.recipe;
-  return { base: target.config.base, finetuned: target.checkpoint, out: mergedFolder(target.mergedPrefix, recipe), recipe, confirm: arg.confirm };
+  return {
+    base: target.config.base,
+    finetuned: target.checkpoint,
+    out: mergedFolder(target.mergedPrefix, recipe),
+    recipe,
+    confirm: arg.confirm,
+  };
 }
 
 /**
@@ -136,10 +188,16 @@ async function fromExperiment(arg: ExperimentArgs & { confirm?: false }): Promis
  * the worker under a cancellable progress notification. A cancelled or failed merge leaves nothing.
  * From an experiment's Merge lens (`{ experiment }`) it merges that experiment's newest run.
  */
-export async function mergeCommand(extensionPath: string, index: WorkspaceIndex, arg?: CheckpointNode | MergeArgs | (ExperimentArgs & { confirm?: false })): Promise<string | undefined> {
+export async function mergeCommand(
+  extensionPath: string,
+  index: WorkspaceIndex,
+  arg?: CheckpointNode | MergeArgs | (ExperimentArgs & { confirm?: false }),
+): Promise<string | undefined> {
   // `enablement` only guards menus and the palette; calls through the API must be refused here too.
   if (!vscode.workspace.isTrusted) {
-    warnUntrusted('TAIA merge is available in trusted workspaces only (it writes into the workspace from workspace-provided recipes).');
+    warnUntrusted(
+      'TAIA merge is available in trusted workspaces only (it writes into the workspace from workspace-provided recipes).',
+    );
     return undefined;
   }
   // Programmatic calls with every argument get the error thrown as well as shown.
@@ -166,20 +224,31 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     const planned = await runMergeWorker(extensionPath, req).outcome;
     if (planned.type !== 'plan') return undefined;
     if (args.confirm !== false) {
-      const go = await vscode.window.showInformationMessage(`Merge into ${path.basename(args.out)}?`, { modal: true, detail: [...summaryLines(planned.plan), outputLine(planned.plan)].join('\n') }, 'Merge');
+      const go = await vscode.window.showInformationMessage(
+        `Merge into ${path.basename(args.out)}?`,
+        { modal: true, detail: [...summaryLines(planned.plan), outputLine(planned.plan)].join('\n') },
+        'Merge',
+      );
       if (go !== 'Merge') return undefined;
     }
     const outcome = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `TAIA merge (${req.recipe})`, cancellable: true },
       async (progress, token) => {
         let reported = 0;
-        const job = runMergeWorker(extensionPath, { ...req, type: 'merge' }, {
-          onProgress: (done, total, tensor) => {
-            const pct = total > 0 ? (done / total) * 100 : 0;
-            progress.report({ increment: pct - reported, message: `${formatBytes(done)} of ${formatBytes(total)} · ${tensor}` });
-            reported = pct;
+        const job = runMergeWorker(
+          extensionPath,
+          { ...req, type: 'merge' },
+          {
+            onProgress: (done, total, tensor) => {
+              const pct = total > 0 ? (done / total) * 100 : 0;
+              progress.report({
+                increment: pct - reported,
+                message: `${formatBytes(done)} of ${formatBytes(total)} · ${tensor}`,
+              });
+              reported = pct;
+            },
           },
-        });
+        );
         token.onCancellationRequested(job.cancel);
         return job.outcome;
       },
@@ -191,11 +260,24 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
     if (outcome.type === 'done') {
       await index.refresh();
       // What comes next: check that the output took what the recipe says, evaluate it, or find it.
-      void vscode.window.showInformationMessage(`TAIA merge wrote ${outcome.out} (${formatBytes(outcome.bytes)} in ${outcome.seconds.toFixed(1)} s).`, 'Check the merge', 'Evaluate…', 'Reveal').then((a) => {
-        if (a === 'Check the merge') void vscode.commands.executeCommand(COMMANDS.inspectDeltas, { base: args.base, finetuned: args.finetuned, merged: outcome.out });
-        else if (a === 'Evaluate…') void vscode.commands.executeCommand(COMMANDS.evaluate, { checkpoint: outcome.out });
-        else if (a === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(outcome.out));
-      });
+      void vscode.window
+        .showInformationMessage(
+          `TAIA merge wrote ${outcome.out} (${formatBytes(outcome.bytes)} in ${outcome.seconds.toFixed(1)} s).`,
+          'Check the merge',
+          'Evaluate…',
+          'Reveal',
+        )
+        .then((a) => {
+          if (a === 'Check the merge')
+            void vscode.commands.executeCommand(COMMANDS.inspectDeltas, {
+              base: args.base,
+              finetuned: args.finetuned,
+              merged: outcome.out,
+            });
+          else if (a === 'Evaluate…')
+            void vscode.commands.executeCommand(COMMANDS.evaluate, { checkpoint: outcome.out });
+          else if (a === 'Reveal') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(outcome.out));
+        });
       return outcome.out;
     }
   } catch (e) {
@@ -209,7 +291,8 @@ export async function mergeCommand(extensionPath: string, index: WorkspaceIndex,
       return undefined;
     }
     const anyway = 'Merge anyway (unknown tensors follow the recipe default)';
-    if ((await vscode.window.showErrorMessage(`TAIA merge stopped: ${(e as Error).message}`, anyway)) === anyway) return mergeCommand(extensionPath, index, { ...args, allowUnknown: true });
+    if ((await vscode.window.showErrorMessage(`TAIA merge stopped: ${(e as Error).message}`, anyway)) === anyway)
+      return mergeCommand(extensionPath, index, { ...args, allowUnknown: true });
   }
   return undefined;
 }

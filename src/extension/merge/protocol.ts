@@ -13,8 +13,7 @@ export type { PlanSummary };
 
 /** What the worker reports before its result: the plan first, then the bytes written. */
 export type MergeProgress =
-  | { type: 'plan'; plan: PlanSummary }
-  | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string };
+  { type: 'plan'; plan: PlanSummary } | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string };
 
 /** What a merge request (not a plan request) ends with. */
 export interface MergeResult {

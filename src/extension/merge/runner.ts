@@ -8,13 +8,20 @@ export interface MergeCallbacks {
   onProgress?: (bytesDone: number, bytesTotal: number, tensor: string) => void;
 }
 
-export type MergeOutcome = { type: 'done'; out: string; bytes: number; seconds: number; plan: PlanSummary } | { type: 'cancelled' } | { type: 'plan'; plan: PlanSummary };
+export type MergeOutcome =
+  | { type: 'done'; out: string; bytes: number; seconds: number; plan: PlanSummary }
+  | { type: 'cancelled' }
+  | { type: 'plan'; plan: PlanSummary };
 
 /**
  * Starts the merge worker bundle (dist/merge-worker.js) for one request and resolves with its outcome;
  * rejects with the worker's error message. `cancel` asks the worker to stop and clean up.
  */
-export function runMergeWorker(extensionPath: string, req: MergeRequest, cb: MergeCallbacks = {}): { outcome: Promise<MergeOutcome>; cancel: () => void } {
+export function runMergeWorker(
+  extensionPath: string,
+  req: MergeRequest,
+  cb: MergeCallbacks = {},
+): { outcome: Promise<MergeOutcome>; cancel: () => void } {
   let plan: PlanSummary | undefined;
   const job = startJob<MergeRequest, MergeProgress, MergeResult | undefined>(
     path.join(extensionPath, 'dist', 'merge-worker.js'),

@@ -33,7 +33,9 @@ export class CompareRuns extends PanelHost<ToWebview> {
     } else if (m.type === 'rendered') this.renderedSignal.resolve(m.runs);
     else if (m.type === 'export') {
       const ext = m.format === 'markdown' ? 'md' : 'csv';
-      const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(this.runDirs[0]))?.uri.fsPath ?? path.dirname(this.runDirs[0]);
+      const folder =
+        vscode.workspace.getWorkspaceFolder(vscode.Uri.file(this.runDirs[0]))?.uri.fsPath ??
+        path.dirname(this.runDirs[0]);
       const target = await vscode.window.showSaveDialog({
         defaultUri: vscode.Uri.file(path.join(folder, `runs-comparison.${ext}`)),
         filters: m.format === 'markdown' ? { Markdown: ['md'] } : { CSV: ['csv'] },
@@ -51,7 +53,12 @@ export function showCompareRuns(context: vscode.ExtensionContext, runDirs: strin
     return undefined;
   }
   return revealOrCreate(comparisons, keyOf(dirs), () => {
-    const panel = vscode.window.createWebviewPanel(COMPARE_RUNS_VIEW, `Compare ${dirs.length} runs`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(
+      COMPARE_RUNS_VIEW,
+      `Compare ${dirs.length} runs`,
+      vscode.ViewColumn.Active,
+      { enableScripts: true, retainContextWhenHidden: false },
+    );
     return new CompareRuns(panel, context.extensionUri, dirs);
   });
 }

@@ -43,7 +43,12 @@ export class RunDashboard extends PanelHost<ToWebview> {
   ) {
     super(panel, dashboards, runDir);
     loadPage(panel, extensionUri, 'runDashboard', runDashboardHtml);
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(runDir), '{status.json,metrics.jsonl,**/trainer_state.json,**/events.out.tfevents.*}'));
+    const watcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(
+        vscode.Uri.file(runDir),
+        '{status.json,metrics.jsonl,**/trainer_state.json,**/events.out.tfevents.*}',
+      ),
+    );
     const changed = () => this.enqueue(() => this.update());
     panel.webview.onDidReceiveMessage((m: FromWebview) => this.onMessage(m));
     panel.onDidDispose(() => {
@@ -55,7 +60,11 @@ export class RunDashboard extends PanelHost<ToWebview> {
   }
 
   private enqueue(task: () => Promise<void>): void {
-    this.queue = this.queue.then(task).catch((e: unknown) => this.post({ type: 'error', message: `${this.runDir}: ${e instanceof Error ? e.message : String(e)}` }));
+    this.queue = this.queue
+      .then(task)
+      .catch((e: unknown) =>
+        this.post({ type: 'error', message: `${this.runDir}: ${e instanceof Error ? e.message : String(e)}` }),
+      );
   }
 
   private async init(): Promise<void> {
@@ -69,14 +78,21 @@ export class RunDashboard extends PanelHost<ToWebview> {
     this.panel.title = `Run: ${status.name}`;
     // `engine: command`: the tool's output folder has the evaluations and the tool's settings.
     const tool = status.outputDir ? await readRun(this.runDir) : undefined;
-    this.post({ type: 'init', runDir: this.runDir, status, config, metrics: read!.records, evals: tool?.evals, hyperparameters: tool?.hyperparameters, notes: tool?.notes });
+    this.post({
+      type: 'init',
+      runDir: this.runDir,
+      status,
+      config,
+      metrics: read!.records,
+      evals: tool?.evals,
+      hyperparameters: tool?.hyperparameters,
+      notes: tool?.notes,
+    });
     this.logOffset = 0;
     await this.sendJobLog(status, true);
     this.loaded = true;
     this.keepPolling(status);
   }
-
-
 
   /** What the Slurm job's output file gained since the last read (on a (re)load: its last 64 KiB). */
   private async sendJobLog(status: RunStatus, reset: boolean): Promise<void> {
@@ -101,7 +117,15 @@ export class RunDashboard extends PanelHost<ToWebview> {
     this.lastStep = run.metrics.at(-1)?.step ?? -Infinity;
     this.lastStatus = JSON.stringify(run.status);
     this.panel.title = `Run: ${run.status.name}`;
-    this.post({ type: 'init', runDir: this.runDir, status: run.status, metrics: run.metrics, evals: run.evals, hyperparameters: run.hyperparameters, notes: run.notes });
+    this.post({
+      type: 'init',
+      runDir: this.runDir,
+      status: run.status,
+      metrics: run.metrics,
+      evals: run.evals,
+      hyperparameters: run.hyperparameters,
+      notes: run.notes,
+    });
     this.loaded = true;
     this.keepPolling(run.status);
   }
@@ -150,13 +174,18 @@ export class RunDashboard extends PanelHost<ToWebview> {
       this.readySignal.resolve();
       this.enqueue(() => this.init());
     } else if (m.type === 'rendered') this.renderedSignal.resolve(m.records);
-    else if (m.type === 'cancel') void vscode.commands.executeCommand(COMMANDS.cancelRun, { type: 'run', dir: this.runDir });
+    else if (m.type === 'cancel')
+      void vscode.commands.executeCommand(COMMANDS.cancelRun, { type: 'run', dir: this.runDir });
     else if (m.type === 'open') void this.open(m.file);
   }
 
   /** The run's log or config; a run of another tool has neither, and shows its Trainer state (or its folder) instead. */
   private async open(file: 'log' | 'config'): Promise<void> {
-    if (!this.external) return void vscode.window.showTextDocument(vscode.Uri.file(path.join(this.runDir, file === 'log' ? LOG_FILE : CONFIG_FILE)), { preview: true });
+    if (!this.external)
+      return void vscode.window.showTextDocument(
+        vscode.Uri.file(path.join(this.runDir, file === 'log' ? LOG_FILE : CONFIG_FILE)),
+        { preview: true },
+      );
     const state = (await latestTrainerState(this.runDir)).state?.file;
     if (state) return void vscode.window.showTextDocument(vscode.Uri.file(state), { preview: true });
     void vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(this.runDir));
@@ -167,7 +196,12 @@ export class RunDashboard extends PanelHost<ToWebview> {
 export function showRunDashboard(context: vscode.ExtensionContext, runDir: string): RunDashboard {
   const dir = path.resolve(runDir);
   return revealOrCreate(dashboards, dir, () => {
-    const panel = vscode.window.createWebviewPanel(RUN_DASHBOARD_VIEW, `Run: ${path.basename(dir)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(
+      RUN_DASHBOARD_VIEW,
+      `Run: ${path.basename(dir)}`,
+      vscode.ViewColumn.Active,
+      { enableScripts: true, retainContextWhenHidden: false },
+    );
     return new RunDashboard(panel, context.extensionUri, dir);
   });
 }

@@ -61,10 +61,19 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
   readonly onDidUpdate = this.updated.event;
 
   constructor() {
-    for (const [glob, external] of [[`**/${RUNS_DIR}/*/status.json`, false], ['**/trainer_state.json', true], ['**/events.out.tfevents.*', true]] as const) {
+    for (const [glob, external] of [
+      [`**/${RUNS_DIR}/*/status.json`, false],
+      ['**/trainer_state.json', true],
+      ['**/events.out.tfevents.*', true],
+    ] as const) {
       const watcher = vscode.workspace.createFileSystemWatcher(glob);
       const refresh = () => void this.refresh(external);
-      this.disposables.push(watcher, watcher.onDidCreate(refresh), watcher.onDidChange(refresh), watcher.onDidDelete(refresh));
+      this.disposables.push(
+        watcher,
+        watcher.onDidCreate(refresh),
+        watcher.onDidChange(refresh),
+        watcher.onDidDelete(refresh),
+      );
     }
     const refresh = () => void this.refresh();
     this.disposables.push(this.changed, this.updated, vscode.workspace.onDidChangeWorkspaceFolders(refresh));
@@ -105,7 +114,9 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     );
     if (this.externalDue) {
       this.externalDue = false;
-      this.external = (await Promise.all(roots.map(listExternalRuns))).flat().map((r) => ({ type: 'run', dir: r.dir, status: r.status, external: true }));
+      this.external = (await Promise.all(roots.map(listExternalRuns)))
+        .flat()
+        .map((r) => ({ type: 'run', dir: r.dir, status: r.status, external: true }));
     }
     // An `engine: command` run's output folder is that run, not a second one.
     const followed = new Set(own.flatMap((r) => (r.status.outputDir ? [path.resolve(r.status.outputDir)] : [])));
@@ -115,7 +126,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunNode>, vscode.Dispos
     const live = (r: RunNode) => r.status.state === 'running' || r.status.state === 'queued';
     // A Slurm job's run is followed through the scheduler's poll, not the 1 s one.
     this.setPoll(own.some((r) => !r.status.slurm && live(r)) ? 1000 : 0);
-    if (external.some(live) && !this.externalPoll) this.externalPoll = setInterval(() => void this.refresh(true), EXTERNAL_POLL_MS);
+    if (external.some(live) && !this.externalPoll)
+      this.externalPoll = setInterval(() => void this.refresh(true), EXTERNAL_POLL_MS);
     if (!external.some(live) && this.externalPoll) {
       clearInterval(this.externalPoll);
       this.externalPoll = undefined;
@@ -189,7 +201,10 @@ export function describeRun(s: RunStatus, liveLoss?: number): string {
   if (loss !== undefined && Number.isFinite(loss)) parts.push(`loss ${loss.toFixed(3)}`);
   const time = s.endedAt ?? s.startedAt;
   if (s.source && time) parts.push(time.slice(0, 16).replace('T', ' '));
-  if (s.slurm?.jobId) parts.push(`job ${s.slurm.jobId}${s.slurm.partition ? ` on ${s.slurm.partition}` : ''}${s.slurm.nodeList && s.state === 'running' ? ` (${s.slurm.nodeList})` : ''}`);
+  if (s.slurm?.jobId)
+    parts.push(
+      `job ${s.slurm.jobId}${s.slurm.partition ? ` on ${s.slurm.partition}` : ''}${s.slurm.nodeList && s.state === 'running' ? ` (${s.slurm.nodeList})` : ''}`,
+    );
   return parts.join(' · ');
 }
 
@@ -212,7 +227,9 @@ function tooltip(node: RunNode, slurmProblem?: string): vscode.MarkdownString {
   if (s.lastCheckpoint) md.appendMarkdown(`- last checkpoint: \`${escapeCode(s.lastCheckpoint)}\`\n`);
   if (s.slurm) {
     const j = s.slurm;
-    md.appendMarkdown(`- Slurm job: ${escapeMd(j.jobId ?? 'not submitted')}${j.jobState ? ` (${escapeMd(j.jobState)})` : ''}\n`);
+    md.appendMarkdown(
+      `- Slurm job: ${escapeMd(j.jobId ?? 'not submitted')}${j.jobState ? ` (${escapeMd(j.jobState)})` : ''}\n`,
+    );
     if (j.partition) md.appendMarkdown(`- partition: ${escapeMd(j.partition)}\n`);
     if (j.nodeList) md.appendMarkdown(`- nodes: ${escapeMd(j.nodeList)}\n`);
     if (j.reason) md.appendMarkdown(`- queue reason: ${escapeMd(j.reason)}\n`);

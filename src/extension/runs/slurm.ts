@@ -39,11 +39,18 @@ export function slurmDefaults(): ExperimentDefaults {
 /** The `slurm` section for an evaluation (no experiment file): the schema's defaults under the settings. */
 export function evaluationSlurmSettings(): SlurmSettings {
   const given = slurmDefaults();
-  return slurmSettings(Object.fromEntries(Object.entries(given).map(([k, v]) => [k.slice('slurm.'.length), v])) as Partial<SlurmSettings>);
+  return slurmSettings(
+    Object.fromEntries(Object.entries(given).map(([k, v]) => [k.slice('slurm.'.length), v])) as Partial<SlurmSettings>,
+  );
 }
 
 export function extensionLaunch(extensionPath: string): TrainerLaunch {
-  return { node: process.execPath, trainer: path.join(extensionPath, 'dist', 'trainer.js'), env: pythonEnvironment() ?? {} };
+  return {
+    node: process.execPath,
+    trainer: path.join(extensionPath, 'dist', 'trainer.js'),
+    env: pythonEnvironment() ?? {},
+  };
 }
 
-export const slurmPollMs = (): number => Math.max(1, vscode.workspace.getConfiguration('taiaLab.slurm').get<number>('pollSeconds') ?? 5) * 1000;
+export const slurmPollMs = (): number =>
+  Math.max(1, vscode.workspace.getConfiguration('taiaLab.slurm').get<number>('pollSeconds') ?? 5) * 1000;

@@ -21,7 +21,11 @@ export class TrainingManager implements vscode.Disposable {
   private readonly handles = new Map<string, TrainerHandle>();
   private readonly latest = new Map<string, Extract<TrainerMessage, { type: 'progress' }>>();
   private readonly output = vscode.window.createOutputChannel('TAIA Lab: Training', 'log');
-  private readonly statusBar = vscode.window.createStatusBarItem('taiaLab.activeRun', vscode.StatusBarAlignment.Left, 50);
+  private readonly statusBar = vscode.window.createStatusBarItem(
+    'taiaLab.activeRun',
+    vscode.StatusBarAlignment.Left,
+    50,
+  );
   private readonly subscription: vscode.Disposable;
 
   constructor(
@@ -34,16 +38,25 @@ export class TrainingManager implements vscode.Disposable {
 
   /** Creates a run for an experiment file in the workspace folder that holds it and starts training. */
   async start(experimentFile: string): Promise<string | undefined> {
-    const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentFile))?.uri.fsPath ?? path.dirname(experimentFile);
+    const root =
+      vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentFile))?.uri.fsPath ?? path.dirname(experimentFile);
     let config;
     try {
       // Paths of a workspace's experiment file stay in the workspace unless the user allows otherwise.
-      const allow = vscode.workspace.getConfiguration('taiaLab').get<boolean>('training.allowPathsOutsideWorkspace', false);
-      config = await loadExperiment(experimentFile, { workspace: allow ? undefined : root, allowHint: 'enable the setting taiaLab.training.allowPathsOutsideWorkspace', defaults: slurmDefaults() });
+      const allow = vscode.workspace
+        .getConfiguration('taiaLab')
+        .get<boolean>('training.allowPathsOutsideWorkspace', false);
+      config = await loadExperiment(experimentFile, {
+        workspace: allow ? undefined : root,
+        allowHint: 'enable the setting taiaLab.training.allowPathsOutsideWorkspace',
+        defaults: slurmDefaults(),
+      });
     } catch (e) {
       if (!(e instanceof ExperimentError)) throw e;
       this.output.appendLine(e.message);
-      void vscode.window.showErrorMessage(`${path.basename(experimentFile)} cannot be run: ${e.problems[0].message}${e.problems.length > 1 ? ` (and ${e.problems.length - 1} more, see the output)` : ''}`);
+      void vscode.window.showErrorMessage(
+        `${path.basename(experimentFile)} cannot be run: ${e.problems[0].message}${e.problems.length > 1 ? ` (and ${e.problems.length - 1} more, see the output)` : ''}`,
+      );
       return undefined;
     }
     const { dir } = await createRun(root, config);
@@ -63,7 +76,9 @@ export class TrainingManager implements vscode.Disposable {
     const name = path.basename(runDir);
     try {
       const status = await submitRun(runDir, await readRunConfig(runDir), extensionLaunch(this.extensionPath));
-      this.output.appendLine(`── ${name}: submitted Slurm job ${status.slurm?.jobId} (script: ${status.slurm?.script}; output: ${status.slurm?.output})`);
+      this.output.appendLine(
+        `── ${name}: submitted Slurm job ${status.slurm?.jobId} (script: ${status.slurm?.script}; output: ${status.slurm?.output})`,
+      );
     } catch (e) {
       if (!(e instanceof SlurmError)) throw e;
       this.output.appendLine(`── ${name}: not submitted: ${e.message}`);
@@ -103,7 +118,9 @@ export class TrainingManager implements vscode.Disposable {
       this.latest.delete(runDir);
       this.output.appendLine(`── ${name}: ${outcome.state}${outcome.error ? `\n${outcome.error}` : ''}`);
       if (outcome.state === 'failed') {
-        void vscode.window.showErrorMessage(`Training run ${name} failed: ${outcome.error?.split('\n')[0]}`, 'Show log').then((pick) => pick && this.output.show());
+        void vscode.window
+          .showErrorMessage(`Training run ${name} failed: ${outcome.error?.split('\n')[0]}`, 'Show log')
+          .then((pick) => pick && this.output.show());
       }
       void this.runs.refresh();
     });
@@ -122,15 +139,23 @@ export class TrainingManager implements vscode.Disposable {
   /** The status bar shows the newest running run: live figures for our own, status.json for others. */
   private showStatus(): void {
     // Runs of other tools are not this extension's to show as the active run.
-    const running = this.runs.current.find((r) => !r.external && (r.status.state === 'running' || this.handles.has(r.dir)));
+    const running = this.runs.current.find(
+      (r) => !r.external && (r.status.state === 'running' || this.handles.has(r.dir)),
+    );
     if (!running) return this.statusBar.hide();
     const live = this.latest.get(running.dir);
     const step = live?.step ?? running.status.step;
     const total = live?.totalSteps ?? running.status.totalSteps;
-    const detail = live ? ` · loss ${live.loss.toFixed(3)}${live.tokensPerSecond !== undefined ? ` · ${Math.round(live.tokensPerSecond)} tok/s` : ''}` : '';
+    const detail = live
+      ? ` · loss ${live.loss.toFixed(3)}${live.tokensPerSecond !== undefined ? ` · ${Math.round(live.tokensPerSecond)} tok/s` : ''}`
+      : '';
     this.statusBar.text = `$(sync~spin) ${running.status.name} ${step}/${total ?? '?'}${detail}`;
     this.statusBar.tooltip = `TAIA Lab: training run ${running.status.id}${live ? `, about ${Math.round(live.etaSeconds)} s left` : ''}. Click for its dashboard.`;
-    this.statusBar.command = { command: COMMANDS.openRunDashboard, title: 'Open run dashboard', arguments: [running satisfies RunNode] };
+    this.statusBar.command = {
+      command: COMMANDS.openRunDashboard,
+      title: 'Open run dashboard',
+      arguments: [running satisfies RunNode],
+    };
     this.statusBar.show();
   }
 

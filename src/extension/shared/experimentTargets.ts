@@ -12,14 +12,16 @@ export interface ExperimentArgs {
   experiment: string;
 }
 
-export const isExperimentArgs = (arg: unknown): arg is ExperimentArgs => typeof arg === 'object' && arg !== null && typeof (arg as ExperimentArgs).experiment === 'string';
-
+export const isExperimentArgs = (arg: unknown): arg is ExperimentArgs =>
+  typeof arg === 'object' && arg !== null && typeof (arg as ExperimentArgs).experiment === 'string';
 
 /**
  * An experiment file's config and its newest run that has a checkpoint, or undefined after telling the
  * user why not (the file does not load, or nothing was trained yet).
  */
-export async function experimentRun(file: string): Promise<{ config: RunConfig; root: string; runDir: string; checkpoint: string; mergedPrefix: string } | undefined> {
+export async function experimentRun(
+  file: string,
+): Promise<{ config: RunConfig; root: string; runDir: string; checkpoint: string; mergedPrefix: string } | undefined> {
   let config: RunConfig;
   try {
     config = await loadExperiment(file);
@@ -29,16 +31,26 @@ export async function experimentRun(file: string): Promise<{ config: RunConfig; 
     return undefined;
   }
   if (!config.base) {
-    void vscode.window.showErrorMessage(`${path.basename(file)} names no base model: add 'base:' (the model the command fine-tunes) to merge or evaluate its runs.`);
+    void vscode.window.showErrorMessage(
+      `${path.basename(file)} names no base model: add 'base:' (the model the command fine-tunes) to merge or evaluate its runs.`,
+    );
     return undefined;
   }
   const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath ?? path.dirname(file);
   const run = await latestRunOf(root, file);
   if (!run) {
-    void vscode.window.showWarningMessage(`${path.basename(file)} has no run with a checkpoint yet: train it first.`, 'Train').then((pick) => pick && vscode.commands.executeCommand(COMMANDS.startTraining, vscode.Uri.file(file)));
+    void vscode.window
+      .showWarningMessage(`${path.basename(file)} has no run with a checkpoint yet: train it first.`, 'Train')
+      .then((pick) => pick && vscode.commands.executeCommand(COMMANDS.startTraining, vscode.Uri.file(file)));
     return undefined;
   }
-  return { config, root, runDir: run.dir, checkpoint: run.checkpoint, mergedPrefix: path.join(root, MERGED_DIR, `${path.basename(run.dir)}-`) };
+  return {
+    config,
+    root,
+    runDir: run.dir,
+    checkpoint: run.checkpoint,
+    mergedPrefix: path.join(root, MERGED_DIR, `${path.basename(run.dir)}-`),
+  };
 }
 
 /** The output folder of merging a run with `recipe` (a built-in name, or a recipe file named by its stem). */

@@ -5,9 +5,21 @@ import { csp, nonce } from './html';
 // What the run dashboard and the run comparison panels share on the host side.
 
 /** Loads a page into a panel: scripts on, resources only from the bundles and media, a fresh nonce. `css` names its stylesheet in media/. */
-export function loadPage(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, bundle: string, page: (policy: string, nonce: string, script: string, style: string) => string, css = 'runs.css'): void {
+export function loadPage(
+  panel: vscode.WebviewPanel,
+  extensionUri: vscode.Uri,
+  bundle: string,
+  page: (policy: string, nonce: string, script: string, style: string) => string,
+  css = 'runs.css',
+): void {
   const webview = panel.webview;
-  webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')] };
+  webview.options = {
+    enableScripts: true,
+    localResourceRoots: [
+      vscode.Uri.joinPath(extensionUri, 'dist', 'webview'),
+      vscode.Uri.joinPath(extensionUri, 'media'),
+    ],
+  };
   const n = nonce();
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', `${bundle}.js`));
   const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', css));
@@ -15,7 +27,11 @@ export function loadPage(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, b
 }
 
 /** The panel already open for `key`, brought forward, or a new one from `create` (which registers itself in `open`). */
-export function revealOrCreate<T extends { panel: vscode.WebviewPanel }>(open: ReadonlyMap<string, T>, key: string, create: () => T): T {
+export function revealOrCreate<T extends { panel: vscode.WebviewPanel }>(
+  open: ReadonlyMap<string, T>,
+  key: string,
+  create: () => T,
+): T {
   const existing = open.get(key);
   if (!existing) return create();
   existing.panel.reveal();

@@ -26,9 +26,16 @@ export function pickPath(items: PathItem[], opts: PathPickOptions): Promise<stri
   qp.title = opts.title;
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
-  const browse: PathItem = { label: BROWSE, description: opts.folders ? 'choose a folder' : 'choose a file', path: '', alwaysShow: true };
+  const browse: PathItem = {
+    label: BROWSE,
+    description: opts.folders ? 'choose a folder' : 'choose a file',
+    path: '',
+    alwaysShow: true,
+  };
   qp.items = [...items, { label: '', kind: vscode.QuickPickItemKind.Separator, path: '' }, browse];
-  qp.placeholder = items.length ? 'Pick one, type an absolute path, or Browse…' : `${opts.missing}. Type an absolute path or Browse…`;
+  qp.placeholder = items.length
+    ? 'Pick one, type an absolute path, or Browse…'
+    : `${opts.missing}. Type an absolute path or Browse…`;
   return new Promise((resolve) => {
     let done = false;
     const finish = (value: string | undefined) => {
@@ -48,7 +55,14 @@ export function pickPath(items: PathItem[], opts: PathPickOptions): Promise<stri
       else {
         done = true;
         qp.hide();
-        const uris = await vscode.window.showOpenDialog({ canSelectFiles: !opts.folders, canSelectFolders: opts.folders, canSelectMany: false, title: opts.title, filters: opts.filters, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+        const uris = await vscode.window.showOpenDialog({
+          canSelectFiles: !opts.folders,
+          canSelectFolders: opts.folders,
+          canSelectMany: false,
+          title: opts.title,
+          filters: opts.filters,
+          defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        });
         resolve(uris?.[0]?.fsPath);
       }
     });

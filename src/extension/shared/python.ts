@@ -6,7 +6,9 @@ import * as vscode from 'vscode';
  */
 export function pythonEnvironment(): Record<string, string> | undefined {
   const configured = vscode.workspace.getConfiguration('taiaLab.python').get<string>('interpreter', '').trim();
-  const api = vscode.extensions.getExtension<{ environments?: { getActiveEnvironmentPath(): { path: string } } }>('ms-python.python');
+  const api = vscode.extensions.getExtension<{ environments?: { getActiveEnvironmentPath(): { path: string } } }>(
+    'ms-python.python',
+  );
   const python = configured || (api?.isActive ? api.exports.environments?.getActiveEnvironmentPath().path : undefined);
   return python ? { TAIA_PYTHON: python } : undefined;
 }

@@ -22,9 +22,15 @@ import { studyPageHtml } from './page';
 export const STUDY_VIEW = 'taiaLab.study';
 
 /** Run study… on a study file (Explorer, editor title, palette: the active editor's, else a pick). */
-export async function runStudyCommand(context: vscode.ExtensionContext, output: vscode.OutputChannel, arg?: vscode.Uri | { file: string }): Promise<{ outcomes: VariantOutcome[]; panel?: StudyPanel } | undefined> {
+export async function runStudyCommand(
+  context: vscode.ExtensionContext,
+  output: vscode.OutputChannel,
+  arg?: vscode.Uri | { file: string },
+): Promise<{ outcomes: VariantOutcome[]; panel?: StudyPanel } | undefined> {
   if (!vscode.workspace.isTrusted) {
-    void vscode.window.showWarningMessage('Studies run only in trusted workspaces: they run the evaluator, or the study\'s evaluation command, on workspace files.');
+    void vscode.window.showWarningMessage(
+      "Studies run only in trusted workspaces: they run the evaluator, or the study's evaluation command, on workspace files.",
+    );
     return undefined;
   }
   const file = arg instanceof vscode.Uri ? arg.fsPath : (arg?.file ?? (await pickStudyFile()));
@@ -39,57 +45,70 @@ export async function runStudyCommand(context: vscode.ExtensionContext, output: 
     return undefined;
   }
   const loaded = study;
-  const outcomes = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Study ${loaded.config.name}`, cancellable: true }, async (progress, token) => {
-    const log = (m: string) => output.appendLine(`[study ${loaded.config.name}] ${m}`);
-    const evaluator: StudyEvaluator = {
-      cancelled: () => token.isCancellationRequested,
-      log,
-      write: (spec) => writtenVariant(spec),
-      evaluate: async (job) => {
-        let results: string | undefined;
-        const handle = launchTrainer({
-          script: path.join(context.extensionPath, 'dist', 'trainer.js'),
-          job: { evaluate: job },
-          env: pythonEnvironment(),
-          onMessage: (m) => {
-            if (m.type === 'evalProgress') progress.report({ message: `${job.name}: ${m.task} ${m.done}/${m.total}` });
-            else if (m.type === 'log') log(m.message);
-            else if (m.type === 'done') results = m.results;
-          },
-        });
-        const cancel = token.onCancellationRequested(() => handle.cancel());
-        const outcome = await handle.outcome.finally(() => cancel.dispose());
-        if (outcome.state === 'failed') throw new Error(`evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
-        return outcome.state === 'done' ? results : undefined;
-      },
-      external: (line, cwd) =>
-        new Promise((resolve, reject) => {
-          const child = spawn(line, { shell: true, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-          child.stdout.on('data', (d: Buffer) => output.append(d.toString()));
-          child.stderr.on('data', (d: Buffer) => output.append(d.toString()));
-          const cancel = token.onCancellationRequested(() => child.pid && process.kill(-child.pid, 'SIGTERM'));
-          child.on('error', (e) => reject(new Error(`the evaluation command could not start: ${e.message}`)));
-          child.on('close', (code, signal) => {
-            cancel.dispose();
-            if (code === 0) resolve(true);
-            else if (token.isCancellationRequested) resolve(false);
-            else reject(new Error(`the evaluation command ${signal ? `stopped on ${signal}` : `exited with code ${code}`}; see the TAIA Lab output`));
+  const outcomes = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Study ${loaded.config.name}`, cancellable: true },
+    async (progress, token) => {
+      const log = (m: string) => output.appendLine(`[study ${loaded.config.name}] ${m}`);
+      const evaluator: StudyEvaluator = {
+        cancelled: () => token.isCancellationRequested,
+        log,
+        write: (spec) => writtenVariant(spec),
+        evaluate: async (job) => {
+          let results: string | undefined;
+          const handle = launchTrainer({
+            script: path.join(context.extensionPath, 'dist', 'trainer.js'),
+            job: { evaluate: job },
+            env: pythonEnvironment(),
+            onMessage: (m) => {
+              if (m.type === 'evalProgress')
+                progress.report({ message: `${job.name}: ${m.task} ${m.done}/${m.total}` });
+              else if (m.type === 'log') log(m.message);
+              else if (m.type === 'done') results = m.results;
+            },
           });
-        }),
-    };
-    try {
-      return await runStudy(loaded, evaluator, (o, i, n) => {
-        log(`[${i + 1}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`);
-        progress.report({ message: `${i + 1}/${n} variants`, increment: 100 / n });
-      });
-    } catch (e) {
-      void vscode.window.showErrorMessage(`Study ${loaded.config.name} stopped: ${(e as Error).message}`);
-      return undefined;
-    }
-  });
+          const cancel = token.onCancellationRequested(() => handle.cancel());
+          const outcome = await handle.outcome.finally(() => cancel.dispose());
+          if (outcome.state === 'failed')
+            throw new Error(`evaluation of ${job.name} failed: ${outcome.error?.split('\n')[0]}`);
+          return outcome.state === 'done' ? results : undefined;
+        },
+        external: (line, cwd) =>
+          new Promise((resolve, reject) => {
+            const child = spawn(line, { shell: true, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+            child.stdout.on('data', (d: Buffer) => output.append(d.toString()));
+            child.stderr.on('data', (d: Buffer) => output.append(d.toString()));
+            const cancel = token.onCancellationRequested(() => child.pid && process.kill(-child.pid, 'SIGTERM'));
+            child.on('error', (e) => reject(new Error(`the evaluation command could not start: ${e.message}`)));
+            child.on('close', (code, signal) => {
+              cancel.dispose();
+              if (code === 0) resolve(true);
+              else if (token.isCancellationRequested) resolve(false);
+              else
+                reject(
+                  new Error(
+                    `the evaluation command ${signal ? `stopped on ${signal}` : `exited with code ${code}`}; see the TAIA Lab output`,
+                  ),
+                );
+            });
+          }),
+      };
+      try {
+        return await runStudy(loaded, evaluator, (o, i, n) => {
+          log(`[${i + 1}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`);
+          progress.report({ message: `${i + 1}/${n} variants`, increment: 100 / n });
+        });
+      } catch (e) {
+        void vscode.window.showErrorMessage(`Study ${loaded.config.name} stopped: ${(e as Error).message}`);
+        return undefined;
+      }
+    },
+  );
   if (!outcomes) return undefined;
   const panel = showStudyPage(context.extensionUri, studyOutputDir(loaded));
-  if (outcomes.some((o) => o.state === 'cancelled')) void vscode.window.showInformationMessage(`Study ${loaded.config.name} cancelled; a re-run resumes where it stopped.`);
+  if (outcomes.some((o) => o.state === 'cancelled'))
+    void vscode.window.showInformationMessage(
+      `Study ${loaded.config.name} cancelled; a re-run resumes where it stopped.`,
+    );
   return { outcomes, panel };
 }
 
@@ -98,10 +117,15 @@ async function pickStudyFile(): Promise<string | undefined> {
   if (active?.fsPath.endsWith(STUDY_SUFFIX)) return active.fsPath;
   const files = await vscode.workspace.findFiles(`**/*${STUDY_SUFFIX}`, '**/node_modules/**', 200);
   if (files.length === 0) {
-    void vscode.window.showInformationMessage(`No study file (*${STUDY_SUFFIX}) in the workspace; see the README for an example.`);
+    void vscode.window.showInformationMessage(
+      `No study file (*${STUDY_SUFFIX}) in the workspace; see the README for an example.`,
+    );
     return undefined;
   }
-  const pick = await vscode.window.showQuickPick(files.map((f) => ({ label: vscode.workspace.asRelativePath(f), file: f.fsPath })), { title: 'Run study' });
+  const pick = await vscode.window.showQuickPick(
+    files.map((f) => ({ label: vscode.workspace.asRelativePath(f), file: f.fsPath })),
+    { title: 'Run study' },
+  );
   return pick?.file;
 }
 
@@ -136,14 +160,23 @@ export class StudyPanel extends PanelHost<ToWebview> {
   private async save(format: StudyExport, correction: Correction): Promise<void> {
     const { tables } = await studyTables(this.dir);
     const [ext, label] = EXPORTS[format];
-    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(path.join(this.dir, `study.${ext}`)), filters: { [label]: [ext] } });
-    if (target) await writeFile(target.fsPath, format === 'csv' ? studyCsv(tables[correction]) : studyLatex(tables[correction]));
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file(path.join(this.dir, `study.${ext}`)),
+      filters: { [label]: [ext] },
+    });
+    if (target)
+      await writeFile(target.fsPath, format === 'csv' ? studyCsv(tables[correction]) : studyLatex(tables[correction]));
   }
 }
 
 export function showStudyPage(extensionUri: vscode.Uri, dir: string): StudyPanel {
   return revealOrCreate(panels, dir, () => {
-    const panel = vscode.window.createWebviewPanel(STUDY_VIEW, `Study: ${path.basename(dir)}`, vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(
+      STUDY_VIEW,
+      `Study: ${path.basename(dir)}`,
+      vscode.ViewColumn.Active,
+      { enableScripts: true, retainContextWhenHidden: false },
+    );
     return new StudyPanel(panel, extensionUri, dir);
   });
 }

@@ -15,19 +15,23 @@ const GROUPS: { id: Group; label: string; icon: string }[] = [
   { id: 'unreadable', label: 'Unreadable', icon: 'warning' },
 ];
 
-export type CheckpointNode = { type: 'group'; group: Group; entries: CheckpointEntry[] } | { type: 'checkpoint'; entry: CheckpointEntry };
+export type CheckpointNode =
+  { type: 'group'; group: Group; entries: CheckpointEntry[] } | { type: 'checkpoint'; entry: CheckpointEntry };
 
 function groupOf(e: CheckpointEntry): Group {
   if (!e.summary) return 'unreadable';
   if (e.summary.kind === 'adapter') return 'adapters';
   if (e.summary.kind === 'merged') return 'merged';
   // The project's runs, and the checkpoint-<step> folders other trainers (HF Trainer, LLaMA-Factory, axolotl) write.
-  return e.dir.split(path.sep).includes('.taia') || /^checkpoint-\d+$/.test(path.basename(e.dir)) ? 'finetuned' : 'models';
+  return e.dir.split(path.sep).includes('.taia') || /^checkpoint-\d+$/.test(path.basename(e.dir))
+    ? 'finetuned'
+    : 'models';
 }
 
 /** One line a researcher scans: architecture, size, dtype, bytes; adapters: rank, alpha, targets. */
 export function describeCheckpoint(s: CheckpointSummary): string {
-  if (s.adapter) return `LoRA r=${s.adapter.r} α=${s.adapter.alpha}${s.adapter.rsLoRA ? ' rs' : ''} · ${s.adapter.loraModules.join(', ')} · ${formatBytes(s.sizeBytes)}`;
+  if (s.adapter)
+    return `LoRA r=${s.adapter.r} α=${s.adapter.alpha}${s.adapter.rsLoRA ? ' rs' : ''} · ${s.adapter.loraModules.join(', ')} · ${formatBytes(s.sizeBytes)}`;
   const dtype = Object.entries(s.dtypes).sort((a, b) => b[1]! - a[1]!)[0]?.[0] ?? '';
   const merge = s.merge ? `${s.merge.recipe}${s.merge.scale !== 1 ? `×${s.merge.scale}` : ''} · ` : '';
   return `${merge}${s.architecture ?? 'unknown architecture'} · ${formatParameters(s.parameters)} · ${dtype} · ${formatBytes(s.sizeBytes)}`;
@@ -37,20 +41,32 @@ function tooltip(e: CheckpointEntry): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.isTrusted = false;
   md.supportHtml = false;
-  md.appendMarkdown(`**`).appendText(path.basename(e.dir)).appendMarkdown(`**\n\n`).appendText(e.dir).appendMarkdown('\n\n');
+  md.appendMarkdown(`**`)
+    .appendText(path.basename(e.dir))
+    .appendMarkdown(`**\n\n`)
+    .appendText(e.dir)
+    .appendMarkdown('\n\n');
   const s = e.summary;
   if (!s) return md.appendText(`Cannot be read: ${e.error}`);
   const rows: [string, string][] = [
     ['Kind', s.kind],
     ['Architecture', `${s.architecture ?? '?'}${s.modelType ? ` (${s.modelType})` : ''}`],
     ['Parameters', s.parameters.toLocaleString('en-US')],
-    ['Dtypes', Object.entries(s.dtypes).map(([d, n]) => `${d} ${formatParameters(n!)}`).join(', ')],
+    [
+      'Dtypes',
+      Object.entries(s.dtypes)
+        .map(([d, n]) => `${d} ${formatParameters(n!)}`)
+        .join(', '),
+    ],
     ['Size', `${formatBytes(s.sizeBytes)} in ${s.files.length} file(s)${s.sharded ? ', sharded' : ''}`],
   ];
   if (s.layers !== undefined) rows.push(['Layers', String(s.layers)]);
   if (s.adapter) {
     rows.push(['r / alpha', `${s.adapter.r} / ${s.adapter.alpha}${s.adapter.rsLoRA ? ' (rsLoRA)' : ''}`]);
-    rows.push(['Targets', Array.isArray(s.adapter.targetModules) ? s.adapter.targetModules.join(', ') : s.adapter.targetModules]);
+    rows.push([
+      'Targets',
+      Array.isArray(s.adapter.targetModules) ? s.adapter.targetModules.join(', ') : s.adapter.targetModules,
+    ]);
     if (s.adapter.baseModel) rows.push(['Base model', s.adapter.baseModel]);
   }
   if (s.merge) {
@@ -74,7 +90,11 @@ export class CheckpointsTree implements vscode.TreeDataProvider<CheckpointNode> 
     if (node?.type === 'group') return node.entries.map((entry) => ({ type: 'checkpoint', entry }));
     if (node) return [];
     const all = this.index.checkpointList;
-    return GROUPS.map((g) => ({ type: 'group' as const, group: g.id, entries: all.filter((e) => groupOf(e) === g.id) })).filter((g) => g.entries.length > 0);
+    return GROUPS.map((g) => ({
+      type: 'group' as const,
+      group: g.id,
+      entries: all.filter((e) => groupOf(e) === g.id),
+    })).filter((g) => g.entries.length > 0);
   }
 
   getTreeItem(node: CheckpointNode): vscode.TreeItem {
@@ -93,7 +113,9 @@ export class CheckpointsTree implements vscode.TreeDataProvider<CheckpointNode> 
     item.resourceUri = vscode.Uri.file(e.dir);
     item.description = e.summary ? describeCheckpoint(e.summary) : e.error;
     item.tooltip = tooltip(e);
-    item.iconPath = new vscode.ThemeIcon(e.summary ? { adapter: 'extensions', merged: 'git-merge', model: 'database' }[e.summary.kind] : 'warning');
+    item.iconPath = new vscode.ThemeIcon(
+      e.summary ? { adapter: 'extensions', merged: 'git-merge', model: 'database' }[e.summary.kind] : 'warning',
+    );
     item.contextValue = `checkpoint.${e.summary?.kind ?? 'unreadable'}`;
     return item;
   }

@@ -11,16 +11,24 @@ const MAX_CELL = 2000;
  * Shows the first rows of a dataset as a table of conversations (role and text per turn). The page is
  * static HTML with no script: every value from the file is escaped, and the CSP allows only the nonce'd style.
  */
-export async function previewDataset(entry: DatasetEntry | vscode.Uri | undefined, extensionUri: vscode.Uri): Promise<vscode.WebviewPanel | undefined> {
+export async function previewDataset(
+  entry: DatasetEntry | vscode.Uri | undefined,
+  extensionUri: vscode.Uri,
+): Promise<vscode.WebviewPanel | undefined> {
   const file = entry instanceof vscode.Uri ? entry.fsPath : entry?.file;
   if (!file) {
     void vscode.window.showInformationMessage('Choose a dataset in the TAIA Lab Datasets view to preview it.');
     return undefined;
   }
-  const panel = vscode.window.createWebviewPanel('taiaLab.datasetPreview', `Preview: ${path.basename(file)}`, vscode.ViewColumn.Active, {
-    enableScripts: false,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')],
-  });
+  const panel = vscode.window.createWebviewPanel(
+    'taiaLab.datasetPreview',
+    `Preview: ${path.basename(file)}`,
+    vscode.ViewColumn.Active,
+    {
+      enableScripts: false,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'media')],
+    },
+  );
   let body: string;
   try {
     const rows = await readDatasetRows(file, { limit: PREVIEW_ROWS });
@@ -50,7 +58,8 @@ ${body}
 function table(rows: { role: string; content: string }[][]): string {
   const cells = rows.flatMap((turns, i) =>
     (turns.length > 0 ? turns : [{ role: '', content: '(no turns)' }]).map((t, j, all) => {
-      const text = t.content.length > MAX_CELL ? `${t.content.slice(0, MAX_CELL)}… (${t.content.length} characters)` : t.content;
+      const text =
+        t.content.length > MAX_CELL ? `${t.content.slice(0, MAX_CELL)}… (${t.content.length} characters)` : t.content;
       return `<tr>${j === 0 ? `<td rowspan="${all.length}">${i + 1}</td>` : ''}<td class="role">${escapeHtml(t.role)}</td><td class="text">${escapeHtml(text)}</td></tr>`;
     }),
   );

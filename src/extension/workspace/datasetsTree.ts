@@ -29,11 +29,14 @@ export class DatasetsTree implements vscode.TreeDataProvider<DatasetEntry> {
     item.resourceUri = vscode.Uri.file(e.file);
     const s = e.summary;
     const problems = s?.problems.length ? ` · ${s.problems.length} problem${s.problems.length === 1 ? '' : 's'}` : '';
-    item.description = s ? `${FORMAT_LABEL[s.format] ?? s.format} · ${s.rows.toLocaleString('en-US')} rows · ${s.container}${problems}` : e.error;
+    item.description = s
+      ? `${FORMAT_LABEL[s.format] ?? s.format} · ${s.rows.toLocaleString('en-US')} rows · ${s.container}${problems}`
+      : e.error;
     const md = new vscode.MarkdownString();
     md.appendText(e.file);
     if (s?.columns?.length) md.appendMarkdown('\n\nColumns: ').appendText(s.columns.join(', '));
-    for (const p of s?.problems.slice(0, 5) ?? []) md.appendMarkdown('\n\n⚠ ').appendText(`${p.line !== undefined ? `line ${p.line}: ` : ''}${p.message}`);
+    for (const p of s?.problems.slice(0, 5) ?? [])
+      md.appendMarkdown('\n\n⚠ ').appendText(`${p.line !== undefined ? `line ${p.line}: ` : ''}${p.message}`);
     if (e.error) md.appendMarkdown('\n\n⚠ ').appendText(e.error);
     item.tooltip = md;
     item.iconPath = new vscode.ThemeIcon(s?.problems.length || e.error ? 'warning' : 'table');

@@ -17,7 +17,14 @@ export interface DemoArgs {
 export async function createDemoWorkspaceCommand(extensionPath: string, arg?: DemoArgs): Promise<string | undefined> {
   let dir = arg?.dir;
   if (!dir) {
-    const parent = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Create demo-workspace here', title: 'TAIA Lab demo: where to create demo-workspace/', defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
+    const parent = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Create demo-workspace here',
+      title: 'TAIA Lab demo: where to create demo-workspace/',
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
     if (!parent?.[0]) return undefined;
     dir = path.join(parent[0].fsPath, 'demo-workspace');
   }
@@ -33,7 +40,10 @@ export async function createDemoWorkspaceCommand(extensionPath: string, arg?: De
     return undefined;
   }
   if (!arg) {
-    const open = await vscode.window.showInformationMessage(`Created ${dir}: a base model, word-game data, three downstream tasks and ${DEMO_EXPERIMENT}.`, 'Open Folder');
+    const open = await vscode.window.showInformationMessage(
+      `Created ${dir}: a base model, word-game data, three downstream tasks and ${DEMO_EXPERIMENT}.`,
+      'Open Folder',
+    );
     if (open) await vscode.commands.executeCommand('vscode.openFolder', vscode.Uri.file(dir));
   }
   return dir;

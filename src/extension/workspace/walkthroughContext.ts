@@ -9,11 +9,27 @@ import type { WorkspaceIndex } from './workspaceIndex';
  * workspace opened as it is) is ticked too.
  */
 export function trackWorkspaceContext(index: WorkspaceIndex, runs: RunsTree, results: ResultsIndex): vscode.Disposable {
-  const set = (key: string, value: boolean) => void vscode.commands.executeCommand('setContext', `taiaLab.${key}`, value);
+  const set = (key: string, value: boolean) =>
+    void vscode.commands.executeCommand('setContext', `taiaLab.${key}`, value);
   const checkpoints = () => {
-    set('hasCheckpoints', index.checkpointList.some((e) => e.summary));
-    set('hasMerges', index.checkpointList.some((e) => e.summary?.kind === 'merged'));
+    set(
+      'hasCheckpoints',
+      index.checkpointList.some((e) => e.summary),
+    );
+    set(
+      'hasMerges',
+      index.checkpointList.some((e) => e.summary?.kind === 'merged'),
+    );
   };
-  const subs = [index.onDidChange(checkpoints), runs.onDidUpdate((r) => set('hasRuns', r.length > 0)), results.onDidChange(() => set('hasResults', results.list.some((e) => e.models?.length)))];
+  const subs = [
+    index.onDidChange(checkpoints),
+    runs.onDidUpdate((r) => set('hasRuns', r.length > 0)),
+    results.onDidChange(() =>
+      set(
+        'hasResults',
+        results.list.some((e) => e.models?.length),
+      ),
+    ),
+  ];
   return vscode.Disposable.from(...subs);
 }

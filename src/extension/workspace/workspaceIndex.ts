@@ -19,7 +19,8 @@ export interface DatasetEntry {
 }
 
 /** Files whose creation, change or deletion can change what a folder is. */
-const CHECKPOINT_FILES = '**/{config.json,model.safetensors,model.safetensors.index.json,adapter_config.json,adapter_model.safetensors,taia_merge.json,*.safetensors}';
+const CHECKPOINT_FILES =
+  '**/{config.json,model.safetensors,model.safetensors.index.json,adapter_config.json,adapter_model.safetensors,taia_merge.json,*.safetensors}';
 
 /**
  * What the workspace holds: checkpoint folders and datasets, found by one walk per workspace folder and
@@ -43,9 +44,18 @@ export class WorkspaceIndex implements vscode.Disposable {
     // watch creation and deletion of any path too.
     const any = vscode.workspace.createFileSystemWatcher('**/*', false, true, false);
     for (const w of [ckpt, data]) {
-      this.disposables.push(w, w.onDidCreate((u) => this.touched(u)), w.onDidChange((u) => this.touched(u)), w.onDidDelete((u) => this.touched(u)));
+      this.disposables.push(
+        w,
+        w.onDidCreate((u) => this.touched(u)),
+        w.onDidChange((u) => this.touched(u)),
+        w.onDidDelete((u) => this.touched(u)),
+      );
     }
-    this.disposables.push(any, any.onDidCreate((u) => this.touched(u)), any.onDidDelete((u) => this.touched(u)));
+    this.disposables.push(
+      any,
+      any.onDidCreate((u) => this.touched(u)),
+      any.onDidDelete((u) => this.touched(u)),
+    );
     this.disposables.push(
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.refresh()),
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -97,7 +107,9 @@ export class WorkspaceIndex implements vscode.Disposable {
     }
     replace(this.checkpoints, checkpoints);
     replace(this.datasets, datasets);
-    this.log.appendLine(`discovery: ${checkpoints.size} checkpoints, ${datasets.size} datasets in ${Date.now() - started} ms`);
+    this.log.appendLine(
+      `discovery: ${checkpoints.size} checkpoints, ${datasets.size} datasets in ${Date.now() - started} ms`,
+    );
     this.emitter.fire();
   }
 
@@ -108,7 +120,10 @@ export class WorkspaceIndex implements vscode.Disposable {
     clearTimeout(this.flushTimer);
     // Flushes run one after another (a slow one finishing late must not re-add what a later one removed),
     // and a failed one does not stop the next: unreadable entries carry their own error.
-    this.flushTimer = setTimeout(() => (this.flushing = this.flushing.then(() => this.flush()).catch(() => undefined)), 300);
+    this.flushTimer = setTimeout(
+      () => (this.flushing = this.flushing.then(() => this.flush()).catch(() => undefined)),
+      300,
+    );
   }
 
   private async flush(): Promise<void> {

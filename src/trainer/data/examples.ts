@@ -15,7 +15,12 @@ export interface Example {
  * the growth of the token sequence from "history + generation prompt" to "history + the reply", as TRL's
  * assistant-only loss does. Rows with no assistant turn (raw text) train on every token.
  */
-export function tokenizeConversation(tok: ChatTokenizer, messages: Turn[], trainOn: 'responses' | 'all', maxTokens: number): Example {
+export function tokenizeConversation(
+  tok: ChatTokenizer,
+  messages: Turn[],
+  trainOn: 'responses' | 'all',
+  maxTokens: number,
+): Example {
   const ids = tok.encode(tok.render(messages, false)).slice(0, maxTokens);
   const train = new Uint8Array(ids.length);
   const replies = messages.map((m, i) => (m.role === 'assistant' ? i : -1)).filter((i) => i > 0);
@@ -37,7 +42,14 @@ const MAX_CHARS_PER_TOKEN = 64;
  * Reads and tokenizes a whole dataset; a bad row is a DatasetError naming the file and line. Examples
  * left with no token to train on (the response cut off by the length limit) are skipped and counted.
  */
-export async function loadExamples(file: string, tok: ChatTokenizer, trainOn: 'responses' | 'all', maxTokens: number, warn: (text: string) => void, signal?: AbortSignal): Promise<{ examples: Example[]; skipped: number }> {
+export async function loadExamples(
+  file: string,
+  tok: ChatTokenizer,
+  trainOn: 'responses' | 'all',
+  maxTokens: number,
+  warn: (text: string) => void,
+  signal?: AbortSignal,
+): Promise<{ examples: Example[]; skipped: number }> {
   const rows = await readDatasetRows(file, { limit: Number.MAX_SAFE_INTEGER, signal });
   const budget = maxTokens * MAX_CHARS_PER_TOKEN;
   let truncated = 0;
@@ -46,12 +58,20 @@ export async function loadExamples(file: string, tok: ChatTokenizer, trainOn: 'r
     if (long) truncated++;
     // Cut before tokenizing: a 50 MB row would exhaust memory in the tokenizer, and all of it past the first
     // `budget` characters of a turn lies beyond maxTokens tokens, which are cut anyway.
-    const messages = long ? r.messages.map((m) => (m.content.length > budget ? { ...m, content: m.content.slice(0, budget) } : m)) : r.messages;
+    const messages = long
+      ? r.messages.map((m) => (m.content.length > budget ? { ...m, content: m.content.slice(0, budget) } : m))
+      : r.messages;
     return tokenizeConversation(tok, messages, trainOn, maxTokens);
   });
-  if (truncated) warn(`warning: ${truncated} row(s) of ${file} have a turn longer than ${budget} characters; it is cut there before tokenizing (max_seq_length keeps fewer tokens than that anyway)`);
+  if (truncated)
+    warn(
+      `warning: ${truncated} row(s) of ${file} have a turn longer than ${budget} characters; it is cut there before tokenizing (max_seq_length keeps fewer tokens than that anyway)`,
+    );
   const examples = all.filter((e) => e.ids.length >= 2 && e.train.subarray(1).some((t) => t === 1));
-  if (examples.length === 0) throw new Error(`${file}: no example has a token to train on within ${maxTokens} tokens (raise train.max_seq_length)`);
+  if (examples.length === 0)
+    throw new Error(
+      `${file}: no example has a token to train on within ${maxTokens} tokens (raise train.max_seq_length)`,
+    );
   return { examples, skipped: all.length - examples.length };
 }
 
@@ -124,5 +144,8 @@ export class DataOrder {
 
 /** Sequence length of a run: the configured maximum, or less when every example is shorter. */
 export function sequenceLength(examples: Example[], maxSeqLength: number): number {
-  return Math.min(maxSeqLength, examples.reduce((m, e) => Math.max(m, e.ids.length - 1), 1));
+  return Math.min(
+    maxSeqLength,
+    examples.reduce((m, e) => Math.max(m, e.ids.length - 1), 1),
+  );
 }

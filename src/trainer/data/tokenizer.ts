@@ -12,7 +12,7 @@ import { readJsonObject } from '../../core/util/json';
 export const DEFAULT_CHAT_TEMPLATE =
   "{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}{{ m.content }}\n\n{% elif m.role == 'user' %}### Instruction:\n{{ m.content }}\n\n" +
   "{% elif m.role == 'assistant' %}### Response:\n{{ m.content }}{{ eos_token }}{% if not loop.last %}\n\n{% endif %}{% elif m.role == 'text' %}{{ m.content }}{{ eos_token }}" +
-  "{% else %}{{ m.role }}: {{ m.content }}\n\n{% endif %}{% endfor %}{% if add_generation_prompt %}### Response:\n{% endif %}";
+  '{% else %}{{ m.role }}: {{ m.content }}\n\n{% endif %}{% endfor %}{% if add_generation_prompt %}### Response:\n{% endif %}';
 
 /** A model folder's tokenizer (tokenizer.json through tokenizers.js) and chat template (through Jinja). */
 export class ChatTokenizer {
@@ -26,7 +26,8 @@ export class ChatTokenizer {
 
   static async load(modelDir: string): Promise<ChatTokenizer> {
     const tokFile = path.join(modelDir, 'tokenizer.json');
-    if (!(await exists(tokFile))) throw new Error(`${tokFile}: no tokenizer (only tokenizer.json, the "fast" format, is read)`);
+    if (!(await exists(tokFile)))
+      throw new Error(`${tokFile}: no tokenizer (only tokenizer.json, the "fast" format, is read)`);
     const tokenizerJson = await readJsonObject(tokFile);
     // A missing tokenizer_config.json means defaults; an unreadable one is an error like any other file.
     const configFile = path.join(modelDir, 'tokenizer_config.json');
@@ -46,13 +47,28 @@ export class ChatTokenizer {
       return ids.length === 1 ? ids[0] : undefined;
     };
     const eosId = idOf(eos);
-    if (eosId === undefined) throw new Error(`${tokFile}: no eos_token in tokenizer_config.json, or it is not in the vocabulary; training needs one to end responses`);
+    if (eosId === undefined)
+      throw new Error(
+        `${tokFile}: no eos_token in tokenizer_config.json, or it is not in the vocabulary; training needs one to end responses`,
+      );
     const source = chatTemplateOf(config.chat_template);
-    return new ChatTokenizer(tokenizer, new Template(source ?? DEFAULT_CHAT_TEMPLATE), { bos, eos, pad }, { eos: eosId, pad: idOf(pad) ?? eosId }, source ? 'tokenizer_config.json' : 'default');
+    return new ChatTokenizer(
+      tokenizer,
+      new Template(source ?? DEFAULT_CHAT_TEMPLATE),
+      { bos, eos, pad },
+      { eos: eosId, pad: idOf(pad) ?? eosId },
+      source ? 'tokenizer_config.json' : 'default',
+    );
   }
 
   render(messages: Turn[], addGenerationPrompt: boolean): string {
-    return this.template.render({ messages, add_generation_prompt: addGenerationPrompt, bos_token: this.specials.bos, eos_token: this.specials.eos, pad_token: this.specials.pad });
+    return this.template.render({
+      messages,
+      add_generation_prompt: addGenerationPrompt,
+      bos_token: this.specials.bos,
+      eos_token: this.specials.eos,
+      pad_token: this.specials.pad,
+    });
   }
 
   /** A raw prompt, no chat template: the BOS token (if the tokenizer has one, as the template and HF's Llama tokenizers start) and the text. */
@@ -74,7 +90,8 @@ export class ChatTokenizer {
 /** Special tokens are stored as strings or as AddedToken objects `{content: ...}`. */
 function tokenText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  if (typeof v === 'object' && v !== null && typeof (v as { content?: unknown }).content === 'string')
+    return (v as { content: string }).content;
   return undefined;
 }
 

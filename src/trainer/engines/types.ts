@@ -3,9 +3,27 @@
 /** What the engine tells the process around it; the process turns these into protocol messages and files. */
 export interface EngineHooks {
   /** `command`: what engine command runs (it reports no parameter or example counts). */
-  started(info: { backend: string; totalSteps: number; startStep: number; parameters: number; trainableParameters: number; examples: number; command?: string }): Promise<void>;
+  started(info: {
+    backend: string;
+    totalSteps: number;
+    startStep: number;
+    parameters: number;
+    trainableParameters: number;
+    examples: number;
+    command?: string;
+  }): Promise<void>;
   /** A command's tool may not log the epoch, learning rate, gradient norm or throughput. */
-  step(info: { step: number; totalSteps: number; epoch?: number; loss: number; lr?: number; gradNorm?: number; tokensPerSecond?: number; liveTensors?: number; gpuMemory?: number }): Promise<void>;
+  step(info: {
+    step: number;
+    totalSteps: number;
+    epoch?: number;
+    loss: number;
+    lr?: number;
+    gradNorm?: number;
+    tokensPerSecond?: number;
+    liveTensors?: number;
+    gpuMemory?: number;
+  }): Promise<void>;
   checkpoint(step: number, dir: string): Promise<void>;
   log(message: string): void;
   /** Polled between steps. */

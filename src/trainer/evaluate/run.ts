@@ -16,13 +16,22 @@ export type OpenModel = (model: ModelToEvaluate, req: EvalRequest, hooks: EvalHo
  * multiple choice (acc, and acc_norm by the choice's length in bytes, as lm-evaluation-harness).
  * Prompts are rendered and tokenized here, so every engine scores the same token ids.
  */
-export async function evaluateTasks(req: EvalRequest, hooks: EvalHooks, open: OpenModel): Promise<{ scores: TaskScore[]; records: ExampleRecord[]; cancelled: boolean; backend: string }> {
+export async function evaluateTasks(
+  req: EvalRequest,
+  hooks: EvalHooks,
+  open: OpenModel,
+): Promise<{ scores: TaskScore[]; records: ExampleRecord[]; cancelled: boolean; backend: string }> {
   const tasks = await Promise.all(req.tasks.map(readTaskFile));
   const model = await resolveModel(req);
   // The tokenizer of the evaluated folder when it has one (a fine-tune may add tokens), else the base's.
-  const tokenizer = await ChatTokenizer.load(existsSync(path.join(req.checkpoint, 'tokenizer.json')) ? req.checkpoint : model.modelDir);
+  const tokenizer = await ChatTokenizer.load(
+    existsSync(path.join(req.checkpoint, 'tokenizer.json')) ? req.checkpoint : model.modelDir,
+  );
   const lm = await open(model, req, hooks);
-  const selected = tasks.map((t) => ({ task: t, examples: req.limit > 0 ? t.examples.slice(0, req.limit) : t.examples }));
+  const selected = tasks.map((t) => ({
+    task: t,
+    examples: req.limit > 0 ? t.examples.slice(0, req.limit) : t.examples,
+  }));
   const total = selected.reduce((n, t) => n + t.examples.length, 0);
   hooks.started({ backend: lm.description, examples: total });
   const records: ExampleRecord[] = [];
@@ -36,7 +45,8 @@ export async function evaluateTasks(req: EvalRequest, hooks: EvalHooks, open: Op
         const batch = examples.slice(i, i + lm.batchSize);
         const score = task.kind === 'generation' ? generate : chooseByLikelihood;
         const prompts = batch.map((ex) => promptIds(tokenizer, task, ex, req.noTemplate === true));
-        for (const r of await score(lm, tokenizer, batch, prompts, req.maxNewTokens)) taskRecords.push({ task: task.name, ...r });
+        for (const r of await score(lm, tokenizer, batch, prompts, req.maxNewTokens))
+          taskRecords.push({ task: task.name, ...r });
         done += batch.length;
         hooks.progress(done, total, task.name);
       }
@@ -54,21 +64,42 @@ type Scored = Omit<ExampleRecord, 'task'>;
 /** The prompt's token ids: the chat template with the generation prompt, or the raw prompt. */
 function promptIds(tok: ChatTokenizer, task: Task, ex: TaskExample, noTemplate: boolean): number[] {
   if (ex.template && !noTemplate) return tok.encode(tok.render(ex.messages, true));
-  if (ex.prompt === undefined) throw new Error(`${task.file}: example ${ex.id} has "messages", which need the chat template; give it a "prompt" to evaluate it without one`);
+  if (ex.prompt === undefined)
+    throw new Error(
+      `${task.file}: example ${ex.id} has "messages", which need the chat template; give it a "prompt" to evaluate it without one`,
+    );
   return tok.encode(tok.renderRaw(ex.prompt));
 }
 /** The example's question as the task file gives it (the turns before the answer), kept with its record for the per-example view. */
-const promptText = (ex: TaskExample) => ex.messages.map((m) => (ex.messages.length > 1 ? `${m.role}: ${m.content}` : m.content)).join('\n');
+const promptText = (ex: TaskExample) =>
+  ex.messages.map((m) => (ex.messages.length > 1 ? `${m.role}: ${m.content}` : m.content)).join('\n');
 
-async function generate(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[], prompts: number[][], maxNew: number): Promise<Scored[]> {
+async function generate(
+  lm: LanguageModel,
+  tok: ChatTokenizer,
+  examples: TaskExample[],
+  prompts: number[][],
+  maxNew: number,
+): Promise<Scored[]> {
   const outputs = await lm.generate(prompts, maxNew, tok.ids.eos);
   return examples.map((ex, i) => {
     const prediction = tok.decode(outputs[i]);
-    return { id: ex.id, prompt: promptText(ex), prediction, target: ex.answers[0], metrics: { exact_match: exactMatch(prediction, ex.answers).correct ? 1 : 0 } };
+    return {
+      id: ex.id,
+      prompt: promptText(ex),
+      prediction,
+      target: ex.answers[0],
+      metrics: { exact_match: exactMatch(prediction, ex.answers).correct ? 1 : 0 },
+    };
   });
 }
 
-async function chooseByLikelihood(lm: LanguageModel, tok: ChatTokenizer, examples: TaskExample[], prompts: number[][]): Promise<Scored[]> {
+async function chooseByLikelihood(
+  lm: LanguageModel,
+  tok: ChatTokenizer,
+  examples: TaskExample[],
+  prompts: number[][],
+): Promise<Scored[]> {
   const requests = examples.flatMap((ex, i) => {
     const context = prompts[i];
     return ex.choices!.map((choice) => ({ context, continuation: tok.encode(choice) }));
@@ -82,7 +113,14 @@ async function chooseByLikelihood(lm: LanguageModel, tok: ChatTokenizer, example
     });
     const argmax = (key: 'sum' | 'norm') => scores.reduce((best, s, i) => (s[key] > scores[best][key] ? i : best), 0);
     const picked = argmax('sum');
-    return { id: ex.id, prompt: promptText(ex), prediction: ex.choices![picked], target: ex.choices![ex.correct!], metrics: { acc: picked === ex.correct ? 1 : 0, acc_norm: argmax('norm') === ex.correct ? 1 : 0 }, loglikelihoods: scores.map((s) => s.sum) };
+    return {
+      id: ex.id,
+      prompt: promptText(ex),
+      prediction: ex.choices![picked],
+      target: ex.choices![ex.correct!],
+      metrics: { acc: picked === ex.correct ? 1 : 0, acc_norm: argmax('norm') === ex.correct ? 1 : 0 },
+      loglikelihoods: scores.map((s) => s.sum),
+    };
   });
 }
 
@@ -103,7 +141,17 @@ async function resolveModel(req: EvalRequest): Promise<ModelToEvaluate> {
   if (req.variant) {
     if (!req.base) throw new Error(`${req.checkpoint}: a merge variant needs its base (--base)`);
     const { recipe, recipeText, scale, layers, keepAt } = req.variant;
-    return { modelDir: req.base, variant: { base: req.base, finetuned: req.checkpoint, recipe: recipeText ? parseRecipe(recipeText, recipe) : await loadRecipe(recipe), scale, layers, keepAt } };
+    return {
+      modelDir: req.base,
+      variant: {
+        base: req.base,
+        finetuned: req.checkpoint,
+        recipe: recipeText ? parseRecipe(recipeText, recipe) : await loadRecipe(recipe),
+        scale,
+        layers,
+        keepAt,
+      },
+    };
   }
   const kind = await detectCheckpointKind(req.checkpoint);
   if (!kind) throw new Error(`${req.checkpoint}: not a model folder or a PEFT adapter`);
@@ -112,6 +160,9 @@ async function resolveModel(req: EvalRequest): Promise<ModelToEvaluate> {
   if (config.useDora) throw new Error(`${req.checkpoint}: DoRA adapters are not supported`);
   const modelDir = req.base ?? (config.baseModel ? path.resolve(req.checkpoint, config.baseModel) : '');
   const baseKind = modelDir ? await detectCheckpointKind(modelDir) : undefined;
-  if (!baseKind || baseKind === 'adapter') throw new Error(`${req.checkpoint}: its base model ${config.baseModel ?? '(not named)'} is not a local model folder; give it with --base`);
+  if (!baseKind || baseKind === 'adapter')
+    throw new Error(
+      `${req.checkpoint}: its base model ${config.baseModel ?? '(not named)'} is not a local model folder; give it with --base`,
+    );
   return { modelDir, adapterDir: req.checkpoint };
 }

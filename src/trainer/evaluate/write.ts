@@ -10,13 +10,38 @@ import type { ExampleRecord, TaskScore } from './types';
  * earlier evaluation of the same model wrote there (a task evaluated again is replaced); returns the
  * file and the tasks carried over.
  */
-export async function writeEvaluation(job: EvaluateJob, outcome: { scores: TaskScore[]; records: ExampleRecord[]; backend: string }): Promise<{ file: string; kept: string[]; replaced: string[] }> {
+export async function writeEvaluation(
+  job: EvaluateJob,
+  outcome: { scores: TaskScore[]; records: ExampleRecord[]; backend: string },
+): Promise<{ file: string; kept: string[]; replaced: string[] }> {
   const tasks = Object.fromEntries(
-    outcome.scores.map((s) => [s.task, { n: s.n, metrics: Object.fromEntries(Object.entries(s.metrics).map(([name, m]) => [name, { value: m.value, stderr: m.stderr, higher_is_better: true, scale: 'fraction' as const }])) }]),
+    outcome.scores.map((s) => [
+      s.task,
+      {
+        n: s.n,
+        metrics: Object.fromEntries(
+          Object.entries(s.metrics).map(([name, m]) => [
+            name,
+            { value: m.value, stderr: m.stderr, higher_is_better: true, scale: 'fraction' as const },
+          ]),
+        ),
+      },
+    ]),
   );
   const all = await accumulateTaiaResults(
     job.out,
-    { format: TAIA_RESULTS_FORMAT, version: TAIA_RESULTS_VERSION, model: { name: job.name, path: job.checkpoint, ...(job.variant && { recipe: path.basename(job.variant.recipe) }) }, created: new Date().toISOString(), tool: `${TOOL_NAME} ${TOOL_VERSION} (${outcome.backend})`, tasks },
+    {
+      format: TAIA_RESULTS_FORMAT,
+      version: TAIA_RESULTS_VERSION,
+      model: {
+        name: job.name,
+        path: job.checkpoint,
+        ...(job.variant && { recipe: path.basename(job.variant.recipe) }),
+      },
+      created: new Date().toISOString(),
+      tool: `${TOOL_NAME} ${TOOL_VERSION} (${outcome.backend})`,
+      tasks,
+    },
     outcome.records,
   );
   const { results } = await writeTaiaResults(job.out, all.results, all.samples);

@@ -29,17 +29,32 @@ function textCell(text: string | undefined, cls: string): HTMLTableCellElement {
 export function countsLine(view: ExamplesView, test: TestResult | undefined): string {
   const [base, other] = view.models;
   const c = view.counts;
-  if (!view.binary) return `${c.paired} paired examples; the values are not 0/1, so nothing "flips" (the diff uses a paired bootstrap).`;
-  const parts = [`${c.fixed} fixed (wrong in ${base}, right in ${other})`, `${c.broken} broken (right in ${base}, wrong in ${other})`, `${c.bothRight} right in both`, `${c.bothWrong} wrong in both, of ${c.paired} paired`];
+  if (!view.binary)
+    return `${c.paired} paired examples; the values are not 0/1, so nothing "flips" (the diff uses a paired bootstrap).`;
+  const parts = [
+    `${c.fixed} fixed (wrong in ${base}, right in ${other})`,
+    `${c.broken} broken (right in ${base}, wrong in ${other})`,
+    `${c.bothRight} right in both`,
+    `${c.bothWrong} wrong in both, of ${c.paired} paired`,
+  ];
   const mc = `McNemar b = ${c.broken}, c = ${c.fixed}${test ? `, p = ${formatP(test.p)} (${METHOD_LABEL[test.method]})` : ''}`;
   return `${parts.join(' · ')} · ${mc}`;
 }
 
 /** Fills `root` with the view: heading, counts, the filter, the table. `onFilter` is called when the filter changes. */
-export function renderExamples(root: HTMLElement, view: ExamplesView, filter: ExampleFilter, test: TestResult | undefined, onFilter: (f: ExampleFilter) => void, onClose: () => void): void {
+export function renderExamples(
+  root: HTMLElement,
+  view: ExamplesView,
+  filter: ExampleFilter,
+  test: TestResult | undefined,
+  onFilter: (f: ExampleFilter) => void,
+  onClose: () => void,
+): void {
   const [base, other] = view.models;
   const header = el('div', { class: 'toolbar' });
-  header.append(el('h2', { id: 'examples-title' }, `Examples of ${view.task} / ${view.metric}: ${other} against ${base}`));
+  header.append(
+    el('h2', { id: 'examples-title' }, `Examples of ${view.task} / ${view.metric}: ${other} against ${base}`),
+  );
   const close = el('button', { id: 'examples-close', title: 'Close the examples' }, 'Close');
   close.addEventListener('click', onClose);
   header.append(close);
@@ -64,10 +79,20 @@ export function renderExamples(root: HTMLElement, view: ExamplesView, filter: Ex
   }
   const rows = filterExamples(view, filter);
   const shown = rows.slice(0, MAX_ROWS);
-  const note = el('p', { class: 'muted', id: 'examples-shown' }, rows.length > shown.length ? `showing the first ${shown.length} of ${rows.length}` : `${rows.length} example${rows.length === 1 ? '' : 's'}`);
+  const note = el(
+    'p',
+    { class: 'muted', id: 'examples-shown' },
+    rows.length > shown.length
+      ? `showing the first ${shown.length} of ${rows.length}`
+      : `${rows.length} example${rows.length === 1 ? '' : 's'}`,
+  );
   const table = el('table', { class: 'compare examples' });
   const head = el('tr');
-  head.append(el('th', { scope: 'col' }, 'id'), el('th', { scope: 'col' }, 'prompt'), el('th', { scope: 'col' }, 'reference'));
+  head.append(
+    el('th', { scope: 'col' }, 'id'),
+    el('th', { scope: 'col' }, 'prompt'),
+    el('th', { scope: 'col' }, 'reference'),
+  );
   view.models.forEach((m, i) => head.append(el('th', { scope: 'col', class: i < 2 ? 'compared' : '' }, m)));
   table.append(el('thead'));
   table.tHead!.append(head);
@@ -83,7 +108,15 @@ export function renderExamples(root: HTMLElement, view: ExamplesView, filter: Ex
       const right = a.value === 1;
       const wrong = a.value === 0;
       const td = el('td', { class: `answer ${right ? 'right' : wrong ? 'wrong' : ''}` });
-      td.append(el('span', { class: 'verdict', 'aria-label': right ? 'right' : wrong ? 'wrong' : `score ${a.value}` }, right ? '✓' : wrong ? '✗' : String(a.value)), ' ', clip(a.prediction));
+      td.append(
+        el(
+          'span',
+          { class: 'verdict', 'aria-label': right ? 'right' : wrong ? 'wrong' : `score ${a.value}` },
+          right ? '✓' : wrong ? '✗' : String(a.value),
+        ),
+        ' ',
+        clip(a.prediction),
+      );
       if (a.prediction && a.prediction.length > CLIP) td.title = a.prediction;
       tr.append(td);
     }

@@ -4,7 +4,19 @@
 // result file goes in as text.
 import type { BenchmarkDiff, DiffCell, DiffRow, RowUnit } from '../../core/results/diff';
 import type { ExamplesView } from '../../core/results/examples';
-import { CORRECTION_LABEL, direction, formatDelta, formatP, formatValue, legend, METHOD_LABEL, tasksLabel, toCsv, toLatex, toMarkdown } from '../../core/results/format';
+import {
+  CORRECTION_LABEL,
+  direction,
+  formatDelta,
+  formatP,
+  formatValue,
+  legend,
+  METHOD_LABEL,
+  tasksLabel,
+  toCsv,
+  toLatex,
+  toMarkdown,
+} from '../../core/results/format';
 import type { Correction } from '../../core/results/stats';
 import { $, el, showMessage, vscodeApi } from '../shared/dom';
 import { barChart } from './bars';
@@ -24,14 +36,23 @@ function cellTitle(c: DiffCell, unit: RowUnit, correction: Correction): string {
   if (c.delta !== undefined) parts.push(`Δ ${formatDelta(c.delta, unit)}`);
   if (c.test) {
     const d = c.test.discordant ? `, b = ${c.test.discordant.b}, c = ${c.test.discordant.c}` : '';
-    parts.push(`p = ${formatP(c.test.p)} (${METHOD_LABEL[c.test.method]}${c.test.n !== undefined ? `, ${c.test.n} paired` : ''}${d})`);
+    parts.push(
+      `p = ${formatP(c.test.p)} (${METHOD_LABEL[c.test.method]}${c.test.n !== undefined ? `, ${c.test.n} paired` : ''}${d})`,
+    );
     if (c.pAdjusted !== undefined) parts.push(`${CORRECTION_LABEL[correction]}-adjusted p = ${formatP(c.pAdjusted)}`);
-  } else if (c.delta !== undefined) parts.push('no test: neither per-example records nor standard errors on both sides');
+  } else if (c.delta !== undefined)
+    parts.push('no test: neither per-example records nor standard errors on both sides');
   return parts.join(' · ');
 }
 
 /** A value, bold where best; Δ coloured by direction (class better / worse) and size (m1–m4); the mark. */
-function valueCell(c: DiffCell, unit: RowUnit, best: boolean, baseline: number | undefined, correction: Correction): HTMLTableCellElement {
+function valueCell(
+  c: DiffCell,
+  unit: RowUnit,
+  best: boolean,
+  baseline: number | undefined,
+  correction: Correction,
+): HTMLTableCellElement {
   const td = el('td', { class: 'num', title: cellTitle(c, unit, correction) });
   td.append(el('span', { class: best ? 'value best' : 'value' }, formatValue(c.value, unit)));
   if (c.delta !== undefined) {
@@ -39,7 +60,14 @@ function valueCell(c: DiffCell, unit: RowUnit, best: boolean, baseline: number |
     // A Δ its test does not tell from noise is muted, whatever its size; the p shows beside it.
     const p = c.pAdjusted ?? c.test?.p;
     const muted = p !== undefined && p >= 0.05;
-    td.append(' ', el('span', { class: `delta ${tone} m${magnitude(c.delta, baseline, unit)}${muted ? ' ns' : ''}` }, formatDelta(c.delta, unit)));
+    td.append(
+      ' ',
+      el(
+        'span',
+        { class: `delta ${tone} m${magnitude(c.delta, baseline, unit)}${muted ? ' ns' : ''}` },
+        formatDelta(c.delta, unit),
+      ),
+    );
     if (p !== undefined) td.append(el('span', { class: 'p muted' }, ` p=${formatP(p)}`));
   }
   if (c.mark) td.append(el('sup', { class: 'mark' }, c.mark));
@@ -52,9 +80,15 @@ function sortHeader(label: string, column: SortKey['column'], extra?: HTMLElemen
   const active = state.sort?.column === column;
   th.setAttribute('aria-sort', active ? (state.sort!.descending ? 'descending' : 'ascending') : 'none');
   const button = el('button', { class: 'sort', 'data-column': String(column) }, label);
-  button.append(el('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (state.sort!.descending ? ' ▼' : ' ▲') : ''));
+  button.append(
+    el('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (state.sort!.descending ? ' ▼' : ' ▲') : ''),
+  );
   button.addEventListener('click', () => {
-    state.sort = !active ? { column, descending: false } : !state.sort!.descending ? { column, descending: true } : undefined;
+    state.sort = !active
+      ? { column, descending: false }
+      : !state.sort!.descending
+        ? { column, descending: true }
+        : undefined;
     render();
     (document.querySelector(`button.sort[data-column="${String(column)}"]`) as HTMLElement | null)?.focus();
   });
@@ -67,13 +101,20 @@ function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
   const table = el('table', { class: 'compare bench' });
   const head = el('tr');
   head.append(sortHeader('Task', 'task'), sortHeader('Metric', 'metric'));
-  r.models.forEach((m, i) => head.append(sortHeader(m.name, i, el('div', { class: 'muted', title: m.file }, i === 0 ? 'baseline' : 'Δ vs baseline'))));
+  r.models.forEach((m, i) =>
+    head.append(
+      sortHeader(m.name, i, el('div', { class: 'muted', title: m.file }, i === 0 ? 'baseline' : 'Δ vs baseline')),
+    ),
+  );
   table.append(el('thead'));
   table.tHead!.append(head);
   const body = el('tbody');
   for (const row of rows) {
     const tr = el('tr', row.differs ? { class: 'differs' } : {});
-    tr.append(el('th', { scope: 'row', class: row.subtask ? 'subtask' : '' }, row.task), el('td', { class: 'metric' }, `${row.metric} ${direction(row)}`));
+    tr.append(
+      el('th', { scope: 'row', class: row.subtask ? 'subtask' : '' }, row.task),
+      el('td', { class: 'metric' }, `${row.metric} ${direction(row)}`),
+    );
     row.cells.forEach((c, i) => {
       const td = valueCell(c, row.unit, row.best.includes(i), row.cells[0].value, r.correction);
       // A model's cell opens the examples behind it, against the baseline.
@@ -93,8 +134,13 @@ function renderTable(r: BenchmarkDiff, rows: DiffRow[]): void {
   if (a) {
     const foot = el('tfoot');
     const tr = el('tr', { class: 'average' });
-    tr.append(el('th', { scope: 'row', title: a.tasks.join(', ') }, 'Average'), el('td', { class: 'metric' }, tasksLabel(a.tasks.length)));
-    a.cells.forEach((c, i) => tr.append(valueCell({ ...c, mark: '' }, a.unit, a.best.includes(i), a.cells[0].value, r.correction)));
+    tr.append(
+      el('th', { scope: 'row', title: a.tasks.join(', ') }, 'Average'),
+      el('td', { class: 'metric' }, tasksLabel(a.tasks.length)),
+    );
+    a.cells.forEach((c, i) =>
+      tr.append(valueCell({ ...c, mark: '' }, a.unit, a.best.includes(i), a.cells[0].value, r.correction)),
+    );
     foot.append(tr);
     table.append(foot);
   }
@@ -105,7 +151,14 @@ function renderCharts(r: BenchmarkDiff, rows: DiffRow[]): void {
   // One chart per task: its first metric in the report's order, so sorting the table does not change which metric a chart shows.
   const seen = new Set<string>();
   const charts = rows.filter((row) => !seen.has(row.task) && seen.add(row.task));
-  $('charts').replaceChildren(...charts.map((row) => barChart(row, r.models.map((m) => m.name))));
+  $('charts').replaceChildren(
+    ...charts.map((row) =>
+      barChart(
+        row,
+        r.models.map((m) => m.name),
+      ),
+    ),
+  );
 }
 
 function renderList(id: string, items: string[]): void {
@@ -145,16 +198,23 @@ function renderExamplesView(): void {
     root.replaceChildren();
     return;
   }
-  renderExamples(root, examples, state.examples.filter, testOf(examples), (filter) => {
-    state.examples!.filter = filter;
-    vscode.setState(state);
-    renderExamplesView();
-  }, () => {
-    state.examples = undefined;
-    examples = undefined;
-    vscode.setState(state);
-    renderExamplesView();
-  });
+  renderExamples(
+    root,
+    examples,
+    state.examples.filter,
+    testOf(examples),
+    (filter) => {
+      state.examples!.filter = filter;
+      vscode.setState(state);
+      renderExamplesView();
+    },
+    () => {
+      state.examples = undefined;
+      examples = undefined;
+      vscode.setState(state);
+      renderExamplesView();
+    },
+  );
 }
 
 function openExamples(task: string, metric: string, model: string): void {
@@ -193,19 +253,38 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   render();
   vscode.postMessage({ type: 'rendered', rows: m.report.rows.length });
   // A reloaded page, or a new baseline: the examples open before are read again.
-  if (state.examples) vscode.postMessage({ type: 'examples', task: state.examples.task, metric: state.examples.metric, model: state.examples.model });
+  if (state.examples)
+    vscode.postMessage({
+      type: 'examples',
+      task: state.examples.task,
+      metric: state.examples.metric,
+      model: state.examples.model,
+    });
 });
 
 $('only-differs').addEventListener('change', (e) => {
   state.onlyDiffers = (e.target as HTMLInputElement).checked;
   render();
 });
-$('baseline').addEventListener('change', (e) => vscode.postMessage({ type: 'baseline', model: (e.target as HTMLSelectElement).value }));
-$('correction').addEventListener('change', (e) => vscode.postMessage({ type: 'correction', correction: (e.target as HTMLSelectElement).value as Correction }));
-const EXPORTS: Record<ExportFormat, (r: BenchmarkDiff) => string> = { markdown: toMarkdown, csv: toCsv, latex: toLatex };
+$('baseline').addEventListener('change', (e) =>
+  vscode.postMessage({ type: 'baseline', model: (e.target as HTMLSelectElement).value }),
+);
+$('correction').addEventListener('change', (e) =>
+  vscode.postMessage({ type: 'correction', correction: (e.target as HTMLSelectElement).value as Correction }),
+);
+const EXPORTS: Record<ExportFormat, (r: BenchmarkDiff) => string> = {
+  markdown: toMarkdown,
+  csv: toCsv,
+  latex: toLatex,
+};
 for (const format of ['markdown', 'csv', 'latex'] as const) {
   $(`export-${format}`).addEventListener('click', () => {
-    if (report) vscode.postMessage({ type: 'export', format, content: EXPORTS[format](asShown(report, shownRows(report, state.onlyDiffers, state.sort))) });
+    if (report)
+      vscode.postMessage({
+        type: 'export',
+        format,
+        content: EXPORTS[format](asShown(report, shownRows(report, state.onlyDiffers, state.sort))),
+      });
   });
 }
 vscode.postMessage({ type: 'ready' });

@@ -8,7 +8,14 @@ import type { SortKey } from './protocol';
  * and more. Metrics without a known scale (perplexity) use the change relative to the baseline, in percent.
  */
 export function magnitude(delta: number, baseline: number | undefined, unit: RowUnit): 1 | 2 | 3 | 4 {
-  const points = unit === 'percent' ? Math.abs(delta) : unit === 'fraction' ? Math.abs(delta) * 100 : baseline ? (Math.abs(delta) / Math.abs(baseline)) * 100 : Math.abs(delta) * 100;
+  const points =
+    unit === 'percent'
+      ? Math.abs(delta)
+      : unit === 'fraction'
+        ? Math.abs(delta) * 100
+        : baseline
+          ? (Math.abs(delta) / Math.abs(baseline)) * 100
+          : Math.abs(delta) * 100;
   return points < 0.5 ? 1 : points < 2 ? 2 : points < 5 ? 3 : 4;
 }
 

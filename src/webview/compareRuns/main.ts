@@ -28,7 +28,10 @@ function renderTable(): void {
   });
   table.append(el('thead'));
   table.tHead!.append(head);
-  for (const [group, title] of [['results', 'Results'], ['config', 'Config']] as const) {
+  for (const [group, title] of [
+    ['results', 'Results'],
+    ['config', 'Config'],
+  ] as const) {
     const body = el('tbody');
     body.append(el('tr', { class: 'group' }));
     body.rows[0].append(el('th', { scope: 'rowgroup', colspan: String(runs.length + 1) }, title));
@@ -49,7 +52,9 @@ function render(): void {
   ($('only-differs') as HTMLInputElement).checked = state.onlyDiffers;
   renderTable();
   const labels = runLabels(runs);
-  chart.update(runs.map((r, i) => ({ label: labels[i], xs: r.metrics.map((m) => m.step), ys: r.metrics.map((m) => m.loss) })));
+  chart.update(
+    runs.map((r, i) => ({ label: labels[i], xs: r.metrics.map((m) => m.step), ys: r.metrics.map((m) => m.loss) })),
+  );
 }
 
 window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
@@ -70,7 +75,11 @@ $('only-differs').addEventListener('change', (e) => {
 for (const format of ['markdown', 'csv'] as const) {
   $(`export-${format}`).addEventListener('click', () => {
     const labels = runLabels(runs);
-    vscode.postMessage({ type: 'export', format, content: format === 'markdown' ? toMarkdown(labels, shown()) : toCsv(labels, shown()) });
+    vscode.postMessage({
+      type: 'export',
+      format,
+      content: format === 'markdown' ? toMarkdown(labels, shown()) : toCsv(labels, shown()),
+    });
   });
 }
 vscode.postMessage({ type: 'ready' });

@@ -18,7 +18,9 @@ const MISSING = '—';
 /** Column headings: run names, with the run id where two runs share a name. */
 export function runLabels(runs: RunData[]): string[] {
   const names = runs.map((r) => r.status.name);
-  return runs.map((r, i) => (names.indexOf(names[i]) !== names.lastIndexOf(names[i]) ? `${r.status.name} (${r.status.id})` : r.status.name));
+  return runs.map((r, i) =>
+    names.indexOf(names[i]) !== names.lastIndexOf(names[i]) ? `${r.status.name} (${r.status.id})` : r.status.name,
+  );
 }
 
 function results(r: RunData): Record<string, string> {
@@ -53,17 +55,31 @@ export function compareRows(runs: RunData[]): Row[] {
   };
   add('results', runs.map(results));
   // The name heads each column already.
-  add('config', runs.map((r) => {
-    // A run from another tool has its settings and config files instead of an experiment config; a
-    // command's run keeps the experiment keys it uses, then the tool's settings.
-    const c = r.config;
-    const own = c?.engine === 'command' ? { engine: c.engine, command: c.command, cwd: c.cwd, output_dir: c.output_dir, ...(c.base ? { base: c.base } : {}) } : c;
-    const { name: _name, ...rest } = { ...own, ...(c?.engine === 'command' || !c ? r.hyperparameters : {}) } as Record<string, unknown>;
-    return flatten(rest);
-  }));
+  add(
+    'config',
+    runs.map((r) => {
+      // A run from another tool has its settings and config files instead of an experiment config; a
+      // command's run keeps the experiment keys it uses, then the tool's settings.
+      const c = r.config;
+      const own =
+        c?.engine === 'command'
+          ? {
+              engine: c.engine,
+              command: c.command,
+              cwd: c.cwd,
+              output_dir: c.output_dir,
+              ...(c.base ? { base: c.base } : {}),
+            }
+          : c;
+      const { name: _name, ...rest } = {
+        ...own,
+        ...(c?.engine === 'command' || !c ? r.hyperparameters : {}),
+      } as Record<string, unknown>;
+      return flatten(rest);
+    }),
+  );
   return rows;
 }
-
 
 export function toMarkdown(labels: string[], rows: Row[]): string {
   const out = [`| key | ${labels.map(mdCell).join(' | ')} |`, `|---|${labels.map(() => '---').join('|')}|`];
@@ -71,7 +87,10 @@ export function toMarkdown(labels: string[], rows: Row[]): string {
   return out.join('\n') + '\n';
 }
 
-
 export function toCsv(labels: string[], rows: Row[]): string {
-  return [['key', ...labels], ...rows.map((r) => [r.key, ...r.values])].map((cells) => cells.map(csvCell).join(',')).join('\n') + '\n';
+  return (
+    [['key', ...labels], ...rows.map((r) => [r.key, ...r.values])]
+      .map((cells) => cells.map(csvCell).join(','))
+      .join('\n') + '\n'
+  );
 }

@@ -11,12 +11,24 @@ import type { ExperimentsState, FromWebview, ToWebview } from './protocol';
 import { cellText, experimentsTableModel, Table } from './table';
 
 const vscode = vscodeApi<FromWebview, ExperimentsState>();
-const DEFAULTS: ExperimentsState = { sorting: [], filter: '', columns: {}, selected: [], smoothing: 0, logScale: false };
+const DEFAULTS: ExperimentsState = {
+  sorting: [],
+  filter: '',
+  columns: {},
+  selected: [],
+  smoothing: 0,
+  logScale: false,
+};
 let state: ExperimentsState = { ...DEFAULTS, ...vscode.getState() };
 let data: ExperimentsTable | undefined;
 let table: Table<ExperimentRow> | undefined;
 
-const GROUPS: Record<ExperimentColumn['group'], string> = { run: 'Run', metric: 'Training', param: 'Parameters', benchmark: 'Benchmarks' };
+const GROUPS: Record<ExperimentColumn['group'], string> = {
+  run: 'Run',
+  metric: 'Training',
+  param: 'Parameters',
+  benchmark: 'Benchmarks',
+};
 
 function save(): void {
   vscode.setState(state);
@@ -37,10 +49,16 @@ function renderTable(t: Table<ExperimentRow>): void {
     const column = header.column;
     const meta = column.columnDef.meta as ExperimentColumn;
     const sorted = column.getIsSorted();
-    const th = el('th', { scope: 'col', 'aria-sort': sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none', class: `group-${meta.group}` });
+    const th = el('th', {
+      scope: 'col',
+      'aria-sort': sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none',
+      class: `group-${meta.group}`,
+    });
     if (meta.description) th.title = meta.description;
     const button = el('button', { class: 'sort', 'data-column': column.id }, meta.label);
-    button.append(el('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''));
+    button.append(
+      el('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''),
+    );
     button.addEventListener('click', () => {
       column.toggleSorting(undefined, false);
       (document.querySelector(`button.sort[data-column="${CSS.escape(column.id)}"]`) as HTMLElement | null)?.focus();
@@ -53,7 +71,11 @@ function renderTable(t: Table<ExperimentRow>): void {
   const body = el('tbody');
   for (const row of t.getRowModel().rows) {
     const tr = el('tr', { 'data-id': row.id, class: row.getIsSelected() ? 'selected' : '' });
-    const box = el('input', { type: 'checkbox', class: 'select', 'aria-label': `Select ${String(row.original.values.name)} (${String(row.original.values.started)})` });
+    const box = el('input', {
+      type: 'checkbox',
+      class: 'select',
+      'aria-label': `Select ${String(row.original.values.name)} (${String(row.original.values.started)})`,
+    });
     box.checked = row.getIsSelected();
     box.addEventListener('change', () => row.toggleSelected(box.checked));
     const cell = el('td');
@@ -67,7 +89,8 @@ function renderTable(t: Table<ExperimentRow>): void {
         const open = el('button', { class: 'link', title: `Open the dashboard of ${row.id}` }, cellText(value));
         open.addEventListener('click', () => vscode.postMessage({ type: 'open', dir: row.id }));
         td.append(open);
-      } else if (c.column.id === 'state') td.append(el('span', { class: `state state-${String(value)}` }, cellText(value)));
+      } else if (c.column.id === 'state')
+        td.append(el('span', { class: `state state-${String(value)}` }, cellText(value)));
       else td.textContent = cellText(value);
       tr.append(td);
     }
@@ -76,7 +99,8 @@ function renderTable(t: Table<ExperimentRow>): void {
   tableEl.append(body);
   $('table').replaceChildren(tableEl);
   const shown = t.getRowModel().rows.length;
-  $('count').textContent = `${shown} of ${t.getCoreRowModel().rows.length} runs${state.selected.length ? ` · ${state.selected.length} selected` : ''}`;
+  $('count').textContent =
+    `${shown} of ${t.getCoreRowModel().rows.length} runs${state.selected.length ? ` · ${state.selected.length} selected` : ''}`;
 }
 
 /** The column chooser: a checkbox per column, grouped. */
@@ -108,7 +132,11 @@ function renderPlots(): void {
   const rows = selectedRows();
   const names = rows.map((r) => r.values.name);
   // Two runs of one experiment read alike: their start time tells them apart.
-  const labels = rows.map((r) => (names.filter((n) => n === r.values.name).length > 1 ? `${String(r.values.name)} (${String(r.values.started)})` : String(r.values.name)));
+  const labels = rows.map((r) =>
+    names.filter((n) => n === r.values.name).length > 1
+      ? `${String(r.values.name)} (${String(r.values.started)})`
+      : String(r.values.name),
+  );
   $('plot-hint').hidden = rows.length > 0;
   drawPlots($('plots'), rows, labels, { smoothing: state.smoothing, logScale: state.logScale });
   ($('compare') as HTMLElement & { disabled: boolean }).disabled = rows.length < 2;
@@ -134,7 +162,8 @@ function build(t: ExperimentsTable): void {
   });
   state.selected = state.selected.filter((d) => t.rows.some((r) => r.id === d));
   renderColumns(table);
-  $('subtitle').textContent = `${t.rows.length} run${t.rows.length === 1 ? '' : 's'}; columns for the parameters that differ between runs, training metrics and benchmark scores`;
+  $('subtitle').textContent =
+    `${t.rows.length} run${t.rows.length === 1 ? '' : 's'}; columns for the parameters that differ between runs, training metrics and benchmark scores`;
   render();
 }
 

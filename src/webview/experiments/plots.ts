@@ -16,10 +16,18 @@ export const PLOTS: { key: PlotKey; title: string }[] = [
 ];
 
 /** Theme colours of the series, in order; dashes tell them apart without colour. */
-const COLOURS = ['--vscode-charts-blue', '--vscode-charts-red', '--vscode-charts-green', '--vscode-charts-yellow', '--vscode-charts-purple', '--vscode-charts-orange'];
+const COLOURS = [
+  '--vscode-charts-blue',
+  '--vscode-charts-red',
+  '--vscode-charts-green',
+  '--vscode-charts-yellow',
+  '--vscode-charts-purple',
+  '--vscode-charts-orange',
+];
 const DASHES = [[], [6, 3], [2, 2], [8, 3, 2, 3], [1, 3], [10, 4]];
 
-const cssVar = (name: string, fallback: string) => getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+const cssVar = (name: string, fallback: string) =>
+  getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
 
 /** TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled to 0; gaps stay gaps. */
 export function smooth(values: (number | null)[], weight: number): (number | null)[] {
@@ -60,7 +68,11 @@ export function drawPlots(root: HTMLElement, runs: ExperimentRow[], labels: stri
     });
     if (ys.every((y) => y.every((v) => v === null))) continue;
     const data = uPlot.join(runs.map((r, i): uPlot.AlignedData => [r.series.step, ys[i]]));
-    const figure = el('figure', { class: 'experiment-plot', 'data-plot': key, 'aria-label': `${title} of ${labels.join(', ')} by step${opts.smoothing > 0 ? `, smoothed ${opts.smoothing}` : ''}${opts.logScale ? ', log scale' : ''}` });
+    const figure = el('figure', {
+      class: 'experiment-plot',
+      'data-plot': key,
+      'aria-label': `${title} of ${labels.join(', ')} by step${opts.smoothing > 0 ? `, smoothed ${opts.smoothing}` : ''}${opts.logScale ? ', log scale' : ''}`,
+    });
     figure.append(el('figcaption', {}, title));
     root.append(figure);
     const chart = new uPlot(
@@ -71,11 +83,25 @@ export function drawPlots(root: HTMLElement, runs: ExperimentRow[], labels: stri
         scales: { x: { time: false }, y: { distr: opts.logScale ? 3 : 1 } },
         axes: [
           { stroke: fg, grid: { stroke: grid, width: 0.5 }, ticks: { stroke: grid } },
-          { stroke: fg, grid: { stroke: grid, width: 0.5 }, ticks: { stroke: grid }, size: 64, values: (_u, splits) => splits.map((v) => num(v)) },
+          {
+            stroke: fg,
+            grid: { stroke: grid, width: 0.5 },
+            ticks: { stroke: grid },
+            size: 64,
+            values: (_u, splits) => splits.map((v) => num(v)),
+          },
         ],
         series: [
           { label: 'step' },
-          ...labels.map((label, i) => ({ label, stroke: cssVar(COLOURS[i % COLOURS.length], '#3794ff'), dash: DASHES[i % DASHES.length], width: 1.5, spanGaps: true, points: { show: false }, value: (_u: uPlot, v: number | null) => (v === null ? '—' : num(v)) })),
+          ...labels.map((label, i) => ({
+            label,
+            stroke: cssVar(COLOURS[i % COLOURS.length], '#3794ff'),
+            dash: DASHES[i % DASHES.length],
+            width: 1.5,
+            spanGaps: true,
+            points: { show: false },
+            value: (_u: uPlot, v: number | null) => (v === null ? '—' : num(v)),
+          })),
         ],
       },
       data,

@@ -3,8 +3,7 @@ import type { ExperimentsTable } from '../../core/experiments/table';
 
 export type ToWebview =
   /** The whole table; sent when the page loads and whenever runs or results change. */
-  | { type: 'init'; table: ExperimentsTable }
-  | { type: 'error'; message: string };
+  { type: 'init'; table: ExperimentsTable } | { type: 'error'; message: string };
 
 export type FromWebview =
   | { type: 'ready' }

@@ -1,7 +1,17 @@
 // The experiments table's state with @tanstack/table-core: sorting, the filter over every column,
 // which columns show, and which rows are selected. No DOM here, so the page and its tests agree on
 // what the table holds.
-import { ColumnDef, createTable, functionalUpdate, getCoreRowModel, getFilteredRowModel, getSortedRowModel, Row, Table, TableState } from '@tanstack/table-core';
+import {
+  ColumnDef,
+  createTable,
+  functionalUpdate,
+  getCoreRowModel,
+  getFilteredRowModel,
+  getSortedRowModel,
+  Row,
+  Table,
+  TableState,
+} from '@tanstack/table-core';
 import type { ExperimentColumn, ExperimentRow, ExperimentsTable } from '../../core/experiments/table';
 import type { ExperimentsState } from './protocol';
 
@@ -39,10 +49,21 @@ export function visibility(columns: ExperimentColumn[], chosen: Record<string, b
  * A table over `data` in the page's saved arrangement. `onChange` gets the new arrangement after
  * every change the table makes (a header click, a filter, a choice of columns, a selection).
  */
-export function experimentsTableModel(data: ExperimentsTable, saved: ExperimentsState, onChange: (s: Pick<ExperimentsState, 'sorting' | 'filter' | 'columns' | 'selected'>) => void): Table<ExperimentRow> {
+export function experimentsTableModel(
+  data: ExperimentsTable,
+  saved: ExperimentsState,
+  onChange: (s: Pick<ExperimentsState, 'sorting' | 'filter' | 'columns' | 'selected'>) => void,
+): Table<ExperimentRow> {
   const ids = new Set(data.rows.map((r) => r.id));
   let state: TableState = {
-    ...(createTable({ data: [], columns: [], getCoreRowModel: getCoreRowModel(), state: {}, onStateChange: () => {}, renderFallbackValue: null }).initialState),
+    ...createTable({
+      data: [],
+      columns: [],
+      getCoreRowModel: getCoreRowModel(),
+      state: {},
+      onStateChange: () => {},
+      renderFallbackValue: null,
+    }).initialState,
     sorting: saved.sorting.filter((s) => data.columns.some((c) => c.id === s.id)),
     globalFilter: saved.filter,
     columnVisibility: visibility(data.columns, saved.columns),
@@ -69,7 +90,8 @@ export function experimentsTableModel(data: ExperimentsTable, saved: Experiments
     getFilteredRowModel: getFilteredRowModel(),
     // The columns shown take part in the filter, whatever their first row holds; matched as shown.
     getColumnCanGlobalFilter: (column) => column.getIsVisible(),
-    globalFilterFn: (row, columnId, search: string) => cellText(row.getValue(columnId)).toLowerCase().includes(String(search).toLowerCase()),
+    globalFilterFn: (row, columnId, search: string) =>
+      cellText(row.getValue(columnId)).toLowerCase().includes(String(search).toLowerCase()),
     enableRowSelection: true,
     enableMultiSort: false,
     renderFallbackValue: null,

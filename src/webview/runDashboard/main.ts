@@ -12,7 +12,18 @@ import type { DashboardState, FromWebview, ToWebview } from './protocol';
 const vscode = vscodeApi<FromWebview, DashboardState>();
 
 /** Icons are decoration next to the state's word (aria-hidden), which carries the meaning. */
-const STATE_ICONS: Record<RunState, string> = { queued: '◷', pending: '◷', running: '▶', done: '✓', failed: '✗', cancelled: '⊘', interrupted: '⏸', timeout: '⌛', preempted: '⏸', node_fail: '✗' };
+const STATE_ICONS: Record<RunState, string> = {
+  queued: '◷',
+  pending: '◷',
+  running: '▶',
+  done: '✓',
+  failed: '✗',
+  cancelled: '⊘',
+  interrupted: '⏸',
+  timeout: '⌛',
+  preempted: '⏸',
+  node_fail: '✗',
+};
 /** Seconds per step are averaged over this many recent records: recent speed predicts the rest best. */
 const ETA_WINDOW = 20;
 
@@ -84,22 +95,35 @@ function render(): void {
   const total = status.totalSteps;
   document.title = status.name;
   $('title').textContent = status.name;
-  const job = status.slurm?.jobId ? `Slurm job ${status.slurm.jobId}${status.slurm.partition ? ` on ${status.slurm.partition}` : ''}${status.slurm.nodeList ? ` (${status.slurm.nodeList})` : ''}${status.state === 'pending' && status.slurm.reason ? `, waiting: ${status.slurm.reason}` : ''}` : undefined;
-  $('subtitle').textContent = [status.id, status.engine, status.source, status.backend, job].filter(Boolean).join(' · ');
+  const job = status.slurm?.jobId
+    ? `Slurm job ${status.slurm.jobId}${status.slurm.partition ? ` on ${status.slurm.partition}` : ''}${status.slurm.nodeList ? ` (${status.slurm.nodeList})` : ''}${status.state === 'pending' && status.slurm.reason ? `, waiting: ${status.slurm.reason}` : ''}`
+    : undefined;
+  $('subtitle').textContent = [status.id, status.engine, status.source, status.backend, job]
+    .filter(Boolean)
+    .join(' · ');
   // A run of another tool has no train.log or config.json: its Trainer state (or folder) is what opens.
   $('open-log').hidden = status.source !== undefined;
-  $('open-config').textContent = status.source === undefined ? 'Open config.json' : status.source === 'TensorBoard' ? 'Reveal folder' : 'Open trainer_state.json';
+  $('open-config').textContent =
+    status.source === undefined
+      ? 'Open config.json'
+      : status.source === 'TensorBoard'
+        ? 'Reveal folder'
+        : 'Open trainer_state.json';
   $('state').className = `state state-${status.state}`;
   $('state-icon').textContent = STATE_ICONS[status.state] ?? '?';
   $('state-label').textContent = status.state;
   const progress = $('progress') as HTMLProgressElement;
   progress.max = total || 1;
   progress.value = total ? Math.min(step, total) : 0;
-  $('progress-text').textContent = total ? `step ${step} / ${total} (${Math.floor((100 * step) / total)}%)` : `step ${step}`;
+  $('progress-text').textContent = total
+    ? `step ${step} / ${total} (${Math.floor((100 * step) / total)}%)`
+    : `step ${step}`;
   const running = status.state === 'running';
   $('cancel').hidden = !(running || status.state === 'queued');
-  const took = status.startedAt && status.endedAt ? (Date.parse(status.endedAt) - Date.parse(status.startedAt)) / 1000 : undefined;
-  $('eta').textContent = running && total ? `ETA ${duration(eta(step, total))}` : took !== undefined ? `took ${duration(took)}` : '';
+  const took =
+    status.startedAt && status.endedAt ? (Date.parse(status.endedAt) - Date.parse(status.startedAt)) / 1000 : undefined;
+  $('eta').textContent =
+    running && total ? `ETA ${duration(eta(step, total))}` : took !== undefined ? `took ${duration(took)}` : '';
   if (status.resumes) $('eta').textContent += ` · resumed ${status.resumes}×`;
 
   const failure = $('failure');
@@ -125,18 +149,41 @@ function render(): void {
 
   const xs = metrics.map((r) => r.step);
   const evalLoss = (external.evals ?? []).filter((e) => e.values.loss !== undefined);
-  charts.loss.update([{ label: 'loss', xs, ys: metrics.map((r) => r.loss) }, ...(evalLoss.length ? [{ label: 'eval loss', xs: evalLoss.map((e) => e.step), ys: evalLoss.map((e) => e.values.loss) }] : [])], total);
+  charts.loss.update(
+    [
+      { label: 'loss', xs, ys: metrics.map((r) => r.loss) },
+      ...(evalLoss.length
+        ? [{ label: 'eval loss', xs: evalLoss.map((e) => e.step), ys: evalLoss.map((e) => e.values.loss) }]
+        : []),
+    ],
+    total,
+  );
   charts.lr.update([{ label: 'learning rate', xs, ys: metrics.map((r) => r.lr ?? NaN) }], total);
   charts.throughput.update([{ label: 'tokens/s', xs, ys: metrics.map((r) => r.tokensPerSecond ?? NaN) }], total);
   $('gpu').hidden = gpuPeak === 0;
-  if (gpuPeak > 0) charts.gpu.update([{ label: 'peak GPU memory (GiB)', xs, ys: metrics.map((r) => (r.gpuMemory === undefined ? NaN : r.gpuMemory / 2 ** 30)) }], total);
+  if (gpuPeak > 0)
+    charts.gpu.update(
+      [
+        {
+          label: 'peak GPU memory (GiB)',
+          xs,
+          ys: metrics.map((r) => (r.gpuMemory === undefined ? NaN : r.gpuMemory / 2 ** 30)),
+        },
+      ],
+      total,
+    );
 
   if (config && config.engine !== 'command') {
     const t = config.train;
     const rows: [string, string][] = [
       ['method', t.method],
       ['learning rate', `${t.learning_rate} (${t.lr_scheduler_type})`],
-      ['batch size', t.gradient_accumulation_steps > 1 ? `${t.batch_size} × ${t.gradient_accumulation_steps} accumulation` : String(t.batch_size)],
+      [
+        'batch size',
+        t.gradient_accumulation_steps > 1
+          ? `${t.batch_size} × ${t.gradient_accumulation_steps} accumulation`
+          : String(t.batch_size),
+      ],
       ['sequence length', String(t.max_seq_length)],
     ];
     if (t.method === 'lora') rows.push(['LoRA r / alpha', `${config.lora.r} / ${config.lora.lora_alpha}`]);
@@ -145,9 +192,20 @@ function render(): void {
   } else if (config || external.hyperparameters) {
     // A command's run (its settings are the tool's, not the experiment's train section) or another tool's run.
     const lastEval = external.evals?.at(-1);
-    const rows: [string, string][] = config ? [['command', Array.isArray(config.command) ? config.command.join(' ') : config.command], ['cwd', config.cwd], ['output_dir', config.output_dir || '—']] : [];
+    const rows: [string, string][] = config
+      ? [
+          ['command', Array.isArray(config.command) ? config.command.join(' ') : config.command],
+          ['cwd', config.cwd],
+          ['output_dir', config.output_dir || '—'],
+        ]
+      : [];
     rows.push(...Object.entries(flatten(external.hyperparameters ?? {})));
-    if (lastEval) rows.push(...Object.entries(lastEval.values).map(([k, v]) => [`eval ${k} (step ${lastEval.step})`, num(v)] as [string, string]));
+    if (lastEval)
+      rows.push(
+        ...Object.entries(lastEval.values).map(
+          ([k, v]) => [`eval ${k} (step ${lastEval.step})`, num(v)] as [string, string],
+        ),
+      );
     for (const note of external.notes ?? []) rows.push(['not read', note]);
     $('config').replaceChildren(definitionList(rows));
   }

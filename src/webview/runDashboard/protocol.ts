@@ -4,7 +4,10 @@ import type { RunData } from '../../core/runs/view';
 
 export type ToWebview =
   /** Everything so far; sent whenever the page (re)loads. */
-  | ({ type: 'init'; runDir: string; status: RunStatus; config?: RunConfig; metrics: MetricRecord[] } & Pick<RunData, 'evals' | 'hyperparameters' | 'notes'>)
+  | ({ type: 'init'; runDir: string; status: RunStatus; config?: RunConfig; metrics: MetricRecord[] } & Pick<
+      RunData,
+      'evals' | 'hyperparameters' | 'notes'
+    >)
   | { type: 'status'; status: RunStatus }
   /** Only the records appended to metrics.jsonl since the last message (an external run: the records after the last step sent, and its evaluations). */
   | ({ type: 'metrics'; records: MetricRecord[] } & Pick<RunData, 'evals'>)

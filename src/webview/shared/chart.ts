@@ -30,7 +30,13 @@ const MARGIN = { left: 58, right: 12, top: 10, bottom: 24 };
  * The points to draw for one series across `buckets` pixel columns: all of them when they fit, else
  * per column the first, lowest, highest and last point in step order. Non-finite values are left out.
  */
-export function downsample(xs: readonly number[], ys: readonly number[], x0: number, x1: number, buckets: number): [number, number][] {
+export function downsample(
+  xs: readonly number[],
+  ys: readonly number[],
+  x0: number,
+  x1: number,
+  buckets: number,
+): [number, number][] {
   const out: [number, number][] = [];
   if (xs.length <= 2 * buckets) {
     for (let i = 0; i < xs.length; i++) if (Number.isFinite(ys[i])) out.push([xs[i], ys[i]]);
@@ -43,7 +49,10 @@ export function downsample(xs: readonly number[], ys: readonly number[], x0: num
     for (const i of [...new Set(picks)].sort((a, b) => a - b)) out.push([xs[i], ys[i]]);
     picks = [];
   };
-  let first = 0, lo = 0, hi = 0, last = 0;
+  let first = 0,
+    lo = 0,
+    hi = 0,
+    last = 0;
   for (let i = 0; i < xs.length; i++) {
     if (!Number.isFinite(ys[i])) continue;
     const b = Math.min(buckets - 1, Math.floor(((xs[i] - x0) / span) * buckets));
@@ -100,7 +109,11 @@ export class LineChart {
   private width = 0;
 
   constructor(private readonly opts: ChartOptions) {
-    this.element = el('figure', { class: 'chart', tabindex: '0', 'aria-label': `${opts.title} by ${opts.xLabel}: arrow keys, Home and End read values` });
+    this.element = el('figure', {
+      class: 'chart',
+      tabindex: '0',
+      'aria-label': `${opts.title} by ${opts.xLabel}: arrow keys, Home and End read values`,
+    });
     this.plot = el('div', { class: 'plot' });
     this.legend = el('ul', { class: 'legend' });
     this.readout = el('figcaption', { class: 'readout muted', 'aria-live': 'polite' });
@@ -136,7 +149,10 @@ export class LineChart {
   }
 
   private domain(): { x0: number; x1: number; y0: number; y1: number } | undefined {
-    let x0 = Infinity, x1 = this.xMax, y0 = Infinity, y1 = -Infinity;
+    let x0 = Infinity,
+      x1 = this.xMax,
+      y0 = Infinity,
+      y1 = -Infinity;
     for (const s of this.series) {
       if (s.xs.length === 0) continue;
       x0 = Math.min(x0, s.xs[0]);
@@ -176,10 +192,20 @@ export class LineChart {
     const px = (x: number) => MARGIN.left + ((x - d.x0) / (d.x1 - d.x0)) * pw;
     const py = (y: number) => MARGIN.top + (1 - (y - d.y0) / (d.y1 - d.y0)) * ph;
     for (const y of niceTicks(d.y0, d.y1, 4)) {
-      svg.append(svgEl('line', { class: 'grid', x1: MARGIN.left, x2: W - MARGIN.right, y1: py(y), y2: py(y) }), svgEl('text', { class: 'tick', x: MARGIN.left - 4, y: py(y) + 3, 'text-anchor': 'end' }, this.fmt(y)));
+      svg.append(
+        svgEl('line', { class: 'grid', x1: MARGIN.left, x2: W - MARGIN.right, y1: py(y), y2: py(y) }),
+        svgEl('text', { class: 'tick', x: MARGIN.left - 4, y: py(y) + 3, 'text-anchor': 'end' }, this.fmt(y)),
+      );
     }
     // Steps are whole numbers: no ticks between them. A label at the right edge ends there rather than being cut.
-    for (const x of niceTicks(d.x0, d.x1, 5).filter(Number.isInteger)) svg.append(svgEl('text', { class: 'tick', x: px(x), y: H - 8, 'text-anchor': px(x) > W - MARGIN.right - 20 ? 'end' : 'middle' }, String(x)));
+    for (const x of niceTicks(d.x0, d.x1, 5).filter(Number.isInteger))
+      svg.append(
+        svgEl(
+          'text',
+          { class: 'tick', x: px(x), y: H - 8, 'text-anchor': px(x) > W - MARGIN.right - 20 ? 'end' : 'middle' },
+          String(x),
+        ),
+      );
     // The axis name sits in the empty corner under the value labels.
     svg.append(svgEl('text', { class: 'tick axis', x: 2, y: H - 8 }, this.opts.xLabel));
     const summary: string[] = [];
@@ -188,7 +214,10 @@ export class LineChart {
       const points = pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
       svg.append(svgEl('polyline', { class: `series s${i % SERIES_STYLES}`, points, 'data-label': s.label }));
       const dropped = s.ys.filter((y) => !Number.isFinite(y)).length;
-      if (s.xs.length) summary.push(`${this.series.length > 1 ? `${s.label}: ` : ''}${s.xs.length} points, last ${this.fmt(s.ys[s.ys.length - 1])} at ${this.opts.xLabel} ${s.xs[s.xs.length - 1]}${dropped ? `, ${dropped} not finite` : ''}`);
+      if (s.xs.length)
+        summary.push(
+          `${this.series.length > 1 ? `${s.label}: ` : ''}${s.xs.length} points, last ${this.fmt(s.ys[s.ys.length - 1])} at ${this.opts.xLabel} ${s.xs[s.xs.length - 1]}${dropped ? `, ${dropped} not finite` : ''}`,
+        );
     });
     svg.setAttribute('aria-label', `${this.opts.title}: ${summary.join('; ')}`);
     if (this.cursor !== undefined) {
@@ -218,10 +247,12 @@ export class LineChart {
       this.readout.textContent = '';
       return;
     }
-    const values = this.series.filter((s) => s.xs.length).map((s) => {
-      const i = nearest(s.xs, x);
-      return `${this.series.length > 1 ? `${s.label} ` : ''}${this.fmt(s.ys[i])}`;
-    });
+    const values = this.series
+      .filter((s) => s.xs.length)
+      .map((s) => {
+        const i = nearest(s.xs, x);
+        return `${this.series.length > 1 ? `${s.label} ` : ''}${this.fmt(s.ys[i])}`;
+      });
     this.readout.textContent = `${this.opts.xLabel} ${x}: ${this.opts.title} ${values.join(' · ')}`;
   }
 

@@ -10,12 +10,23 @@ const vscode = vscodeApi<FromWebview, StudyPageState>();
 let state: StudyPageState = vscode.getState() ?? { dir: '' };
 let tables: Record<Correction, StudyTable> | undefined;
 
-const pLine = (c: Comparison) => (c.p === undefined ? 'no test' : `p = ${c.p.toPrecision(3)}${c.pAdjusted !== undefined ? `, adjusted ${c.pAdjusted.toPrecision(3)}` : ''}${c.method ? ` (${c.method})` : ''}`);
+const pLine = (c: Comparison) =>
+  c.p === undefined
+    ? 'no test'
+    : `p = ${c.p.toPrecision(3)}${c.pAdjusted !== undefined ? `, adjusted ${c.pAdjusted.toPrecision(3)}` : ''}${c.method ? ` (${c.method})` : ''}`;
 const tone = (d: number | undefined) => (d === undefined || d === 0 ? 'same' : d > 0 ? 'better' : 'worse');
 
-function comparison(label: string, c: Comparison | undefined, unit: StudyTable['tasks'][number]['unit']): HTMLElement | undefined {
+function comparison(
+  label: string,
+  c: Comparison | undefined,
+  unit: StudyTable['tasks'][number]['unit'],
+): HTMLElement | undefined {
   if (!c) return undefined;
-  return el('span', { class: `vs delta ${tone(c.delta)}`, title: `${label}: ${pLine(c)}` }, `${label} ${showDelta(c, unit)}`);
+  return el(
+    'span',
+    { class: `vs delta ${tone(c.delta)}`, title: `${label}: ${pLine(c)}` },
+    `${label} ${showDelta(c, unit)}`,
+  );
 }
 
 function drawTable(t: StudyTable): number {
@@ -29,14 +40,20 @@ function drawTable(t: StudyTable): number {
   const body = el('tbody');
   t.rows.forEach((r, i) => {
     const tr = el('tr', { class: r.scan ? 'scan' : '' });
-    const detail = [r.layers && `layers ${r.layers[0]}-${r.layers[1]}`, r.scale !== undefined && `scale ${r.scale}`].filter(Boolean).join(', ');
-    tr.append(el('th', { scope: 'row' }, r.name), el('td', { class: 'metric' }, detail ? `${r.recipe} (${detail})` : r.recipe));
+    const detail = [r.layers && `layers ${r.layers[0]}-${r.layers[1]}`, r.scale !== undefined && `scale ${r.scale}`]
+      .filter(Boolean)
+      .join(', ');
+    tr.append(
+      el('th', { scope: 'row' }, r.name),
+      el('td', { class: 'metric' }, detail ? `${r.recipe} (${detail})` : r.recipe),
+    );
     r.cells.forEach((c, k) => {
       const unit = t.tasks[k].unit;
       const td = el('td', { class: 'num' });
       if (r.missing) td.append(el('span', { class: 'muted' }, 'not evaluated'));
       else td.append(el('span', { class: t.best[k].includes(i) ? 'value best' : 'value' }, showValue(c.value, unit)));
-      for (const part of [comparison('vs base', c.vsBase, unit), comparison('vs full', c.vsFull, unit)]) if (part) td.append(part);
+      for (const part of [comparison('vs base', c.vsBase, unit), comparison('vs full', c.vsFull, unit)])
+        if (part) td.append(part);
       tr.append(td);
     });
     tr.append(el('td', { class: 'num' }, showValue(r.average, t.tasks[0]?.unit ?? 'fraction')));
@@ -60,11 +77,23 @@ function drawHeatmap(t: StudyTable): number {
   const body = el('tbody');
   for (const s of scans) {
     const tr = el('tr');
-    tr.append(el('th', { scope: 'row', title: s.name }, s.layers[0] === s.layers[1] ? `layer ${s.layers[0]}` : `layers ${s.layers[0]}-${s.layers[1]}`));
+    tr.append(
+      el(
+        'th',
+        { scope: 'row', title: s.name },
+        s.layers[0] === s.layers[1] ? `layer ${s.layers[0]}` : `layers ${s.layers[0]}-${s.layers[1]}`,
+      ),
+    );
     s.deltas.forEach((d, k) => {
       const level = d === undefined || d === 0 ? 0 : Math.min(4, 1 + Math.floor((3.999 * Math.abs(d)) / max));
       const unit = t.tasks[k].unit;
-      tr.append(el('td', { class: `${tone(d)} h${level}`, title: `${s.name}, ${t.tasks[k].task}: ${showValue(s.values[k], unit)}` }, d === undefined ? '' : `${d < 0 ? '−' : '+'}${showValue(Math.abs(d), unit)}`));
+      tr.append(
+        el(
+          'td',
+          { class: `${tone(d)} h${level}`, title: `${s.name}, ${t.tasks[k].task}: ${showValue(s.values[k], unit)}` },
+          d === undefined ? '' : `${d < 0 ? '−' : '+'}${showValue(Math.abs(d), unit)}`,
+        ),
+      );
     });
     body.append(tr);
   }
@@ -79,8 +108,10 @@ function draw(): void {
   const t = tables[correction];
   ($('correction') as HTMLSelectElement).value = correction;
   $('title').textContent = `Study: ${t.name}`;
-  $('subtitle').textContent = `${t.rows.length} variants × ${t.tasks.length} tasks${t.layerCount ? `, ${t.layerCount} layers` : ''}`;
-  $('legend').textContent = `Δ in points against ${t.base ?? '(no base variant)'} and ${t.full ?? '(no full fine-tune variant)'}; * p < 0.05, ** p < 0.01, *** p < 0.001 (paired tests on the per-example records${correction === 'none' ? '' : `, ${correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-corrected over each variant's tasks`}).`;
+  $('subtitle').textContent =
+    `${t.rows.length} variants × ${t.tasks.length} tasks${t.layerCount ? `, ${t.layerCount} layers` : ''}`;
+  $('legend').textContent =
+    `Δ in points against ${t.base ?? '(no base variant)'} and ${t.full ?? '(no full fine-tune variant)'}; * p < 0.05, ** p < 0.01, *** p < 0.001 (paired tests on the per-example records${correction === 'none' ? '' : `, ${correction === 'holm' ? 'Holm' : 'Benjamini–Hochberg'}-corrected over each variant's tasks`}).`;
   const rows = drawTable(t);
   const heatmap = drawHeatmap(t);
   $('count').textContent = `${rows} variants`;
@@ -105,5 +136,8 @@ $('correction').addEventListener('change', () => {
   vscode.setState(state);
   draw();
 });
-for (const format of ['csv', 'latex'] as const) $(`export-${format}`).addEventListener('click', () => vscode.postMessage({ type: 'export', format, correction: state.correction ?? 'none' }));
+for (const format of ['csv', 'latex'] as const)
+  $(`export-${format}`).addEventListener('click', () =>
+    vscode.postMessage({ type: 'export', format, correction: state.correction ?? 'none' }),
+  );
 vscode.postMessage({ type: 'ready' });

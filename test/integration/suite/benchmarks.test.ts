@@ -11,8 +11,8 @@ import type { BenchmarkDiffPanel } from '../../../src/extension/benchmarks/diffP
 import { eventually } from '../../helpers/eventually';
 
 /** The Benchmarks tree on the API (`trees.benchmarks`). */
-const benchmarksOf = (api: TaiaLabApi) => (api.trees as TaiaLabApi['trees'] & { benchmarks: BenchmarksTree }).benchmarks;
-
+const benchmarksOf = (api: TaiaLabApi) =>
+  (api.trees as TaiaLabApi['trees'] & { benchmarks: BenchmarksTree }).benchmarks;
 
 const TS = '2026-01-01T00-00-00.000000';
 
@@ -22,7 +22,15 @@ function writeLmEval(dir: string, model: string, right: (i: number) => boolean):
   const acc = Array.from({ length: 40 }, (_, i) => (right(i) ? 1 : 0));
   const mean = acc.reduce((a: number, b) => a + b, 0) / acc.length;
   const results = {
-    results: { arc_easy: { alias: 'arc_easy', 'acc,none': mean, 'acc_stderr,none': 0.07, 'acc_norm,none': mean, 'acc_norm_stderr,none': 'N/A' } },
+    results: {
+      arc_easy: {
+        alias: 'arc_easy',
+        'acc,none': mean,
+        'acc_stderr,none': 0.07,
+        'acc_norm,none': mean,
+        'acc_norm_stderr,none': 'N/A',
+      },
+    },
     groups: {},
     versions: { arc_easy: 1.0 },
     'n-shot': { arc_easy: 0 },
@@ -32,7 +40,21 @@ function writeLmEval(dir: string, model: string, right: (i: number) => boolean):
     date: 1767225600,
   };
   writeFileSync(path.join(dir, `results_${TS}.json`), JSON.stringify(results, null, 2));
-  writeFileSync(path.join(dir, `samples_arc_easy_${TS}.jsonl`), acc.map((a, i) => JSON.stringify({ doc_id: i, target: 'A', filtered_resps: [a ? 'A' : 'B'], filter: 'none', acc: a, acc_norm: a })).join('\n') + '\n');
+  writeFileSync(
+    path.join(dir, `samples_arc_easy_${TS}.jsonl`),
+    acc
+      .map((a, i) =>
+        JSON.stringify({
+          doc_id: i,
+          target: 'A',
+          filtered_resps: [a ? 'A' : 'B'],
+          filter: 'none',
+          acc: a,
+          acc_norm: a,
+        }),
+      )
+      .join('\n') + '\n',
+  );
 }
 
 suite('Benchmarks in the real host', () => {
@@ -61,7 +83,9 @@ suite('Benchmarks in the real host', () => {
     // watcher-driven check here would test the sandbox. The Checkpoints test covers the watcher path.
     await vscode.commands.executeCommand('taiaLab.refresh');
     const models = await eventually(() => {
-      const found = tree.getChildren().filter((n): n is Extract<BenchmarkNode, { type: 'model' }> => n.type === 'model' && n.file.startsWith(root));
+      const found = tree
+        .getChildren()
+        .filter((n): n is Extract<BenchmarkNode, { type: 'model' }> => n.type === 'model' && n.file.startsWith(root));
       assert.deepEqual(found.map((n) => n.results.model).sort(), ['qwen-base', 'qwen-ft']);
       return found.sort((a, b) => a.results.model.localeCompare(b.results.model));
     }, 20000);
@@ -73,7 +97,13 @@ suite('Benchmarks in the real host', () => {
     const [task] = tree.getChildren(models[0]);
     assert.equal(tree.getTreeItem(task).label, 'arc_easy');
     const metrics = tree.getChildren(task).map((n) => tree.getTreeItem(n));
-    assert.deepEqual(metrics.map((m) => [m.label, m.description]), [['acc', '0.5000 ± 0.0700 ↑'], ['acc_norm', '0.5000 ↑']]);
+    assert.deepEqual(
+      metrics.map((m) => [m.label, m.description]),
+      [
+        ['acc', '0.5000 ± 0.0700 ↑'],
+        ['acc_norm', '0.5000 ↑'],
+      ],
+    );
     // The malformed file is an error item with its reason, and the rest of the view is unaffected.
     const error = await eventually(() => {
       const e = tree.getChildren().find((n) => n.type === 'error' && n.file.startsWith(root));
@@ -95,14 +125,19 @@ suite('Benchmarks in the real host', () => {
     // Two-sided exact binomial: 2 · (½)¹⁶.
     assert.equal(row.cells[1].test?.p, 2 / 65536);
     // Opening the same comparison again brings the same panel forward.
-    const again = await vscode.commands.executeCommand<BenchmarkDiffPanel>('taiaLab.benchmarkDiff', { models: models.map((m) => ({ file: m.file, model: m.results.model })) });
+    const again = await vscode.commands.executeCommand<BenchmarkDiffPanel>('taiaLab.benchmarkDiff', {
+      models: models.map((m) => ({ file: m.file, model: m.results.model })),
+    });
     assert.equal(again, panel);
     panel.panel.dispose();
 
     // A file deleted from the workspace leaves the view.
     rmSync(path.join(root, 'lm', 'ft'), { recursive: true, force: true });
     await vscode.commands.executeCommand('taiaLab.refresh');
-    await eventually(() => assert.ok(!tree.models.some((m) => m.results.model === 'qwen-ft' && m.file.startsWith(root))), 20000);
+    await eventually(
+      () => assert.ok(!tree.models.some((m) => m.results.model === 'qwen-ft' && m.file.startsWith(root))),
+      20000,
+    );
   });
 
   test("real files of other layouts are listed: lm-eval's ..__name folders, 0.3 names, OpenCompass .txt and .md", async function () {
@@ -112,7 +147,10 @@ suite('Benchmarks in the real host', () => {
     const fixtures = path.resolve(__dirname, '../../../../test/fixtures/results');
     cpSync(path.join(fixtures, 'lm-eval-0.4.3'), path.join(real, 'lm-eval-0.4.3'), { recursive: true });
     cpSync(path.join(fixtures, 'lm-eval-0.3', 'bloom-560m'), path.join(real, 'bloom-560m'), { recursive: true });
-    cpSync(path.join(fixtures, 'opencompass-2024-01', 'summary_20240119_225509.txt'), path.join(real, 'oc', 'summary_20240119_225509.txt'));
+    cpSync(
+      path.join(fixtures, 'opencompass-2024-01', 'summary_20240119_225509.txt'),
+      path.join(real, 'oc', 'summary_20240119_225509.txt'),
+    );
     cpSync(path.join(fixtures, 'opencompass-musr', 'summary_musr.md'), path.join(real, 'oc', 'summary_musr.md'));
     await vscode.commands.executeCommand('taiaLab.refresh');
     const found = await eventually(() => {
@@ -121,7 +159,11 @@ suite('Benchmarks in the real host', () => {
       return nodes;
     }, 20000);
     const of = (name: string) => found.filter((n) => path.basename(n.file) === name);
-    assert.equal(of('results_2024-08-21T04-37-55.218014.json')[0].results.model, 'meta-llama/Meta-Llama-3-8B-Instruct+epoch_20', 'the ..__ folder is not taken for a hidden one');
+    assert.equal(
+      of('results_2024-08-21T04-37-55.218014.json')[0].results.model,
+      'meta-llama/Meta-Llama-3-8B-Instruct+epoch_20',
+      'the ..__ folder is not taken for a hidden one',
+    );
     assert.equal(of('bloom-560m_lambada_openai_0-shot.json')[0].results.format, 'lm-eval');
     assert.equal(of('summary_20240119_225509.txt')[0].results.format, 'opencompass', 'not a TAIA log');
     assert.equal(of('summary_musr.md').length, 10);

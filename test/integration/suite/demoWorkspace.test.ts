@@ -15,7 +15,15 @@ suite('Create the demo workspace in the real host', () => {
     try {
       const dir = path.join(parent, 'demo-workspace');
       assert.equal(await vscode.commands.executeCommand<string>('taiaLab.createDemoWorkspace', { dir }), dir);
-      for (const f of ['models/base/model.safetensors', 'models/base/tokenizer.json', 'data/word-games.jsonl', 'tasks/capitals.jsonl', 'tasks/capitals_mc.jsonl', 'tasks/sums.jsonl']) assert.ok(existsSync(path.join(dir, f)), f);
+      for (const f of [
+        'models/base/model.safetensors',
+        'models/base/tokenizer.json',
+        'data/word-games.jsonl',
+        'tasks/capitals.jsonl',
+        'tasks/capitals_mc.jsonl',
+        'tasks/sums.jsonl',
+      ])
+        assert.ok(existsSync(path.join(dir, f)), f);
       const text = readFileSync(path.join(dir, 'word-games.taia.yaml'), 'utf-8');
       assert.ok(!text.includes('{'), 'the experiment is YAML, not JSON in a .taia.yaml');
       assert.equal(parse(text).name, 'word-games');

@@ -35,11 +35,35 @@ suite('TAIA Lab extension', () => {
     assert.ok(!ext.extensionPath.startsWith(path.resolve(__dirname, '../../../..')), 'not the source checkout');
     const files = filesBelow(ext.extensionPath);
     const manifest = ext.packageJSON as Manifest;
-    for (const f of ['package.json', path.posix.normalize(manifest.main), 'dist/merge-worker.js', 'dist/webview/deltaReview.js', 'dist/trainer.js', 'dist/trainer-replica.js', 'dist/wasm/tfjs-backend-wasm-simd.wasm', 'dist/webview/runDashboard.js', 'dist/webview/compareRuns.js']) assert.ok(files.includes(f), `${f} is packaged`);
-    assert.ok(files.some((f) => /^readme\.md$/i.test(f)), 'README is packaged');
-    assert.ok(files.some((f) => /^license(\.txt)?$/i.test(f)), 'LICENSE is packaged');
-    assert.ok(files.some((f) => f.startsWith('media/')), 'media/ is packaged');
-    const stray = files.filter((f) => /^(src|test|out|bench|scripts|bin|node_modules|\.vscode-test|test-artifacts)\/|\.map$|\.tsx?$|^tsconfig|^esbuild\.mjs$|\.vsix$/.test(f));
+    for (const f of [
+      'package.json',
+      path.posix.normalize(manifest.main),
+      'dist/merge-worker.js',
+      'dist/webview/deltaReview.js',
+      'dist/trainer.js',
+      'dist/trainer-replica.js',
+      'dist/wasm/tfjs-backend-wasm-simd.wasm',
+      'dist/webview/runDashboard.js',
+      'dist/webview/compareRuns.js',
+    ])
+      assert.ok(files.includes(f), `${f} is packaged`);
+    assert.ok(
+      files.some((f) => /^readme\.md$/i.test(f)),
+      'README is packaged',
+    );
+    assert.ok(
+      files.some((f) => /^license(\.txt)?$/i.test(f)),
+      'LICENSE is packaged',
+    );
+    assert.ok(
+      files.some((f) => f.startsWith('media/')),
+      'media/ is packaged',
+    );
+    const stray = files.filter((f) =>
+      /^(src|test|out|bench|scripts|bin|node_modules|\.vscode-test|test-artifacts)\/|\.map$|\.tsx?$|^tsconfig|^esbuild\.mjs$|\.vsix$/.test(
+        f,
+      ),
+    );
     assert.deepEqual(stray, [], 'no sources, tests, tools or source maps in the package');
     const bundle = readFileSync(path.join(ext.extensionPath, manifest.main), 'utf8');
     assert.ok(!bundle.includes('sourceMappingURL'), 'production bundle without a source map link');
@@ -53,10 +77,15 @@ suite('TAIA Lab extension', () => {
     const contributed = manifest.contributes.commands.map((c) => c.command);
     assert.ok(contributed.includes('taiaLab.mergeTaia'));
     const registered = new Set(await vscode.commands.getCommands(true));
-    assert.deepEqual(contributed.filter((c) => !registered.has(c)), [], 'contributed but not registered');
+    assert.deepEqual(
+      contributed.filter((c) => !registered.has(c)),
+      [],
+      'contributed but not registered',
+    );
     // Commands, views and webview serializers activate the extension (implicit events since VS Code 1.74);
     // an explicit onCommand event would only duplicate them.
-    for (const e of manifest.activationEvents ?? []) assert.ok(!e.startsWith('onCommand:') || contributed.includes(e.slice(10)), e);
+    for (const e of manifest.activationEvents ?? [])
+      assert.ok(!e.startsWith('onCommand:') || contributed.includes(e.slice(10)), e);
     assert.ok(existsSync(path.join(ext.extensionPath, manifest.main)));
   });
 });

@@ -38,22 +38,34 @@ suite('Runs of other tools in the real host', () => {
     cpSync(path.join(FIXTURES, 'tinyllama-sft'), path.join(ws, 'results/tinyllama'), { recursive: true });
     cpSync(path.join(FIXTURES, 'whisper-small-hi'), path.join(ws, 'whisper-small-colab'), { recursive: true });
     mkdirSync(path.join(ws, 'logs/run_1'), { recursive: true });
-    cpSync(path.join(FIXTURES, 'tensorboard-reducer/strict/events.out.tfevents.1622543341.janoshs-mbp.lan.86862.0'), path.join(ws, 'logs/run_1/events.out.tfevents.1622543341.janoshs-mbp.lan.86862.0'));
+    cpSync(
+      path.join(FIXTURES, 'tensorboard-reducer/strict/events.out.tfevents.1622543341.janoshs-mbp.lan.86862.0'),
+      path.join(ws, 'logs/run_1/events.out.tfevents.1622543341.janoshs-mbp.lan.86862.0'),
+    );
     backdate(ws);
     const api = await vscode.extensions.getExtension<TaiaLabApi>('taia-lab.taia-lab')!.activate();
     await api.trees.runs.refresh();
     const find = (id: string) => api.trees.runs.current.find((r) => r.status.id === id);
     const trl = await waitFor('the TRL run', () => find('external/results/tinyllama'));
     const item = api.trees.runs.getTreeItem(trl);
-    assert.match(String(item.description), /^TRL · interrupted · 2800\/2808 · loss 1\.\d{3} · \d{4}-\d\d-\d\d \d\d:\d\d$/);
+    assert.match(
+      String(item.description),
+      /^TRL · interrupted · 2800\/2808 · loss 1\.\d{3} · \d{4}-\d\d-\d\d \d\d:\d\d$/,
+    );
     assert.equal(item.contextValue, 'external.interrupted');
     const tb = find('external/logs/run_1')!;
     assert.match(String(api.trees.runs.getTreeItem(tb).description), /^TensorBoard · done · step 495/);
 
-    const dashboard = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.openRunDashboard', trl);
+    const dashboard = await vscode.commands.executeCommand<{ rendered: Promise<number> }>(
+      'taiaLab.openRunDashboard',
+      trl,
+    );
     assert.equal(await dashboard.rendered, 186);
     const whisper = find('external/whisper-small-colab')!;
-    const comparison = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.compareRuns', trl, [trl, whisper] satisfies RunNode[]);
+    const comparison = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.compareRuns', trl, [
+      trl,
+      whisper,
+    ] satisfies RunNode[]);
     assert.equal(await comparison.rendered, 2);
   });
 
@@ -61,7 +73,17 @@ suite('Runs of other tools in the real host', () => {
     this.timeout(60000);
     const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
     const out = path.join(root, 'external/live-out');
-    const state = (step: number) => JSON.stringify({ global_step: step, max_steps: 10, log_history: Array.from({ length: step }, (_, i) => ({ step: i + 1, loss: 2 - i / 10, learning_rate: 1e-4, epoch: (i + 1) / 10 })) });
+    const state = (step: number) =>
+      JSON.stringify({
+        global_step: step,
+        max_steps: 10,
+        log_history: Array.from({ length: step }, (_, i) => ({
+          step: i + 1,
+          loss: 2 - i / 10,
+          learning_rate: 1e-4,
+          epoch: (i + 1) / 10,
+        })),
+      });
     mkdirSync(path.join(out, 'checkpoint-1'), { recursive: true });
     writeFileSync(path.join(out, 'checkpoint-1/trainer_state.json'), state(1));
     const api = await vscode.extensions.getExtension<TaiaLabApi>('taia-lab.taia-lab')!.activate();
@@ -81,17 +103,43 @@ suite('Runs of other tools in the real host', () => {
     const dir = path.join(root, 'command');
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'hf-like.taia.yaml');
-    writeFileSync(file, stringify({ name: 'hf-like', engine: 'command', command: ['python3', path.join(REPO, 'test/fixtures/commands/hf_trainer_like.py'), '--output_dir', 'saves/run', '--max_steps', '100000', '--logging_steps', '1', '--save_steps', '100000'], output_dir: 'saves/run' }));
+    writeFileSync(
+      file,
+      stringify({
+        name: 'hf-like',
+        engine: 'command',
+        command: [
+          'python3',
+          path.join(REPO, 'test/fixtures/commands/hf_trainer_like.py'),
+          '--output_dir',
+          'saves/run',
+          '--max_steps',
+          '100000',
+          '--logging_steps',
+          '1',
+          '--save_steps',
+          '100000',
+        ],
+        output_dir: 'saves/run',
+      }),
+    );
     const api = await vscode.extensions.getExtension<TaiaLabApi>('taia-lab.taia-lab')!.activate();
     const runDir = await vscode.commands.executeCommand<string>('taiaLab.startTraining', { experiment: file });
     assert.ok(runDir, 'the command returns the run folder');
-    const node = await waitFor('the command run to log steps', () => api.trees.runs.current.find((r) => r.dir === runDir && r.status.state === 'running' && r.status.step >= 3));
+    const node = await waitFor('the command run to log steps', () =>
+      api.trees.runs.current.find((r) => r.dir === runDir && r.status.state === 'running' && r.status.step >= 3),
+    );
     // Its output folder is this run, not a second one in the view.
     assert.ok(!api.trees.runs.current.some((r) => r.external && r.dir === path.join(dir, 'saves/run')));
     await vscode.commands.executeCommand('taiaLab.cancelRun', node);
-    const done = await waitFor('the cancelled run', () => api.trees.runs.current.find((r) => r.dir === runDir && r.status.state === 'cancelled'));
+    const done = await waitFor('the cancelled run', () =>
+      api.trees.runs.current.find((r) => r.dir === runDir && r.status.state === 'cancelled'),
+    );
     assert.equal(done.status.stopSignal, 'SIGINT');
     assert.match(done.status.lastCheckpoint ?? '', /saves\/run\/checkpoint-\d+$/);
-    assert.match(readFileSync(path.join(runDir, 'trainer.out'), 'utf-8'), /interrupted at step \d+, saved checkpoint-\d+/);
+    assert.match(
+      readFileSync(path.join(runDir, 'trainer.out'), 'utf-8'),
+      /interrupted at step \d+, saved checkpoint-\d+/,
+    );
   });
 });

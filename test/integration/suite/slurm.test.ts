@@ -17,7 +17,12 @@ suite('Slurm runs in the real host', () => {
     writeTinyModel(path.join(ws, 'model'));
     writeAlpacaDataset(path.join(ws, 'data/train.jsonl'), 40);
     // No partition in the file: the setting fills it in.
-    writeExperiment(path.join(ws, 'cluster.taia.yaml'), { launcher: 'slurm', slurm: { time: '10' }, workers: 1, train: { max_steps: 30, save_steps: 10 } });
+    writeExperiment(path.join(ws, 'cluster.taia.yaml'), {
+      launcher: 'slurm',
+      slurm: { time: '10' },
+      workers: 1,
+      train: { max_steps: 30, save_steps: 10 },
+    });
     const slurm = vscode.workspace.getConfiguration('taiaLab.slurm');
     await slurm.update('partition', 'debug', vscode.ConfigurationTarget.Workspace);
     await slurm.update('pollSeconds', 1, vscode.ConfigurationTarget.Workspace);
@@ -28,18 +33,31 @@ suite('Slurm runs in the real host', () => {
       if (state && seen.at(-1) !== state) seen.push(state);
     });
     try {
-      const runDir = await vscode.commands.executeCommand<string>('taiaLab.startTraining', { experiment: path.join(ws, 'cluster.taia.yaml') });
+      const runDir = await vscode.commands.executeCommand<string>('taiaLab.startTraining', {
+        experiment: path.join(ws, 'cluster.taia.yaml'),
+      });
       assert.ok(runDir && existsSync(path.join(runDir, 'job.sbatch')), 'the job script is in the run folder');
       const end = Date.now() + 140000;
       const current = () => api.trees.runs.current.find((r) => r.dir === runDir);
-      while (!(current()?.status.state === 'done' && current()?.status.slurm?.jobState === 'COMPLETED') && current()?.status.state !== 'failed' && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
+      while (
+        !(current()?.status.state === 'done' && current()?.status.slurm?.jobState === 'COMPLETED') &&
+        current()?.status.state !== 'failed' &&
+        Date.now() < end
+      )
+        await new Promise((r) => setTimeout(r, 250));
       const node = current()!;
       assert.equal(node.status.state, 'done', `states seen: ${seen.join(' → ')}; ${JSON.stringify(node.status)}`);
       assert.equal(node.status.slurm?.jobState, 'COMPLETED');
       assert.equal(node.status.slurm?.partition, 'debug');
-      assert.match(String(api.trees.runs.getTreeItem(node).description), new RegExp(`^done · 30/30 · loss [\\d.]+ · job ${node.status.slurm!.jobId} on debug$`));
+      assert.match(
+        String(api.trees.runs.getTreeItem(node).description),
+        new RegExp(`^done · 30/30 · loss [\\d.]+ · job ${node.status.slurm!.jobId} on debug$`),
+      );
       assert.ok(existsSync(path.join(runDir, 'checkpoints', 'checkpoint-30', 'model.safetensors')));
-      const dashboard = await vscode.commands.executeCommand<{ rendered: Promise<number> }>('taiaLab.openRunDashboard', node);
+      const dashboard = await vscode.commands.executeCommand<{ rendered: Promise<number> }>(
+        'taiaLab.openRunDashboard',
+        node,
+      );
       assert.equal(await dashboard.rendered, 30);
     } finally {
       listener.dispose();

@@ -24,7 +24,6 @@ async function api(): Promise<TaiaLabApi> {
   return ext.activate();
 }
 
-
 async function labels(a: TaiaLabApi): Promise<Map<string, { description: string; group: string; context: string }>> {
   const out = new Map<string, { description: string; group: string; context: string }>();
   const tree = a.trees.checkpoints;
@@ -32,7 +31,11 @@ async function labels(a: TaiaLabApi): Promise<Map<string, { description: string;
     const g = String(tree.getTreeItem(group).label);
     for (const node of tree.getChildren(group) as CheckpointNode[]) {
       const item = tree.getTreeItem(node);
-      out.set(String(item.label), { description: String(item.description), group: g, context: String(item.contextValue) });
+      out.set(String(item.label), {
+        description: String(item.description),
+        group: g,
+        context: String(item.contextValue),
+      });
     }
   }
   return out;
@@ -47,16 +50,36 @@ suite('TAIA Lab in a real VS Code host', () => {
     root = workspaceRoot();
     writeLlama(path.join(root, 'models', 'base'), shape, { seed: 1, tokenizer: true });
     writeLlama(path.join(root, 'models', 'ft'), shape, { seed: 2, tokenizer: true });
-    writeAdapter(path.join(root, 'adapters', 'lora-qv'), llamaTensorShapes(shape), { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'] });
+    writeAdapter(path.join(root, 'adapters', 'lora-qv'), llamaTensorShapes(shape), {
+      r: 4,
+      alpha: 8,
+      targets: ['q_proj', 'v_proj'],
+    });
     mkdirSync(path.join(root, 'data'), { recursive: true });
-    writeFileSync(path.join(root, 'data', 'alpaca.jsonl'), Array.from({ length: 12 }, (_, i) => JSON.stringify({ instruction: `Add ${i} and 1 <b>`, input: '', output: String(i + 1) })).join('\n') + '\n');
-    writeFileSync(path.join(root, 'data', 'chat.json'), JSON.stringify([{ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }]));
+    writeFileSync(
+      path.join(root, 'data', 'alpaca.jsonl'),
+      Array.from({ length: 12 }, (_, i) =>
+        JSON.stringify({ instruction: `Add ${i} and 1 <b>`, input: '', output: String(i + 1) }),
+      ).join('\n') + '\n',
+    );
+    writeFileSync(
+      path.join(root, 'data', 'chat.json'),
+      JSON.stringify([
+        {
+          messages: [
+            { role: 'user', content: 'hi' },
+            { role: 'assistant', content: 'hello' },
+          ],
+        },
+      ]),
+    );
     a = await api();
     await vscode.commands.executeCommand('taiaLab.refresh');
   });
 
   suiteTeardown(() => {
-    for (const d of ['models', 'adapters', 'data', 'merged']) rmSync(path.join(root, d), { recursive: true, force: true });
+    for (const d of ['models', 'adapters', 'data', 'merged'])
+      rmSync(path.join(root, d), { recursive: true, force: true });
   });
 
   test('activates and registers its commands', async () => {
@@ -64,7 +87,15 @@ suite('TAIA Lab in a real VS Code host', () => {
     console.log(`    activation took ${a.activationMs.toFixed(1)} ms (bundle evaluation ${a.loadMs.toFixed(1)} ms)`);
     assert.ok(Number.isFinite(a.activationMs) && a.activationMs > 0);
     const commands = await vscode.commands.getCommands(true);
-    for (const c of ['taiaLab.mergeTaia', 'taiaLab.refresh', 'taiaLab.previewDataset', 'taiaLab.inspectDeltas', 'taiaLab.copyPath', 'taiaLab.revealInExplorer']) assert.ok(commands.includes(c), c);
+    for (const c of [
+      'taiaLab.mergeTaia',
+      'taiaLab.refresh',
+      'taiaLab.previewDataset',
+      'taiaLab.inspectDeltas',
+      'taiaLab.copyPath',
+      'taiaLab.revealInExplorer',
+    ])
+      assert.ok(commands.includes(c), c);
   });
 
   test('the Checkpoints tree lists models and adapters with their details', async () => {
@@ -88,10 +119,23 @@ suite('TAIA Lab in a real VS Code host', () => {
   test('Apply TAIA merge writes a correct checkpoint, which then appears in the tree', async function () {
     this.timeout(60000);
     const out = path.join(root, 'merged', 'ft-taia');
-    const written = await vscode.commands.executeCommand<string>('taiaLab.mergeTaia', { base: path.join(root, 'models', 'base'), finetuned: path.join(root, 'models', 'ft'), out, recipe: 'taia', confirm: false });
+    const written = await vscode.commands.executeCommand<string>('taiaLab.mergeTaia', {
+      base: path.join(root, 'models', 'base'),
+      finetuned: path.join(root, 'models', 'ft'),
+      out,
+      recipe: 'taia',
+      confirm: false,
+    });
     assert.equal(written, out);
-    assert.ok(existsSync(path.join(out, 'model.safetensors')) && existsSync(path.join(out, 'taia_merge.json')) && existsSync(path.join(out, 'config.json')));
-    assert.deepEqual(readdirSync(path.dirname(out)).filter((n) => n.includes('taia-tmp')), []);
+    assert.ok(
+      existsSync(path.join(out, 'model.safetensors')) &&
+        existsSync(path.join(out, 'taia_merge.json')) &&
+        existsSync(path.join(out, 'config.json')),
+    );
+    assert.deepEqual(
+      readdirSync(path.dirname(out)).filter((n) => n.includes('taia-tmp')),
+      [],
+    );
     await eventually(async () => {
       const l = await labels(a);
       assert.equal(l.get('ft-taia')?.group, 'Merged outputs');
@@ -117,7 +161,12 @@ suite('TAIA Lab in a real VS Code host', () => {
   test('Inspect weight deltas opens the review and checks a TAIA output three ways', async function () {
     this.timeout(60000);
     const models = path.join(root, 'models');
-    const review = await vscode.commands.executeCommand<DeltaReview>('taiaLab.inspectDeltas', { base: path.join(models, 'base'), finetuned: path.join(models, 'ft'), merged: path.join(root, 'merged', 'ft-taia'), spectrum: 2 });
+    const review = await vscode.commands.executeCommand<DeltaReview>('taiaLab.inspectDeltas', {
+      base: path.join(models, 'base'),
+      finetuned: path.join(models, 'ft'),
+      merged: path.join(root, 'merged', 'ft-taia'),
+      spectrum: 2,
+    });
     assert.ok(review, 'the command returns the review');
     const report = await review.finished;
     assert.ok(report, 'the review finished');
@@ -128,7 +177,7 @@ suite('TAIA Lab in a real VS Code host', () => {
     assert.ok(tab, 'a review tab is open, titled as the three-way check it is');
   });
 
-  test('Preview shows a dataset\'s rows escaped', async () => {
+  test("Preview shows a dataset's rows escaped", async () => {
     const entry = a.index.datasetList.find((d) => d.file.endsWith('alpaca.jsonl'));
     assert.ok(entry);
     const panel = await vscode.commands.executeCommand<vscode.WebviewPanel>('taiaLab.previewDataset', entry);

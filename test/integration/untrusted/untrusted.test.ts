@@ -17,9 +17,17 @@ suite('TAIA Lab in an untrusted workspace', () => {
     const ext = vscode.extensions.getExtension<TaiaLabApi>('taia-lab.taia-lab')!;
     const api = await ext.activate();
     await api.index.refresh();
-    assert.ok(api.index.checkpointList.some((c) => c.dir.endsWith('u-base')), 'the Checkpoints view still lists what the workspace holds');
+    assert.ok(
+      api.index.checkpointList.some((c) => c.dir.endsWith('u-base')),
+      'the Checkpoints view still lists what the workspace holds',
+    );
     const out = path.join(root, 'u-out');
-    const result = await vscode.commands.executeCommand('taiaLab.mergeTaia', { base: path.join(root, 'u-base'), finetuned: path.join(root, 'u-ft'), out, confirm: false });
+    const result = await vscode.commands.executeCommand('taiaLab.mergeTaia', {
+      base: path.join(root, 'u-base'),
+      finetuned: path.join(root, 'u-ft'),
+      out,
+      confirm: false,
+    });
     assert.equal(result, undefined);
     assert.ok(!existsSync(out), 'nothing written');
   });
@@ -35,8 +43,18 @@ suite('TAIA Lab in an untrusted workspace', () => {
     const command = path.join(root, 'c.taia.yaml');
     writeFileSync(command, `engine: command\ncommand: [touch, ${JSON.stringify(path.join(root, 'ran'))}]\n`);
     assert.equal(await vscode.commands.executeCommand('taiaLab.startTraining', { experiment: command }), undefined);
-    assert.ok(!existsSync(path.join(root, 'ran')) && !existsSync(path.join(root, '.taia', 'runs')), 'the command did not run');
-    assert.equal(await vscode.commands.executeCommand('taiaLab.evaluate', { checkpoint: path.join(root, 'u-base'), tasks: [path.join(root, 'd.jsonl')], external: true }), undefined);
+    assert.ok(
+      !existsSync(path.join(root, 'ran')) && !existsSync(path.join(root, '.taia', 'runs')),
+      'the command did not run',
+    );
+    assert.equal(
+      await vscode.commands.executeCommand('taiaLab.evaluate', {
+        checkpoint: path.join(root, 'u-base'),
+        tasks: [path.join(root, 'd.jsonl')],
+        external: true,
+      }),
+      undefined,
+    );
     assert.ok(!existsSync(path.join(root, '.taia', 'results')), 'no evaluation ran');
     const study = path.join(root, 'u.taia-study.yaml');
     writeFileSync(study, 'base: u-base\nfinetuned: u-ft\neval: { tasks: [d.jsonl] }\nvariants: [taia]\n');

@@ -29,7 +29,16 @@ export interface TrainerState {
 }
 
 const CHECKPOINT = /^checkpoint-(\d+)$/;
-const SETTINGS = ['train_batch_size', 'num_train_epochs', 'max_steps', 'logging_steps', 'save_steps', 'eval_steps', 'best_metric', 'best_model_checkpoint'];
+const SETTINGS = [
+  'train_batch_size',
+  'num_train_epochs',
+  'max_steps',
+  'logging_steps',
+  'save_steps',
+  'eval_steps',
+  'best_metric',
+  'best_model_checkpoint',
+];
 
 /**
  * JSON as Python's json.dump writes it: a diverged run logs `NaN` and `Infinity`, which JSON.parse
@@ -40,7 +49,9 @@ export function parsePythonJson(text: string): unknown {
     return JSON.parse(text);
   } catch {
     const marked = text.replace(/([:[,]\s*)(-?Infinity|NaN)(?=\s*[,\]}])/g, '$1"\\u0000$2"');
-    return JSON.parse(marked, (_k, v: unknown) => (typeof v === 'string' && v.startsWith('\u0000') ? Number(v.slice(1)) : v));
+    return JSON.parse(marked, (_k, v: unknown) =>
+      typeof v === 'string' && v.startsWith('\u0000') ? Number(v.slice(1)) : v,
+    );
   }
 }
 
@@ -57,15 +68,29 @@ export function readLogHistory(history: unknown[]): Pick<TrainerState, 'metrics'
     const step = num(e.step);
     if (step === undefined) continue;
     if (num(e.loss) !== undefined) {
-      metrics.push({ step, epoch: num(e.epoch), loss: e.loss as number, lr: num(e.learning_rate), gradNorm: num(e.grad_norm) });
+      metrics.push({
+        step,
+        epoch: num(e.epoch),
+        loss: e.loss as number,
+        lr: num(e.learning_rate),
+        gradNorm: num(e.grad_norm),
+      });
       continue;
     }
     const evalValues = Object.entries(e).filter(([k, v]) => k.startsWith('eval_') && typeof v === 'number');
     if (evalValues.length) {
-      evals.push({ step, epoch: num(e.epoch), values: Object.fromEntries(evalValues.map(([k, v]) => [k.slice(5), v as number])) });
+      evals.push({
+        step,
+        epoch: num(e.epoch),
+        values: Object.fromEntries(evalValues.map(([k, v]) => [k.slice(5), v as number])),
+      });
       continue;
     }
-    if (num(e.train_loss) !== undefined || num(e.train_runtime) !== undefined) summary = Object.fromEntries(Object.entries(e).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+    if (num(e.train_loss) !== undefined || num(e.train_runtime) !== undefined)
+      summary = Object.fromEntries(Object.entries(e).filter(([, v]) => typeof v === 'number')) as Record<
+        string,
+        number
+      >;
   }
   return { metrics, evals, summary };
 }
@@ -76,11 +101,17 @@ export async function readTrainerState(file: string): Promise<TrainerState> {
   try {
     value = parsePythonJson(await readFile(file, 'utf-8'));
   } catch (e) {
-    throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code ? `cannot read (${(e as NodeJS.ErrnoException).code})` : `invalid JSON (${(e as Error).message})`}`, { cause: e });
+    throw new Error(
+      `${file}: ${(e as NodeJS.ErrnoException).code ? `cannot read (${(e as NodeJS.ErrnoException).code})` : `invalid JSON (${(e as Error).message})`}`,
+      { cause: e },
+    );
   }
-  if (typeof value !== 'object' || value === null || !Array.isArray((value as { log_history?: unknown }).log_history)) throw new Error(`${file}: not a Trainer state (no log_history list)`);
+  if (typeof value !== 'object' || value === null || !Array.isArray((value as { log_history?: unknown }).log_history))
+    throw new Error(`${file}: not a Trainer state (no log_history list)`);
   const s = value as Record<string, unknown>;
-  const settings = Object.fromEntries(SETTINGS.filter((k) => s[k] !== undefined && s[k] !== null).map((k) => [k, s[k]]));
+  const settings = Object.fromEntries(
+    SETTINGS.filter((k) => s[k] !== undefined && s[k] !== null).map((k) => [k, s[k]]),
+  );
   return {
     file,
     globalStep: num(s.global_step) ?? 0,
@@ -108,7 +139,8 @@ export const LLAMA_FACTORY_LOG = 'trainer_log.jsonl';
 
 /** Whether a folder is a Trainer output folder: its own trainer_state.json, a checkpoint holding one, or LLaMA-Factory's log. */
 export async function isTrainerOutput(dir: string): Promise<boolean> {
-  if ((await exists(path.join(dir, TRAINER_STATE_FILE))) || (await exists(path.join(dir, LLAMA_FACTORY_LOG)))) return true;
+  if ((await exists(path.join(dir, TRAINER_STATE_FILE))) || (await exists(path.join(dir, LLAMA_FACTORY_LOG))))
+    return true;
   for (const c of await trainerCheckpoints(dir)) if (await exists(path.join(c.dir, TRAINER_STATE_FILE))) return true;
   return false;
 }
@@ -118,7 +150,10 @@ export async function isTrainerOutput(dir: string): Promise<boolean> {
  * checkpoint while it trains, and into the folder itself only when a script calls save_state at the end.
  */
 export async function latestTrainerState(dir: string): Promise<{ state?: TrainerState; problems: string[] }> {
-  const candidates = [path.join(dir, TRAINER_STATE_FILE), ...(await trainerCheckpoints(dir)).reverse().map((c) => path.join(c.dir, TRAINER_STATE_FILE))];
+  const candidates = [
+    path.join(dir, TRAINER_STATE_FILE),
+    ...(await trainerCheckpoints(dir)).reverse().map((c) => path.join(c.dir, TRAINER_STATE_FILE)),
+  ];
   const problems: string[] = [];
   let best: TrainerState | undefined;
   for (const file of candidates) {
@@ -143,7 +178,9 @@ function timedelta(text: unknown): number | undefined {
  * LLaMA-Factory's trainer_log.jsonl (`current_steps`, `total_steps`, `loss`, `lr`, `epoch`,
  * `elapsed_time`, `throughput`): the newest step and the loss records so far. A half-written last line is left for the next read.
  */
-export async function readLlamaFactoryLog(dir: string): Promise<{ step: number; totalSteps?: number; metrics: MetricRecord[] } | undefined> {
+export async function readLlamaFactoryLog(
+  dir: string,
+): Promise<{ step: number; totalSteps?: number; metrics: MetricRecord[] } | undefined> {
   const text = await readFile(path.join(dir, LLAMA_FACTORY_LOG), 'utf-8').catch(() => undefined);
   if (text === undefined) return undefined;
   const metrics: MetricRecord[] = [];
@@ -159,7 +196,15 @@ export async function readLlamaFactoryLog(dir: string): Promise<{ step: number; 
     if (typeof e !== 'object' || e === null || num(e.current_steps) === undefined) continue;
     step = Math.max(step, e.current_steps as number);
     totalSteps = num(e.total_steps) ?? totalSteps;
-    if (num(e.loss) !== undefined) metrics.push({ step: e.current_steps as number, epoch: num(e.epoch), loss: e.loss as number, lr: num(e.lr), elapsed: timedelta(e.elapsed_time), tokensPerSecond: num(e.throughput) });
+    if (num(e.loss) !== undefined)
+      metrics.push({
+        step: e.current_steps as number,
+        epoch: num(e.epoch),
+        loss: e.loss as number,
+        lr: num(e.lr),
+        elapsed: timedelta(e.elapsed_time),
+        tokensPerSecond: num(e.throughput),
+      });
   }
   return { step, totalSteps, metrics };
 }
@@ -186,12 +231,35 @@ export async function readToolConfig(dir: string, state?: TrainerState): Promise
   let tool: ToolName = 'HF Trainer';
   for (const name of names.sort()) {
     const file = path.join(dir, name);
-    if (name === 'training_args.bin') notRead.push(`${name}: a Python pickle, which is never loaded (loading one runs code)`);
+    if (name === 'training_args.bin')
+      notRead.push(`${name}: a Python pickle, which is never loaded (loading one runs code)`);
     else if (name === 'adapter_config.json' || name === 'config.json') {
-      const value = await readFile(file, 'utf-8').then(parsePythonJson, () => undefined).catch(() => undefined);
-      if (value && typeof value === 'object') files[name] = name === 'config.json' ? pick(value as Record<string, unknown>, ['architectures', 'model_type', 'torch_dtype', 'num_hidden_layers', 'hidden_size']) : pick(value as Record<string, unknown>, ['base_model_name_or_path', 'peft_type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora']);
+      const value = await readFile(file, 'utf-8')
+        .then(parsePythonJson, () => undefined)
+        .catch(() => undefined);
+      if (value && typeof value === 'object')
+        files[name] =
+          name === 'config.json'
+            ? pick(value as Record<string, unknown>, [
+                'architectures',
+                'model_type',
+                'torch_dtype',
+                'num_hidden_layers',
+                'hidden_size',
+              ])
+            : pick(value as Record<string, unknown>, [
+                'base_model_name_or_path',
+                'peft_type',
+                'r',
+                'lora_alpha',
+                'lora_dropout',
+                'target_modules',
+                'use_rslora',
+              ]);
     } else if (/\.ya?ml$/.test(name)) {
-      const value = await readFile(file, 'utf-8').then((t) => parseYaml(t) as unknown).catch(() => undefined);
+      const value = await readFile(file, 'utf-8')
+        .then((t) => parseYaml(t) as unknown)
+        .catch(() => undefined);
       if (!value || typeof value !== 'object' || Array.isArray(value)) continue;
       const v = value as Record<string, unknown>;
       if (name === 'training_args.yaml' || name === 'llamaboard_config.yaml') tool = 'LLaMA-Factory';
@@ -200,8 +268,15 @@ export async function readToolConfig(dir: string, state?: TrainerState): Promise
       files[name] = v;
     }
   }
-  if (tool === 'HF Trainer' && (names.includes('trainer_log.jsonl') || names.includes('llamaboard_config.yaml'))) tool = 'LLaMA-Factory';
-  if (tool === 'HF Trainer' && state?.metrics.length && (state.file.endsWith(TRAINER_STATE_FILE) && (await logHasTrlKeys(state.file)))) tool = 'TRL';
+  if (tool === 'HF Trainer' && (names.includes('trainer_log.jsonl') || names.includes('llamaboard_config.yaml')))
+    tool = 'LLaMA-Factory';
+  if (
+    tool === 'HF Trainer' &&
+    state?.metrics.length &&
+    state.file.endsWith(TRAINER_STATE_FILE) &&
+    (await logHasTrlKeys(state.file))
+  )
+    tool = 'TRL';
   return { tool, files, notRead };
 }
 
@@ -215,5 +290,8 @@ function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknow
 }
 
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -4,7 +4,15 @@
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { MetricRecord, RunStatus } from '../types';
-import { EvalRecord, isTrainerOutput, LLAMA_FACTORY_LOG, latestTrainerState, readLlamaFactoryLog, readToolConfig, trainerCheckpoints } from './hfTrainer';
+import {
+  EvalRecord,
+  isTrainerOutput,
+  LLAMA_FACTORY_LOG,
+  latestTrainerState,
+  readLlamaFactoryLog,
+  readToolConfig,
+  trainerCheckpoints,
+} from './hfTrainer';
 import { eventFilesIn, readEventFile, Scalar } from './tensorboard';
 
 export type { EvalRecord } from './hfTrainer';
@@ -25,7 +33,17 @@ export interface ExternalRun {
   notes: string[];
 }
 
-const SKIP = new Set(['node_modules', '.git', '.taia', '__pycache__', '.venv', 'venv', 'site-packages', '.vscode-test', 'wandb']);
+const SKIP = new Set([
+  'node_modules',
+  '.git',
+  '.taia',
+  '__pycache__',
+  '.venv',
+  'venv',
+  'site-packages',
+  '.vscode-test',
+  'wandb',
+]);
 const MAX_DEPTH = 6;
 const MAX_FOLDERS = 5000;
 
@@ -37,11 +55,13 @@ export async function discoverExternalRuns(root: string): Promise<{ dir: string;
     if (visited++ > MAX_FOLDERS) return;
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     if (await isTrainerOutput(dir)) return void found.push({ dir, kind: 'trainer' });
-    if (entries.some((e) => e.isFile() && e.name.startsWith('events.out.tfevents.'))) found.push({ dir, kind: 'tensorboard' });
+    if (entries.some((e) => e.isFile() && e.name.startsWith('events.out.tfevents.')))
+      found.push({ dir, kind: 'tensorboard' });
     if (depth >= MAX_DEPTH) return;
     for (const e of entries) {
       // The Trainer's hparams writer adds a `<timestamp>/` folder of its own beside a run's event file.
-      if (!e.isDirectory() || SKIP.has(e.name) || /^checkpoint-\d+$/.test(e.name) || /^\d+(\.\d+)?$/.test(e.name)) continue;
+      if (!e.isDirectory() || SKIP.has(e.name) || /^checkpoint-\d+$/.test(e.name) || /^\d+(\.\d+)?$/.test(e.name))
+        continue;
       await walk(path.join(dir, e.name), depth + 1);
     }
   };
@@ -53,11 +73,17 @@ export async function discoverExternalRuns(root: string): Promise<{ dir: string;
 export async function listExternalRuns(root: string): Promise<ExternalRun[]> {
   const found = await discoverExternalRuns(root);
   const runs = await Promise.all(found.map((f) => readExternalRun(f.dir, root, f.kind).catch(() => undefined)));
-  return runs.filter((r): r is ExternalRun => r !== undefined).sort((a, b) => b.status.createdAt.localeCompare(a.status.createdAt));
+  return runs
+    .filter((r): r is ExternalRun => r !== undefined)
+    .sort((a, b) => b.status.createdAt.localeCompare(a.status.createdAt));
 }
 
 /** Reads a Trainer output folder or a TensorBoard folder. `root` names it (the id is its path in the workspace). */
-export async function readExternalRun(dir: string, root = path.dirname(dir), kind?: ExternalRun['kind']): Promise<ExternalRun> {
+export async function readExternalRun(
+  dir: string,
+  root = path.dirname(dir),
+  kind?: ExternalRun['kind'],
+): Promise<ExternalRun> {
   kind ??= (await isTrainerOutput(dir)) ? 'trainer' : 'tensorboard';
   return kind === 'trainer' ? readTrainerRun(dir, root) : readTensorBoardRun(dir, root);
 }
@@ -98,7 +124,12 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
   const checkpoints = await trainerCheckpoints(dir);
   const config = await readToolConfig(dir, state);
   // LLaMA-Factory's log is written at every logging step: the surest sign of a live run.
-  const times = await mtimes([...(state ? [state.file] : []), ...checkpoints.map((c) => c.dir), dir, path.join(dir, LLAMA_FACTORY_LOG)]);
+  const times = await mtimes([
+    ...(state ? [state.file] : []),
+    ...checkpoints.map((c) => c.dir),
+    dir,
+    path.join(dir, LLAMA_FACTORY_LOG),
+  ]);
   const status = baseStatus(dir, root, config.tool, times);
   // trainer_state.json records no times: file dates say when it was last written, not how long it ran.
   delete status.startedAt;
@@ -109,7 +140,8 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
     status.step = state.globalStep;
     status.totalSteps = state.maxSteps;
     status.finalLoss = state.summary?.train_loss ?? metrics.at(-1)?.loss;
-    const finished = state.summary !== undefined || (state.maxSteps !== undefined && state.globalStep >= state.maxSteps);
+    const finished =
+      state.summary !== undefined || (state.maxSteps !== undefined && state.globalStep >= state.maxSteps);
     // Stopped short of its steps and no longer written: a crash or a cancel, resumable from its last checkpoint.
     if (!finished && status.state === 'done') status.state = 'interrupted';
     if (finished) status.state = 'done';
@@ -121,7 +153,13 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
     status.totalSteps = lf.totalSteps ?? status.totalSteps;
     if (lf.metrics.length > metrics.length) metrics = lf.metrics;
     status.finalLoss ??= metrics.at(-1)?.loss;
-    if (!state) status.state = status.state === 'running' ? 'running' : lf.totalSteps !== undefined && lf.step >= lf.totalSteps ? 'done' : 'interrupted';
+    if (!state)
+      status.state =
+        status.state === 'running'
+          ? 'running'
+          : lf.totalSteps !== undefined && lf.step >= lf.totalSteps
+            ? 'done'
+            : 'interrupted';
   }
   // A Trainer run that logged to TensorBoard only (no state saved yet) still has a curve.
   if (!metrics.length) {
@@ -133,18 +171,29 @@ async function readTrainerRun(dir: string, root: string): Promise<ExternalRun> {
   }
   const last = checkpoints.at(-1);
   if (last) status.lastCheckpoint = path.relative(dir, last.dir);
-  const hyperparameters: Record<string, unknown> = { tool: config.tool, ...(state ? { trainer_state: state.settings } : {}), ...config.files };
+  const hyperparameters: Record<string, unknown> = {
+    tool: config.tool,
+    ...(state ? { trainer_state: state.settings } : {}),
+    ...config.files,
+  };
   return { dir, kind: 'trainer', status, metrics, evals, hyperparameters, checkpoints, notes };
 }
 
 /** The newest TensorBoard folder directly under `dir` (the Trainer's `runs/<date>_<host>/`). */
-async function tensorBoardUnder(dir: string): Promise<{ read: ReturnType<typeof scalarsToRecords>; notes: string[] } | undefined> {
-  const subs = (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => path.join(dir, e.name));
+async function tensorBoardUnder(
+  dir: string,
+): Promise<{ read: ReturnType<typeof scalarsToRecords>; notes: string[] } | undefined> {
+  const subs = (await readdir(dir, { withFileTypes: true }).catch(() => []))
+    .filter((e) => e.isDirectory())
+    .map((e) => path.join(dir, e.name));
   for (const sub of subs.sort().reverse()) {
     const files = await eventFilesIn(sub);
     if (!files.length) continue;
     const reads = await Promise.all(files.map(readEventFile));
-    return { read: scalarsToRecords(reads.flatMap((r) => r.scalars)), notes: reads.flatMap((r) => (r.problem ? [r.problem] : [])) };
+    return {
+      read: scalarsToRecords(reads.flatMap((r) => r.scalars)),
+      notes: reads.flatMap((r) => (r.problem ? [r.problem] : [])),
+    };
   }
   return undefined;
 }
@@ -158,7 +207,12 @@ const TAGS = {
 };
 const EVAL_PREFIX = /^(eval|val|validation)[/_]/;
 
-export function scalarsToRecords(scalars: Scalar[]): { metrics: MetricRecord[]; evals: EvalRecord[]; lossTag?: string; tags: string[] } {
+export function scalarsToRecords(scalars: Scalar[]): {
+  metrics: MetricRecord[];
+  evals: EvalRecord[];
+  lossTag?: string;
+  tags: string[];
+} {
   const byTag = new Map<string, Map<number, Scalar>>();
   // A restarted writer logs the same steps again: the later value wins.
   for (const s of scalars) {
@@ -215,5 +269,14 @@ async function readTensorBoardRun(dir: string, root: string): Promise<ExternalRu
   status.finalLoss = metrics.at(-1)?.loss;
   const notes = reads.flatMap((r) => (r.problem ? [r.problem] : []));
   if (!lossTag) notes.push(`no loss scalar (looked for ${TAGS.loss.join(', ')}); tags: ${tags.join(', ') || 'none'}`);
-  return { dir, kind: 'tensorboard', status, metrics, evals, hyperparameters: { tool: 'TensorBoard', event_files: files.length, scalar_tags: tags.join(', ') }, checkpoints: [], notes };
+  return {
+    dir,
+    kind: 'tensorboard',
+    status,
+    metrics,
+    evals,
+    hyperparameters: { tool: 'TensorBoard', event_files: files.length, scalar_tags: tags.join(', ') },
+    checkpoints: [],
+    notes,
+  };
 }

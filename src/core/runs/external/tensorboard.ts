@@ -83,13 +83,29 @@ interface DecodedValue {
   tag?: string;
   simple_value?: number;
   metadata?: { plugin_data?: { plugin_name?: string } };
-  tensor?: { dtype?: number; tensor_shape?: { dim?: unknown[] }; tensor_content?: Uint8Array; float_val?: number[]; double_val?: number[]; int_val?: number[]; int64_val?: number[] };
+  tensor?: {
+    dtype?: number;
+    tensor_shape?: { dim?: unknown[] };
+    tensor_content?: Uint8Array;
+    float_val?: number[];
+    double_val?: number[];
+    int_val?: number[];
+    int64_val?: number[];
+  };
 }
 
 /** The value of a scalar tensor, or undefined when it is not one number. */
 function tensorScalar(t: NonNullable<DecodedValue['tensor']>): number | undefined {
   if ((t.tensor_shape?.dim?.length ?? 0) !== 0) return undefined;
-  const list = t.float_val?.length ? t.float_val : t.double_val?.length ? t.double_val : t.int_val?.length ? t.int_val : t.int64_val?.length ? t.int64_val.map(Number) : undefined;
+  const list = t.float_val?.length
+    ? t.float_val
+    : t.double_val?.length
+      ? t.double_val
+      : t.int_val?.length
+        ? t.int_val
+        : t.int64_val?.length
+          ? t.int64_val.map(Number)
+          : undefined;
   if (list) return list.length === 1 ? Number(list[0]) : undefined;
   const c = t.tensor_content;
   if (!c) return undefined;
@@ -123,7 +139,8 @@ export function decodeEvents(file: string, buf: Uint8Array): EventFileRead {
       let value: number | undefined;
       if (v.simple_value !== undefined) value = v.simple_value;
       else if (v.tensor && (plugin === 'scalars' || (!plugin && scalarTags.has(v.tag)))) value = tensorScalar(v.tensor);
-      if (value !== undefined) scalars.push({ tag: v.tag, step: event.step ?? 0, wallTime: event.wall_time ?? 0, value });
+      if (value !== undefined)
+        scalars.push({ tag: v.tag, step: event.step ?? 0, wallTime: event.wall_time ?? 0, value });
     }
   }
   return { file, scalars, problem: problem && `${path.basename(file)}: ${problem}` };
@@ -141,7 +158,12 @@ export async function readEventFile(file: string): Promise<EventFileRead> {
   const s = await stat(file);
   const hit = cache.get(file);
   if (hit && hit.size === s.size && hit.mtimeMs === s.mtimeMs) return hit.read;
-  if (s.size > MAX_EVENT_FILE_BYTES) return { file, scalars: [], problem: `${path.basename(file)}: ${Math.round(s.size / 2 ** 20)} MiB, more than the ${MAX_EVENT_FILE_BYTES / 2 ** 20} MiB read; not read` };
+  if (s.size > MAX_EVENT_FILE_BYTES)
+    return {
+      file,
+      scalars: [],
+      problem: `${path.basename(file)}: ${Math.round(s.size / 2 ** 20)} MiB, more than the ${MAX_EVENT_FILE_BYTES / 2 ** 20} MiB read; not read`,
+    };
   const read = decodeEvents(file, await readFile(file));
   cache.set(file, { size: s.size, mtimeMs: s.mtimeMs, read });
   return read;
@@ -150,5 +172,8 @@ export async function readEventFile(file: string): Promise<EventFileRead> {
 /** Event files directly in a folder, oldest first (a restarted writer starts a new file). */
 export async function eventFilesIn(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
-  return names.filter((n) => EVENT_FILE.test(n)).sort().map((n) => path.join(dir, n));
+  return names
+    .filter((n) => EVENT_FILE.test(n))
+    .sort()
+    .map((n) => path.join(dir, n));
 }

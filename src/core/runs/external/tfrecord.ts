@@ -24,13 +24,25 @@ export function readTfRecords(buf: Uint8Array): TfRecords {
   const records: Uint8Array[] = [];
   let at = 0;
   while (at < buf.length) {
-    if (buf.length - at < 12) return { records, end: at, problem: `record at byte ${at} is cut short (${buf.length - at} bytes of its 12-byte header)` };
+    if (buf.length - at < 12)
+      return {
+        records,
+        end: at,
+        problem: `record at byte ${at} is cut short (${buf.length - at} bytes of its 12-byte header)`,
+      };
     const length = Number(view.getBigUint64(at, true));
-    if (view.getUint32(at + 8, true) !== maskedCrc32c(buf.subarray(at, at + 8))) return { records, end: at, problem: `record at byte ${at}: the length's CRC does not match` };
+    if (view.getUint32(at + 8, true) !== maskedCrc32c(buf.subarray(at, at + 8)))
+      return { records, end: at, problem: `record at byte ${at}: the length's CRC does not match` };
     const start = at + 12;
-    if (buf.length - start < length + 4) return { records, end: at, problem: `record at byte ${at} is cut short (${buf.length - start} of ${length + 4} bytes)` };
+    if (buf.length - start < length + 4)
+      return {
+        records,
+        end: at,
+        problem: `record at byte ${at} is cut short (${buf.length - start} of ${length + 4} bytes)`,
+      };
     const data = buf.subarray(start, start + length);
-    if (view.getUint32(start + length, true) !== maskedCrc32c(data)) return { records, end: at, problem: `record at byte ${at}: the data's CRC does not match` };
+    if (view.getUint32(start + length, true) !== maskedCrc32c(data))
+      return { records, end: at, problem: `record at byte ${at}: the data's CRC does not match` };
     records.push(data);
     at = start + length + 4;
   }

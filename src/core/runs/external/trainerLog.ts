@@ -33,7 +33,9 @@ export function parseLogDict(line: string): Record<string, PyValue> | undefined 
       at++;
       return s;
     }
-    const m = /^(?:-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan)|True|False|None)/.exec(text.slice(at));
+    const m = /^(?:-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|inf|nan)|True|False|None)/.exec(
+      text.slice(at),
+    );
     if (!m) return undefined;
     at += m[0].length;
     const w = m[0];
@@ -50,7 +52,8 @@ export function parseLogDict(line: string): Record<string, PyValue> | undefined 
     if (text[at++] !== ':') return undefined;
     const value = literal();
     if (value === undefined) return undefined;
-    out[key] = typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+    out[key] =
+      typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
     space();
     const c = text[at++];
     if (c === '}') return at === text.length ? out : undefined;

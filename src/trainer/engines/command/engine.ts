@@ -46,11 +46,19 @@ function tail(file: string, from: number): () => Promise<string[]> {
   };
 }
 
-export async function trainWithCommand(runDir: string, config: RunConfig, resume: boolean, hooks: EngineHooks): Promise<EngineResult> {
+export async function trainWithCommand(
+  runDir: string,
+  config: RunConfig,
+  resume: boolean,
+  hooks: EngineHooks,
+): Promise<EngineResult> {
   const argv = commandArgv(config.command);
   const outputDir = config.output_dir || undefined;
   await updateStatus(runDir, { outputDir });
-  if (resume) hooks.log('running the command again; whether it continues from its last checkpoint is up to the tool (e.g. resume_from_checkpoint)');
+  if (resume)
+    hooks.log(
+      'running the command again; whether it continues from its last checkpoint is up to the tool (e.g. resume_from_checkpoint)',
+    );
   hooks.log(`running ${JSON.stringify(argv)} in ${config.cwd}${outputDir ? `, following ${outputDir}` : ''}`);
 
   // The command writes into trainer.out through this process's own stdout and stderr: one file keeps
@@ -60,7 +68,12 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
   let child: ChildProcess;
   try {
     // Its own process group (detached), so a cancel reaches every process it starts (torchrun workers, dataloaders).
-    child = spawn(argv[0], argv.slice(1), { cwd: config.cwd, env: { PYTHONUNBUFFERED: '1', ...process.env, ...config.env }, stdio: ['ignore', 1, 2], detached: true });
+    child = spawn(argv[0], argv.slice(1), {
+      cwd: config.cwd,
+      env: { PYTHONUNBUFFERED: '1', ...process.env, ...config.env },
+      stdio: ['ignore', 1, 2],
+      detached: true,
+    });
   } catch (e) {
     throw new Error(`cannot start ${argv[0]}: ${(e as Error).message}`, { cause: e });
   }
@@ -79,19 +92,35 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
   const seenCheckpoints = new Set<string>();
   // Hooks write files; one at a time keeps metrics.jsonl in step order.
   let queue = Promise.resolve();
-  const enqueue = (task: () => Promise<void>) => (queue = queue.then(task).catch((e: unknown) => hooks.log(`warning: ${(e as Error).message}`)));
+  const enqueue = (task: () => Promise<void>) =>
+    (queue = queue.then(task).catch((e: unknown) => hooks.log(`warning: ${(e as Error).message}`)));
 
   const start = async () => {
     if (started) return;
     started = true;
-    await hooks.started({ backend: `command: ${path.basename(argv[0])}`, totalSteps, startStep: 0, parameters: 0, trainableParameters: 0, examples: 0, command: argv.join(' ') });
+    await hooks.started({
+      backend: `command: ${path.basename(argv[0])}`,
+      totalSteps,
+      startStep: 0,
+      parameters: 0,
+      trainableParameters: 0,
+      examples: 0,
+      command: argv.join(' '),
+    });
   };
   const record = async (r: { step: number; epoch?: number; loss: number; lr?: number; gradNorm?: number }) => {
     if (r.step <= lastStep) return;
     await start();
     lastStep = r.step;
     finalLoss = r.loss;
-    await hooks.step({ step: r.step, totalSteps: Math.max(totalSteps, r.step), epoch: r.epoch, loss: r.loss, lr: r.lr, gradNorm: r.gradNorm });
+    await hooks.step({
+      step: r.step,
+      totalSteps: Math.max(totalSteps, r.step),
+      epoch: r.epoch,
+      loss: r.loss,
+      lr: r.lr,
+      gradNorm: r.gradNorm,
+    });
   };
 
   const onLine = (line: string) => {
@@ -112,7 +141,10 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
     // lines would not be the step, so those metrics wait for the checkpoints' trainer_state.json.
     const step = num('step') ?? barStep;
     if (step === undefined) {
-      if (!unstepped++) hooks.log(`log lines carry no step (no progress bar): metrics come from ${outputDir ? "the output_dir's trainer_state.json" : 'nowhere until output_dir is set'}`);
+      if (!unstepped++)
+        hooks.log(
+          `log lines carry no step (no progress bar): metrics come from ${outputDir ? "the output_dir's trainer_state.json" : 'nowhere until output_dir is set'}`,
+        );
       return;
     }
     return record({ step, epoch: num('epoch'), loss, lr: num('learning_rate'), gradNorm: num('grad_norm') });
@@ -123,7 +155,14 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
     if (!outputDir) return;
     for (const c of await trainerCheckpoints(outputDir)) {
       // A checkpoint is whole once its trainer_state.json is there: the Trainer writes it last.
-      if (seenCheckpoints.has(c.dir) || !(await stat(path.join(c.dir, TRAINER_STATE_FILE)).then(() => true, () => false))) continue;
+      if (
+        seenCheckpoints.has(c.dir) ||
+        !(await stat(path.join(c.dir, TRAINER_STATE_FILE)).then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
       seenCheckpoints.add(c.dir);
       await start();
       await hooks.checkpoint(c.step, c.dir);
@@ -175,6 +214,9 @@ export async function trainWithCommand(runDir: string, config: RunConfig, resume
   const checkpoints = [...seenCheckpoints];
   const result = { step: Math.max(lastStep, 0), finalLoss, checkpoint: checkpoints.at(-1), stopSignal };
   if (stopSignal) return { state: 'cancelled', ...result };
-  if (exit.code !== 0) throw new Error(`the command exited ${exit.signal ? `on ${exit.signal}` : `with code ${exit.code}`} (its output is in trainer.out)`);
+  if (exit.code !== 0)
+    throw new Error(
+      `the command exited ${exit.signal ? `on ${exit.signal}` : `with code ${exit.code}`} (its output is in trainer.out)`,
+    );
   return { state: 'done', ...result };
 }

@@ -36,35 +36,58 @@ type Want = ExperimentConfig['backend'];
  * script downloads libtensorflow), WebGPU (optional `webgpu` + tfjs-backend-webgpu packages), then the
  * built-in WASM and CPU backends. An explicit choice that cannot start is an error saying why.
  */
-export async function initBackend(device: ExperimentConfig['device'], backend: Want, searchRoots: string[]): Promise<BackendChoice> {
-  const order: Exclude<Want, 'auto'>[] = backend !== 'auto' ? [backend] : device === 'cpu' ? ['tensorflow', 'wasm', 'cpu'] : ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+export async function initBackend(
+  device: ExperimentConfig['device'],
+  backend: Want,
+  searchRoots: string[],
+): Promise<BackendChoice> {
+  const order: Exclude<Want, 'auto'>[] =
+    backend !== 'auto'
+      ? [backend]
+      : device === 'cpu'
+        ? ['tensorflow', 'wasm', 'cpu']
+        : ['tensorflow', 'webgpu', 'wasm', 'cpu'];
   const failures: string[] = [];
   for (const name of order) {
     try {
       const choice = await start(name, device, searchRoots);
-      if (device === 'gpu' && !choice.description.includes('GPU')) throw new Error(`${choice.description} is not a GPU backend`);
+      if (device === 'gpu' && !choice.description.includes('GPU'))
+        throw new Error(`${choice.description} is not a GPU backend`);
       return choice;
     } catch (e) {
       failures.push(`${name}: ${(e as Error).message}`);
     }
   }
-  throw new Error(`no TensorFlow.js backend could start for device '${device}', backend '${backend}':\n  ${failures.join('\n  ')}`);
+  throw new Error(
+    `no TensorFlow.js backend could start for device '${device}', backend '${backend}':\n  ${failures.join('\n  ')}`,
+  );
 }
 
-async function start(name: Exclude<Want, 'auto'>, device: ExperimentConfig['device'], roots: string[]): Promise<BackendChoice> {
+async function start(
+  name: Exclude<Want, 'auto'>,
+  device: ExperimentConfig['device'],
+  roots: string[],
+): Promise<BackendChoice> {
   switch (name) {
     case 'tensorflow': {
       const gpu = device !== 'cpu' ? optionalRequire<Tf>('@tensorflow/tfjs-node-gpu', roots) : undefined;
       const native = gpu ?? (device !== 'gpu' ? optionalRequire<Tf>('@tensorflow/tfjs-node', roots) : undefined);
-      if (!native) throw new Error(`@tensorflow/tfjs-node${device === 'gpu' ? '-gpu' : '(-gpu)'} is not installed (npm install it in the workspace; its install script downloads libtensorflow)`);
+      if (!native)
+        throw new Error(
+          `@tensorflow/tfjs-node${device === 'gpu' ? '-gpu' : '(-gpu)'} is not installed (npm install it in the workspace; its install script downloads libtensorflow)`,
+        );
       tf = native;
       await activate('tensorflow');
       return { name: 'tensorflow', description: gpu ? 'tfjs-node-gpu (CUDA GPU)' : 'tfjs-node (CPU, libtensorflow)' };
     }
     case 'webgpu': {
-      const webgpu = optionalRequire<{ create(opts: string[]): unknown; globals: Record<string, unknown> }>('webgpu', roots);
+      const webgpu = optionalRequire<{ create(opts: string[]): unknown; globals: Record<string, unknown> }>(
+        'webgpu',
+        roots,
+      );
       const backendModule = optionalRequire<object>('@tensorflow/tfjs-backend-webgpu', roots);
-      if (!webgpu || !backendModule) throw new Error('the optional packages webgpu and @tensorflow/tfjs-backend-webgpu are not installed');
+      if (!webgpu || !backendModule)
+        throw new Error('the optional packages webgpu and @tensorflow/tfjs-backend-webgpu are not installed');
       Object.assign(globalThis, webgpu.globals);
       (globalThis as { navigator?: unknown }).navigator = { gpu: webgpu.create([]) };
       await activate('webgpu');
@@ -78,7 +101,10 @@ async function start(name: Exclude<Want, 'auto'>, device: ExperimentConfig['devi
       installBlockedTranspose(tf);
       installSlicedBatchMatMul(tf);
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-      return { name: 'wasm', description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread, batched matmuls sliced onto XNNPACK)` };
+      return {
+        name: 'wasm',
+        description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread, batched matmuls sliced onto XNNPACK)`,
+      };
     }
     case 'cpu':
       await activate('cpu');
@@ -94,7 +120,10 @@ async function activate(name: string): Promise<void> {
 function wasmFolder(): string {
   const bundled = path.join(__dirname, 'wasm');
   if (existsSync(path.join(bundled, 'tfjs-backend-wasm-simd.wasm'))) return bundled + path.sep;
-  return path.dirname(createRequire(__filename).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) + path.sep;
+  return (
+    path.dirname(createRequire(__filename).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm')) +
+    path.sep
+  );
 }
 
 /** Loads an optional package from the workspace or the extension's folder, or undefined when absent. */

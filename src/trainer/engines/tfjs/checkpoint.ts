@@ -13,7 +13,11 @@ import { isAlive } from '../../../core/runs/store';
  * Tensors the checkpoint has beyond these are reported too: loading a model into the wrong architecture
  * must fail loudly, not train on half-initialised weights.
  */
-export async function readFloatTensors(dir: string, shapes: ReadonlyMap<string, readonly number[]>, fileName?: string): Promise<Map<string, Float32Array>> {
+export async function readFloatTensors(
+  dir: string,
+  shapes: ReadonlyMap<string, readonly number[]>,
+  fileName?: string,
+): Promise<Map<string, Float32Array>> {
   const weights = await CheckpointWeights.open(dir, fileName);
   try {
     const source: TensorReader = {
@@ -38,15 +42,25 @@ export interface TensorReader {
 }
 
 /** readFloatTensors' checks over any tensor source: every shape present and right, nothing extra. */
-export async function readTensorsFrom(source: TensorReader, label: string, shapes: ReadonlyMap<string, readonly number[]>): Promise<Map<string, Float32Array>> {
+export async function readTensorsFrom(
+  source: TensorReader,
+  label: string,
+  shapes: ReadonlyMap<string, readonly number[]>,
+): Promise<Map<string, Float32Array>> {
   const extra = source.names.filter((n) => !shapes.has(n) && !/rotary_emb\.inv_freq$/.test(n));
-  if (extra.length) throw new CheckpointError(source.where(extra[0]), `${extra.length} tensor(s) this architecture does not have, e.g. '${extra[0]}'`);
+  if (extra.length)
+    throw new CheckpointError(
+      source.where(extra[0]),
+      `${extra.length} tensor(s) this architecture does not have, e.g. '${extra[0]}'`,
+    );
   const out = new Map<string, Float32Array>();
   for (const [name, shape] of shapes) {
     const info = source.tensor(name);
     if (!info) throw new CheckpointError(label, 'missing', name);
-    if (info.shape.join() !== shape.join()) throw new CheckpointError(source.where(name), `shape [${info.shape}] where the config implies [${shape}]`, name);
-    if (!isFloatDtype(info.dtype)) throw new CheckpointError(source.where(name), `dtype ${info.dtype} is not a float type`, name);
+    if (info.shape.join() !== shape.join())
+      throw new CheckpointError(source.where(name), `shape [${info.shape}] where the config implies [${shape}]`, name);
+    if (!isFloatDtype(info.dtype))
+      throw new CheckpointError(source.where(name), `dtype ${info.dtype} is not a float type`, name);
     out.set(name, toFloat32(await source.read(name), info.dtype));
   }
   return out;
@@ -60,8 +74,16 @@ export interface FloatTensorSource {
 }
 
 /** Writes float32 tensors to a safetensors file, one tensor at a time. */
-export async function writeFloatSafetensors(file: string, tensors: FloatTensorSource[], metadata: Record<string, string> = { format: 'pt' }): Promise<void> {
-  const writer = await SafetensorsWriter.create(file, tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })), metadata);
+export async function writeFloatSafetensors(
+  file: string,
+  tensors: FloatTensorSource[],
+  metadata: Record<string, string> = { format: 'pt' },
+): Promise<void> {
+  const writer = await SafetensorsWriter.create(
+    file,
+    tensors.map((t) => ({ name: t.name, dtype: 'F32' as const, shape: t.shape })),
+    metadata,
+  );
   try {
     for (const t of tensors) {
       const values = await t.values();
@@ -76,7 +98,10 @@ export async function writeFloatSafetensors(file: string, tensors: FloatTensorSo
 
 /** Builds a folder under a temporary name beside its destination, then renames it into place. */
 export async function writeFolderAtomically(dest: string, fill: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`);
+  const tmp = path.join(
+    path.dirname(dest),
+    `.${path.basename(dest)}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`,
+  );
   await removeDeadTemporaries(path.dirname(dest));
   try {
     await mkdir(tmp, { recursive: true });
@@ -93,6 +118,7 @@ export async function writeFolderAtomically(dest: string, fill: (tmp: string) =>
 async function removeDeadTemporaries(parent: string): Promise<void> {
   for (const name of await readdir(parent).catch(() => [] as string[])) {
     const m = /^\..+\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1]))) await rm(path.join(parent, name), { recursive: true, force: true });
+    if (m && Number(m[1]) !== process.pid && !isAlive(Number(m[1])))
+      await rm(path.join(parent, name), { recursive: true, force: true });
   }
 }

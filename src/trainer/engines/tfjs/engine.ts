@@ -19,18 +19,38 @@ import type { EngineHooks, EngineResult } from '../types';
  * Trains a Llama-family model as the run's config says, from scratch or from the run's latest
  * checkpoint, data-parallel over one rank per core (see parallel.ts).
  */
-export async function trainWithTfjs(runDir: string, config: RunConfig, resume: boolean, hooks: EngineHooks): Promise<EngineResult> {
+export async function trainWithTfjs(
+  runDir: string,
+  config: RunConfig,
+  resume: boolean,
+  hooks: EngineHooks,
+): Promise<EngineResult> {
   const train = config.train;
-  const backend = await initBackend(config.device, config.backend, [path.dirname(config.base), path.resolve(runDir, '../../..')]);
+  const backend = await initBackend(config.device, config.backend, [
+    path.dirname(config.base),
+    path.resolve(runDir, '../../..'),
+  ]);
   const modelConfigJson = await readJsonObject(path.join(config.base, 'config.json'));
   const tok = await ChatTokenizer.load(config.base);
   hooks.log(`chat template: ${tok.templateSource}`);
-  const { examples, skipped } = await loadExamples(config.dataset, tok, train.train_on, train.max_seq_length + 1, hooks.log);
-  if (skipped) hooks.log(`warning: ${skipped} of ${examples.length + skipped} examples have no response token within max_seq_length ${train.max_seq_length} and are skipped`);
+  const { examples, skipped } = await loadExamples(
+    config.dataset,
+    tok,
+    train.train_on,
+    train.max_seq_length + 1,
+    hooks.log,
+  );
+  if (skipped)
+    hooks.log(
+      `warning: ${skipped} of ${examples.length + skipped} examples have no response token within max_seq_length ${train.max_seq_length} and are skipped`,
+    );
   const seqLen = sequenceLength(examples, train.max_seq_length);
   const order = new DataOrder(examples, train.batch_size, seqLen, train.seed, tok.ids.pad);
   const accum = train.gradient_accumulation_steps;
-  const totalSteps = train.max_steps > 0 ? train.max_steps : Math.max(1, train.num_train_epochs * Math.floor(order.microBatchesPerEpoch / accum));
+  const totalSteps =
+    train.max_steps > 0
+      ? train.max_steps
+      : Math.max(1, train.num_train_epochs * Math.floor(order.microBatchesPerEpoch / accum));
 
   const latest = resume ? (await listCheckpoints(runDir)).at(-1) : undefined;
   // Killed during its first save, a run has no complete checkpoint and starts again from step 0 (the trainer says so).
@@ -43,7 +63,14 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
   let pool: ReplicaPool | undefined;
   try {
     pool = ranks > 1 ? await ReplicaPool.start(ranks, config, latest?.dir, shared, model.size) : undefined;
-    await hooks.started({ backend: `${backend.description}${ranks > 1 ? `, data-parallel over ${ranks} threads` : ''}`, totalSteps, startStep, parameters: model.parameterCount, trainableParameters: model.size, examples: examples.length });
+    await hooks.started({
+      backend: `${backend.description}${ranks > 1 ? `, data-parallel over ${ranks} threads` : ''}`,
+      totalSteps,
+      startStep,
+      parameters: model.parameterCount,
+      trainableParameters: model.size,
+      examples: examples.length,
+    });
     const shards = shardRanges(order.batchSize, ranks);
     const save = (step: number): Promise<string> => saveCheckpoint(runDir, config, step, model, modelConfigJson);
     let step = startStep;
@@ -70,14 +97,26 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
       }
       for (const slice of slices.slice(1)) for (let i = 0; i < summed.length; i++) summed[i] += slice[i];
       loss = lossSum / accum;
-      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${step + 1}: training diverged (try a lower learning_rate or max_grad_norm)`);
+      if (!Number.isFinite(loss))
+        throw new Error(
+          `loss became ${loss} at step ${step + 1}: training diverged (try a lower learning_rate or max_grad_norm)`,
+        );
       const gradNorm = clipFlatGradients(summed, train.max_grad_norm);
       const applied = pool?.apply(lr);
       model.applyGradients(summed, lr);
       await applied;
       step++;
       const seconds = (performance.now() - t0) / 1000;
-      await hooks.step({ step, totalSteps, epoch: (step * accum) / order.microBatchesPerEpoch, loss, lr, gradNorm, tokensPerSecond: (order.batchSize * seqLen * accum) / seconds, liveTensors: tf.memory().numTensors });
+      await hooks.step({
+        step,
+        totalSteps,
+        epoch: (step * accum) / order.microBatchesPerEpoch,
+        loss,
+        lr,
+        gradNorm,
+        tokensPerSecond: (order.batchSize * seqLen * accum) / seconds,
+        liveTensors: tf.memory().numTensors,
+      });
       if (train.save_steps > 0 && step % train.save_steps === 0 && step < totalSteps) {
         savedDir = await save(step);
         await hooks.checkpoint(step, savedDir);
@@ -100,23 +139,58 @@ export async function trainWithTfjs(runDir: string, config: RunConfig, resume: b
  * A checkpoint as Hugging Face Trainer lays it out: the model (a full model folder, or a PEFT adapter
  * folder under LoRA) plus optimizer state and trainer_state.json, so merge, diff and resume all read it.
  */
-async function saveCheckpoint(runDir: string, config: RunConfig, step: number, model: TrainableModel, modelConfig: Record<string, unknown>): Promise<string> {
+async function saveCheckpoint(
+  runDir: string,
+  config: RunConfig,
+  step: number,
+  model: TrainableModel,
+  modelConfig: Record<string, unknown>,
+): Promise<string> {
   const { weights, optimizer, params } = model;
   const dest = checkpointDir(runDir, step);
-  const source = (name: string, t: Tensor) => ({ name, shape: t.shape, values: () => t.data() as Promise<Float32Array> });
+  const source = (name: string, t: Tensor) => ({
+    name,
+    shape: t.shape,
+    values: () => t.data() as Promise<Float32Array>,
+  });
   await writeFolderAtomically(dest, async (tmp) => {
     if (weights.trainable) {
-      await writeFloatSafetensors(path.join(tmp, MODEL_FILE), [...weights.tensors].map(([n, t]) => source(n, t)));
-      await writeFile(path.join(tmp, 'config.json'), JSON.stringify({ ...modelConfig, torch_dtype: 'float32' }, null, 2) + '\n');
+      await writeFloatSafetensors(
+        path.join(tmp, MODEL_FILE),
+        [...weights.tensors].map(([n, t]) => source(n, t)),
+      );
+      await writeFile(
+        path.join(tmp, 'config.json'),
+        JSON.stringify({ ...modelConfig, torch_dtype: 'float32' }, null, 2) + '\n',
+      );
     } else {
-      await writeFloatSafetensors(path.join(tmp, ADAPTER_FILE), [...weights.lora].flatMap(([m, p]) => [source(`base_model.model.${m}.lora_A.weight`, p.a), source(`base_model.model.${m}.lora_B.weight`, p.b)]));
+      await writeFloatSafetensors(
+        path.join(tmp, ADAPTER_FILE),
+        [...weights.lora].flatMap(([m, p]) => [
+          source(`base_model.model.${m}.lora_A.weight`, p.a),
+          source(`base_model.model.${m}.lora_B.weight`, p.b),
+        ]),
+      );
       await writeFile(path.join(tmp, 'adapter_config.json'), JSON.stringify(adapterConfig(config), null, 2) + '\n');
     }
     for (const f of [...TOKENIZER_FILES, ...CONFIG_FILES.filter((f) => f !== 'config.json')]) {
       if (await exists(path.join(config.base, f))) await copyFile(path.join(config.base, f), path.join(tmp, f));
     }
-    await writeFloatSafetensors(path.join(tmp, OPTIMIZER_FILE), [...params].flatMap(([n]) => [source(`${n}.exp_avg`, optimizer.m.get(n)!), source(`${n}.exp_avg_sq`, optimizer.v.get(n)!)]));
-    await writeFile(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify({ global_step: step, optimizer_step: optimizer.step, seed: config.train.seed, engine: 'tfjs' }, null, 2) + '\n');
+    await writeFloatSafetensors(
+      path.join(tmp, OPTIMIZER_FILE),
+      [...params].flatMap(([n]) => [
+        source(`${n}.exp_avg`, optimizer.m.get(n)!),
+        source(`${n}.exp_avg_sq`, optimizer.v.get(n)!),
+      ]),
+    );
+    await writeFile(
+      path.join(tmp, TRAINER_STATE_FILE),
+      JSON.stringify(
+        { global_step: step, optimizer_step: optimizer.step, seed: config.train.seed, engine: 'tfjs' },
+        null,
+        2,
+      ) + '\n',
+    );
   });
   return dest;
 }
@@ -141,4 +215,3 @@ function adapterConfig(config: RunConfig): Record<string, unknown> {
     modules_to_save: null,
   };
 }
-

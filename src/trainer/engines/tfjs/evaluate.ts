@@ -82,7 +82,10 @@ export async function openTfjsModel(model: ModelToEvaluate, req: EvalRequest): P
 /** Frozen weights of a model folder, of an adapter folded into its base, or of a merge variant read virtually. */
 async function loadWeights({ modelDir, adapterDir, variant }: ModelToEvaluate): Promise<LlamaWeights> {
   if (variant) return loadVariant(variant);
-  const config = llamaConfig(await readJsonObject(path.join(modelDir, 'config.json')), path.join(modelDir, 'config.json'));
+  const config = llamaConfig(
+    await readJsonObject(path.join(modelDir, 'config.json')),
+    path.join(modelDir, 'config.json'),
+  );
   const values = await readFloatTensors(modelDir, llamaTensorShapes(config));
   if (adapterDir) {
     const adapter = await openLoraAdapter(adapterDir);
@@ -93,7 +96,8 @@ async function loadWeights({ modelDir, adapterDir, variant }: ModelToEvaluate): 
         addDeltaRows(target, 0, await loraFactors(m));
       }
       for (const [name, ref] of adapter.replacements) {
-        if (values.has(name)) values.set(name, toFloat32(await ref.file.read(ref.info.name), ref.info.dtype as FloatDtype));
+        if (values.has(name))
+          values.set(name, toFloat32(await ref.file.read(ref.info.name), ref.info.dtype as FloatDtype));
       }
     } finally {
       await adapter.weights.close();
@@ -104,7 +108,11 @@ async function loadWeights({ modelDir, adapterDir, variant }: ModelToEvaluate): 
 
 function frozen(config: LlamaConfig, values: Map<string, Float32Array>): LlamaWeights {
   const shapes = llamaTensorShapes(config);
-  return new LlamaWeights(config, new Map([...values].map(([name, v]) => [name, tf.tensor(v, shapes.get(name))])), false);
+  return new LlamaWeights(
+    config,
+    new Map([...values].map(([name, v]) => [name, tf.tensor(v, shapes.get(name))])),
+    false,
+  );
 }
 
 /** The variant's tensors as its written merge would hold them, produced one by one from base and fine-tune. */
@@ -114,7 +122,12 @@ async function loadVariant(spec: VariantSpec): Promise<LlamaWeights> {
     const configFile = path.join(merge.plan.configSource, 'config.json');
     const config = llamaConfig(await readJsonObject(configFile), configFile);
     const label = `${spec.finetuned} (virtual '${spec.recipe.name}' merge)`;
-    const source = { where: () => label, names: merge.names, tensor: (n: string) => merge.tensor(n), read: (n: string) => merge.read(n) };
+    const source = {
+      where: () => label,
+      names: merge.names,
+      tensor: (n: string) => merge.tensor(n),
+      read: (n: string) => merge.read(n),
+    };
     return frozen(config, await readTensorsFrom(source, label, llamaTensorShapes(config)));
   } finally {
     await merge.close();

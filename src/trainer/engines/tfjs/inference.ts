@@ -34,11 +34,15 @@ export class DecodingSession {
     const G = c.heads / c.kvHeads;
     const dh = c.headDim;
     const pos = this.position;
-    if (pos + n > this.rotary.cos.shape[0]) throw new Error(`sequence of ${pos + n} tokens is longer than the ${this.rotary.cos.shape[0]} the session allows`);
+    if (pos + n > this.rotary.cos.shape[0])
+      throw new Error(
+        `sequence of ${pos + n} tokens is longer than the ${this.rotary.cos.shape[0]} the session allows`,
+      );
     const total = pos + n;
     // Row (g, i) is the query at position pos+i: it may see keys 0…pos+i.
     const maskValues = new Float32Array(G * n * total);
-    for (let g = 0; g < G; g++) for (let i = 0; i < n; i++) for (let j = pos + i + 1; j < total; j++) maskValues[(g * n + i) * total + j] = -1e9;
+    for (let g = 0; g < G; g++)
+      for (let i = 0; i < n; i++) for (let j = pos + i + 1; j < total; j++) maskValues[(g * n + i) * total + j] = -1e9;
     const next: LayerCache[] = [];
     const logp = tf.tidy(() => {
       const mask = tf.tensor2d(maskValues, [G * n, total]);
@@ -46,20 +50,35 @@ export class DecodingSession {
       for (let l = 0; l < c.layers; l++) {
         const p = `model.layers.${l}.`;
         const h = rmsNorm(x, this.w.get(`${p}input_layernorm.weight`) as Tensor1D, c.rmsNormEps);
-        const q5 = tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.q_proj`), [n, c.kvHeads, G, dh]), [1, 2, 0, 3]);
+        const q5 = tf.transpose(
+          tf.reshape(project(this.w, h, `${p}self_attn.q_proj`), [n, c.kvHeads, G, dh]),
+          [1, 2, 0, 3],
+        );
         const q = tf.reshape(this.rotary.apply(q5, pos), [c.kvHeads, G * n, dh]);
-        const kNew = this.rotary.apply(tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.k_proj`), [n, c.kvHeads, dh]), [1, 0, 2]), pos);
-        const vNew = tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.v_proj`), [n, c.kvHeads, dh]), [1, 0, 2]);
+        const kNew = this.rotary.apply(
+          tf.transpose(tf.reshape(project(this.w, h, `${p}self_attn.k_proj`), [n, c.kvHeads, dh]), [1, 0, 2]),
+          pos,
+        );
+        const vNew = tf.transpose(
+          tf.reshape(project(this.w, h, `${p}self_attn.v_proj`), [n, c.kvHeads, dh]),
+          [1, 0, 2],
+        );
         const prev = this.cache[l];
         const k = prev ? tf.concat([prev.k, kNew], 1) : kNew;
         const v = prev ? tf.concat([prev.v, vNew], 1) : vNew;
         next.push({ k: tf.keep(k), v: tf.keep(v) });
         const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), mask);
         const o = tf.matMul(tf.softmax(scores), v); // [KV, G·n, dh]
-        const merged = tf.reshape(tf.transpose(tf.reshape(o, [c.kvHeads, G, n, dh]), [2, 0, 1, 3]), [n, c.heads * dh]) as Tensor2D;
+        const merged = tf.reshape(tf.transpose(tf.reshape(o, [c.kvHeads, G, n, dh]), [2, 0, 1, 3]), [
+          n,
+          c.heads * dh,
+        ]) as Tensor2D;
         x = tf.add(x, project(this.w, merged, `${p}self_attn.o_proj`));
         const h2 = rmsNorm(x, this.w.get(`${p}post_attention_layernorm.weight`) as Tensor1D, c.rmsNormEps);
-        const act = tf.mul(silu(project(this.w, h2, `${p}mlp.gate_proj`)), project(this.w, h2, `${p}mlp.up_proj`)) as Tensor2D;
+        const act = tf.mul(
+          silu(project(this.w, h2, `${p}mlp.gate_proj`)),
+          project(this.w, h2, `${p}mlp.up_proj`),
+        ) as Tensor2D;
         x = tf.add(x, project(this.w, act, `${p}mlp.down_proj`));
       }
       x = rmsNorm(x, this.w.get('model.norm.weight') as Tensor1D, c.rmsNormEps);

@@ -28,14 +28,19 @@ export function llamaConfig(json: Record<string, unknown>, file: string): LlamaC
     return v;
   };
   const modelType = String(json.model_type ?? '');
-  if (!SUPPORTED.includes(modelType)) throw new Error(`${file}: model_type '${modelType}' is not supported by the tfjs engine (supported: ${SUPPORTED.join(', ')})`);
+  if (!SUPPORTED.includes(modelType))
+    throw new Error(
+      `${file}: model_type '${modelType}' is not supported by the tfjs engine (supported: ${SUPPORTED.join(', ')})`,
+    );
   if (json.rope_scaling) throw new Error(`${file}: rope_scaling is not supported by the tfjs engine`);
   const heads = num('num_attention_heads');
   const hiddenSize = num('hidden_size');
   const kvHeads = num('num_key_value_heads', heads);
   const headDim = num('head_dim', hiddenSize / heads);
-  if (heads % kvHeads !== 0) throw new Error(`${file}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
-  if (!Number.isInteger(headDim) || headDim % 2) throw new Error(`${file}: head dimension ${headDim} must be an even integer`);
+  if (heads % kvHeads !== 0)
+    throw new Error(`${file}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
+  if (!Number.isInteger(headDim) || headDim % 2)
+    throw new Error(`${file}: head dimension ${headDim} must be an even integer`);
   return {
     modelType,
     vocabSize: num('vocab_size'),
@@ -100,7 +105,9 @@ export class LlamaWeights {
     /** Dropout on adapter inputs while training. */
     readonly loraDropout = 0,
   ) {
-    if (!trainable) for (const [name, t] of tensors) if (t.rank === 2) this.transposed.set(name, tf.keep(tf.transpose(t as Tensor2D)));
+    if (!trainable)
+      for (const [name, t] of tensors)
+        if (t.rank === 2) this.transposed.set(name, tf.keep(tf.transpose(t as Tensor2D)));
   }
 
   get(name: string): Tensor {
@@ -129,7 +136,8 @@ export class ForwardContext {
     this.rotary = new Rotary(config.headDim, seq, config.ropeTheta);
     const groups = config.heads / config.kvHeads;
     const m = new Float32Array(groups * seq * seq);
-    for (let g = 0; g < groups; g++) for (let i = 0; i < seq; i++) for (let j = i + 1; j < seq; j++) m[(g * seq + i) * seq + j] = -1e9;
+    for (let g = 0; g < groups; g++)
+      for (let i = 0; i < seq; i++) for (let j = i + 1; j < seq; j++) m[(g * seq + i) * seq + j] = -1e9;
     this.mask = tf.keep(tf.tensor2d(m, [groups * seq, seq]));
   }
 
@@ -157,11 +165,16 @@ export function forward(w: LlamaWeights, ctx: ForwardContext, ids: Int32Array, d
     const h = rmsNorm(x, w.get(`${p}input_layernorm.weight`) as Tensor1D, c.rmsNormEps);
     const q5 = tf.transpose(tf.reshape(proj(h, `${p}self_attn.q_proj`), [B, T, c.kvHeads, G, dh]), [0, 2, 3, 1, 4]);
     const q = tf.reshape(ctx.rotary.apply(q5), [B, c.kvHeads, G * T, dh]);
-    const k = ctx.rotary.apply(tf.transpose(tf.reshape(proj(h, `${p}self_attn.k_proj`), [B, T, c.kvHeads, dh]), [0, 2, 1, 3]));
+    const k = ctx.rotary.apply(
+      tf.transpose(tf.reshape(proj(h, `${p}self_attn.k_proj`), [B, T, c.kvHeads, dh]), [0, 2, 1, 3]),
+    );
     const v = tf.transpose(tf.reshape(proj(h, `${p}self_attn.v_proj`), [B, T, c.kvHeads, dh]), [0, 2, 1, 3]);
     const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), ctx.mask);
     const o = tf.matMul(tf.softmax(scores), v); // [B, KV, G·T, dh]
-    const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, c.kvHeads, G, T, dh]), [0, 3, 1, 2, 4]), [B * T, c.heads * dh]) as Tensor2D;
+    const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, c.kvHeads, G, T, dh]), [0, 3, 1, 2, 4]), [
+      B * T,
+      c.heads * dh,
+    ]) as Tensor2D;
     x = tf.add(x, proj(merged, `${p}self_attn.o_proj`));
     const h2 = rmsNorm(x, w.get(`${p}post_attention_layernorm.weight`) as Tensor1D, c.rmsNormEps);
     const act = tf.mul(silu(proj(h2, `${p}mlp.gate_proj`)), proj(h2, `${p}mlp.up_proj`)) as Tensor2D;
@@ -182,7 +195,10 @@ export function project(w: LlamaWeights, x: Tensor2D, module: string, dropoutSee
   if (bias) y = tf.add(y, bias);
   const pair = w.lora.get(module);
   if (pair) {
-    const input = dropoutSeed !== undefined && w.loraDropout > 0 ? (tf.dropout(x, w.loraDropout, undefined, dropoutSeed) as Tensor2D) : x;
+    const input =
+      dropoutSeed !== undefined && w.loraDropout > 0
+        ? (tf.dropout(x, w.loraDropout, undefined, dropoutSeed) as Tensor2D)
+        : x;
     y = tf.add(y, tf.mul(linear(linear(input, pair.a), pair.b), pair.scaling));
   }
   return y;

@@ -9,24 +9,40 @@ import type { Batch } from '../../data/examples';
 // the slices, clips, and every rank applies the same summed gradient. Only rows and small replies travel
 // as messages; gradients are read in place.
 
-export type ReplicaRequest = { type: 'micro'; rows: Batch; seqLen: number; scale: number; first: boolean; dropoutSeed: string } | { type: 'apply'; lr: number } | { type: 'stop' };
-export type ReplicaReply = { type: 'ready'; size: number } | { type: 'micro'; loss: number } | { type: 'applied' } | { type: 'error'; message: string };
+export type ReplicaRequest =
+  | { type: 'micro'; rows: Batch; seqLen: number; scale: number; first: boolean; dropoutSeed: string }
+  | { type: 'apply'; lr: number }
+  | { type: 'stop' };
+export type ReplicaReply =
+  | { type: 'ready'; size: number }
+  | { type: 'micro'; loss: number }
+  | { type: 'applied' }
+  | { type: 'error'; message: string };
 
 /** Ranks for a run: `workers` when set, else one per core for the single-threaded backends (at most 8, at most one per row). */
 export function rankCount(workers: number, backend: string, rows: number): number {
-  const wanted = workers > 0 ? workers : backend === 'wasm' || backend === 'cpu' ? Math.min(availableParallelism(), 8) : 1;
+  const wanted =
+    workers > 0 ? workers : backend === 'wasm' || backend === 'cpu' ? Math.min(availableParallelism(), 8) : 1;
   return Math.max(1, Math.min(wanted, rows));
 }
 
 /** Rows [from, to) of a micro-batch. */
 export function sliceRows(batch: Batch, from: number, to: number, seqLen: number): Batch {
   const weights = batch.weights.slice(from * seqLen, to * seqLen);
-  return { inputs: batch.inputs.slice(from * seqLen, to * seqLen), labels: batch.labels.slice(from * seqLen, to * seqLen), weights, tokens: weights.reduce((a, b) => a + b, 0) };
+  return {
+    inputs: batch.inputs.slice(from * seqLen, to * seqLen),
+    labels: batch.labels.slice(from * seqLen, to * seqLen),
+    weights,
+    tokens: weights.reduce((a, b) => a + b, 0),
+  };
 }
 
 /** Row ranges of `ranks` near-equal shards. */
 export function shardRanges(rows: number, ranks: number): [number, number][] {
-  return Array.from({ length: ranks }, (_, r) => [Math.floor((r * rows) / ranks), Math.floor(((r + 1) * rows) / ranks)]);
+  return Array.from({ length: ranks }, (_, r) => [
+    Math.floor((r * rows) / ranks),
+    Math.floor(((r + 1) * rows) / ranks),
+  ]);
 }
 
 class Replica {
@@ -42,7 +58,10 @@ class Replica {
       this.pending.shift()?.resolve(m);
     });
     worker.on('error', (e) => this.fail(new Error(`data-parallel rank ${rank} crashed: ${e.message}`)));
-    worker.on('exit', (code) => code !== 0 && this.fail(new Error(`data-parallel rank ${rank} exited with code ${code}`)));
+    worker.on(
+      'exit',
+      (code) => code !== 0 && this.fail(new Error(`data-parallel rank ${rank} exited with code ${code}`)),
+    );
   }
 
   private fail(e: Error): void {
@@ -68,13 +87,23 @@ class Replica {
 export class ReplicaPool {
   private constructor(private readonly replicas: Replica[]) {}
 
-  static async start(ranks: number, config: RunConfig, checkpoint: string | undefined, shared: SharedArrayBuffer, size: number): Promise<ReplicaPool> {
+  static async start(
+    ranks: number,
+    config: RunConfig,
+    checkpoint: string | undefined,
+    shared: SharedArrayBuffer,
+    size: number,
+  ): Promise<ReplicaPool> {
     const script = path.join(__dirname, 'trainer-replica.js');
-    const replicas = Array.from({ length: ranks - 1 }, (_, i) => new Replica(i + 1, new Worker(script, { workerData: { config, checkpoint, shared, rank: i + 1 } })));
+    const replicas = Array.from(
+      { length: ranks - 1 },
+      (_, i) => new Replica(i + 1, new Worker(script, { workerData: { config, checkpoint, shared, rank: i + 1 } })),
+    );
     const pool = new ReplicaPool(replicas);
     try {
       const hello = await Promise.all(replicas.map((r) => r.request()));
-      if (hello.some((m) => m.type !== 'ready' || m.size !== size)) throw new Error('a data-parallel rank loaded a different model');
+      if (hello.some((m) => m.type !== 'ready' || m.size !== size))
+        throw new Error('a data-parallel rank loaded a different model');
     } catch (e) {
       await pool.close();
       throw e;
@@ -87,7 +116,14 @@ export class ReplicaPool {
   }
 
   /** Starts rank r+1 on its rows; resolves with its summed loss. */
-  async micro(index: number, rows: Batch, seqLen: number, scale: number, first: boolean, dropoutSeed: string): Promise<number> {
+  async micro(
+    index: number,
+    rows: Batch,
+    seqLen: number,
+    scale: number,
+    first: boolean,
+    dropoutSeed: string,
+  ): Promise<number> {
     const m = await this.replicas[index].request({ type: 'micro', rows, seqLen, scale, first, dropoutSeed });
     return (m as { loss: number }).loss;
   }

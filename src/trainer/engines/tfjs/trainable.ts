@@ -8,7 +8,15 @@ import type { Batch } from '../../data/examples';
 import { AdamW } from './adamw';
 import { tf } from './backend';
 import { readFloatTensors } from './checkpoint';
-import { ForwardContext, forward, llamaConfig, LlamaWeights, llamaTensorShapes, LoraPair, maskedCrossEntropySum } from './llama';
+import {
+  ForwardContext,
+  forward,
+  llamaConfig,
+  LlamaWeights,
+  llamaTensorShapes,
+  LoraPair,
+  maskedCrossEntropySum,
+} from './llama';
 
 /**
  * A model with its trainable parameters and optimizer, as every data-parallel rank holds it. Ranks load
@@ -37,16 +45,39 @@ export class TrainableModel {
   /** Loads the base model (or a full fine-tune's checkpoint) and, when resuming, the adapter and optimizer state. */
   static async load(config: RunConfig, checkpoint?: string): Promise<TrainableModel> {
     const train = config.train;
-    const modelConfig = llamaConfig(await readJsonObject(path.join(config.base, 'config.json')), path.join(config.base, 'config.json'));
+    const modelConfig = llamaConfig(
+      await readJsonObject(path.join(config.base, 'config.json')),
+      path.join(config.base, 'config.json'),
+    );
     const shapes = llamaTensorShapes(modelConfig);
     const lora = train.method === 'lora';
     const initial = await readFloatTensors(checkpoint && !lora ? checkpoint : config.base, shapes);
-    const tensors = new Map<string, Tensor>([...initial].map(([name, values]) => [name, lora ? tf.tensor(values, shapes.get(name)) : tf.variable(tf.tensor(values, shapes.get(name)), true, name)]));
+    const tensors = new Map<string, Tensor>(
+      [...initial].map(([name, values]) => [
+        name,
+        lora ? tf.tensor(values, shapes.get(name)) : tf.variable(tf.tensor(values, shapes.get(name)), true, name),
+      ]),
+    );
     const pairs = lora ? await loraPairs(config, shapes, checkpoint) : new Map<string, LoraPair>();
     const weights = new LlamaWeights(modelConfig, tensors, !lora, pairs, lora ? config.lora.lora_dropout : 0);
     // tf.variableGrads keys gradients by variable name, so variables are named as these keys.
-    const params = lora ? new Map([...pairs].flatMap(([m, p]) => [[`${m}.lora_A.weight`, p.a], [`${m}.lora_B.weight`, p.b]] as [string, Variable][])) : (tensors as Map<string, Variable>);
-    const optimizer = new AdamW(params, { beta1: train.adam_beta1, beta2: train.adam_beta2, epsilon: train.adam_epsilon, weightDecay: train.weight_decay });
+    const params = lora
+      ? new Map(
+          [...pairs].flatMap(
+            ([m, p]) =>
+              [
+                [`${m}.lora_A.weight`, p.a],
+                [`${m}.lora_B.weight`, p.b],
+              ] as [string, Variable][],
+          ),
+        )
+      : (tensors as Map<string, Variable>);
+    const optimizer = new AdamW(params, {
+      beta1: train.adam_beta1,
+      beta2: train.adam_beta2,
+      epsilon: train.adam_epsilon,
+      weightDecay: train.weight_decay,
+    });
     if (checkpoint) await loadOptimizer(optimizer, checkpoint);
     return new TrainableModel(weights, params, optimizer);
   }
@@ -66,7 +97,14 @@ export class TrainableModel {
     const key = `${batchRows}x${seqLen}`;
     let ctx = this.contexts.get(key);
     if (!ctx) this.contexts.set(key, (ctx = new ForwardContext(this.weights.config, batchRows, seqLen)));
-    const { value, grads } = tf.variableGrads(() => tf.mul(maskedCrossEntropySum(forward(this.weights, ctx, rows.inputs, dropoutSeed), rows.labels, rows.weights), scale), [...this.params.values()]);
+    const { value, grads } = tf.variableGrads(
+      () =>
+        tf.mul(
+          maskedCrossEntropySum(forward(this.weights, ctx, rows.inputs, dropoutSeed), rows.labels, rows.weights),
+          scale,
+        ),
+      [...this.params.values()],
+    );
     const loss = value.dataSync()[0] / scale;
     for (const { name, offset } of this.layout) {
       const g = grads[name].dataSync();
@@ -78,7 +116,12 @@ export class TrainableModel {
 
   /** One AdamW step with gradients from the flat layout. */
   applyGradients(flat: Float32Array, lr: number): void {
-    const grads = new Map(this.layout.map(({ name, offset, size, shape }) => [name, tf.tensor(flat.subarray(offset, offset + size), shape)]));
+    const grads = new Map(
+      this.layout.map(({ name, offset, size, shape }) => [
+        name,
+        tf.tensor(flat.subarray(offset, offset + size), shape),
+      ]),
+    );
     this.optimizer.apply(grads, lr);
     tf.dispose([...grads.values()]);
   }
@@ -112,12 +155,30 @@ function moduleOf(name: string): string {
  * A initialised as PEFT does (Kaiming-uniform with a = √5, i.e. U(±1/√in)), B zero; or read from the
  * adapter of the checkpoint being resumed.
  */
-async function loraPairs(config: RunConfig, shapes: Map<string, number[]>, resumeDir?: string): Promise<Map<string, LoraPair>> {
+async function loraPairs(
+  config: RunConfig,
+  shapes: Map<string, number[]>,
+  resumeDir?: string,
+): Promise<Map<string, LoraPair>> {
   const { r, lora_alpha, use_rslora, target_modules } = config.lora;
   const scaling = use_rslora ? lora_alpha / Math.sqrt(r) : lora_alpha / r;
-  const modules = [...shapes].filter(([name, shape]) => shape.length === 2 && name.startsWith('model.layers.') && target_modules.includes(moduleOf(name).split('.').at(-1)!));
-  if (modules.length === 0) throw new Error(`lora.target_modules [${target_modules.join(', ')}] match no linear module of ${config.base}`);
-  const adapterShapes = new Map(modules.flatMap(([name, [out, inp]]) => [[`base_model.model.${moduleOf(name)}.lora_A.weight`, [r, inp]], [`base_model.model.${moduleOf(name)}.lora_B.weight`, [out, r]]] as [string, number[]][]));
+  const modules = [...shapes].filter(
+    ([name, shape]) =>
+      shape.length === 2 &&
+      name.startsWith('model.layers.') &&
+      target_modules.includes(moduleOf(name).split('.').at(-1)!),
+  );
+  if (modules.length === 0)
+    throw new Error(`lora.target_modules [${target_modules.join(', ')}] match no linear module of ${config.base}`);
+  const adapterShapes = new Map(
+    modules.flatMap(
+      ([name, [out, inp]]) =>
+        [
+          [`base_model.model.${moduleOf(name)}.lora_A.weight`, [r, inp]],
+          [`base_model.model.${moduleOf(name)}.lora_B.weight`, [out, r]],
+        ] as [string, number[]][],
+    ),
+  );
   const saved = resumeDir ? await readFloatTensors(resumeDir, adapterShapes, ADAPTER_FILE) : undefined;
   const random = rng(config.train.seed);
   const pairs = new Map<string, LoraPair>();
@@ -130,13 +191,25 @@ async function loraPairs(config: RunConfig, shapes: Map<string, number[]>, resum
       for (let i = 0; i < a.length; i++) a[i] = (random() * 2 - 1) * bound;
     }
     const b = saved?.get(`base_model.model.${m}.lora_B.weight`) ?? new Float32Array(out * r);
-    pairs.set(m, { a: tf.variable(tf.tensor2d(a, [r, inp]), true, `${m}.lora_A.weight`), b: tf.variable(tf.tensor2d(b, [out, r]), true, `${m}.lora_B.weight`), scaling });
+    pairs.set(m, {
+      a: tf.variable(tf.tensor2d(a, [r, inp]), true, `${m}.lora_A.weight`),
+      b: tf.variable(tf.tensor2d(b, [out, r]), true, `${m}.lora_B.weight`),
+      scaling,
+    });
   }
   return pairs;
 }
 
 async function loadOptimizer(optimizer: AdamW, dir: string): Promise<void> {
-  const shapes = new Map([...optimizer.params].flatMap(([n, p]) => [[`${n}.exp_avg`, p.shape], [`${n}.exp_avg_sq`, p.shape]] as [string, number[]][]));
+  const shapes = new Map(
+    [...optimizer.params].flatMap(
+      ([n, p]) =>
+        [
+          [`${n}.exp_avg`, p.shape],
+          [`${n}.exp_avg_sq`, p.shape],
+        ] as [string, number[]][],
+    ),
+  );
   const state = await readFloatTensors(dir, shapes, OPTIMIZER_FILE);
   for (const [name, p] of optimizer.params) {
     optimizer.m.get(name)!.assign(tf.tensor(state.get(`${name}.exp_avg`)!, p.shape));

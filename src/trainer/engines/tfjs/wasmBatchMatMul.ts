@@ -8,8 +8,15 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 
 /** The parts of the wasm backend this kernel uses (internal API of the pinned 4.22 release). */
 interface WasmBackend {
-  wasm: { cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void; tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void } };
-  dataIdMap: { get(id: object): { id: number; memoryOffset: number }; set(id: object, v: unknown): void; delete(id: object): void };
+  wasm: {
+    cwrap(name: string, ret: null, args: string[]): (...a: unknown[]) => void;
+    tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+  };
+  dataIdMap: {
+    get(id: object): { id: number; memoryOffset: number };
+    set(id: object, v: unknown): void;
+    delete(id: object): void;
+  };
   dataIdNextNumber: number;
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   disposeData(id: object): boolean;
@@ -27,20 +34,44 @@ export function installSlicedBatchMatMul(tf: Tf): void {
   const transpose = tf.getKernel('Transpose', 'wasm');
   if (!original || !transpose) throw new Error('the wasm backend has no BatchMatMul or Transpose kernel');
   let raw: ((...a: unknown[]) => void) | undefined;
-  const kernelFunc = ((args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: WasmBackend; attrs: { transposeA: boolean; transposeB: boolean } }) => {
+  const kernelFunc = ((args: {
+    inputs: { a: TensorInfo; b: TensorInfo };
+    backend: WasmBackend;
+    attrs: { transposeA: boolean; transposeB: boolean };
+  }) => {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs;
     const batchOf = (t: TensorInfo) => t.shape.slice(0, -2).reduce((x, y) => x * y, 1);
     const batch = batchOf(a);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || batch !== batchOf(b) || batch === 1 || a.shape.length !== b.shape.length) {
+    if (
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      batch !== batchOf(b) ||
+      batch === 1 ||
+      a.shape.length !== b.shape.length
+    ) {
       return (original.kernelFunc as KernelFunc)(args as never);
     }
-    raw ??= backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    raw ??= backend.wasm.cwrap('BatchMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]);
     const flagFree = (t: TensorInfo, flag: boolean): TensorInfo => {
       if (!flag) return t;
       const perm = [...t.shape.keys()];
       [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
-      return (transpose.kernelFunc as KernelFunc)({ inputs: { x: t }, backend: backend as never, attrs: { perm } }) as TensorInfo;
+      return (transpose.kernelFunc as KernelFunc)({
+        inputs: { x: t },
+        backend: backend as never,
+        attrs: { perm },
+      }) as TensorInfo;
     };
     const a2 = flagFree(a, attrs.transposeA);
     const b2 = flagFree(b, attrs.transposeB);

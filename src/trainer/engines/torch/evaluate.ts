@@ -1,4 +1,10 @@
-import type { EvalHooks, EvalRequest, LanguageModel, LoglikelihoodRequest, ModelToEvaluate } from '../../evaluate/types';
+import type {
+  EvalHooks,
+  EvalRequest,
+  LanguageModel,
+  LoglikelihoodRequest,
+  ModelToEvaluate,
+} from '../../evaluate/types';
 import { writtenVariant } from '../../../core/merge/virtual';
 import { EngineMessage, startPython, torchScript } from './python';
 
@@ -10,10 +16,16 @@ const EXAMPLES_PER_REQUEST = 32;
  * transformers (an adapter folded in with PEFT) and answers log-likelihood and greedy-generation
  * requests on token ids the evaluator made, so both engines score the same inputs.
  */
-export async function openTorchModel(model: ModelToEvaluate, req: EvalRequest, hooks: EvalHooks): Promise<LanguageModel> {
+export async function openTorchModel(
+  model: ModelToEvaluate,
+  req: EvalRequest,
+  hooks: EvalHooks,
+): Promise<LanguageModel> {
   if (!model.variant) return openTorch(model, req, hooks);
   // transformers loads folders, so a variant is written (executeMerge) and removed after, unless kept.
-  hooks.log(`writing the '${model.variant.recipe.name}' variant for transformers${model.variant.keepAt ? ` to ${model.variant.keepAt}` : ' to a temporary folder'}`);
+  hooks.log(
+    `writing the '${model.variant.recipe.name}' variant for transformers${model.variant.keepAt ? ` to ${model.variant.keepAt}` : ' to a temporary folder'}`,
+  );
   const written = await writtenVariant(model.variant, model.variant.keepAt);
   try {
     const lm = await openTorch({ modelDir: written.dir }, req, hooks);
@@ -36,12 +48,21 @@ async function openTorch(model: ModelToEvaluate, req: EvalRequest, hooks: EvalHo
       if (!waiting) throw new Error(`taia_torch_eval.py answered request ${String(m.id)}, which was not asked`);
       if (Array.isArray(m.values) && m.values.length === waiting.count) return waiting.resolve(m.values);
       // The request fails with the reason, and the process is stopped (startPython kills it on a throw).
-      const error = new Error(`taia_torch_eval.py answered request ${String(m.id)} with ${Array.isArray(m.values) ? m.values.length : 'no'} values for ${waiting.count} questions`);
+      const error = new Error(
+        `taia_torch_eval.py answered request ${String(m.id)} with ${Array.isArray(m.values) ? m.values.length : 'no'} values for ${waiting.count} questions`,
+      );
       waiting.reject(error);
       throw error;
     }
   };
-  const args = [torchScript('taia_torch_eval.py'), '--model', model.modelDir, ...(model.adapterDir ? ['--adapter', model.adapterDir] : []), '--device', req.device];
+  const args = [
+    torchScript('taia_torch_eval.py'),
+    '--model',
+    model.modelDir,
+    ...(model.adapterDir ? ['--adapter', model.adapterDir] : []),
+    '--device',
+    req.device,
+  ];
   const python = startPython(args, onMessage, hooks.log);
   // Whatever is still unanswered when the process ends fails with its reason.
   const ended = python.exited.then(
@@ -66,8 +87,10 @@ async function openTorch(model: ModelToEvaluate, req: EvalRequest, hooks: EvalHo
   return {
     description,
     batchSize: EXAMPLES_PER_REQUEST,
-    loglikelihood: (requests: LoglikelihoodRequest[]) => ask<number>({ type: 'loglikelihood', requests }, requests.length),
-    generate: (prompts: number[][], maxNewTokens: number, stop: number) => ask<number[]>({ type: 'generate', prompts, maxNewTokens, stop }, prompts.length),
+    loglikelihood: (requests: LoglikelihoodRequest[]) =>
+      ask<number>({ type: 'loglikelihood', requests }, requests.length),
+    generate: (prompts: number[][], maxNewTokens: number, stop: number) =>
+      ask<number[]>({ type: 'generate', prompts, maxNewTokens, stop }, prompts.length),
     async dispose() {
       python.end();
       await ended;

@@ -38,7 +38,12 @@ export interface PythonProcess {
  * rejection of `exited`; every other message goes to `onMessage`, in order. A message that fails to
  * handle kills the process.
  */
-export function startPython(args: string[], onMessage: (m: EngineMessage) => Promise<void> | void, log: (text: string) => void, launcher?: string[]): PythonProcess {
+export function startPython(
+  args: string[],
+  onMessage: (m: EngineMessage) => Promise<void> | void,
+  log: (text: string) => void,
+  launcher?: string[],
+): PythonProcess {
   // A launcher (srun + torch.distributed.run in a Slurm job) brings the interpreter itself; fd 3 does not
   // cross srun, so messages come on stdout then, marked by the protocol's shape, beside the libraries' lines.
   const [python, ...prefix] = launcher ?? [pythonInterpreter()];
@@ -46,13 +51,21 @@ export function startPython(args: string[], onMessage: (m: EngineMessage) => Pro
   const viaStdout = launcher !== undefined;
   const child = spawn(python, [...prefix, ...args], {
     stdio: ['pipe', viaStdout ? 'pipe' : 'inherit', 'inherit', viaStdout ? 'ignore' : 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...(viaStdout ? { TAIA_ENGINE_CHANNEL: 'stdout' } : {}) },
+    env: {
+      ...process.env,
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      ...(viaStdout ? { TAIA_ENGINE_CHANNEL: 'stdout' } : {}),
+    },
   });
   child.stdin?.on('error', () => undefined); // EPIPE after the script exits; its exit is reported below.
   let failure: string | undefined;
   let work = Promise.resolve();
   const handle = async (m: EngineMessage): Promise<void> => {
-    if (m.v !== ENGINE_PROTOCOL) throw new Error(`${path.basename(args[0])} speaks engine protocol ${String(m.v)}, this trainer ${ENGINE_PROTOCOL} (they come from different builds)`);
+    if (m.v !== ENGINE_PROTOCOL)
+      throw new Error(
+        `${path.basename(args[0])} speaks engine protocol ${String(m.v)}, this trainer ${ENGINE_PROTOCOL} (they come from different builds)`,
+      );
     if (m.type === 'env') log(describeEnvironment(m));
     else if (m.type === 'error') failure ??= String(m.message);
     else await onMessage(m);
@@ -67,7 +80,13 @@ export function startPython(args: string[], onMessage: (m: EngineMessage) => Pro
       });
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', (e) => reject(new Error(`cannot run the Python interpreter '${python}' (${e.message}); set taiaLab.python.interpreter or TAIA_PYTHON`)));
+    child.on('error', (e) =>
+      reject(
+        new Error(
+          `cannot run the Python interpreter '${python}' (${e.message}); set taiaLab.python.interpreter or TAIA_PYTHON`,
+        ),
+      ),
+    );
     child.on('close', (code, signal) => {
       void work.then(() => (failure ? reject(new Error(failure)) : resolve({ code, signal })));
     });
