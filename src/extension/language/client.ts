@@ -24,8 +24,8 @@ const middleware: Middleware = {
 async function createClient(context: vscode.ExtensionContext, log: vscode.OutputChannel): Promise<LanguageClient> {
   // require, not import(): bundled, it evaluates the library here, on first use; tsc would resolve an
   // import() in this CommonJS module as an ES module, which the package's `node` subpath is not.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { LanguageClient, TransportKind } =
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('vscode-languageclient/node') as typeof import('vscode-languageclient/node');
   const module = context.asAbsolutePath('dist/server.js');
   const gpuMemoryGB = vscode.workspace.getConfiguration('taiaLab').get<number>('experiment.gpuMemoryGB');
