@@ -80,5 +80,8 @@ test('an unreadable earlier file stops the write with its name, and a samples na
   const json = JSON.parse(readFileSync(escape, 'utf-8'));
   json.tasks.capitals.samples = '../ft.samples.jsonl';
   writeFileSync(escape, JSON.stringify(json));
-  await assert.rejects(accumulateTaiaResults(escape, evaluation('sums', 1), []), /is not beside it/);
+  await assert.rejects(
+    accumulateTaiaResults(escape, evaluation('sums', 1), []),
+    /samples must be the name of a file beside the result file/,
+  );
 });

@@ -399,7 +399,7 @@ describe('experiment language server over stdio', () => {
       [
         {
           range: range(10, 4, 10, 6),
-          message: `${path.join(ws, 'ta')}: not a built-in recipe (taia, taia-strict, taif, full, base) and not a readable recipe file`,
+          message: `${path.join(ws, 'ta')}: not a built-in recipe (taia, taia-strict, taif, full, base) and not a readable recipe file (${path.join(ws, 'ta')}: cannot read: does not exist)`,
         },
       ],
     );

@@ -51,11 +51,8 @@ export async function accumulateTaiaResults(
   for (const samplesFile of new Set(
     kept.map((t) => old.tasks[t].samples).filter((s): s is string => s !== undefined),
   )) {
-    const sf = path.resolve(dir, samplesFile);
-    // A samples name from the file must not lead out of its folder.
-    if (path.dirname(sf) !== dir)
-      throw new ResultsError(file, `samples file ${JSON.stringify(samplesFile)} is not beside it`);
-    await readJsonl(sf, (rec) => {
+    // validateTaiaResults (reading the earlier file) already refused a samples name that leaves the folder.
+    await readJsonl(path.join(dir, samplesFile), (rec) => {
       if (typeof rec.task === 'string' && keptSet.has(rec.task)) oldRecords.push(rec as unknown as TaiaSampleRecord);
     });
   }

@@ -1,6 +1,7 @@
 // Which files are results, and reading any of them into ModelResults. Detection looks at the name
 // first (cheap, for the workspace walk) and then at the content, so a `results.json` of some other
 // tool or a log without scores is not listed, and an lm-eval file is found whatever it is called.
+import { existsSync } from 'node:fs';
 import { CheckpointError } from '../errors';
 import { openRegular, readRegularText } from '../util/files';
 import * as path from 'node:path';
@@ -87,8 +88,9 @@ export async function detectResultFile(file: string): Promise<ResultFormat | und
   let whole: boolean;
   try {
     ({ text, whole } = await head(file));
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : formats[0];
+  } catch {
+    // A missing file is no result file; one that exists but cannot be read is listed, and loading it says why.
+    return existsSync(file) ? formats[0] : undefined;
   }
   return formats.find((f) => sniff(f, text)) ?? (brokenResultsJson(file, text, whole) ? 'lm-eval' : undefined);
 }
