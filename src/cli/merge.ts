@@ -9,6 +9,7 @@ import { formatBytes, parseSize } from '../core/util/size';
 import { terminalSafe } from '../core/util/format';
 import { DEFAULT_MAX_SHARD_SIZE, DEFAULT_RECIPE } from '../core/merge/defaults';
 import { outputLine, summarizePlan, summaryLines } from '../core/merge/summary';
+import { tensorRecord } from '../core/merge/provenance';
 import { ProgressLine } from './progress';
 import { withCancellation } from './signals';
 import { Command, UsageError } from './usage';
@@ -165,15 +166,6 @@ function planToJson(plan: MergePlan): unknown {
     notes: plan.notes,
     unknown: plan.unknown,
     outputBytes: plan.outputBytes,
-    tensors: plan.tensors.map((t) => ({
-      name: t.name,
-      layer: t.cls.layer,
-      block: t.cls.block,
-      module: t.cls.module,
-      source: t.source,
-      op: t.op,
-      dtype: t.dtype,
-      shape: t.shape,
-    })),
+    tensors: plan.tensors.map((t) => ({ ...tensorRecord(t), shape: t.shape })),
   };
 }

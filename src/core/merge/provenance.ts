@@ -5,7 +5,7 @@ import { Block, BLOCKS } from '../classify/types';
 import { CheckpointError } from '../errors';
 import { TOOL_NAME, TOOL_VERSION } from '../version';
 import { parseRecipe, Recipe, recipeToJson } from './recipes';
-import type { MergePlan } from './plan';
+import type { MergePlan, PlannedTensor } from './plan';
 
 /** One input of a merge, with what identifies its bytes. */
 export interface ProvenanceInput {
@@ -74,15 +74,20 @@ export function buildProvenance(plan: MergePlan): Provenance {
     counts: plan.counts,
     notes: plan.notes,
     unknownTensors: plan.unknown,
-    tensors: plan.tensors.map((t) => ({
-      name: t.name,
-      layer: t.cls.layer,
-      block: t.cls.block,
-      module: t.cls.module,
-      source: t.source,
-      op: t.op,
-      dtype: t.dtype,
-    })),
+    tensors: plan.tensors.map(tensorRecord),
+  };
+}
+
+/** A planned tensor as plain data: what the provenance records and the dry run's JSON prints. */
+export function tensorRecord(t: PlannedTensor): ProvenanceTensor {
+  return {
+    name: t.name,
+    layer: t.cls.layer,
+    block: t.cls.block,
+    module: t.cls.module,
+    source: t.source,
+    op: t.op,
+    dtype: t.dtype,
   };
 }
 
