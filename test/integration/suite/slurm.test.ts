@@ -51,7 +51,10 @@ suite('Slurm runs in the real host', () => {
       assert.equal(node.status.slurm?.partition, 'debug');
       assert.match(
         String(api.trees.runs.getTreeItem(node).description),
-        new RegExp(`^done · 30/30 · loss [\\d.]+ · job ${node.status.slurm!.jobId} on debug$`),
+        // The start time first (two runs of one experiment read alike without it).
+        new RegExp(
+          `^[A-Z][a-z]{2} \\d{2} \\d{2}:\\d{2} · done · 30/30 · loss [\\d.]+ · job ${node.status.slurm!.jobId} on debug$`,
+        ),
       );
       assert.ok(existsSync(path.join(runDir, 'checkpoints', 'checkpoint-30', 'model.safetensors')));
       const dashboard = await vscode.commands.executeCommand<{ rendered: Promise<number> }>(
