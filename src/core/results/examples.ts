@@ -1,7 +1,8 @@
 // The examples behind one benchmark cell: each example's prompt, reference and every model's answer
 // and score, and which ones flipped between the baseline and another model. The values come from the
 // same per-example records as the diff's paired test, so the flip counts are McNemar's b and c.
-import { readFile } from 'node:fs/promises';
+import { readRegularText } from '../util/files';
+import { isPlainFileName } from '../util/paths';
 import * as path from 'node:path';
 import { loadModels, ModelRef } from './compare';
 import { uniqueNames } from './diff';
@@ -75,20 +76,20 @@ function lmEvalText(rec: Record<string, unknown>): ExampleText {
 export async function exampleTexts(model: ModelResults, task: string): Promise<Map<string, ExampleText>> {
   const out = new Map<string, ExampleText>();
   if (model.format === 'taia-results') {
-    const json = parseResultsJson(model.file, await readFile(model.file, 'utf-8'));
+    const json = parseResultsJson(model.file, await readRegularText(model.file));
     const tasks = isObject(json.tasks) ? json.tasks : {};
     const t = tasks[task];
     const name = isObject(t) ? str(t.samples) : undefined;
     if (!name) return out;
-    const file = path.resolve(path.dirname(model.file), name);
-    if (path.dirname(file) !== path.dirname(model.file))
+    // The same rule as the results validator's: a samples name from the file stays beside it.
+    if (!isPlainFileName(name))
       throw new ResultsError(model.file, `samples file ${JSON.stringify(name)} is not beside it`);
-    await readJsonl(file, (rec) => {
+    await readJsonl(path.join(path.dirname(model.file), name), (rec) => {
       if (rec.task === task && (typeof rec.id === 'string' || typeof rec.id === 'number'))
         out.set(String(rec.id), { prompt: str(rec.prompt), prediction: str(rec.prediction), target: str(rec.target) });
     });
   } else if (model.format === 'lm-eval') {
-    const file = samplesFileOf(model.file, task, parseResultsJson(model.file, await readFile(model.file, 'utf-8')));
+    const file = samplesFileOf(model.file, task, parseResultsJson(model.file, await readRegularText(model.file)));
     if (!file) return out;
     await readSampleRecords(file, (rec) => {
       if (rec.doc_id !== undefined && !out.has(String(rec.doc_id))) out.set(String(rec.doc_id), lmEvalText(rec));

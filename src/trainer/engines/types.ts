@@ -1,4 +1,5 @@
 // What a training engine and the trainer process around it say to each other (tfjs in-process, torch via Python).
+import type { MetricRecord } from '../../core/runs/types';
 
 /** What the engine tells the process around it; the process turns these into protocol messages and files. */
 export interface EngineHooks {
@@ -12,18 +13,11 @@ export interface EngineHooks {
     examples: number;
     command?: string;
   }): Promise<void>;
-  /** A command's tool may not log the epoch, learning rate, gradient norm or throughput. */
-  step(info: {
-    step: number;
-    totalSteps: number;
-    epoch?: number;
-    loss: number;
-    lr?: number;
-    gradNorm?: number;
-    tokensPerSecond?: number;
-    liveTensors?: number;
-    gpuMemory?: number;
-  }): Promise<void>;
+  /**
+   * One step's line of metrics.jsonl, less what the process adds (elapsed, time); a command's tool may
+   * not log the epoch, learning rate, gradient norm or throughput.
+   */
+  step(info: Omit<MetricRecord, 'elapsed' | 'time'> & { totalSteps: number }): Promise<void>;
   checkpoint(step: number, dir: string): Promise<void>;
   log(message: string): void;
   /** Polled between steps. */
