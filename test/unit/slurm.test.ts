@@ -100,6 +100,12 @@ describe('runs on a real Slurm cluster', { skip }, () => {
     assert.equal(readFileSync(path.join(dir, 'job.sbatch'), 'utf-8').split('\n')[0], '#!/bin/bash');
     assert.equal(status.lastCheckpoint, 'checkpoints/checkpoint-8');
     assert.ok(existsSync(path.join(dir, 'checkpoints/checkpoint-8/model.safetensors')));
+    // A list read before the trainer's last write (the editor polls one) must not turn the job's
+    // COMPLETED into "ended before the trainer finished" (seen in CI).
+    const stale = { ...status, state: 'running' as const, slurm: { ...status.slurm!, jobState: 'RUNNING' } };
+    const [followed] = await followSlurmRuns([{ dir, status: stale }]);
+    assert.equal(followed.status.state, 'done', JSON.stringify(followed.status));
+    assert.equal((await readStatus(dir)).state, 'done');
     // The job's output is the trainer's live log.
     assert.match(readFileSync(path.join(dir, 'job.out'), 'utf-8'), /step 8\/8 loss/);
     // The built-in evaluator as a job too, on that checkpoint.

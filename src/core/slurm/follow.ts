@@ -2,7 +2,7 @@
 // side writes only what the trainer cannot: the queue (pending and why), a requeue, and an end the
 // trainer did not live to record (time limit, preemption, node failure, a job that died before it).
 import { readFileSync } from 'node:fs';
-import { isFinished, updateStatus, type RunSummary } from '../runs/store';
+import { isFinished, readStatus, updateStatus, type RunSummary } from '../runs/store';
 import type { RunState, RunStatus } from '../runs/types';
 import { queryJobs, type SlurmJob } from './commands';
 
@@ -117,8 +117,11 @@ export async function followSlurmRuns(runs: RunSummary[]): Promise<RunSummary[]>
   const jobs = await queryJobs(open.map((r) => r.status.slurm!.jobId!));
   const updated = new Map<string, RunStatus>();
   for (const run of open) {
-    const patch = reconcileSlurm(run.status, jobs.get(run.status.slurm!.jobId!));
-    if (patch) updated.set(run.dir, await updateStatus(run.dir, patch));
+    // Re-read after asking Slurm: a trainer writes its end before its job ends, so a status read before
+    // the query can miss an end the trainer recorded in between and turn a finished run into a failed one.
+    const status = await readStatus(run.dir);
+    const patch = reconcileSlurm(status, jobs.get(run.status.slurm!.jobId!));
+    updated.set(run.dir, patch ? await updateStatus(run.dir, patch) : status);
   }
   return runs.map((r) => ({ ...r, status: updated.get(r.dir) ?? r.status }));
 }
