@@ -128,15 +128,19 @@ try {
   await runFromPalette('TAIA: Inspect weight deltas');
   await pickItem('the fine-tuned model, LoRA adapter', 'ft');
   await pickItem('the base model of ft', 'base');
-  const cells = () => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame').locator('button.cell');
-  await cells().first().waitFor({ timeout: 60000 });
+  const review = () => page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+  const cells = () => review().locator('button.cell');
+  // Cells stream in as tensors are compared: count them once the review is done (the page enables its
+  // exports only then).
+  const finished = () => review().locator('#export-md:not([disabled])').waitFor({ timeout: 60000 });
+  await finished();
   const before = await cells().count();
   // Reload Window shuts the workbench down as a real reload does (saving editor state), then reopens it.
   const reloaded = page.waitForEvent('load', { timeout: 60000 });
   await runFromPalette('Developer: Reload Window');
   await reloaded;
   await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
-  await cells().first().waitFor({ timeout: 60000 });
+  await finished();
   const after = await cells().count();
   if (before === 0 || after !== before)
     throw new Error(`the review showed ${before} cells before the reload and ${after} after`);
