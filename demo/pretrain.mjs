@@ -4,13 +4,13 @@
 //
 //   npm run build && npx tsc -p tsconfig.test.json && node demo/pretrain.mjs [--steps 800]
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { makeWorld } from './world.mjs';
+import { DEMO_CHAT_TEMPLATE, makeWorld } from './world.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -19,6 +19,8 @@ const { writeByteLevelTokenizer, BYTE_VOCAB_SIZE } = require(path.join(repo, 'ou
 const { values: opt } = parseArgs({
   options: {
     steps: { type: 'string', default: '800' },
+    batch: { type: 'string', default: '32' },
+    lr: { type: 'string', default: '3e-3' },
     out: { type: 'string', default: path.join(repo, 'demo', 'base-model') },
   },
 });
@@ -34,6 +36,16 @@ try {
     values: (name, _shape, v) => (name.endsWith('norm.weight') ? v.map(() => 1) : v.map((x) => x * 0.7)),
   });
   writeByteLevelTokenizer(path.join(work, 'init'));
+  // The demo's own chat template, carried by every checkpoint of the base (see world.ts).
+  const tokenizerConfig = path.join(work, 'init', 'tokenizer_config.json');
+  writeFileSync(
+    tokenizerConfig,
+    JSON.stringify(
+      { ...JSON.parse(readFileSync(tokenizerConfig, 'utf-8')), chat_template: DEMO_CHAT_TEMPLATE },
+      null,
+      2,
+    ),
+  );
   const world = makeWorld();
   writeFileSync(
     path.join(work, 'corpus.jsonl'),
@@ -49,9 +61,9 @@ try {
         method: 'full',
         train_on: 'all',
         max_steps: Number(opt.steps),
-        batch_size: 16,
-        max_seq_length: 96,
-        learning_rate: 3e-3,
+        batch_size: Number(opt.batch),
+        max_seq_length: 128,
+        learning_rate: Number(opt.lr),
         lr_scheduler_type: 'cosine',
         warmup_steps: 30,
         weight_decay: 0.01,

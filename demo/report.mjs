@@ -216,8 +216,51 @@ function deltaHtml(c, unit) {
   return ` <span class="${cls}" title="${p !== undefined ? `p = ${p.toPrecision(2)}` : 'no test'}">${arrow} ${c.delta >= 0 ? '+' : '−'}${fmt(Math.abs(c.delta), unit)}${significant ? '' : p !== undefined ? ' n.s.' : ''}</span>`;
 }
 
-export function writeReport(dir, { bench, delta, metrics, experiment, scan, seconds, quick }) {
+/** Knowledge held (x) against format followed (y), a point per model: TAIA's claim is the top right corner. */
+function mechanismSvg(diag) {
+  const W = 360;
+  const H = 300;
+  const left = 50;
+  const top = 16;
+  const right = W - 20;
+  const bottom = H - 40;
+  const x = (v) => left + v * (right - left);
+  const y = (v) => bottom - v * (bottom - top);
+  const grid = [0, 0.25, 0.5, 0.75, 1].map(
+    (t) =>
+      `<line x1="${x(t)}" x2="${x(t)}" y1="${top}" y2="${bottom}" stroke="#eee"/><line x1="${left}" x2="${right}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/><text x="${x(t)}" y="${bottom + 14}" font-size="10" text-anchor="middle">${100 * t}</text><text x="${left - 6}" y="${y(t) + 4}" font-size="10" text-anchor="end">${100 * t}</text>`,
+  );
+  const points = diag
+    .filter((m) => m.knowledge !== undefined && m.format !== undefined)
+    .map(
+      (m, i) =>
+        `<circle cx="${x(m.knowledge).toFixed(1)}" cy="${y(m.format).toFixed(1)}" r="6" fill="${COLORS[i % COLORS.length]}"><title>${esc(`${m.name}: knowledge ${(100 * m.knowledge).toFixed(1)} %, format ${(100 * m.format).toFixed(1)} %`)}</title></circle><text x="${(x(m.knowledge) + 9).toFixed(1)}" y="${(y(m.format) + 4 + (i % 2) * 10).toFixed(1)}" font-size="11">${esc(m.name)}</text>`,
+    );
+  const frame = `<line x1="${left}" x2="${left}" y1="${top}" y2="${bottom}" stroke="#333"/><line x1="${left}" x2="${right}" y1="${bottom}" y2="${bottom}" stroke="#333"/><text x="${(left + right) / 2}" y="${H - 8}" font-size="11" text-anchor="middle">knowledge held: exact match on the pretraining-style diagnostic (%)</text><text x="12" y="${(top + bottom) / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 12 ${(top + bottom) / 2})">format followed: answers in the expected form (%)</text>`;
+  return `<svg width="${W}" height="${H}" role="img" aria-label="knowledge held against format followed, per model">${grid.join('')}${frame}${points.join('')}</svg>`;
+}
+
+const pct = (v) => (v === undefined ? '–' : (100 * v).toFixed(1));
+
+function mechanismTable(diag, average) {
+  return [
+    '| model | knowledge held (%) | format followed (%) | downstream average |',
+    '|---|---:|---:|---:|',
+    ...diag.map((m) => `| ${m.name} | ${pct(m.knowledge)} | ${pct(m.format)} | ${average[m.name].toFixed(3)} |`),
+  ].join('\n');
+}
+
+/** The checks' verdict, computed: how many hold, and which do not. */
+function mechanismVerdict(list) {
+  const failed = list.filter((c) => !c.holds);
+  return failed.length === 0
+    ? `All ${list.length} checks hold: this run reproduces TAIA's finding and its mechanism.`
+    : `${list.length - failed.length} of ${list.length} checks hold: this run does not reproduce TAIA's finding in full (not holding: ${failed.map((c) => c.claim).join('; ')}).`;
+}
+
+export function writeReport(dir, { bench, delta, metrics, experiment, scan, seconds, quick, diag, checks, average }) {
   const v = verdict(bench);
+  const mv = mechanismVerdict(checks);
   const blocks = Object.entries(delta.blocks)
     .filter(([, b]) => b.tensors > 0)
     .map(([name, b]) => `${name} ${(100 * b.relative).toFixed(2)}%`)
@@ -227,7 +270,17 @@ export function writeReport(dir, { bench, delta, metrics, experiment, scan, seco
     '# TAIA demo report',
     '',
     quick ? '_Shortened run (`--quick`): the numbers below show the pipeline, not the method._\n' : '',
-    `Base model: \`demo/base-model\` (Llama, 4 layers, pretrained by this project on a synthetic world). Fine-tuned fully for ${experiment.train.max_steps} steps (learning rate ${experiment.train.learning_rate}) on word games in an instruction format — out of distribution for the downstream tasks (capitals of invented countries, sums), which the base knows from pretraining but was never asked in that format. Compared as one study (\`word-games.taia-study.yaml\`, every variant read from base and fine-tune without writing it): \`taia\` (the paper's rule: all but the FFN matrices from the fine-tune), \`taia-strict\` (attention only), \`taif\` (FFN only, the paper's ablation) and a per-layer FFN scan.`,
+    `Base model: \`demo/base-model\` (Llama, 4 layers, pretrained by this project on a synthetic world). Fine-tuned fully for ${experiment.train.max_steps} steps (learning rate ${experiment.train.learning_rate}) on word games and questions about invented animals in the chat format, with bare answers — out of distribution for the downstream tasks (capitals of invented countries, sums), which the base knows from pretraining but answers in its own framed style (\`Answer: …\`). Compared as one study (\`word-games.taia-study.yaml\`, every variant read from base and fine-tune without writing it): \`taia\` (the paper's rule: all but the FFN matrices from the fine-tune), \`taia-strict\` (attention only), \`taif\` (FFN only, the paper's ablation) and a per-layer FFN scan.`,
+    '',
+    '## The mechanism, measured',
+    '',
+    `Knowledge held: exact match on \`tasks/knowledge.jsonl\`, the capitals asked in the base's own pretraining style (raw prompts, \`"template": false\`). Format followed: the share of the downstream generation answers (capitals, sums) in the expected form — one word or one number, right or wrong. Fine-tuning seed ${experiment.train.seed}.`,
+    '',
+    mechanismTable(diag, average),
+    '',
+    ...checks.map((c) => `- ${c.holds ? '✓' : '✗'} ${c.claim}: ${c.figures}`),
+    '',
+    `**Verdict (computed):** ${mv}`,
     '',
     '## Downstream tasks',
     '',
@@ -257,6 +310,9 @@ export function writeReport(dir, { bench, delta, metrics, experiment, scan, seco
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <style>body{font:14px system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){text-align:left}.best{font-weight:bold}.better{color:#1b7f3b}.worse{color:#b3261e}.ns{color:#767676}svg{display:block;margin:1em 0}</style></head><body>
 <h1>TAIA demo report</h1>${quick ? '<p><em>Shortened run (--quick): the numbers show the pipeline, not the method.</em></p>' : ''}
+<h2>The mechanism, measured</h2><p>Knowledge held: exact match on the capitals asked in the base's own pretraining style (raw prompts). Format followed: the share of downstream generation answers in the expected form, right or wrong. Fine-tuning seed ${esc(experiment.train.seed)}.</p>
+<table><tr><th>model</th><th>knowledge held (%)</th><th>format followed (%)</th><th>downstream average</th></tr>${diag.map((m) => `<tr><td>${esc(m.name)}</td><td>${pct(m.knowledge)}</td><td>${pct(m.format)}</td><td>${average[m.name].toFixed(3)}</td></tr>`).join('')}</table>
+${mechanismSvg(diag)}<ul>${checks.map((c) => `<li class="${c.holds ? 'better' : 'worse'}">${c.holds ? '✓' : '✗'} ${esc(c.claim)}: ${esc(c.figures)}</li>`).join('')}</ul><p><b>Verdict (computed):</b> ${esc(mv)}</p>
 <h2>Downstream tasks</h2><table><tr><th>task</th><th>metric</th>${bench.models.map((m) => `<th>${esc(m.name)}</th>`).join('')}</tr>
 ${bench.rows.map((r) => `<tr><td>${esc(r.task)}</td><td>${esc(r.metric)}</td>${r.cells.map((c, i) => `<td class="${r.best.includes(i) ? 'best' : ''}">${fmt(c.value, r.unit)}${deltaHtml(c, r.unit)}${c.mark ? `<sup>${esc(c.mark)}</sup>` : ''}</td>`).join('')}</tr>`).join('\n')}
 ${bench.average ? `<tr><td><b>average</b></td><td></td>${bench.average.cells.map((c, i) => `<td class="${bench.average.best.includes(i) ? 'best' : ''}">${fmt(c.value, bench.average.unit)}</td>`).join('')}</tr>` : ''}</table>
@@ -268,6 +324,6 @@ ${barsSvg(bench)}
 <h2>Training loss</h2>${lossSvg(metrics)}
 </body></html>`;
   writeFileSync(path.join(dir, 'report.html'), html);
-  const headline = table(bench).replace(/\*\*/g, '') + `\n\n${v}`;
+  const headline = `${mechanismTable(diag, average)}\n\n${checks.map((c) => `${c.holds ? '✓' : '✗'} ${c.claim}: ${c.figures}`).join('\n')}\n\n${table(bench).replace(/\*\*/g, '')}\n\n${v}\n${mv}`;
   return { markdown, headline };
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run demo [-- --dir demo-workspace] [--quick] [--open]
+// npm run demo [-- --dir demo-workspace] [--seed N] [--quick] [--open]
 //
 // The TAIA workflow end to end on the shipped base model (demo/base-model, pretrained by demo/pretrain.mjs
 // with this project's engine), through the same code paths as the extension: the `taia` command line
@@ -13,16 +13,20 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
+import { checks, diagnose, downstreamAverage, downstreamOnly } from './diagnostics.mjs';
 import { writeReport } from './report.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 // The same workspace writer as the extension's "Create the demo workspace" (compiled to out/ by `npm run demo`).
-const { writeDemoWorkspace } = createRequire(import.meta.url)('../out/src/core/demo/workspace.js');
+const require = createRequire(import.meta.url);
+const { writeDemoWorkspace } = require('../out/src/core/demo/workspace.js');
+const { KNOWLEDGE_TASK } = require('../out/src/core/demo/world.js');
 const { values: opt } = parseArgs({
   options: {
     dir: { type: 'string', default: 'demo-workspace' },
     quick: { type: 'boolean' },
     open: { type: 'boolean' },
+    seed: { type: 'string', default: '7' },
   },
 });
 const ws = path.resolve(opt.dir);
@@ -49,7 +53,10 @@ function taia(...args) {
 
 say(`Workspace ${path.relative(process.cwd(), ws) || '.'}: base model, fine-tuning data, downstream tasks`);
 rmSync(ws, { recursive: true, force: true });
-const experiment = writeDemoWorkspace(ws, path.join(repo, 'demo', 'base-model'), { quick: opt.quick === true });
+const experiment = writeDemoWorkspace(ws, path.join(repo, 'demo', 'base-model'), {
+  quick: opt.quick === true,
+  seed: Number(opt.seed),
+});
 
 say('Fine-tuning the base on word games (the child-process trainer)');
 taia('train', 'word-games.taia.yaml', '--root', ws);
@@ -100,9 +107,21 @@ const delta = JSON.parse(
   ),
 );
 
-say('Benchmark diff against the base (significance from the per-example records)');
-const bench = JSON.parse(taia('bench', 'diff', ...models.map(resultsOf), '--baseline', `${study.name}:base`, '--json'));
-for (const m of bench.models) m.name = m.name.slice(study.name.length + 1);
+say('Benchmark diffs against the base and against the fine-tune (significance from the per-example records)');
+const benchAgainst = (baseline) => {
+  const b = JSON.parse(
+    taia('bench', 'diff', ...models.map(resultsOf), '--baseline', `${study.name}:${baseline}`, '--json'),
+  );
+  for (const m of b.models) m.name = m.name.slice(study.name.length + 1);
+  return b;
+};
+const vsBase = benchAgainst('base');
+const vsFinetuned = benchAgainst('finetuned');
+const bench = downstreamOnly(vsBase, KNOWLEDGE_TASK);
+const diag = diagnose(
+  Object.fromEntries(models.map((m) => [m, path.join(studyDir, `${m}.samples.jsonl`)])),
+  KNOWLEDGE_TASK,
+);
 // The scan's heatmap: per layer whose FFN reverts to base, each task's first metric.
 const scores = (variant) =>
   Object.fromEntries(
@@ -127,6 +146,9 @@ const { markdown, headline } = writeReport(path.join(ws, 'report'), {
   metrics,
   experiment,
   scan,
+  diag,
+  checks: checks({ diag, vsBase, vsFinetuned, knowledgeTask: KNOWLEDGE_TASK }),
+  average: downstreamAverage(vsBase, KNOWLEDGE_TASK),
   seconds: (performance.now() - started) / 1000,
   quick: opt.quick === true,
 });

@@ -2,4 +2,4 @@
 // "Create the demo workspace" uses the same module).
 import { createRequire } from 'node:module';
 
-export const { makeWorld } = createRequire(import.meta.url)('../out/src/core/demo/world.js');
+export const { makeWorld, DEMO_CHAT_TEMPLATE } = createRequire(import.meta.url)('../out/src/core/demo/world.js');

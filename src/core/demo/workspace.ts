@@ -20,9 +20,14 @@ export interface DemoExperiment {
 
 /**
  * Writes the demo workspace into `ws` (which must not exist, or be empty) from the base model folder
- * `baseModel`; `quick` shortens training (the tests). Returns the experiment written.
+ * `baseModel`; `quick` shortens training (the tests), `seed` seeds the fine-tune (the order of its
+ * data; the world and the base stay the same). Returns the experiment written.
  */
-export function writeDemoWorkspace(ws: string, baseModel: string, opts: { quick?: boolean } = {}): DemoExperiment {
+export function writeDemoWorkspace(
+  ws: string,
+  baseModel: string,
+  opts: { quick?: boolean; seed?: number } = {},
+): DemoExperiment {
   if (!existsSync(path.join(baseModel, 'model.safetensors')))
     throw new Error(`${baseModel}: the demo's base model is missing`);
   for (const d of ['models', 'data', 'tasks', 'results', 'report']) mkdirSync(path.join(ws, d), { recursive: true });
@@ -39,13 +44,13 @@ export function writeDemoWorkspace(ws: string, baseModel: string, opts: { quick?
     engine: 'tfjs',
     train: {
       method: 'full',
-      max_steps: opts.quick ? 6 : 40,
+      max_steps: opts.quick ? 6 : 150,
       batch_size: 16,
       max_seq_length: 96,
-      learning_rate: 3e-4,
+      learning_rate: 5e-4,
       lr_scheduler_type: 'cosine',
       warmup_steps: opts.quick ? 1 : 10,
-      seed: 7,
+      seed: opts.seed ?? 7,
       logging_steps: 1,
     },
     merge: { recipe: 'taia' },

@@ -60,7 +60,12 @@ suite('The demo workspace in the real host', () => {
     const rows = await panel.rendered;
     assert.equal(panel.report!.baseline, 'word-games:base');
     assert.equal(rows, panel.report!.rows.length);
-    assert.deepEqual([...new Set(panel.report!.rows.map((r) => r.task))].sort(), ['capitals', 'capitals_mc', 'sums']);
+    assert.deepEqual([...new Set(panel.report!.rows.map((r) => r.task))].sort(), [
+      'capitals',
+      'capitals_mc',
+      'knowledge',
+      'sums',
+    ]);
     // Every model has a number for every row: the demo evaluated them all on the same tasks.
     for (const r of panel.report!.rows)
       assert.ok(

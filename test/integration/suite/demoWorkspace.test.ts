@@ -22,6 +22,7 @@ suite('Create the demo workspace in the real host', () => {
         'tasks/capitals.jsonl',
         'tasks/capitals_mc.jsonl',
         'tasks/sums.jsonl',
+        'tasks/knowledge.jsonl',
       ])
         assert.ok(existsSync(path.join(dir, f)), f);
       const text = readFileSync(path.join(dir, 'word-games.taia.yaml'), 'utf-8');
@@ -29,7 +30,7 @@ suite('Create the demo workspace in the real host', () => {
       assert.equal(parse(text).name, 'word-games');
       const config = await loadExperiment(path.join(dir, 'word-games.taia.yaml'));
       assert.equal(config.train.method, 'full');
-      assert.equal(config.eval.tasks.length, 3);
+      assert.equal(config.eval.tasks.length, 4);
       const busy = path.join(parent, 'busy');
       mkdirSync(busy);
       writeFileSync(path.join(busy, 'keep.txt'), 'mine');
