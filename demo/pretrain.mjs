@@ -2,7 +2,7 @@
 // Reproduces demo/base-model/: a small Llama (4 layers, d 128) pretrained from random weights by this
 // project's own engine (`taia train`, full, every token) on the synthetic world's corpus.
 //
-//   npm run build && npx tsc -p tsconfig.test.json && node demo/pretrain.mjs [--steps 800]
+//   npm run build && npx tsc -p tsconfig.test.json && node demo/pretrain.mjs [--steps 1800] (about 18 minutes on 2 cores)
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ const { writeLlama } = require(path.join(repo, 'out/test/helpers/models.js'));
 const { writeByteLevelTokenizer, BYTE_VOCAB_SIZE } = require(path.join(repo, 'out/src/trainer/data/byteTokenizer.js'));
 const { values: opt } = parseArgs({
   options: {
-    steps: { type: 'string', default: '800' },
+    steps: { type: 'string', default: '1800' },
     batch: { type: 'string', default: '32' },
     lr: { type: 'string', default: '3e-3' },
     out: { type: 'string', default: path.join(repo, 'demo', 'base-model') },
