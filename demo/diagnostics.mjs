@@ -1,33 +1,35 @@
 // The demo's diagnostics: each part of TAIA's mechanism measured on the per-example records, and the
 // checks that say whether this run shows it. Nothing here is assumed: a check that does not hold says so.
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-const { formatFollowed } = createRequire(import.meta.url)('../out/src/core/demo/format.js');
+const require = createRequire(import.meta.url);
+const { formatFollowed } = require('../out/src/core/demo/format.js');
+const { readJsonl } = require('../out/src/core/results/jsonl.js');
 
-const readSamples = (file) =>
-  readFileSync(file, 'utf-8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
+async function readSamples(file) {
+  const rows = [];
+  await readJsonl(file, (r) => rows.push(r));
+  return rows;
+}
 
 /**
  * Per model: exact match on the knowledge diagnostic (raw prompts in the pretraining style), and the
  * share of downstream generation answers in the expected form. `samples`: model name → samples file.
  */
 export function diagnose(samples, knowledgeTask) {
-  return Object.entries(samples).map(([name, file]) => {
-    const rows = readSamples(file);
-    const generated = rows.filter((r) => r.task !== knowledgeTask && r.metrics?.exact_match !== undefined);
-    const knowledge = rows.filter((r) => r.task === knowledgeTask);
-    const share = (xs, pass) => (xs.length ? xs.filter(pass).length / xs.length : undefined);
-    return {
-      name,
-      knowledge: share(knowledge, (r) => r.metrics.exact_match === 1),
-      format: share(generated, (r) => formatFollowed(r.prediction ?? '')),
-      answers: generated.length,
-    };
-  });
+  return Promise.all(
+    Object.entries(samples).map(async ([name, file]) => {
+      const rows = await readSamples(file);
+      const generated = rows.filter((r) => r.task !== knowledgeTask && r.metrics?.exact_match !== undefined);
+      const knowledge = rows.filter((r) => r.task === knowledgeTask);
+      const share = (xs, pass) => (xs.length ? xs.filter(pass).length / xs.length : undefined);
+      return {
+        name,
+        knowledge: share(knowledge, (r) => r.metrics.exact_match === 1),
+        format: share(generated, (r) => formatFollowed(r.prediction ?? '')),
+      };
+    }),
+  );
 }
 
 /** Each task's first metric, as the benchmark diff lists it. */
@@ -43,11 +45,10 @@ export function downstreamAverage(bench, knowledgeTask) {
 }
 
 /**
- * The benchmark diff of the downstream tasks alone: the diagnostic's rows out, and the average taken
- * again by the same rule (each task's first metric) over what is left.
+ * The benchmark diff of the downstream tasks alone: the diagnostic's rows out, and the average
+ * (downstreamAverage's, by the same rule) over what is left.
  */
-export function downstreamOnly(bench, knowledgeTask) {
-  const avg = downstreamAverage(bench, knowledgeTask);
+export function downstreamOnly(bench, avg, knowledgeTask) {
   const values = bench.models.map((m) => avg[m.name]);
   const top = Math.max(...values);
   return {
@@ -74,11 +75,10 @@ function significantWins(bench, model, knowledgeTask) {
 
 /**
  * The paper's claim, part by part, on this run. `vsBase` and `vsFinetuned`: benchmark diffs with those
- * baselines; `diag`: from diagnose().
+ * baselines; `diag`: from diagnose(); `avg`: downstreamAverage() of vsBase.
  */
-export function checks({ diag, vsBase, vsFinetuned, knowledgeTask }) {
+export function checks({ diag, vsBase, vsFinetuned, avg, knowledgeTask }) {
   const d = Object.fromEntries(diag.map((m) => [m.name, m]));
-  const avg = downstreamAverage(vsBase, knowledgeTask);
   const pct = (v) => (v === undefined ? '–' : `${(100 * v).toFixed(1)} %`);
   const knowledgeRow = firstRows(vsBase, (t) => t === knowledgeTask)[0];
   const ftCell = knowledgeRow?.cells[vsBase.models.findIndex((m) => m.name === 'finetuned')];

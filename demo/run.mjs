@@ -58,7 +58,7 @@ const experiment = writeDemoWorkspace(ws, path.join(repo, 'demo', 'base-model'),
   seed: Number(opt.seed),
 });
 
-say('Fine-tuning the base on word games (the child-process trainer)');
+say('Fine-tuning the base on word games and animal questions (the child-process trainer)');
 taia('train', 'word-games.taia.yaml', '--root', ws);
 const runDir = path.join(ws, '.taia', 'runs', readdirSync(path.join(ws, '.taia', 'runs'))[0]);
 const status = JSON.parse(readFileSync(path.join(runDir, 'status.json'), 'utf-8'));
@@ -117,8 +117,9 @@ const benchAgainst = (baseline) => {
 };
 const vsBase = benchAgainst('base');
 const vsFinetuned = benchAgainst('finetuned');
-const bench = downstreamOnly(vsBase, KNOWLEDGE_TASK);
-const diag = diagnose(
+const average = downstreamAverage(vsBase, KNOWLEDGE_TASK);
+const bench = downstreamOnly(vsBase, average, KNOWLEDGE_TASK);
+const diag = await diagnose(
   Object.fromEntries(models.map((m) => [m, path.join(studyDir, `${m}.samples.jsonl`)])),
   KNOWLEDGE_TASK,
 );
@@ -147,8 +148,8 @@ const { markdown, headline } = writeReport(path.join(ws, 'report'), {
   experiment,
   scan,
   diag,
-  checks: checks({ diag, vsBase, vsFinetuned, knowledgeTask: KNOWLEDGE_TASK }),
-  average: downstreamAverage(vsBase, KNOWLEDGE_TASK),
+  checks: checks({ diag, vsBase, vsFinetuned, avg: average, knowledgeTask: KNOWLEDGE_TASK }),
+  average,
   seconds: (performance.now() - started) / 1000,
   quick: opt.quick === true,
 });

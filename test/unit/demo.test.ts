@@ -111,11 +111,12 @@ describe('npm run demo (shortened)', () => {
 });
 
 describe('the demo’s format measure', () => {
-  it('counts a bare word or number as in form, right or wrong, and the base’s own "A: …" style as not', () => {
+  it('counts a bare word or number as in form, right or wrong, and the base’s own "Answer: …" style as not', () => {
     assert.equal(formatFollowed('Resbri'), true, 'wrong but in form');
     assert.equal(formatFollowed('Louste.\nQ: What is'), true, 'the first line is what is scored');
     assert.equal(formatFollowed('\n\n12'), true);
     assert.equal(formatFollowed('A: Louste'), false);
+    assert.equal(formatFollowed('Answer: Louste'), false);
     assert.equal(formatFollowed('The capital is Louste'), false);
     assert.equal(formatFollowed('12 and 3'), false);
     assert.equal(formatFollowed(''), false);

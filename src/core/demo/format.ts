@@ -1,5 +1,5 @@
 // Whether a demo answer follows the downstream format, right or wrong: the base answers in its own
-// "A: …" style (or rambles), a model that learnt the instruction format answers with the bare word or
+// "Answer: …" style (or rambles), a model that learnt the chat format answers with the bare word or
 // number every downstream answer is.
 
 /**
