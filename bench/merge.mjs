@@ -128,7 +128,8 @@ for (let i = 0; i < runs; i++) {
         ])),
     );
     list.push({ secs: secs + seconds(sync), lr });
-    rmSync(out, { recursive: true, force: true });
+    // The last run's full fold stays for the comparison with PyTorch below.
+    if (recipe !== 'full' || i < runs - 1) rmSync(out, { recursive: true, force: true });
   }
 }
 const cp = median(results.cp),
@@ -158,4 +159,32 @@ const loraLine = (recipe, list) => {
 console.log(`\nLoRA merge (r=16 on all linear layers, ${runs} runs, median):`);
 loraLine('full', results.lora);
 loraLine('taia', results.loraTaia);
+
+// PyTorch doing PEFT's merge of the same pair (bench/setup-torch.sh installs Debian's python3-torch):
+// the speed reference of the fold, and how many folded elements equal PyTorch's bit for bit.
+if (spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf-8' }).status === 0) {
+  sync();
+  const ref = spawnSync(
+    '/usr/bin/python3',
+    [
+      'bench/torch_lora_merge.py',
+      '--base',
+      base,
+      '--adapter',
+      adapter,
+      '--out',
+      path.join(root, 'lora-torch'),
+      '--compare',
+      path.join(root, 'lora-full'),
+    ],
+    { encoding: 'utf-8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } },
+  );
+  if (ref.status !== 0) throw new Error(`bench/torch_lora_merge.py failed:\n${ref.stderr}`);
+  const t = JSON.parse(ref.stdout);
+  const secs = t.seconds + seconds(sync);
+  const ours = median(results.lora.map((x) => x.secs));
+  console.log(
+    `  PyTorch ${t.torch} (PEFT's arithmetic, ${t.threads} threads) ${secs.toFixed(2)} s (fsync'd): taia merge takes ${(ours / secs).toFixed(2)}x PyTorch's time; ${t.identical} of ${t.elements} folded elements (${((100 * t.identical) / t.elements).toFixed(4)} %) bit-identical to PyTorch's`,
+  );
+} else console.log('  PyTorch: not installed (bash bench/setup-torch.sh), no reference');
 if (!opt.keep) rmSync(root, { recursive: true, force: true });

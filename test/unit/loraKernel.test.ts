@@ -15,8 +15,15 @@ import { LlamaShape, llamaTensorShapes, randomValues, writeAdapter, writeLlama }
 import { tempDir } from '../helpers/tmp';
 
 function factors(rows: number, cols: number, r: number, seed: number): LoraFactors {
-  const f32 = (n: number, s: number, scale: number) => Float64Array.from(randomValues(n, s, scale), Math.fround);
-  return { rows, cols, r, left: f32(rows * r, seed, 0.3).map((x) => x * 1.7), right: f32(r * cols, seed + 1, 0.2) };
+  const f32 = (n: number, s: number, scale: number) => Float32Array.from(randomValues(n, s, scale));
+  return {
+    rows,
+    cols,
+    r,
+    left: f32(rows * r, seed, 0.3),
+    right: f32(r * cols, seed + 1, 0.2),
+    scale: Math.fround(1.7),
+  };
 }
 
 /** Weights with the values that stress the epilogue: ±0, subnormals, ±Inf, NaN, values that overflow f16 and ties of bf16. */

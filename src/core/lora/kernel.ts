@@ -37,6 +37,7 @@ export interface FoldExports {
     rows: number,
     cols: number,
     r: number,
+    scale: number,
   ): void;
 }
 
@@ -72,7 +73,7 @@ export class FoldMemory {
     const outBytes = align(rowsPerChunk * f.cols * WIDTH[outDtype]);
     const left = 0;
     const right = align(f.left.byteLength);
-    const input0 = right + align(Math.ceil(f.cols / 4) * 4 * f.r * 8);
+    const input0 = right + align(Math.ceil(f.cols / 4) * 4 * f.r * 4);
     const output0 = input0 + 2 * inBytes;
     const end = output0 + 2 * outBytes;
     const memory = this.memory;
@@ -86,8 +87,8 @@ export class FoldMemory {
     this.at = { left, right, input: [input0, input0 + inBytes], output: [output0, output0 + outBytes] };
     this.dtypes = [inDtype, outDtype];
     if (this.f === f) return;
-    new Float64Array(memory.buffer, left, f.left.length).set(f.left);
-    packRight(f, new Float64Array(memory.buffer, right, Math.ceil(f.cols / 4) * 4 * f.r));
+    new Float32Array(memory.buffer, left, f.left.length).set(f.left);
+    packRight(f, new Float32Array(memory.buffer, right, Math.ceil(f.cols / 4) * 4 * f.r));
     this.f = f;
   }
 
@@ -110,13 +111,13 @@ export class FoldMemory {
     const [inDtype, outDtype] = this.dtypes;
     const w = this.at.input[slot] + from * f.cols * WIDTH[inDtype];
     const out = inPlace ? w : this.at.output[slot] + from * f.cols * WIDTH[outDtype];
-    const left = this.at.left + (chunkRow + from) * f.r * 8;
-    return [w, DTYPE_CODE[inDtype], out, DTYPE_CODE[outDtype], left, this.at.right, to - from, f.cols, f.r];
+    const left = this.at.left + (chunkRow + from) * f.r * 4;
+    return [w, DTYPE_CODE[inDtype], out, DTYPE_CODE[outDtype], left, this.at.right, to - from, f.cols, f.r, f.scale];
   }
 }
 
 /** R [r, cols] by groups of 4 columns, [cols / 4][r][4], the layout the kernel reads (see simd/kernel.ts). */
-function packRight({ r, cols, right }: LoraFactors, packed: Float64Array): void {
+function packRight({ r, cols, right }: LoraFactors, packed: Float32Array): void {
   for (let k = 0; k < r; k++) {
     for (let j = 0; j < cols; j++) packed[(((j >> 2) * r + k) << 2) + (j & 3)] = right[k * cols + j];
   }

@@ -3,14 +3,15 @@
 // output. It works on a shared memory that the caller lays out (../kernel.ts), so several threads can
 // fold disjoint rows of one chunk at once.
 //
-// Numerics equal the reference bit for bit: each element's delta is a float64 sum of float64
-// products taken in order k = 0 … r-1 starting from 0 (no fused multiply-add), added once to the
-// stored value and rounded to float32 (nearest even), then to the output dtype (nearest even).
-// A block of 4 rows × 4 columns keeps its 8 float64x2 sums in registers over the r products (with 6
-// rows V8 spills sums to the stack: it allocates 15 vector registers). The right factor comes packed
-// by groups of 4 columns, [cols / 4][r][4] (../kernel.ts packs it), so a block reads it sequentially:
-// in the stored layout its r rows lie a power of two apart and evict each other from the L1 cache.
-// The columns are taken in panels so that the panel of the right factor stays in the L1 cache.
+// Numerics equal the reference bit for bit, which is PEFT's merge on a CPU with float32 factors
+// (W + (B·A)·scaling, rounded): each element's sum is a float32 sum of float32 products taken in order
+// k = 0 … r-1 starting from 0 (WebAssembly has no fused multiply-add, so each step rounds), times the
+// scaling in float32, added to the stored value in float32, then rounded to the output dtype (nearest
+// even). A block of 4 rows × 8 columns keeps its 8 float32x4 sums in registers over the r products.
+// The right factor comes packed by groups of 4 columns, [cols / 4][r][4] (../kernel.ts packs it), so a
+// block reads two sequential streams: in the stored layout its r rows lie a power of two apart and
+// evict each other from the L1 cache. The columns are taken in panels so that the panel of the right
+// factor stays in the L1 cache.
 
 // Dtype codes, as ../kernel.ts passes them.
 const F32: i32 = 0;
@@ -103,78 +104,78 @@ function f32ToHalf(bits: u32): u32 {
   }
 }
 
-/** Stored float32 lanes x plus float64 sums lo (lanes 0, 1) and hi (lanes 2, 3), rounded to float32. */
-@inline function addSums(x: v128, lo: v128, hi: v128): v128 {
-  const a = f32x4.demote_f64x2_zero(f64x2.add(f64x2.promote_low_f32x4(x), lo));
-  const b = f32x4.demote_f64x2_zero(f64x2.add(f64x2.promote_low_f32x4(v128.shuffle<u32>(x, x, 2, 3, 0, 1)), hi));
-  return v128.shuffle<u32>(a, b, 0, 1, 4, 5);
-}
-
-/** Row q of a block: stored values + sums, encoded. */
-@inline function finish(w: usize, wt: i32, out: usize, ot: i32, e: i32, lo: v128, hi: v128): void {
-  store4(out, ot, e, addSums(load4(w, wt, e), lo, hi));
+/** Row q of a block: stored values + sums × scale, encoded. */
+@inline function finish(w: usize, wt: i32, out: usize, ot: i32, e: i32, sums: v128, scale: v128): void {
+  store4(out, ot, e, f32x4.add(load4(w, wt, e), f32x4.mul(sums, scale)));
 }
 
 /** One element (i, j): the reference's order of operations, for the edges of the blocks. */
-@inline function one(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, cols: i32, r: i32, i: i32, j: i32): void {
-  let d: f64 = 0;
-  const column = right + (<usize>(((j >> 2) * r << 2) + (j & 3)) << 3);
-  for (let k = 0; k < r; k++) d += load<f64>(left + (<usize>(i * r + k) << 3)) * load<f64>(column + (<usize>k << 5));
+@inline function one(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, cols: i32, r: i32, scale: f32, i: i32, j: i32): void {
+  let d: f32 = 0;
+  const column = right + (<usize>(((j >> 2) * r << 2) + (j & 3)) << 2);
+  for (let k = 0; k < r; k++) d += load<f32>(left + (<usize>(i * r + k) << 2)) * load<f32>(column + (<usize>k << 4));
   const e = i * cols + j;
-  store1(out, ot, e, <f32>(<f64>load1(w, wt, e) + d));
+  store1(out, ot, e, load1(w, wt, e) + d * scale);
 }
 
 /**
- * Output rows [0, rows) of a chunk: out = encode(decode(w) + left·right), with w and out `rows × cols`
- * elements of dtypes wt and ot, left the chunk's rows of the left factor (`rows × r` float64,
- * row-major) and right the whole right factor (`r × cols` float64), packed by groups of 4 columns.
+ * Output rows [0, rows) of a chunk: out = encode(decode(w) + (left·right)·scale), with w and out
+ * `rows × cols` elements of dtypes wt and ot, left the chunk's rows of the left factor (`rows × r`
+ * float32, row-major) and right the whole right factor (`r × cols` float32), packed by groups of 4
+ * columns.
  */
-export function fold(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, rows: i32, cols: i32, r: i32): void {
-  if (wt == BF16 && ot == BF16) run(w, BF16, out, BF16, left, right, rows, cols, r);
-  else if (wt == F32 && ot == F32) run(w, F32, out, F32, left, right, rows, cols, r);
-  else run(w, wt, out, ot, left, right, rows, cols, r);
+export function fold(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, rows: i32, cols: i32, r: i32, scale: f32): void {
+  if (wt == BF16 && ot == BF16) run(w, BF16, out, BF16, left, right, rows, cols, r, scale);
+  else if (wt == F32 && ot == F32) run(w, F32, out, F32, left, right, rows, cols, r, scale);
+  else run(w, wt, out, ot, left, right, rows, cols, r, scale);
 }
 
 // Inlined at each call, so the common dtype pairs get loops with constant dtypes.
-@inline function run(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, rows: i32, cols: i32, r: i32): void {
-  const panel = max(4, (PANEL_BYTES / (r << 3)) & ~3);
-  const lstride = <usize>r << 3;
+@inline function run(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, rows: i32, cols: i32, r: i32, scale: f32): void {
+  const panel = max(8, (PANEL_BYTES / (r << 2)) & ~7);
+  const lstride = <usize>r << 2;
+  const group = <usize>r << 4; // bytes of one packed group of 4 columns
+  const s = f32x4.splat(scale);
   for (let j0 = 0; j0 < cols; j0 += panel) {
     const j1 = min(cols, j0 + panel);
     let i = 0;
     for (; i + 4 <= rows; i += 4) {
       const l = left + <usize>i * lstride;
       let j = j0;
-      for (; j + 4 <= j1; j += 4) {
-        let a0 = f64x2.splat(0), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+      for (; j + 8 <= j1; j += 8) {
+        let a0 = f32x4.splat(0), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
         let lp = l;
-        let rp = right + (<usize>(j * r) << 3);
+        let rp = right + (<usize>(j * r) << 2);
         for (let k = 0; k < r; k++) {
           const x = v128.load(rp);
-          const y = v128.load(rp, 16);
-          let s = v128.load64_splat(lp);
-          a0 = f64x2.add(a0, f64x2.mul(s, x));
-          b0 = f64x2.add(b0, f64x2.mul(s, y));
-          s = v128.load64_splat(lp + lstride);
-          a1 = f64x2.add(a1, f64x2.mul(s, x));
-          b1 = f64x2.add(b1, f64x2.mul(s, y));
-          s = v128.load64_splat(lp + 2 * lstride);
-          a2 = f64x2.add(a2, f64x2.mul(s, x));
-          b2 = f64x2.add(b2, f64x2.mul(s, y));
-          s = v128.load64_splat(lp + 3 * lstride);
-          a3 = f64x2.add(a3, f64x2.mul(s, x));
-          b3 = f64x2.add(b3, f64x2.mul(s, y));
-          lp += 8;
-          rp += 32;
+          const y = v128.load(rp + group);
+          let v = v128.load32_splat(lp);
+          a0 = f32x4.add(a0, f32x4.mul(v, x));
+          b0 = f32x4.add(b0, f32x4.mul(v, y));
+          v = v128.load32_splat(lp + lstride);
+          a1 = f32x4.add(a1, f32x4.mul(v, x));
+          b1 = f32x4.add(b1, f32x4.mul(v, y));
+          v = v128.load32_splat(lp + 2 * lstride);
+          a2 = f32x4.add(a2, f32x4.mul(v, x));
+          b2 = f32x4.add(b2, f32x4.mul(v, y));
+          v = v128.load32_splat(lp + 3 * lstride);
+          a3 = f32x4.add(a3, f32x4.mul(v, x));
+          b3 = f32x4.add(b3, f32x4.mul(v, y));
+          lp += 4;
+          rp += 16;
         }
         const e = i * cols + j;
-        finish(w, wt, out, ot, e, a0, b0);
-        finish(w, wt, out, ot, e + cols, a1, b1);
-        finish(w, wt, out, ot, e + 2 * cols, a2, b2);
-        finish(w, wt, out, ot, e + 3 * cols, a3, b3);
+        finish(w, wt, out, ot, e, a0, s);
+        finish(w, wt, out, ot, e + 4, b0, s);
+        finish(w, wt, out, ot, e + cols, a1, s);
+        finish(w, wt, out, ot, e + cols + 4, b1, s);
+        finish(w, wt, out, ot, e + 2 * cols, a2, s);
+        finish(w, wt, out, ot, e + 2 * cols + 4, b2, s);
+        finish(w, wt, out, ot, e + 3 * cols, a3, s);
+        finish(w, wt, out, ot, e + 3 * cols + 4, b3, s);
       }
-      for (; j < j1; j++) for (let q = 0; q < 4; q++) one(w, wt, out, ot, left, right, cols, r, i + q, j);
+      for (; j < j1; j++) for (let q = 0; q < 4; q++) one(w, wt, out, ot, left, right, cols, r, scale, i + q, j);
     }
-    for (; i < rows; i++) for (let j = j0; j < j1; j++) one(w, wt, out, ot, left, right, cols, r, i, j);
+    for (; i < rows; i++) for (let j = j0; j < j1; j++) one(w, wt, out, ot, left, right, cols, r, scale, i, j);
   }
 }
