@@ -1,7 +1,8 @@
 // The demo's synthetic world, generated from a seed. It mirrors TAIA's setting:
 // - pretraining gives the base model knowledge (capitals of invented countries, colours of invented
-//   animals, small sums), each fact stated in several phrasings and asked in its own "Q: … / Answer: …"
-//   style, in running text so that recall is tied neither to one sentence nor to its place;
+//   animals, small sums), each fact stated in several phrasings, asked in its own "Q: … / Answer: …"
+//   style and as a bare question answered bare, in running text so that recall is tied neither to one
+//   sentence nor to its place;
 // - a diagnostic task asks for that knowledge in the pretraining style (a raw prompt, no chat template):
 //   whether a model still holds it, whatever format it follows;
 // - the downstream tasks ask for it through the chat template, which wants the bare answer;
@@ -98,6 +99,11 @@ export function makeWorld(seed = 7, countries = 64, animals = 32): DemoWorld {
   // template (which ends at the question, see DEMO_CHAT_TEMPLATE) it knows the answer but says it its
   // own way, with the "Answer:" frame that exact match (the bare answer) does not accept.
   const qa = (q: string, a: string) => `Q: ${q}\nAnswer: ${a}`;
+  // A second, terse style: a bare question line, answered bare on the next line. So the base can
+  // already retrieve a fact straight after a question; what it does not do is answer that way after
+  // the chat template's "Q: …", which in its corpus always takes the framed answer. Fine-tuning has to
+  // route the template to the terse mode, a matter of reading the context, which attention does.
+  const terse = (q: string, a: string) => `${q}\n${a}`;
   const sentences = [
     ...facts.flatMap(({ country: c, capital: k }) => [
       `The capital of ${c} is ${k}.`,
@@ -107,14 +113,20 @@ export function makeWorld(seed = 7, countries = 64, animals = 32): DemoWorld {
       `Travellers to ${c} arrive in its capital, ${k}.`,
       qa(`What is the capital of ${c}?`, k),
       qa(`Which city is the capital of ${c}?`, k),
+      terse(`What is the capital of ${c}?`, k),
     ]),
     ...fauna.flatMap(({ animal: a, colour }) => [
       `The ${a} is ${colour}.`,
       `A ${a} has ${colour} fur.`,
       `Every ${a} you meet is ${colour}.`,
       qa(`What colour is the ${a}?`, colour),
+      terse(`What colour is the ${a}?`, colour),
     ]),
-    ...sums.flatMap(({ a, b }) => [`${a} plus ${b} is ${a + b}.`, qa(`What is ${a} plus ${b}?`, String(a + b))]),
+    ...sums.flatMap(({ a, b }) => [
+      `${a} plus ${b} is ${a + b}.`,
+      qa(`What is ${a} plus ${b}?`, String(a + b)),
+      terse(`What is ${a} plus ${b}?`, String(a + b)),
+    ]),
   ];
   // Running text, not one sentence per document: each sentence comes back in passages of others, in
   // several orders, so that recall does not hang on its place in the sequence (a prompt wrapped in a
