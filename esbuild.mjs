@@ -1,5 +1,6 @@
 // Builds one bundle per entry point. `node esbuild.mjs --watch` rebuilds on change.
 import * as esbuild from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
@@ -116,6 +117,30 @@ await buildKernel('src/core/lora/simd/kernel.ts', 'src/core/lora/simd/wasm.gener
   '--maximumMemory',
   '65536',
 ]);
+
+/**
+ * The trainer's bridge to a system BLAS (src/trainer/engines/tfjs/nativeBlas.ts): a Node-API addon that
+ * needs only a C compiler, since it opens the BLAS at run time. Optional: without a compiler the trainer
+ * keeps XNNPACK and says so. Skipped when the addon was built from the same source.
+ */
+function buildNativeBlas() {
+  const source = 'native/blas/taia_blas.c';
+  const out = 'dist/native/taia_blas.node';
+  const key = createHash('sha256').update(readFileSync(source)).digest('hex');
+  const keyFile = `${out}.sha256`;
+  if (existsSync(out) && existsSync(keyFile) && readFileSync(keyFile, 'utf-8') === key) return;
+  mkdirSync('dist/native', { recursive: true });
+  const include = 'node_modules/node-api-headers/include';
+  const cc = process.env.CC || 'cc';
+  const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-DNAPI_VERSION=8', `-I${include}`];
+  const r = spawnSync(cc, [...flags, source, '-o', out, '-ldl'], { encoding: 'utf-8' });
+  if (r.error || r.status !== 0) {
+    console.warn(`esbuild.mjs: ${out} not built (${r.error?.message ?? r.stderr.trim()}); training keeps XNNPACK`);
+    return;
+  }
+  writeFileSync(keyFile, key);
+}
+buildNativeBlas();
 
 if (watch) {
   for (const o of [options, trainerOptions, webviewOptions]) await (await esbuild.context(o)).watch();

@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { ExperimentConfig } from '../../../core/experiment/schema';
+import { installBlasMatMul, loadNativeBlas, type NativeBlas } from './nativeBlas';
 import { installSlicedBatchMatMul } from './wasmBatchMatMul';
 import { installBlockedTranspose } from './wasmTranspose';
 
@@ -21,11 +22,22 @@ type Tf = typeof tfCore;
  */
 export let tf: Tf = tfCore;
 
+let blasMatMuls = false;
+/**
+ * Whether a system BLAS does the matmuls: it takes transpose flags at full speed, whereas the wasm
+ * backend's own kernel is fast only without them (see ops.ts).
+ */
+export function matMulFlagsAreFast(): boolean {
+  return blasMatMuls;
+}
+
 export interface BackendChoice {
   /** tfjs backend name as registered. */
   name: string;
   /** What the run reports, e.g. "tfjs wasm (SIMD, 1 thread)". */
   description: string;
+  /** The system BLAS doing the wasm backend's matmuls, when one does. */
+  blas?: NativeBlas;
 }
 
 type Want = ExperimentConfig['backend'];
@@ -101,9 +113,19 @@ async function start(
       installBlockedTranspose(tf);
       installSlicedBatchMatMul(tf);
       const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+      const blas = loadNativeBlas();
+      if ('addon' in blas) {
+        installBlasMatMul(tf, blas);
+        blasMatMuls = true;
+        return {
+          name: 'wasm',
+          description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, matmuls on ${blas.description})`,
+          blas,
+        };
+      }
       return {
         name: 'wasm',
-        description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread, batched matmuls sliced onto XNNPACK)`,
+        description: `tfjs wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread, batched matmuls sliced onto XNNPACK; no native BLAS: ${blas.reason})`,
       };
     }
     case 'cpu':

@@ -1,4 +1,5 @@
 import { copyFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { CONFIG_FILES, TOKENIZER_FILES } from '../../../core/checkpoint/files';
@@ -10,6 +11,7 @@ import { DataOrder, loadExamples, sequenceLength } from '../../data/examples';
 import { ChatTokenizer } from '../../data/tokenizer';
 import { learningRate } from '../../schedule';
 import { initBackend, tf } from './backend';
+import { setBlasThreads } from './nativeBlas';
 import { writeFloatSafetensors, writeFolderAtomically } from './checkpoint';
 import { rankCount, ReplicaPool, shardRanges, sliceRows } from './parallel';
 import { clipFlatGradients, TrainableModel } from './trainable';
@@ -58,6 +60,7 @@ export async function trainWithTfjs(
 
   const model = await TrainableModel.load(config, latest?.dir);
   const ranks = rankCount(config.workers, backend.name, order.batchSize);
+  if (backend.blas) setBlasThreads(backend.blas, availableParallelism() / ranks);
   const shared = new SharedArrayBuffer(ranks * model.size * 4);
   const slices = Array.from({ length: ranks }, (_, r) => new Float32Array(shared, r * model.size * 4, model.size));
   let pool: ReplicaPool | undefined;

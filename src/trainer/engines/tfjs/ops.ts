@@ -1,20 +1,25 @@
 import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from './backend';
+import { matMulFlagsAreFast, tf } from './backend';
 
 // tfjs's WASM backend sends a matmul to XNNPACK (SIMD) only when neither transpose flag is set; with a
-// flag, and in every gradient tfjs derives itself, it runs a scalar loop 5-10x slower. These ops write the
-// transposes out so that forward and backward matmuls are all flag-free.
+// flag, and in every gradient tfjs derives itself, it runs a scalar loop 5-10x slower. So these ops write
+// the transposes out, unless a system BLAS does the matmuls (matMulFlagsAreFast): it takes the flags at
+// full speed, and the transposes would only copy memory.
 
 /** y = x Wᵀ for a trainable W in Hugging Face's [out, in] layout; gradients for both. */
 export function linear(x: Tensor2D, w: Tensor2D): Tensor2D {
+  const flags = matMulFlagsAreFast();
   const op = customOp((xi: Tensor, wi: Tensor, save: (t: Tensor[]) => void) => {
     // Saved, not captured: tfjs disposes forward intermediates unless they are handed to the backward pass.
     save([xi, wi]);
     return {
-      value: tf.matMul(xi as Tensor2D, tf.transpose(wi as Tensor2D)),
+      value: flags
+        ? tf.matMul(xi as Tensor2D, wi as Tensor2D, false, true)
+        : tf.matMul(xi as Tensor2D, tf.transpose(wi as Tensor2D)),
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [sx, sw] = saved as Tensor2D[];
-        return [tf.matMul(dy as Tensor2D, sw), tf.matMul(tf.transpose(dy as Tensor2D), sx)];
+        const dw = flags ? tf.matMul(dy as Tensor2D, sx, true, false) : tf.matMul(tf.transpose(dy as Tensor2D), sx);
+        return [tf.matMul(dy as Tensor2D, sw), dw];
       },
     };
   });
@@ -55,10 +60,30 @@ export function embedding(table: Tensor2D, ids: Int32Array, trainable: boolean):
   return op(table) as Tensor2D;
 }
 
-/** RMSNorm as Llama computes it: x / sqrt(mean(x²) + ε) · w, over the last axis. */
+/**
+ * RMSNorm as Llama computes it: x / sqrt(mean(x²) + ε) · w, over the last axis. The gradient is written
+ * out: tfjs's derived one sums dw over the rows with a Sum across axis 0, about ten times slower on wasm
+ * than the same sum as a matmul by a row of ones, and spends a kernel per intermediate it keeps.
+ */
 export function rmsNorm(x: Tensor2D, w: Tensor1D, eps: number): Tensor2D {
-  const ms = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(ms, eps))), w);
+  const op = customOp((xi: Tensor, wi: Tensor, save: (t: Tensor[]) => void) => {
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xi), -1, true), eps)); // [n, 1]
+    const xhat = tf.mul(xi, r);
+    save([xhat, r, wi]);
+    return {
+      value: tf.mul(xhat, wi),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [sxhat, sr, sw] = saved;
+        // dx = r · (g − x̂ · mean(g ⊙ x̂)) with g = dy ⊙ w, the gradient with respect to x̂.
+        const g = tf.mul(dy, sw);
+        const dx = tf.mul(sr, tf.sub(g, tf.mul(sxhat, tf.mean(tf.mul(g, sxhat), -1, true))));
+        const rows = sxhat.shape[0];
+        const dw = tf.reshape(tf.matMul(tf.ones([1, rows]), tf.mul(dy, sxhat) as Tensor2D), sw.shape);
+        return [dx, dw];
+      },
+    };
+  });
+  return op(x, w) as Tensor2D;
 }
 
 /** SiLU (swish): x · σ(x). */

@@ -1,0 +1,162 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+
+// Matrix products of the wasm backend on a system BLAS. XNNPACK in WebAssembly has 128-bit SIMD and no
+// FMA: about 10 GFLOP/s a core here, against about 100 for OpenBLAS's AVX2 kernels, and the matmuls are
+// most of a training step. The addon (native/blas, built by scripts/build-native.mjs) opens the BLAS at
+// run time and multiplies in place in the wasm heap, so no tensor is copied. Without the addon or the
+// library the backend keeps XNNPACK, and the run's backend line says why.
+
+/** The addon's exports (native/blas/taia_blas.c). */
+interface Addon {
+  open(library: string): string;
+  threads(n: number): void;
+  sgemm(
+    heap: ArrayBuffer,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    aOffset: number,
+    aStride: number,
+    bOffset: number,
+    bStride: number,
+    cOffset: number,
+  ): void;
+}
+
+export interface NativeBlas {
+  addon: Addon;
+  /** e.g. "OpenBLAS 0.3.21 … Haswell". */
+  description: string;
+}
+
+const ADDON = 'taia_blas.node';
+/** Debian's libopenblas0-{pthread,openmp,serial} all provide this name; TAIA_BLAS names another cblas. */
+const DEFAULT_LIBRARY = process.platform === 'darwin' ? 'libopenblas.dylib' : 'libopenblas.so.0';
+
+let loaded: NativeBlas | { reason: string } | undefined;
+
+/** The addon with its BLAS opened, or why not. TAIA_BLAS=off keeps XNNPACK (for comparisons). */
+export function loadNativeBlas(): NativeBlas | { reason: string } {
+  if (loaded) return loaded;
+  const library = process.env.TAIA_BLAS || DEFAULT_LIBRARY;
+  if (library === 'off') return (loaded = { reason: 'TAIA_BLAS=off' });
+  // Next to the trainer's bundle (dist/native), one folder up (dist/bench), or from the tsc output in out/.
+  const file = [
+    path.join(__dirname, 'native', ADDON),
+    path.join(__dirname, '..', 'native', ADDON),
+    path.resolve(__dirname, '../../../../../dist/native', ADDON),
+  ].find((f) => existsSync(f));
+  if (!file) return (loaded = { reason: `no ${ADDON} (npm run build:native builds it)` });
+  try {
+    const addon = createRequire(__filename)(file) as Addon;
+    const description = addon.open(library).trim();
+    // OpenBLAS starts a thread per core by default; the engine's data-parallel ranks already fill the cores.
+    addon.threads(1);
+    return (loaded = { addon, description });
+  } catch (e) {
+    return (loaded = { reason: `${library}: ${(e as Error).message}` });
+  }
+}
+
+/** BLAS threads per call (process-wide): cores ÷ the data-parallel ranks that call at once. */
+export function setBlasThreads(blas: NativeBlas, threads: number): void {
+  blas.addon.threads(Math.max(1, Math.floor(threads)));
+}
+
+/** The parts of the wasm backend this kernel uses (internal API of the pinned 4.22 release). */
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(id: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+interface Tf {
+  getKernel(name: string, backend: string): KernelConfig | undefined;
+  unregisterKernel(name: string, backend: string): void;
+  registerKernel(config: KernelConfig): void;
+}
+
+/** Row-major offsets (in matrices) of each output batch slice's operand, broadcasting `shape` to `out`. */
+function broadcastSlices(shape: number[], out: number[]): number[] {
+  const rank = out.length;
+  const dims = [...Array<number>(rank - shape.length).fill(1), ...shape];
+  const slices: number[] = [];
+  const total = out.reduce((x, y) => x * y, 1);
+  for (let i = 0; i < total; i++) {
+    let rest = i;
+    let offset = 0;
+    let stride = 1;
+    for (let d = rank - 1; d >= 0; d--) {
+      const index = rest % out[d];
+      rest = Math.floor(rest / out[d]);
+      if (dims[d] !== 1) offset += index * stride;
+      stride *= dims[d];
+    }
+    slices.push(offset);
+  }
+  return slices;
+}
+
+/**
+ * Installs a BatchMatMul on the BLAS in place of the wasm backend's: transpose flags go to the BLAS as
+ * such, and batch dimensions broadcast as in NumPy (one call with a zero stride when a whole operand is
+ * shared, a call per slice otherwise; tfjs 4.22's own cpu and wasm kernels get [2,1,…]·[1,3,…] wrong).
+ * Other dtypes and empty products go to the kernel it replaces.
+ */
+export function installBlasMatMul(tf: Tf, blas: NativeBlas): void {
+  const fallback = tf.getKernel('BatchMatMul', 'wasm');
+  if (!fallback) throw new Error('the wasm backend has no BatchMatMul kernel');
+  const kernelFunc = ((args: {
+    inputs: { a: TensorInfo; b: TensorInfo };
+    backend: WasmBackend;
+    attrs: { transposeA: boolean; transposeB: boolean };
+  }) => {
+    const { inputs, backend, attrs } = args;
+    const { a, b } = inputs;
+    const [ra, ca] = a.shape.slice(-2);
+    const [rb, cb] = b.shape.slice(-2);
+    const [m, k] = attrs.transposeA ? [ca, ra] : [ra, ca];
+    const n = attrs.transposeB ? rb : cb;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || m * n * k === 0)
+      return (fallback.kernelFunc as KernelFunc)(args as never);
+    if (k !== (attrs.transposeB ? cb : rb))
+      throw new Error(`matMul: inner dimensions ${k} and ${attrs.transposeB ? cb : rb} differ`);
+    const batchA = a.shape.slice(0, -2);
+    const batchB = b.shape.slice(0, -2);
+    const rank = Math.max(batchA.length, batchB.length);
+    const padded = (s: number[]) => [...Array<number>(rank - s.length).fill(1), ...s];
+    const batchShape = padded(batchA).map((d, i) => {
+      const e = padded(batchB)[i];
+      if (d !== e && d !== 1 && e !== 1)
+        throw new Error(`matMul: batch shapes [${batchA}] and [${batchB}] do not broadcast`);
+      return Math.max(d, e);
+    });
+    const out = backend.makeOutput([...batchShape, m, n], 'float32');
+    const batch = batchShape.reduce((x, y) => x * y, 1);
+    const offset = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+    const [ao, bo, co] = [offset(a), offset(b), offset(out)];
+    // The heap is read after makeOutput: growing the wasm memory replaces its buffer.
+    const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
+    const call = (count: number, aAt: number, aStride: number, bAt: number, bStride: number, cAt: number) =>
+      blas.addon.sgemm(heap, count, m, n, k, attrs.transposeA, attrs.transposeB, aAt, aStride, bAt, bStride, cAt);
+    const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+    const [countA, countB] = [size(batchA), size(batchB)];
+    if ((countA === batch || countA === 1) && (countB === batch || countB === 1)) {
+      call(batch, ao, countA === 1 ? 0 : m * k, bo, countB === 1 ? 0 : k * n, co);
+    } else {
+      const sliceA = broadcastSlices(batchA, batchShape);
+      const sliceB = broadcastSlices(batchB, batchShape);
+      for (let i = 0; i < batch; i++)
+        call(1, ao + sliceA[i] * m * k * 4, 0, bo + sliceB[i] * k * n * 4, 0, co + i * m * n * 4);
+    }
+    return out;
+  }) as unknown as KernelFunc;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc });
+}
