@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { replaceWasmKernel, type KernelRegistry, type MatMulArgs } from './wasmKernel';
 
 // Matrix products of the wasm backend on a system BLAS. XNNPACK in WebAssembly has 128-bit SIMD and no
 // FMA: about 10 GFLOP/s a core here, against about 100 for OpenBLAS's AVX2 kernels, and the matmuls are
@@ -76,12 +77,6 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
 }
 
-interface Tf {
-  getKernel(name: string, backend: string): KernelConfig | undefined;
-  unregisterKernel(name: string, backend: string): void;
-  registerKernel(config: KernelConfig): void;
-}
-
 /** Row-major offsets (in matrices) of each output batch slice's operand, broadcasting `shape` to `out`. */
 function broadcastSlices(shape: number[], out: number[]): number[] {
   const rank = out.length;
@@ -109,22 +104,15 @@ function broadcastSlices(shape: number[], out: number[]): number[] {
  * shared, a call per slice otherwise; tfjs 4.22's own cpu and wasm kernels get [2,1,…]·[1,3,…] wrong).
  * Other dtypes and empty products go to the kernel it replaces.
  */
-export function installBlasMatMul(tf: Tf, blas: NativeBlas): void {
-  const fallback = tf.getKernel('BatchMatMul', 'wasm');
-  if (!fallback) throw new Error('the wasm backend has no BatchMatMul kernel');
-  const kernelFunc = ((args: {
-    inputs: { a: TensorInfo; b: TensorInfo };
-    backend: WasmBackend;
-    attrs: { transposeA: boolean; transposeB: boolean };
-  }) => {
+export function installBlasMatMul(tf: KernelRegistry, blas: NativeBlas): void {
+  replaceWasmKernel<MatMulArgs<WasmBackend>>(tf, 'BatchMatMul', (fallback) => (args) => {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs;
     const [ra, ca] = a.shape.slice(-2);
     const [rb, cb] = b.shape.slice(-2);
     const [m, k] = attrs.transposeA ? [ca, ra] : [ra, ca];
     const n = attrs.transposeB ? rb : cb;
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || m * n * k === 0)
-      return (fallback.kernelFunc as KernelFunc)(args as never);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || m * n * k === 0) return fallback(args);
     if (k !== (attrs.transposeB ? cb : rb))
       throw new Error(`matMul: inner dimensions ${k} and ${attrs.transposeB ? cb : rb} differ`);
     const batchA = a.shape.slice(0, -2);
@@ -156,7 +144,5 @@ export function installBlasMatMul(tf: Tf, blas: NativeBlas): void {
         call(1, ao + sliceA[i] * m * k * 4, 0, bo + sliceB[i] * k * n * 4, 0, co + i * m * n * 4);
     }
     return out;
-  }) as unknown as KernelFunc;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc });
+  });
 }

@@ -1,4 +1,5 @@
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { replaceWasmKernel, type KernelRegistry, type MatMulArgs } from './wasmKernel';
 
 // tfjs-backend-wasm 4.22 sends a matmul to XNNPACK only when the batch is 1 and no transpose flag is set;
 // any other BatchMatMul (all of attention, forward and backward) runs a scalar loop about 6x slower
@@ -22,23 +23,12 @@ interface WasmBackend {
   disposeData(id: object): boolean;
 }
 
-interface Tf {
-  getKernel(name: string, backend: string): KernelConfig | undefined;
-  unregisterKernel(name: string, backend: string): void;
-  registerKernel(config: KernelConfig): void;
-}
-
 /** Installs the kernel in place of the wasm backend's BatchMatMul; call once the backend is ready. */
-export function installSlicedBatchMatMul(tf: Tf): void {
-  const original = tf.getKernel('BatchMatMul', 'wasm');
+export function installSlicedBatchMatMul(tf: KernelRegistry): void {
   const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!original || !transpose) throw new Error('the wasm backend has no BatchMatMul or Transpose kernel');
+  if (!transpose) throw new Error('the wasm backend has no Transpose kernel');
   let raw: ((...a: unknown[]) => void) | undefined;
-  const kernelFunc = ((args: {
-    inputs: { a: TensorInfo; b: TensorInfo };
-    backend: WasmBackend;
-    attrs: { transposeA: boolean; transposeB: boolean };
-  }) => {
+  replaceWasmKernel<MatMulArgs<WasmBackend>>(tf, 'BatchMatMul', (original) => (args) => {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs;
     const batchOf = (t: TensorInfo) => t.shape.slice(0, -2).reduce((x, y) => x * y, 1);
@@ -50,7 +40,7 @@ export function installSlicedBatchMatMul(tf: Tf): void {
       batch === 1 ||
       a.shape.length !== b.shape.length
     ) {
-      return (original.kernelFunc as KernelFunc)(args as never);
+      return original(args);
     }
     raw ??= backend.wasm.cwrap('BatchMatMul', null, [
       'number',
@@ -95,7 +85,5 @@ export function installSlicedBatchMatMul(tf: Tf): void {
     if (a2 !== a) backend.disposeData(a2.dataId);
     if (b2 !== b) backend.disposeData(b2.dataId);
     return out;
-  }) as unknown as KernelFunc;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc });
+  });
 }

@@ -1,4 +1,5 @@
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { replaceWasmKernel, type KernelArgs, type KernelRegistry } from './wasmKernel';
 
 // tfjs-backend-wasm 4.22 transposes a large matrix at 7-8 ns per element (a loop that writes 4 KiB
 // apart, so each write misses the cache); the projections' written-out Wᵀ and dyᵀ made it 10 % of a
@@ -9,12 +10,6 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 interface WasmBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
-
-interface Tf {
-  getKernel(name: string, backend: string): KernelConfig | undefined;
-  unregisterKernel(name: string, backend: string): void;
-  registerKernel(config: KernelConfig): void;
 }
 
 /** Rows per block: 8 source rows are read while the output's rows are written along. */
@@ -38,13 +33,12 @@ function swapsLastTwo(perm: number[]): boolean {
 }
 
 /** Installs the kernel in place of the wasm backend's Transpose; call once the backend is ready, before kernels that look Transpose up. */
-export function installBlockedTranspose(tf: Tf): void {
-  const original = tf.getKernel('Transpose', 'wasm');
-  if (!original) throw new Error('the wasm backend has no Transpose kernel');
-  const kernelFunc = ((args: { inputs: { x: TensorInfo }; backend: WasmBackend; attrs: { perm: number[] } }) => {
+export function installBlockedTranspose(tf: KernelRegistry): void {
+  type Args = KernelArgs<{ x: TensorInfo }, WasmBackend, { perm: number[] }>;
+  replaceWasmKernel<Args>(tf, 'Transpose', (original) => (args) => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs;
-    if (x.dtype !== 'float32' || !swapsLastTwo(attrs.perm)) return (original.kernelFunc as KernelFunc)(args as never);
+    if (x.dtype !== 'float32' || !swapsLastTwo(attrs.perm)) return original(args);
     const rows = x.shape[x.shape.length - 2];
     const cols = x.shape[x.shape.length - 1];
     const out = backend.makeOutput([...x.shape.slice(0, -2), cols, rows], 'float32');
@@ -53,7 +47,5 @@ export function installBlockedTranspose(tf: Tf): void {
     const dst = backend.typedArrayFromHeap(out);
     for (let at = 0; at < src.length; at += rows * cols) transposeMatrix(src, dst, at, rows, cols);
     return out;
-  }) as unknown as KernelFunc;
-  tf.unregisterKernel('Transpose', 'wasm');
-  tf.registerKernel({ kernelName: 'Transpose', backendName: 'wasm', kernelFunc });
+  });
 }
