@@ -75,7 +75,8 @@ try {
   const run = spawnSync(
     process.execPath,
     [path.join(repo, 'dist/cli.js'), 'train', path.join(work, 'pretrain.taia.yaml'), '--root', work],
-    { stdio: 'inherit' },
+    // XNNPACK's matmuls, as for the shipped base: a system BLAS picks its kernels by CPU, and so its sums.
+    { stdio: 'inherit', env: { ...process.env, TAIA_BLAS: process.env.TAIA_BLAS ?? 'off' } },
   );
   if (run.status !== 0) process.exit(run.status ?? 1);
   const runs = path.join(work, '.taia', 'runs');

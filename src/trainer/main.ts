@@ -30,6 +30,8 @@ import {
 let cancelRequested = false;
 /** Slurm's USR1: the time limit (or a preemption) is near. */
 let warned = false;
+/** A cancel (the extension's, Ctrl-C, scancel's SIGTERM): it overrides the requeue that USR1 asks for. */
+let stopAsked = false;
 let started = false;
 const standalone = parseStandalone(process.argv.slice(2));
 
@@ -66,14 +68,14 @@ process.on('message', (raw) => {
     send({ type: 'error', message: (e as Error).message });
     return;
   }
-  if (m.type === 'cancel') cancelRequested = true;
+  if (m.type === 'cancel') cancelRequested = stopAsked = true;
   else if (!started) {
     started = true;
     void (m.type === 'start' ? run(m.runDir, m.resume) : evaluate(m.job));
   }
 });
 // A terminal's Ctrl-C or the extension's cancel of a re-attached run arrive as signals: both mean "stop gracefully".
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (cancelRequested = true));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => (cancelRequested = stopAsked = true));
 // Slurm's warning before the time limit (`--signal=B:USR1@N`): checkpoint and stop while there is time.
 process.on('SIGUSR1', () => {
   warned = true;
@@ -200,9 +202,11 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       cancelled: () => cancelRequested,
     });
     const checkpoint = result.checkpoint ? path.relative(runDir, result.checkpoint) : undefined;
-    // Stopped on Slurm's warning: a requeue (the next incarnation resumes) or the time limit.
-    const requeue = warned && result.state === 'cancelled' && config.slurm?.requeue && process.env.SLURM_JOB_ID;
-    const state = warned && result.state === 'cancelled' ? (requeue ? 'pending' : 'timeout') : result.state;
+    // Stopped on Slurm's warning: a requeue (the next incarnation resumes) or the time limit. A cancel
+    // that came as well wins: an scancel during the stop must not be undone by the trainer's requeue.
+    const warnedOnly = warned && !stopAsked && result.state === 'cancelled';
+    const requeue = warnedOnly && config.slurm?.requeue && process.env.SLURM_JOB_ID;
+    const state = warnedOnly ? (requeue ? 'pending' : 'timeout') : result.state;
     const stopSignal = result.stopSignal;
     await updateStatus(runDir, {
       state,

@@ -143,6 +143,17 @@ export function startSlurm(): SlurmCluster {
     env,
     partition: 'debug',
     stop: () => {
+      // Jobs a failed test left running would outlive the daemons (slurmstepd stays): end them first.
+      spawnSync('scancel', ['--full', '--user', String(process.getuid?.() ?? 0)], { env: daemonEnv });
+      const end = Date.now() + 30_000;
+      while (
+        Date.now() < end &&
+        spawnSync('squeue', ['-h', '-t', 'PENDING,RUNNING,COMPLETING'], {
+          env: daemonEnv,
+          encoding: 'utf-8',
+        }).stdout.trim()
+      )
+        spawnSync('sleep', ['0.3']);
       stopPid(pidOf(path.join(dir, 'slurmd.pid')));
       stopPid(pidOf(path.join(dir, 'slurmctld.pid')));
       stopPid(pidOf(mungePid));

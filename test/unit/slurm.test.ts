@@ -325,6 +325,26 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     );
   });
 
+  it('an scancel while the trainer stops on the time-limit warning ends the job: the cancel wins over the requeue', async () => {
+    const root = workspace({ requeue: true }, { max_steps: 100000 });
+    const r = await taia(['train', 'exp.taia.yaml', '--detach'], root);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = runDirOf(root);
+    const running = await statusWhen(dir, (s) => s.state === 'running' && s.step >= 3);
+    const id = running.slurm!.jobId!;
+    // The warning Slurm sends before the time limit, then at once the user's cancel: the trainer is still
+    // saving its checkpoint when the SIGTERM arrives (the race seen in CI, where the requeue won).
+    slurmCmd('scancel', '--signal=USR1', '--batch', id);
+    slurmCmd('scancel', id);
+    const ended = await statusWhen(dir, (s) => s.state === 'cancelled');
+    assert.equal(ended.resumes ?? 0, 0);
+    assert.doesNotMatch(readFileSync(path.join(dir, 'train.log'), 'utf-8'), /requeueing/);
+    await eventually(
+      () => assert.equal(slurmCmd('squeue', '-h', '-t', 'PENDING,RUNNING,COMPLETING', '-j', id).trim(), ''),
+      60_000,
+    );
+  });
+
   it('a requeued job (scontrol requeue) resumes from its last checkpoint by itself', async () => {
     // Long enough that the requeue always lands mid-run (a 60-step run can end within a second here).
     const root = workspace({ requeue: true }, { max_steps: 100000 });
