@@ -8,7 +8,8 @@ import { SlurmError } from '../core/slurm/commands';
 import { evaluationOutcome, followSlurmRuns, jobActive, watchJob } from '../core/slurm/follow';
 import type { TrainerLaunch } from '../core/slurm/submit';
 
-const POLL_MS = Number(process.env.TAIA_SLURM_POLL_MS) || 3000;
+/** How often the CLI asks Slurm about its jobs. */
+export const POLL_MS = Number(process.env.TAIA_SLURM_POLL_MS) || 3000;
 
 /** The trainer as a job on the cluster starts it: this node, this build's trainer bundle. */
 export function cliLaunch(): TrainerLaunch {

@@ -6,7 +6,11 @@ import { writtenVariant } from '../core/merge/virtual';
 import { loadResults } from '../core/results/load';
 import { loadStudy } from '../core/study/load';
 import { runStudy, StudyEvaluator, studyOutputDir, VariantOutcome } from '../core/study/run';
+import { SlurmError } from '../core/slurm/commands';
+import { evaluateAsSlurmJob, slurmJobLine } from '../core/slurm/evaluate';
+import type { Study } from '../core/study/load';
 import { EvaluationFailed, evaluateWithProgress } from './eval';
+import { cliLaunch, POLL_MS } from './slurm';
 import { Command, UsageError } from './usage';
 
 export const studyCommand: Command = {
@@ -17,7 +21,8 @@ export const studyCommand: Command = {
     '  Evaluates each variant (recipes, grids of layers and scale, per-layer scans) of base and fine-tune\n' +
     '  without writing it (built-in engine), into .taia/results/studies/<name>/ beside the file (or --out).\n' +
     '  A variant whose inputs, plan and task files are unchanged since it was evaluated is not evaluated again,\n' +
-    '  so adding a variant evaluates only that one and an interrupted study resumes.',
+    '  so adding a variant evaluates only that one and an interrupted study resumes. With `launcher: slurm` each\n' +
+    '  variant is a Slurm job (the `slurm` section), all queued at once; Ctrl-C cancels them.',
   async run(argv) {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -43,16 +48,20 @@ export const studyCommand: Command = {
       `study ${study.config.name}: ${study.variants.length} variants of ${study.finetuned} on ${study.config.eval.command ? 'the evaluation command' : `${study.config.eval.tasks.length} task file(s)`}`,
     );
     let outcomes: VariantOutcome[];
+    let ended = 0;
     try {
       outcomes = await runStudy(
         study,
-        terminalEvaluator(quiet, () => cancelled),
-        (o, i, n) =>
-          say(`[${i + 1}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`),
+        terminalEvaluator(study, quiet, () => cancelled),
+        // Counted as they end: a Slurm study's jobs end in any order.
+        (o, _i, n) =>
+          say(
+            `[${++ended}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`,
+          ),
         outDir,
       );
     } catch (e) {
-      if (!(e instanceof EvaluationFailed)) throw e;
+      if (!(e instanceof EvaluationFailed) && !(e instanceof SlurmError)) throw e;
       process.stderr.write(`taia: study stopped: an evaluation failed: ${e.message}\n`);
       return 1;
     } finally {
@@ -68,9 +77,24 @@ export const studyCommand: Command = {
   },
 };
 
-function terminalEvaluator(quiet: boolean, cancelled: () => boolean): StudyEvaluator {
+function terminalEvaluator(study: Study, quiet: boolean, cancelled: () => boolean): StudyEvaluator {
+  const say = (m: string) => quiet || process.stderr.write(`${m}\n`);
   return {
-    evaluate: (job) => evaluateWithProgress(job, quiet, job.name),
+    evaluate: async (job) => {
+      if (study.config.launcher !== 'slurm') return evaluateWithProgress(job, quiet, job.name);
+      let jobId = '';
+      const ended = await evaluateAsSlurmJob(job, study.config.slurm, cliLaunch(), {
+        pollMs: POLL_MS,
+        submitted: (s) => {
+          jobId = s.jobId;
+          say(`${job.name}: submitted Slurm job ${s.jobId} (output: ${s.output})`);
+        },
+        state: (j) => say(`${job.name}: ${slurmJobLine(jobId, j)}`),
+        cancelled,
+      });
+      if (ended.state === 'failed') throw new EvaluationFailed(`${job.name}: ${ended.error}`);
+      return ended.state === 'done' ? ended.results : undefined;
+    },
     write: (spec) => writtenVariant(spec),
     cancelled,
     log: (m) => quiet || process.stderr.write(`${m}\n`),

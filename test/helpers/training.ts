@@ -25,6 +25,30 @@ export function writeTinyModel(dir: string, shape: LlamaShape = TINY, seed = 1):
   writeByteLevelTokenizer(dir);
 }
 
+/**
+ * A study's inputs in `root`: base and fine-tune (the tiny Llama in bf16, seeds 1 and 2), a multiple-choice
+ * task (mc.jsonl, 4 rows) and a generation task (gen.jsonl, 2 rows).
+ */
+export function writeStudyWorld(root: string): void {
+  for (const [dir, seed] of [
+    ['base', 1],
+    ['ft', 2],
+  ] as const) {
+    writeLlama(path.join(root, dir), TINY, { dtype: 'BF16', seed });
+    writeByteLevelTokenizer(path.join(root, dir));
+  }
+  writeFileSync(
+    path.join(root, 'mc.jsonl'),
+    [0, 1, 2, 3]
+      .map((i) => JSON.stringify({ id: `m${i}`, prompt: `question ${i}`, choices: ['yes', 'no'], answer: i % 2 }))
+      .join('\n') + '\n',
+  );
+  writeFileSync(
+    path.join(root, 'gen.jsonl'),
+    [0, 1].map((i) => JSON.stringify({ id: `g${i}`, prompt: `say ${i}`, answer: String(i) })).join('\n') + '\n',
+  );
+}
+
 /** Arithmetic questions in Alpaca form: short, learnable, and each answer follows from its prompt. */
 export function writeAlpacaDataset(file: string, rows: number): void {
   mkdirSync(path.dirname(file), { recursive: true });

@@ -11,7 +11,7 @@ import { RUNS_DIR, type RunStatus } from '../../src/core/runs/types';
 import { eventually } from '../helpers/eventually';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../helpers/slurm';
 import { tempDir } from '../helpers/tmp';
-import { writeAlpacaDataset, writeExperiment, writeTinyModel } from '../helpers/training';
+import { writeAlpacaDataset, writeExperiment, writeStudyWorld, writeTinyModel } from '../helpers/training';
 
 const repo = path.resolve(__dirname, '../../..');
 const cli = path.join(repo, 'dist', 'cli.js');
@@ -343,6 +343,46 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
       () => assert.equal(slurmCmd('squeue', '-h', '-t', 'PENDING,RUNNING,COMPLETING', '-j', id).trim(), ''),
       60_000,
     );
+  });
+
+  it('a launcher: slurm study queues a job per variant at once, and scores exactly as the same study run here', async () => {
+    const root = tempDir('taia-slurm-study-');
+    writeStudyWorld(root);
+    const study = (launcher: string) =>
+      `name: on-${launcher}\nbase: base\nfinetuned: ft\nlauncher: ${launcher}\nslurm: { partition: ${cluster.partition} }\n` +
+      'eval:\n  tasks: [mc.jsonl, gen.jsonl]\n  max_new_tokens: 4\nvariants: [base, full, taia]\n';
+    writeFileSync(path.join(root, 'slurm.taia-study.yaml'), study('slurm'));
+    writeFileSync(path.join(root, 'local.taia-study.yaml'), study('local'));
+    const onSlurm = await taia(['study', 'slurm.taia-study.yaml'], root);
+    assert.equal(onSlurm.code, 0, onSlurm.stderr);
+    const lines = onSlurm.stderr.split('\n');
+    const submitted = lines.flatMap((l, i) => (/submitted Slurm job \d+/.test(l) ? [i] : []));
+    assert.equal(submitted.length, 3, onSlurm.stderr);
+    // All three were in the queue before the first variant came back.
+    assert.ok(
+      submitted.every((i) => i < lines.findIndex((l) => / evaluated in /.test(l))),
+      onSlurm.stderr,
+    );
+    const local = await taia(['study', 'local.taia-study.yaml'], root);
+    assert.equal(local.code, 0, local.stderr);
+    assert.doesNotMatch(local.stderr, /Slurm/);
+    const results = (study: string, variant: string) => {
+      const dir = path.join(root, '.taia/results/studies', study);
+      return (JSON.parse(readFileSync(path.join(dir, `${variant}.taia-results.json`), 'utf-8')) as { tasks: unknown })
+        .tasks;
+    };
+    for (const variant of ['base', 'full', 'taia']) {
+      assert.ok(
+        existsSync(path.join(root, '.taia/results/studies/on-slurm', `${variant}.slurm`, 'job.sbatch')),
+        `${variant}'s job script`,
+      );
+      assert.deepEqual(results('on-slurm', variant), results('on-local', variant), variant);
+    }
+    // A re-run finds every variant evaluated and submits nothing.
+    const again = await taia(['study', 'slurm.taia-study.yaml'], root);
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /submitted/);
+    assert.equal([...again.stderr.matchAll(/: cached/g)].length, 3, again.stderr);
   });
 
   it('a requeued job (scontrol requeue) resumes from its last checkpoint by itself', async () => {

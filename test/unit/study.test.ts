@@ -9,10 +9,9 @@ import { loadStudy } from '../../src/core/study/load';
 import { parseStudy } from '../../src/core/study/parse';
 import { studyTables } from '../../src/core/study/read';
 import { scanHeatmap, studyCsv, studyLatex, texEscape } from '../../src/core/study/table';
-import { writeByteLevelTokenizer } from '../../src/trainer/data/byteTokenizer';
 import { writeLlama } from '../helpers/models';
 import { tempDir } from '../helpers/tmp';
-import { TINY } from '../helpers/training';
+import { TINY, writeStudyWorld } from '../helpers/training';
 
 const CLI = path.resolve(__dirname, '../../../dist/cli.js');
 
@@ -22,23 +21,7 @@ function taia(cwd: string, ...args: string[]): { status: number | null; stdout: 
 
 function world(): string {
   const root = tempDir('taia-study-');
-  for (const [dir, seed] of [
-    ['base', 1],
-    ['ft', 2],
-  ] as const) {
-    writeLlama(path.join(root, dir), TINY, { dtype: 'BF16', seed });
-    writeByteLevelTokenizer(path.join(root, dir));
-  }
-  writeFileSync(
-    path.join(root, 'mc.jsonl'),
-    [0, 1, 2, 3]
-      .map((i) => JSON.stringify({ id: `m${i}`, prompt: `question ${i}`, choices: ['yes', 'no'], answer: i % 2 }))
-      .join('\n') + '\n',
-  );
-  writeFileSync(
-    path.join(root, 'gen.jsonl'),
-    [0, 1].map((i) => JSON.stringify({ id: `g${i}`, prompt: `say ${i}`, answer: String(i) })).join('\n') + '\n',
-  );
+  writeStudyWorld(root);
   return root;
 }
 
@@ -60,6 +43,21 @@ const evaluated = (stderr: string) => [...stderr.matchAll(/\] (\S+): evaluated/g
 const cached = (stderr: string) => [...stderr.matchAll(/\] (\S+): cached/g)].map((m) => m[1]);
 
 describe('study files', () => {
+  it('refuses launcher: slurm with an evaluation command, on the launcher key', () => {
+    const text = 'base: b\nfinetuned: f\nlauncher: slurm\neval: { command: "lm_eval --model hf" }\nvariants: [taia]\n';
+    const { problems } = parseStudy(text, 'x.taia-study.yaml');
+    assert.deepEqual(
+      problems.map((p) => [p.path.join('.'), p.message]),
+      [
+        [
+          'launcher',
+          "'launcher: slurm' evaluates with the built-in evaluator (eval.tasks); an evaluation command runs where taia study runs",
+        ],
+      ],
+    );
+    assert.deepEqual(parseStudy(text.replace('slurm', 'local'), 'x.taia-study.yaml').problems, []);
+  });
+
   it('reports each bad variant entry on its key, with "did you mean"', () => {
     const { problems } = parseStudy(
       'base: b\nfinetuned: f\neval: { tasks: [t.jsonl] }\nvariants:\n  - { recipe: taia, layer: 0-3 }\n  - { recipe: taia, layers: 5-2 }\n  - { scan: revert-ffn-each, recipe: taia }\n  - { recipe: taia, scale: [1, 2], name: two }\n  - { scale: x }\n  - 3\n',

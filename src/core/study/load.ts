@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { detectCheckpointKind } from '../checkpoint/discover';
 import { ExperimentError, locate } from '../experiment/load';
-import type { ExperimentProblem } from '../experiment/validate';
+import type { ExperimentDefaults, ExperimentProblem } from '../experiment/validate';
 import { builtinRecipe, loadRecipe, Recipe, recipeToJson } from '../merge/recipes';
 import { listCheckpoints } from '../runs/store';
 import { readJsonObject } from '../util/json';
@@ -34,7 +34,8 @@ export interface Study {
   variants: StudyVariant[];
 }
 
-export async function loadStudy(file: string): Promise<Study> {
+/** Reads and checks a study file; `defaults` fill keys it leaves out (the editor's `taiaLab.slurm.*` settings). */
+export async function loadStudy(file: string, defaults: ExperimentDefaults = {}): Promise<Study> {
   const text = await readFile(file, 'utf-8').catch((e: NodeJS.ErrnoException) => {
     throw new ExperimentError(file, [
       { path: [], message: `cannot read (${e.code})`, severity: 'error', line: 1, column: 1 },
@@ -45,7 +46,7 @@ export async function loadStudy(file: string): Promise<Study> {
       file,
       problems.map((p) => ({ ...p, ...locate(text, p) })),
     );
-  const parsed = parseStudy(text, file);
+  const parsed = parseStudy(text, file, defaults);
   const errors = parsed.problems.filter((p) => p.severity === 'error');
   if (errors.length) throw fail(errors);
   const at = (p: string) => path.resolve(path.dirname(file), p);

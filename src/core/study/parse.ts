@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { Field, Section } from '../experiment/schema';
-import { checkValue, ExperimentProblem, readSection } from '../experiment/validate';
+import { checkValue, ExperimentDefaults, ExperimentProblem, readSection } from '../experiment/validate';
 import { parseLayerRange } from '../merge/recipes';
 import { closest } from '../util/suggest';
 import { ScanKind, STUDY_SCHEMA, StudyConfig, VARIANT_FIELDS, VariantEntry } from './schema';
@@ -16,7 +16,7 @@ export interface ParsedStudy {
 
 const { variants: _variants, ...SCALAR_FIELDS } = STUDY_SCHEMA as unknown as Record<string, Field | Section>;
 
-export function parseStudy(text: string, file: string): ParsedStudy {
+export function parseStudy(text: string, file: string, defaults: ExperimentDefaults = {}): ParsedStudy {
   const problems: ExperimentProblem[] = [];
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   for (const e of doc.errors)
@@ -26,7 +26,7 @@ export function parseStudy(text: string, file: string): ParsedStudy {
   if (!isRecord(js) && doc.errors.length === 0)
     problems.push({ path: [], message: 'a study file is a YAML mapping of keys to values', severity: 'error' });
   const { variants, ...rest } = root;
-  const config = readSection(rest, SCALAR_FIELDS, [], problems) as unknown as StudyConfig;
+  const config = readSection(rest, SCALAR_FIELDS, [], problems, { defaults }) as unknown as StudyConfig;
   config.name ||= path.basename(file).replace(/\.taia-study\.ya?ml$|\.ya?ml$/, '');
   config.variants = readVariants(variants, problems);
   if (doc.errors.length === 0 && config.variants.length === 0 && !problems.some((p) => p.path[0] === 'variants'))
@@ -44,6 +44,13 @@ export function parseStudy(text: string, file: string): ParsedStudy {
     problems.push({
       path: ['eval'],
       message: "'eval': give task files (eval.tasks) or an evaluation command (eval.command)",
+      severity: 'error',
+    });
+  if (config.launcher === 'slurm' && config.eval.command)
+    problems.push({
+      path: ['launcher'],
+      message:
+        "'launcher: slurm' evaluates with the built-in evaluator (eval.tasks); an evaluation command runs where taia study runs",
       severity: 'error',
     });
   return { config, problems };

@@ -1,6 +1,7 @@
 // Runs a study: every variant is planned first (so a bad variant fails before an hour of evaluation),
 // then evaluated unless its cache key file says the same inputs, plan and task files were evaluated
-// already. The key is written after the results, so an interrupted variant is evaluated again.
+// already. The key is written after the results, so an interrupted variant is evaluated again. Variants
+// are evaluated one after another, or, with `launcher: slurm`, as jobs all queued at once.
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -121,8 +122,8 @@ export async function runStudy(
     })),
   };
   await writeFileAtomic(path.join(outDir, STUDY_INDEX), JSON.stringify(index, null, 2) + '\n');
-  const outcomes: VariantOutcome[] = [];
-  for (const [i, v] of study.variants.entries()) {
+  const evaluate = async (i: number): Promise<VariantOutcome> => {
+    const v = study.variants[i];
     const results = resultsOf(v);
     const keyFile = path.join(outDir, `${v.name}${STUDY_KEY_SUFFIX}`);
     const started = performance.now();
@@ -142,9 +143,22 @@ export async function runStudy(
         );
     }
     const outcome = { name: v.name, state, results, seconds: (performance.now() - started) / 1000 };
-    outcomes.push(outcome);
     onVariant?.(outcome, i, study.variants.length);
-    if (state === 'cancelled') break;
+    return outcome;
+  };
+  const count = study.variants.length;
+  if (study.config.launcher === 'slurm') {
+    // A job per variant, all in the queue at once. A failed one stops the study only after the others
+    // ended, so that what they evaluated is kept (with its key) for the re-run.
+    const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => evaluate(i)));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<VariantOutcome>).value);
+  }
+  const outcomes: VariantOutcome[] = [];
+  for (let i = 0; i < count; i++) {
+    outcomes.push(await evaluate(i));
+    if (outcomes[i].state === 'cancelled') break;
   }
   return outcomes;
 }

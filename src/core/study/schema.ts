@@ -3,7 +3,7 @@
 // completion and hover read them the same way); `variants` is a list of recipe entries and grids.
 import { DEFAULT_RECIPE } from '../merge/defaults';
 import { BUILTIN_RECIPE_NAMES } from '../merge/recipes';
-import { Backend, Device, EXPERIMENT_SCHEMA, Field, OwnEngine, Section } from '../experiment/schema';
+import { Backend, Device, EXPERIMENT_SCHEMA, Field, OwnEngine, Section, SlurmSettings } from '../experiment/schema';
 
 export const STUDY_SUFFIX = '.taia-study.yaml';
 
@@ -67,6 +67,11 @@ export const STUDY_SCHEMA = {
   },
   device: EXPERIMENT_SCHEMA.device,
   backend: EXPERIMENT_SCHEMA.backend,
+  launcher: {
+    ...EXPERIMENT_SCHEMA.launcher,
+    doc: 'Where each variant is evaluated: a child process here, one after another, or a Slurm batch job per variant, all submitted at once (see the `slurm` section).',
+  },
+  slurm: EXPERIMENT_SCHEMA.slurm,
   eval: {
     type: 'section',
     doc: 'How each variant is evaluated.',
@@ -116,6 +121,8 @@ export interface StudyConfig {
   engine: OwnEngine;
   device: Device;
   backend: Backend;
+  launcher: 'local' | 'slurm';
+  slurm: SlurmSettings;
   eval: { tasks: string[]; max_new_tokens: number; limit: number; command: string };
   variants: VariantEntry[];
 }

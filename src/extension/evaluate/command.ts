@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { evaluationCommandLine } from '../../core/eval/command';
 import type { SlurmSettings } from '../../core/experiment/schema';
-import { scancel, SlurmError } from '../../core/slurm/commands';
-import { evaluationOutcome, watchJob } from '../../core/slurm/follow';
-import { submitEvaluation } from '../../core/slurm/submit';
+import { SlurmError } from '../../core/slurm/commands';
+import { evaluateAsSlurmJob, slurmJobLine } from '../../core/slurm/evaluate';
 import { evaluationSlurmSettings, extensionLaunch, slurmPollMs } from '../runs/slurm';
 import { launchTrainer } from '../../trainer/client';
 import type { EvaluateJob } from '../../trainer/protocol';
@@ -223,27 +222,26 @@ function runOnSlurm(
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name} on Slurm`, cancellable: true },
     async (progress, token) => {
+      let jobId = '';
       try {
-        const submitted = await submitEvaluation(job, settings, extensionLaunch(extensionPath));
-        output.appendLine(
-          `[eval ${job.name}] submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})`,
-        );
-        token.onCancellationRequested(
-          () => void scancel(submitted.jobId).catch((e: Error) => output.appendLine(`[eval ${job.name}] ${e.message}`)),
-        );
-        const ended = await watchJob(
-          submitted.jobId,
-          slurmPollMs(),
-          (j) =>
-            progress.report({
-              message: `job ${submitted.jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}`,
-            }),
-          () => false,
-        );
-        const error = evaluationOutcome(ended, submitted.jobId, job.out, submitted.output, existsSync(job.out));
-        if (error) {
-          output.appendLine(`[eval ${job.name}] ${error}`);
-          void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${error.split('\n')[0]}`);
+        const ended = await evaluateAsSlurmJob(job, settings, extensionLaunch(extensionPath), {
+          pollMs: slurmPollMs(),
+          submitted: (s) => {
+            jobId = s.jobId;
+            output.appendLine(
+              `[eval ${job.name}] submitted Slurm job ${s.jobId} (script: ${s.script}; output: ${s.output})`,
+            );
+          },
+          state: (j) => progress.report({ message: slurmJobLine(jobId, j) }),
+          cancelled: () => token.isCancellationRequested,
+        });
+        if (ended.state === 'failed') {
+          output.appendLine(`[eval ${job.name}] ${ended.error}`);
+          void vscode.window.showErrorMessage(`Evaluation of ${job.name} failed: ${ended.error.split('\n')[0]}`);
+          return undefined;
+        }
+        if (ended.state === 'cancelled') {
+          output.appendLine(`[eval ${job.name}] job ${ended.jobId} cancelled`);
           return undefined;
         }
         output.appendLine(`[eval ${job.name}] results: ${job.out}`);

@@ -13,8 +13,10 @@ import { studyTables } from '../../core/study/read';
 import { runStudy, StudyEvaluator, studyOutputDir, VariantOutcome } from '../../core/study/run';
 import { STUDY_SUFFIX } from '../../core/study/schema';
 import { studyCsv, studyLatex } from '../../core/study/table';
+import { evaluateAsSlurmJob, slurmJobLine } from '../../core/slurm/evaluate';
 import { launchTrainer } from '../../trainer/client';
 import type { FromWebview, StudyExport, StudyPageState, ToWebview } from '../../webview/study/protocol';
+import { extensionLaunch, slurmDefaults, slurmPollMs } from '../runs/slurm';
 import { pythonEnvironment } from '../shared/python';
 import { loadPage, PanelHost, revealOrCreate } from '../shared/panelHost';
 import { studyPageHtml } from './page';
@@ -37,7 +39,7 @@ export async function runStudyCommand(
   if (!file) return undefined;
   let study;
   try {
-    study = await loadStudy(file);
+    study = await loadStudy(file, slurmDefaults());
   } catch (e) {
     if (!(e instanceof ExperimentError)) throw e;
     output.appendLine(e.message);
@@ -54,6 +56,20 @@ export async function runStudyCommand(
         log,
         write: (spec) => writtenVariant(spec),
         evaluate: async (job) => {
+          if (loaded.config.launcher === 'slurm') {
+            let jobId = '';
+            const ended = await evaluateAsSlurmJob(job, loaded.config.slurm, extensionLaunch(context.extensionPath), {
+              pollMs: slurmPollMs(),
+              submitted: (s) => {
+                jobId = s.jobId;
+                log(`${job.name}: submitted Slurm job ${s.jobId} (output: ${s.output})`);
+              },
+              state: (j) => log(`${job.name}: ${slurmJobLine(jobId, j)}`),
+              cancelled: () => token.isCancellationRequested,
+            });
+            if (ended.state === 'failed') throw new Error(`evaluation of ${job.name} failed: ${ended.error}`);
+            return ended.state === 'done' ? ended.results : undefined;
+          }
           let results: string | undefined;
           const handle = launchTrainer({
             script: path.join(context.extensionPath, 'dist', 'trainer.js'),
@@ -93,9 +109,13 @@ export async function runStudyCommand(
           }),
       };
       try {
-        return await runStudy(loaded, evaluator, (o, i, n) => {
-          log(`[${i + 1}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`);
-          progress.report({ message: `${i + 1}/${n} variants`, increment: 100 / n });
+        // Counted as they end: Slurm's jobs end in any order.
+        let ended = 0;
+        return await runStudy(loaded, evaluator, (o, _i, n) => {
+          log(
+            `[${++ended}/${n}] ${o.name}: ${o.state}${o.state === 'evaluated' ? ` in ${o.seconds.toFixed(1)} s` : ''}`,
+          );
+          progress.report({ message: `${ended}/${n} variants`, increment: 100 / n });
         });
       } catch (e) {
         void vscode.window.showErrorMessage(`Study ${loaded.config.name} stopped: ${(e as Error).message}`);
