@@ -1,12 +1,12 @@
-// A run with `launcher: slurm` from the real VS Code host, on the real Slurm cluster that runTest.ts
+// A run and a study with `launcher: slurm` from the real VS Code host, on the real Slurm cluster that runTest.ts
 // starts for this suite (SLURM_CONF reaches the extension host through TAIA_HOST_ENV).
 import * as assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TaiaLabApi } from '../../../src/extension/extension';
 import type { RunState } from '../../../src/core/runs/types';
-import { writeAlpacaDataset, writeExperiment, writeTinyModel } from '../../helpers/training';
+import { writeAlpacaDataset, writeExperiment, writeStudyWorld, writeTinyModel } from '../../helpers/training';
 
 suite('Slurm runs in the real host', () => {
   test('Start fine-tuning submits a launcher: slurm run; the Runs view shows its job and follows it to done', async function () {
@@ -66,6 +66,44 @@ suite('Slurm runs in the real host', () => {
       listener.dispose();
       await slurm.update('partition', undefined, vscode.ConfigurationTarget.Workspace);
       await slurm.update('pollSeconds', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+  });
+
+  test('Run study with launcher: slurm evaluates each variant as a job on the partition the setting names', async function () {
+    if (!process.env.SLURM_CONF) return this.skip();
+    this.timeout(150000);
+    const dir = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'slurm-study');
+    writeStudyWorld(dir);
+    const file = path.join(dir, 'cluster.taia-study.yaml');
+    writeFileSync(
+      file,
+      'base: base\nfinetuned: ft\nlauncher: slurm\neval: { tasks: [mc.jsonl], max_new_tokens: 4 }\nvariants: [base, taia]\n',
+    );
+    const slurm = vscode.workspace.getConfiguration('taiaLab.slurm');
+    await slurm.update('partition', 'debug', vscode.ConfigurationTarget.Workspace);
+    await slurm.update('pollSeconds', 1, vscode.ConfigurationTarget.Workspace);
+    try {
+      const result = await vscode.commands.executeCommand<{
+        outcomes: { name: string; state: string }[];
+        panel?: { rendered: Promise<number>; panel: vscode.WebviewPanel };
+      }>('taiaLab.runStudy', { file });
+      assert.deepEqual(
+        result.outcomes.map((o) => `${o.name} ${o.state}`),
+        ['base evaluated', 'taia evaluated'],
+      );
+      for (const variant of ['base', 'taia']) {
+        const script = readFileSync(
+          path.join(dir, '.taia/results/studies/cluster', `${variant}.slurm`, 'job.sbatch'),
+          'utf-8',
+        );
+        assert.match(script, /^#SBATCH --partition=debug$/m, `${variant}'s job is on the setting's partition`);
+      }
+      assert.equal(await result.panel!.rendered, 2);
+      result.panel!.panel.dispose();
+    } finally {
+      await slurm.update('partition', undefined, vscode.ConfigurationTarget.Workspace);
+      await slurm.update('pollSeconds', undefined, vscode.ConfigurationTarget.Workspace);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
