@@ -3,7 +3,7 @@
 // and a real transformers run only where transformers and peft are installed (never in CI).
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadExperiment } from '../../src/core/experiment/load';
@@ -328,6 +328,27 @@ print(json.dumps([order.order(epoch) for epoch in range(4)]))`;
       JSON.parse(run.stdout),
       [0, 1, 2, 3].map((epoch) => Array.from(order.permutation(epoch))),
     );
+  });
+
+  it('sweeps the temporaries of saves whose process died, and keeps live ones and checkpoints', () => {
+    const dir = tempDir();
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+      encoding: 'utf-8',
+    }).stdout;
+    for (const name of [`checkpoint-5.tmp-${dead}`, `checkpoint-6.tmp-${process.pid}`, 'checkpoint-7'])
+      mkdirSync(path.join(dir, name), { recursive: true });
+    const program = `
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("trainer", sys.argv[1])
+trainer = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(trainer)
+trainer.remove_dead_temporaries(sys.argv[2])`;
+    const run = spawnSync('python3', ['-c', program, SCRIPT, dir], {
+      encoding: 'utf-8',
+      env: { ...process.env, PYTHONPATH: path.dirname(SCRIPT) },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(readdirSync(dir).sort(), ['checkpoint-6.tmp-' + process.pid, 'checkpoint-7']);
   });
 
   const hasTransformers =

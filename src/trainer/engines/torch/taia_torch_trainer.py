@@ -25,6 +25,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -227,6 +228,24 @@ def train(args, config):
     emit("done", state="done" if step >= total else "cancelled", step=step, checkpoint=saved)
 
 
+def remove_dead_temporaries(parent):
+    """Temporaries of saves whose process is gone (killed mid-save), by the pid in their name."""
+    for name in os.listdir(parent) if os.path.isdir(parent) else []:
+        m = re.fullmatch(r"checkpoint-\d+\.tmp-(\d+)", name)
+        if m and int(m.group(1)) != os.getpid() and not process_alive(int(m.group(1))):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 def save(model, optimizer, scheduler, step, args, config):
     """checkpoint-N in Hugging Face Trainer's layout, written under a temporary name and renamed."""
     if RANK != 0:
@@ -234,6 +253,7 @@ def save(model, optimizer, scheduler, step, args, config):
     import torch
 
     dest = os.path.join(args.run_dir, "checkpoints", f"checkpoint-{step}")
+    remove_dead_temporaries(os.path.dirname(dest))
     tmp = dest + f".tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     # safetensors: the default of every supported version (transformers 5 removed the argument)
