@@ -5,10 +5,10 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { replaceWasmKernel, type KernelRegistry, type MatMulArgs } from './wasmKernel';
 
 // Matrix products of the wasm backend on a system BLAS. XNNPACK in WebAssembly has 128-bit SIMD and no
-// FMA: about 10 GFLOP/s a core here, against about 100 for OpenBLAS's AVX2 kernels, and the matmuls are
-// most of a training step. The addon (native/blas, built by scripts/build-native.mjs) opens the BLAS at
-// run time and multiplies in place in the wasm heap, so no tensor is copied. Without the addon or the
-// library the backend keeps XNNPACK, and the run's backend line says why.
+// FMA: about 22 GFLOP/s a core here, against 80-100 for OpenBLAS's AVX2 kernels, and the matmuls are
+// most of a training step. The addon (native/blas, built by esbuild.mjs with the system's C compiler)
+// opens the BLAS at run time and multiplies in place in the wasm heap, so no tensor is copied. Without
+// the addon or the library the backend keeps XNNPACK, and the run's backend line says why.
 
 /** The addon's exports (native/blas/taia_blas.c). */
 interface Addon {
@@ -47,13 +47,11 @@ export function loadNativeBlas(): NativeBlas | { reason: string } {
   if (loaded) return loaded;
   const library = process.env.TAIA_BLAS || DEFAULT_LIBRARY;
   if (library === 'off') return (loaded = { reason: 'TAIA_BLAS=off' });
-  // Next to the trainer's bundle (dist/native), one folder up (dist/bench), or from the tsc output in out/.
-  const file = [
-    path.join(__dirname, 'native', ADDON),
-    path.join(__dirname, '..', 'native', ADDON),
-    path.resolve(__dirname, '../../../../../dist/native', ADDON),
-  ].find((f) => existsSync(f));
-  if (!file) return (loaded = { reason: `no ${ADDON} (npm run build:native builds it)` });
+  // Next to the trainer's bundle (dist/native), or one folder up (the bench and test bundles in dist/bench).
+  const file = [path.join(__dirname, 'native', ADDON), path.join(__dirname, '..', 'native', ADDON)].find((f) =>
+    existsSync(f),
+  );
+  if (!file) return (loaded = { reason: `no ${ADDON} (npm run build makes it where a C compiler is installed)` });
   try {
     const addon = createRequire(__filename)(file) as Addon;
     const description = addon.open(library).trim();
