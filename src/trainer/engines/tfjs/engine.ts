@@ -60,12 +60,13 @@ export async function trainWithTfjs(
 
   const model = await TrainableModel.load(config, latest?.dir);
   const ranks = rankCount(config.workers, backend.name, order.batchSize);
-  if (backend.blas) setBlasThreads(backend.blas, availableParallelism() / ranks);
   const shared = new SharedArrayBuffer(ranks * model.size * 4);
   const slices = Array.from({ length: ranks }, (_, r) => new Float32Array(shared, r * model.size * 4, model.size));
   let pool: ReplicaPool | undefined;
   try {
     pool = ranks > 1 ? await ReplicaPool.start(ranks, config, latest?.dir, shared, model.size) : undefined;
+    // After the replicas opened the BLAS (each sets one thread): the setting is process-wide.
+    if (backend.blas) setBlasThreads(backend.blas, availableParallelism() / ranks);
     await hooks.started({
       backend: `${backend.description}${ranks > 1 ? `, data-parallel over ${ranks} threads` : ''}`,
       totalSteps,
