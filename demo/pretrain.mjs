@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Reproduces demo/base-model/: a small Llama (4 layers, d 128) pretrained from random weights by this
-// project's own engine (`taia train`, full, every token) on the synthetic world's corpus.
+// Pretrains a base like demo/base-model/: a small Llama (4 layers, d 128) from random weights, by this
+// project's own engine (`taia train`, full, every token) on the synthetic world's corpus. The shipped
+// base is this script's output at commit 7361a47, bit for bit; later engines round differently (README).
 //
 //   npm run build && npx tsc -p tsconfig.test.json && node demo/pretrain.mjs [--steps 1800] (about 18 minutes on 2 cores)
 import { spawnSync } from 'node:child_process';
