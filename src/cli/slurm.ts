@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { readStatus, isFinished } from '../core/runs/store';
 import type { RunStatus } from '../core/runs/types';
 import { SlurmError } from '../core/slurm/commands';
+import { slurmJobLine } from '../core/slurm/evaluate';
 import { evaluationOutcome, followSlurmRuns, jobActive, watchJob } from '../core/slurm/follow';
 import type { TrainerLaunch } from '../core/slurm/submit';
 
@@ -92,11 +93,7 @@ export async function followEvaluationInTerminal(
     const job = await watchJob(
       jobId,
       POLL_MS,
-      (j) =>
-        quiet ||
-        process.stderr.write(
-          `job ${jobId}: ${j ? `${j.state}${j.reason ? ` (${j.reason})` : ''}` : 'unknown to Slurm'}\n`,
-        ),
+      (j) => quiet || process.stderr.write(`${slurmJobLine(jobId, j)}\n`),
       () => stopped,
     );
     if (stopped && jobActive(job))

@@ -7,7 +7,7 @@ import { loadResults } from '../core/results/load';
 import { loadStudy } from '../core/study/load';
 import { runStudy, StudyEvaluator, studyOutputDir, VariantOutcome } from '../core/study/run';
 import { SlurmError } from '../core/slurm/commands';
-import { evaluateAsSlurmJob, slurmJobLine } from '../core/slurm/evaluate';
+import { evaluateAsSlurmJob } from '../core/slurm/evaluate';
 import type { Study } from '../core/study/load';
 import { EvaluationFailed, evaluateWithProgress } from './eval';
 import { cliLaunch, POLL_MS } from './slurm';
@@ -82,14 +82,10 @@ function terminalEvaluator(study: Study, quiet: boolean, cancelled: () => boolea
   return {
     evaluate: async (job) => {
       if (study.config.launcher !== 'slurm') return evaluateWithProgress(job, quiet, job.name);
-      let jobId = '';
       const ended = await evaluateAsSlurmJob(job, study.config.slurm, cliLaunch(), {
         pollMs: POLL_MS,
-        submitted: (s) => {
-          jobId = s.jobId;
-          say(`${job.name}: submitted Slurm job ${s.jobId} (output: ${s.output})`);
-        },
-        state: (j) => say(`${job.name}: ${slurmJobLine(jobId, j)}`),
+        submitted: (s) => say(`${job.name}: submitted Slurm job ${s.jobId} (output: ${s.output})`),
+        state: (line) => say(`${job.name}: ${line}`),
         cancelled,
       });
       if (ended.state === 'failed') throw new EvaluationFailed(`${job.name}: ${ended.error}`);

@@ -10,8 +10,8 @@ export interface SlurmEvaluationHooks {
   pollMs: number;
   /** The job is in the queue. */
   submitted?(job: { jobId: string; script: string; output: string }): void;
-  /** Slurm's view of the job changed (undefined: Slurm no longer knows it). */
-  state?(job: SlurmJob | undefined): void;
+  /** Slurm's view of the job changed, as a line such as "job 12: PENDING (Resources)". */
+  state?(line: string): void;
   /** Polled: true cancels the job (scancel), and the evaluation ends as cancelled once Slurm says it ended. */
   cancelled(): boolean;
 }
@@ -34,7 +34,7 @@ export async function evaluateAsSlurmJob(
   const ended = await watchJob(
     submitted.jobId,
     hooks.pollMs,
-    (j) => hooks.state?.(j),
+    (j) => hooks.state?.(slurmJobLine(submitted.jobId, j)),
     () => {
       // Keep watching after the cancel: the job is over only when Slurm says so.
       if (!cancelling && hooks.cancelled()) cancelling = scancel(submitted.jobId);

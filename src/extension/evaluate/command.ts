@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { evaluationCommandLine } from '../../core/eval/command';
 import type { SlurmSettings } from '../../core/experiment/schema';
 import { SlurmError } from '../../core/slurm/commands';
-import { evaluateAsSlurmJob, slurmJobLine } from '../../core/slurm/evaluate';
+import { evaluateAsSlurmJob } from '../../core/slurm/evaluate';
 import { evaluationSlurmSettings, extensionLaunch, slurmPollMs } from '../runs/slurm';
 import { launchTrainer } from '../../trainer/client';
 import type { EvaluateJob } from '../../trainer/protocol';
@@ -222,17 +222,14 @@ function runOnSlurm(
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Evaluating ${job.name} on Slurm`, cancellable: true },
     async (progress, token) => {
-      let jobId = '';
       try {
         const ended = await evaluateAsSlurmJob(job, settings, extensionLaunch(extensionPath), {
           pollMs: slurmPollMs(),
-          submitted: (s) => {
-            jobId = s.jobId;
+          submitted: (s) =>
             output.appendLine(
               `[eval ${job.name}] submitted Slurm job ${s.jobId} (script: ${s.script}; output: ${s.output})`,
-            );
-          },
-          state: (j) => progress.report({ message: slurmJobLine(jobId, j) }),
+            ),
+          state: (line) => progress.report({ message: line }),
           cancelled: () => token.isCancellationRequested,
         });
         if (ended.state === 'failed') {

@@ -13,7 +13,7 @@ import { studyTables } from '../../core/study/read';
 import { runStudy, StudyEvaluator, studyOutputDir, VariantOutcome } from '../../core/study/run';
 import { STUDY_SUFFIX } from '../../core/study/schema';
 import { studyCsv, studyLatex } from '../../core/study/table';
-import { evaluateAsSlurmJob, slurmJobLine } from '../../core/slurm/evaluate';
+import { evaluateAsSlurmJob } from '../../core/slurm/evaluate';
 import { launchTrainer } from '../../trainer/client';
 import type { FromWebview, StudyExport, StudyPageState, ToWebview } from '../../webview/study/protocol';
 import { extensionLaunch, slurmDefaults, slurmPollMs } from '../runs/slurm';
@@ -57,14 +57,10 @@ export async function runStudyCommand(
         write: (spec) => writtenVariant(spec),
         evaluate: async (job) => {
           if (loaded.config.launcher === 'slurm') {
-            let jobId = '';
             const ended = await evaluateAsSlurmJob(job, loaded.config.slurm, extensionLaunch(context.extensionPath), {
               pollMs: slurmPollMs(),
-              submitted: (s) => {
-                jobId = s.jobId;
-                log(`${job.name}: submitted Slurm job ${s.jobId} (output: ${s.output})`);
-              },
-              state: (j) => log(`${job.name}: ${slurmJobLine(jobId, j)}`),
+              submitted: (s) => log(`${job.name}: submitted Slurm job ${s.jobId} (output: ${s.output})`),
+              state: (line) => log(`${job.name}: ${line}`),
               cancelled: () => token.isCancellationRequested,
             });
             if (ended.state === 'failed') throw new Error(`evaluation of ${job.name} failed: ${ended.error}`);

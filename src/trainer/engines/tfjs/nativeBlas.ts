@@ -75,12 +75,17 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
 }
 
+const product = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
+
+/** `shape` with leading 1s up to `rank` axes, as broadcasting aligns shapes on their last axis. */
+const padded = (shape: number[], rank: number) => [...Array<number>(rank - shape.length).fill(1), ...shape];
+
 /** Row-major offsets (in matrices) of each output batch slice's operand, broadcasting `shape` to `out`. */
 function broadcastSlices(shape: number[], out: number[]): number[] {
   const rank = out.length;
-  const dims = [...Array<number>(rank - shape.length).fill(1), ...shape];
+  const dims = padded(shape, rank);
   const slices: number[] = [];
-  const total = out.reduce((x, y) => x * y, 1);
+  const total = product(out);
   for (let i = 0; i < total; i++) {
     let rest = i;
     let offset = 0;
@@ -116,23 +121,22 @@ export function installBlasMatMul(tf: KernelRegistry, blas: NativeBlas): void {
     const batchA = a.shape.slice(0, -2);
     const batchB = b.shape.slice(0, -2);
     const rank = Math.max(batchA.length, batchB.length);
-    const padded = (s: number[]) => [...Array<number>(rank - s.length).fill(1), ...s];
-    const batchShape = padded(batchA).map((d, i) => {
-      const e = padded(batchB)[i];
+    const paddedB = padded(batchB, rank);
+    const batchShape = padded(batchA, rank).map((d, i) => {
+      const e = paddedB[i];
       if (d !== e && d !== 1 && e !== 1)
         throw new Error(`matMul: batch shapes [${batchA}] and [${batchB}] do not broadcast`);
       return Math.max(d, e);
     });
     const out = backend.makeOutput([...batchShape, m, n], 'float32');
-    const batch = batchShape.reduce((x, y) => x * y, 1);
+    const batch = product(batchShape);
     const offset = (t: TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
     const [ao, bo, co] = [offset(a), offset(b), offset(out)];
     // The heap is read after makeOutput: growing the wasm memory replaces its buffer.
     const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
     const call = (count: number, aAt: number, aStride: number, bAt: number, bStride: number, cAt: number) =>
       blas.addon.sgemm(heap, count, m, n, k, attrs.transposeA, attrs.transposeB, aAt, aStride, bAt, bStride, cAt);
-    const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
-    const [countA, countB] = [size(batchA), size(batchB)];
+    const [countA, countB] = [product(batchA), product(batchB)];
     if ((countA === batch || countA === 1) && (countB === batch || countB === 1)) {
       call(batch, ao, countA === 1 ? 0 : m * k, bo, countB === 1 ? 0 : k * n, co);
     } else {
