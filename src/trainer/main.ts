@@ -3,12 +3,11 @@
 // The parent's IPC channel carries the live view and the cancel request; see protocol.ts.
 // Inside a Slurm job there is no parent: `--run DIR` / `--evaluate JOB.json` start the work directly,
 // messages become lines of the job's output, and signals are the only requests (see core/slurm/).
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { appendMetric, listCheckpoints, readRunConfig, readStatus, updateStatus } from '../core/runs/store';
-import { LOG_FILE } from '../core/runs/types';
+import { LOG_FILE, type RunState } from '../core/runs/types';
 import { trainWithTfjs } from './engines/tfjs/engine';
 import { trainWithTorch } from './engines/torch/engine';
 import { trainWithCommand } from './engines/command/engine';
@@ -16,6 +15,7 @@ import { openTfjsModel } from './engines/tfjs/evaluate';
 import { openTorchModel } from './engines/torch/evaluate';
 import { evaluateTasks } from './evaluate/run';
 import { writeEvaluation } from './evaluate/write';
+import { requeueJob, slurmEndingJob } from './slurmRequeue';
 import type { EvalHooks } from './evaluate/types';
 import {
   EvaluateJob,
@@ -203,17 +203,21 @@ async function run(runDir: string, resume: boolean): Promise<void> {
     });
     const checkpoint = result.checkpoint ? path.relative(runDir, result.checkpoint) : undefined;
     // Stopped on Slurm's warning: a requeue (the next incarnation resumes) or the time limit. A cancel
-    // that came as well wins: an scancel during the stop must not be undone by the trainer's requeue.
+    // that came as well wins: an scancel during the stop must not be undone by the trainer's requeue,
+    // whether its SIGTERM reached this process already or only Slurm (the job is then ending).
     const warnedOnly = warned && !stopAsked && result.state === 'cancelled';
-    const requeue = warnedOnly && config.slurm?.requeue && process.env.SLURM_JOB_ID;
-    const state = warnedOnly ? (requeue ? 'pending' : 'timeout') : result.state;
+    const jobId = warnedOnly && config.slurm?.requeue ? process.env.SLURM_JOB_ID : undefined;
+    const ending = jobId ? slurmEndingJob(jobId) : undefined;
+    if (ending) log('info', `Slurm is already ending job ${jobId} (${ending}), so it is not requeued`);
+    const requeue = ending ? undefined : jobId;
+    const state = warnedOnly ? (requeue ? 'pending' : ending ? 'cancelled' : 'timeout') : result.state;
     const stopSignal = result.stopSignal;
+    const end = (s: RunState) => ({ state: s, endedAt: s === 'pending' ? undefined : new Date().toISOString() });
     await updateStatus(runDir, {
-      state,
+      ...end(state),
       step: result.step,
       finalLoss: result.finalLoss,
       lastCheckpoint: checkpoint,
-      endedAt: state === 'pending' ? undefined : new Date().toISOString(),
       pid: undefined,
       stopSignal,
     });
@@ -221,10 +225,11 @@ async function run(runDir: string, resume: boolean): Promise<void> {
       'info',
       `${state === 'done' ? 'finished' : state === 'timeout' ? 'stopped before the time limit' : state === 'pending' ? 'stopped before the time limit; requeueing' : 'cancelled'} at step ${result.step}${result.finalLoss !== undefined ? `, loss ${result.finalLoss.toFixed(4)}` : ''}${stopSignal ? ` (stopped by ${stopSignal})` : ''}`,
     );
-    if (requeue) {
-      const r = spawnSync('scontrol', ['requeue', requeue], { encoding: 'utf-8' });
-      if (r.status !== 0)
-        log('error', `scontrol requeue ${requeue} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+    // The status is written first: a requeue ends this process. Refused, the run stopped at the limit.
+    const refused = requeue ? requeueJob(requeue) : undefined;
+    if (refused) {
+      log('error', refused);
+      await updateStatus(runDir, { ...end('timeout'), error: refused });
     }
     send({
       type: 'done',

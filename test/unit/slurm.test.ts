@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listCheckpoints, listRuns, readStatus } from '../../src/core/runs/store';
 import { followSlurmRuns } from '../../src/core/slurm/follow';
+import { requeueJob, slurmEndingJob } from '../../src/trainer/slurmRequeue';
 import { RUNS_DIR, type RunStatus } from '../../src/core/runs/types';
 import { eventually } from '../helpers/eventually';
 import { slurmUnavailable, startSlurm, type SlurmCluster } from '../helpers/slurm';
@@ -336,13 +337,40 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     // saving its checkpoint when the SIGTERM arrives (the race seen in CI, where the requeue won).
     slurmCmd('scancel', '--signal=USR1', '--batch', id);
     slurmCmd('scancel', id);
-    const ended = await statusWhen(dir, (s) => s.state === 'cancelled');
-    assert.equal(ended.resumes ?? 0, 0);
-    assert.doesNotMatch(readFileSync(path.join(dir, 'train.log'), 'utf-8'), /requeueing/);
+    // Whichever reached the trainer first (the SIGTERM, Slurm's ending of the job, or its own requeue
+    // before Slurm took the cancel, which then cancels the requeued job), the job ends and never resumes.
     await eventually(
       () => assert.equal(slurmCmd('squeue', '-h', '-t', 'PENDING,RUNNING,COMPLETING', '-j', id).trim(), ''),
       60_000,
     );
+    // As the editor sees it: the trainer's status, brought up to date with Slurm's end of the job.
+    const [ended] = await eventually(async () => {
+      const runs = await followSlurmRuns(await listRuns(root));
+      assert.equal(runs[0].status.state, 'cancelled', JSON.stringify(runs[0].status));
+      return runs;
+    }, 30_000);
+    assert.equal(ended.status.resumes ?? 0, 0);
+    assert.doesNotMatch(readFileSync(path.join(dir, 'train.log'), 'utf-8'), /resuming run/);
+  });
+
+  it('a trainer does not requeue a job that Slurm is already ending: an scancel that reached Slurm before the trainer', async () => {
+    // A job whose shell, like a trainer saving its checkpoint, takes a while to end on SIGTERM.
+    const id = slurmCmd(
+      'sbatch',
+      ...['--parsable', '--requeue', '-p', cluster.partition],
+      ...['--wrap', 'trap "sleep 20" TERM; sleep 300 & wait'],
+    ).trim();
+    const state = () => slurmCmd('squeue', '-h', '-j', id, '-o', '%T %r').trim();
+    await eventually(() => assert.match(state(), /^RUNNING/), 60_000);
+    assert.equal(slurmEndingJob(id), undefined, 'a running job is not ending');
+    slurmCmd('scancel', id);
+    assert.equal(slurmEndingJob(id), 'COMPLETING');
+    // What the check prevents: Slurm requeues the cancelled job, which then waits to run again.
+    assert.equal(requeueJob(id), undefined);
+    await eventually(() => assert.match(state(), /^PENDING/), 30_000);
+    slurmCmd('scancel', id);
+    await eventually(() => assert.equal(state(), ''), 60_000);
+    assert.match(requeueJob('999999') ?? '', /^scontrol requeue 999999 failed: .+/);
   });
 
   it('a launcher: slurm study queues a job per variant at once, and scores exactly as the same study run here', async () => {
