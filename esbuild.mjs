@@ -2,7 +2,7 @@
 import * as esbuild from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -119,28 +119,56 @@ await buildKernel('src/core/lora/simd/kernel.ts', 'src/core/lora/simd/wasm.gener
 ]);
 
 /**
- * The trainer's bridge to a system BLAS (src/trainer/engines/tfjs/nativeBlas.ts): a Node-API addon that
- * needs only a C compiler, since it opens the BLAS at run time. Optional: without a compiler the trainer
- * keeps XNNPACK and says so. Skipped when the addon was built from the same source.
+ * The Node-API addon (native/): the trainer's bridge to a system BLAS (src/trainer/engines/tfjs/
+ * nativeBlas.ts) and the merges' LoRA fold on the CPU's vectors (src/core/lora/kernel.ts). It needs only
+ * a C compiler, since it opens the BLAS at run time. Optional: without a compiler the trainer keeps
+ * XNNPACK and the fold its WebAssembly kernel, and both say so. Skipped when built from the same sources.
  */
-function buildNativeBlas() {
-  const source = 'native/blas/taia_blas.c';
-  const out = 'dist/native/taia_blas.node';
-  const key = createHash('sha256').update(readFileSync(source)).digest('hex');
+function buildNativeAddon() {
+  const sources = ['native/addon.c', 'native/blas.c', 'native/lora_fold.c'];
+  // The fold's kernel again for AVX2, in its own object: GCC's per-function target attribute builds
+  // its 8-lane vectors element by element (half the speed), a file compiled with -mavx2 does not.
+  const avx2 = 'native/lora_fold_avx2.c';
+  const out = 'dist/native/taia_native.node';
+  const include = 'node_modules/node-api-headers/include';
+  // -ffp-contract=off: the fold's products and sums are rounded one by one, as PEFT's are (no fused
+  // multiply-add). -Wno-psabi: the kernel's vector helpers are always inlined, so no ABI is crossed.
+  const flags = [
+    '-O3',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-fPIC',
+    '-ffp-contract=off',
+    '-fno-strict-aliasing',
+    '-Wno-psabi',
+  ];
+  const hash = createHash('sha256').update(flags.join(' '));
+  for (const f of [...sources, avx2, 'native/napi_util.h', 'native/lora_fold_kernel.h']) hash.update(readFileSync(f));
+  const key = hash.digest('hex');
   const keyFile = `${out}.sha256`;
   if (existsSync(out) && existsSync(keyFile) && readFileSync(keyFile, 'utf-8') === key) return;
   mkdirSync('dist/native', { recursive: true });
-  const include = 'node_modules/node-api-headers/include';
   const cc = process.env.CC || 'cc';
-  const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-DNAPI_VERSION=8', `-I${include}`];
-  const r = spawnSync(cc, [...flags, source, '-o', out, '-ldl'], { encoding: 'utf-8' });
-  if (r.error || r.status !== 0) {
-    console.warn(`esbuild.mjs: ${out} not built (${r.error?.message ?? r.stderr.trim()}); training keeps XNNPACK`);
-    return;
+  const common = [...flags, '-DNAPI_VERSION=8', `-I${include}`];
+  const object = 'dist/native/lora_fold_avx2.o';
+  const steps = [
+    [...common, ...(process.arch === 'x64' ? ['-mavx2'] : []), '-c', avx2, '-o', object],
+    [...common, '-shared', ...sources, object, '-o', out, '-ldl'],
+  ];
+  for (const args of steps) {
+    const r = spawnSync(cc, args, { encoding: 'utf-8' });
+    if (r.error || r.status !== 0) {
+      console.warn(
+        `esbuild.mjs: ${out} not built (${r.error?.message ?? r.stderr.trim()}); training keeps XNNPACK, the LoRA fold WebAssembly`,
+      );
+      return;
+    }
   }
+  rmSync(object);
   writeFileSync(keyFile, key);
 }
-buildNativeBlas();
+buildNativeAddon();
 
 if (watch) {
   for (const o of [options, trainerOptions, webviewOptions]) await (await esbuild.context(o)).watch();

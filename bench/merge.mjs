@@ -40,8 +40,12 @@ if (!existsSync(cli)) throw new Error('run `npm run build` first');
 
 const sync = () => execFileSync('sync');
 
-function taia(args) {
-  const r = spawnSync(process.execPath, [cli, ...args, '--json', '--quiet'], { encoding: 'utf-8', maxBuffer: 1 << 26 });
+function taia(args, env = {}) {
+  const r = spawnSync(process.execPath, [cli, ...args, '--json', '--quiet'], {
+    encoding: 'utf-8',
+    maxBuffer: 1 << 26,
+    env: { ...process.env, ...env },
+  });
   if (r.status !== 0) throw new Error(`taia ${args.join(' ')} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -68,7 +72,7 @@ console.log(
 console.log(`  largest tensor ${(Math.max(...tensors.map((t) => t.bytes)) / 1e6).toFixed(0)} MB`);
 
 const runs = +opt.runs;
-const results = { cp: [], cpSync: [], merge: [], mergeSync: [], rss: [], lora: [], loraTaia: [] };
+const results = { cp: [], cpSync: [], merge: [], mergeSync: [], rss: [], lora: [], loraTaia: [], loraWasm: [] };
 for (let i = 0; i < runs; i++) {
   const cpOut = path.join(root, 'cp-out'),
     mOut = path.join(root, 'merge-out');
@@ -104,31 +108,36 @@ for (let i = 0; i < runs; i++) {
   results.rss.push(r.peakRssBytes);
   rmSync(mOut, { recursive: true, force: true });
   // The adapter folded into the base: every linear layer (full), and attention only (taia).
-  for (const [recipe, list] of [
-    ['full', results.lora],
-    ['taia', results.loraTaia],
+  // The WebAssembly kernel too (TAIA_LORA_KERNEL=wasm), where the native addon is not built, for comparison.
+  for (const [recipe, list, env] of [
+    ['full', results.lora, {}],
+    ['taia', results.loraTaia, {}],
+    ['full', results.loraWasm, { TAIA_LORA_KERNEL: 'wasm' }],
   ]) {
     sync();
-    const out = path.join(root, `lora-${recipe}`);
+    const out = path.join(root, `lora-${recipe}${env.TAIA_LORA_KERNEL ? `-${env.TAIA_LORA_KERNEL}` : ''}`);
     let lr;
     const secs = seconds(
       () =>
-        (lr = taia([
-          'merge',
-          '--base',
-          base,
-          '--finetuned',
-          adapter,
-          '--out',
-          out,
-          '--recipe',
-          recipe,
-          '--max-shard-size',
-          String(shardBytes),
-        ])),
+        (lr = taia(
+          [
+            'merge',
+            '--base',
+            base,
+            '--finetuned',
+            adapter,
+            '--out',
+            out,
+            '--recipe',
+            recipe,
+            '--max-shard-size',
+            String(shardBytes),
+          ],
+          env,
+        )),
     );
     list.push({ secs: secs + seconds(sync), lr });
-    // The last run's full fold stays for the comparison with PyTorch below.
+    // The last run's full folds stay for the comparisons below (with PyTorch, between the kernels).
     if (recipe !== 'full' || i < runs - 1) rmSync(out, { recursive: true, force: true });
   }
 }
@@ -153,12 +162,22 @@ const loraLine = (recipe, list) => {
   const { secs, lr } = byTime[Math.floor((byTime.length - 1) / 2)];
   const gflops = lr.loraFlops / 1e9;
   console.log(
-    `  recipe ${recipe.padEnd(4)} ${secs.toFixed(2)} s (fsync'd) = ${(secs / cpS).toFixed(2)}x cp + sync (target <= 1.5x); folding ${gflops.toFixed(1)} GFLOP in ${lr.loraSeconds.toFixed(2)} s = ${(gflops / lr.loraSeconds).toFixed(2)} GFLOP/s; peak RSS ${(lr.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    `  recipe ${recipe.padEnd(4)} on the ${lr.loraKernel} kernel: ${secs.toFixed(2)} s (fsync'd) = ${(secs / cpS).toFixed(2)}x cp + sync (target <= 1.5x); folding ${gflops.toFixed(1)} GFLOP in ${lr.loraSeconds.toFixed(2)} s = ${(gflops / lr.loraSeconds).toFixed(2)} GFLOP/s; peak RSS ${(lr.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
   );
 };
 console.log(`\nLoRA merge (r=16 on all linear layers, ${runs} runs, median):`);
+// What the kernels do with the cores to themselves (bench/fold.mjs), before the merges that share them with I/O.
+const alone = spawnSync(process.execPath, ['bench/fold.mjs'], { encoding: 'utf-8' });
+process.stdout.write(alone.status === 0 ? alone.stdout : `  bench/fold.mjs failed: ${alone.stderr}`);
 loraLine('full', results.lora);
 loraLine('taia', results.loraTaia);
+loraLine('full', results.loraWasm);
+const [native, wasm] = ['lora-full', 'lora-full-wasm'].map((d) => path.join(root, d));
+const sameFiles = readdirSync(native)
+  .filter((f) => f.endsWith('.safetensors'))
+  .every((f) => spawnSync('cmp', ['-s', path.join(native, f), path.join(wasm, f)]).status === 0);
+console.log(`  the two kernels wrote ${sameFiles ? 'identical' : 'DIFFERENT'} weight files`);
+rmSync(wasm, { recursive: true, force: true });
 
 // PyTorch doing PEFT's merge of the same pair (bench/setup-torch.sh installs Debian's python3-torch):
 // the speed reference of the fold, and how many folded elements equal PyTorch's bit for bit.

@@ -108,7 +108,7 @@ export const mergeCommand: Command = {
       } else {
         const gflops =
           result.loraSeconds > 0
-            ? `, LoRA folding ${(result.loraFlops / result.loraSeconds / 1e9).toFixed(2)} GFLOP/s`
+            ? `, LoRA folding ${(result.loraFlops / result.loraSeconds / 1e9).toFixed(2)} GFLOP/s on the ${result.loraKernel} kernel`
             : '';
         process.stdout.write(
           `wrote ${result.out} (${formatBytes(result.bytes)} in ${result.files.filter((f) => f.endsWith('.safetensors')).length} weight file(s), ${result.seconds.toFixed(2)} s, ${formatBytes(result.bytes / result.seconds)}/s${gflops})\n`,

@@ -6,7 +6,7 @@ import { readStatus, isFinished } from '../core/runs/store';
 import type { RunStatus } from '../core/runs/types';
 import { SlurmError } from '../core/slurm/commands';
 import { slurmJobLine } from '../core/slurm/evaluate';
-import { evaluationOutcome, followSlurmRuns, jobActive, watchJob } from '../core/slurm/follow';
+import { evaluationOutcome, followSlurmRuns, followsJob, jobActive, watchJob } from '../core/slurm/follow';
 import type { TrainerLaunch } from '../core/slurm/submit';
 
 /** How often the CLI asks Slurm about its jobs. */
@@ -48,11 +48,23 @@ export async function followRunInTerminal(runDir: string, quiet: boolean): Promi
   let last = '';
   try {
     for (;;) {
-      const [run] = await followSlurmRuns([{ dir: runDir, status: await readStatus(runDir) }]);
+      let [run] = await followSlurmRuns([{ dir: runDir, status: await readStatus(runDir) }]);
       const line = describe(run.status);
       if (line !== last && !quiet) process.stderr.write(`job ${run.status.slurm?.jobId}: ${line}\n`);
       last = line;
       if (isFinished(run.status)) {
+        // The trainer records its end a moment before its job ends: wait for Slurm's end too, so that the
+        // run's record is complete and the job's node is free when this returns.
+        const jobId = run.status.slurm?.jobId;
+        if (jobId && followsJob(run.status)) {
+          await watchJob(
+            jobId,
+            POLL_MS,
+            () => undefined,
+            () => stopped,
+          );
+          [run] = await followSlurmRuns([{ dir: runDir, status: await readStatus(runDir) }]);
+        }
         const s = run.status;
         if (s.state === 'failed') {
           process.stderr.write(

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { addDeltaRowsReference, LoraFactors } from '../../src/core/lora/fold';
-import { kernelModule, threadKernel } from '../../src/core/lora/kernel';
+import { foldKernel, foldKernelName, kernelModule, threadKernel } from '../../src/core/lora/kernel';
+import { nativeAddon } from '../../src/core/native/addon';
 import { FoldPool } from '../../src/core/lora/pool';
 import { foldStream } from '../../src/core/lora/stream';
 import { fromFloat32, toFloat32 } from '../../src/core/safetensors/convert';
@@ -47,64 +48,148 @@ function assertSameBits(got: Uint8Array, want: Uint8Array, dtype: FloatDtype, wh
   }
 }
 
-// Shapes: edges of the 4×4 blocks (rows, cols not multiples of 4), r = 1, and column panels (r = 16: 192 columns).
+// Shapes: edges of the blocks (rows not a multiple of 4, columns not of 8 or 16), r = 1, and column
+// panels (r = 16: the WebAssembly kernel's 384 columns and the native one's 1024; r = 300: 16 and 48).
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [3, 5, 2],
   [9, 22, 16],
   [33, 70, 5],
   [13, 403, 16],
+  [5, 1100, 16],
   [8, 37, 300],
+  [6, 130, 300],
 ];
 
-test('the WebAssembly kernel runs here', () => {
+/** Runs `body` with TAIA_LORA_KERNEL set to `choice` ('' for the default: the fastest kernel here). */
+async function withKernel<T>(choice: string, body: () => T | Promise<T>): Promise<T> {
+  const before = process.env.TAIA_LORA_KERNEL;
+  if (choice) process.env.TAIA_LORA_KERNEL = choice;
+  else delete process.env.TAIA_LORA_KERNEL;
+  try {
+    return await body();
+  } finally {
+    if (before === undefined) delete process.env.TAIA_LORA_KERNEL;
+    else process.env.TAIA_LORA_KERNEL = before;
+  }
+}
+
+test('the WebAssembly kernel runs here, and the native one where the addon was built', () => {
   assert.ok(kernelModule(), 'WebAssembly SIMD with shared memory is available in Node');
   assert.ok(threadKernel());
-});
-
-test('the kernel folds float32 rows bit for bit like the reference, from any first row', () => {
-  for (const [rows, cols, r] of SHAPES) {
-    const f = factors(rows + 3, cols, r, rows * 31 + cols);
-    const w = weights((rows + 1) * cols, r).subarray(cols); // not at offset 0 of its buffer
-    const want = Float32Array.from(w);
-    addDeltaRowsReference(want, 2, f);
-    threadKernel()!.addRows(w, 2, f);
-    assertSameBits(
-      new Uint8Array(w.buffer, w.byteOffset, w.byteLength),
-      new Uint8Array(want.buffer),
-      'F32',
-      `${rows}×${cols} r=${r}`,
-    );
+  const native = nativeAddon();
+  // .ci/run builds the addon and sets TAIA_EXPECT_BLAS=1: there, the native kernel must be the one in use.
+  if (process.env.TAIA_EXPECT_BLAS === '1') {
+    assert.ok('addon' in native, `the native addon is missing: ${(native as { reason: string }).reason}`);
+    assert.equal(foldKernel()?.kind, 'native');
+    assert.match(foldKernelName(foldKernel()), /^native \(8 float32 lanes/);
   }
 });
 
-test('the worker pool folds stored rows of every dtype pair like decode → reference → encode', async () => {
-  const pool = FoldPool.create(2)!;
+// Each kernel that runs here: the native one in both its compilations (AVX2, where the CPU has it, and
+// the baseline x86-64 one that TAIA_LORA_NO_AVX2 forces), and the WebAssembly one.
+const KERNELS = ['wasm', 'native', 'native baseline'] as const;
+type Kernel = (typeof KERNELS)[number];
+const unavailable = (kernel: Kernel) =>
+  kernel !== 'wasm' && !('addon' in nativeAddon()) ? 'the native addon is not built here' : undefined;
+/** Runs `body` on `kernel`. */
+async function onKernel<T>(kernel: Kernel, body: () => T | Promise<T>): Promise<T> {
+  if (kernel === 'wasm') return withKernel('wasm', body);
+  if (kernel === 'native') return withKernel('', body);
+  process.env.TAIA_LORA_NO_AVX2 = '1';
   try {
-    for (const [rows, cols, r] of SHAPES) {
-      const f = factors(rows, cols, r, cols);
-      const values = weights(rows * cols, rows);
-      for (const inDtype of ['F32', 'BF16', 'F16'] as FloatDtype[]) {
-        const stored = fromFloat32(values, inDtype);
-        for (const outDtype of ['F32', 'BF16', 'F16'] as FloatDtype[]) {
-          const ref = toFloat32(stored, inDtype);
-          addDeltaRowsReference(ref, 0, f);
-          const want = fromFloat32(ref, outDtype);
-          const rowBytes = stored.length / rows;
-          const chunks: Uint8Array[] = [];
-          await foldStream(pool, {
-            factors: f,
-            inDtype,
-            outDtype,
-            read: async (from, to, target) => target.set(stored.subarray(from * rowBytes, to * rowBytes)),
-            emit: async (bytes) => void chunks.push(Uint8Array.from(bytes)),
-          });
-          assertSameBits(Buffer.concat(chunks), want, outDtype, `${inDtype}→${outDtype} ${rows}×${cols} r=${r}`);
-        }
-      }
-    }
+    const native = nativeAddon();
+    assert.ok('addon' in native);
+    assert.match(native.addon.foldVectors(), /^8 float32 lanes(, SSE2)?$/);
+    return await withKernel('', body);
   } finally {
-    await pool.close();
+    delete process.env.TAIA_LORA_NO_AVX2;
+  }
+}
+const kindOf = (kernel: Kernel) => (kernel === 'wasm' ? 'wasm' : 'native');
+
+for (const kernel of KERNELS) {
+  test(`the ${kernel} kernel folds float32 rows bit for bit like the reference, from any first row`, (t) => {
+    const skip = unavailable(kernel);
+    if (skip) return t.skip(skip);
+    return onKernel(kernel, () => {
+      assert.equal(foldKernel()?.kind, kindOf(kernel));
+      for (const [rows, cols, r] of SHAPES) {
+        const f = factors(rows + 3, cols, r, rows * 31 + cols);
+        const w = weights((rows + 1) * cols, r).subarray(cols); // not at offset 0 of its buffer
+        const want = Float32Array.from(w);
+        addDeltaRowsReference(want, 2, f);
+        threadKernel()!.addRows(w, 2, f);
+        assertSameBits(
+          new Uint8Array(w.buffer, w.byteOffset, w.byteLength),
+          new Uint8Array(want.buffer),
+          'F32',
+          `${kernel} ${rows}×${cols} r=${r}`,
+        );
+      }
+    });
+  });
+
+  test(`the worker pool on the ${kernel} kernel folds stored rows of every dtype pair like decode → reference → encode`, (t) => {
+    const skip = unavailable(kernel);
+    if (skip) return t.skip(skip);
+    return onKernel(kernel, async () => {
+      const pool = FoldPool.create(2)!;
+      assert.equal(pool.kernel.kind, kindOf(kernel));
+      try {
+        for (const [rows, cols, r] of SHAPES) {
+          const f = factors(rows, cols, r, cols);
+          const values = weights(rows * cols, rows);
+          for (const inDtype of ['F32', 'BF16', 'F16'] as FloatDtype[]) {
+            const stored = fromFloat32(values, inDtype);
+            for (const outDtype of ['F32', 'BF16', 'F16'] as FloatDtype[]) {
+              const ref = toFloat32(stored, inDtype);
+              addDeltaRowsReference(ref, 0, f);
+              const want = fromFloat32(ref, outDtype);
+              const rowBytes = stored.length / rows;
+              const chunks: Uint8Array[] = [];
+              await foldStream(pool, {
+                factors: f,
+                inDtype,
+                outDtype,
+                read: async (from, to, target) => target.set(stored.subarray(from * rowBytes, to * rowBytes)),
+                emit: async (bytes) => void chunks.push(Uint8Array.from(bytes)),
+              });
+              assertSameBits(
+                Buffer.concat(chunks),
+                want,
+                outDtype,
+                `${kernel} ${inDtype}→${outDtype} ${rows}×${cols} r=${r}`,
+              );
+            }
+          }
+        }
+      } finally {
+        await pool.close();
+      }
+    });
+  });
+}
+
+test('the native kernel refuses operands outside its memory, and unknown dtypes', (t) => {
+  const native = nativeAddon();
+  if (!('addon' in native)) return t.skip('the native addon is not built here');
+  const memory = new Uint8Array(new SharedArrayBuffer(4096));
+  // 4 rows × 16 columns of float32 at 1024 (256 bytes a row), out at 2048, r = 2: left at 0, right at 64.
+  const ok = [1024, 0, 2048, 0, 0, 64, 4, 16, 2, 1] as const;
+  native.addon.foldRows(memory, ...ok);
+  const bad: [string, number, number][] = [
+    ['w past the end', 0, 4096 - 255],
+    ['out past the end', 2, 4096 - 255],
+    ['left past the end', 4, 4096 - 28],
+    ['right past the end', 5, 4096 - 124],
+    ['a negative offset', 0, -4],
+    ['an unknown dtype', 1, 7],
+  ];
+  for (const [what, at, value] of bad) {
+    const call = [...ok] as [number, number, number, number, number, number, number, number, number, number];
+    call[at] = value;
+    assert.throws(() => native.addon.foldRows(memory, ...call), /taia_native\.foldRows: /, what);
   }
 });
 

@@ -1,10 +1,13 @@
-// The WebAssembly SIMD kernel of the LoRA fold (source: ./simd/kernel.ts, AssemblyScript; the JS
-// reference is addDeltaRowsReference in ./fold.ts, which it equals bit for bit). It works on a shared
-// memory, laid out here, that worker threads (./pool.ts) instantiate the same module on, so the rows
-// of a chunk can be folded by all cores at once with no copies. TAIA_LORA_KERNEL=js forces the reference.
+// The kernels of the LoRA fold, which equal the JS reference (addDeltaRowsReference in ./fold.ts) bit
+// for bit: the native addon's (native/lora_fold.c: 8 float32 lanes, AVX2 where the CPU has it) where it
+// was built, else the WebAssembly SIMD one (./simd/kernel.ts, AssemblyScript, 4 lanes). Both work on a
+// shared memory, laid out here, that worker threads (./pool.ts) fold on too, so the rows of a chunk can
+// be folded by all cores at once with no copies. TAIA_LORA_KERNEL=wasm forces the WebAssembly kernel,
+// TAIA_LORA_KERNEL=js the reference.
 import { CHUNK_ELEMENTS } from '../checkpoint/chunks';
 import { FloatDtype } from '../safetensors/dtypes';
 import type { LoraFactors } from './fold';
+import { nativeAddon } from '../native/addon';
 import { lazyWasmModule } from '../util/wasm';
 import { LORA_WASM } from './simd/wasm.generated';
 
@@ -44,13 +47,39 @@ export interface FoldExports {
 /** The compiled module, or undefined where WebAssembly SIMD and threads are unavailable or TAIA_LORA_KERNEL=js. */
 export const kernelModule = lazyWasmModule(LORA_WASM, 'TAIA_LORA_KERNEL');
 
-/** Instantiates the kernel on `memory` (in any thread: a module and a shared memory can be posted). */
-export function instantiate(module: object, memory: WasmMemory): FoldExports {
-  return new WebAssembly.Instance(module, { env: { memory } }).exports as FoldExports;
+/** A kernel as it can be posted to a worker: the addon's file, or the compiled WebAssembly module. */
+export type FoldKernel = { kind: 'native'; file: string; vectors: string } | { kind: 'wasm'; module: object };
+
+/** The fastest kernel that runs here, or undefined where only the reference does (or TAIA_LORA_KERNEL=js). */
+export function foldKernel(): FoldKernel | undefined {
+  const choice = process.env.TAIA_LORA_KERNEL;
+  if (choice === 'js') return undefined;
+  const native = choice === 'wasm' ? undefined : nativeAddon();
+  if (native && 'addon' in native) return { kind: 'native', file: native.file, vectors: native.addon.foldVectors() };
+  const module = kernelModule();
+  return module ? { kind: 'wasm', module } : undefined;
+}
+
+/** What folds a merge's LoRA modules here, in words (for its summary and the benchmark). */
+export function foldKernelName(kernel: FoldKernel | undefined): string {
+  if (!kernel) return 'JavaScript reference';
+  return kernel.kind === 'native' ? `native (${kernel.vectors})` : 'WebAssembly SIMD (4 float32 lanes)';
 }
 
 /** One call of the kernel's fold(), as its arguments: plain numbers, so it can be posted to a worker. */
 export type FoldCall = Parameters<FoldExports['fold']>;
+
+/** The kernel's fold on `memory`, in this thread (pool.ts does the same in its workers, inline). */
+export function foldFunction(kernel: FoldKernel, memory: WasmMemory): (...call: FoldCall) => void {
+  if (kernel.kind === 'wasm') {
+    const x = new WebAssembly.Instance(kernel.module, { env: { memory } }).exports as FoldExports;
+    return (...call) => x.fold(...call);
+  }
+  const native = nativeAddon();
+  if (!('addon' in native)) throw new Error(native.reason);
+  const { addon } = native;
+  return (...call) => addon.foldRows(new Uint8Array(memory.buffer), ...call);
+}
 
 /**
  * A shared memory laid out for folding one tensor: its factors, then two slots of input and output
@@ -73,7 +102,7 @@ export class FoldMemory {
     const outBytes = align(rowsPerChunk * f.cols * WIDTH[outDtype]);
     const left = 0;
     const right = align(f.left.byteLength);
-    const input0 = right + align(Math.ceil(f.cols / 4) * 4 * f.r * 4);
+    const input0 = right + align(Math.ceil(f.cols / 8) * 8 * f.r * 4);
     const output0 = input0 + 2 * inBytes;
     const end = output0 + 2 * outBytes;
     const memory = this.memory;
@@ -88,7 +117,7 @@ export class FoldMemory {
     this.dtypes = [inDtype, outDtype];
     if (this.f === f) return;
     new Float32Array(memory.buffer, left, f.left.length).set(f.left);
-    packRight(f, new Float32Array(memory.buffer, right, Math.ceil(f.cols / 4) * 4 * f.r));
+    packRight(f, new Float32Array(memory.buffer, right, Math.ceil(f.cols / 8) * 8 * f.r));
     this.f = f;
   }
 
@@ -116,20 +145,20 @@ export class FoldMemory {
   }
 }
 
-/** R [r, cols] by groups of 4 columns, [cols / 4][r][4], the layout the kernel reads (see simd/kernel.ts). */
+/** R [r, cols] by groups of 8 columns, [cols / 8][r][8], the layout both kernels read (see simd/kernel.ts). */
 function packRight({ r, cols, right }: LoraFactors, packed: Float32Array): void {
   for (let k = 0; k < r; k++) {
-    for (let j = 0; j < cols; j++) packed[(((j >> 2) * r + k) << 2) + (j & 3)] = right[k * cols + j];
+    for (let j = 0; j < cols; j++) packed[(((j >> 3) * r + k) << 3) + (j & 7)] = right[k * cols + j];
   }
 }
 
 /** The kernel in the calling thread, for addDeltaRows on float32 arrays of any size. */
 class ThreadKernel {
   private readonly mem = new FoldMemory();
-  private readonly x: FoldExports;
+  private readonly fold: (...call: FoldCall) => void;
 
-  constructor(module: object) {
-    this.x = instantiate(module, this.mem.memory);
+  constructor(readonly kernel: FoldKernel) {
+    this.fold = foldFunction(kernel, this.mem.memory);
   }
 
   addRows(w: Float32Array, rowStart: number, f: LoraFactors): void {
@@ -142,7 +171,7 @@ class ThreadKernel {
       const part = w.subarray(i * f.cols, (i + n) * f.cols);
       const bytes = this.mem.input(0, n);
       bytes.set(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
-      this.x.fold(...this.mem.call(0, rowStart + i, 0, n, true));
+      this.fold(...this.mem.call(0, rowStart + i, 0, n, true));
       part.set(new Float32Array(bytes.buffer, bytes.byteOffset, part.length));
     }
   }
@@ -150,11 +179,13 @@ class ThreadKernel {
 
 let thread: ThreadKernel | undefined;
 
-/** This thread's kernel, or undefined where it does not run (then the reference folds). */
+/** This thread's kernel, or undefined where none runs (then the reference folds). */
 export function threadKernel(): ThreadKernel | undefined {
-  const module = kernelModule();
-  if (!module) return undefined;
-  return (thread ??= reserving(() => new ThreadKernel(module)));
+  const kernel = foldKernel();
+  if (!kernel) return undefined;
+  // TAIA_LORA_KERNEL may change between calls (the tests compare the kernels).
+  if (thread?.kernel.kind !== kernel.kind) thread = reserving(() => new ThreadKernel(kernel));
+  return thread;
 }
 
 /**

@@ -1,15 +1,23 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { FoldCall, FoldMemory, instantiate, kernelModule, reserving } from './kernel';
+import { FoldCall, FoldKernel, FoldMemory, foldFunction, foldKernel, reserving } from './kernel';
 
-// A worker instantiates the kernel on the pool's shared memory and runs the calls it is posted. The
-// code is inline (the module and the memory come as workerData), so the CLI, the extension host and
-// the tests need no worker file on disk.
+// A worker folds with the kernel it is given (the addon's file or the compiled WebAssembly module) on
+// the pool's shared memory, and runs the calls it is posted: what foldFunction (./kernel.ts) does in
+// the calling thread. The code is inline, so the CLI, the extension host and the tests need no worker
+// file on disk.
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const kernel = new WebAssembly.Instance(workerData.module, { env: { memory: workerData.memory } }).exports;
+const { kernel, memory } = workerData;
+let fold;
+if (kernel.kind === 'native') {
+  const addon = require(kernel.file);
+  fold = (...call) => addon.foldRows(new Uint8Array(memory.buffer), ...call);
+} else {
+  fold = new WebAssembly.Instance(kernel.module, { env: { memory } }).exports.fold;
+}
 parentPort.on('message', (call) => {
-  kernel.fold(...call);
+  fold(...call);
   parentPort.postMessage(0);
 });
 `;
@@ -29,18 +37,21 @@ export class FoldPool {
   private readonly pending: (Pending | undefined)[];
   private failure?: Error;
 
-  /** A pool of `threads` workers, or undefined where the kernel does not run (then the reference folds). */
+  /** A pool of `threads` workers, or undefined where no kernel runs (then the reference folds). */
   static create(threads = availableParallelism()): FoldPool | undefined {
-    const module = kernelModule();
-    return module ? reserving(() => new FoldPool(module, Math.max(1, threads))) : undefined;
+    const kernel = foldKernel();
+    return kernel ? reserving(() => new FoldPool(kernel, Math.max(1, threads))) : undefined;
   }
 
-  private constructor(module: object, threads: number) {
-    // Instantiating here first makes a broken module fail in this thread, with its message.
-    instantiate(module, this.memory.memory);
+  private constructor(
+    readonly kernel: FoldKernel,
+    threads: number,
+  ) {
+    // Making the fold here first makes a broken kernel fail in this thread, with its message.
+    foldFunction(kernel, this.memory.memory);
     this.workers = Array.from(
       { length: threads },
-      () => new Worker(WORKER_CODE, { eval: true, workerData: { module, memory: this.memory.memory } }),
+      () => new Worker(WORKER_CODE, { eval: true, workerData: { kernel, memory: this.memory.memory } }),
     );
     this.pending = this.workers.map(() => undefined);
     this.workers.forEach((w, i) => {
@@ -50,9 +61,9 @@ export class FoldPool {
     });
   }
 
-  /** Folds rows [0, rows) of the chunk in `slot` (see FoldMemory.call), split over the workers in whole blocks of the kernel's 6 rows. */
+  /** Folds rows [0, rows) of the chunk in `slot` (see FoldMemory.call), split over the workers in whole blocks of the kernels' 4 rows. */
   fold(slot: number, chunkRow: number, rows: number): Promise<void> {
-    const per = Math.ceil(Math.ceil(rows / this.workers.length) / 6) * 6;
+    const per = Math.ceil(Math.ceil(rows / this.workers.length) / 4) * 4;
     const jobs: Promise<void>[] = [];
     for (let i = 0, from = 0; from < rows; i++, from += per)
       jobs.push(this.post(i, this.memory.call(slot, chunkRow, from, Math.min(rows, from + per))));

@@ -9,6 +9,7 @@ import { fromFloat32, toFloat32 } from '../safetensors/convert';
 import { elementCount, FloatDtype } from '../safetensors/dtypes';
 import { alignedBuffer } from '../safetensors/reader';
 import { addDeltaRows, loraFactors } from '../lora/fold';
+import { foldKernelName } from '../lora/kernel';
 import { FoldPool } from '../lora/pool';
 import { foldStream } from '../lora/stream';
 import { readAhead } from '../util/pipeline';
@@ -34,6 +35,8 @@ export interface MergeResult {
   /** LoRA folding work, 2·rows·cols·r per folded module, and the time spent computing it (reads and writes overlap it). */
   loraFlops: number;
   loraSeconds: number;
+  /** What folded the LoRA modules, in words (see foldKernelName), when there were any. */
+  loraKernel?: string;
 }
 
 /** Small files a loadable model folder needs besides its weights. */
@@ -107,6 +110,7 @@ export async function executeMerge(
       seconds: (performance.now() - started) / 1000,
       loraFlops: job.loraFlops,
       loraSeconds: job.loraSeconds,
+      loraKernel: job.loraFlops > 0 ? foldKernelName(pool?.kernel) : undefined,
     };
   } catch (e) {
     await writer?.abort();

@@ -43,7 +43,7 @@ suite('TAIA Lab extension', () => {
       'dist/trainer.js',
       'dist/trainer-replica.js',
       'dist/wasm/tfjs-backend-wasm-simd.wasm',
-      'dist/native/taia_blas.node',
+      'dist/native/taia_native.node',
       'dist/webview/runDashboard.js',
       'dist/webview/compareRuns.js',
     ])

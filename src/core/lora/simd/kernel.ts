@@ -8,9 +8,9 @@
 // k = 0 … r-1 starting from 0 (WebAssembly has no fused multiply-add, so each step rounds), times the
 // scaling in float32, added to the stored value in float32, then rounded to the output dtype (nearest
 // even). A block of 4 rows × 8 columns keeps its 8 float32x4 sums in registers over the r products.
-// The right factor comes packed by groups of 4 columns, [cols / 4][r][4] (../kernel.ts packs it), so a
-// block reads two sequential streams: in the stored layout its r rows lie a power of two apart and
-// evict each other from the L1 cache. The columns are taken in panels so that the panel of the right
+// The right factor comes packed by groups of 8 columns, [cols / 8][r][8] (../kernel.ts packs it, for
+// this kernel and the native one), so a block reads one sequential stream: in the stored layout its r
+// rows lie a power of two apart and evict each other from the L1 cache. The columns are taken in panels so that the panel of the right
 // factor stays in the L1 cache.
 
 // Dtype codes, as ../kernel.ts passes them.
@@ -112,8 +112,8 @@ function f32ToHalf(bits: u32): u32 {
 /** One element (i, j): the reference's order of operations, for the edges of the blocks. */
 @inline function one(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, cols: i32, r: i32, scale: f32, i: i32, j: i32): void {
   let d: f32 = 0;
-  const column = right + (<usize>(((j >> 2) * r << 2) + (j & 3)) << 2);
-  for (let k = 0; k < r; k++) d += load<f32>(left + (<usize>(i * r + k) << 2)) * load<f32>(column + (<usize>k << 4));
+  const column = right + (<usize>(((j >> 3) * r << 3) + (j & 7)) << 2);
+  for (let k = 0; k < r; k++) d += load<f32>(left + (<usize>(i * r + k) << 2)) * load<f32>(column + (<usize>k << 5));
   const e = i * cols + j;
   store1(out, ot, e, load1(w, wt, e) + d * scale);
 }
@@ -121,7 +121,7 @@ function f32ToHalf(bits: u32): u32 {
 /**
  * Output rows [0, rows) of a chunk: out = encode(decode(w) + (left·right)·scale), with w and out
  * `rows × cols` elements of dtypes wt and ot, left the chunk's rows of the left factor (`rows × r`
- * float32, row-major) and right the whole right factor (`r × cols` float32), packed by groups of 4
+ * float32, row-major) and right the whole right factor (`r × cols` float32), packed by groups of 8
  * columns.
  */
 export function fold(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, rows: i32, cols: i32, r: i32, scale: f32): void {
@@ -134,7 +134,6 @@ export function fold(w: usize, wt: i32, out: usize, ot: i32, left: usize, right:
 @inline function run(w: usize, wt: i32, out: usize, ot: i32, left: usize, right: usize, rows: i32, cols: i32, r: i32, scale: f32): void {
   const panel = max(8, (PANEL_BYTES / (r << 2)) & ~7);
   const lstride = <usize>r << 2;
-  const group = <usize>r << 4; // bytes of one packed group of 4 columns
   const s = f32x4.splat(scale);
   for (let j0 = 0; j0 < cols; j0 += panel) {
     const j1 = min(cols, j0 + panel);
@@ -148,7 +147,7 @@ export function fold(w: usize, wt: i32, out: usize, ot: i32, left: usize, right:
         let rp = right + (<usize>(j * r) << 2);
         for (let k = 0; k < r; k++) {
           const x = v128.load(rp);
-          const y = v128.load(rp + group);
+          const y = v128.load(rp + 16);
           let v = v128.load32_splat(lp);
           a0 = f32x4.add(a0, f32x4.mul(v, x));
           b0 = f32x4.add(b0, f32x4.mul(v, y));
@@ -162,7 +161,7 @@ export function fold(w: usize, wt: i32, out: usize, ot: i32, left: usize, right:
           a3 = f32x4.add(a3, f32x4.mul(v, x));
           b3 = f32x4.add(b3, f32x4.mul(v, y));
           lp += 4;
-          rp += 16;
+          rp += 32;
         }
         const e = i * cols + j;
         finish(w, wt, out, ot, e, a0, s);

@@ -1,42 +1,19 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { nativeAddon, type NativeAddon } from '../../../core/native/addon';
 import { replaceWasmKernel, type KernelRegistry, type MatMulArgs } from './wasmKernel';
 
 // Matrix products of the wasm backend on a system BLAS. XNNPACK in WebAssembly has 128-bit SIMD and no
 // FMA: about 22 GFLOP/s a core here, against 80-100 for OpenBLAS's AVX2 kernels, and the matmuls are
-// most of a training step. The addon (native/blas, built by esbuild.mjs with the system's C compiler)
+// most of a training step. The addon (native/blas.c, built by esbuild.mjs with the system's C compiler)
 // opens the BLAS at run time and multiplies in place in the wasm heap, so no tensor is copied. Without
 // the addon or the library the backend keeps XNNPACK, and the run's backend line says why.
 
-/** The addon's exports (native/blas/taia_blas.c). */
-interface Addon {
-  open(library: string): string;
-  threads(n: number): void;
-  sgemm(
-    heap: ArrayBuffer,
-    batch: number,
-    m: number,
-    n: number,
-    k: number,
-    transA: boolean,
-    transB: boolean,
-    aOffset: number,
-    aStride: number,
-    bOffset: number,
-    bStride: number,
-    cOffset: number,
-  ): void;
-}
-
 export interface NativeBlas {
-  addon: Addon;
+  addon: NativeAddon;
   /** e.g. "OpenBLAS 0.3.21 … Haswell". */
   description: string;
 }
 
-const ADDON = 'taia_blas.node';
 /** Debian's libopenblas0-{pthread,openmp,serial} all provide this name; TAIA_BLAS names another cblas. */
 const DEFAULT_LIBRARY = process.platform === 'darwin' ? 'libopenblas.dylib' : 'libopenblas.so.0';
 
@@ -47,13 +24,10 @@ export function loadNativeBlas(): NativeBlas | { reason: string } {
   if (loaded) return loaded;
   const library = process.env.TAIA_BLAS || DEFAULT_LIBRARY;
   if (library === 'off') return (loaded = { reason: 'TAIA_BLAS=off' });
-  // Next to the trainer's bundle (dist/native), or one folder up (the bench and test bundles in dist/bench).
-  const file = [path.join(__dirname, 'native', ADDON), path.join(__dirname, '..', 'native', ADDON)].find((f) =>
-    existsSync(f),
-  );
-  if (!file) return (loaded = { reason: `no ${ADDON} (npm run build makes it where a C compiler is installed)` });
+  const native = nativeAddon();
+  if ('reason' in native) return (loaded = native);
+  const { addon } = native;
   try {
-    const addon = createRequire(__filename)(file) as Addon;
     const description = addon.open(library).trim();
     // OpenBLAS starts a thread per core by default; the engine's data-parallel ranks already fill the cores.
     addon.threads(1);

@@ -1,12 +1,11 @@
-// taia_blas: float32 matrix products for the TensorFlow.js engine, computed by a system BLAS.
+// float32 matrix products for the TensorFlow.js engine, computed by a system BLAS.
 //
 // The BLAS is opened at run time (dlopen), not linked: the addon builds without any BLAS development
 // package, and a machine without OpenBLAS simply keeps tfjs's own XNNPACK path. Operands are given as
 // one ArrayBuffer (the wasm backend's heap) with byte offsets, so no tensor is copied; every offset and
 // extent is checked against the buffer before the BLAS sees a pointer.
 #include <dlfcn.h>
-#include <stdint.h>
-#include <node_api.h>
+#include "napi_util.h"
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -17,16 +16,6 @@ typedef char *(*get_config_fn)(void);
 static sgemm_fn sgemm;
 static set_threads_fn set_threads;
 static get_config_fn get_config;
-
-static napi_value fail(napi_env env, const char *message) {
-  napi_throw_error(env, NULL, message);
-  return NULL;
-}
-
-#define CHECK(call)                                                   \
-  do {                                                                \
-    if ((call) != napi_ok) return fail(env, "taia_blas: " #call " failed"); \
-  } while (0)
 
 // open(path) -> description string. Loads the library and its cblas_sgemm; idempotent per process.
 static napi_value open_blas(napi_env env, napi_callback_info info) {
@@ -62,12 +51,6 @@ static napi_value threads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Whether [offset, offset + (count - 1)·stride + size) lies in a buffer of `bytes`, all in float32 units.
-static int inside(int64_t offset, int64_t count, int64_t stride, int64_t size, int64_t bytes) {
-  if (offset < 0 || offset % 4 || stride < 0 || size < 0 || count < 1) return 0;
-  return offset / 4 + (count - 1) * stride + size <= bytes / 4;
-}
-
 // sgemm(buffer, batch, m, n, k, transA, transB, aOffset, aStride, bOffset, bStride, cOffset)
 // For each i < batch: C_i[m×n] = op(A_i) · op(B_i), row-major; offsets in bytes, strides in elements
 // (a stride of 0 broadcasts one matrix over the batch); C's slices are contiguous.
@@ -75,8 +58,8 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 12) return fail(env, "taia_blas.sgemm takes 12 arguments");
-  if (!sgemm) return fail(env, "taia_blas: open() a BLAS library first");
+  if (argc != 12) return fail(env, "taia_native.sgemm takes 12 arguments");
+  if (!sgemm) return fail(env, "taia_native: open() a BLAS library first");
   void *data;
   size_t bytes;
   CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
@@ -89,10 +72,10 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   int64_t batch = v[0], m = v[1], n = v[2], k = v[3];
   int64_t ao = v[4], as = v[5], bo = v[6], bs = v[7], co = v[8];
   if (m < 1 || n < 1 || k < 1 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
-    return fail(env, "taia_blas.sgemm: matrix sizes out of range");
+    return fail(env, "taia_native.sgemm: matrix sizes out of range");
   if (!inside(ao, batch, as, m * k, bytes) || !inside(bo, batch, bs, k * n, bytes) ||
       !inside(co, batch, m * n, m * n, bytes))
-    return fail(env, "taia_blas.sgemm: an operand lies outside the buffer");
+    return fail(env, "taia_native.sgemm: an operand lies outside the buffer");
   float *base = (float *)data;
   for (int64_t i = 0; i < batch; i++) {
     const float *a = base + ao / 4 + i * as;
@@ -104,12 +87,11 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-NAPI_MODULE_INIT() {
+napi_value register_blas(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, open_blas, NULL, NULL, NULL, napi_default, NULL},
       {"threads", NULL, threads, NULL, NULL, NULL, napi_default, NULL},
       {"sgemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
   };
-  if (napi_define_properties(env, exports, 3, props) != napi_ok) return NULL;
-  return exports;
+  return napi_define_properties(env, exports, 3, props) == napi_ok ? exports : NULL;
 }
