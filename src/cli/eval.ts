@@ -5,13 +5,14 @@ import { Backend, Device, EXPERIMENT_SCHEMA, OWN_ENGINES, OwnEngine } from '../c
 import { checkValue } from '../core/experiment/validate';
 import { BUILTIN_RECIPE_NAMES } from '../core/merge/recipes';
 import { SlurmError } from '../core/slurm/commands';
-import { slurmSettings, submitEvaluation } from '../core/slurm/submit';
+import { evaluateAsSlurmJob } from '../core/slurm/evaluate';
+import { slurmSettings } from '../core/slurm/submit';
 import { scaleAndLayers } from './variantArgs';
 import { TAIA_RESULTS_SUFFIX, TaiaResultsFile } from '../core/results/taiaFormat';
 import { launchTrainer } from '../trainer/client';
 import { EvaluateJob } from '../trainer/protocol';
 import { ProgressLine } from './progress';
-import { cliLaunch, followEvaluationInTerminal } from './slurm';
+import { cliLaunch, ctrlC, POLL_MS } from './slurm';
 import { Command, UsageError } from './usage';
 
 const BACKENDS = EXPERIMENT_SCHEMA.backend.values;
@@ -156,20 +157,31 @@ function slurmOverrides(pairs: string[]): Record<string, unknown> {
 }
 
 async function evaluateOnSlurm(job: EvaluateJob, overrides: Record<string, unknown>, quiet: boolean): Promise<number> {
+  // Ctrl-C stops following and leaves the job to run (scancel stops it), as for `taia train`.
+  const interrupt = ctrlC();
   try {
-    const submitted = await submitEvaluation(job, slurmSettings(overrides), cliLaunch());
-    process.stderr.write(
-      `submitted Slurm job ${submitted.jobId} (script: ${submitted.script}; output: ${submitted.output})\n`,
-    );
-    const error = await followEvaluationInTerminal(submitted.jobId, submitted.output, job.out, quiet);
-    if (error) {
-      process.stderr.write(`taia: evaluation failed: ${error}\n`);
+    const ended = await evaluateAsSlurmJob(job, slurmSettings(overrides), cliLaunch(), {
+      pollMs: POLL_MS,
+      submitted: (s) =>
+        process.stderr.write(`submitted Slurm job ${s.jobId} (script: ${s.script}; output: ${s.output})\n`),
+      state: (line) => quiet || process.stderr.write(`${line}\n`),
+      cancelled: () => false,
+      left: interrupt.pressed,
+    });
+    if (ended.state === 'left') {
+      process.stderr.write(`taia: stopped following; job ${ended.jobId} goes on (its output: ${ended.output})\n`);
+      return 1;
+    }
+    if (ended.state !== 'done') {
+      process.stderr.write(`taia: evaluation failed: ${ended.state === 'failed' ? ended.error : ended.state}\n`);
       return 1;
     }
   } catch (e) {
     if (!(e instanceof SlurmError)) throw e;
     process.stderr.write(`taia: ${e.message}\n`);
     return 1;
+  } finally {
+    interrupt.dispose();
   }
   printResults(JSON.parse(await readFile(job.out, 'utf-8')) as TaiaResultsFile, job.out);
   return 0;

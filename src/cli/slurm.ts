@@ -1,12 +1,9 @@
 // `taia train` / `taia eval` with `launcher: slurm`: submit, then follow the job from this terminal
 // (Ctrl-C stops following; the job goes on, `scancel` stops it).
 import * as path from 'node:path';
-import { existsSync } from 'node:fs';
 import { readStatus, isFinished } from '../core/runs/store';
 import type { RunStatus } from '../core/runs/types';
-import { SlurmError } from '../core/slurm/commands';
-import { slurmJobLine } from '../core/slurm/evaluate';
-import { evaluationOutcome, followSlurmRuns, followsJob, jobActive, watchJob } from '../core/slurm/follow';
+import { followSlurmRuns, followsJob, watchJob } from '../core/slurm/follow';
 import type { TrainerLaunch } from '../core/slurm/submit';
 
 /** How often the CLI asks Slurm about its jobs. */
@@ -29,6 +26,14 @@ function interrupted(): { stop: Promise<void>; dispose(): void } {
     dispose = () => void process.off('SIGINT', on);
   });
   return { stop, dispose };
+}
+
+/** Ctrl-C as a flag to poll, until disposed. */
+export function ctrlC(): { pressed(): boolean; dispose(): void } {
+  const { stop, dispose } = interrupted();
+  let pressed = false;
+  void stop.then(() => (pressed = true));
+  return { pressed: () => pressed, dispose };
 }
 
 const sleep = (ms: number, stop: Promise<void>) => Promise.race([new Promise<void>((r) => setTimeout(r, ms)), stop]);
@@ -86,31 +91,6 @@ export async function followRunInTerminal(runDir: string, quiet: boolean): Promi
         return 0;
       }
     }
-  } finally {
-    dispose();
-  }
-}
-
-/** Follows an evaluation job until Slurm reports its end; returns the error, if it failed. */
-export async function followEvaluationInTerminal(
-  jobId: string,
-  output: string,
-  results: string,
-  quiet: boolean,
-): Promise<string | undefined> {
-  const { stop, dispose } = interrupted();
-  let stopped = false;
-  void stop.then(() => (stopped = true));
-  try {
-    const job = await watchJob(
-      jobId,
-      POLL_MS,
-      (j) => quiet || process.stderr.write(`${slurmJobLine(jobId, j)}\n`),
-      () => stopped,
-    );
-    if (stopped && jobActive(job))
-      throw new SlurmError(`stopped following; job ${jobId} goes on (its output: ${output})`);
-    return evaluationOutcome(job, jobId, results, output, existsSync(results));
   } finally {
     dispose();
   }

@@ -143,6 +143,46 @@ describe('runs on a real Slurm cluster', { skip }, () => {
     );
   });
 
+  it(
+    'Ctrl-C on taia eval --launcher slurm stops following and leaves the job in the queue',
+    { timeout: 180_000 },
+    async () => {
+      const root = workspace({});
+      writeFileSync(path.join(root, 'sums.jsonl'), '{"prompt": "add 1 and 3", "answer": "4"}\n');
+      const args = [
+        'eval',
+        path.join(root, 'model'),
+        '--tasks',
+        'sums.jsonl',
+        '--out',
+        path.join(root, 'r.taia-results.json'),
+      ];
+      const slurm = [
+        '--launcher',
+        'slurm',
+        '--slurm',
+        `partition=${cluster.partition}`,
+        '--slurm',
+        'sbatch_args=--hold',
+      ];
+      const child = spawn(process.execPath, [cli, ...args, ...slurm], { cwd: root, env: env() });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const closed = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+      // Held, the job waits for ever: the terminal follows it until Ctrl-C.
+      const id = await eventually(() => {
+        const m = /submitted Slurm job (\d+)[^]*job \1: PENDING/.exec(stderr);
+        assert.ok(m, stderr);
+        return m[1];
+      }, 60_000);
+      child.kill('SIGINT');
+      assert.equal(await closed, 1, stderr);
+      assert.match(stderr, new RegExp(`stopped following; job ${id} goes on`));
+      assert.match(slurmCmd('squeue', '-h', '-j', id, '-o', '%T'), /PENDING/);
+      slurmCmd('scancel', id);
+    },
+  );
+
   it('runs the PyTorch engine as 2 srun tasks with torch.distributed.run ranks from Slurm (stand-in interpreter)', async () => {
     const root = workspace({ sbatch_args: ['--ntasks-per-node=2'] }, { max_steps: 3 }, { engine: 'torch' });
     // A stand-in for python: `-m torch.distributed.run` starts nproc_per_node ranks per srun task (node rank

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { SlurmSettings } from '../experiment/schema';
 import { scancel, type SlurmJob } from './commands';
-import { evaluationOutcome, watchJob } from './follow';
+import { evaluationOutcome, jobActive, watchJob } from './follow';
 import { submitEvaluation, type TrainerLaunch } from './submit';
 
 export interface SlurmEvaluationHooks {
@@ -14,11 +14,14 @@ export interface SlurmEvaluationHooks {
   state?(line: string): void;
   /** Polled: true cancels the job (scancel), and the evaluation ends as cancelled once Slurm says it ended. */
   cancelled(): boolean;
+  /** Polled: true stops following and leaves the job to run on (`taia eval`'s Ctrl-C). */
+  left?(): boolean;
 }
 
 export type SlurmEvaluation =
   | { state: 'done'; jobId: string; results: string }
   | { state: 'cancelled'; jobId: string }
+  | { state: 'left'; jobId: string; output: string }
   | { state: 'failed'; jobId: string; error: string };
 
 /** Submits the built-in evaluator on `job` and waits for the job's end. Throws SlurmError if sbatch fails. */
@@ -36,12 +39,14 @@ export async function evaluateAsSlurmJob(
     hooks.pollMs,
     (j) => hooks.state?.(slurmJobLine(submitted.jobId, j)),
     () => {
+      if (hooks.left?.()) return true;
       // Keep watching after the cancel: the job is over only when Slurm says so.
       if (!cancelling && hooks.cancelled()) cancelling = scancel(submitted.jobId);
       return false;
     },
   );
   await cancelling;
+  if (jobActive(ended)) return { state: 'left', jobId: submitted.jobId, output: submitted.output };
   const error = evaluationOutcome(ended, submitted.jobId, job.out, submitted.output, existsSync(job.out));
   if (!error) return { state: 'done', jobId: submitted.jobId, results: job.out };
   if (cancelling) return { state: 'cancelled', jobId: submitted.jobId };
