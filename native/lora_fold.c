@@ -8,6 +8,7 @@
 // (lora_fold_kernel.h) uses GCC/Clang vector extensions of 8 float32 lanes: one 256-bit register in
 // its AVX2 compilation (lora_fold_avx2.c, chosen where the CPU has AVX2), two 128-bit ones in the
 // baseline one below, with lane-wise IEEE operations either way, so the results do not depend on the CPU.
+#include <stdlib.h>
 #include "napi_util.h"
 #define FOLD_ROWS fold_rows_baseline
 #include "lora_fold_kernel.h"
@@ -15,7 +16,6 @@
 #if defined(__x86_64__)
 void fold_rows_avx2(const uint8_t *w, int wt, uint8_t *out, int ot, const float *left, const float *right, int rows,
                     int cols, int r, float scale);
-#include <stdlib.h>
 // TAIA_LORA_NO_AVX2=1 runs the baseline compilation on an AVX2 CPU too (the tests compare both).
 static int has_avx2(void) { return __builtin_cpu_supports("avx2") && !getenv("TAIA_LORA_NO_AVX2"); }
 #else
@@ -55,8 +55,9 @@ static napi_value fold(napi_env env, napi_callback_info info) {
                         inside(right, 1, 0, groups * 8 * r, bytes);
   if (!in_bounds) return fail(env, "taia_native.foldRows: an operand lies outside the memory");
   uint8_t *base = data;
-  (has_avx2() ? fold_rows_avx2 : fold_rows_baseline)(base + w, (int)wt, base + out, (int)ot, (const float *)(base + left), (const float *)(base + right),
-            (int)rows, (int)cols, (int)r, (float)scale);
+  (has_avx2() ? fold_rows_avx2 : fold_rows_baseline)(base + w, (int)wt, base + out, (int)ot,
+                                                     (const float *)(base + left), (const float *)(base + right),
+                                                     (int)rows, (int)cols, (int)r, (float)scale);
   return NULL;
 }
 

@@ -18,22 +18,19 @@ export function cliLaunch(): TrainerLaunch {
   };
 }
 
-function interrupted(): { stop: Promise<void>; dispose(): void } {
+/** Ctrl-C until disposed: as a promise (to race a wait against) and as a flag to poll. */
+export function ctrlC(): { stop: Promise<void>; pressed(): boolean; dispose(): void } {
   let dispose = () => undefined as void;
+  let pressed = false;
   const stop = new Promise<void>((resolve) => {
-    const on = () => resolve();
+    const on = () => {
+      pressed = true;
+      resolve();
+    };
     process.once('SIGINT', on);
     dispose = () => void process.off('SIGINT', on);
   });
-  return { stop, dispose };
-}
-
-/** Ctrl-C as a flag to poll, until disposed. */
-export function ctrlC(): { pressed(): boolean; dispose(): void } {
-  const { stop, dispose } = interrupted();
-  let pressed = false;
-  void stop.then(() => (pressed = true));
-  return { pressed: () => pressed, dispose };
+  return { stop, pressed: () => pressed, dispose };
 }
 
 const sleep = (ms: number, stop: Promise<void>) => Promise.race([new Promise<void>((r) => setTimeout(r, ms)), stop]);
@@ -47,9 +44,7 @@ function describe(s: RunStatus): string {
 
 /** Follows a submitted run until it ends; the exit code says how (0 done, 130 cancelled, 1 otherwise). */
 export async function followRunInTerminal(runDir: string, quiet: boolean): Promise<number> {
-  const { stop, dispose } = interrupted();
-  let stopped = false;
-  void stop.then(() => (stopped = true));
+  const { stop, pressed: stopped, dispose } = ctrlC();
   let last = '';
   try {
     for (;;) {
@@ -62,12 +57,7 @@ export async function followRunInTerminal(runDir: string, quiet: boolean): Promi
         // run's record is complete and the job's node is free when this returns.
         const jobId = run.status.slurm?.jobId;
         if (jobId && followsJob(run.status)) {
-          await watchJob(
-            jobId,
-            POLL_MS,
-            () => undefined,
-            () => stopped,
-          );
+          await watchJob(jobId, POLL_MS, () => undefined, stopped);
           [run] = await followSlurmRuns([{ dir: runDir, status: await readStatus(runDir) }]);
         }
         const s = run.status;
@@ -84,7 +74,7 @@ export async function followRunInTerminal(runDir: string, quiet: boolean): Promi
         return s.state === 'done' ? 0 : s.state === 'cancelled' ? 130 : 1;
       }
       await sleep(POLL_MS, stop);
-      if (stopped) {
+      if (stopped()) {
         process.stderr.write(
           `stopped following; job ${run.status.slurm?.jobId} goes on (scancel ${run.status.slurm?.jobId} stops it, with a checkpoint)\n`,
         );

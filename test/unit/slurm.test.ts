@@ -397,7 +397,8 @@ emit({ type: 'done', state: 'done', step: 3, checkpoint: ck });
     // A job whose shell, like a trainer saving its checkpoint, takes a while to end on SIGTERM.
     const id = slurmCmd(
       'sbatch',
-      ...['--parsable', '--requeue', '-p', cluster.partition],
+      // No slurm-N.out in the working directory (the repository).
+      ...['--parsable', '--requeue', '-p', cluster.partition, '--output=/dev/null'],
       ...['--wrap', 'trap "sleep 20" TERM; sleep 300 & wait'],
     ).trim();
     const state = () => slurmCmd('squeue', '-h', '-j', id, '-o', '%T %r').trim();

@@ -10,8 +10,8 @@
 // even). A block of 4 rows × 8 columns keeps its 8 float32x4 sums in registers over the r products.
 // The right factor comes packed by groups of 8 columns, [cols / 8][r][8] (../kernel.ts packs it, for
 // this kernel and the native one), so a block reads one sequential stream: in the stored layout its r
-// rows lie a power of two apart and evict each other from the L1 cache. The columns are taken in panels so that the panel of the right
-// factor stays in the L1 cache.
+// rows lie a power of two apart and evict each other from the L1 cache. The columns are taken in
+// panels so that the panel of the right factor stays in the L1 cache.
 
 // Dtype codes, as ../kernel.ts passes them.
 const F32: i32 = 0;
